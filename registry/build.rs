@@ -1,0 +1,51 @@
+//! Bundles the ontology, the SHACL shapes and the example catalog into the binary, so that
+//! `seam serve` can seed an empty store without the source tree. Every `*.ttl` file of
+//! `ontology/` and `examples/catalog/` is picked up; adding one needs no code change.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::{env, fs};
+
+fn list(dir: &Path) -> Vec<String> {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<String> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "ttl"))
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    files
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut code = String::new();
+    for (name, dir) in [
+        ("ONTOLOGY", root.join("ontology")),
+        ("CATALOG", root.join("examples").join("catalog")),
+    ] {
+        let files = list(&dir);
+        let _ = writeln!(code, "/// Bundled `{}` files: (file name, contents).", dir.display());
+        let _ = writeln!(code, "pub const {name}: &[(&str, &str)] = &[");
+        for f in files {
+            let file_name = Path::new(&f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = writeln!(code, "    ({file_name:?}, include_str!({f:?})),");
+        }
+        let _ = writeln!(code, "];");
+    }
+    let out = Path::new(&env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("bundled.rs");
+    if let Err(e) = fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}

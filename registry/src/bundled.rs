@@ -1,0 +1,15 @@
+//! The ontology, SHACL shapes and example catalog, compiled into the binary (see `build.rs`).
+//!
+//! `ONTOLOGY` holds `ontology/*.ttl` (including `shapes.ttl`), `CATALOG` holds
+//! `examples/catalog/*.ttl`, each as `(file name, Turtle text)`.
+
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+
+/// The SHACL shapes `seam load` enforces (`ontology/shapes.ttl`).
+pub fn shapes() -> &'static str {
+    ONTOLOGY
+        .iter()
+        .find(|(name, _)| *name == "shapes.ttl")
+        .map(|(_, text)| *text)
+        .unwrap_or("")
+}

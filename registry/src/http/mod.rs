@@ -1,0 +1,113 @@
+//! The HTTP service (actix-web): SPARQL 1.1 Protocol query and update, health.
+//!
+//! Only this module knows HTTP. Handlers parse the request at the edge, run store work on the
+//! blocking pool (`web::block`, since Oxigraph is synchronous), and map every error to an
+//! RFC 9457 problem in one place ([`problem::Problem`]).
+
+pub mod negotiate;
+pub mod problem;
+mod sparql;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::store::{QueryLimits, Registry};
+use problem::Problem;
+
+/// How the service behaves.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Bearer token required for writes; `None` refuses every write.
+    pub token: Option<String>,
+    /// Limits of every query.
+    pub limits: QueryLimits,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            limits: QueryLimits::default(),
+            max_body_bytes: 8 * 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub(crate) struct AppState {
+    pub(crate) registry: Registry,
+    pub(crate) config: ServiceConfig,
+}
+
+/// Binds the service on `addr` (use port 0 for an ephemeral port) and returns the server (to be
+/// awaited or spawned) and the address it listens on.
+pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::Result<(Server, SocketAddr)> {
+    let workers = config.workers;
+    let state = web::Data::new(AppState { registry, config });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let path = req.path().to_owned();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    tracing::info!(
+                        target: "seam::http",
+                        %method, %path, status = res.status().as_u16(),
+                        micros = started.elapsed().as_micros() as u64,
+                        "request"
+                    );
+                    Ok(res)
+                }
+            })
+            .route("/health", web::get().to(health))
+            .service(
+                web::resource("/sparql")
+                    .route(web::get().to(sparql::query_get))
+                    .route(web::post().to(sparql::query_post)),
+            )
+            .service(web::resource("/update").route(web::post().to(sparql::update)))
+            .default_service(web::to(not_found))
+    })
+    .disable_signals();
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server.bind(addr)?;
+    let local = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("the server bound no address"))?;
+    Ok((server.run(), local))
+}
+
+async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let registry = state.registry.clone();
+    let triples = web::block(move || registry.len())
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", e.to_string()))?
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage", "Storage failure", e.to_string()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "triples": triples,
+        "writable": state.config.token.is_some(),
+    })))
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource", format!("{} {} is not a SEAM endpoint", req.method(), req.path()))
+}

@@ -1,0 +1,134 @@
+//! RFC 9457 problem details: every HTTP error SEAM returns is one of these.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+
+use crate::error::{IngestError, QueryError};
+
+/// An HTTP error with an `application/problem+json` body.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+    extensions: Map<String, Value>,
+    www_authenticate: Option<&'static str>,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+    }
+}
+
+impl Problem {
+    /// A problem of `status`, with a short stable `kind` (the last segment of its type URI),
+    /// a title that names the class of problem and a detail about this occurrence.
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            www_authenticate: None,
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// 401 asking for a bearer token.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let mut p = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
+        p.www_authenticate = Some("Bearer realm=\"seam\"");
+        p
+    }
+
+    /// 413 for a request body over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        )
+        .with("limit", limit)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({
+            "type": format!("https://w3id.org/seam/problems/{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Value::Object(map) = &mut body {
+            map.extend(self.extensions.clone());
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if let Some(challenge) = self.www_authenticate {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        response.body(body.to_string())
+    }
+}
+
+impl From<QueryError> for Problem {
+    fn from(e: QueryError) -> Self {
+        let detail = e.to_string();
+        match e {
+            QueryError::Syntax { message, line, column } => {
+                let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid-query", "Malformed SPARQL", message);
+                if let Some(l) = line {
+                    p = p.with("line", l);
+                }
+                if let Some(c) = column {
+                    p = p.with("column", c);
+                }
+                p
+            }
+            QueryError::Timeout(limit) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "query-timeout", "Query time limit reached", detail)
+                .with("limitSeconds", limit.as_secs_f64()),
+            QueryError::TooLarge(rows) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "result-too-large", "Result size limit reached", detail).with("limitRows", rows)
+            }
+            QueryError::Evaluation(_) => Self::new(StatusCode::BAD_REQUEST, "query-evaluation", "Query cannot be evaluated", detail),
+            QueryError::Remote { .. } => Self::new(StatusCode::BAD_GATEWAY, "upstream", "Upstream SPARQL endpoint failed", detail),
+            QueryError::Store(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", detail),
+        }
+    }
+}
+
+impl From<IngestError> for Problem {
+    fn from(e: IngestError) -> Self {
+        match &e {
+            IngestError::Invalid(diagnostics) => Self::new(StatusCode::BAD_REQUEST, "invalid-data", "Invalid RDF data", e.to_string())
+                .with("errors", serde_json::to_value(diagnostics).unwrap_or(Value::Null)),
+            IngestError::UnknownFormat { .. } => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-format", "Unsupported RDF format", e.to_string())
+            }
+            IngestError::Io { .. } | IngestError::Store(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! SPARQL 1.1 Protocol: `GET /sparql?query=`, `POST /sparql` (form or `application/sparql-query`),
+//! `POST /update` (form or `application/sparql-update`, bearer token).
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::negotiate;
+use super::problem::Problem;
+use super::AppState;
+use crate::answer::QueryAnswer;
+
+/// The parameters of a protocol request, from the query string or a form body.
+#[derive(Debug, Default)]
+struct Params {
+    query: Vec<String>,
+    update: Vec<String>,
+    dataset: bool,
+}
+
+fn parse_params(encoded: &str) -> Result<Params, Problem> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(encoded).map_err(|e| {
+        Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Malformed parameters", format!("cannot decode the parameters: {e}"))
+    })?;
+    let mut p = Params::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "query" => p.query.push(v),
+            "update" => p.update.push(v),
+            "default-graph-uri" | "named-graph-uri" | "using-graph-uri" | "using-named-graph-uri" => p.dataset = true,
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Problem> {
+    let bytes = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| Problem::too_large(limit))?
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Unreadable request body", e.to_string()))?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Request body is not UTF-8", "the request body must be UTF-8 text"))
+}
+
+fn one(mut values: Vec<String>, name: &str) -> Result<String, Problem> {
+    match values.len() {
+        1 => Ok(values.remove(0)),
+        0 => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Missing parameter", format!("the `{name}` parameter is required"))),
+        n => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Repeated parameter", format!("exactly one `{name}` parameter is allowed, {n} were given"))),
+    }
+}
+
+fn refuse_dataset(p: &Params) -> Result<(), Problem> {
+    if p.dataset {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported-parameter",
+            "Dataset parameters are not supported",
+            "default-graph-uri and named-graph-uri are not supported; use FROM / FROM NAMED in the query",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn query_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let params = parse_params(req.query_string())?;
+    refuse_dataset(&params)?;
+    let query = one(params.query, "query")?;
+    answer(&req, &state, query).await
+}
+
+pub(super) async fn query_post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let url_params = parse_params(req.query_string())?;
+    refuse_dataset(&url_params)?;
+    let query = match media_type(req.headers()).as_str() {
+        "application/sparql-query" => body,
+        "application/x-www-form-urlencoded" => {
+            let form = parse_params(&body)?;
+            refuse_dataset(&form)?;
+            one(form.query, "query")?
+        }
+        other => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported request content type",
+                format!("POST /sparql takes application/sparql-query or application/x-www-form-urlencoded, not {other:?}"),
+            ))
+        }
+    };
+    answer(&req, &state, query).await
+}
+
+async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<HttpResponse, Problem> {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let registry = state.registry.clone();
+    let limits = state.config.limits;
+    let result = web::block(move || registry.query(&query, &limits)).await.map_err(internal)??;
+    let mut body = Vec::new();
+    let content_type = match &result {
+        QueryAnswer::Graph(_) => {
+            let format = negotiate::graph_format(accept.as_deref()).ok_or_else(|| not_acceptable("an RDF graph", "text/turtle, application/n-triples, application/ld+json, application/rdf+xml"))?;
+            result.write_graph(format, &mut body).map_err(internal)?;
+            format.media_type()
+        }
+        _ => {
+            let format = negotiate::results_format(accept.as_deref()).ok_or_else(|| not_acceptable("SPARQL results", "application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values"))?;
+            result.write_results(format, &mut body).map_err(internal)?;
+            format.media_type()
+        }
+    };
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
+}
+
+pub(super) async fn update(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let update = match media_type(req.headers()).as_str() {
+        "application/sparql-update" => body,
+        "application/x-www-form-urlencoded" => {
+            let form = parse_params(&body)?;
+            refuse_dataset(&form)?;
+            one(form.update, "update")?
+        }
+        other => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported request content type",
+                format!("POST /update takes application/sparql-update or application/x-www-form-urlencoded, not {other:?}"),
+            ))
+        }
+    };
+    let registry = state.registry.clone();
+    web::block(move || registry.update(&update)).await.map_err(internal)??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Checks `Authorization: Bearer <token>` against the configured token.
+pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
+    let Some(expected) = state.config.token.as_deref() else {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "writes-disabled",
+            "Writes are disabled",
+            "this server has no write token configured (start it with --token or SEAM_TOKEN)",
+        ));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        None => Err(Problem::unauthorized("this operation requires `Authorization: Bearer <token>`")),
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(Problem::unauthorized("the bearer token is not valid")),
+    }
+}
+
+/// Compares without an early exit, so that response time does not leak how much of a guessed
+/// token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn not_acceptable(what: &str, offered: &str) -> Problem {
+    Problem::new(StatusCode::NOT_ACCEPTABLE, "not-acceptable", "No acceptable representation", format!("{what} can be returned as {offered}"))
+}
+
+fn internal(e: impl std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", e.to_string())
+}

@@ -1,0 +1,206 @@
+//! Reading RDF: formats by file extension, parsing with precise positions, and the SeLoC-ML
+//! importer. Parsing never touches the store; [`crate::Registry::load`] validates and commits.
+
+pub mod locate;
+pub mod seloc;
+
+use std::path::Path;
+
+use oxigraph::io::{JsonLdProfileSet, LoadedDocument, RdfFormat, RdfParseError, RdfParser};
+use oxigraph::model::Quad;
+
+use crate::error::{Diagnostic, IngestError};
+
+/// A parsed input: its quads, plus what is needed to point back into its text.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// File name (or another label) used in diagnostics.
+    pub name: String,
+    /// The source text, kept to locate diagnostics.
+    pub text: String,
+    /// The RDF format it was parsed as.
+    pub format: RdfFormat,
+    /// Prefixes the document declared, to find prefixed names in its text.
+    pub prefixes: Vec<(String, String)>,
+    /// The parsed quads.
+    pub quads: Vec<Quad>,
+}
+
+/// The RDF format a file name's extension names, if any.
+pub fn format_for_path(path: &Path) -> Option<RdfFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "ttl" | "turtle" => RdfFormat::Turtle,
+        "nt" => RdfFormat::NTriples,
+        "nq" => RdfFormat::NQuads,
+        "trig" => RdfFormat::TriG,
+        "rdf" | "owl" | "xml" => RdfFormat::RdfXml,
+        "jsonld" | "json" => RdfFormat::JsonLd {
+            profile: JsonLdProfileSet::empty(),
+        },
+        _ => return None,
+    })
+}
+
+/// The RDF format a media type names, if any (for HTTP request bodies).
+pub fn format_for_media_type(media_type: &str) -> Option<RdfFormat> {
+    RdfFormat::from_media_type(media_type)
+}
+
+/// Reads and parses one file, choosing the format by extension.
+pub fn read_file(path: &Path) -> Result<Document, IngestError> {
+    let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat {
+        path: path.to_owned(),
+    })?;
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        IngestError::Invalid(vec![Diagnostic {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+            message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        }])
+    })?;
+    parse_document(&path.display().to_string(), text, format, None)
+}
+
+/// Parses `text` as `format`. Relative IRIs are an error unless `base_iri` is given; JSON-LD
+/// documents may reference the W3C WoT TD contexts, which are bundled (no network access).
+pub fn parse_document(
+    name: &str,
+    text: String,
+    format: RdfFormat,
+    base_iri: Option<&str>,
+) -> Result<Document, IngestError> {
+    let mut parser = RdfParser::from_format(format);
+    if let Some(base) = base_iri {
+        parser = parser.with_base_iri(base).map_err(|e| {
+            IngestError::Invalid(vec![Diagnostic {
+                file: name.to_owned(),
+                line: None,
+                column: None,
+                message: format!("invalid base IRI {base}: {e}"),
+            }])
+        })?;
+    }
+    let mut quads = Vec::new();
+    let mut reader = parser.for_slice(&text).with_document_loader(load_bundled_context);
+    for quad in reader.by_ref() {
+        match quad {
+            Ok(q) => quads.push(q),
+            Err(e) => return Err(IngestError::Invalid(vec![parse_diagnostic(name, e)])),
+        }
+    }
+    let prefixes = reader
+        .prefixes()
+        .map(|(p, ns)| (p.to_owned(), ns.to_owned()))
+        .collect();
+    Ok(Document {
+        name: name.to_owned(),
+        text,
+        format,
+        prefixes,
+        quads,
+    })
+}
+
+fn parse_diagnostic(file: &str, error: RdfParseError) -> Diagnostic {
+    match error {
+        RdfParseError::Syntax(e) => {
+            let start = e.location().map(|l| l.start);
+            Diagnostic {
+                file: file.to_owned(),
+                line: start.as_ref().map(|p| p.line + 1),
+                column: start.as_ref().map(|p| p.column + 1),
+                message: e.message().to_owned(),
+            }
+        }
+        RdfParseError::Io(e) => Diagnostic {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The JSON-LD contexts SEAM resolves without the network: W3C WoT TD 1.0 and 1.1.
+const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
+    (
+        "https://www.w3.org/2019/wot/td/v1",
+        include_str!("../../../ontology/contexts/td-context-1.0.jsonld"),
+    ),
+    (
+        "https://www.w3.org/2022/wot/td/v1.1",
+        include_str!("../../../ontology/contexts/td-context-1.1.jsonld"),
+    ),
+];
+
+fn load_bundled_context(
+    url: &str,
+) -> Result<LoadedDocument, Box<dyn std::error::Error + Send + Sync>> {
+    let wanted = url.trim_end_matches('/');
+    BUNDLED_CONTEXTS
+        .iter()
+        .find(|(u, _)| *u == wanted)
+        .map(|(u, text)| LoadedDocument {
+            url: (*u).to_owned(),
+            content: text.as_bytes().to_vec(),
+            format: RdfFormat::JsonLd {
+                profile: JsonLdProfileSet::empty(),
+            },
+        })
+        .ok_or_else(|| {
+            format!("JSON-LD context {url} is not bundled with SEAM and remote contexts are not fetched").into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let text = "@prefix ex: <http://example.com/> .\nex:a ex:b ex:c .\nex:d ex:e \"unterminated .\n";
+        let err = parse_document("bad.ttl", text.into(), RdfFormat::Turtle, None).unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!(d.file, "bad.ttl");
+        assert_eq!(d.line, Some(3), "{d}");
+        assert!(d.column.is_some());
+    }
+
+    #[test]
+    fn relative_iris_are_rejected_without_base() {
+        let err = parse_document("rel.ttl", "<None> <http://e/p> <http://e/o> .".into(), RdfFormat::Turtle, None)
+            .unwrap_err();
+        assert_eq!(err.diagnostics()[0].line, Some(1));
+    }
+
+    #[test]
+    fn wot_td_json_ld_parses_with_the_bundled_context() {
+        let td = r#"{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:dev:1","title":"Lamp",
+            "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc",
+            "properties":{"on":{"type":"boolean","forms":[{"href":"coap://127.0.0.1/on"}]}}}"#;
+        let doc = parse_document("td.jsonld", td.into(), format_for_path(Path::new("a.jsonld")).unwrap(), None)
+            .unwrap();
+        assert!(doc
+            .quads
+            .iter()
+            .any(|q| q.predicate.as_str() == "https://www.w3.org/2019/wot/hypermedia#hasTarget"));
+    }
+
+    #[test]
+    fn unknown_remote_context_is_a_clear_error() {
+        let err = parse_document(
+            "x.jsonld",
+            r#"{"@context":"https://example.com/ctx","@id":"urn:a"}"#.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not bundled"), "{err}");
+    }
+}

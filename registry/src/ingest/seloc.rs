@@ -1,0 +1,236 @@
+//! Import of SeLoC-ML's published knowledge graph (`description/` and `schema/` of its
+//! repository), repairing its known defects and deriving SEAM's canonical facts.
+//!
+//! Repairs, each reported with its place:
+//! - `sosa_extend::Magnetometer` (a double colon, which parses as a wrong IRI) → `sosa_extend:Magnetometer`;
+//! - `https://schema.org/` → `http://schema.org/`, the IRI the WoT TD context uses;
+//! - relative `<None>` training datasets (unknown dataset) → the triple is dropped;
+//! - TD 1.0-era `td:` terms → their TD 1.1 IRIs (`td:href` → `hctl:hasTarget`, `td:op` →
+//!   `hctl:hasOperationType` with `td:readProperty`-style IRIs, `td:minimum` → `jsonschema:minimum`, ...).
+//!
+//! Then `ontology/mappings/seloc-ml.rq` derives bytes and MAC counts from SeLoC's kilobyte
+//! patterns; SeLoC's own triples are kept beside the derived ones.
+
+use std::path::Path;
+
+use oxigraph::io::RdfFormat;
+use oxigraph::model::{Literal, NamedNode, Quad, Term};
+use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use oxigraph::store::Store;
+
+use super::{parse_document, Document};
+use crate::error::{Diagnostic, IngestError, StoreError};
+use crate::vocab::{HCTL, SCHEMA, TD, XSD};
+
+/// The mapping query, as shipped in `ontology/mappings/seloc-ml.rq`.
+pub const MAPPING_QUERY: &str = include_str!("../../../ontology/mappings/seloc-ml.rq");
+
+const JSONSCHEMA: &str = "https://www.w3.org/2019/wot/json-schema#";
+const NONE_SENTINEL: &str = "urn:seam:seloc-ml:unknown-dataset";
+
+/// One repair the importer made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Repair {
+    /// The file repaired.
+    pub file: String,
+    /// 1-based line, for text repairs.
+    pub line: Option<u64>,
+    /// What was changed.
+    pub description: String,
+}
+
+impl std::fmt::Display for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file, self.description),
+            None => write!(f, "{}: {}", self.file, self.description),
+        }
+    }
+}
+
+/// The repaired SeLoC-ML graph, the derived SEAM facts, and the list of repairs.
+#[derive(Debug, Clone)]
+pub struct SelocImport {
+    /// Repaired SeLoC documents, then one document of derived facts.
+    pub documents: Vec<Document>,
+    /// Every repair, in file order.
+    pub repairs: Vec<Repair>,
+}
+
+/// Reads `dir/description/*.ttl` and `dir/schema/*.ttl` of a SeLoC-ML checkout.
+pub fn import(dir: &Path) -> Result<SelocImport, IngestError> {
+    let mut files = Vec::new();
+    for sub in ["schema", "description"] {
+        let folder = dir.join(sub);
+        let entries = std::fs::read_dir(&folder).map_err(|source| IngestError::Io {
+            path: folder.clone(),
+            source,
+        })?;
+        let mut found: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ttl"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    if files.is_empty() {
+        return Err(IngestError::Invalid(vec![Diagnostic {
+            file: dir.display().to_string(),
+            line: None,
+            column: None,
+            message: "no SeLoC-ML Turtle files under description/ or schema/".into(),
+        }]));
+    }
+    let mut repairs = Vec::new();
+    let mut documents = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| IngestError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let text = repair_text(&name, &text, &mut repairs);
+        let mut doc = parse_document(&name, text, RdfFormat::Turtle, None)?;
+        repair_quads(&mut doc, &mut repairs);
+        documents.push(doc);
+    }
+    documents.push(derive(&documents)?);
+    Ok(SelocImport { documents, repairs })
+}
+
+fn repair_text(file: &str, text: &str, repairs: &mut Vec<Repair>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let mut line = line.to_owned();
+        let mut note = |description: &str| {
+            repairs.push(Repair {
+                file: file.to_owned(),
+                line: Some(i as u64 + 1),
+                description: description.to_owned(),
+            })
+        };
+        if line.contains("sosa_extend::") {
+            line = line.replace("sosa_extend::", "sosa_extend:");
+            note("`sosa_extend::` (double colon) read as `sosa_extend:`");
+        }
+        if line.contains("<https://schema.org/>") {
+            line = line.replace("<https://schema.org/>", "<http://schema.org/>");
+            note("schema.org namespace https://schema.org/ replaced by http://schema.org/ (as in the WoT TD context)");
+        }
+        if line.contains("<None>") {
+            line = line.replace("<None>", &format!("<{NONE_SENTINEL}>"));
+            note("relative IRI <None> (unknown training dataset): triple dropped");
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+fn repair_quads(doc: &mut Document, repairs: &mut Vec<Repair>) {
+    let sentinel = Term::NamedNode(NamedNode::new_unchecked(NONE_SENTINEL));
+    let mut renamed: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut quads = Vec::with_capacity(doc.quads.len());
+    for mut q in std::mem::take(&mut doc.quads) {
+        if q.object == sentinel {
+            continue;
+        }
+        if let Some(local) = q.predicate.as_str().strip_prefix(TD) {
+            let replacement = match local {
+                "href" => Some((format!("{HCTL}hasTarget"), Some(format!("{XSD}anyURI")))),
+                "op" => Some((format!("{HCTL}hasOperationType"), None)),
+                "contentType" => Some((format!("{HCTL}forContentType"), None)),
+                "minimum" | "maximum" | "readOnly" | "writeOnly" => Some((format!("{JSONSCHEMA}{local}"), None)),
+                "unit" => Some((format!("{SCHEMA}unitCode"), None)),
+                _ => None,
+            };
+            if let Some((predicate, datatype)) = replacement {
+                *renamed.entry(format!("td:{local} → {}", short(&predicate))).or_default() += 1;
+                q.predicate = NamedNode::new_unchecked(predicate);
+                if let Term::Literal(l) = &q.object {
+                    if local == "op" {
+                        if let Some(op) = operation_iri(l.value()) {
+                            q.object = op.into();
+                        }
+                    } else if let Some(dt) = datatype {
+                        q.object = Literal::new_typed_literal(l.value(), NamedNode::new_unchecked(dt)).into();
+                    }
+                }
+            }
+        }
+        quads.push(q);
+    }
+    doc.quads = quads;
+    for (what, n) in renamed {
+        repairs.push(Repair {
+            file: doc.name.clone(),
+            line: None,
+            description: format!("{n} × {what} (TD 1.1 IRIs)"),
+        });
+    }
+}
+
+fn short(iri: &str) -> String {
+    for (p, ns) in [("hctl", HCTL), ("jsonschema", JSONSCHEMA), ("schema", SCHEMA)] {
+        if let Some(l) = iri.strip_prefix(ns) {
+            return format!("{p}:{l}");
+        }
+    }
+    iri.to_owned()
+}
+
+/// `readproperty` → `td:readProperty`, as the TD 1.1 context maps operation types.
+fn operation_iri(op: &str) -> Option<NamedNode> {
+    let local = match op.to_ascii_lowercase().as_str() {
+        "readproperty" => "readProperty",
+        "writeproperty" => "writeProperty",
+        "observeproperty" => "observeProperty",
+        "unobserveproperty" => "unobserveProperty",
+        "invokeaction" => "invokeAction",
+        "subscribeevent" => "subscribeEvent",
+        "unsubscribeevent" => "unsubscribeEvent",
+        "readallproperties" => "readAllProperties",
+        "writeallproperties" => "writeAllProperties",
+        "readmultipleproperties" => "readMultipleProperties",
+        "writemultipleproperties" => "writeMultipleProperties",
+        _ => return None,
+    };
+    Some(NamedNode::new_unchecked(format!("{TD}{local}")))
+}
+
+/// Runs the mapping query over the repaired graph and returns the derived facts as a document.
+fn derive(documents: &[Document]) -> Result<Document, IngestError> {
+    let scratch = Store::new().map_err(StoreError::from)?;
+    scratch
+        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
+        .map_err(StoreError::from)?;
+    let results = SparqlEvaluator::new()
+        .parse_query(MAPPING_QUERY)
+        .map_err(|e| invalid_mapping(e.to_string()))?
+        .on_store(&scratch)
+        .execute()
+        .map_err(|e| invalid_mapping(e.to_string()))?;
+    let QueryResults::Graph(triples) = results else {
+        return Err(invalid_mapping("the mapping is not a CONSTRUCT query".into()));
+    };
+    let quads = triples
+        .map(|t| t.map(|t| Quad::new(t.subject, t.predicate, t.object, oxigraph::model::GraphName::DefaultGraph)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid_mapping(e.to_string()))?;
+    Ok(Document {
+        name: "ontology/mappings/seloc-ml.rq".into(),
+        text: String::new(),
+        format: RdfFormat::NTriples,
+        prefixes: Vec::new(),
+        quads,
+    })
+}
+
+fn invalid_mapping(message: String) -> IngestError {
+    IngestError::Invalid(vec![Diagnostic {
+        file: "ontology/mappings/seloc-ml.rq".into(),
+        line: None,
+        column: None,
+        message,
+    }])
+}

@@ -1,0 +1,24 @@
+//! SEAM's knowledge graph: the store, ingest and validation, queries, and the HTTP service.
+//!
+//! The crate's public surface is small on purpose:
+//! - [`Registry`]: an embedded Oxigraph store with SEAM's rules (transactional, validated loads;
+//!   bounded queries);
+//! - [`ingest`]: parsing RDF files with precise positions, the SeLoC-ML importer;
+//! - [`answer::QueryAnswer`]: a query's result, independent of where it was computed, with its
+//!   serialisations;
+//! - [`remote::SparqlEndpoint`]: the same queries against any SPARQL 1.1 Protocol endpoint;
+//! - [`http`]: the actix-web service (SPARQL Protocol, update, health).
+
+pub mod answer;
+pub mod bundled;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod remote;
+pub mod store;
+pub mod validate;
+pub mod vocab;
+
+pub use answer::QueryAnswer;
+pub use error::{Diagnostic, IngestError, QueryError, StoreError};
+pub use store::{QueryLimits, Registry};

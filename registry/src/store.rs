@@ -1,0 +1,317 @@
+//! The embedded knowledge graph: an Oxigraph store with SEAM's rules.
+//!
+//! - A load is parsed, validated against the shapes, and only then committed, in one atomic
+//!   bulk-load: a file that fails leaves the store exactly as it was.
+//! - A query runs with a time limit (cancelled, not abandoned) and a result-size limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxigraph::io::RdfFormat;
+use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator};
+use oxigraph::store::{StorageError, Store};
+
+use crate::answer::QueryAnswer;
+use crate::bundled;
+use crate::error::{IngestError, QueryError, StoreError};
+use crate::ingest::{parse_document, Document};
+use crate::validate::Shapes;
+use crate::vocab::PREFIXES;
+
+/// Limits applied to every query.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Wall-clock limit; the query is cancelled when it is reached.
+    pub timeout: Duration,
+    /// Largest number of solutions or triples returned.
+    pub max_rows: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_rows: 1_000_000,
+        }
+    }
+}
+
+/// What a load did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadReport {
+    /// Documents loaded.
+    pub documents: usize,
+    /// Quads read from them (duplicates of existing facts included).
+    pub quads_read: usize,
+    /// Quads in the store after the load.
+    pub store_size: usize,
+}
+
+/// SEAM's knowledge graph on an embedded Oxigraph store. Cheap to clone (shared handle).
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    path: Option<PathBuf>,
+    shapes: Arc<Shapes>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn bundled_shapes() -> Result<Arc<Shapes>, StoreError> {
+    // The shapes are compiled in and tested; failing to parse them is a build defect, reported as
+    // a storage-level error rather than a panic.
+    Shapes::parse(bundled::shapes())
+        .map(Arc::new)
+        .map_err(|e| StoreError::Storage(StorageError::Other(format!("bundled shapes.ttl: {e}").into())))
+}
+
+impl Registry {
+    /// Opens (or creates) the RocksDB store in `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            source: StorageError::Io(e),
+        })?;
+        let store = Store::open(path).map_err(|source| {
+            let text = source.to_string();
+            if text.contains("lock file") || text.contains("LOCK") {
+                StoreError::Locked { path: path.to_owned() }
+            } else {
+                StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        Ok(Self {
+            store,
+            path: Some(path.to_owned()),
+            shapes: bundled_shapes()?,
+        })
+    }
+
+    /// An in-memory store (tests, tools).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Ok(Self {
+            store: Store::new()?,
+            path: None,
+            shapes: bundled_shapes()?,
+        })
+    }
+
+    /// The directory of an on-disk store.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Number of quads.
+    pub fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.store.len()?)
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.store.is_empty()?)
+    }
+
+    /// Seeds an empty store with the ontology and the example catalog; does nothing (returns
+    /// `None`) when the store already holds data.
+    pub fn seed_if_empty(&self) -> Result<Option<LoadReport>, IngestError> {
+        if !self.is_empty()? {
+            return Ok(None);
+        }
+        let docs = bundled_documents()?;
+        self.load(&docs).map(Some)
+    }
+
+    /// Validates `docs` together with the store's content and commits them in one atomic
+    /// bulk load. On any violation nothing is written and every problem is returned.
+    pub fn load(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
+        let diagnostics = self.shapes.validate(docs, &self.store)?;
+        if !diagnostics.is_empty() {
+            return Err(IngestError::Invalid(diagnostics));
+        }
+        let quads_read = docs.iter().map(|d| d.quads.len()).sum();
+        let mut loader = self.store.bulk_loader();
+        loader
+            .load_quads(docs.iter().flat_map(|d| d.quads.iter().cloned()))
+            .map_err(StoreError::from)?;
+        loader.commit().map_err(StoreError::from)?;
+        Ok(LoadReport {
+            documents: docs.len(),
+            quads_read,
+            store_size: self.len()?,
+        })
+    }
+
+    /// Runs a SPARQL query with SEAM's prefixes predeclared, within `limits`.
+    pub fn query(&self, sparql: &str, limits: &QueryLimits) -> Result<QueryAnswer, QueryError> {
+        let token = CancellationToken::new();
+        let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token.clone());
+        for (prefix, ns) in PREFIXES {
+            evaluator = evaluator
+                .with_prefix(*prefix, *ns)
+                .map_err(|e| QueryError::Evaluation(e.to_string()))?;
+        }
+        let prepared = evaluator
+            .parse_query(sparql)
+            .map_err(|e| QueryError::syntax(e.to_string()))?;
+        let _watchdog = Watchdog::start(token, limits.timeout);
+        let collected = prepared
+            .on_store(&self.store)
+            .execute()
+            .map_err(|e| evaluation_error(e, limits.timeout))
+            .and_then(|results| QueryAnswer::collect(results, limits.max_rows));
+        match collected {
+            Err(QueryError::Evaluation(m)) if m == "cancelled" => Err(QueryError::Timeout(limits.timeout)),
+            other => other,
+        }
+    }
+
+    /// Runs a SPARQL update atomically.
+    pub fn update(&self, sparql: &str) -> Result<(), QueryError> {
+        let mut evaluator = SparqlEvaluator::new();
+        for (prefix, ns) in PREFIXES {
+            evaluator = evaluator
+                .with_prefix(*prefix, *ns)
+                .map_err(|e| QueryError::Evaluation(e.to_string()))?;
+        }
+        evaluator
+            .parse_update(sparql)
+            .map_err(|e| QueryError::syntax(e.to_string()))?
+            .on_store(&self.store)
+            .execute()
+            .map_err(|e| QueryError::Evaluation(e.to_string()))
+    }
+
+    /// Flushes and compacts nothing; present so that callers can make sure data is on disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Ok(self.store.flush()?)
+    }
+}
+
+fn evaluation_error(e: QueryEvaluationError, timeout: Duration) -> QueryError {
+    match e {
+        QueryEvaluationError::Cancelled => QueryError::Timeout(timeout),
+        other => QueryError::Evaluation(other.to_string()),
+    }
+}
+
+/// Cancels a query when its time is up; dropping it (the query finished) stops the timer.
+struct Watchdog {
+    _stop: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(token: CancellationToken, timeout: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
+                token.cancel();
+            }
+        });
+        Self { _stop: stop }
+    }
+}
+
+/// The ontology (without the shapes, which are configuration) and the example catalog, parsed.
+pub fn bundled_documents() -> Result<Vec<Document>, IngestError> {
+    bundled::ONTOLOGY
+        .iter()
+        .filter(|(name, _)| *name != "shapes.ttl")
+        .map(|(name, text)| (format!("ontology/{name}"), *text))
+        .chain(
+            bundled::CATALOG
+                .iter()
+                .map(|(name, text)| (format!("examples/catalog/{name}"), *text)),
+        )
+        .map(|(name, text)| parse_document(&name, text.to_owned(), RdfFormat::Turtle, None))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seeded() -> Registry {
+        let r = Registry::in_memory().unwrap();
+        r.seed_if_empty().unwrap().unwrap();
+        r
+    }
+
+    fn count(r: &Registry, q: &str) -> usize {
+        match r.query(q, &QueryLimits::default()).unwrap() {
+            QueryAnswer::Solutions { rows, .. } => rows.len(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn catalog_is_valid_and_aligned() {
+        let r = seeded();
+        assert!(r.seed_if_empty().unwrap().is_none(), "second seed must do nothing");
+        assert!(count(&r, "SELECT DISTINCT ?b WHERE { ?b a seam:Board }") >= 12);
+        assert!(count(&r, "SELECT DISTINCT ?m WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }") >= 8);
+        assert!(count(&r, "SELECT DISTINCT ?s WHERE { ?s a/rdfs:subClassOf* sosa:Sensor }") >= 20);
+        assert_eq!(
+            count(&r, "SELECT ?b WHERE { ?b a seam:Board FILTER NOT EXISTS { ?b a/rdfs:subClassOf* s3n:SmartSensor } }"),
+            0
+        );
+    }
+
+    #[test]
+    fn every_ontology_term_has_label_and_comment() {
+        let r = seeded();
+        let missing = r
+            .query(
+                "SELECT DISTINCT ?t WHERE { ?t ?p ?o
+                   FILTER(STRSTARTS(STR(?t), \"https://w3id.org/seam/ontology#\"))
+                   FILTER(NOT EXISTS { ?t rdfs:label ?l } || NOT EXISTS { ?t rdfs:comment ?c }) }",
+                &QueryLimits::default(),
+            )
+            .unwrap();
+        assert!(missing.is_empty(), "{}", missing.to_table());
+    }
+
+    #[test]
+    fn invalid_load_changes_nothing() {
+        let r = seeded();
+        let before = r.len().unwrap();
+        let doc = parse_document(
+            "bad.ttl",
+            "@prefix seam: <https://w3id.org/seam/ontology#> .\n<urn:b> a seam:Board ; seam:ramBytes -1 .".into(),
+            RdfFormat::Turtle,
+            None,
+        )
+        .unwrap();
+        let err = r.load(&[doc]).unwrap_err();
+        assert!(err.diagnostics().len() >= 2, "{err}");
+        assert_eq!(r.len().unwrap(), before);
+    }
+
+    #[test]
+    fn syntax_errors_and_timeouts_are_typed() {
+        let r = seeded();
+        assert!(matches!(
+            r.query("SELECT ?x WHERE { ?x ", &QueryLimits::default()),
+            Err(QueryError::Syntax { line: Some(1), .. })
+        ));
+        let tight = QueryLimits {
+            timeout: Duration::from_millis(50),
+            max_rows: usize::MAX,
+        };
+        let slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }";
+        assert!(matches!(r.query(slow, &tight), Err(QueryError::Timeout(_))));
+        let small = QueryLimits {
+            timeout: Duration::from_secs(30),
+            max_rows: 3,
+        };
+        assert!(matches!(r.query("SELECT * WHERE { ?s ?p ?o }", &small), Err(QueryError::TooLarge(3))));
+    }
+}

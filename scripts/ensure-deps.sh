@@ -1,0 +1,22 @@
+# Sourced by scripts/test.sh and scripts/run.sh: makes sure the system packages the build needs
+# are present. Oxigraph's RocksDB binding (oxrocksdb-sys) runs bindgen, which needs libclang.
+# As root with apt, missing packages are installed; otherwise the exact command is printed.
+
+seam_have_libclang() {
+    ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
+    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null 2>&1 && return 0
+    [ -n "${LIBCLANG_PATH:-}" ] && compgen -G "${LIBCLANG_PATH}/libclang*.so*" >/dev/null 2>&1
+}
+
+if ! seam_have_libclang; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing libclang-dev (needed to build Oxigraph's RocksDB binding)..." >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq --no-install-recommends libclang-dev >&2
+    else
+        echo "error: libclang is missing; it is needed to build Oxigraph's RocksDB binding." >&2
+        echo "  run: sudo apt-get install -y libclang-dev   (or set LIBCLANG_PATH)" >&2
+        exit 1
+    fi
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README states it: installs what the build and the tests need,
+# then checks formatting, lints, and runs every workspace test.
+#
+# Build dependencies: Oxigraph's RocksDB binding runs bindgen, which needs libclang (Debian:
+# libclang-dev). The target directory lives outside the clone so repeated runs reuse it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Keep test builds lean on 2 cores: no incremental artefacts in CI.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+
+start=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace --locked 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"
+
+step "done"

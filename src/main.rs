@@ -1,0 +1,301 @@
+//! `seam`: the command-line interface. Parses arguments, calls the crates, prints.
+//!
+//! Exit codes (DESIGN §4): 0 success, 1 runtime failure, 2 usage error (clap), 3 invalid input.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use seam_registry::answer::{GraphFormat, ResultsFormat};
+use seam_registry::http::{self, ServiceConfig};
+use seam_registry::ingest::{self, seloc};
+use seam_registry::remote::SparqlEndpoint;
+use seam_registry::{IngestError, QueryAnswer, QueryError, QueryLimits, Registry, StoreError};
+
+#[derive(Parser)]
+#[command(name = "seam", version, about = "SEAM: which TinyML model runs on which device, and why — from a knowledge graph")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: SPARQL endpoint over HTTP on an embedded store (seeded when empty).
+    Serve(ServeArgs),
+    /// Load RDF files (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD) into the store: validated, all or nothing.
+    Load(LoadArgs),
+    /// Run a SPARQL query on the store or on a SPARQL endpoint.
+    Query(QueryArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Store directory.
+    #[arg(long, default_value = "./seam-data")]
+    data: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// Bearer token required for writes (without one, writes are refused).
+    #[arg(long, env = "SEAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Query time limit, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    query_timeout: f64,
+    /// Largest number of rows a query may return.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_results: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_body: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Source {
+    /// SeLoC-ML's published graph (a folder with description/ and schema/).
+    SelocMl,
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Files to load (or, with --from, the folder to import).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Import a third-party graph, repairing its known defects.
+    #[arg(long, value_enum)]
+    from: Option<Source>,
+    /// Store directory.
+    #[arg(long, default_value = "./seam-data")]
+    data: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    /// An aligned table for people.
+    Table,
+    /// SPARQL 1.1 Query Results JSON (JSON-LD for graphs).
+    Json,
+    /// SPARQL 1.1 Query Results CSV.
+    Csv,
+    /// SPARQL 1.1 Query Results TSV.
+    Tsv,
+    /// SPARQL Query Results XML (RDF/XML for graphs).
+    Xml,
+    /// Turtle (graphs only).
+    Turtle,
+}
+
+#[derive(clap::Args)]
+struct QueryArgs {
+    /// The SPARQL query (SEAM's prefixes, e.g. seam:, nnet:, s3n:, are predeclared).
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    sparql: Option<String>,
+    /// Read the query from a file.
+    #[arg(short = 'f', long = "file")]
+    file: Option<PathBuf>,
+    /// Store directory.
+    #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
+    data: PathBuf,
+    /// A SPARQL endpoint URL (e.g. http://127.0.0.1:8080/sparql) instead of a store directory.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Time limit, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+}
+
+/// A failure, with the exit code it maps to.
+enum Failure {
+    Runtime(anyhow::Error),
+    Invalid(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        let invalid = e.chain().any(|c| {
+            matches!(c.downcast_ref::<IngestError>(), Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. }))
+                || matches!(c.downcast_ref::<QueryError>(), Some(QueryError::Syntax { .. }))
+        });
+        if invalid {
+            Self::Invalid(e)
+        } else {
+            Self::Runtime(e)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Load(args) => load(args),
+        Command::Query(args) => query(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let (code, error) = match failure {
+                Failure::Runtime(e) => (1, e),
+                Failure::Invalid(e) => (3, e),
+            };
+            report(&error);
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// One sentence, then the detail: every diagnostic of an invalid input, the cause chain otherwise.
+fn report(error: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {error}");
+    if let Some(ingest) = error.chain().find_map(|c| c.downcast_ref::<IngestError>()) {
+        let diagnostics = ingest.diagnostics();
+        if diagnostics.len() > 1 {
+            for d in diagnostics {
+                let _ = writeln!(stderr, "  {d}");
+            }
+        }
+    }
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    if let Some(StoreError::Locked { .. }) = error.chain().find_map(|c| c.downcast_ref::<StoreError>()) {
+        let _ = writeln!(
+            stderr,
+            "  hint: ask the running server instead, e.g. `seam query --endpoint http://127.0.0.1:8080/sparql '...'`"
+        );
+    }
+}
+
+fn open(data: &std::path::Path) -> anyhow::Result<Registry> {
+    Ok(Registry::open(data)?)
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let registry = open(&args.data)?;
+    if let Some(report) = registry.seed_if_empty().context("seeding the empty store failed")? {
+        tracing::info!(quads = report.store_size, "seeded an empty store with the ontology and the example catalog");
+    }
+    let config = ServiceConfig {
+        token: args.token.filter(|t| !t.is_empty()),
+        limits: QueryLimits {
+            timeout: Duration::from_secs_f64(args.query_timeout.max(0.001)),
+            max_rows: args.max_results,
+        },
+        max_body_bytes: args.max_body,
+        workers: 0,
+    };
+    if config.token.is_none() {
+        tracing::warn!("no write token configured (--token or SEAM_TOKEN): updates will be refused");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (server, addr) = http::bind(registry.clone(), config, &args.http).with_context(|| format!("cannot listen on {}", args.http))?;
+        tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
+        let handle = server.handle();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("shutting down");
+                handle.stop(true).await;
+            }
+        });
+        server.await.context("the HTTP server failed")?;
+        registry.flush().context("flushing the store failed")?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+fn load(args: LoadArgs) -> Result<(), Failure> {
+    let docs = match args.from {
+        Some(Source::SelocMl) => {
+            let [dir] = args.files.as_slice() else {
+                return Err(Failure::Runtime(anyhow::anyhow!("--from seloc-ml takes exactly one folder")));
+            };
+            let import = seloc::import(dir).map_err(anyhow::Error::from)?;
+            for repair in &import.repairs {
+                eprintln!("repaired {repair}");
+            }
+            import.documents
+        }
+        None => args
+            .files
+            .iter()
+            .map(|f| ingest::read_file(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::from)?,
+    };
+    // Parse everything before opening the store: a bad file costs no lock and no write.
+    let registry = open(&args.data)?;
+    let report = registry.load(&docs).map_err(anyhow::Error::from)?;
+    println!(
+        "loaded {} document(s), {} triples read; the store now holds {} quads",
+        report.documents, report.quads_read, report.store_size
+    );
+    Ok(())
+}
+
+fn query(args: QueryArgs) -> Result<(), Failure> {
+    let sparql = match (&args.sparql, &args.file) {
+        (Some(q), _) => q.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        (None, None) => return Err(Failure::Runtime(anyhow::anyhow!("no query given"))),
+    };
+    let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
+    let answer = match &args.endpoint {
+        Some(url) => {
+            let endpoint = SparqlEndpoint::new(url, timeout).map_err(anyhow::Error::from)?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+            // Remote endpoints do not know SEAM's prefixes: declare them in the text.
+            let text = format!("{}{}", seam_registry::vocab::sparql_prefixes(), sparql);
+            runtime.block_on(endpoint.query(&text)).map_err(anyhow::Error::from)?
+        }
+        None => {
+            if !args.data.exists() {
+                return Err(Failure::Runtime(anyhow::anyhow!(
+                    "no store at {} (load data with `seam load`, start `seam serve`, or pass --data / --endpoint)",
+                    args.data.display()
+                )));
+            }
+            let registry = open(&args.data)?;
+            registry
+                .query(&sparql, &QueryLimits { timeout, max_rows: usize::MAX })
+                .map_err(anyhow::Error::from)?
+        }
+    };
+    print_answer(&answer, args.format).context("cannot write the result")?;
+    Ok(())
+}
+
+fn print_answer(answer: &QueryAnswer, format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let graph = matches!(answer, QueryAnswer::Graph(_));
+    match format {
+        OutputFormat::Table => out.write_all(answer.to_table().as_bytes())?,
+        OutputFormat::Json if graph => answer.write_graph(GraphFormat::JsonLd, &mut out)?,
+        OutputFormat::Xml if graph => answer.write_graph(GraphFormat::RdfXml, &mut out)?,
+        OutputFormat::Turtle if graph => answer.write_graph(GraphFormat::Turtle, &mut out)?,
+        OutputFormat::Csv | OutputFormat::Tsv if graph => answer.write_graph(GraphFormat::NTriples, &mut out)?,
+        OutputFormat::Json => answer.write_results(ResultsFormat::Json, &mut out)?,
+        OutputFormat::Xml => answer.write_results(ResultsFormat::Xml, &mut out)?,
+        OutputFormat::Csv => answer.write_results(ResultsFormat::Csv, &mut out)?,
+        OutputFormat::Tsv => answer.write_results(ResultsFormat::Tsv, &mut out)?,
+        OutputFormat::Turtle => out.write_all(answer.to_table().as_bytes())?,
+    }
+    if matches!(format, OutputFormat::Json | OutputFormat::Xml) {
+        writeln!(out)?;
+    }
+    out.flush()
+}

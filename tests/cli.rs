@@ -1,0 +1,261 @@
+//! End-to-end tests of the `seam` binary: a real server process on an ephemeral port, real HTTP,
+//! real RocksDB stores in temporary directories, and the exit codes of DESIGN §4.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const SEAM: &str = env!("CARGO_BIN_EXE_seam");
+const BOARDS: &str = "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a/rdfs:subClassOf* s3n:SmartSensor }";
+const MODELS: &str = "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }";
+const TRIPLES: &str = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }";
+
+fn seam(args: &[&str]) -> Output {
+    Command::new(SEAM).args(args).env_remove("SEAM_TOKEN").output().expect("run seam")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A running `seam serve`, stopped on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(SEAM)
+            .args(["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("SEAM_TOKEN")
+            .env("SEAM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start seam serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("SEAM listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(120)).expect("server did not start");
+        Self { child, base: format!("http://{addr}") }
+    }
+
+    fn sparql(&self) -> String {
+        format!("{}/sparql", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_count(server: &Server, query: &str) -> u64 {
+    let body: Value = reqwest::blocking::Client::new()
+        .get(server.sparql())
+        .query(&[("query", query)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["results"]["bindings"][0]["n"]["value"].as_str().unwrap().parse().unwrap()
+}
+
+fn cli_count(args: &[&str]) -> u64 {
+    let out = seam(args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    body["results"]["bindings"][0]["n"]["value"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn serve_seeds_an_empty_store_and_cli_agrees_with_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_s = data.to_str().unwrap();
+    let (boards, models);
+    {
+        let server = Server::start(&data, &[]);
+        boards = http_count(&server, BOARDS);
+        models = http_count(&server, MODELS);
+        assert!(boards >= 12, "{boards} boards");
+        assert!(models >= 8, "{models} models");
+        let endpoint = server.sparql();
+        assert_eq!(cli_count(&["query", BOARDS, "--endpoint", &endpoint, "--format", "json"]), boards);
+        assert_eq!(cli_count(&["query", MODELS, "--endpoint", &endpoint, "--format", "json"]), models);
+
+        // The store is locked by the server: one sentence, and a pointer to --endpoint.
+        let locked = seam(&["query", BOARDS, "--data", data_s]);
+        assert_eq!(locked.status.code(), Some(1));
+        let err = stderr(&locked);
+        assert!(err.contains("in use by another process") && err.contains("--endpoint"), "{err}");
+
+        // A malformed query through the endpoint is invalid input.
+        let bad = seam(&["query", "SELECT WHERE {", "--endpoint", &endpoint]);
+        assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+    }
+    // Server stopped: the CLI reads the same store directly, with the same counts.
+    assert_eq!(cli_count(&["query", BOARDS, "--data", data_s, "--format", "json"]), boards);
+    let table = seam(&["query", "SELECT ?label WHERE { cat:raspberrypi-pico rdfs:label ?label }", "--data", data_s]);
+    assert!(stdout(&table).contains("Raspberry Pi Pico"), "{}", stdout(&table));
+    let csv = seam(&["query", "SELECT ?label WHERE { cat:raspberrypi-pico rdfs:label ?label }", "--data", data_s, "--format", "csv"]);
+    assert_eq!(stdout(&csv), "label\r\nRaspberry Pi Pico\r\n");
+    // A second start does not seed again.
+    let before = cli_count(&["query", TRIPLES, "--data", data_s, "--format", "json"]);
+    {
+        let _server = Server::start(&data, &[]);
+    }
+    assert_eq!(cli_count(&["query", TRIPLES, "--data", data_s, "--format", "json"]), before);
+}
+
+#[test]
+fn updates_over_http_need_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s"), &["--token", "t0ken"]);
+    let client = reqwest::blocking::Client::new();
+    let insert = "INSERT DATA { <urn:x> <urn:y> 1 }";
+    let r = client.post(format!("{}/update", server.base)).header("content-type", "application/sparql-update").body(insert).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = client.post(format!("{}/update", server.base)).bearer_auth("t0ken").header("content-type", "application/sparql-update").body(insert).send().unwrap();
+    assert_eq!(r.status(), 204);
+    let bad = client.get(server.sparql()).query(&[("query", "SELEC")]).send().unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.headers()["content-type"], "application/problem+json");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn load_is_validated_and_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_s = data.to_str().unwrap();
+    let good = write(
+        dir.path(),
+        "good.ttl",
+        "@prefix seam: <https://w3id.org/seam/ontology#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\
+         <urn:seam:test:kit> a seam:Board ; rdfs:label \"Test kit\" ; seam:core \"Cortex-M4F\" ; seam:isa <urn:seam:test:isa> ;\n\
+           seam:clockHz 64000000 ; seam:ramBytes 262144 ; seam:flashBytes 1048576 .\n",
+    );
+    let out = seam(&["load", &good, "--data", data_s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let count = || cli_count(&["query", TRIPLES, "--data", data_s, "--format", "json"]);
+    let before = count();
+    assert_eq!(before, 8);
+
+    // A syntax error halfway through a file: exit 3, the line named, nothing written, even from
+    // the valid file given before it.
+    let mut broken = String::from("@prefix ex: <http://example.com/> .\n");
+    for i in 0..20 {
+        broken.push_str(&format!("ex:s{i} ex:p {i} .\n"));
+    }
+    broken.push_str("ex:s20 ex:p \"unterminated .\n");
+    for i in 21..40 {
+        broken.push_str(&format!("ex:s{i} ex:p {i} .\n"));
+    }
+    let other = write(dir.path(), "other.nt", "<http://example.com/a> <http://example.com/b> <http://example.com/c> .\n");
+    let broken = write(dir.path(), "broken.ttl", &broken);
+    let out = seam(&["load", &other, &broken, "--data", data_s]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("broken.ttl:22:"), "{err}");
+    assert_eq!(count(), before);
+
+    // Validation failures: every one listed with file:line:column; nothing written.
+    let invalid = write(
+        dir.path(),
+        "invalid.ttl",
+        "@prefix seam: <https://w3id.org/seam/ontology#> .\n\n<urn:seam:test:bad> a seam:Board ;\n  seam:ramBytes -5 .\n",
+    );
+    let out = seam(&["load", &invalid, "--data", data_s]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("invalid.ttl:3:1:") && err.contains("below the minimum"), "{err}");
+    assert!(err.contains("seam:core") && err.contains("sh:minCount"), "{err}");
+    assert_eq!(count(), before);
+
+    // A device pointing at a board that exists (in the store) validates; at one that does not, fails.
+    let device = write(
+        dir.path(),
+        "device.ttl",
+        "@prefix seam: <https://w3id.org/seam/ontology#> .\n<urn:seam:test:dev> a seam:Device ; seam:board <urn:seam:test:kit> .\n",
+    );
+    assert!(seam(&["load", &device, "--data", data_s]).status.success());
+    let orphan = write(
+        dir.path(),
+        "orphan.ttl",
+        "@prefix seam: <https://w3id.org/seam/ontology#> .\n<urn:seam:test:dev2> a seam:Device ; seam:board <urn:seam:test:nothing> .\n",
+    );
+    let out = seam(&["load", &orphan, "--data", data_s]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("is not a known seam:Board"), "{}", stderr(&out));
+
+    // Unknown extension and missing file.
+    let unknown = write(dir.path(), "data.csv", "a,b\n");
+    assert_eq!(seam(&["load", &unknown, "--data", data_s]).status.code(), Some(3));
+    let missing = seam(&["load", "/nonexistent/file.ttl", "--data", data_s]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/nonexistent/file.ttl"));
+}
+
+#[test]
+fn seloc_ml_import_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let seloc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/seloc-ml");
+    let out = seam(&["load", "--from", "seloc-ml", seloc.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("repaired"), "{}", stderr(&out));
+    let n = cli_count(&[
+        "query",
+        "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a nnet:NeuralNetwork ; seam:requiredRamBytes ?r }",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(n, 23);
+}
+
+#[test]
+fn usage_and_input_errors_have_their_exit_codes() {
+    assert_eq!(seam(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(seam(&["query"]).status.code(), Some(2));
+    assert_eq!(seam(&["query", "ASK {}", "--format", "yaml"]).status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let empty = write(dir.path(), "empty.ttl", "");
+    assert!(seam(&["load", &empty, "--data", data.to_str().unwrap()]).status.success());
+    let bad = seam(&["query", "SELECT ?x WHERE {", "--data", data.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(stderr(&bad).contains("line 1"), "{}", stderr(&bad));
+    let nowhere = seam(&["query", "ASK {}", "--endpoint", "http://127.0.0.1:9/sparql"]);
+    assert_eq!(nowhere.status.code(), Some(1));
+    assert!(stderr(&nowhere).contains("cannot connect"), "{}", stderr(&nowhere));
+    let not_a_url = seam(&["query", "ASK {}", "--endpoint", "not a url"]);
+    assert_eq!(not_a_url.status.code(), Some(1));
+}
