@@ -16,7 +16,11 @@ use seam_registry::remote::SparqlEndpoint;
 use seam_registry::{IngestError, QueryAnswer, QueryError, QueryLimits, Registry, StoreError};
 
 #[derive(Parser)]
-#[command(name = "seam", version, about = "SEAM: which TinyML model runs on which device, and why — from a knowledge graph")]
+#[command(
+    name = "seam",
+    version,
+    about = "SEAM: which TinyML model runs on which device, and why — from a knowledge graph"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -120,8 +124,10 @@ enum Failure {
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         let invalid = e.chain().any(|c| {
-            matches!(c.downcast_ref::<IngestError>(), Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. }))
-                || matches!(c.downcast_ref::<QueryError>(), Some(QueryError::Syntax { .. }))
+            matches!(
+                c.downcast_ref::<IngestError>(),
+                Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. })
+            ) || matches!(c.downcast_ref::<QueryError>(), Some(QueryError::Syntax { .. }))
         });
         if invalid {
             Self::Invalid(e)
@@ -133,10 +139,17 @@ impl From<anyhow::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let result = match cli.command {
         Command::Serve(args) => serve(args),
@@ -186,7 +199,10 @@ fn open(data: &std::path::Path) -> anyhow::Result<Registry> {
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let registry = open(&args.data)?;
     if let Some(report) = registry.seed_if_empty().context("seeding the empty store failed")? {
-        tracing::info!(quads = report.store_size, "seeded an empty store with the ontology and the example catalog");
+        tracing::info!(
+            quads = report.store_size,
+            "seeded an empty store with the ontology and the example catalog"
+        );
     }
     let config = ServiceConfig {
         token: args.token.filter(|t| !t.is_empty()),
@@ -200,9 +216,13 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     if config.token.is_none() {
         tracing::warn!("no write token configured (--token or SEAM_TOKEN): updates will be refused");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let (server, addr) = http::bind(registry.clone(), config, &args.http).with_context(|| format!("cannot listen on {}", args.http))?;
+        let (server, addr) = http::bind(registry.clone(), config, &args.http)
+            .with_context(|| format!("cannot listen on {}", args.http))?;
         tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
         let handle = server.handle();
         tokio::spawn(async move {
@@ -222,7 +242,9 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
     let docs = match args.from {
         Some(Source::SelocMl) => {
             let [dir] = args.files.as_slice() else {
-                return Err(Failure::Runtime(anyhow::anyhow!("--from seloc-ml takes exactly one folder")));
+                return Err(Failure::Runtime(anyhow::anyhow!(
+                    "--from seloc-ml takes exactly one folder"
+                )));
             };
             let import = seloc::import(dir).map_err(anyhow::Error::from)?;
             for repair in &import.repairs {
@@ -257,7 +279,10 @@ fn query(args: QueryArgs) -> Result<(), Failure> {
     let answer = match &args.endpoint {
         Some(url) => {
             let endpoint = SparqlEndpoint::new(url, timeout).map_err(anyhow::Error::from)?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
             // Remote endpoints do not know SEAM's prefixes: declare them in the text.
             let text = format!("{}{}", seam_registry::vocab::sparql_prefixes(), sparql);
             runtime.block_on(endpoint.query(&text)).map_err(anyhow::Error::from)?
@@ -271,7 +296,13 @@ fn query(args: QueryArgs) -> Result<(), Failure> {
             }
             let registry = open(&args.data)?;
             registry
-                .query(&sparql, &QueryLimits { timeout, max_rows: usize::MAX })
+                .query(
+                    &sparql,
+                    &QueryLimits {
+                        timeout,
+                        max_rows: usize::MAX,
+                    },
+                )
                 .map_err(anyhow::Error::from)?
         }
     };

@@ -103,9 +103,7 @@ impl QueryAnswer {
     /// Materialises evaluation results, refusing more than `max_rows` solutions or triples.
     pub fn collect(results: QueryResults<'_>, max_rows: usize) -> Result<Self, QueryError> {
         let eval = |e: oxigraph::sparql::QueryEvaluationError| match e {
-            oxigraph::sparql::QueryEvaluationError::Cancelled => {
-                QueryError::Evaluation("cancelled".into())
-            }
+            oxigraph::sparql::QueryEvaluationError::Cancelled => QueryError::Evaluation("cancelled".into()),
             other => QueryError::Evaluation(other.to_string()),
         };
         Ok(match results {
@@ -265,13 +263,7 @@ impl QueryAnswer {
             s
         };
         let mut out = line(&header);
-        out.push_str(
-            &widths
-                .iter()
-                .map(|w| "-".repeat(*w))
-                .collect::<Vec<_>>()
-                .join("-+-"),
-        );
+        out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
         out.push('\n');
         for row in &rows {
             out.push_str(&line(row));
@@ -317,10 +309,7 @@ mod tests {
 
     fn sample() -> QueryAnswer {
         QueryAnswer::Solutions {
-            variables: vec![
-                Variable::new_unchecked("board"),
-                Variable::new_unchecked("ram"),
-            ],
+            variables: vec![Variable::new_unchecked("board"), Variable::new_unchecked("ram")],
             rows: vec![vec![
                 Some(NamedNode::new_unchecked("https://w3id.org/seam/catalog/raspberrypi-pico").into()),
                 Some(Literal::from(270_336).into()),

@@ -153,11 +153,7 @@ impl QueryError {
     pub fn syntax(message: impl Into<String>) -> Self {
         let message = message.into();
         let (line, column) = parse_line_col(&message);
-        Self::Syntax {
-            message,
-            line,
-            column,
-        }
+        Self::Syntax { message, line, column }
     }
 }
 
@@ -180,9 +176,7 @@ mod tests {
 
     #[test]
     fn syntax_error_position_is_extracted() {
-        let QueryError::Syntax { line, column, .. } =
-            QueryError::syntax("error at 3:17: expected one of \"{\"")
-        else {
+        let QueryError::Syntax { line, column, .. } = QueryError::syntax("error at 3:17: expected one of \"{\"") else {
             panic!("not a syntax error")
         };
         assert_eq!((line, column), (Some(3), Some(17)));

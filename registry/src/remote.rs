@@ -28,8 +28,7 @@ impl SparqlEndpoint {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(remote("only http and https endpoints are supported".into()));
         }
-        // TLS uses rustls with the ring provider; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -72,13 +71,20 @@ impl SparqlEndpoint {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        let body = response.bytes().await.map_err(|e| err(Some(status.as_u16()), describe(&e)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| err(Some(status.as_u16()), describe(&e)))?;
         if !status.is_success() {
             return Err(error_from_body(&self.url, status.as_u16(), &content_type, &body));
         }
         let parsed = match content_type.as_str() {
-            "application/sparql-results+json" | "application/json" => QueryAnswer::parse_results(ResultsFormat::Json, &body),
-            "application/sparql-results+xml" | "application/xml" => QueryAnswer::parse_results(ResultsFormat::Xml, &body),
+            "application/sparql-results+json" | "application/json" => {
+                QueryAnswer::parse_results(ResultsFormat::Json, &body)
+            }
+            "application/sparql-results+xml" | "application/xml" => {
+                QueryAnswer::parse_results(ResultsFormat::Xml, &body)
+            }
             "text/tab-separated-values" => QueryAnswer::parse_results(ResultsFormat::Tsv, &body),
             "text/turtle" => QueryAnswer::parse_graph(GraphFormat::Turtle, &body),
             "application/n-triples" => QueryAnswer::parse_graph(GraphFormat::NTriples, &body),
@@ -88,6 +94,12 @@ impl SparqlEndpoint {
         };
         parsed.map_err(|m| err(Some(status.as_u16()), format!("malformed response: {m}")))
     }
+}
+
+/// Makes rustls use the `ring` provider (SEAM builds reqwest without aws-lc, to keep C builds
+/// small). Idempotent; every HTTP client in the process needs it before it is built.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -59,7 +59,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -257,10 +259,18 @@ mod tests {
         let r = seeded();
         assert!(r.seed_if_empty().unwrap().is_none(), "second seed must do nothing");
         assert!(count(&r, "SELECT DISTINCT ?b WHERE { ?b a seam:Board }") >= 12);
-        assert!(count(&r, "SELECT DISTINCT ?m WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }") >= 8);
+        assert!(
+            count(
+                &r,
+                "SELECT DISTINCT ?m WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }"
+            ) >= 8
+        );
         assert!(count(&r, "SELECT DISTINCT ?s WHERE { ?s a/rdfs:subClassOf* sosa:Sensor }") >= 20);
         assert_eq!(
-            count(&r, "SELECT ?b WHERE { ?b a seam:Board FILTER NOT EXISTS { ?b a/rdfs:subClassOf* s3n:SmartSensor } }"),
+            count(
+                &r,
+                "SELECT ?b WHERE { ?b a seam:Board FILTER NOT EXISTS { ?b a/rdfs:subClassOf* s3n:SmartSensor } }"
+            ),
             0
         );
     }
@@ -312,6 +322,9 @@ mod tests {
             timeout: Duration::from_secs(30),
             max_rows: 3,
         };
-        assert!(matches!(r.query("SELECT * WHERE { ?s ?p ?o }", &small), Err(QueryError::TooLarge(3))));
+        assert!(matches!(
+            r.query("SELECT * WHERE { ?s ?p ?o }", &small),
+            Err(QueryError::TooLarge(3))
+        ));
     }
 }

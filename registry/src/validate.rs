@@ -87,8 +87,9 @@ impl Shapes {
     /// Parses shapes from Turtle.
     pub fn parse(turtle: &str) -> Result<Self, IngestError> {
         let doc = crate::ingest::parse_document("shapes.ttl", turtle.to_owned(), RdfFormat::Turtle, None)?;
-        let graph: Graph = doc.quads.into_iter().map(Into::into).collect();
-        let object = |s: &NamedOrBlankNode, p: &NamedNode| graph.object_for_subject_predicate(s, p).map(|t| t.into_owned());
+        let graph: Graph = doc.quads.into_iter().map(oxigraph::model::Triple::from).collect();
+        let object =
+            |s: &NamedOrBlankNode, p: &NamedNode| graph.object_for_subject_predicate(s, p).map(|t| t.into_owned());
         let count = |s: &NamedOrBlankNode, p: &NamedNode| {
             object(s, p).and_then(|t| match t {
                 Term::Literal(l) => l.value().parse::<usize>().ok(),
@@ -97,7 +98,9 @@ impl Shapes {
         };
         let mut shapes = Vec::new();
         for target in graph.triples_for_predicate(&sh("targetClass")) {
-            let Term::NamedNode(target_class) = target.object.into_owned() else { continue };
+            let Term::NamedNode(target_class) = target.object.into_owned() else {
+                continue;
+            };
             let node: NamedOrBlankNode = target.subject.into_owned();
             let mut properties = Vec::new();
             for p in graph.objects_for_subject_predicate(&node, &sh("property")) {
@@ -108,7 +111,9 @@ impl Shapes {
                 }) else {
                     continue;
                 };
-                let Some(Term::NamedNode(path)) = object(&p, &sh("path")) else { continue };
+                let Some(Term::NamedNode(path)) = object(&p, &sh("path")) else {
+                    continue;
+                };
                 let named = |pred: &str| match object(&p, &sh(pred)) {
                     Some(Term::NamedNode(n)) => Some(n),
                     _ => None,
@@ -213,14 +218,13 @@ impl<'a> Facts<'a> {
     }
 
     fn values(&self, s: &NamedOrBlankNode, p: &NamedNode) -> Result<Vec<Term>, StoreError> {
-        let mut out: Vec<Term> = self
-            .incoming
-            .get(&(s.clone(), p.clone()))
-            .cloned()
-            .unwrap_or_default();
+        let mut out: Vec<Term> = self.incoming.get(&(s.clone(), p.clone())).cloned().unwrap_or_default();
         // Blank nodes of a new document are new nodes: the store cannot know them.
         if let NamedOrBlankNode::NamedNode(_) = s {
-            for q in self.store.quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None) {
+            for q in self
+                .store
+                .quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None)
+            {
                 let o = q?.object;
                 if !out.contains(&o) {
                     out.push(o);
@@ -258,7 +262,10 @@ impl<'a> Facts<'a> {
                 out.push(if values.is_empty() {
                     format!("{node} has no {path}, which is required (sh:minCount {min})")
                 } else {
-                    format!("{node} has {} values of {path}, at least {min} are required (sh:minCount)", values.len())
+                    format!(
+                        "{node} has {} values of {path}, at least {min} are required (sh:minCount)",
+                        values.len()
+                    )
                 });
             }
         }
@@ -277,7 +284,11 @@ impl<'a> Facts<'a> {
                 match value {
                     Term::Literal(l) if l.datatype() == dt.as_ref() => {
                         if !lexical_form_is_valid(l.value(), dt.as_ref()) {
-                            out.push(format!("{node} {path} \"{}\" is not a valid {}", l.value(), compact(&dt.clone().into())));
+                            out.push(format!(
+                                "{node} {path} \"{}\" is not a valid {}",
+                                l.value(),
+                                compact(&dt.clone().into())
+                            ));
                         }
                     }
                     _ => out.push(format!(
@@ -314,10 +325,14 @@ impl<'a> Facts<'a> {
                     None => out.push(format!("{node} {path} {shown} must be a number")),
                     Some(v) => {
                         if let Some(min) = p.min_inclusive.filter(|m| v < *m) {
-                            out.push(format!("{node} {path} is {shown}, below the minimum {min} (sh:minInclusive)"));
+                            out.push(format!(
+                                "{node} {path} is {shown}, below the minimum {min} (sh:minInclusive)"
+                            ));
                         }
                         if let Some(max) = p.max_inclusive.filter(|m| v > *m) {
-                            out.push(format!("{node} {path} is {shown}, above the maximum {max} (sh:maxInclusive)"));
+                            out.push(format!(
+                                "{node} {path} is {shown}, above the maximum {max} (sh:maxInclusive)"
+                            ));
                         }
                     }
                 }
@@ -407,17 +422,28 @@ mod tests {
             &store,
         );
         let text: Vec<String> = d.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|t| t.starts_with("d.ttl:3:1: ex:b") || t.contains("at most 1")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("d.ttl:3:1: ex:b") || t.contains("at most 1")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|t| t.contains("below the minimum 1")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("is not a known")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("d.ttl:4:1:") && t.contains("sh:minCount")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("d.ttl:4:1:") && t.contains("sh:minCount")),
+            "{text:?}"
+        );
     }
 
     #[test]
     fn store_facts_count_toward_constraints() {
         let store = Store::new().unwrap();
         store
-            .load_from_slice(RdfFormat::Turtle, "<http://e/b> a <http://e/Board> ; <http://e/ram> 4 . <http://e/s> a <http://e/Sensor> .")
+            .load_from_slice(
+                RdfFormat::Turtle,
+                "<http://e/b> a <http://e/Board> ; <http://e/ram> 4 . <http://e/s> a <http://e/Sensor> .",
+            )
             .unwrap();
         // The sensor is known from the store: fine. A second RAM figure: too many.
         let d = check("@prefix ex: <http://e/> . ex:b ex:sensor ex:s ; ex:ram 8 .", &store);

@@ -63,8 +63,5 @@ pub const PREFIXES: &[(&str, &str)] = &[
 
 /// The SPARQL `PREFIX` declarations of [`PREFIXES`], to prepend to a query that uses them.
 pub fn sparql_prefixes() -> String {
-    PREFIXES
-        .iter()
-        .map(|(p, ns)| format!("PREFIX {p}: <{ns}>\n"))
-        .collect()
+    PREFIXES.iter().map(|(p, ns)| format!("PREFIX {p}: <{ns}>\n")).collect()
 }

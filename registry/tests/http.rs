@@ -1,6 +1,8 @@
 //! The HTTP service on a real socket (port 0) over a seeded in-memory store, spoken to with a
 //! real HTTP client: the SPARQL 1.1 Protocol, update authorisation, limits, and problem details.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -26,7 +28,10 @@ fn spawn_app(config: ServiceConfig) -> App {
     registry.seed_if_empty().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let (server, addr) = bind(registry, ServiceConfig { workers: 1, ..config }, "127.0.0.1:0").unwrap();
             tx.send(addr).unwrap();
@@ -34,6 +39,7 @@ fn spawn_app(config: ServiceConfig) -> App {
         });
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    seam_registry::remote::install_tls_provider();
     App {
         addr,
         client: Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
@@ -50,7 +56,11 @@ fn with_token() -> ServiceConfig {
 const BOARDS: &str = "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a/rdfs:subClassOf* s3n:SmartSensor }";
 
 fn count_json(body: &Value) -> u64 {
-    body["results"]["bindings"][0]["n"]["value"].as_str().unwrap().parse().unwrap()
+    body["results"]["bindings"][0]["n"]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn problem(resp: reqwest::blocking::Response, status: StatusCode) -> Value {
@@ -58,7 +68,10 @@ fn problem(resp: reqwest::blocking::Response, status: StatusCode) -> Value {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let body: Value = resp.json().unwrap();
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["type"].as_str().unwrap().starts_with("https://w3id.org/seam/problems/"));
+    assert!(body["type"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://w3id.org/seam/problems/"));
     assert!(!body["detail"].as_str().unwrap().is_empty());
     body
 }
@@ -74,8 +87,22 @@ fn health_reports_ok() {
 #[test]
 fn query_by_get_form_and_direct_post_agree() {
     let app = spawn_app(ServiceConfig::default());
-    let get: Value = app.client.get(app.url("/sparql")).query(&[("query", BOARDS)]).send().unwrap().json().unwrap();
-    let form: Value = app.client.post(app.url("/sparql")).form(&[("query", BOARDS)]).send().unwrap().json().unwrap();
+    let get: Value = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", BOARDS)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let form: Value = app
+        .client
+        .post(app.url("/sparql"))
+        .form(&[("query", BOARDS)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let direct = app
         .client
         .post(app.url("/sparql"))
@@ -94,25 +121,46 @@ fn query_by_get_form_and_direct_post_agree() {
 fn results_formats_follow_accept() {
     let app = spawn_app(ServiceConfig::default());
     let ask = |accept: &str, q: &str| {
-        let r = app.client.get(app.url("/sparql")).query(&[("query", q)]).header("accept", accept).send().unwrap();
+        let r = app
+            .client
+            .get(app.url("/sparql"))
+            .query(&[("query", q)])
+            .header("accept", accept)
+            .send()
+            .unwrap();
         let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
         (r.status(), ct, r.text().unwrap())
     };
     let q = "SELECT ?name WHERE { cat:raspberrypi-pico rdfs:label ?name }";
     let (_, ct, xml) = ask("application/sparql-results+xml", q);
-    assert!(ct.starts_with("application/sparql-results+xml") && xml.contains("<literal>Raspberry Pi Pico</literal>"), "{xml}");
+    assert!(
+        ct.starts_with("application/sparql-results+xml") && xml.contains("<literal>Raspberry Pi Pico</literal>"),
+        "{xml}"
+    );
     let (_, ct, csv) = ask("text/csv", q);
-    assert!(ct.starts_with("text/csv") && csv.starts_with("name\r\nRaspberry Pi Pico"), "{csv:?}");
+    assert!(
+        ct.starts_with("text/csv") && csv.starts_with("name\r\nRaspberry Pi Pico"),
+        "{csv:?}"
+    );
     let (_, ct, tsv) = ask("text/tab-separated-values", q);
-    assert!(ct.starts_with("text/tab-separated-values") && tsv.contains("\"Raspberry Pi Pico\""), "{tsv:?}");
-    let (_, _, boolean) = ask("application/sparql-results+json", "ASK { cat:raspberrypi-pico a seam:Board }");
+    assert!(
+        ct.starts_with("text/tab-separated-values") && tsv.contains("\"Raspberry Pi Pico\""),
+        "{tsv:?}"
+    );
+    let (_, _, boolean) = ask(
+        "application/sparql-results+json",
+        "ASK { cat:raspberrypi-pico a seam:Board }",
+    );
     assert!(boolean.contains("\"boolean\":true"), "{boolean}");
 
     let c = "CONSTRUCT { cat:raspberrypi-pico seam:ramBytes ?r } WHERE { cat:raspberrypi-pico seam:ramBytes ?r }";
     let (_, ct, ttl) = ask("text/turtle", c);
     assert!(ct.starts_with("text/turtle") && ttl.contains("270336"), "{ttl}");
     let (_, ct, nt) = ask("application/n-triples", c);
-    assert!(ct.starts_with("application/n-triples") && nt.contains("<https://w3id.org/seam/catalog/raspberrypi-pico>"), "{nt}");
+    assert!(
+        ct.starts_with("application/n-triples") && nt.contains("<https://w3id.org/seam/catalog/raspberrypi-pico>"),
+        "{nt}"
+    );
     let (_, ct, jsonld) = ask("application/ld+json", c);
     assert!(ct.starts_with("application/ld+json"), "{ct}");
     let parsed: Value = serde_json::from_str(&jsonld).unwrap();
@@ -126,20 +174,40 @@ fn results_formats_follow_accept() {
 #[test]
 fn malformed_query_is_a_400_problem_with_position() {
     let app = spawn_app(ServiceConfig::default());
-    let r = app.client.get(app.url("/sparql")).query(&[("query", "SELECT ?x\nWHERE { ?x a }")]).send().unwrap();
+    let r = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", "SELECT ?x\nWHERE { ?x a }")])
+        .send()
+        .unwrap();
     let p = problem(r, StatusCode::BAD_REQUEST);
     assert_eq!(p["line"], 2, "{p}");
     assert!(p["column"].as_u64().is_some(), "{p}");
 
     let missing = app.client.get(app.url("/sparql")).send().unwrap();
     problem(missing, StatusCode::BAD_REQUEST);
-    let twice = app.client.get(app.url("/sparql?query=ASK%7B%7D&query=ASK%7B%7D")).send().unwrap();
+    let twice = app
+        .client
+        .get(app.url("/sparql?query=ASK%7B%7D&query=ASK%7B%7D"))
+        .send()
+        .unwrap();
     problem(twice, StatusCode::BAD_REQUEST);
     let bad_encoding = app.client.get(app.url("/sparql?query=%FF%FE")).send().unwrap();
     assert_eq!(bad_encoding.status(), StatusCode::BAD_REQUEST);
-    let wrong_type = app.client.post(app.url("/sparql")).header("content-type", "text/plain").body("ASK {}").send().unwrap();
+    let wrong_type = app
+        .client
+        .post(app.url("/sparql"))
+        .header("content-type", "text/plain")
+        .body("ASK {}")
+        .send()
+        .unwrap();
     problem(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let dataset = app.client.get(app.url("/sparql")).query(&[("query", "ASK {}"), ("default-graph-uri", "urn:g")]).send().unwrap();
+    let dataset = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", "ASK {}"), ("default-graph-uri", "urn:g")])
+        .send()
+        .unwrap();
     problem(dataset, StatusCode::BAD_REQUEST);
     let unknown = app.client.get(app.url("/nope")).send().unwrap();
     problem(unknown, StatusCode::NOT_FOUND);
@@ -150,7 +218,11 @@ fn updates_need_the_bearer_token() {
     let app = spawn_app(with_token());
     let insert = "INSERT DATA { <urn:seam:test> rdfs:label \"t\" }";
     let send = |auth: Option<&str>| {
-        let mut r = app.client.post(app.url("/update")).header("content-type", "application/sparql-update").body(insert);
+        let mut r = app
+            .client
+            .post(app.url("/update"))
+            .header("content-type", "application/sparql-update")
+            .body(insert);
         if let Some(a) = auth {
             r = r.header("authorization", a);
         }
@@ -162,26 +234,59 @@ fn updates_need_the_bearer_token() {
     problem(send(Some("Bearer wrong")), StatusCode::UNAUTHORIZED);
     problem(send(Some("Basic czNjcmV0")), StatusCode::UNAUTHORIZED);
     let ask = || -> Value {
-        app.client.get(app.url("/sparql")).query(&[("query", "ASK { <urn:seam:test> ?p ?o }")]).send().unwrap().json().unwrap()
+        app.client
+            .get(app.url("/sparql"))
+            .query(&[("query", "ASK { <urn:seam:test> ?p ?o }")])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
     };
     assert_eq!(ask()["boolean"], false, "nothing may be written without the token");
     assert_eq!(send(Some("Bearer s3cret")).status(), StatusCode::NO_CONTENT);
     assert_eq!(ask()["boolean"], true);
 
-    let form = app.client.post(app.url("/update")).bearer_auth("s3cret").form(&[("update", "DELETE WHERE { <urn:seam:test> ?p ?o }")]).send().unwrap();
+    let form = app
+        .client
+        .post(app.url("/update"))
+        .bearer_auth("s3cret")
+        .form(&[("update", "DELETE WHERE { <urn:seam:test> ?p ?o }")])
+        .send()
+        .unwrap();
     assert_eq!(form.status(), StatusCode::NO_CONTENT);
     assert_eq!(ask()["boolean"], false);
 
-    let broken = app.client.post(app.url("/update")).bearer_auth("s3cret").header("content-type", "application/sparql-update").body("INSERT DATA { <a> ").send().unwrap();
+    let broken = app
+        .client
+        .post(app.url("/update"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/sparql-update")
+        .body("INSERT DATA { <a> ")
+        .send()
+        .unwrap();
     problem(broken, StatusCode::BAD_REQUEST);
 }
 
 #[test]
 fn without_a_configured_token_updates_are_refused() {
     let app = spawn_app(ServiceConfig::default());
-    let r = app.client.post(app.url("/update")).bearer_auth("anything").header("content-type", "application/sparql-update").body("CLEAR ALL").send().unwrap();
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .bearer_auth("anything")
+        .header("content-type", "application/sparql-update")
+        .body("CLEAR ALL")
+        .send()
+        .unwrap();
     problem(r, StatusCode::FORBIDDEN);
-    let body: Value = app.client.get(app.url("/sparql")).query(&[("query", BOARDS)]).send().unwrap().json().unwrap();
+    let body: Value = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", BOARDS)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(count_json(&body) >= 12);
 }
 
@@ -196,17 +301,43 @@ fn bodies_and_results_are_bounded() {
         ..with_token()
     });
     let big = format!("ASK {{ }} # {}", "x".repeat(4096));
-    let r = app.client.post(app.url("/sparql")).header("content-type", "application/sparql-query").body(big.clone()).send().unwrap();
+    let r = app
+        .client
+        .post(app.url("/sparql"))
+        .header("content-type", "application/sparql-query")
+        .body(big.clone())
+        .send()
+        .unwrap();
     let p = problem(r, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(p["limit"], 1024);
-    let r = app.client.post(app.url("/update")).bearer_auth("s3cret").header("content-type", "application/sparql-update").body(big).send().unwrap();
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/sparql-update")
+        .body(big)
+        .send()
+        .unwrap();
     problem(r, StatusCode::PAYLOAD_TOO_LARGE);
 
-    let r = app.client.get(app.url("/sparql")).query(&[("query", "SELECT * WHERE { ?s ?p ?o }")]).send().unwrap();
+    let r = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", "SELECT * WHERE { ?s ?p ?o }")])
+        .send()
+        .unwrap();
     problem(r, StatusCode::UNPROCESSABLE_ENTITY);
     let slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }";
-    let r = app.client.get(app.url("/sparql")).query(&[("query", slow)]).send().unwrap();
+    let r = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", slow)])
+        .send()
+        .unwrap();
     problem(r, StatusCode::SERVICE_UNAVAILABLE);
     // The server is still healthy after a cancelled query.
-    assert_eq!(app.client.get(app.url("/health")).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(app.url("/health")).send().unwrap().status(),
+        StatusCode::OK
+    );
 }

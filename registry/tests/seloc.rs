@@ -1,5 +1,7 @@
 //! The SeLoC-ML import on SeLoC-ML's published graph (`../shared/interop/seloc-ml`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::PathBuf;
 
 use seam_registry::ingest::seloc;
@@ -7,7 +9,11 @@ use seam_registry::{QueryAnswer, QueryLimits, Registry};
 
 fn seloc_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/seloc-ml");
-    assert!(dir.join("description").is_dir(), "SeLoC-ML's graph is expected at {}", dir.display());
+    assert!(
+        dir.join("description").is_dir(),
+        "SeLoC-ML's graph is expected at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -15,10 +21,17 @@ fn rows(r: &Registry, q: &str) -> Vec<Vec<String>> {
     match r.query(q, &QueryLimits::default()).unwrap() {
         QueryAnswer::Solutions { rows, .. } => rows
             .into_iter()
-            .map(|row| row.into_iter().map(|t| t.map(|t| match t {
-                oxigraph::model::Term::Literal(l) => l.value().to_owned(),
-                other => other.to_string(),
-            }).unwrap_or_default()).collect())
+            .map(|row| {
+                row.into_iter()
+                    .map(|t| {
+                        t.map(|t| match t {
+                            oxigraph::model::Term::Literal(l) => l.value().to_owned(),
+                            other => other.to_string(),
+                        })
+                        .unwrap_or_default()
+                    })
+                    .collect()
+            })
             .collect(),
         other => panic!("{other:?}"),
     }
@@ -28,7 +41,11 @@ fn rows(r: &Registry, q: &str) -> Vec<Vec<String>> {
 fn seloc_graph_imports_with_repairs_and_bytes() {
     let import = seloc::import(&seloc_dir()).unwrap();
     let text: Vec<String> = import.repairs.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|r| r.contains("ms200.ttl:") && r.contains("double colon")), "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|r| r.contains("ms200.ttl:") && r.contains("double colon")),
+        "{text:#?}"
+    );
     assert_eq!(text.iter().filter(|r| r.contains("<None>")).count(), 3, "{text:#?}");
     assert!(text.iter().any(|r| r.contains("td:href → hctl:hasTarget")), "{text:#?}");
     assert!(text.iter().any(|r| r.contains("https://schema.org/")), "{text:#?}");
@@ -37,7 +54,10 @@ fn seloc_graph_imports_with_repairs_and_bytes() {
     registry.seed_if_empty().unwrap();
     registry.load(&import.documents).unwrap();
 
-    let models = rows(&registry, "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a nnet:NeuralNetwork ; schema:identifier ?id }");
+    let models = rows(
+        &registry,
+        "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a nnet:NeuralNetwork ; schema:identifier ?id }",
+    );
     assert_eq!(models[0][0], "23");
     let devices = rows(
         &registry,
@@ -56,11 +76,29 @@ fn seloc_graph_imports_with_repairs_and_bytes() {
         "SELECT ?f ?r ?macs ?orig WHERE { ?m schema:identifier \"02ed1b17-de4f-4239-8812-392917a954dc\" ;
             seam:requiredFlashBytes ?f ; seam:requiredRamBytes ?r ; seam:macs ?macs ; nnet:hasMultiplyAccumulateOps ?orig }",
     );
-    assert_eq!(speech[0][..3], ["18712".to_owned(), "8080".to_owned(), "336000".to_owned()]);
+    assert_eq!(
+        speech[0][..3],
+        ["18712".to_owned(), "8080".to_owned(), "336000".to_owned()]
+    );
     // No relative <None> IRI made it in, and TD 1.1 IRIs are used.
-    assert_eq!(rows(&registry, "SELECT (COUNT(*) AS ?n) WHERE { ?m nnet:trainingDataset ?d FILTER(CONTAINS(STR(?d), \"None\")) }")[0][0], "0");
-    assert_eq!(rows(&registry, "SELECT (COUNT(*) AS ?n) WHERE { ?f td:href ?h }")[0][0], "0");
-    assert_ne!(rows(&registry, "SELECT (COUNT(*) AS ?n) WHERE { ?f hctl:hasTarget ?h ; hctl:hasOperationType td:readProperty }")[0][0], "0");
+    assert_eq!(
+        rows(
+            &registry,
+            "SELECT (COUNT(*) AS ?n) WHERE { ?m nnet:trainingDataset ?d FILTER(CONTAINS(STR(?d), \"None\")) }"
+        )[0][0],
+        "0"
+    );
+    assert_eq!(
+        rows(&registry, "SELECT (COUNT(*) AS ?n) WHERE { ?f td:href ?h }")[0][0],
+        "0"
+    );
+    assert_ne!(
+        rows(
+            &registry,
+            "SELECT (COUNT(*) AS ?n) WHERE { ?f hctl:hasTarget ?h ; hctl:hasOperationType td:readProperty }"
+        )[0][0],
+        "0"
+    );
 }
 
 #[test]

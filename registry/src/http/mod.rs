@@ -98,8 +98,22 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     let triples = web::block(move || registry.len())
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", e.to_string()))?
-        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage", "Storage failure", e.to_string()))?;
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            )
+        })?
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                "Storage failure",
+                e.to_string(),
+            )
+        })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -108,6 +122,11 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     })))
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource", format!("{} {} is not a SEAM endpoint", req.method(), req.path()))
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "No such resource",
+        format!("{} {} is not a SEAM endpoint", req.method(), req.path()),
+    ))
 }

@@ -61,11 +61,23 @@ mod tests {
     #[test]
     fn weights_and_order_decide() {
         assert_eq!(results_format(None), Some(ResultsFormat::Json));
-        assert_eq!(results_format(Some("text/csv;q=0.5, application/sparql-results+xml")), Some(ResultsFormat::Xml));
-        assert_eq!(results_format(Some("text/tab-separated-values")), Some(ResultsFormat::Tsv));
+        assert_eq!(
+            results_format(Some("text/csv;q=0.5, application/sparql-results+xml")),
+            Some(ResultsFormat::Xml)
+        );
+        assert_eq!(
+            results_format(Some("text/tab-separated-values")),
+            Some(ResultsFormat::Tsv)
+        );
         assert_eq!(results_format(Some("image/png")), None);
-        assert_eq!(results_format(Some("text/csv;q=0, */*;q=0.1")), Some(ResultsFormat::Json));
+        assert_eq!(
+            results_format(Some("text/csv;q=0, */*;q=0.1")),
+            Some(ResultsFormat::Json)
+        );
         assert_eq!(graph_format(Some("application/n-triples")), Some(GraphFormat::NTriples));
-        assert_eq!(graph_format(Some("application/ld+json;q=0.9,text/turtle")), Some(GraphFormat::Turtle));
+        assert_eq!(
+            graph_format(Some("application/ld+json;q=0.9,text/turtle")),
+            Some(GraphFormat::Turtle)
+        );
     }
 }

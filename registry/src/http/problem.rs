@@ -46,7 +46,12 @@ impl Problem {
 
     /// 401 asking for a bearer token.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        let mut p = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
+        let mut p = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        );
         p.www_authenticate = Some("Bearer realm=\"seam\"");
         p
     }
@@ -84,7 +89,10 @@ impl ResponseError for Problem {
             map.extend(self.extensions.clone());
         }
         let mut response = HttpResponse::build(self.status);
-        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
         if let Some(challenge) = self.www_authenticate {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
@@ -106,13 +114,32 @@ impl From<QueryError> for Problem {
                 }
                 p
             }
-            QueryError::Timeout(limit) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "query-timeout", "Query time limit reached", detail)
-                .with("limitSeconds", limit.as_secs_f64()),
-            QueryError::TooLarge(rows) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "result-too-large", "Result size limit reached", detail).with("limitRows", rows)
-            }
-            QueryError::Evaluation(_) => Self::new(StatusCode::BAD_REQUEST, "query-evaluation", "Query cannot be evaluated", detail),
-            QueryError::Remote { .. } => Self::new(StatusCode::BAD_GATEWAY, "upstream", "Upstream SPARQL endpoint failed", detail),
+            QueryError::Timeout(limit) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "query-timeout",
+                "Query time limit reached",
+                detail,
+            )
+            .with("limitSeconds", limit.as_secs_f64()),
+            QueryError::TooLarge(rows) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "result-too-large",
+                "Result size limit reached",
+                detail,
+            )
+            .with("limitRows", rows),
+            QueryError::Evaluation(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "query-evaluation",
+                "Query cannot be evaluated",
+                detail,
+            ),
+            QueryError::Remote { .. } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream",
+                "Upstream SPARQL endpoint failed",
+                detail,
+            ),
             QueryError::Store(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", detail),
         }
     }
@@ -121,14 +148,25 @@ impl From<QueryError> for Problem {
 impl From<IngestError> for Problem {
     fn from(e: IngestError) -> Self {
         match &e {
-            IngestError::Invalid(diagnostics) => Self::new(StatusCode::BAD_REQUEST, "invalid-data", "Invalid RDF data", e.to_string())
-                .with("errors", serde_json::to_value(diagnostics).unwrap_or(Value::Null)),
-            IngestError::UnknownFormat { .. } => {
-                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-format", "Unsupported RDF format", e.to_string())
-            }
-            IngestError::Io { .. } | IngestError::Store(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", e.to_string())
-            }
+            IngestError::Invalid(diagnostics) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-data",
+                "Invalid RDF data",
+                e.to_string(),
+            )
+            .with("errors", serde_json::to_value(diagnostics).unwrap_or(Value::Null)),
+            IngestError::UnknownFormat { .. } => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-format",
+                "Unsupported RDF format",
+                e.to_string(),
+            ),
+            IngestError::Io { .. } | IngestError::Store(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "storage",
+                "Storage failure",
+                e.to_string(),
+            ),
         }
     }
 }

@@ -20,7 +20,12 @@ struct Params {
 
 fn parse_params(encoded: &str) -> Result<Params, Problem> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(encoded).map_err(|e| {
-        Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Malformed parameters", format!("cannot decode the parameters: {e}"))
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Malformed parameters",
+            format!("cannot decode the parameters: {e}"),
+        )
     })?;
     let mut p = Params::default();
     for (k, v) in pairs {
@@ -51,16 +56,39 @@ async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Proble
         .to_bytes_limited(limit)
         .await
         .map_err(|_| Problem::too_large(limit))?
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Unreadable request body", e.to_string()))?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Request body is not UTF-8", "the request body must be UTF-8 text"))
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Unreadable request body",
+                e.to_string(),
+            )
+        })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Request body is not UTF-8",
+            "the request body must be UTF-8 text",
+        )
+    })
 }
 
 fn one(mut values: Vec<String>, name: &str) -> Result<String, Problem> {
     match values.len() {
         1 => Ok(values.remove(0)),
-        0 => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Missing parameter", format!("the `{name}` parameter is required"))),
-        n => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Repeated parameter", format!("exactly one `{name}` parameter is allowed, {n} were given"))),
+        0 => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Missing parameter",
+            format!("the `{name}` parameter is required"),
+        )),
+        n => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Repeated parameter",
+            format!("exactly one `{name}` parameter is allowed, {n} were given"),
+        )),
     }
 }
 
@@ -83,7 +111,11 @@ pub(super) async fn query_get(req: HttpRequest, state: web::Data<AppState>) -> R
     answer(&req, &state, query).await
 }
 
-pub(super) async fn query_post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub(super) async fn query_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     let body = read_body(payload, state.config.max_body_bytes).await?;
     let url_params = parse_params(req.query_string())?;
     refuse_dataset(&url_params)?;
@@ -99,7 +131,9 @@ pub(super) async fn query_post(req: HttpRequest, payload: web::Payload, state: w
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported request content type",
-                format!("POST /sparql takes application/sparql-query or application/x-www-form-urlencoded, not {other:?}"),
+                format!(
+                    "POST /sparql takes application/sparql-query or application/x-www-form-urlencoded, not {other:?}"
+                ),
             ))
         }
     };
@@ -107,14 +141,25 @@ pub(super) async fn query_post(req: HttpRequest, payload: web::Payload, state: w
 }
 
 async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<HttpResponse, Problem> {
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let registry = state.registry.clone();
     let limits = state.config.limits;
-    let result = web::block(move || registry.query(&query, &limits)).await.map_err(internal)??;
+    let result = web::block(move || registry.query(&query, &limits))
+        .await
+        .map_err(internal)??;
     let mut body = Vec::new();
     let content_type = match &result {
         QueryAnswer::Graph(_) => {
-            let format = negotiate::graph_format(accept.as_deref()).ok_or_else(|| not_acceptable("an RDF graph", "text/turtle, application/n-triples, application/ld+json, application/rdf+xml"))?;
+            let format = negotiate::graph_format(accept.as_deref()).ok_or_else(|| {
+                not_acceptable(
+                    "an RDF graph",
+                    "text/turtle, application/n-triples, application/ld+json, application/rdf+xml",
+                )
+            })?;
             result.write_graph(format, &mut body).map_err(internal)?;
             format.media_type()
         }
@@ -127,7 +172,11 @@ async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<Ht
     Ok(HttpResponse::Ok().content_type(content_type).body(body))
 }
 
-pub(super) async fn update(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub(super) async fn update(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
     let body = read_body(payload, state.config.max_body_bytes).await?;
     let update = match media_type(req.headers()).as_str() {
@@ -142,7 +191,9 @@ pub(super) async fn update(req: HttpRequest, payload: web::Payload, state: web::
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported request content type",
-                format!("POST /update takes application/sparql-update or application/x-www-form-urlencoded, not {other:?}"),
+                format!(
+                    "POST /update takes application/sparql-update or application/x-www-form-urlencoded, not {other:?}"
+                ),
             ))
         }
     };
@@ -168,7 +219,9 @@ pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Probl
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match given {
-        None => Err(Problem::unauthorized("this operation requires `Authorization: Bearer <token>`")),
+        None => Err(Problem::unauthorized(
+            "this operation requires `Authorization: Bearer <token>`",
+        )),
         Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(Problem::unauthorized("the bearer token is not valid")),
     }
@@ -184,9 +237,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn not_acceptable(what: &str, offered: &str) -> Problem {
-    Problem::new(StatusCode::NOT_ACCEPTABLE, "not-acceptable", "No acceptable representation", format!("{what} can be returned as {offered}"))
+    Problem::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not-acceptable",
+        "No acceptable representation",
+        format!("{what} can be returned as {offered}"),
+    )
 }
 
 fn internal(e: impl std::fmt::Display) -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", e.to_string())
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        e.to_string(),
+    )
 }

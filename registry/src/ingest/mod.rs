@@ -6,7 +6,7 @@ pub mod seloc;
 
 use std::path::Path;
 
-use oxigraph::io::{JsonLdProfileSet, LoadedDocument, RdfFormat, RdfParseError, RdfParser};
+use oxigraph::io::{JsonLdProfileSet, LoadedDocument, RdfFormat, RdfParser, RdfSyntaxError};
 use oxigraph::model::Quad;
 
 use crate::error::{Diagnostic, IngestError};
@@ -49,9 +49,7 @@ pub fn format_for_media_type(media_type: &str) -> Option<RdfFormat> {
 
 /// Reads and parses one file, choosing the format by extension.
 pub fn read_file(path: &Path) -> Result<Document, IngestError> {
-    let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat {
-        path: path.to_owned(),
-    })?;
+    let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat { path: path.to_owned() })?;
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
         source,
@@ -61,7 +59,10 @@ pub fn read_file(path: &Path) -> Result<Document, IngestError> {
             file: path.display().to_string(),
             line: None,
             column: None,
-            message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         }])
     })?;
     parse_document(&path.display().to_string(), text, format, None)
@@ -94,10 +95,7 @@ pub fn parse_document(
             Err(e) => return Err(IngestError::Invalid(vec![parse_diagnostic(name, e)])),
         }
     }
-    let prefixes = reader
-        .prefixes()
-        .map(|(p, ns)| (p.to_owned(), ns.to_owned()))
-        .collect();
+    let prefixes = reader.prefixes().map(|(p, ns)| (p.to_owned(), ns.to_owned())).collect();
     Ok(Document {
         name: name.to_owned(),
         text,
@@ -107,23 +105,19 @@ pub fn parse_document(
     })
 }
 
-fn parse_diagnostic(file: &str, error: RdfParseError) -> Diagnostic {
-    match error {
-        RdfParseError::Syntax(e) => {
-            let start = e.location().map(|l| l.start);
-            Diagnostic {
-                file: file.to_owned(),
-                line: start.as_ref().map(|p| p.line + 1),
-                column: start.as_ref().map(|p| p.column + 1),
-                message: e.message().to_owned(),
-            }
-        }
-        RdfParseError::Io(e) => Diagnostic {
-            file: file.to_owned(),
-            line: None,
-            column: None,
-            message: e.to_string(),
-        },
+fn parse_diagnostic(file: &str, error: RdfSyntaxError) -> Diagnostic {
+    let start = error.location().map(|l| l.start);
+    // The parsers prefix their message with the position; the diagnostic carries it already.
+    let text = error.to_string();
+    let message = match text.strip_prefix("Parser error") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, m)| m).to_owned(),
+        None => text,
+    };
+    Diagnostic {
+        file: file.to_owned(),
+        line: start.as_ref().map(|p| p.line + 1),
+        column: start.as_ref().map(|p| p.column + 1),
+        message,
     }
 }
 
@@ -139,9 +133,7 @@ const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn load_bundled_context(
-    url: &str,
-) -> Result<LoadedDocument, Box<dyn std::error::Error + Send + Sync>> {
+fn load_bundled_context(url: &str) -> Result<LoadedDocument, Box<dyn std::error::Error + Send + Sync>> {
     let wanted = url.trim_end_matches('/');
     BUNDLED_CONTEXTS
         .iter()
@@ -174,8 +166,13 @@ mod tests {
 
     #[test]
     fn relative_iris_are_rejected_without_base() {
-        let err = parse_document("rel.ttl", "<None> <http://e/p> <http://e/o> .".into(), RdfFormat::Turtle, None)
-            .unwrap_err();
+        let err = parse_document(
+            "rel.ttl",
+            "<None> <http://e/p> <http://e/o> .".into(),
+            RdfFormat::Turtle,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.diagnostics()[0].line, Some(1));
     }
 
@@ -184,8 +181,13 @@ mod tests {
         let td = r#"{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:dev:1","title":"Lamp",
             "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc",
             "properties":{"on":{"type":"boolean","forms":[{"href":"coap://127.0.0.1/on"}]}}}"#;
-        let doc = parse_document("td.jsonld", td.into(), format_for_path(Path::new("a.jsonld")).unwrap(), None)
-            .unwrap();
+        let doc = parse_document(
+            "td.jsonld",
+            td.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap();
         assert!(doc
             .quads
             .iter()

@@ -4,7 +4,8 @@
 //! Repairs, each reported with its place:
 //! - `sosa_extend::Magnetometer` (a double colon, which parses as a wrong IRI) → `sosa_extend:Magnetometer`;
 //! - `https://schema.org/` → `http://schema.org/`, the IRI the WoT TD context uses;
-//! - relative `<None>` training datasets (unknown dataset) → the triple is dropped;
+//! - relative IRIs: placeholders such as `<None>` and `<N.A.>` → the triple is dropped; a host name
+//!   that lost its scheme (`<download.tensorflow.org/...>`) → `http://` restored;
 //! - TD 1.0-era `td:` terms → their TD 1.1 IRIs (`td:href` → `hctl:hasTarget`, `td:op` →
 //!   `hctl:hasOperationType` with `td:readProperty`-style IRIs, `td:minimum` → `jsonschema:minimum`, ...).
 //!
@@ -118,13 +119,57 @@ fn repair_text(file: &str, text: &str, repairs: &mut Vec<Repair>) -> String {
             line = line.replace("<https://schema.org/>", "<http://schema.org/>");
             note("schema.org namespace https://schema.org/ replaced by http://schema.org/ (as in the WoT TD context)");
         }
-        if line.contains("<None>") {
-            line = line.replace("<None>", &format!("<{NONE_SENTINEL}>"));
-            note("relative IRI <None> (unknown training dataset): triple dropped");
+        let (repaired, notes) = repair_relative_iris(&line);
+        if !notes.is_empty() {
+            line = repaired;
+            for n in notes {
+                note(&n);
+            }
         }
         out.push_str(&line);
     }
     out
+}
+
+/// Rewrites the relative IRI references of one line: placeholders for "unknown" (`<None>`,
+/// `<N.A.>`) become a sentinel whose triples are dropped after parsing; a reference that starts
+/// with a host name (`<download.tensorflow.org/...>`) gets the `http://` it lost.
+fn repair_relative_iris(line: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(line.len());
+    let mut notes = Vec::new();
+    let mut rest = line;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let reference = &after[..close];
+        let is_iri_token =
+            !reference.is_empty() && !reference.contains(|c: char| c.is_whitespace() || "<\"{}|^`\\".contains(c));
+        if is_iri_token && !reference.contains(':') {
+            let host_like = reference
+                .split('/')
+                .next()
+                .is_some_and(|h| h.contains('.') && h.len() > 3 && !h.ends_with('.'));
+            if host_like {
+                out.push_str(&format!("<http://{reference}>"));
+                notes.push(format!("relative IRI <{reference}> read as <http://{reference}>"));
+            } else {
+                out.push_str(&format!("<{NONE_SENTINEL}>"));
+                notes.push(format!("relative IRI <{reference}> (an unknown value): triple dropped"));
+            }
+        } else {
+            out.push('<');
+            out.push_str(reference);
+            out.push('>');
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    (out, notes)
 }
 
 fn repair_quads(doc: &mut Document, repairs: &mut Vec<Repair>) {
@@ -135,7 +180,8 @@ fn repair_quads(doc: &mut Document, repairs: &mut Vec<Repair>) {
         if q.object == sentinel {
             continue;
         }
-        if let Some(local) = q.predicate.as_str().strip_prefix(TD) {
+        if let Some(local) = q.predicate.as_str().strip_prefix(TD).map(str::to_owned) {
+            let local = local.as_str();
             let replacement = match local {
                 "href" => Some((format!("{HCTL}hasTarget"), Some(format!("{XSD}anyURI")))),
                 "op" => Some((format!("{HCTL}hasOperationType"), None)),
@@ -145,7 +191,9 @@ fn repair_quads(doc: &mut Document, repairs: &mut Vec<Repair>) {
                 _ => None,
             };
             if let Some((predicate, datatype)) = replacement {
-                *renamed.entry(format!("td:{local} → {}", short(&predicate))).or_default() += 1;
+                *renamed
+                    .entry(format!("td:{local} → {}", short(&predicate)))
+                    .or_default() += 1;
                 q.predicate = NamedNode::new_unchecked(predicate);
                 if let Term::Literal(l) = &q.object {
                     if local == "op" {
@@ -214,7 +262,16 @@ fn derive(documents: &[Document]) -> Result<Document, IngestError> {
         return Err(invalid_mapping("the mapping is not a CONSTRUCT query".into()));
     };
     let quads = triples
-        .map(|t| t.map(|t| Quad::new(t.subject, t.predicate, t.object, oxigraph::model::GraphName::DefaultGraph)))
+        .map(|t| {
+            t.map(|t| {
+                Quad::new(
+                    t.subject,
+                    t.predicate,
+                    t.object,
+                    oxigraph::model::GraphName::DefaultGraph,
+                )
+            })
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid_mapping(e.to_string()))?;
     Ok(Document {
