@@ -8,6 +8,7 @@
 //! device that points at a board of the catalog validates, and adding a second RAM figure to an
 //! existing board does not.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use oxigraph::io::RdfFormat;
@@ -180,11 +181,17 @@ impl Shapes {
 }
 
 /// Incoming data indexed by (subject, predicate), plus the store, plus the class hierarchy.
+///
+/// Bulk loads are mostly new nodes, so the store is asked once per node whether it knows it at
+/// all, and type sets are cached: validation costs a few hash lookups per triple, not a store
+/// read per (node, property).
 struct Facts<'a> {
     docs: &'a [Document],
     incoming: HashMap<(NamedOrBlankNode, NamedNode), Vec<Term>>,
     store: &'a Store,
     superclasses: HashMap<NamedNode, Vec<NamedNode>>,
+    in_store: RefCell<HashMap<NamedOrBlankNode, bool>>,
+    types: RefCell<HashMap<NamedOrBlankNode, std::rc::Rc<HashSet<NamedNode>>>>,
 }
 
 impl<'a> Facts<'a> {
@@ -214,13 +221,33 @@ impl<'a> Facts<'a> {
             incoming,
             store,
             superclasses,
+            in_store: RefCell::default(),
+            types: RefCell::default(),
         })
+    }
+
+    /// Whether the store holds any fact about `s` (cached).
+    fn known_to_store(&self, s: &NamedOrBlankNode) -> Result<bool, StoreError> {
+        // Blank nodes of a new document are new nodes: the store cannot know them.
+        let NamedOrBlankNode::NamedNode(n) = s else {
+            return Ok(false);
+        };
+        if let Some(known) = self.in_store.borrow().get(s) {
+            return Ok(*known);
+        }
+        let known = self
+            .store
+            .quads_for_pattern(Some(n.into()), None, None, None)
+            .next()
+            .transpose()?
+            .is_some();
+        self.in_store.borrow_mut().insert(s.clone(), known);
+        Ok(known)
     }
 
     fn values(&self, s: &NamedOrBlankNode, p: &NamedNode) -> Result<Vec<Term>, StoreError> {
         let mut out: Vec<Term> = self.incoming.get(&(s.clone(), p.clone())).cloned().unwrap_or_default();
-        // Blank nodes of a new document are new nodes: the store cannot know them.
-        if let NamedOrBlankNode::NamedNode(_) = s {
+        if self.known_to_store(s)? {
             for q in self
                 .store
                 .quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None)
@@ -234,7 +261,10 @@ impl<'a> Facts<'a> {
         Ok(out)
     }
 
-    fn types_with_superclasses(&self, node: &NamedOrBlankNode) -> Result<HashSet<NamedNode>, StoreError> {
+    fn types_with_superclasses(&self, node: &NamedOrBlankNode) -> Result<std::rc::Rc<HashSet<NamedNode>>, StoreError> {
+        if let Some(t) = self.types.borrow().get(node) {
+            return Ok(t.clone());
+        }
         let mut todo: Vec<NamedNode> = self
             .values(node, &rdf::TYPE.into_owned())?
             .into_iter()
@@ -249,6 +279,8 @@ impl<'a> Facts<'a> {
                 todo.extend(self.superclasses.get(&c).into_iter().flatten().cloned());
             }
         }
+        let all = std::rc::Rc::new(all);
+        self.types.borrow_mut().insert(node.clone(), all.clone());
         Ok(all)
     }
 

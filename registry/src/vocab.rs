@@ -9,6 +9,8 @@ pub const SEAM: &str = "https://w3id.org/seam/ontology#";
 pub const CATALOG: &str = "https://w3id.org/seam/catalog/";
 /// Namespace of devices.
 pub const DEVICE: &str = "https://w3id.org/seam/device/";
+/// SEAM's SHACL shapes.
+pub const SHAPES: &str = "https://w3id.org/seam/shapes#";
 /// The TinyML neural-network schema (SeLoC-ML).
 pub const NNET: &str = "https://w3id.org/tinyml-schema/neural-network-schema#";
 /// S3N.
@@ -45,6 +47,7 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("seam", SEAM),
     ("cat", CATALOG),
     ("dev", DEVICE),
+    ("shape", SHAPES),
     ("nnet", NNET),
     ("s3n", S3N),
     ("sosa", SOSA),

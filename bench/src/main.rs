@@ -1,0 +1,177 @@
+//! `seam-bench`: SEAM's measurements, each reported as a ratio to a peer measured in the same
+//! run (these machines are shared and noisy; ratios survive that, absolute figures less so).
+//!
+//! - `load`: `seam load`'s path (parse, validate against the shapes, atomic bulk load) on a
+//!   generated registry, against Oxigraph's own bulk loader on the same file.
+//! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
+
+mod gen;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use oxigraph::io::RdfFormat;
+use oxigraph::store::Store;
+use seam_registry::{ingest, Registry};
+
+#[derive(Parser)]
+#[command(name = "seam-bench", about = "SEAM benchmarks (ratios against peers in one run)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Bulk-load throughput of `seam load` vs Oxigraph's bulk loader.
+    Load {
+        /// Approximate size of the generated file, in triples.
+        #[arg(long, default_value_t = 1_000_000)]
+        triples: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Cold start of `seam serve` on a seeded store.
+    ColdStart {
+        /// The seam binary to start (a release build).
+        #[arg(long)]
+        seam: PathBuf,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Write the generated registry to a file (for other tools).
+    Generate {
+        /// Output Turtle file.
+        out: PathBuf,
+        /// Approximate size, in triples.
+        #[arg(long, default_value_t = 1_000_000)]
+        triples: usize,
+    },
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Generate { out, triples } => {
+            let (text, n) = gen::registry_turtle(triples, 42);
+            std::fs::write(&out, text)?;
+            println!("wrote {n} triples to {}", out.display());
+        }
+        Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
+        Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
+    }
+    Ok(())
+}
+
+fn load(triples: usize, runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (text, _) = gen::registry_turtle(triples, 42);
+    let file = dir.path().join("registry.ttl");
+    std::fs::write(&file, &text)?;
+    // Distinct triples, as a store holds them.
+    let n = ingest::read_file(&file)?
+        .quads
+        .into_iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    println!("generated {n} triples ({:.1} MB Turtle)", text.len() as f64 / 1e6);
+    let (mut seam, mut oxigraph) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        // Alternate the order so that neither side always runs on a warmer page cache.
+        for side in if run % 2 == 0 { [0, 1] } else { [1, 0] } {
+            let store_dir = dir.path().join(format!("store-{run}-{side}"));
+            // Both stores start seeded with the ontology and catalog, as a real registry is.
+            let registry = Registry::open(&store_dir)?;
+            registry.seed_if_empty()?;
+            let seeded = registry.len()?;
+            if side == 0 {
+                let started = Instant::now();
+                let doc = ingest::read_file(&file)?;
+                let report = registry.load(&[doc])?;
+                seam.push(started.elapsed().as_secs_f64());
+                if report.store_size != seeded + n {
+                    bail!("seam load stored {} quads, expected {}", report.store_size - seeded, n);
+                }
+            } else {
+                drop(registry);
+                let store = Store::open(&store_dir)?;
+                let started = Instant::now();
+                let mut loader = store.bulk_loader();
+                loader.load_from_slice(RdfFormat::Turtle, std::fs::read(&file)?.as_slice())?;
+                loader.commit()?;
+                oxigraph.push(started.elapsed().as_secs_f64());
+                if store.len()? != seeded + n {
+                    bail!("oxigraph stored {} quads, expected {n}", store.len()? - seeded);
+                }
+            }
+            std::fs::remove_dir_all(&store_dir)?;
+        }
+    }
+    let (s, o) = (median(seam), median(oxigraph));
+    println!(
+        "seam load (parse + validate + atomic bulk load): {s:.2} s, {:.0} triples/s",
+        n as f64 / s
+    );
+    println!(
+        "oxigraph bulk loader (parse + load):             {o:.2} s, {:.0} triples/s",
+        n as f64 / o
+    );
+    println!("ratio seam/oxigraph throughput: {:.2}", o / s);
+    Ok(())
+}
+
+fn cold_start(seam: &PathBuf, runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("store");
+    // Seed once (first start), so that the measured starts open an existing, seeded store.
+    {
+        let registry = Registry::open(&data)?;
+        registry.seed_if_empty()?;
+    }
+    seam_registry::remote::install_tls_provider();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let port = 18_000 + run as u16;
+        let started = Instant::now();
+        let mut child = Command::new(seam)
+            .args(["serve", "--data"])
+            .arg(&data)
+            .args(["--http", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", seam.display()))?;
+        let url = format!("http://127.0.0.1:{port}/health");
+        let deadline = started + Duration::from_secs(60);
+        loop {
+            if client.get(&url).send().is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("seam serve did not answer /health within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        times.push(started.elapsed().as_secs_f64());
+        child.kill()?;
+        child.wait()?;
+    }
+    println!(
+        "cold start of seam serve on a seeded store (spawn → first /health 200): median {:.0} ms over {runs} runs",
+        median(times) * 1e3
+    );
+    Ok(())
+}
