@@ -2,7 +2,7 @@
 //!
 //! Exit codes (DESIGN §4): 0 success, 1 runtime failure, 2 usage error (clap), 3 invalid input.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -149,6 +149,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let result = match cli.command {
@@ -239,7 +240,8 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
 }
 
 fn load(args: LoadArgs) -> Result<(), Failure> {
-    let docs = match args.from {
+    // Parse everything before opening the store: a bad file costs no lock and no write.
+    let (docs, graph) = match args.from {
         Some(Source::SelocMl) => {
             let [dir] = args.files.as_slice() else {
                 return Err(Failure::Runtime(anyhow::anyhow!(
@@ -250,23 +252,41 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
             for repair in &import.repairs {
                 eprintln!("repaired {repair}");
             }
-            import.documents
+            (import.documents, Some(seloc::GRAPH))
         }
-        None => args
-            .files
-            .iter()
-            .map(|f| ingest::read_file(f))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(anyhow::Error::from)?,
+        None => (
+            args.files
+                .iter()
+                .map(|f| ingest::read_file(f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::from)?,
+            None,
+        ),
     };
-    // Parse everything before opening the store: a bad file costs no lock and no write.
     let registry = open(&args.data)?;
-    let report = registry.load(&docs).map_err(anyhow::Error::from)?;
+    // A store created by `load` gets the ontology too, as `serve` would give it: validation and
+    // queries rely on the class hierarchy.
+    if let Some(seeded) = registry.seed_if_empty().context("seeding the empty store failed")? {
+        eprintln!(
+            "seeded the new store with the ontology and the example catalog ({} quads)",
+            seeded.store_size
+        );
+    }
+    let report = match graph {
+        Some(g) => registry
+            .replace_graph(&oxigraph_named_node(g)?, &docs)
+            .map_err(anyhow::Error::from)?,
+        None => registry.load(&docs).map_err(anyhow::Error::from)?,
+    };
     println!(
         "loaded {} document(s), {} triples read; the store now holds {} quads",
         report.documents, report.quads_read, report.store_size
     );
     Ok(())
+}
+
+fn oxigraph_named_node(iri: &str) -> anyhow::Result<seam_registry::store::NamedNode> {
+    seam_registry::store::NamedNode::new(iri).map_err(|e| anyhow::anyhow!("invalid graph IRI {iri}: {e}"))
 }
 
 fn query(args: QueryArgs) -> Result<(), Failure> {

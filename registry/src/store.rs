@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxigraph::io::RdfFormat;
+pub use oxigraph::model::NamedNode;
+use oxigraph::model::QuadRef;
 use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator};
 use oxigraph::store::{StorageError, Store};
 
@@ -152,7 +154,31 @@ impl Registry {
         })
     }
 
-    /// Runs a SPARQL query with SEAM's prefixes predeclared, within `limits`.
+    /// Validates `docs` like [`Self::load`] and replaces the content of the named graph `graph`
+    /// with them, in one transaction: re-importing a source replaces it instead of duplicating
+    /// its blank nodes.
+    pub fn replace_graph(&self, graph: &NamedNode, docs: &[Document]) -> Result<LoadReport, IngestError> {
+        let diagnostics = self.shapes.validate(docs, &self.store)?;
+        if !diagnostics.is_empty() {
+            return Err(IngestError::Invalid(diagnostics));
+        }
+        let mut transaction = self.store.start_transaction().map_err(StoreError::from)?;
+        transaction.clear_graph(graph).map_err(StoreError::from)?;
+        let mut quads_read = 0;
+        for q in docs.iter().flat_map(|d| &d.quads) {
+            quads_read += 1;
+            transaction.insert(QuadRef::new(&q.subject, &q.predicate, &q.object, graph));
+        }
+        transaction.commit().map_err(StoreError::from)?;
+        Ok(LoadReport {
+            documents: docs.len(),
+            quads_read,
+            store_size: self.len()?,
+        })
+    }
+
+    /// Runs a SPARQL query with SEAM's prefixes predeclared, within `limits`. The default graph
+    /// is the union of all graphs unless the query says otherwise.
     pub fn query(&self, sparql: &str, limits: &QueryLimits) -> Result<QueryAnswer, QueryError> {
         let token = CancellationToken::new();
         let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token.clone());
@@ -161,9 +187,14 @@ impl Registry {
                 .with_prefix(*prefix, *ns)
                 .map_err(|e| QueryError::Evaluation(e.to_string()))?;
         }
-        let prepared = evaluator
+        let mut prepared = evaluator
             .parse_query(sparql)
             .map_err(|e| QueryError::syntax(e.to_string()))?;
+        // The default graph is the union of all graphs (imports live in named graphs of their
+        // own), unless the query names its dataset with FROM / FROM NAMED.
+        if prepared.dataset().is_default_dataset() {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
         let _watchdog = Watchdog::start(token, limits.timeout);
         let collected = prepared
             .on_store(&self.store)

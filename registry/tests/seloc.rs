@@ -52,7 +52,14 @@ fn seloc_graph_imports_with_repairs_and_bytes() {
 
     let registry = Registry::in_memory().unwrap();
     registry.seed_if_empty().unwrap();
-    registry.load(&import.documents).unwrap();
+    let graph = seam_registry::store::NamedNode::new(seloc::GRAPH).unwrap();
+    let first = registry.replace_graph(&graph, &import.documents).unwrap();
+    // Re-importing replaces the graph: blank nodes are not duplicated.
+    let again = seloc::import(&seloc_dir()).unwrap();
+    assert_eq!(
+        registry.replace_graph(&graph, &again.documents).unwrap().store_size,
+        first.store_size
+    );
 
     let models = rows(
         &registry,

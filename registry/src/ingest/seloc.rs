@@ -23,6 +23,9 @@ use super::{parse_document, Document};
 use crate::error::{Diagnostic, IngestError, StoreError};
 use crate::vocab::{HCTL, SCHEMA, TD, XSD};
 
+/// The named graph SeLoC-ML's import lives in (replaced on re-import).
+pub const GRAPH: &str = "https://w3id.org/seam/graph/seloc-ml";
+
 /// The mapping query, as shipped in `ontology/mappings/seloc-ml.rq`.
 pub const MAPPING_QUERY: &str = include_str!("../../../ontology/mappings/seloc-ml.rq");
 
