@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use seam_registry::answer::{GraphFormat, ResultsFormat};
 use seam_registry::http::{self, ServiceConfig};
 use seam_registry::ingest::{self, seloc};
+use seam_registry::matching::{self, MatchOptions, MatchReport, Via};
 use seam_registry::remote::SparqlEndpoint;
 use seam_registry::{IngestError, QueryAnswer, QueryError, QueryLimits, Registry, StoreError};
 
@@ -34,6 +35,32 @@ enum Command {
     Load(LoadArgs),
     /// Run a SPARQL query on the store or on a SPARQL endpoint.
     Query(QueryArgs),
+    /// Rank the models that run on a device; with --explain, say why the others do not.
+    Match(MatchArgs),
+}
+
+#[derive(clap::Args)]
+struct MatchArgs {
+    /// The device: its IRI, a prefixed name (dev:line3-vibration-01) or its short name.
+    device: String,
+    /// Also list every rejected model with its reasons.
+    #[arg(long)]
+    explain: bool,
+    /// Print the JSON report (stdout only).
+    #[arg(long)]
+    json: bool,
+    /// Latency budget in milliseconds; models estimated slower are rejected.
+    #[arg(long)]
+    latency_budget: Option<f64>,
+    /// RAM headroom over activations and runtime overhead, in percent.
+    #[arg(long, default_value_t = 10)]
+    headroom: u64,
+    /// Store directory.
+    #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
+    data: PathBuf,
+    /// A running SEAM server (e.g. http://127.0.0.1:8080) instead of a store directory.
+    #[arg(long)]
+    endpoint: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -156,6 +183,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Load(args) => load(args),
         Command::Query(args) => query(args),
+        Command::Match(args) => match_device(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -328,6 +356,178 @@ fn query(args: QueryArgs) -> Result<(), Failure> {
     };
     print_answer(&answer, args.format).context("cannot write the result")?;
     Ok(())
+}
+
+fn match_device(args: MatchArgs) -> Result<(), Failure> {
+    if args.latency_budget.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
+        return Err(Failure::Invalid(anyhow::anyhow!(
+            "--latency-budget must be a positive number of milliseconds"
+        )));
+    }
+    let opts = MatchOptions {
+        headroom_pct: args.headroom,
+        latency_budget_s: args.latency_budget.map(|ms| ms / 1e3),
+    };
+    let report = match &args.endpoint {
+        Some(base) => remote_match(base, &args)?,
+        None => {
+            if !args.data.exists() {
+                return Err(Failure::Runtime(anyhow::anyhow!(
+                    "no store at {} (start `seam serve` once, or pass --data / --endpoint)",
+                    args.data.display()
+                )));
+            }
+            let registry = open(&args.data)?;
+            let fleet = registry.fleet().map_err(anyhow::Error::from)?;
+            let key = seam_registry::vocab::expand(&args.device);
+            matching::match_device(&fleet, &key, &opts, args.explain).ok_or_else(|| {
+                Failure::Invalid(anyhow::anyhow!(
+                    "no device {} in the registry (give its IRI or short name)",
+                    args.device
+                ))
+            })?
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).context("cannot write JSON")?;
+        writeln!(out).context("cannot write")?;
+    } else {
+        out.write_all(render_match(&report).as_bytes())
+            .context("cannot write")?;
+    }
+    Ok(())
+}
+
+fn remote_match(base: &str, args: &MatchArgs) -> Result<MatchReport, Failure> {
+    let mut url = format!(
+        "{}/match/{}?explain={}&headroomPct={}",
+        base.trim_end_matches('/'),
+        percent_encode(&args.device),
+        args.explain,
+        args.headroom
+    );
+    if let Some(ms) = args.latency_budget {
+        url.push_str(&format!("&latencyBudgetMs={ms}"));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let body = runtime
+        .block_on(seam_registry::remote::get_json(&url, Duration::from_secs(60)))
+        .map_err(anyhow::Error::from)?;
+    Ok(serde_json::from_value(body).context("the server's match report is malformed")?)
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The people's view of a match: a ranked table, then the rejected models and their reasons.
+fn render_match(report: &MatchReport) -> String {
+    use seam_registry::answer::compact_iri;
+    let mut out = format!("Models for {}\n\n", compact_iri(&report.device));
+    let header = [
+        "#",
+        "model",
+        "task",
+        "accuracy",
+        "est. latency",
+        "RAM",
+        "flash",
+        "via",
+        "runtime",
+    ];
+    let rows: Vec<Vec<String>> = report
+        .compatible
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            vec![
+                (i + 1).to_string(),
+                c.name.clone(),
+                c.task.clone().unwrap_or_default(),
+                c.accuracy.map_or("–".into(), |a| format!("{:.1}%", a * 100.0)),
+                c.estimated_latency_ms.map_or("–".into(), |l| format!("{l:.2} ms")),
+                format!(
+                    "{} ({})",
+                    human_bytes(c.ram_bytes),
+                    percent(c.ram_bytes, report.free_ram)
+                ),
+                format!(
+                    "{} ({})",
+                    human_bytes(c.flash_bytes),
+                    percent(c.flash_bytes, report.free_flash)
+                ),
+                match c.via {
+                    Via::AsIs => "as-is".into(),
+                    Via::Int8 => "int8".into(),
+                },
+                compact_iri(&c.runtime),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&header, &rows));
+    if report.compatible.is_empty() {
+        out.push_str("no model in the registry runs on this device\n");
+    }
+    if let Some(rejected) = &report.rejected {
+        out.push_str(&format!("\nRejected ({}):\n", rejected.len()));
+        for r in rejected {
+            out.push_str(&format!("  {}\n", r.name));
+            for reason in &r.reasons {
+                out.push_str(&format!("    {:<8} {}\n", reason.constraint.as_str(), reason.message));
+            }
+        }
+    }
+    out
+}
+
+fn percent(part: u64, whole: Option<u64>) -> String {
+    match whole {
+        Some(w) if w > 0 => format!("{:.0}% of free", part as f64 * 100.0 / w as f64),
+        _ => "free unknown".into(),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KiB", b as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", b as f64 / 1_073_741_824.0),
+    }
+}
+
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect::<Vec<_>>()
+            .join("  ");
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn print_answer(answer: &QueryAnswer, format: OutputFormat) -> std::io::Result<()> {

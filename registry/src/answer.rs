@@ -277,6 +277,14 @@ impl QueryAnswer {
     }
 }
 
+/// An IRI as people read it: `dev:line3-vibration-01` rather than the full IRI.
+pub fn compact_iri(iri: &str) -> String {
+    match oxigraph::model::NamedNode::new(iri) {
+        Ok(n) => compact(&n.into()),
+        Err(_) => iri.to_owned(),
+    }
+}
+
 /// A term as people read it: `seam:Board` rather than the full IRI, `64000000` rather than the
 /// typed literal.
 pub fn compact(term: &Term) -> String {

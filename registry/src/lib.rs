@@ -14,6 +14,7 @@ pub mod bundled;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod matching;
 pub mod remote;
 pub mod store;
 pub mod validate;

@@ -96,6 +96,44 @@ impl SparqlEndpoint {
     }
 }
 
+/// GETs a JSON document from a SEAM server, mapping problem+json errors to [`QueryError`] (a 4xx
+/// other than 404 becomes an invalid-input error).
+pub async fn get_json(url: &str, timeout: Duration) -> Result<serde_json::Value, QueryError> {
+    install_tls_provider();
+    let err = |status: Option<u16>, message: String| QueryError::Remote {
+        endpoint: url.to_owned(),
+        status,
+        message,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| err(None, e.to_string()))?;
+    let response = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| err(None, describe(&e)))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.bytes().await.map_err(|e| err(Some(status), describe(&e)))?;
+    if !(200..300).contains(&status) {
+        return Err(error_from_body(
+            url,
+            status,
+            content_type.split(';').next().unwrap_or(""),
+            &body,
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| err(Some(status), format!("malformed JSON: {e}")))
+}
+
 /// Makes rustls use the `ring` provider (SEAM builds reqwest without aws-lc, to keep C builds
 /// small). Idempotent; every HTTP client in the process needs it before it is built.
 pub fn install_tls_provider() {

@@ -5,8 +5,8 @@
 //! - A query runs with a time limit (cancelled, not abandoned) and a result-size limit.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use oxigraph::io::RdfFormat;
@@ -19,6 +19,7 @@ use crate::answer::QueryAnswer;
 use crate::bundled;
 use crate::error::{IngestError, QueryError, StoreError};
 use crate::ingest::{parse_document, Document};
+use crate::matching::{load_fleet, Fleet};
 use crate::validate::Shapes;
 use crate::vocab::PREFIXES;
 
@@ -57,6 +58,9 @@ pub struct Registry {
     store: Store,
     path: Option<PathBuf>,
     shapes: Arc<Shapes>,
+    /// Bumped by every write; derived indexes are valid for one generation.
+    generation: Arc<AtomicU64>,
+    fleet: Arc<Mutex<Option<(u64, Arc<Fleet>)>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -93,20 +97,44 @@ impl Registry {
                 }
             }
         })?;
-        Ok(Self {
-            store,
-            path: Some(path.to_owned()),
-            shapes: bundled_shapes()?,
-        })
+        Self::wrap(store, Some(path.to_owned()))
     }
 
     /// An in-memory store (tests, tools).
     pub fn in_memory() -> Result<Self, StoreError> {
+        Self::wrap(Store::new()?, None)
+    }
+
+    fn wrap(store: Store, path: Option<PathBuf>) -> Result<Self, StoreError> {
         Ok(Self {
-            store: Store::new()?,
-            path: None,
+            store,
+            path,
             shapes: bundled_shapes()?,
+            generation: Arc::new(AtomicU64::new(0)),
+            fleet: Arc::new(Mutex::new(None)),
         })
+    }
+
+    fn written(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The matching facts of the whole fleet, read from the graph once per write generation and
+    /// shared until the next write.
+    pub fn fleet(&self) -> Result<Arc<Fleet>, QueryError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Ok(cache) = self.fleet.lock() {
+            if let Some((g, fleet)) = cache.as_ref() {
+                if *g == generation {
+                    return Ok(fleet.clone());
+                }
+            }
+        }
+        let fleet = Arc::new(load_fleet(self)?);
+        if let Ok(mut cache) = self.fleet.lock() {
+            *cache = Some((generation, fleet.clone()));
+        }
+        Ok(fleet)
     }
 
     /// The directory of an on-disk store.
@@ -147,6 +175,7 @@ impl Registry {
             .load_quads(docs.iter().flat_map(|d| d.quads.iter().cloned()))
             .map_err(StoreError::from)?;
         loader.commit().map_err(StoreError::from)?;
+        self.written();
         Ok(LoadReport {
             documents: docs.len(),
             quads_read,
@@ -170,6 +199,7 @@ impl Registry {
             transaction.insert(QuadRef::new(&q.subject, &q.predicate, &q.object, graph));
         }
         transaction.commit().map_err(StoreError::from)?;
+        self.written();
         Ok(LoadReport {
             documents: docs.len(),
             quads_read,
@@ -220,7 +250,9 @@ impl Registry {
             .map_err(|e| QueryError::syntax(e.to_string()))?
             .on_store(&self.store)
             .execute()
-            .map_err(|e| QueryError::Evaluation(e.to_string()))
+            .map_err(|e| QueryError::Evaluation(e.to_string()))?;
+        self.written();
+        Ok(())
     }
 
     /// Flushes and compacts nothing; present so that callers can make sure data is on disk.

@@ -68,3 +68,29 @@ pub const PREFIXES: &[(&str, &str)] = &[
 pub fn sparql_prefixes() -> String {
     PREFIXES.iter().map(|(p, ns)| format!("PREFIX {p}: <{ns}>\n")).collect()
 }
+
+/// Expands a prefixed name (`dev:line3-vibration-01`) with SEAM's prefixes; anything else
+/// (a full IRI, a short name) is returned unchanged.
+pub fn expand(name: &str) -> String {
+    if let Some((prefix, local)) = name.split_once(':') {
+        if !local.starts_with("//") {
+            if let Some((_, ns)) = PREFIXES.iter().find(|(p, _)| *p == prefix) {
+                return format!("{ns}{local}");
+            }
+        }
+    }
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_names_expand_and_others_stay() {
+        assert_eq!(expand("dev:line3-vibration-01"), format!("{DEVICE}line3-vibration-01"));
+        assert_eq!(expand("https://example.com/x"), "https://example.com/x");
+        assert_eq!(expand("line3-vibration-01"), "line3-vibration-01");
+        assert_eq!(expand("urn:x:y"), "urn:x:y");
+    }
+}

@@ -1,0 +1,609 @@
+//! The matching rules (DESIGN §3), as pure functions over [`Fleet`]: no I/O, no RDF.
+//!
+//! `queries/compatible-models.rq` and `queries/explain.rq` state the same rules in SPARQL; the
+//! one-truth test compares both on generated fleets. Change one, change the other.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::facts::{BoardFacts, DeviceFacts, Fleet, ModelFacts, RuntimeFacts, SensorFacts, SensorRequirement};
+use crate::vocab::SEAM;
+
+/// Knobs of a match.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchOptions {
+    /// RAM headroom over peak activations plus runtime overhead, percent.
+    pub headroom_pct: u64,
+    /// Latency budget, seconds; `None`: no latency constraint.
+    pub latency_budget_s: Option<f64>,
+}
+
+impl Default for MatchOptions {
+    fn default() -> Self {
+        Self {
+            headroom_pct: 10,
+            latency_budget_s: None,
+        }
+    }
+}
+
+/// The constraints a model is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Constraint {
+    /// Some runtime targets the device's ISA (and accelerator).
+    Runtime,
+    /// The input sensors are present and adequate.
+    Sensor,
+    /// The model's data type is supported by the runtime.
+    Dtype,
+    /// Every operator is supported by the runtime.
+    Operator,
+    /// Peak activations + runtime overhead + headroom ≤ free RAM.
+    Ram,
+    /// Weights + runtime code ≤ free flash.
+    Flash,
+    /// Estimated latency ≤ budget.
+    Latency,
+}
+
+impl Constraint {
+    /// The name used in JSON and in the SPARQL queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Runtime => "runtime",
+            Self::Sensor => "sensor",
+            Self::Dtype => "dtype",
+            Self::Operator => "operator",
+            Self::Ram => "ram",
+            Self::Flash => "flash",
+            Self::Latency => "latency",
+        }
+    }
+}
+
+/// Why a model does not run on a device: machine-readable, with one sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The failed constraint.
+    pub constraint: Constraint,
+    /// What the model needs.
+    pub required: String,
+    /// What the device offers.
+    pub available: String,
+    /// The unit of `required` and `available`, when they are quantities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// One sentence.
+    pub message: String,
+}
+
+/// How a compatible model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Via {
+    /// The model as it is.
+    #[serde(rename = "as-is")]
+    AsIs,
+    /// Its int8 variant (declared, or derived by quantisation).
+    #[serde(rename = "int8")]
+    Int8,
+}
+
+/// A compatible model, with the figures of the way it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compatible {
+    /// Model IRI.
+    pub model: String,
+    /// Model name.
+    pub name: String,
+    /// Task label.
+    pub task: Option<String>,
+    /// Accuracy (0..1) of what runs.
+    pub accuracy: Option<f64>,
+    /// Estimated latency of one inference, ms.
+    pub estimated_latency_ms: Option<f64>,
+    /// RAM needed (activations + runtime + headroom), bytes.
+    pub ram_bytes: u64,
+    /// Flash needed (weights + runtime), bytes.
+    pub flash_bytes: u64,
+    /// As-is or through its int8 variant.
+    pub via: Via,
+    /// The runtime it runs on.
+    pub runtime: String,
+    /// What actually runs: the model itself, its declared variant, or (derived) the model.
+    #[serde(skip)]
+    pub runs: String,
+}
+
+/// A rejected model and every reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Model IRI.
+    pub model: String,
+    /// Model name.
+    pub name: String,
+    /// Every failed constraint.
+    pub reasons: Vec<Reason>,
+}
+
+/// The verdict for one (device, model) pair.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It runs.
+    Compatible(Compatible),
+    /// It does not, and why.
+    Rejected(Rejected),
+}
+
+/// The figures of what would run: the model itself or an int8 variant of it.
+struct Candidate<'a> {
+    runs: &'a str,
+    dtype: Option<&'a str>,
+    peak: Option<u64>,
+    weight: Option<u64>,
+    macs: Option<u64>,
+    operators: &'a BTreeSet<String>,
+    sensors: &'a [SensorRequirement],
+    accuracy: Option<f64>,
+}
+
+impl<'a> Candidate<'a> {
+    fn of(m: &'a ModelFacts) -> Self {
+        Self {
+            runs: &m.iri,
+            dtype: m.dtype.as_deref(),
+            peak: m.peak_activation_bytes,
+            weight: m.weight_bytes,
+            macs: m.macs,
+            operators: &m.operators,
+            sensors: &m.sensors,
+            accuracy: m.accuracy,
+        }
+    }
+}
+
+/// How a candidate fits one runtime.
+struct RuntimeFit<'a> {
+    runtime: &'a RuntimeFacts,
+    ram_required: u64,
+    flash_required: u64,
+    reasons: Vec<Reason>,
+}
+
+/// The device's side of matching, computed once per device.
+pub struct DeviceView<'a> {
+    device: &'a DeviceFacts,
+    board: Option<&'a BoardFacts>,
+    free_ram: u64,
+    free_flash: u64,
+    runtimes: Vec<&'a RuntimeFacts>,
+}
+
+impl<'a> DeviceView<'a> {
+    /// Resolves the device's board, free memory and candidate runtimes.
+    pub fn new(fleet: &'a Fleet, device: &'a DeviceFacts) -> Self {
+        let board = device.board.as_ref().and_then(|b| fleet.boards.get(b));
+        let free = |reported: Option<u64>, total: Option<u64>, reserved: u64| {
+            reported.unwrap_or_else(|| total.unwrap_or(0).saturating_sub(reserved))
+        };
+        let free_ram = free(
+            device.free_ram_bytes,
+            board.and_then(|b| b.ram_bytes),
+            board.map_or(0, |b| b.reserved_ram_bytes),
+        );
+        let free_flash = free(
+            device.free_flash_bytes,
+            board.and_then(|b| b.flash_bytes),
+            board.map_or(0, |b| b.reserved_flash_bytes),
+        );
+        let runtimes = match board {
+            Some(b) => fleet
+                .runtimes
+                .values()
+                .filter(|r| b.isa.as_ref().is_some_and(|isa| r.isas.contains(isa)))
+                .filter(|r| r.accelerators.is_empty() || r.accelerators.iter().any(|a| b.accelerators.contains(a)))
+                .collect(),
+            None => Vec::new(),
+        };
+        Self {
+            device,
+            board,
+            free_ram,
+            free_flash,
+            runtimes,
+        }
+    }
+
+    fn sensors(&self) -> impl Iterator<Item = &'a SensorFacts> {
+        self.board
+            .into_iter()
+            .flat_map(|b| b.sensors.iter())
+            .chain(self.device.sensors.iter())
+    }
+
+    /// Checks that do not depend on the runtime: runtime availability, sensors, latency.
+    fn device_reasons(&self, c: &Candidate<'_>, opts: &MatchOptions) -> (Vec<Reason>, Option<f64>) {
+        let mut reasons = Vec::new();
+        if self.board.is_none() {
+            reasons.push(Reason {
+                constraint: Constraint::Runtime,
+                required: "a board".into(),
+                available: "none".into(),
+                unit: None,
+                message: format!(
+                    "{} has no known board, so nothing is known to run on it.",
+                    self.device.iri
+                ),
+            });
+        } else if self.runtimes.is_empty() {
+            let isa = self
+                .board
+                .and_then(|b| b.isa.clone())
+                .unwrap_or_else(|| "an unknown ISA".into());
+            reasons.push(Reason {
+                constraint: Constraint::Runtime,
+                required: "a runtime for the device's ISA".into(),
+                available: isa.clone(),
+                unit: None,
+                message: format!("No runtime in the registry targets {}.", local(&isa)),
+            });
+        }
+        for req in c.sensors {
+            if let Some(r) = self.sensor_reason(req) {
+                reasons.push(r);
+            }
+        }
+        let latency = self.estimated_latency_s(c);
+        if let Some(budget) = opts.latency_budget_s {
+            match latency {
+                Some(est) if est <= budget => {}
+                Some(est) => reasons.push(Reason {
+                    constraint: Constraint::Latency,
+                    required: format!("{}", round3(budget * 1e3)),
+                    available: format!("{}", round3(est * 1e3)),
+                    unit: Some("ms".into()),
+                    message: format!(
+                        "Estimated latency {} ms exceeds the budget of {} ms.",
+                        round3(est * 1e3),
+                        round3(budget * 1e3)
+                    ),
+                }),
+                None => reasons.push(Reason {
+                    constraint: Constraint::Latency,
+                    required: format!("{}", round3(budget * 1e3)),
+                    available: "unknown".into(),
+                    unit: Some("ms".into()),
+                    message: "Latency cannot be estimated (no clock or MACs-per-cycle figure for this data type), so the budget cannot be met.".into(),
+                }),
+            }
+        }
+        (reasons, latency)
+    }
+
+    fn sensor_reason(&self, req: &SensorRequirement) -> Option<Reason> {
+        let of_kind: Vec<&SensorFacts> = self.sensors().filter(|s| s.kind == req.kind).collect();
+        let kind = local(&req.kind);
+        if of_kind.is_empty() {
+            return Some(Reason {
+                constraint: Constraint::Sensor,
+                required: kind.to_owned(),
+                available: "none".into(),
+                unit: None,
+                message: format!("The model needs a {kind}; the device has none."),
+            });
+        }
+        if of_kind.iter().any(|s| sensor_adequate(s, req)) {
+            return None;
+        }
+        let best_rate = of_kind
+            .iter()
+            .filter_map(|s| s.sample_rate_hz)
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+        let (required, available, message) = match req.min_sample_rate_hz {
+            Some(min) if best_rate.is_none_or(|r| r < min) => (
+                format!("{kind} ≥ {min} Hz"),
+                best_rate.map_or_else(|| format!("{kind}, rate unknown"), |r| format!("{kind} at {r} Hz")),
+                format!(
+                    "The model needs a {kind} sampling at ≥ {min} Hz; the device's best is {}.",
+                    best_rate.map_or("unknown".into(), |r| format!("{r} Hz"))
+                ),
+            ),
+            _ => (
+                format!("{kind} range ±{}", req.min_range.unwrap_or(0.0)),
+                format!("{kind} with a smaller or unknown range"),
+                format!(
+                    "The model needs a {kind} reaching ±{}; the device's does not.",
+                    req.min_range.unwrap_or(0.0)
+                ),
+            ),
+        };
+        Some(Reason {
+            constraint: Constraint::Sensor,
+            required,
+            available,
+            unit: None,
+            message,
+        })
+    }
+
+    fn estimated_latency_s(&self, c: &Candidate<'_>) -> Option<f64> {
+        let board = self.board?;
+        let mpc = *board.macs_per_cycle.get(c.dtype?)?;
+        let clock = board.clock_hz? as f64;
+        let macs = c.macs? as f64;
+        (mpc > 0.0 && clock > 0.0).then(|| macs / (clock * mpc))
+    }
+
+    fn fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
+        let mut reasons = Vec::new();
+        let ram_required = ram_required(c.peak.unwrap_or(0), r.ram_overhead_bytes, opts.headroom_pct);
+        let flash_required = c.weight.unwrap_or(0) + r.flash_overhead_bytes;
+        match c.dtype {
+            Some(dt) if r.dtypes.contains(dt) => {}
+            dt => reasons.push(Reason {
+                constraint: Constraint::Dtype,
+                required: dt.map_or("unknown".into(), |d| local(d).to_owned()),
+                available: r.dtypes.iter().map(|d| local(d)).collect::<Vec<_>>().join(", "),
+                unit: None,
+                message: format!(
+                    "{} does not compute in {}.",
+                    r.label,
+                    dt.map_or("an unknown data type", local)
+                ),
+            }),
+        }
+        let missing: Vec<&str> = c
+            .operators
+            .iter()
+            .filter(|op| !r.operators.contains(*op))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            reasons.push(Reason {
+                constraint: Constraint::Operator,
+                required: missing.join(", "),
+                available: format!("{} operators of {}", r.operators.len(), r.label),
+                unit: None,
+                message: format!(
+                    "{} lacks operator{} {}.",
+                    r.label,
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                ),
+            });
+        }
+        if ram_required > self.free_ram {
+            reasons.push(Reason {
+                constraint: Constraint::Ram,
+                required: ram_required.to_string(),
+                available: self.free_ram.to_string(),
+                unit: Some("bytes".into()),
+                message: format!(
+                    "Needs {ram_required} bytes of RAM (activations, {} runtime, {}% headroom); {} bytes are free.",
+                    r.label, opts.headroom_pct, self.free_ram
+                ),
+            });
+        }
+        if flash_required > self.free_flash {
+            reasons.push(Reason {
+                constraint: Constraint::Flash,
+                required: flash_required.to_string(),
+                available: self.free_flash.to_string(),
+                unit: Some("bytes".into()),
+                message: format!(
+                    "Needs {flash_required} bytes of flash (weights and {}); {} bytes are free.",
+                    r.label, self.free_flash
+                ),
+            });
+        }
+        RuntimeFit {
+            runtime: r,
+            ram_required,
+            flash_required,
+            reasons,
+        }
+    }
+
+    /// Checks one candidate against the device and every candidate runtime.
+    fn check(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Check<'a> {
+        let (device_reasons, latency) = self.device_reasons(c, opts);
+        let fits: Vec<RuntimeFit<'a>> = self.runtimes.iter().map(|r| self.fit(c, r, opts)).collect();
+        let memory_only = device_reasons.is_empty()
+            && fits.iter().any(|f| {
+                f.reasons
+                    .iter()
+                    .all(|r| matches!(r.constraint, Constraint::Ram | Constraint::Flash))
+            });
+        let key = |f: &RuntimeFit<'_>| (f.ram_required, f.flash_required, f.runtime.iri.clone());
+        let best = fits
+            .iter()
+            .filter(|f| f.reasons.is_empty())
+            .min_by_key(|f| key(f))
+            .map(|f| (f.runtime, f.ram_required, f.flash_required));
+        if device_reasons.is_empty() {
+            if let Some((runtime, ram_required, flash_required)) = best {
+                return Check {
+                    result: Ok(RuntimeFit {
+                        runtime,
+                        ram_required,
+                        flash_required,
+                        reasons: Vec::new(),
+                    }),
+                    latency,
+                    memory_only,
+                };
+            }
+        }
+        let mut reasons = device_reasons;
+        // No runtime fits: report the closest one (fewest failed constraints, then IRI order).
+        if best.is_none() {
+            if let Some(closest) = fits
+                .into_iter()
+                .min_by(|a, b| (a.reasons.len(), &a.runtime.iri).cmp(&(b.reasons.len(), &b.runtime.iri)))
+            {
+                reasons.extend(closest.reasons);
+            }
+        }
+        reasons.sort_by_key(|r| r.constraint);
+        Check {
+            result: Err(reasons),
+            latency,
+            memory_only,
+        }
+    }
+
+    /// The verdict for `model` on this device.
+    pub fn evaluate(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions) -> Outcome {
+        let as_is = Candidate::of(model);
+        let check = self.check(&as_is, opts);
+        let reasons = match check.result {
+            Ok(fit) => return Outcome::Compatible(compatible(model, &as_is, &fit, check.latency, Via::AsIs)),
+            Err(reasons) => reasons,
+        };
+        // Fails only for lack of memory on a runtime that otherwise takes it: try int8.
+        if check.memory_only {
+            if let Some(variant) = int8_variant(fleet, model) {
+                let c = variant.candidate();
+                let v = self.check(&c, opts);
+                if let Ok(fit) = v.result {
+                    return Outcome::Compatible(compatible(model, &c, &fit, v.latency, Via::Int8));
+                }
+            }
+        }
+        Outcome::Rejected(Rejected {
+            model: model.iri.clone(),
+            name: model.name.clone(),
+            reasons,
+        })
+    }
+
+    /// Free RAM the device offers (reported, or board total minus the firmware reservation).
+    pub fn free_ram(&self) -> u64 {
+        self.free_ram
+    }
+
+    /// Free flash the device offers.
+    pub fn free_flash(&self) -> u64 {
+        self.free_flash
+    }
+}
+
+struct Check<'a> {
+    result: Result<RuntimeFit<'a>, Vec<Reason>>,
+    latency: Option<f64>,
+    memory_only: bool,
+}
+
+/// An int8 variant: the declared one, or one derived from a float32 model by weight
+/// quantisation (weights and activations a quarter of their float32 size).
+enum Variant<'a> {
+    Declared(&'a ModelFacts),
+    Derived {
+        model: &'a ModelFacts,
+        peak: Option<u64>,
+        weight: Option<u64>,
+    },
+}
+
+const INT8: &str = "int8";
+const FLOAT32: &str = "float32";
+
+fn seam_dtype(local: &str) -> String {
+    format!("{SEAM}{local}")
+}
+
+fn int8_variant<'a>(fleet: &'a Fleet, model: &'a ModelFacts) -> Option<Variant<'a>> {
+    if let Some(v) = model.quantized_variant.as_ref() {
+        return fleet
+            .models
+            .get(v)
+            .filter(|v| v.dtype.as_deref() == Some(seam_dtype(INT8).as_str()))
+            .map(Variant::Declared);
+    }
+    (model.dtype.as_deref() == Some(seam_dtype(FLOAT32).as_str())).then(|| Variant::Derived {
+        model,
+        peak: model.peak_activation_bytes.map(|b| b.div_ceil(4)),
+        weight: model.weight_bytes.map(|b| b.div_ceil(4)),
+    })
+}
+
+static INT8_IRI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| seam_dtype(INT8));
+
+impl<'a> Variant<'a> {
+    fn candidate(&self) -> Candidate<'a> {
+        match self {
+            Self::Declared(m) => Candidate::of(m),
+            Self::Derived { model, peak, weight } => Candidate {
+                runs: &model.iri,
+                dtype: Some(INT8_IRI.as_str()),
+                peak: *peak,
+                weight: *weight,
+                macs: model.macs,
+                operators: &model.operators,
+                sensors: &model.sensors,
+                accuracy: model.accuracy,
+            },
+        }
+    }
+}
+
+fn compatible(
+    model: &ModelFacts,
+    c: &Candidate<'_>,
+    fit: &RuntimeFit<'_>,
+    latency: Option<f64>,
+    via: Via,
+) -> Compatible {
+    Compatible {
+        model: model.iri.clone(),
+        name: model.name.clone(),
+        task: model.task.clone(),
+        accuracy: c.accuracy,
+        estimated_latency_ms: latency.map(|s| round3(s * 1e3)),
+        ram_bytes: fit.ram_required,
+        flash_bytes: fit.flash_required,
+        via,
+        runtime: fit.runtime.iri.clone(),
+        runs: c.runs.to_owned(),
+    }
+}
+
+/// RAM a model needs on a runtime: (activations + overhead) × (100 + headroom) / 100, rounded up.
+pub fn ram_required(peak: u64, overhead: u64, headroom_pct: u64) -> u64 {
+    ((peak + overhead) * (100 + headroom_pct)).div_ceil(100)
+}
+
+fn sensor_adequate(s: &SensorFacts, req: &SensorRequirement) -> bool {
+    let rate_ok = req
+        .min_sample_rate_hz
+        .is_none_or(|min| s.sample_rate_hz.is_some_and(|r| r >= min));
+    let range_ok = req
+        .min_range
+        .is_none_or(|min| matches!((s.range_min, s.range_max), (Some(lo), Some(hi)) if hi >= min && -lo >= min));
+    rate_ok && range_ok
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The local name of an IRI, for sentences.
+pub fn local(iri: &str) -> &str {
+    iri.rsplit(['#', '/']).next().unwrap_or(iri)
+}
+
+/// Ranking of compatible models: accuracy (higher first, unknown last), then estimated latency
+/// (lower first, unknown last), then RAM + flash needed (smaller first), then IRI.
+pub fn rank(list: &mut [Compatible]) {
+    list.sort_by(|a, b| {
+        let acc = |c: &Compatible| c.accuracy.map_or(f64::NEG_INFINITY, |a| a);
+        let lat = |c: &Compatible| c.estimated_latency_ms.unwrap_or(f64::INFINITY);
+        acc(b)
+            .total_cmp(&acc(a))
+            .then(lat(a).total_cmp(&lat(b)))
+            .then((a.ram_bytes + a.flash_bytes).cmp(&(b.ram_bytes + b.flash_bytes)))
+            .then(a.model.cmp(&b.model))
+    });
+}

@@ -1,0 +1,116 @@
+//! Explainable matchmaking: which models run on which devices, and why not.
+//!
+//! [`facts`] holds the plain facts matching reads, [`evaluate`] the rules (pure, no I/O), and
+//! [`load`] reads the facts from the graph. The named SPARQL queries in `queries/` state the same
+//! rules; the service answers from the in-memory facts, which the one-truth test keeps honest.
+
+pub mod evaluate;
+pub mod facts;
+mod load;
+
+use serde::{Deserialize, Serialize};
+
+pub use evaluate::{Compatible, Constraint, MatchOptions, Outcome, Reason, Rejected, Via};
+pub use facts::Fleet;
+pub use load::load_fleet;
+
+use evaluate::DeviceView;
+
+/// The answer to "which models run on this device" (the `seam match --json` shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchReport {
+    /// Device IRI.
+    pub device: String,
+    /// Free RAM of the device, bytes (not part of the JSON shape).
+    #[serde(skip)]
+    pub free_ram: Option<u64>,
+    /// Free flash of the device, bytes (not part of the JSON shape).
+    #[serde(skip)]
+    pub free_flash: Option<u64>,
+    /// Compatible models, ranked.
+    pub compatible: Vec<Compatible>,
+    /// Rejected models with reasons (only when asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Vec<Rejected>>,
+}
+
+/// Ranks every model of `fleet` for the device `device_key` (IRI or short name); `None` when
+/// there is no such device.
+pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explain: bool) -> Option<MatchReport> {
+    let device = fleet.device(device_key)?;
+    let view = DeviceView::new(fleet, device);
+    let mut compatible = Vec::new();
+    let mut rejected = Vec::new();
+    for model in fleet.models.values() {
+        match view.evaluate(fleet, model, opts) {
+            Outcome::Compatible(c) => compatible.push(c),
+            Outcome::Rejected(r) => rejected.push(r),
+        }
+    }
+    evaluate::rank(&mut compatible);
+    Some(MatchReport {
+        device: device.iri.clone(),
+        free_ram: Some(view.free_ram()),
+        free_flash: Some(view.free_flash()),
+        compatible,
+        rejected: explain.then_some(rejected),
+    })
+}
+
+/// A device a model runs on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceMatch {
+    /// Device IRI.
+    pub device: String,
+    /// Its short name.
+    pub short_name: Option<String>,
+    /// How the model runs there.
+    #[serde(flatten)]
+    pub fit: Compatible,
+}
+
+/// Every device the model `model_iri` runs on; `None` when there is no such model.
+pub fn compatible_devices(fleet: &Fleet, model_iri: &str, opts: &MatchOptions) -> Option<Vec<DeviceMatch>> {
+    let model = fleet.models.get(model_iri)?;
+    let mut out = Vec::new();
+    for device in fleet.devices.values() {
+        if let Outcome::Compatible(fit) = DeviceView::new(fleet, device).evaluate(fleet, model, opts) {
+            out.push(DeviceMatch {
+                device: device.iri.clone(),
+                short_name: device.short_name.clone(),
+                fit,
+            });
+        }
+    }
+    Some(out)
+}
+
+/// One compatible pair of the fleet matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixCell {
+    /// Device IRI.
+    pub device: String,
+    /// Model IRI.
+    pub model: String,
+    /// How the model runs there.
+    pub via: Via,
+}
+
+/// Every compatible (device, model) pair of the fleet, device by device.
+pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
+    let mut out = Vec::new();
+    for device in fleet.devices.values() {
+        let view = DeviceView::new(fleet, device);
+        for model in fleet.models.values() {
+            if let Outcome::Compatible(c) = view.evaluate(fleet, model, opts) {
+                out.push(MatrixCell {
+                    device: device.iri.clone(),
+                    model: model.iri.clone(),
+                    via: c.via,
+                });
+            }
+        }
+    }
+    out
+}
