@@ -60,8 +60,11 @@ pub struct Registry {
     shapes: Arc<Shapes>,
     /// Bumped by every write; derived indexes are valid for one generation.
     generation: Arc<AtomicU64>,
-    fleet: Arc<Mutex<Option<(u64, Arc<Fleet>)>>>,
+    fleet: Arc<Mutex<Option<CachedFleet>>>,
 }
+
+/// The fleet index and the write generation it was read at.
+type CachedFleet = (u64, Arc<Fleet>);
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
