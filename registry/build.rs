@@ -1,19 +1,20 @@
 //! Bundles the ontology, the SHACL shapes and the example catalog into the binary, so that
-//! `seam serve` can seed an empty store without the source tree. Every `*.ttl` file of
-//! `ontology/` and `examples/catalog/` is picked up; adding one needs no code change.
+//! `seam serve` can seed an empty store without the source tree, and the named SPARQL queries.
+//! Every `*.ttl` file of `ontology/` and `examples/catalog/`, and every `*.rq` of `queries/`, is
+//! picked up; adding one needs no code change.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::{env, fs};
 
-fn list(dir: &Path) -> Vec<String> {
+fn list(dir: &Path, ext: &str) -> Vec<String> {
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<String> = fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "ttl"))
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
                 .map(|p| p.display().to_string())
                 .collect()
         })
@@ -28,11 +29,12 @@ fn list(dir: &Path) -> Vec<String> {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut code = String::new();
-    for (name, dir) in [
-        ("ONTOLOGY", root.join("ontology")),
-        ("CATALOG", root.join("examples").join("catalog")),
+    for (name, dir, ext) in [
+        ("ONTOLOGY", root.join("ontology"), "ttl"),
+        ("CATALOG", root.join("examples").join("catalog"), "ttl"),
+        ("QUERIES", root.join("queries"), "rq"),
     ] {
-        let files = list(&dir);
+        let files = list(&dir, ext);
         let _ = writeln!(code, "/// Bundled `{}` files: (file name, contents).", dir.display());
         let _ = writeln!(code, "pub const {name}: &[(&str, &str)] = &[");
         for f in files {

@@ -1,7 +1,8 @@
 //! The ontology, SHACL shapes and example catalog, compiled into the binary (see `build.rs`).
 //!
 //! `ONTOLOGY` holds `ontology/*.ttl` (including `shapes.ttl`), `CATALOG` holds
-//! `examples/catalog/*.ttl`, each as `(file name, Turtle text)`.
+//! `examples/catalog/*.ttl`, `QUERIES` the named queries `queries/*.rq`, each as
+//! `(file name, text)`.
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 

@@ -15,8 +15,10 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod matching;
+pub mod named;
 pub mod remote;
 pub mod store;
+pub mod synth;
 pub mod validate;
 pub mod vocab;
 

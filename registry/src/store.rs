@@ -213,6 +213,15 @@ impl Registry {
     /// Runs a SPARQL query with SEAM's prefixes predeclared, within `limits`. The default graph
     /// is the union of all graphs unless the query says otherwise.
     pub fn query(&self, sparql: &str, limits: &QueryLimits) -> Result<QueryAnswer, QueryError> {
+        self.run_query(sparql, Vec::new(), limits)
+    }
+
+    fn run_query(
+        &self,
+        sparql: &str,
+        bindings: Vec<(String, oxigraph::model::Term)>,
+        limits: &QueryLimits,
+    ) -> Result<QueryAnswer, QueryError> {
         let token = CancellationToken::new();
         let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token.clone());
         for (prefix, ns) in PREFIXES {
@@ -228,6 +237,10 @@ impl Registry {
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
+        for (name, term) in bindings {
+            let variable = oxigraph::sparql::Variable::new(&name).map_err(|e| QueryError::Evaluation(e.to_string()))?;
+            prepared = prepared.substitute_variable(variable, term);
+        }
         let _watchdog = Watchdog::start(token, limits.timeout);
         let collected = prepared
             .on_store(&self.store)
@@ -238,6 +251,35 @@ impl Registry {
             Err(QueryError::Evaluation(m)) if m == "cancelled" => Err(QueryError::Timeout(limits.timeout)),
             other => other,
         }
+    }
+
+    /// Runs a named query with its parameters bound (by substitution, never by text).
+    pub fn query_named(
+        &self,
+        query: &crate::named::NamedQuery,
+        bindings: Vec<(String, oxigraph::model::Term)>,
+        limits: &QueryLimits,
+    ) -> Result<QueryAnswer, QueryError> {
+        self.run_query(&query.text, bindings, limits)
+    }
+
+    /// The IRI of the device with this short name, if there is exactly one.
+    pub fn device_by_short_name(&self, short_name: &str) -> Result<Option<String>, QueryError> {
+        let answer = self.run_query(
+            "SELECT ?d WHERE { ?d a seam:Device ; seam:shortName ?name } LIMIT 2",
+            vec![(
+                "name".into(),
+                oxigraph::model::Literal::new_simple_literal(short_name).into(),
+            )],
+            &QueryLimits::default(),
+        )?;
+        Ok(match answer {
+            QueryAnswer::Solutions { rows, .. } if rows.len() == 1 => match rows[0].first() {
+                Some(Some(oxigraph::model::Term::NamedNode(n))) => Some(n.as_str().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
     }
 
     /// Runs a SPARQL update atomically.

@@ -1,0 +1,265 @@
+//! Matchmaking: the catalog's expected verdicts, and "one truth" — the SPARQL rules of
+//! `queries/compatible-models.rq` and the in-memory fast path agree, pair by pair, on generated
+//! fleets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use oxigraph::io::RdfFormat;
+use oxigraph::model::Term;
+use seam_registry::ingest::parse_document;
+use seam_registry::matching::{self, Constraint, MatchOptions, Via};
+use seam_registry::named::{self, NamedQuery};
+use seam_registry::synth::{fleet_turtle, FleetSpec};
+use seam_registry::{QueryAnswer, QueryLimits, Registry};
+
+fn seeded() -> Registry {
+    let r = Registry::in_memory().unwrap();
+    r.seed_if_empty().unwrap();
+    r
+}
+
+const DEV: &str = "https://w3id.org/seam/device/";
+const CAT: &str = "https://w3id.org/seam/catalog/";
+
+#[test]
+fn nano_33_ble_sense_takes_keyword_spotting_but_not_visual_wake_words() {
+    let r = seeded();
+    let fleet = r.fleet().unwrap();
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
+    assert_eq!(report.device, format!("{DEV}line3-acoustic-02"));
+    let kws = report
+        .compatible
+        .iter()
+        .find(|c| c.model == format!("{CAT}kws-dscnn-int8"))
+        .expect("DS-CNN int8 runs");
+    assert_eq!(kws.via, Via::AsIs);
+    assert!(kws.estimated_latency_ms.unwrap() > 0.0);
+    let rejected = report.rejected.as_ref().unwrap();
+    let vww = rejected
+        .iter()
+        .find(|r| r.model == format!("{CAT}vww-mobilenetv1-025-int8"))
+        .expect("VWW rejected");
+    assert!(
+        vww.reasons
+            .iter()
+            .any(|r| r.constraint == Constraint::Sensor && r.required == "camera"),
+        "{vww:?}"
+    );
+    // Ranked: accuracy first.
+    let acc: Vec<f64> = report.compatible.iter().map(|c| c.accuracy.unwrap_or(-1.0)).collect();
+    assert!(acc.windows(2).all(|w| w[0] >= w[1]), "{acc:?}");
+}
+
+#[test]
+fn too_big_float32_is_rejected_for_ram_or_runs_via_int8() {
+    let r = seeded();
+    let fleet = r.fleet().unwrap();
+    // The FC autoencoder in float32 needs >1 MB of flash on the Nano's 832 KiB free: its int8
+    // variant fits, so it comes back via int8.
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
+    let ad = report
+        .compatible
+        .iter()
+        .find(|c| c.model == format!("{CAT}ad-fc-autoencoder-float32"))
+        .unwrap();
+    assert_eq!(ad.via, Via::Int8);
+    // MobileNetV2 float32 on the Spresense: no int8 fit either, rejected with byte figures.
+    let report = matching::match_device(&fleet, "gate-camera-02", &MatchOptions::default(), true).unwrap();
+    let m = report
+        .rejected
+        .unwrap()
+        .into_iter()
+        .find(|r| r.model == format!("{CAT}mobilenetv2-224-float32"))
+        .unwrap();
+    let ram = m.reasons.iter().find(|r| r.constraint == Constraint::Ram).unwrap();
+    assert_eq!(ram.unit.as_deref(), Some("bytes"));
+    assert!(ram.required.parse::<u64>().unwrap() > ram.available.parse::<u64>().unwrap());
+}
+
+#[test]
+fn latency_budget_rejects_slow_models() {
+    let r = seeded();
+    let fleet = r.fleet().unwrap();
+    let opts = MatchOptions {
+        latency_budget_s: Some(0.05),
+        ..MatchOptions::default()
+    };
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &opts, true).unwrap();
+    assert!(report
+        .compatible
+        .iter()
+        .all(|c| c.estimated_latency_ms.unwrap() <= 50.0));
+    let rejected = report.rejected.unwrap();
+    let kws = rejected
+        .iter()
+        .find(|r| r.model == format!("{CAT}kws-dscnn-float32"))
+        .unwrap();
+    assert!(
+        kws.reasons.iter().any(|r| r.constraint == Constraint::Latency),
+        "{kws:?}"
+    );
+}
+
+/// (model, via, runtime, ram, flash, latency ms, accuracy) from the SPARQL query.
+type Row = (String, String, String, u64, u64, Option<f64>, Option<f64>);
+
+fn value(t: &Option<Term>) -> Option<String> {
+    match t.as_ref()? {
+        Term::NamedNode(n) => Some(n.as_str().to_owned()),
+        Term::Literal(l) => Some(l.value().to_owned()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn sparql_rows(r: &Registry, q: &NamedQuery, device: &str, params: &[(&str, &str)]) -> Vec<Row> {
+    let mut given = vec![("device".to_owned(), device.to_owned())];
+    given.extend(params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let bindings = q.bind(&given, &|_| None).unwrap();
+    let QueryAnswer::Solutions { variables, rows } = r.query_named(q, bindings, &QueryLimits::default()).unwrap()
+    else {
+        panic!("not solutions")
+    };
+    let col = |name: &str| variables.iter().position(|v| v.as_str() == name).unwrap();
+    rows.iter()
+        .map(|row| {
+            let get = |name: &str| value(&row[col(name)]);
+            (
+                get("model").unwrap(),
+                get("via").unwrap(),
+                get("runtime").unwrap(),
+                get("ramBytes").unwrap().parse().unwrap(),
+                get("flashBytes").unwrap().parse().unwrap(),
+                get("latencyMs").map(|v| v.parse().unwrap()),
+                get("accuracy").map(|v| v.parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+fn rust_rows(r: &Registry, device: &str, opts: &MatchOptions) -> Vec<Row> {
+    let fleet = r.fleet().unwrap();
+    matching::match_device(&fleet, device, opts, false)
+        .unwrap()
+        .compatible
+        .into_iter()
+        .map(|c| {
+            let via = match c.via {
+                Via::AsIs => "as-is",
+                Via::Int8 => "int8",
+            };
+            (
+                c.model,
+                via.to_owned(),
+                c.runtime,
+                c.ram_bytes,
+                c.flash_bytes,
+                c.estimated_latency_ms,
+                c.accuracy,
+            )
+        })
+        .collect()
+}
+
+fn assert_same(device: &str, sparql: &[Row], rust: &[Row]) {
+    let key = |r: &Row| (r.0.clone(), r.1.clone(), r.2.clone(), r.3, r.4);
+    assert_eq!(
+        sparql.iter().map(key).collect::<Vec<_>>(),
+        rust.iter().map(key).collect::<Vec<_>>(),
+        "verdicts differ for {device}"
+    );
+    for (s, f) in sparql.iter().zip(rust) {
+        match (s.5, f.5) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 0.0015, "latency of {} on {device}: {a} vs {b}", s.0),
+            (a, b) => assert_eq!(a.is_some(), b.is_some(), "latency of {} on {device}", s.0),
+        }
+        assert_eq!(s.6, f.6, "accuracy of {} on {device}", s.0);
+    }
+}
+
+fn compare_everywhere(r: &Registry, params: &[(&str, &str)], opts: &MatchOptions) -> usize {
+    let q = named::all()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.name == "compatible-models")
+        .unwrap();
+    let fleet = r.fleet().unwrap();
+    let mut pairs = 0;
+    for device in fleet.devices.keys() {
+        let sparql = sparql_rows(r, &q, device, params);
+        let rust = rust_rows(r, device, opts);
+        assert_same(device, &sparql, &rust);
+        pairs += rust.len();
+    }
+    pairs
+}
+
+#[test]
+fn sparql_and_fast_path_agree_on_the_catalog() {
+    let r = seeded();
+    let compatible = compare_everywhere(&r, &[], &MatchOptions::default());
+    assert!(compatible > 20, "{compatible}");
+    compare_everywhere(
+        &r,
+        &[("headroomPct", "0"), ("latencyBudgetS", "0.05")],
+        &MatchOptions {
+            headroom_pct: 0,
+            latency_budget_s: Some(0.05),
+        },
+    );
+}
+
+#[test]
+fn sparql_and_fast_path_agree_on_generated_fleets() {
+    let mut total = 0;
+    for seed in 1..=6 {
+        let r = seeded();
+        let text = fleet_turtle(
+            FleetSpec {
+                boards: 8,
+                devices: 30,
+                runtimes: 5,
+                models: 30,
+            },
+            seed,
+        );
+        let doc = parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap();
+        r.load(&[doc]).unwrap();
+        total += compare_everywhere(&r, &[], &MatchOptions::default());
+        total += compare_everywhere(
+            &r,
+            &[("headroomPct", "25"), ("latencyBudgetS", "0.2")],
+            &MatchOptions {
+                headroom_pct: 25,
+                latency_budget_s: Some(0.2),
+            },
+        );
+    }
+    // The generated fleets must exercise both verdicts (a test that cannot fail is a defect).
+    assert!(total > 100, "only {total} compatible pairs: the generator is too harsh");
+}
+
+#[test]
+fn a_parameter_carrying_sparql_cannot_change_the_query() {
+    let r = seeded();
+    let q = named::all()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.name == "compatible-models")
+        .unwrap();
+    let before = r.len().unwrap();
+    for evil in [
+        "\"> } ; DROP ALL ; #",
+        "dev:x> } UNION { ?s ?p ?o",
+        "<urn:x> . ?a ?b ?c",
+    ] {
+        let bound = q.bind(&[("device".into(), evil.into())], &|_| None);
+        match bound {
+            Err(_) => {}
+            Ok(b) => {
+                let answer = r.query_named(&q, b, &QueryLimits::default()).unwrap();
+                assert!(answer.is_empty(), "{evil} matched something");
+            }
+        }
+    }
+    assert_eq!(r.len().unwrap(), before);
+}
