@@ -318,8 +318,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!(b[0].1.to_string(), "<https://w3id.org/seam/device/x>");
-        assert_eq!(b[1].1.to_string(), "10");
-        assert_eq!(b[2].1.to_string(), "0.5");
+        assert_eq!(b[1].1, Term::from(Literal::from(10_i64)));
+        assert_eq!(b[2].1, Term::from(Literal::new_typed_literal("0.5", xsd::DECIMAL)));
         let short = q
             .bind(&[("device".into(), "line3".into())], &|n| Some(format!("urn:dev:{n}")))
             .unwrap();

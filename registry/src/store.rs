@@ -266,7 +266,7 @@ impl Registry {
     /// The IRI of the device with this short name, if there is exactly one.
     pub fn device_by_short_name(&self, short_name: &str) -> Result<Option<String>, QueryError> {
         let answer = self.run_query(
-            "SELECT ?d WHERE { ?d a seam:Device ; seam:shortName ?name } LIMIT 2",
+            "SELECT ?d ?name WHERE { ?d a seam:Device ; seam:shortName ?name } LIMIT 2",
             vec![(
                 "name".into(),
                 oxigraph::model::Literal::new_simple_literal(short_name).into(),

@@ -263,3 +263,15 @@ fn a_parameter_carrying_sparql_cannot_change_the_query() {
     }
     assert_eq!(r.len().unwrap(), before);
 }
+
+#[test]
+fn the_three_matching_queries_share_one_text() {
+    let all = named::all().unwrap();
+    let body = |name: &str| {
+        let q = all.iter().find(|q| q.name == name).unwrap();
+        let at = q.text.find("# The chosen way is packed").unwrap();
+        q.text[at..].to_owned()
+    };
+    assert_eq!(body("compatible-models"), body("compatible-devices"));
+    assert_eq!(body("compatible-models"), body("fleet-matrix"));
+}

@@ -113,3 +113,132 @@ fn a_missing_folder_is_a_clear_error() {
     let err = seloc::import(&PathBuf::from("/nonexistent/seloc")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/seloc"), "{err}");
 }
+
+/// SeLoC-ML's own query text, with the namespaces its data uses (the published queries use older
+/// ones), run on the imported graph.
+fn original(r: &Registry, n: u8) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(seloc_dir().join(format!("queries/query_{n}.rq"))).unwrap();
+    let text = text
+        .replace(
+            "http://tinyml-schema.org/networkschema#",
+            "https://w3id.org/tinyml-schema/neural-network-schema#",
+        )
+        .replace(
+            "http://tinyml-schema.org/",
+            "https://w3id.org/tinyml-schema/neural-network-schema/",
+        )
+        .replace("https://schema.org/", "http://schema.org/");
+    rows(r, &text)
+}
+
+fn named(r: &Registry, name: &str) -> Vec<Vec<String>> {
+    let q = seam_registry::named::all()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.name == name)
+        .unwrap();
+    let bindings = q.bind(&[], &|_| None).unwrap();
+    match r.query_named(&q, bindings, &QueryLimits::default()).unwrap() {
+        QueryAnswer::Solutions { rows, .. } => rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|t| match t {
+                        Some(oxigraph::model::Term::Literal(l)) => l.value().to_owned(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn kilo(v: &str) -> String {
+    format!("{}", (v.parse::<f64>().unwrap() * 1000.0).round() as u64)
+}
+
+const SELOC_NS: &str = "<https://w3id.org/tinyml-schema/neural-network-schema/";
+
+#[test]
+fn seloc_questions_in_seam_vocabulary_give_the_authors_answers() {
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    let graph = seam_registry::store::NamedNode::new(seloc::GRAPH).unwrap();
+    registry
+        .replace_graph(&graph, &seloc::import(&seloc_dir()).unwrap().documents)
+        .unwrap();
+
+    // Q1: devices with accelerometer and gyroscope, RAM ≥ 121 kB, flash ≥ 610 kB.
+    let mut expected: Vec<(String, String, String)> = original(&registry, 1)
+        .iter()
+        .map(|r| (r[0].clone(), kilo(&r[1]), kilo(&r[2])))
+        .collect();
+    let mut got: Vec<(String, String, String)> = named(&registry, "seloc-q1")
+        .iter()
+        .filter(|r| r[0].starts_with(SELOC_NS))
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    got.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected, "seloc-q1");
+    // SEAM's vocabulary also finds SEAM's own catalog boards that qualify.
+    assert!(named(&registry, "seloc-q1")
+        .iter()
+        .any(|r| r[0].contains("arduino-nano-33-ble-sense")));
+
+    // Q2: camera models needing ≤ 144 kB RAM and ≤ 621 kB flash.
+    let mut expected: Vec<(String, String, String, String)> = original(&registry, 2)
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone(),
+                format!("{}", r[1].parse::<f64>().unwrap() as u64),
+                kilo(&r[2]),
+                kilo(&r[3]),
+            )
+        })
+        .collect();
+    let mut got: Vec<(String, String, String, String)> = named(&registry, "seloc-q2")
+        .iter()
+        .map(|r| (r[1].clone(), r[2].clone(), r[3].clone(), r[4].clone()))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    got.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected, "seloc-q2");
+
+    // Q3: yes/no speech models, with accuracy (percent in SeLoC, a fraction in SEAM).
+    let mut expected: Vec<(String, String)> = original(&registry, 3)
+        .iter()
+        .map(|r| (r[0].clone(), format!("{:.3}", r[2].parse::<f64>().unwrap() / 100.0)))
+        .collect();
+    let mut got: Vec<(String, String)> = named(&registry, "seloc-q3")
+        .iter()
+        .map(|r| (r[1].clone(), format!("{:.3}", r[2].parse::<f64>().unwrap())))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    got.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected, "seloc-q3");
+
+    // Q4: every described board with RAM and flash.
+    let mut expected: Vec<(String, String, String)> = original(&registry, 4)
+        .iter()
+        .map(|r| (r[0].clone(), kilo(&r[1]), kilo(&r[2])))
+        .collect();
+    let mut got: Vec<(String, String, String)> = named(&registry, "seloc-q4")
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    got.sort();
+    assert_eq!(expected.len(), 9);
+    assert_eq!(got, expected, "seloc-q4");
+}

@@ -4,6 +4,7 @@
 //! blocking pool (`web::block`, since Oxigraph is synchronous), and map every error to an
 //! RFC 9457 problem in one place ([`problem::Problem`]).
 
+mod named;
 pub mod negotiate;
 pub mod problem;
 mod sparql;
@@ -79,6 +80,13 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
                     .route(web::post().to(sparql::query_post)),
             )
             .service(web::resource("/update").route(web::post().to(sparql::update)))
+            .route("/queries", web::get().to(named::list))
+            .service(
+                web::resource("/queries/{name}")
+                    .route(web::get().to(named::run_get))
+                    .route(web::post().to(named::run_post)),
+            )
+            .route("/match/{device}", web::get().to(named::match_device))
             .default_service(web::to(not_found))
     })
     .disable_signals();

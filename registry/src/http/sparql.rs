@@ -39,7 +39,7 @@ fn parse_params(encoded: &str) -> Result<Params, Problem> {
     Ok(p)
 }
 
-fn media_type(headers: &HeaderMap) -> String {
+pub(super) fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -51,7 +51,7 @@ fn media_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Problem> {
+pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Problem> {
     let bytes = payload
         .to_bytes_limited(limit)
         .await
@@ -141,20 +141,21 @@ pub(super) async fn query_post(
 }
 
 async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<HttpResponse, Problem> {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let registry = state.registry.clone();
     let limits = state.config.limits;
     let result = web::block(move || registry.query(&query, &limits))
         .await
         .map_err(internal)??;
+    respond(req, result)
+}
+
+/// Serialises an answer in the format the request's `Accept` header prefers.
+pub(super) fn respond(req: &HttpRequest, result: QueryAnswer) -> Result<HttpResponse, Problem> {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let mut body = Vec::new();
     let content_type = match &result {
         QueryAnswer::Graph(_) => {
-            let format = negotiate::graph_format(accept.as_deref()).ok_or_else(|| {
+            let format = negotiate::graph_format(accept).ok_or_else(|| {
                 not_acceptable(
                     "an RDF graph",
                     "text/turtle, application/n-triples, application/ld+json, application/rdf+xml",
@@ -164,7 +165,7 @@ async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<Ht
             format.media_type()
         }
         _ => {
-            let format = negotiate::results_format(accept.as_deref()).ok_or_else(|| not_acceptable("SPARQL results", "application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values"))?;
+            let format = negotiate::results_format(accept).ok_or_else(|| not_acceptable("SPARQL results", "application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values"))?;
             result.write_results(format, &mut body).map_err(internal)?;
             format.media_type()
         }

@@ -1,0 +1,204 @@
+//! `GET /queries` (the named queries with their parameters), `GET,POST /queries/{name}` (run one,
+//! parameters bound as typed terms) and `GET /match/{device}` (the matching report as JSON).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::problem::Problem;
+use super::sparql::{media_type, read_body, respond};
+use super::AppState;
+use crate::matching::{self, MatchOptions};
+use crate::named::{self, NamedQuery};
+
+fn catalog() -> Result<Vec<NamedQuery>, Problem> {
+    named::all().map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Broken named query",
+            e.to_string(),
+        )
+    })
+}
+
+fn pairs(encoded: &str) -> Result<Vec<(String, String)>, Problem> {
+    serde_urlencoded::from_str(encoded).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Malformed parameters",
+            format!("cannot decode the parameters: {e}"),
+        )
+    })
+}
+
+pub(super) async fn list() -> Result<HttpResponse, Problem> {
+    Ok(HttpResponse::Ok().json(catalog()?))
+}
+
+pub(super) async fn run_get(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let given = pairs(req.query_string())?;
+    run(&req, &state, &path, given).await
+}
+
+pub(super) async fn run_post(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let mut given = pairs(req.query_string())?;
+    match media_type(req.headers()).as_str() {
+        "application/x-www-form-urlencoded" | "" => given.extend(pairs(&body)?),
+        "application/json" => {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body).map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    "Malformed JSON",
+                    format!("the body must be a JSON object of parameters: {e}"),
+                )
+            })?;
+            for (k, v) in object {
+                let value = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(Problem::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid-parameter",
+                            "Invalid parameter",
+                            format!("parameter `{k}` must be a string, number or boolean, not {other}"),
+                        ))
+                    }
+                };
+                given.push((k, value));
+            }
+        }
+        other => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported request content type",
+                format!(
+                    "POST /queries/{{name}} takes application/x-www-form-urlencoded or application/json, not {other:?}"
+                ),
+            ))
+        }
+    }
+    run(&req, &state, &path, given).await
+}
+
+async fn run(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    given: Vec<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let query = catalog()?.into_iter().find(|q| q.name == name).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-query",
+            "No such named query",
+            format!("there is no named query `{name}` (GET /queries lists them)"),
+        )
+    })?;
+    let registry = state.registry.clone();
+    let limits = state.config.limits;
+    let answer = web::block(move || {
+        let resolver = |short: &str| registry.device_by_short_name(short).ok().flatten();
+        let bindings = query.bind(&given, &resolver).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                "Invalid parameter",
+                e.to_string(),
+            )
+        })?;
+        registry.query_named(&query, bindings, &limits).map_err(Problem::from)
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            e.to_string(),
+        )
+    })??;
+    respond(req, answer)
+}
+
+/// `GET /match/{device}?explain=true&headroomPct=10&latencyBudgetMs=50`
+pub(super) async fn match_device(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let mut explain = false;
+    let mut opts = MatchOptions::default();
+    let bad = |name: &str, value: &str, what: &str| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            format!("parameter `{name}`: {value:?} is not {what}"),
+        )
+    };
+    for (k, v) in pairs(req.query_string())? {
+        match k.as_str() {
+            "explain" => explain = v.parse().map_err(|_| bad(&k, &v, "true or false"))?,
+            "headroomPct" => opts.headroom_pct = v.parse().map_err(|_| bad(&k, &v, "a non-negative integer"))?,
+            "latencyBudgetMs" => {
+                let ms: f64 = v.parse().map_err(|_| bad(&k, &v, "a number"))?;
+                if !(ms.is_finite() && ms > 0.0) {
+                    return Err(bad(&k, &v, "a positive number of milliseconds"));
+                }
+                opts.latency_budget_s = Some(ms / 1e3);
+            }
+            other => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-parameter",
+                    "Unknown parameter",
+                    format!("unknown parameter `{other}` (this endpoint takes explain, headroomPct, latencyBudgetMs)"),
+                ))
+            }
+        }
+    }
+    let registry = state.registry.clone();
+    let device = crate::vocab::expand(&path);
+    let report = web::block(move || {
+        registry
+            .fleet()
+            .map(|fleet| matching::match_device(&fleet, &device, &opts, explain))
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            e.to_string(),
+        )
+    })?
+    .map_err(Problem::from)?;
+    match report {
+        Some(r) => Ok(HttpResponse::Ok().json(r)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-device",
+            "No such device",
+            format!(
+                "there is no device {:?} (give its IRI, a prefixed name or its short name)",
+                path.as_str()
+            ),
+        )),
+    }
+}
