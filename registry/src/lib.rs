@@ -12,6 +12,7 @@
 pub mod answer;
 pub mod bundled;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod matching;

@@ -61,6 +61,8 @@ pub struct Registry {
     /// Bumped by every write; derived indexes are valid for one generation.
     generation: Arc<AtomicU64>,
     fleet: Arc<Mutex<Option<CachedFleet>>>,
+    /// Queries run so far (observability, and tests that bound the queries of a request).
+    queries_run: Arc<AtomicU64>,
 }
 
 /// The fleet index and the write generation it was read at.
@@ -115,7 +117,13 @@ impl Registry {
             shapes: bundled_shapes()?,
             generation: Arc::new(AtomicU64::new(0)),
             fleet: Arc::new(Mutex::new(None)),
+            queries_run: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Number of SPARQL queries this registry has evaluated.
+    pub fn queries_run(&self) -> u64 {
+        self.queries_run.load(Ordering::Relaxed)
     }
 
     fn written(&self) {
@@ -222,6 +230,7 @@ impl Registry {
         bindings: Vec<(String, oxigraph::model::Term)>,
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
+        self.queries_run.fetch_add(1, Ordering::Relaxed);
         let token = CancellationToken::new();
         let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token.clone());
         for (prefix, ns) in PREFIXES {

@@ -4,6 +4,7 @@
 //! blocking pool (`web::block`, since Oxigraph is synchronous), and map every error to an
 //! RFC 9457 problem in one place ([`problem::Problem`]).
 
+pub mod graphql;
 mod named;
 pub mod negotiate;
 pub mod problem;
@@ -47,13 +48,19 @@ impl Default for ServiceConfig {
 pub(crate) struct AppState {
     pub(crate) registry: Registry,
     pub(crate) config: ServiceConfig,
+    pub(crate) graphql: crate::graphql::SeamSchema,
 }
 
 /// Binds the service on `addr` (use port 0 for an ephemeral port) and returns the server (to be
 /// awaited or spawned) and the address it listens on.
 pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::Result<(Server, SocketAddr)> {
     let workers = config.workers;
-    let state = web::Data::new(AppState { registry, config });
+    let graphql = crate::graphql::schema(registry.clone());
+    let state = web::Data::new(AppState {
+        registry,
+        config,
+        graphql,
+    });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -87,6 +94,11 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
                     .route(web::post().to(named::run_post)),
             )
             .route("/match/{device}", web::get().to(named::match_device))
+            .service(
+                web::resource("/graphql")
+                    .route(web::get().to(graphql::get))
+                    .route(web::post().to(graphql::post)),
+            )
             .default_service(web::to(not_found))
     })
     .disable_signals();

@@ -203,15 +203,21 @@ pub(super) async fn update(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Checks `Authorization: Bearer <token>` against the configured token.
-pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
+/// What the request's `Authorization` header amounts to.
+pub(super) enum TokenStatus {
+    /// The server has no write token: writes are refused.
+    NotConfigured,
+    /// No bearer token was sent.
+    Missing,
+    /// A bearer token that is not the configured one.
+    Invalid,
+    /// The configured token.
+    Valid,
+}
+
+pub(super) fn token_status(req: &HttpRequest, state: &AppState) -> TokenStatus {
     let Some(expected) = state.config.token.as_deref() else {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "writes-disabled",
-            "Writes are disabled",
-            "this server has no write token configured (start it with --token or SEAM_TOKEN)",
-        ));
+        return TokenStatus::NotConfigured;
     };
     let given = req
         .headers()
@@ -220,11 +226,26 @@ pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Probl
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match given {
-        None => Err(Problem::unauthorized(
+        None => TokenStatus::Missing,
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => TokenStatus::Valid,
+        Some(_) => TokenStatus::Invalid,
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` against the configured token.
+pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
+    match token_status(req, state) {
+        TokenStatus::Valid => Ok(()),
+        TokenStatus::NotConfigured => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "writes-disabled",
+            "Writes are disabled",
+            "this server has no write token configured (start it with --token or SEAM_TOKEN)",
+        )),
+        TokenStatus::Missing => Err(Problem::unauthorized(
             "this operation requires `Authorization: Bearer <token>`",
         )),
-        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(Problem::unauthorized("the bearer token is not valid")),
+        TokenStatus::Invalid => Err(Problem::unauthorized("the bearer token is not valid")),
     }
 }
 

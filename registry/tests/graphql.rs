@@ -1,0 +1,314 @@
+//! The GraphQL API: schema drift, DataLoader batching (store queries counted), pagination,
+//! matching, mutations with the token, and GraphQL over HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use oxigraph::io::RdfFormat;
+use seam_registry::graphql::{loaders, schema, Authorized};
+use seam_registry::http::{bind, ServiceConfig};
+use seam_registry::ingest::parse_document;
+use seam_registry::matching::{self, MatchOptions};
+use seam_registry::synth::{fleet_turtle, FleetSpec};
+use seam_registry::Registry;
+use serde_json::{json, Value};
+
+fn seeded() -> Registry {
+    let r = Registry::in_memory().unwrap();
+    r.seed_if_empty().unwrap();
+    r
+}
+
+async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
+    let schema = schema(registry.clone());
+    let (boards, sensors) = loaders(registry);
+    let request = async_graphql::Request::new(query)
+        .data(Authorized(authorized))
+        .data(boards)
+        .data(sensors);
+    serde_json::to_value(schema.execute(request).await).unwrap()
+}
+
+#[test]
+fn committed_sdl_matches_the_schema() {
+    let sdl = schema(Registry::in_memory().unwrap()).sdl();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    if std::env::var_os("SEAM_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &sdl).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == sdl,
+        "registry/schema.graphql is out of date: run `SEAM_UPDATE_SCHEMA=1 cargo test -p seam-registry --test graphql` and commit it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_of_devices_with_boards_and_sensors_costs_a_fixed_number_of_queries() {
+    let registry = seeded();
+    let text = fleet_turtle(
+        FleetSpec {
+            boards: 20,
+            devices: 150,
+            runtimes: 3,
+            models: 5,
+        },
+        7,
+    );
+    registry
+        .load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
+        .unwrap();
+    let query = |n: usize| {
+        format!("{{ devices(first: {n}) {{ edges {{ node {{ id shortName board {{ id label sensors {{ kind sampleRateHz }} }} sensors {{ kind }} }} }} pageInfo {{ hasNextPage }} }} }}")
+    };
+    let mut costs = Vec::new();
+    for n in [10, 100] {
+        let before = registry.queries_run();
+        let v = run(&registry, &query(n), false).await;
+        assert!(v["errors"].is_null(), "{v}");
+        let edges = v["data"]["devices"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), n);
+        assert!(
+            edges.iter().all(|e| e["node"]["board"]["label"].is_string()),
+            "every device has its board"
+        );
+        costs.push(registry.queries_run() - before);
+    }
+    // One page query, one board batch, at most two sensor batches (devices, then boards).
+    assert!(costs[1] <= 4, "a page of 100 cost {} store queries", costs[1]);
+    assert_eq!(costs[0], costs[1], "the cost must not grow with the page size");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relay_pagination_walks_every_device_once() {
+    let registry = seeded();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let args = match &after {
+            Some(c) => format!("first: 3, after: \"{c}\""),
+            None => "first: 3".into(),
+        };
+        let v = run(&registry, &format!("{{ devices({args}) {{ edges {{ cursor node {{ shortName }} }} pageInfo {{ hasNextPage endCursor }} }} }}"), false).await;
+        let page = &v["data"]["devices"];
+        for e in page["edges"].as_array().unwrap() {
+            seen.push(e["node"]["shortName"].as_str().unwrap().to_owned());
+        }
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = Some(page["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(seen.len(), unique.len());
+    assert_eq!(seen.len(), 8);
+    let bad = run(
+        &registry,
+        "{ devices(first: 3, after: \"!!!\") { edges { cursor } } }",
+        false,
+    )
+    .await;
+    assert!(
+        bad["errors"][0]["message"].as_str().unwrap().contains("cursor"),
+        "{bad}"
+    );
+    let huge = run(&registry, "{ devices(first: 100000) { edges { cursor } } }", false).await;
+    assert!(!huge["errors"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compatible_models_is_the_match_report() {
+    let registry = seeded();
+    let v = run(
+        &registry,
+        "{ compatibleModels(device: \"line3-acoustic-02\", explain: true) { device compatible { model via ramBytes flashBytes estimatedLatencyMs accuracy } rejected { model reasons { constraint required available message } } } }",
+        false,
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let fleet = registry.fleet().unwrap();
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
+    let direct = serde_json::to_value(&report).unwrap();
+    let gql = &v["data"]["compatibleModels"];
+    assert_eq!(gql["device"], direct["device"]);
+    for (g, d) in gql["compatible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(direct["compatible"].as_array().unwrap())
+    {
+        for k in [
+            "model",
+            "via",
+            "ramBytes",
+            "flashBytes",
+            "estimatedLatencyMs",
+            "accuracy",
+        ] {
+            assert_eq!(g[k], d[k], "{k}");
+        }
+    }
+    assert_eq!(
+        gql["rejected"].as_array().unwrap().len(),
+        direct["rejected"].as_array().unwrap().len()
+    );
+    let devices = run(
+        &registry,
+        "{ compatibleDevices(model: \"cat:kws-dscnn-int8\") { device fit { via } } fleetMatrix { device model via } }",
+        false,
+    )
+    .await;
+    assert!(
+        devices["data"]["compatibleDevices"].as_array().unwrap().len() >= 3,
+        "{devices}"
+    );
+    assert!(devices["data"]["fleetMatrix"].as_array().unwrap().len() > 20);
+    let unknown = run(&registry, "{ compatibleModels(device: \"nobody\") { device } }", false).await;
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let negative = run(
+        &registry,
+        "{ compatibleModels(device: \"line3-acoustic-02\", latencyBudgetMs: -1) { device } }",
+        false,
+    )
+    .await;
+    assert_eq!(negative["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutations_need_the_token_and_are_validated() {
+    let registry = seeded();
+    let register = "mutation { registerDevice(input: { shortName: \"line9-press-01\", board: \"cat:sparkfun-edge\", freeRamBytes: 300000, freeFlashBytes: 800000 }) { id shortName board { label } } }";
+    let denied = run(&registry, register, false).await;
+    assert_eq!(denied["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{denied}");
+    let before = registry.len().unwrap();
+    let ok = run(&registry, register, true).await;
+    assert!(ok["errors"].is_null(), "{ok}");
+    assert_eq!(ok["data"]["registerDevice"]["board"]["label"], "SparkFun Edge");
+    assert!(registry.len().unwrap() > before);
+    // The new device is matched at once (the fleet index follows writes).
+    let m = run(
+        &registry,
+        "{ compatibleModels(device: \"line9-press-01\") { compatible { model } } }",
+        false,
+    )
+    .await;
+    assert!(
+        !m["data"]["compatibleModels"]["compatible"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{m}"
+    );
+    let again = run(&registry, register, true).await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let size = registry.len().unwrap();
+    let bad_board = run(
+        &registry,
+        "mutation { registerDevice(input: { shortName: \"x-1\", board: \"cat:no-such-board\" }) { id } }",
+        true,
+    )
+    .await;
+    let message = bad_board["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("is not a known seam:Board"), "{message}");
+    assert_eq!(registry.len().unwrap(), size, "a refused mutation writes nothing");
+    let model = run(
+        &registry,
+        "mutation { registerModel(input: { id: \"urn:seam:test:m1\", name: \"m1\", task: \"cat:keyword-spotting\", dtype: \"seam:int8\", params: 1000, macs: 50000, weightBytes: 1000, peakActivationBytes: 2048, operators: [\"Conv\", \"Relu\"], sensorKinds: [\"seam:microphone\"], accuracy: 0.8 }) { id name accuracy } }",
+        true,
+    )
+    .await;
+    assert!(model["errors"].is_null(), "{model}");
+    assert_eq!(model["data"]["registerModel"]["accuracy"], 0.8);
+    let bad_model = run(
+        &registry,
+        "mutation { registerModel(input: { id: \"urn:seam:test:m2\", name: \"m2\", task: \"cat:keyword-spotting\", dtype: \"seam:no-such-dtype\", params: 1, macs: 1, weightBytes: 1, peakActivationBytes: 1 }) { id } }",
+        true,
+    )
+    .await;
+    assert_eq!(
+        bad_model["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad_model}"
+    );
+    let syntax = run(&registry, "{ devices(first: ) }", false).await;
+    assert!(!syntax["errors"].is_null());
+}
+
+#[test]
+fn graphql_over_http() {
+    let registry = seeded();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let config = ServiceConfig {
+                token: Some("tok".into()),
+                workers: 1,
+                ..ServiceConfig::default()
+            };
+            let (server, addr) = bind(registry, config, "127.0.0.1:0").unwrap();
+            tx.send(addr).unwrap();
+            server.await.unwrap();
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    seam_registry::remote::install_tls_provider();
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://{addr}/graphql");
+    let page = client.get(&url).header("accept", "text/html").send().unwrap();
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().unwrap().contains("graphiql"));
+    let v: Value = client
+        .get(&url)
+        .query(&[("query", "{ boards { id } }")])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(v["data"]["boards"].as_array().unwrap().len() >= 12);
+    let mutation = "mutation { registerDevice(input: { shortName: \"g-1\", board: \"cat:raspberrypi-pico\" }) { id } }";
+    let by_get: Value = client
+        .get(&url)
+        .query(&[("query", mutation)])
+        .bearer_auth("tok")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        by_get["errors"][0]["message"].as_str().unwrap().contains("POST"),
+        "{by_get}"
+    );
+    let posted: Value = client
+        .post(&url)
+        .bearer_auth("tok")
+        .json(&json!({ "query": mutation }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(posted["errors"].is_null(), "{posted}");
+    let wrong = client
+        .post(&url)
+        .bearer_auth("nope")
+        .json(&json!({ "query": "{ boards { id } }" }))
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let garbage = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"query\": 5")
+        .send()
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(garbage.headers()["content-type"], "application/problem+json");
+}
