@@ -5,7 +5,7 @@
 //!   generated registry, against Oxigraph's own bulk loader on the same file.
 //! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
 
-mod gen;
+mod matching;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -44,6 +44,22 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Matchmaking on a generated registry: single-device match vs a plain scan, the fleet matrix,
+    /// GraphQL vs the direct call.
+    Match {
+        /// Devices in the generated registry.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Models in the generated registry.
+        #[arg(long, default_value_t = 1_000)]
+        models: usize,
+        /// Devices sampled for the per-device figures.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Also time the SPARQL rules (queries/compatible-models.rq) per device, on this many devices.
+        #[arg(long, default_value_t = 20)]
+        sparql_samples: usize,
+    },
     /// Write the generated registry to a file (for other tools).
     Generate {
         /// Output Turtle file.
@@ -54,7 +70,23 @@ enum Cmd {
     },
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// A generated registry of about `triples` triples (the synthetic fleet generator, sized so that
+/// a device, its share of boards and runtimes, and a tenth of a model make ~16 triples).
+fn registry_turtle(triples: usize) -> String {
+    let devices = (triples / 16).max(10);
+    seam_registry::synth::fleet_turtle(
+        seam_registry::synth::FleetSpec {
+            boards: (devices / 50).max(1),
+            devices,
+            runtimes: 8,
+            models: (devices / 10).max(1),
+        },
+        42,
+    )
+}
+
+/// The median of `v` (the upper one for an even count).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -62,10 +94,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Generate { out, triples } => {
-            let (text, n) = gen::registry_turtle(triples, 42);
+            let text = registry_turtle(triples);
             std::fs::write(&out, text)?;
-            println!("wrote {n} triples to {}", out.display());
+            println!("wrote about {triples} triples to {}", out.display());
         }
+        Cmd::Match {
+            devices,
+            models,
+            samples,
+            sparql_samples,
+        } => matching::run(devices, models, samples, sparql_samples)?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
     }
@@ -74,7 +112,7 @@ fn main() -> anyhow::Result<()> {
 
 fn load(triples: usize, runs: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (text, _) = gen::registry_turtle(triples, 42);
+    let text = registry_turtle(triples);
     let file = dir.path().join("registry.ttl");
     std::fs::write(&file, &text)?;
     // Distinct triples, as a store holds them.

@@ -275,3 +275,68 @@ fn the_three_matching_queries_share_one_text() {
     assert_eq!(body("compatible-models"), body("compatible-devices"));
     assert_eq!(body("compatible-models"), body("fleet-matrix"));
 }
+
+#[test]
+fn the_fast_verdict_and_the_explanation_agree() {
+    use seam_registry::matching::evaluate::DeviceView;
+    for seed in 11..=14 {
+        let r = seeded();
+        let text = fleet_turtle(
+            FleetSpec {
+                boards: 10,
+                devices: 40,
+                runtimes: 6,
+                models: 40,
+            },
+            seed,
+        );
+        r.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
+            .unwrap();
+        let fleet = r.fleet().unwrap();
+        let opts = MatchOptions {
+            headroom_pct: 10,
+            latency_budget_s: Some(0.5),
+        };
+        let (mut asis, mut int8, mut rejected) = (0, 0, 0);
+        for device in fleet.devices.values() {
+            let view = DeviceView::new(&fleet, device);
+            for model in fleet.models.values() {
+                let reasons = view.reasons(model, &opts);
+                match view.verdict(&fleet, model, &opts) {
+                    Some((Via::AsIs, _)) => {
+                        asis += 1;
+                        assert!(
+                            reasons.is_empty(),
+                            "{} on {}: compatible yet {reasons:?}",
+                            model.iri,
+                            device.iri
+                        );
+                    }
+                    Some((Via::Int8, _)) => {
+                        int8 += 1;
+                        assert!(!reasons.is_empty(), "{} on {}", model.iri, device.iri);
+                        assert!(
+                            reasons
+                                .iter()
+                                .all(|x| matches!(x.constraint, Constraint::Ram | Constraint::Flash)),
+                            "{reasons:?}"
+                        );
+                    }
+                    None => {
+                        rejected += 1;
+                        assert!(
+                            !reasons.is_empty(),
+                            "{} on {}: rejected without a reason",
+                            model.iri,
+                            device.iri
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            asis > 0 && int8 > 0 && rejected > 0,
+            "seed {seed}: {asis} as-is, {int8} int8, {rejected} rejected"
+        );
+    }
+}

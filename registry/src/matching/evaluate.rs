@@ -167,8 +167,6 @@ impl<'a> Candidate<'a> {
 /// How a candidate fits one runtime.
 struct RuntimeFit<'a> {
     runtime: &'a RuntimeFacts,
-    ram_required: u64,
-    flash_required: u64,
     reasons: Vec<Reason>,
 }
 
@@ -338,8 +336,9 @@ impl<'a> DeviceView<'a> {
 
     fn fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
         let mut reasons = Vec::new();
-        let ram_required = ram_required(c.peak.unwrap_or(0), r.ram_overhead_bytes, opts.headroom_pct);
-        let flash_required = c.weight.unwrap_or(0) + r.flash_overhead_bytes;
+        // Unknown activation or weight sizes cannot be shown to fit: they fail like a shortfall.
+        let ram_required = c.peak.map(|p| ram_required(p, r.ram_overhead_bytes, opts.headroom_pct));
+        let flash_required = c.weight.map(|w| w + r.flash_overhead_bytes);
         match c.dtype {
             Some(dt) if r.dtypes.contains(dt) => {}
             dt => reasons.push(Reason {
@@ -374,71 +373,88 @@ impl<'a> DeviceView<'a> {
                 ),
             });
         }
-        if ram_required > self.free_ram {
+        if ram_required.is_none_or(|req| req > self.free_ram) {
             reasons.push(Reason {
                 constraint: Constraint::Ram,
-                required: ram_required.to_string(),
+                required: ram_required.map_or("unknown".into(), |r| r.to_string()),
                 available: self.free_ram.to_string(),
                 unit: Some("bytes".into()),
-                message: format!(
-                    "Needs {ram_required} bytes of RAM (activations, {} runtime, {}% headroom); {} bytes are free.",
-                    r.label, opts.headroom_pct, self.free_ram
-                ),
+                message: match ram_required {
+                    Some(req) => format!(
+                        "Needs {req} bytes of RAM (activations, {} runtime, {}% headroom); {} bytes are free.",
+                        r.label, opts.headroom_pct, self.free_ram
+                    ),
+                    None => "The model's activation memory is unknown, so it cannot be shown to fit.".into(),
+                },
             });
         }
-        if flash_required > self.free_flash {
+        if flash_required.is_none_or(|req| req > self.free_flash) {
             reasons.push(Reason {
                 constraint: Constraint::Flash,
-                required: flash_required.to_string(),
+                required: flash_required.map_or("unknown".into(), |r| r.to_string()),
                 available: self.free_flash.to_string(),
                 unit: Some("bytes".into()),
-                message: format!(
-                    "Needs {flash_required} bytes of flash (weights and {}); {} bytes are free.",
-                    r.label, self.free_flash
-                ),
+                message: match flash_required {
+                    Some(req) => format!(
+                        "Needs {req} bytes of flash (weights and {}); {} bytes are free.",
+                        r.label, self.free_flash
+                    ),
+                    None => "The model's weight size is unknown, so it cannot be shown to fit.".into(),
+                },
             });
         }
-        RuntimeFit {
-            runtime: r,
-            ram_required,
-            flash_required,
-            reasons,
+        RuntimeFit { runtime: r, reasons }
+    }
+
+    /// The fast verdict of one candidate: no reason is built, nothing is allocated.
+    fn quick(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Quick<'a> {
+        let latency = self.estimated_latency_s(c);
+        let device_ok = self.board.is_some()
+            && !self.runtimes.is_empty()
+            && c.sensors
+                .iter()
+                .all(|req| self.sensors().any(|s| s.kind == req.kind && sensor_adequate(s, req)))
+            && opts
+                .latency_budget_s
+                .is_none_or(|budget| latency.is_some_and(|est| est <= budget));
+        let mut memory_only = false;
+        let mut best: Option<(&'a RuntimeFacts, u64, u64)> = None;
+        if device_ok {
+            for r in &self.runtimes {
+                let typed = c.dtype.is_some_and(|dt| r.dtypes.contains(dt))
+                    && c.operators.iter().all(|op| r.operators.contains(op));
+                if !typed {
+                    continue;
+                }
+                memory_only = true;
+                let (Some(peak), Some(weight)) = (c.peak, c.weight) else {
+                    continue;
+                };
+                let ram = ram_required(peak, r.ram_overhead_bytes, opts.headroom_pct);
+                let flash = weight + r.flash_overhead_bytes;
+                if ram <= self.free_ram && flash <= self.free_flash {
+                    let better = best.is_none_or(|(b, br, bf)| (ram, flash, &r.iri) < (br, bf, &b.iri));
+                    if better {
+                        best = Some((r, ram, flash));
+                    }
+                }
+            }
+        }
+        Quick {
+            best,
+            memory_only,
+            latency,
         }
     }
 
-    /// Checks one candidate against the device and every candidate runtime.
-    fn check(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Check<'a> {
-        let (device_reasons, latency) = self.device_reasons(c, opts);
+    /// Every reason a candidate does not run here (empty when it does): the device-level
+    /// reasons, and, when no runtime takes it, those of the runtime that came closest (fewest
+    /// failed constraints, then IRI order).
+    fn reasons_of(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Vec<Reason> {
+        let (mut reasons, _) = self.device_reasons(c, opts);
         let fits: Vec<RuntimeFit<'a>> = self.runtimes.iter().map(|r| self.fit(c, r, opts)).collect();
-        let memory_only = device_reasons.is_empty()
-            && fits.iter().any(|f| {
-                f.reasons
-                    .iter()
-                    .all(|r| matches!(r.constraint, Constraint::Ram | Constraint::Flash))
-            });
-        let key = |f: &RuntimeFit<'_>| (f.ram_required, f.flash_required, f.runtime.iri.clone());
-        let best = fits
-            .iter()
-            .filter(|f| f.reasons.is_empty())
-            .min_by_key(|f| key(f))
-            .map(|f| (f.runtime, f.ram_required, f.flash_required));
-        if device_reasons.is_empty() {
-            if let Some((runtime, ram_required, flash_required)) = best {
-                return Check {
-                    result: Ok(RuntimeFit {
-                        runtime,
-                        ram_required,
-                        flash_required,
-                        reasons: Vec::new(),
-                    }),
-                    latency,
-                    memory_only,
-                };
-            }
-        }
-        let mut reasons = device_reasons;
-        // No runtime fits: report the closest one (fewest failed constraints, then IRI order).
-        if best.is_none() {
+        let some_fit = fits.iter().any(|f| f.reasons.is_empty());
+        if !some_fit {
             if let Some(closest) = fits
                 .into_iter()
                 .min_by(|a, b| (a.reasons.len(), &a.runtime.iri).cmp(&(b.reasons.len(), &b.runtime.iri)))
@@ -447,36 +463,48 @@ impl<'a> DeviceView<'a> {
             }
         }
         reasons.sort_by_key(|r| r.constraint);
-        Check {
-            result: Err(reasons),
-            latency,
-            memory_only,
+        reasons
+    }
+
+    /// The verdict for `model` on this device; the reasons of a rejection are worked out only
+    /// when `explain` is set (they cost far more than the verdict).
+    pub fn evaluate(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions, explain: bool) -> Outcome {
+        match self.verdict(fleet, model, opts) {
+            Some((_, fit)) => Outcome::Compatible(fit),
+            None => Outcome::Rejected(Rejected {
+                model: model.iri.clone(),
+                name: model.name.clone(),
+                reasons: if explain { self.reasons(model, opts) } else { Vec::new() },
+            }),
         }
     }
 
-    /// The verdict for `model` on this device.
-    pub fn evaluate(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions) -> Outcome {
+    /// How `model` runs here, if it does.
+    pub fn verdict(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions) -> Option<(Via, Compatible)> {
         let as_is = Candidate::of(model);
-        let check = self.check(&as_is, opts);
-        let reasons = match check.result {
-            Ok(fit) => return Outcome::Compatible(compatible(model, &as_is, &fit, check.latency, Via::AsIs)),
-            Err(reasons) => reasons,
-        };
+        let quick = self.quick(&as_is, opts);
+        if let Some((r, ram, flash)) = quick.best {
+            return Some((
+                Via::AsIs,
+                compatible(model, &as_is, r, ram, flash, quick.latency, Via::AsIs),
+            ));
+        }
         // Fails only for lack of memory on a runtime that otherwise takes it: try int8.
-        if check.memory_only {
+        if quick.memory_only {
             if let Some(variant) = int8_variant(fleet, model) {
                 let c = variant.candidate();
-                let v = self.check(&c, opts);
-                if let Ok(fit) = v.result {
-                    return Outcome::Compatible(compatible(model, &c, &fit, v.latency, Via::Int8));
+                let v = self.quick(&c, opts);
+                if let Some((r, ram, flash)) = v.best {
+                    return Some((Via::Int8, compatible(model, &c, r, ram, flash, v.latency, Via::Int8)));
                 }
             }
         }
-        Outcome::Rejected(Rejected {
-            model: model.iri.clone(),
-            name: model.name.clone(),
-            reasons,
-        })
+        None
+    }
+
+    /// Every reason `model`, as it is, does not run here.
+    pub fn reasons(&self, model: &ModelFacts, opts: &MatchOptions) -> Vec<Reason> {
+        self.reasons_of(&Candidate::of(model), opts)
     }
 
     /// Free RAM the device offers (reported, or board total minus the firmware reservation).
@@ -490,10 +518,10 @@ impl<'a> DeviceView<'a> {
     }
 }
 
-struct Check<'a> {
-    result: Result<RuntimeFit<'a>, Vec<Reason>>,
-    latency: Option<f64>,
+struct Quick<'a> {
+    best: Option<(&'a RuntimeFacts, u64, u64)>,
     memory_only: bool,
+    latency: Option<f64>,
 }
 
 /// An int8 variant: the declared one, or one derived from a float32 model by weight
@@ -549,10 +577,13 @@ impl<'a> Variant<'a> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compatible(
     model: &ModelFacts,
     c: &Candidate<'_>,
-    fit: &RuntimeFit<'_>,
+    runtime: &RuntimeFacts,
+    ram_bytes: u64,
+    flash_bytes: u64,
     latency: Option<f64>,
     via: Via,
 ) -> Compatible {
@@ -562,10 +593,10 @@ fn compatible(
         task: model.task.clone(),
         accuracy: c.accuracy,
         estimated_latency_ms: latency.map(|s| round3(s * 1e3)),
-        ram_bytes: fit.ram_required,
-        flash_bytes: fit.flash_required,
+        ram_bytes,
+        flash_bytes,
         via,
-        runtime: fit.runtime.iri.clone(),
+        runtime: runtime.iri.clone(),
         runs: c.runs.to_owned(),
     }
 }

@@ -42,7 +42,7 @@ pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explai
     let mut compatible = Vec::new();
     let mut rejected = Vec::new();
     for model in fleet.models.values() {
-        match view.evaluate(fleet, model, opts) {
+        match view.evaluate(fleet, model, opts, explain) {
             Outcome::Compatible(c) => compatible.push(c),
             Outcome::Rejected(r) => rejected.push(r),
         }
@@ -75,7 +75,7 @@ pub fn compatible_devices(fleet: &Fleet, model_iri: &str, opts: &MatchOptions) -
     let model = fleet.models.get(model_iri)?;
     let mut out = Vec::new();
     for device in fleet.devices.values() {
-        if let Outcome::Compatible(fit) = DeviceView::new(fleet, device).evaluate(fleet, model, opts) {
+        if let Some((_, fit)) = DeviceView::new(fleet, device).verdict(fleet, model, opts) {
             out.push(DeviceMatch {
                 device: device.iri.clone(),
                 short_name: device.short_name.clone(),
@@ -97,20 +97,40 @@ pub struct MatrixCell {
     pub via: Via,
 }
 
-/// Every compatible (device, model) pair of the fleet, device by device.
+/// Every compatible (device, model) pair of the fleet, device by device, using every core.
 pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
-    let mut out = Vec::new();
-    for device in fleet.devices.values() {
+    let devices: Vec<&facts::DeviceFacts> = fleet.devices.values().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(devices.len().max(1));
+    let chunk = devices.len().div_ceil(threads.max(1)).max(1);
+    let row = |device: &facts::DeviceFacts| -> Vec<MatrixCell> {
         let view = DeviceView::new(fleet, device);
-        for model in fleet.models.values() {
-            if let Outcome::Compatible(c) = view.evaluate(fleet, model, opts) {
-                out.push(MatrixCell {
+        fleet
+            .models
+            .values()
+            .filter_map(|model| {
+                view.verdict(fleet, model, opts).map(|(via, _)| MatrixCell {
                     device: device.iri.clone(),
                     model: model.iri.clone(),
-                    via: c.via,
-                });
+                    via,
+                })
+            })
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = devices
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().flat_map(|d| row(d)).collect::<Vec<_>>()))
+            .collect();
+        // A panicking worker is a bug in the rules; its rows are recomputed here rather than lost.
+        let mut out = Vec::new();
+        for (handle, part) in handles.into_iter().zip(devices.chunks(chunk)) {
+            match handle.join() {
+                Ok(cells) => out.extend(cells),
+                Err(_) => out.extend(part.iter().flat_map(|d| row(d))),
             }
         }
-    }
-    out
+        out
+    })
 }

@@ -1,0 +1,169 @@
+//! Matchmaking benchmarks on a generated registry (DESIGN §3 targets in BENCHMARKS.md).
+
+use std::time::Instant;
+
+use oxigraph::io::RdfFormat;
+use seam_registry::graphql::{loaders, schema, Authorized};
+use seam_registry::ingest::parse_document;
+use seam_registry::matching::facts::Fleet;
+use seam_registry::matching::{self, MatchOptions};
+use seam_registry::named;
+use seam_registry::synth::{fleet_turtle, FleetSpec, Rng};
+use seam_registry::{QueryLimits, Registry};
+
+use crate::median;
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The baseline: a plain in-memory scan over the same facts deciding "runs as-is" with no
+/// explanation, no int8 fallback and no ranking — the least any matcher must do.
+fn plain_scan(fleet: &Fleet, device: &str) -> usize {
+    let Some(d) = fleet.devices.get(device) else { return 0 };
+    let Some(b) = d.board.as_ref().and_then(|b| fleet.boards.get(b)) else {
+        return 0;
+    };
+    let free_ram = d
+        .free_ram_bytes
+        .unwrap_or(b.ram_bytes.unwrap_or(0).saturating_sub(b.reserved_ram_bytes));
+    let free_flash = d
+        .free_flash_bytes
+        .unwrap_or(b.flash_bytes.unwrap_or(0).saturating_sub(b.reserved_flash_bytes));
+    let mut n = 0;
+    for m in fleet.models.values() {
+        let sensors_ok = m.sensors.iter().all(|req| {
+            b.sensors.iter().chain(&d.sensors).any(|s| {
+                s.kind == req.kind
+                    && req
+                        .min_sample_rate_hz
+                        .is_none_or(|min| s.sample_rate_hz.is_some_and(|r| r >= min))
+            })
+        });
+        if !sensors_ok {
+            continue;
+        }
+        let fits = fleet.runtimes.values().any(|r| {
+            b.isa.as_ref().is_some_and(|isa| r.isas.contains(isa))
+                && m.dtype.as_ref().is_some_and(|dt| r.dtypes.contains(dt))
+                && m.operators.iter().all(|op| r.operators.contains(op))
+                && (m.peak_activation_bytes.unwrap_or(0) + r.ram_overhead_bytes) * 110 / 100 <= free_ram
+                && m.weight_bytes.unwrap_or(0) + r.flash_overhead_bytes <= free_flash
+        });
+        n += usize::from(fits);
+    }
+    n
+}
+
+pub fn run(devices: usize, models: usize, samples: usize, sparql_samples: usize) -> anyhow::Result<()> {
+    let registry = Registry::in_memory()?;
+    registry.seed_if_empty()?;
+    let spec = FleetSpec {
+        boards: (devices / 50).max(1),
+        devices,
+        runtimes: 8,
+        models,
+    };
+    let started = Instant::now();
+    let text = fleet_turtle(spec, 42);
+    registry.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None)?])?;
+    println!("registry: {devices} generated devices + 8 catalog devices, {models} generated + 13 catalog models ({} quads), loaded in {:.1} s", registry.len()?, started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    let fleet = registry.fleet()?;
+    println!(
+        "fleet index built from the graph in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let keys: Vec<String> = fleet.devices.keys().cloned().collect();
+    let mut rng = Rng::new(7);
+    let picks: Vec<&String> = (0..samples)
+        .map(|_| &keys[rng.below(keys.len() as u64) as usize])
+        .collect();
+    let opts = MatchOptions::default();
+
+    let (mut ours, mut plain, mut explained) = (Vec::new(), Vec::new(), Vec::new());
+    let mut compatible = 0;
+    for d in &picks {
+        let t = Instant::now();
+        let r = matching::match_device(&fleet, d, &opts, false);
+        ours.push(t.elapsed().as_secs_f64());
+        compatible += r.map_or(0, |r| r.compatible.len());
+        let t = Instant::now();
+        std::hint::black_box(plain_scan(&fleet, d));
+        plain.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(matching::match_device(&fleet, d, &opts, true));
+        explained.push(t.elapsed().as_secs_f64());
+    }
+    let (p50, base) = (median(ours.clone()), median(plain));
+    println!(
+        "single-device match ({} models each, {samples} devices): p50 {:.3} ms, p95 {:.3} ms; with --explain p50 {:.3} ms; plain scan p50 {:.3} ms; ratio {:.2}× (avg {:.1} compatible)",
+        fleet.models.len(),
+        p50 * 1e3,
+        percentile(ours, 0.95) * 1e3,
+        median(explained) * 1e3,
+        base * 1e3,
+        p50 / base,
+        compatible as f64 / samples as f64
+    );
+
+    let t = Instant::now();
+    let cells = matching::fleet_matrix(&fleet, &opts);
+    let elapsed = t.elapsed().as_secs_f64();
+    let pairs = fleet.devices.len() * fleet.models.len();
+    println!(
+        "fleet matrix: {pairs} pairs in {elapsed:.2} s ({:.0} ns/pair), {} compatible",
+        elapsed * 1e9 / pairs as f64,
+        cells.len()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let gql = schema(registry.clone());
+    let (mut via_graphql, mut direct) = (Vec::new(), Vec::new());
+    for d in picks.iter().take(samples.min(100)) {
+        let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
+        let t = Instant::now();
+        let response = runtime.block_on(async {
+            let (b, s) = loaders(&registry);
+            gql.execute(
+                async_graphql::Request::new(query)
+                    .data(Authorized(false))
+                    .data(b)
+                    .data(s),
+            )
+            .await
+        });
+        std::hint::black_box(serde_json::to_vec(&response)?);
+        via_graphql.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let report = matching::match_device(&fleet, d, &opts, false);
+        std::hint::black_box(serde_json::to_vec(&report)?);
+        direct.push(t.elapsed().as_secs_f64());
+    }
+    let (g, dct) = (median(via_graphql), median(direct));
+    println!(
+        "GraphQL compatibleModels p50 {:.3} ms vs direct call + JSON p50 {:.3} ms: ratio {:.2}×",
+        g * 1e3,
+        dct * 1e3,
+        g / dct
+    );
+
+    if sparql_samples > 0 {
+        let q = named::all()?
+            .into_iter()
+            .find(|q| q.name == "compatible-models")
+            .ok_or_else(|| anyhow::anyhow!("no compatible-models"))?;
+        let mut times = Vec::new();
+        for d in picks.iter().take(sparql_samples) {
+            let bindings = q.bind(&[("device".into(), (*d).clone())], &|_| None)?;
+            let t = Instant::now();
+            std::hint::black_box(registry.query_named(&q, bindings, &QueryLimits::default())?);
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let s = median(times);
+        println!("SPARQL compatible-models (the readable rules) p50 {:.1} ms over {sparql_samples} devices: {:.0}× the fast path", s * 1e3, s / p50);
+    }
+    Ok(())
+}
