@@ -59,6 +59,12 @@ enum Cmd {
         /// Also time the SPARQL rules (queries/compatible-models.rq) per device, on this many devices.
         #[arg(long, default_value_t = 20)]
         sparql_samples: usize,
+        /// A Python with pyoxigraph and rdflib (see bench/peers/run.sh): run the same query there.
+        #[arg(long)]
+        peers: Option<PathBuf>,
+        /// Devices rdflib is timed on (it is slow).
+        #[arg(long, default_value_t = 3)]
+        rdflib_samples: usize,
     },
     /// Write the generated registry to a file (for other tools).
     Generate {
@@ -103,7 +109,16 @@ fn main() -> anyhow::Result<()> {
             models,
             samples,
             sparql_samples,
-        } => matching::run(devices, models, samples, sparql_samples)?,
+            peers,
+            rdflib_samples,
+        } => matching::run(
+            devices,
+            models,
+            samples,
+            sparql_samples,
+            peers.as_deref(),
+            rdflib_samples,
+        )?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
     }

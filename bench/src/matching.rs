@@ -56,7 +56,14 @@ fn plain_scan(fleet: &Fleet, device: &str) -> usize {
     n
 }
 
-pub fn run(devices: usize, models: usize, samples: usize, sparql_samples: usize) -> anyhow::Result<()> {
+pub fn run(
+    devices: usize,
+    models: usize,
+    samples: usize,
+    sparql_samples: usize,
+    peers: Option<&std::path::Path>,
+    rdflib_samples: usize,
+) -> anyhow::Result<()> {
     let registry = Registry::in_memory()?;
     registry.seed_if_empty()?;
     let spec = FleetSpec {
@@ -67,7 +74,8 @@ pub fn run(devices: usize, models: usize, samples: usize, sparql_samples: usize)
     };
     let started = Instant::now();
     let text = fleet_turtle(spec, 42);
-    registry.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None)?])?;
+    let synth = parse_document("synth.ttl", text, RdfFormat::Turtle, None)?;
+    registry.load(std::slice::from_ref(&synth))?;
     println!("registry: {devices} generated devices + 8 catalog devices, {models} generated + 13 catalog models ({} quads), loaded in {:.1} s", registry.len()?, started.elapsed().as_secs_f64());
     let started = Instant::now();
     let fleet = registry.fleet()?;
@@ -164,6 +172,62 @@ pub fn run(devices: usize, models: usize, samples: usize, sparql_samples: usize)
         }
         let s = median(times);
         println!("SPARQL compatible-models (the readable rules) p50 {:.1} ms over {sparql_samples} devices: {:.0}× the fast path", s * 1e3, s / p50);
+        if let Some(python) = peers {
+            let sample: Vec<String> = picks.iter().take(sparql_samples).map(|d| (*d).clone()).collect();
+            peer_run(python, &q.text, &synth, &sample, rdflib_samples, s)?;
+        }
     }
+    Ok(())
+}
+
+/// Exports the same data and devices, runs bench/peers/compatible_models.py, prints the ratios.
+fn peer_run(
+    python: &std::path::Path,
+    query: &str,
+    synth: &seam_registry::ingest::Document,
+    devices: &[String],
+    rdflib_samples: usize,
+    seam_p50: f64,
+) -> anyhow::Result<()> {
+    use oxigraph::io::RdfSerializer;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data.nt");
+    let mut writer = RdfSerializer::from_format(RdfFormat::NTriples)
+        .for_writer(std::io::BufWriter::new(std::fs::File::create(&data)?));
+    for doc in seam_registry::store::bundled_documents()?
+        .iter()
+        .chain(std::iter::once(synth))
+    {
+        for q in &doc.quads {
+            writer.serialize_triple(oxigraph::model::TripleRef::new(&q.subject, &q.predicate, &q.object))?;
+        }
+    }
+    writer.finish()?;
+    std::fs::write(dir.path().join("query.rq"), query)?;
+    std::fs::write(dir.path().join("devices.txt"), devices.join("\n"))?;
+    std::fs::write(dir.path().join("prefixes.rq"), seam_registry::vocab::sparql_prefixes())?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/compatible_models.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&data)
+        .arg(dir.path().join("query.rq"))
+        .arg(dir.path().join("devices.txt"))
+        .args(["--rdflib-samples", &rdflib_samples.to_string()])
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("the peer script failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let ox = v["pyoxigraph_p50_s"].as_f64().unwrap_or(f64::NAN);
+    let rdf = v["rdflib_p50_s"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "same compatible-models query: pyoxigraph p50 {:.1} ms ({} rows), rdflib p50 {:.0} ms over {} devices; SEAM's SPARQL path is {:.2}× pyoxigraph's time and {:.3}× rdflib's",
+        ox * 1e3,
+        v["pyoxigraph_rows"],
+        rdf * 1e3,
+        v["rdflib_samples"],
+        seam_p50 / ox,
+        seam_p50 / rdf
+    );
     Ok(())
 }

@@ -289,7 +289,7 @@ impl<'a> DeviceView<'a> {
                 required: kind.to_owned(),
                 available: "none".into(),
                 unit: None,
-                message: format!("The model needs a {kind}; the device has none."),
+                message: format!("The model needs {} {kind}; the device has none.", article(kind)),
             });
         }
         if of_kind.iter().any(|s| sensor_adequate(s, req)) {
@@ -304,7 +304,8 @@ impl<'a> DeviceView<'a> {
                 format!("{kind} ≥ {min} Hz"),
                 best_rate.map_or_else(|| format!("{kind}, rate unknown"), |r| format!("{kind} at {r} Hz")),
                 format!(
-                    "The model needs a {kind} sampling at ≥ {min} Hz; the device's best is {}.",
+                    "The model needs {} {kind} sampling at ≥ {min} Hz; the device's best is {}.",
+                    article(kind),
                     best_rate.map_or("unknown".into(), |r| format!("{r} Hz"))
                 ),
             ),
@@ -312,7 +313,8 @@ impl<'a> DeviceView<'a> {
                 format!("{kind} range ±{}", req.min_range.unwrap_or(0.0)),
                 format!("{kind} with a smaller or unknown range"),
                 format!(
-                    "The model needs a {kind} reaching ±{}; the device's does not.",
+                    "The model needs {} {kind} reaching ±{}; the device's does not.",
+                    article(kind),
                     req.min_range.unwrap_or(0.0)
                 ),
             ),
@@ -614,6 +616,14 @@ fn sensor_adequate(s: &SensorFacts, req: &SensorRequirement) -> bool {
         .min_range
         .is_none_or(|min| matches!((s.range_min, s.range_max), (Some(lo), Some(hi)) if hi >= min && -lo >= min));
     rate_ok && range_ok
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn round3(x: f64) -> f64 {

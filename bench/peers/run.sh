@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the peer engines (pyoxigraph, rdflib, from PyPI) in a virtual environment outside the
+# clone and prints the path of its python, for `seam-bench match --peers`.
+set -euo pipefail
+venv="${SEAM_BENCH_VENV:-$HOME/.cache/seam-bench-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" >&2
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check "pyoxigraph==0.5.13" "rdflib==7.6.0" >&2
+echo "$venv/bin/python"
