@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{
     ComplexObject, Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, InputValueError,
     InputValueResult, Object, Result, Scalar, ScalarType, Schema, SimpleObject, Value, ID,
@@ -41,11 +41,16 @@ pub fn schema(registry: Registry) -> SeamSchema {
         .finish()
 }
 
+/// The board loader of a request (caching: what a list resolver primed is not loaded again).
+pub type Boards = DataLoader<BoardLoader, HashMapCache>;
+/// The sensor loader of a request.
+pub type Sensors = DataLoader<SensorLoader, HashMapCache>;
+
 /// The DataLoaders of one request.
-pub fn loaders(registry: &Registry) -> (DataLoader<BoardLoader>, DataLoader<SensorLoader>) {
+pub fn loaders(registry: &Registry) -> (Boards, Sensors) {
     (
-        DataLoader::new(BoardLoader(registry.clone()), tokio::spawn),
-        DataLoader::new(SensorLoader(registry.clone()), tokio::spawn),
+        DataLoader::with_cache(BoardLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
+        DataLoader::with_cache(SensorLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
     )
 }
 
@@ -170,7 +175,7 @@ impl Device {
     /// The board it is an instance of.
     async fn board(&self, ctx: &Context<'_>) -> Result<Option<Board>> {
         let Some(iri) = &self.board_iri else { return Ok(None) };
-        ctx.data::<DataLoader<BoardLoader>>()?
+        ctx.data::<Boards>()?
             .load_one(iri.clone())
             .await
             .map_err(|e: Arc<Error>| (*e).clone())
@@ -178,7 +183,7 @@ impl Device {
 
     /// Sensors attached to this device (besides its board's).
     async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<DataLoader<SensorLoader>>()?;
+        let loader = ctx.data::<Sensors>()?;
         Ok(loader
             .load_one(self.id.to_string())
             .await
@@ -211,7 +216,7 @@ pub struct Board {
 impl Board {
     /// Its on-board sensors.
     async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<DataLoader<SensorLoader>>()?;
+        let loader = ctx.data::<Sensors>()?;
         Ok(loader
             .load_one(self.id.to_string())
             .await
@@ -609,6 +614,39 @@ async fn fleet(registry: &Registry) -> Result<Arc<matching::Fleet>> {
         .map_err(internal)
 }
 
+/// Loads, in one batch each, what the selection will ask of a page of devices: their boards, then
+/// the sensors of the devices and of those boards. Batching left to the loaders' timers splits
+/// under load; priming makes the cost of a page a fixed number of store queries.
+async fn prime(ctx: &Context<'_>, connection: &Connection<String, Device>) -> Result<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let (wants_board, wants_sensors) = (node.field("board").exists(), node.field("sensors").exists());
+    let wants_board_sensors = node.field("board").field("sensors").exists();
+    let devices: Vec<&Device> = connection.edges.iter().map(|e| &e.node).collect();
+    let boards: Vec<String> = devices.iter().filter_map(|d| d.board_iri.clone()).collect();
+    if wants_board && !boards.is_empty() {
+        ctx.data::<Boards>()?
+            .load_many(boards.iter().cloned())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?;
+    }
+    let mut owners: Vec<String> = Vec::new();
+    if wants_sensors {
+        owners.extend(devices.iter().map(|d| d.id.to_string()));
+    }
+    if wants_board_sensors {
+        owners.extend(boards);
+    }
+    if !owners.is_empty() {
+        owners.sort();
+        owners.dedup();
+        ctx.data::<Sensors>()?
+            .load_many(owners)
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?;
+    }
+    Ok(())
+}
+
 /// Queries.
 pub struct QueryRoot;
 
@@ -654,7 +692,7 @@ impl QueryRoot {
             Some(DeviceStatus::Unknown) => filters.push_str(" FILTER NOT EXISTS { ?d seam:status ?anyStatus }"),
             None => {}
         }
-        page(
+        let connection = page(
             registry,
             Listing {
                 select: DEVICE_SELECT,
@@ -666,7 +704,9 @@ impl QueryRoot {
             first,
             after,
         )
-        .await
+        .await?;
+        prime(ctx, &connection).await?;
+        Ok(connection)
     }
 
     /// A model by IRI or prefixed name.

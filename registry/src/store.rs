@@ -176,7 +176,9 @@ impl Registry {
     /// Validates `docs` together with the store's content and commits them in one atomic
     /// bulk load. On any violation nothing is written and every problem is returned.
     pub fn load(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
+        let started = std::time::Instant::now();
         let diagnostics = self.shapes.validate(docs, &self.store)?;
+        tracing::debug!(micros = started.elapsed().as_micros() as u64, "validated");
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));
         }

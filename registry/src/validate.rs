@@ -18,7 +18,7 @@ use oxigraph::store::Store;
 
 use crate::answer::compact;
 use crate::error::{Diagnostic, IngestError, StoreError};
-use crate::ingest::locate::locate_iri;
+use crate::ingest::locate::Locator;
 use crate::ingest::Document;
 use crate::vocab::SH;
 
@@ -158,71 +158,98 @@ impl Shapes {
     /// located in the document that mentions the offending node.
     pub fn validate(&self, docs: &[Document], store: &Store) -> Result<Vec<Diagnostic>, StoreError> {
         let facts = Facts::new(docs, store)?;
-        let mut out = Vec::new();
-        let mut seen_subjects = HashSet::new();
-        for (doc_index, doc) in docs.iter().enumerate() {
-            for quad in &doc.quads {
-                if !seen_subjects.insert(quad.subject.clone()) {
-                    continue;
-                }
-                let focus = &quad.subject;
-                let types = facts.types_with_superclasses(focus)?;
-                for shape in self.shapes.iter().filter(|s| types.contains(&s.target_class)) {
-                    for p in &shape.properties {
-                        for message in facts.check(focus, p)? {
-                            out.push(facts.diagnostic(doc_index, focus, format!("{message} ({})", shape.name)));
-                        }
+        let mut found: Vec<(usize, &NamedOrBlankNode, String)> = Vec::new();
+        for &(focus, doc_index) in &facts.subjects {
+            let types = facts.types(focus)?;
+            for shape in self
+                .shapes
+                .iter()
+                .filter(|s| facts.is_instance(&types, &s.target_class))
+            {
+                for p in &shape.properties {
+                    for message in facts.check(focus, p)? {
+                        found.push((doc_index, focus, format!("{message} ({})", shape.name)));
                     }
                 }
             }
         }
-        Ok(out)
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut locators: HashMap<usize, Locator<'_>> = HashMap::new();
+        Ok(found
+            .into_iter()
+            .map(|(doc_index, focus, message)| {
+                let locator = locators
+                    .entry(doc_index)
+                    .or_insert_with(|| Locator::new(&docs[doc_index]));
+                facts.diagnostic(locator, doc_index, focus, message)
+            })
+            .collect())
     }
 }
 
-/// Incoming data indexed by (subject, predicate), plus the store, plus the class hierarchy.
+/// Incoming data indexed by subject, plus the store, plus the class hierarchy.
 ///
 /// Bulk loads are mostly new nodes, so the store is asked once per node whether it knows it at
-/// all, and type sets are cached: validation costs a few hash lookups per triple, not a store
-/// read per (node, property).
+/// all; a node's incoming facts are a short list scanned by predicate. Validation costs a hash
+/// lookup per subject and a few comparisons per triple, not a store read per (node, property).
 struct Facts<'a> {
     docs: &'a [Document],
-    incoming: HashMap<(NamedOrBlankNode, NamedNode), Vec<Term>>,
+    by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>>,
+    /// Subjects in order of first appearance, with the document they first appear in.
+    subjects: Vec<(&'a NamedOrBlankNode, usize)>,
     store: &'a Store,
-    superclasses: HashMap<NamedNode, Vec<NamedNode>>,
+    /// Every class with all its superclasses (itself included).
+    ancestors: HashMap<NamedNode, HashSet<NamedNode>>,
     in_store: RefCell<HashMap<NamedOrBlankNode, bool>>,
-    types: RefCell<HashMap<NamedOrBlankNode, std::rc::Rc<HashSet<NamedNode>>>>,
+    value_types: RefCell<HashMap<Term, Vec<NamedNode>>>,
 }
 
 impl<'a> Facts<'a> {
     fn new(docs: &'a [Document], store: &'a Store) -> Result<Self, StoreError> {
-        let mut incoming: HashMap<(NamedOrBlankNode, NamedNode), Vec<Term>> = HashMap::new();
-        let mut superclasses: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
-        let mut add_edge = |s: &NamedOrBlankNode, o: &Term| {
-            if let (NamedOrBlankNode::NamedNode(s), Term::NamedNode(o)) = (s, o) {
-                superclasses.entry(s.clone()).or_default().push(o.clone());
+        let mut by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>> = HashMap::new();
+        let mut subjects = Vec::new();
+        let mut parents: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
+        for (doc_index, doc) in docs.iter().enumerate() {
+            for q in &doc.quads {
+                let entry = by_subject.entry(&q.subject).or_insert_with(|| {
+                    subjects.push((&q.subject, doc_index));
+                    Vec::new()
+                });
+                entry.push((&q.predicate, &q.object));
+                if q.predicate == rdfs::SUB_CLASS_OF {
+                    if let (NamedOrBlankNode::NamedNode(c), Term::NamedNode(parent)) = (&q.subject, &q.object) {
+                        parents.entry(c.clone()).or_default().push(parent.clone());
+                    }
+                }
             }
-        };
-        for q in docs.iter().flat_map(|d| &d.quads) {
-            if q.predicate == rdfs::SUB_CLASS_OF {
-                add_edge(&q.subject, &q.object);
-            }
-            incoming
-                .entry((q.subject.clone(), q.predicate.clone()))
-                .or_default()
-                .push(q.object.clone());
         }
         for q in store.quads_for_pattern(None, Some(rdfs::SUB_CLASS_OF), None, None) {
             let q = q?;
-            add_edge(&q.subject, &q.object);
+            if let (NamedOrBlankNode::NamedNode(c), Term::NamedNode(parent)) = (q.subject, q.object) {
+                parents.entry(c).or_default().push(parent);
+            }
+        }
+        let mut ancestors = HashMap::new();
+        for class in parents.keys() {
+            let mut all = HashSet::new();
+            let mut todo = vec![class.clone()];
+            while let Some(c) = todo.pop() {
+                if all.insert(c.clone()) {
+                    todo.extend(parents.get(&c).into_iter().flatten().cloned());
+                }
+            }
+            ancestors.insert(class.clone(), all);
         }
         Ok(Self {
             docs,
-            incoming,
+            by_subject,
+            subjects,
             store,
-            superclasses,
+            ancestors,
             in_store: RefCell::default(),
-            types: RefCell::default(),
+            value_types: RefCell::default(),
         })
     }
 
@@ -246,7 +273,14 @@ impl<'a> Facts<'a> {
     }
 
     fn values(&self, s: &NamedOrBlankNode, p: &NamedNode) -> Result<Vec<Term>, StoreError> {
-        let mut out: Vec<Term> = self.incoming.get(&(s.clone(), p.clone())).cloned().unwrap_or_default();
+        let mut out: Vec<Term> = self
+            .by_subject
+            .get(s)
+            .into_iter()
+            .flatten()
+            .filter(|(pred, _)| *pred == p)
+            .map(|(_, o)| (*o).clone())
+            .collect();
         if self.known_to_store(s)? {
             for q in self
                 .store
@@ -261,33 +295,45 @@ impl<'a> Facts<'a> {
         Ok(out)
     }
 
-    fn types_with_superclasses(&self, node: &NamedOrBlankNode) -> Result<std::rc::Rc<HashSet<NamedNode>>, StoreError> {
-        if let Some(t) = self.types.borrow().get(node) {
-            return Ok(t.clone());
-        }
-        let mut todo: Vec<NamedNode> = self
+    /// The declared types of a node (incoming and stored).
+    fn types(&self, node: &NamedOrBlankNode) -> Result<Vec<NamedNode>, StoreError> {
+        Ok(self
             .values(node, &rdf::TYPE.into_owned())?
             .into_iter()
             .filter_map(|t| match t {
                 Term::NamedNode(n) => Some(n),
                 _ => None,
             })
-            .collect();
-        let mut all = HashSet::new();
-        while let Some(c) = todo.pop() {
-            if all.insert(c.clone()) {
-                todo.extend(self.superclasses.get(&c).into_iter().flatten().cloned());
-            }
+            .collect())
+    }
+
+    /// Whether a node with these declared types is an instance of `class` (through subclasses).
+    fn is_instance(&self, types: &[NamedNode], class: &NamedNode) -> bool {
+        types
+            .iter()
+            .any(|t| t == class || self.ancestors.get(t).is_some_and(|a| a.contains(class)))
+    }
+
+    fn value_is_instance(&self, value: &Term, class: &NamedNode) -> Result<bool, StoreError> {
+        if let Some(types) = self.value_types.borrow().get(value) {
+            return Ok(self.is_instance(types, class));
         }
-        let all = std::rc::Rc::new(all);
-        self.types.borrow_mut().insert(node.clone(), all.clone());
-        Ok(all)
+        let types = match value {
+            Term::NamedNode(n) => self.types(&n.clone().into())?,
+            Term::BlankNode(b) => self.types(&b.clone().into())?,
+            _ => Vec::new(),
+        };
+        let result = self.is_instance(&types, class);
+        self.value_types.borrow_mut().insert(value.clone(), types);
+        Ok(result)
     }
 
     fn check(&self, focus: &NamedOrBlankNode, p: &PropertyShape) -> Result<Vec<String>, StoreError> {
         let values = self.values(focus, &p.path)?;
-        let node = compact(&focus.clone().into());
-        let path = compact(&p.path.clone().into());
+        // Names for messages are built only when there is something to say.
+        let node = Lazy::new(|| compact(&focus.clone().into()));
+        let path = Lazy::new(|| compact(&p.path.clone().into()));
+        let (node, path) = (&node, &path);
         let mut out = Vec::new();
         if let Some(min) = p.min_count {
             if values.len() < min {
@@ -311,7 +357,8 @@ impl<'a> Facts<'a> {
             }
         }
         for value in &values {
-            let shown = compact(value);
+            let shown = Lazy::new(|| compact(value));
+            let shown = &shown;
             if let Some(dt) = &p.datatype {
                 match value {
                     Term::Literal(l) if l.datatype() == dt.as_ref() => {
@@ -340,12 +387,7 @@ impl<'a> Facts<'a> {
                 }
             }
             if let Some(class) = &p.class {
-                let is_instance = match value {
-                    Term::NamedNode(n) => self.types_with_superclasses(&n.clone().into())?.contains(class),
-                    Term::BlankNode(b) => self.types_with_superclasses(&b.clone().into())?.contains(class),
-                    _ => false,
-                };
-                if !is_instance {
+                if !self.value_is_instance(value, class)? {
                     out.push(format!(
                         "{node} {path} {shown} is not a known {} (sh:class; declare it or load its description first)",
                         compact(&class.clone().into())
@@ -375,14 +417,20 @@ impl<'a> Facts<'a> {
 
     /// A diagnostic at the node's first mention in the document it came from; a blank node is
     /// located at the node that refers to it.
-    fn diagnostic(&self, doc_index: usize, focus: &NamedOrBlankNode, message: String) -> Diagnostic {
+    fn diagnostic(
+        &self,
+        locator: &Locator<'_>,
+        doc_index: usize,
+        focus: &NamedOrBlankNode,
+        message: String,
+    ) -> Diagnostic {
         let doc = &self.docs[doc_index];
         let mut node = focus.clone();
         let mut position = None;
         for _ in 0..4 {
             match &node {
                 NamedOrBlankNode::NamedNode(n) => {
-                    position = locate_iri(doc, n.as_str());
+                    position = locator.locate(n.as_str());
                     break;
                 }
                 NamedOrBlankNode::BlankNode(b) => {
@@ -400,6 +448,21 @@ impl<'a> Facts<'a> {
             column: position.map(|p| p.1),
             message,
         }
+    }
+}
+
+/// A message fragment computed on first use.
+struct Lazy<F: Fn() -> String>(F);
+
+impl<F: Fn() -> String> Lazy<F> {
+    fn new(f: F) -> Self {
+        Self(f)
+    }
+}
+
+impl<F: Fn() -> String> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
     }
 }
 
