@@ -203,10 +203,15 @@ fn report(error: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {error}");
     if let Some(ingest) = error.chain().find_map(|c| c.downcast_ref::<IngestError>()) {
+        // Every problem up to a screenful; a count for the rest.
+        const SHOWN: usize = 50;
         let diagnostics = ingest.diagnostics();
         if diagnostics.len() > 1 {
-            for d in diagnostics {
+            for d in diagnostics.iter().take(SHOWN) {
                 let _ = writeln!(stderr, "  {d}");
+            }
+            if diagnostics.len() > SHOWN {
+                let _ = writeln!(stderr, "  … and {} more", diagnostics.len() - SHOWN);
             }
         }
     }

@@ -148,13 +148,20 @@ impl From<QueryError> for Problem {
 impl From<IngestError> for Problem {
     fn from(e: IngestError) -> Self {
         match &e {
-            IngestError::Invalid(diagnostics) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-data",
-                "Invalid RDF data",
-                e.to_string(),
-            )
-            .with("errors", serde_json::to_value(diagnostics).unwrap_or(Value::Null)),
+            IngestError::Invalid(diagnostics) => {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-data",
+                    "Invalid RDF data",
+                    e.to_string(),
+                )
+                .with("errorCount", diagnostics.len())
+                // The first hundred problems; errorCount says how many there are.
+                .with(
+                    "errors",
+                    serde_json::to_value(&diagnostics[..diagnostics.len().min(100)]).unwrap_or(Value::Null),
+                )
+            }
             IngestError::UnknownFormat { .. } => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-format",
