@@ -10,6 +10,7 @@
 //! - [`http`]: the actix-web service (SPARQL Protocol, update, health).
 
 pub mod answer;
+pub mod bind;
 pub mod bundled;
 pub mod error;
 pub mod graphql;

@@ -240,17 +240,29 @@ impl Registry {
                 .with_prefix(*prefix, *ns)
                 .map_err(|e| QueryError::Evaluation(e.to_string()))?;
         }
-        let mut prepared = evaluator
-            .parse_query(sparql)
-            .map_err(|e| QueryError::syntax(e.to_string()))?;
+        let mut prepared = if bindings.is_empty() {
+            evaluator
+                .parse_query(sparql)
+                .map_err(|e| QueryError::syntax(e.to_string()))?
+        } else {
+            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
+            // with it; the query is parsed with the same prefixes.
+            let mut parser = spargebra::SparqlParser::new();
+            for (prefix, ns) in PREFIXES {
+                parser = parser
+                    .with_prefix(*prefix, *ns)
+                    .map_err(|e| QueryError::Evaluation(e.to_string()))?;
+            }
+            let parsed = parser
+                .parse_query(sparql)
+                .map_err(|e| QueryError::syntax(e.to_string()))?;
+            let bound = crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))?;
+            evaluator.for_query(bound)
+        };
         // The default graph is the union of all graphs (imports live in named graphs of their
         // own), unless the query names its dataset with FROM / FROM NAMED.
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
-        }
-        for (name, term) in bindings {
-            let variable = oxigraph::sparql::Variable::new(&name).map_err(|e| QueryError::Evaluation(e.to_string()))?;
-            prepared = prepared.substitute_variable(variable, term);
         }
         let _watchdog = Watchdog::start(token, limits.timeout);
         let collected = prepared
