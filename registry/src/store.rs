@@ -260,8 +260,9 @@ impl Registry {
             evaluator.for_query(bound)
         };
         // The default graph is the union of all graphs (imports live in named graphs of their
-        // own), unless the query names its dataset with FROM / FROM NAMED.
-        if prepared.dataset().is_default_dataset() {
+        // own), unless the query names its dataset with FROM / FROM NAMED. The union costs a
+        // de-duplication on every read, so it is used only when there are named graphs.
+        if prepared.dataset().is_default_dataset() && self.store.named_graphs().next().is_some() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
         let _watchdog = Watchdog::start(token, limits.timeout);
