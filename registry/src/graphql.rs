@@ -607,6 +607,10 @@ fn options(latency_budget_ms: Option<f64>, headroom_pct: Option<i32>) -> Result<
 }
 
 async fn fleet(registry: &Registry) -> Result<Arc<matching::Fleet>> {
+    // The index is current almost always; only a rebuild reads the store (on the blocking pool).
+    if let Some(fleet) = registry.cached_fleet() {
+        return Ok(fleet);
+    }
     let registry = registry.clone();
     tokio::task::spawn_blocking(move || registry.fleet())
         .await

@@ -130,6 +130,13 @@ impl Registry {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The fleet index if it is current, without touching the store (never blocks on I/O).
+    pub fn cached_fleet(&self) -> Option<Arc<Fleet>> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let cache = self.fleet.lock().ok()?;
+        cache.as_ref().filter(|(g, _)| *g == generation).map(|(_, f)| f.clone())
+    }
+
     /// The matching facts of the whole fleet, read from the graph once per write generation and
     /// shared until the next write.
     pub fn fleet(&self) -> Result<Arc<Fleet>, QueryError> {
