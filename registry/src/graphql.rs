@@ -291,12 +291,7 @@ impl Loader<String> for BoardLoader {
         let rows = select(
             &self.0,
             format!(
-                "SELECT ?b (SAMPLE(?l) AS ?label) (SAMPLE(?c) AS ?core) (SAMPLE(?i) AS ?isa) (SAMPLE(?h) AS ?clock)
-                        (SAMPLE(?r) AS ?ram) (SAMPLE(?f) AS ?flash)
-                 WHERE {{ VALUES ?b {{ {} }} ?b a seam:Board
-                   OPTIONAL {{ ?b rdfs:label ?l }} OPTIONAL {{ ?b seam:core ?c }} OPTIONAL {{ ?b seam:isa ?i }}
-                   OPTIONAL {{ ?b seam:clockHz ?h }} OPTIONAL {{ ?b seam:ramBytes ?r }} OPTIONAL {{ ?b seam:flashBytes ?f }} }}
-                 GROUP BY ?b",
+                "{BOARD_SELECT} WHERE {{ VALUES ?b {{ {} }} {BOARD_PATTERN} }} GROUP BY ?b",
                 values(keys)
             ),
         )
@@ -308,6 +303,13 @@ impl Loader<String> for BoardLoader {
             .collect())
     }
 }
+
+const BOARD_SELECT: &str =
+    "SELECT ?b (SAMPLE(?l) AS ?label) (SAMPLE(?c) AS ?core) (SAMPLE(?i) AS ?isa) (SAMPLE(?h) AS ?clock)
+       (SAMPLE(?r) AS ?ram) (SAMPLE(?f) AS ?flash)";
+const BOARD_PATTERN: &str =
+    "?b a seam:Board OPTIONAL { ?b rdfs:label ?l } OPTIONAL { ?b seam:core ?c } OPTIONAL { ?b seam:isa ?i }
+       OPTIONAL { ?b seam:clockHz ?h } OPTIONAL { ?b seam:ramBytes ?r } OPTIONAL { ?b seam:flashBytes ?f }";
 
 fn board_from(r: &Row) -> Option<Board> {
     Some(Board {
@@ -764,12 +766,7 @@ impl QueryRoot {
         let registry = ctx.data::<Registry>()?;
         let rows = select(
             registry,
-            "SELECT ?b (SAMPLE(?l) AS ?label) (SAMPLE(?c) AS ?core) (SAMPLE(?i) AS ?isa) (SAMPLE(?h) AS ?clock)
-                    (SAMPLE(?r) AS ?ram) (SAMPLE(?f) AS ?flash)
-             WHERE { ?b a seam:Board OPTIONAL { ?b rdfs:label ?l } OPTIONAL { ?b seam:core ?c } OPTIONAL { ?b seam:isa ?i }
-               OPTIONAL { ?b seam:clockHz ?h } OPTIONAL { ?b seam:ramBytes ?r } OPTIONAL { ?b seam:flashBytes ?f } }
-             GROUP BY ?b ORDER BY ?b"
-                .into(),
+            format!("{BOARD_SELECT} WHERE {{ {BOARD_PATTERN} }} GROUP BY ?b ORDER BY ?b"),
         )
         .await?;
         Ok(rows.iter().filter_map(board_from).collect())

@@ -118,14 +118,7 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     let triples = web::block(move || registry.len())
         .await
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                e.to_string(),
-            )
-        })?
+        .map_err(Problem::internal)?
         .map_err(|e| {
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,

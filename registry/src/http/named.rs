@@ -124,14 +124,7 @@ async fn run(
         registry.query_named(&query, bindings, &limits).map_err(Problem::from)
     })
     .await
-    .map_err(|e| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            e.to_string(),
-        )
-    })??;
+    .map_err(Problem::internal)??;
     respond(req, answer)
 }
 
@@ -180,14 +173,7 @@ pub(super) async fn match_device(
             .map(|fleet| matching::match_device(&fleet, &device, &opts, explain))
     })
     .await
-    .map_err(|e| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            e.to_string(),
-        )
-    })?
+    .map_err(Problem::internal)?
     .map_err(Problem::from)?;
     match report {
         Some(r) => Ok(HttpResponse::Ok().json(r)),

@@ -67,6 +67,16 @@ impl Problem {
         .with("limit", limit)
     }
 
+    /// 500 for a failure of SEAM itself (a worker that panicked, a write to a response buffer).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            e.to_string(),
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

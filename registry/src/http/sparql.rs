@@ -268,10 +268,5 @@ fn not_acceptable(what: &str, offered: &str) -> Problem {
 }
 
 fn internal(e: impl std::fmt::Display) -> Problem {
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        e.to_string(),
-    )
+    Problem::internal(e)
 }
