@@ -297,20 +297,25 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
         ),
     };
     let registry = open(&args.data)?;
-    // A store created by `load` gets the ontology too, as `serve` would give it: validation and
-    // queries rely on the class hierarchy.
-    if let Some(seeded) = registry.seed_if_empty().context("seeding the empty store failed")? {
-        eprintln!(
-            "seeded the new store with the ontology and the example catalog ({} quads)",
-            seeded.store_size
-        );
-    }
-    let report = match graph {
-        Some(g) => registry
-            .replace_graph(&oxigraph_named_node(g)?, &docs)
-            .map_err(anyhow::Error::from)?,
-        None => registry.load(&docs).map_err(anyhow::Error::from)?,
+    // A store created by `load` gets the ontology and catalog too, as `serve` would give it
+    // (validation and queries rely on the class hierarchy), in the same all-or-nothing step.
+    let (report, seeded) = match graph {
+        Some(g) => {
+            let seeded = registry.is_empty().map_err(anyhow::Error::from)?;
+            if seeded {
+                registry.validate(&docs).map_err(anyhow::Error::from)?;
+                registry.seed_if_empty().context("seeding the empty store failed")?;
+            }
+            let report = registry
+                .replace_graph(&oxigraph_named_node(g)?, &docs)
+                .map_err(anyhow::Error::from)?;
+            (report, seeded)
+        }
+        None => registry.load_seeding(docs).map_err(anyhow::Error::from)?,
     };
+    if seeded {
+        eprintln!("seeded the new store with the ontology and the example catalog");
+    }
     println!(
         "loaded {} document(s), {} triples read; the store now holds {} quads",
         report.documents, report.quads_read, report.store_size

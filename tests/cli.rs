@@ -220,8 +220,17 @@ fn load_is_validated_and_all_or_nothing() {
          <urn:seam:test:kit> a seam:Board ; rdfs:label \"Test kit\" ; seam:core \"Cortex-M4F\" ; seam:isa <urn:seam:test:isa> ;\n\
            seam:clockHz 64000000 ; seam:ramBytes 262144 ; seam:flashBytes 1048576 .\n",
     );
+    // A refused load into a new store leaves it empty: not even the seed is written.
+    let bad_first = write(
+        dir.path(),
+        "bad-first.ttl",
+        "@prefix seam: <https://w3id.org/seam/ontology#> .\n<urn:x> a seam:Board .\n",
+    );
+    assert_eq!(seam(&["load", &bad_first, "--data", data_s]).status.code(), Some(3));
+    assert_eq!(cli_count(&["query", TRIPLES, "--data", data_s, "--format", "json"]), 0);
     let out = seam(&["load", &good, "--data", data_s]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seeded the new store"), "{}", stderr(&out));
     let count = || cli_count(&["query", TRIPLES, "--data", data_s, "--format", "json"]);
     let before = count();
     // The new store was seeded with the ontology and catalog, then got the 7 triples.

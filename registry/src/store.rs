@@ -180,6 +180,28 @@ impl Registry {
         self.load(&docs).map(Some)
     }
 
+    /// Checks `docs` against the shapes, together with the store's content, without writing.
+    pub fn validate(&self, docs: &[Document]) -> Result<(), IngestError> {
+        let diagnostics = self.shapes.validate(docs, &self.store)?;
+        if diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(IngestError::Invalid(diagnostics))
+        }
+    }
+
+    /// Like [`Self::load`], but an empty store first gets the ontology and the example catalog,
+    /// in the same atomic load: if `docs` are invalid, the store stays empty. Returns whether
+    /// the store was seeded.
+    pub fn load_seeding(&self, docs: Vec<Document>) -> Result<(LoadReport, bool), IngestError> {
+        if !self.is_empty()? {
+            return self.load(&docs).map(|r| (r, false));
+        }
+        let mut all = bundled_documents()?;
+        all.extend(docs);
+        self.load(&all).map(|r| (r, true))
+    }
+
     /// Validates `docs` together with the store's content and commits them in one atomic
     /// bulk load. On any violation nothing is written and every problem is returned.
     pub fn load(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
