@@ -150,6 +150,26 @@ pub fn run(
         std::hint::black_box(serde_json::to_vec(&report)?);
         direct.push(t.elapsed().as_secs_f64());
     }
+    let mut trivial = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        let response = runtime.block_on(async {
+            let (b, s) = loaders(&registry);
+            gql.execute(
+                async_graphql::Request::new("{ __typename }")
+                    .data(Authorized(false))
+                    .data(b)
+                    .data(s),
+            )
+            .await
+        });
+        std::hint::black_box(serde_json::to_vec(&response)?);
+        trivial.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "GraphQL fixed cost (`{{ __typename }}`) p50 {:.3} ms",
+        median(trivial) * 1e3
+    );
     let (g, dct) = (median(via_graphql), median(direct));
     println!(
         "GraphQL compatibleModels p50 {:.3} ms vs direct call + JSON p50 {:.3} ms: ratio {:.2}×",
