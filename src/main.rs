@@ -260,16 +260,38 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
         let handle = server.handle();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::info!("shutting down");
-                handle.stop(true).await;
-            }
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            handle.stop(true).await;
         });
         server.await.context("the HTTP server failed")?;
         registry.flush().context("flushing the store failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send): finish the requests in flight, then stop.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn load(args: LoadArgs) -> Result<(), Failure> {

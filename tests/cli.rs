@@ -498,3 +498,27 @@ fn match_cli_for_people_and_its_errors() {
     let nowhere = seam(&["match", "line3-acoustic-02", "--endpoint", "http://127.0.0.1:9"]);
     assert_eq!(nowhere.status.code(), Some(1));
 }
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("store"), &[]);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "seam serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The store was closed properly: it opens again at once.
+    assert_eq!(
+        seam(&["query", "ASK {}", "--data", dir.path().join("store").to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+}
