@@ -322,17 +322,9 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
     // A store created by `load` gets the ontology and catalog too, as `serve` would give it
     // (validation and queries rely on the class hierarchy), in the same all-or-nothing step.
     let (report, seeded) = match graph {
-        Some(g) => {
-            let seeded = registry.is_empty().map_err(anyhow::Error::from)?;
-            if seeded {
-                registry.validate(&docs).map_err(anyhow::Error::from)?;
-                registry.seed_if_empty().context("seeding the empty store failed")?;
-            }
-            let report = registry
-                .replace_graph(&oxigraph_named_node(g)?, &docs)
-                .map_err(anyhow::Error::from)?;
-            (report, seeded)
-        }
+        Some(g) => registry
+            .replace_graph_seeding(&oxigraph_named_node(g)?, &docs)
+            .map_err(anyhow::Error::from)?,
         None => registry.load_seeding(docs).map_err(anyhow::Error::from)?,
     };
     if seeded {

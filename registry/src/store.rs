@@ -180,16 +180,6 @@ impl Registry {
         self.load(&docs).map(Some)
     }
 
-    /// Checks `docs` against the shapes, together with the store's content, without writing.
-    pub fn validate(&self, docs: &[Document]) -> Result<(), IngestError> {
-        let diagnostics = self.shapes.validate(docs, &self.store)?;
-        if diagnostics.is_empty() {
-            Ok(())
-        } else {
-            Err(IngestError::Invalid(diagnostics))
-        }
-    }
-
     /// Like [`Self::load`], but an empty store first gets the ontology and the example catalog,
     /// in the same atomic load: if `docs` are invalid, the store stays empty. Returns whether
     /// the store was seeded.
@@ -229,11 +219,39 @@ impl Registry {
     /// with them, in one transaction: re-importing a source replaces it instead of duplicating
     /// its blank nodes.
     pub fn replace_graph(&self, graph: &NamedNode, docs: &[Document]) -> Result<LoadReport, IngestError> {
-        let diagnostics = self.shapes.validate(docs, &self.store)?;
+        self.commit_graph(graph, &[], docs)
+    }
+
+    /// Like [`Self::replace_graph`], but an empty store first gets the ontology and the example
+    /// catalog (in the default graph), in the same transaction. Returns whether it was seeded.
+    pub fn replace_graph_seeding(
+        &self,
+        graph: &NamedNode,
+        docs: &[Document],
+    ) -> Result<(LoadReport, bool), IngestError> {
+        if !self.is_empty()? {
+            return self.replace_graph(graph, docs).map(|r| (r, false));
+        }
+        self.commit_graph(graph, &bundled_documents()?, docs).map(|r| (r, true))
+    }
+
+    /// Validates `seed` and `docs` together, then in one transaction adds `seed` as it is and
+    /// replaces the content of `graph` with `docs`.
+    fn commit_graph(&self, graph: &NamedNode, seed: &[Document], docs: &[Document]) -> Result<LoadReport, IngestError> {
+        // Validation reads the documents as one slice; only a seeding commit needs to join two.
+        let diagnostics = if seed.is_empty() {
+            self.shapes.validate(docs, &self.store)?
+        } else {
+            let all: Vec<Document> = seed.iter().chain(docs).cloned().collect();
+            self.shapes.validate(&all, &self.store)?
+        };
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));
         }
         let mut transaction = self.store.start_transaction().map_err(StoreError::from)?;
+        for q in seed.iter().flat_map(|d| &d.quads) {
+            transaction.insert(q);
+        }
         transaction.clear_graph(graph).map_err(StoreError::from)?;
         let mut quads_read = 0;
         for q in docs.iter().flat_map(|d| &d.quads) {
@@ -353,7 +371,7 @@ impl Registry {
         Ok(())
     }
 
-    /// Flushes and compacts nothing; present so that callers can make sure data is on disk.
+    /// Writes RocksDB's in-memory tables to disk (the write-ahead log already makes commits durable).
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.store.flush()?)
     }

@@ -59,11 +59,10 @@ pub(super) async fn post(
         })?,
         "application/graphql" => async_graphql::Request::new(body),
         other => {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported request content type",
-                format!("POST /graphql takes application/json or application/graphql, not {other:?}"),
+            return Err(Problem::unsupported_media_type(
+                "POST /graphql",
+                "application/json or application/graphql",
+                other,
             ))
         }
     };

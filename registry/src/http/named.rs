@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::problem::Problem;
-use super::sparql::{media_type, read_body, respond};
+use super::sparql::{decode_pairs, media_type, read_body, respond};
 use super::AppState;
 use crate::matching::{self, MatchOptions};
 use crate::named::{self, NamedQuery};
@@ -21,17 +21,6 @@ fn catalog() -> Result<Vec<NamedQuery>, Problem> {
     })
 }
 
-fn pairs(encoded: &str) -> Result<Vec<(String, String)>, Problem> {
-    serde_urlencoded::from_str(encoded).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Malformed parameters",
-            format!("cannot decode the parameters: {e}"),
-        )
-    })
-}
-
 pub(super) async fn list() -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(catalog()?))
 }
@@ -41,7 +30,7 @@ pub(super) async fn run_get(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let given = pairs(req.query_string())?;
+    let given = decode_pairs(req.query_string())?;
     run(&req, &state, &path, given).await
 }
 
@@ -52,9 +41,9 @@ pub(super) async fn run_post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let body = read_body(payload, state.config.max_body_bytes).await?;
-    let mut given = pairs(req.query_string())?;
+    let mut given = decode_pairs(req.query_string())?;
     match media_type(req.headers()).as_str() {
-        "application/x-www-form-urlencoded" | "" => given.extend(pairs(&body)?),
+        "application/x-www-form-urlencoded" | "" => given.extend(decode_pairs(&body)?),
         "application/json" => {
             let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body).map_err(|e| {
                 Problem::new(
@@ -82,13 +71,10 @@ pub(super) async fn run_post(
             }
         }
         other => {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported request content type",
-                format!(
-                    "POST /queries/{{name}} takes application/x-www-form-urlencoded or application/json, not {other:?}"
-                ),
+            return Err(Problem::unsupported_media_type(
+                "POST /queries/{name}",
+                "application/x-www-form-urlencoded or application/json",
+                other,
             ))
         }
     }
@@ -144,7 +130,7 @@ pub(super) async fn match_device(
             format!("parameter `{name}`: {value:?} is not {what}"),
         )
     };
-    for (k, v) in pairs(req.query_string())? {
+    for (k, v) in decode_pairs(req.query_string())? {
         match k.as_str() {
             "explain" => explain = v.parse().map_err(|_| bad(&k, &v, "true or false"))?,
             "headroomPct" => opts.headroom_pct = v.parse().map_err(|_| bad(&k, &v, "a non-negative integer"))?,

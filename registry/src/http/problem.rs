@@ -77,6 +77,16 @@ impl Problem {
         )
     }
 
+    /// 415 for a request body in a media type the endpoint does not take.
+    pub fn unsupported_media_type(endpoint: &str, accepted: &str, given: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported request content type",
+            format!("{endpoint} takes {accepted}, not {given:?}"),
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -18,15 +18,20 @@ struct Params {
     dataset: bool,
 }
 
-fn parse_params(encoded: &str) -> Result<Params, Problem> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(encoded).map_err(|e| {
+/// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
+pub(super) fn decode_pairs(encoded: &str) -> Result<Vec<(String, String)>, Problem> {
+    serde_urlencoded::from_str(encoded).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid-request",
             "Malformed parameters",
             format!("cannot decode the parameters: {e}"),
         )
-    })?;
+    })
+}
+
+fn parse_params(encoded: &str) -> Result<Params, Problem> {
+    let pairs = decode_pairs(encoded)?;
     let mut p = Params::default();
     for (k, v) in pairs {
         match k.as_str() {
@@ -127,13 +132,10 @@ pub(super) async fn query_post(
             one(form.query, "query")?
         }
         other => {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported request content type",
-                format!(
-                    "POST /sparql takes application/sparql-query or application/x-www-form-urlencoded, not {other:?}"
-                ),
+            return Err(Problem::unsupported_media_type(
+                "POST /sparql",
+                "application/sparql-query or application/x-www-form-urlencoded",
+                other,
             ))
         }
     };
@@ -188,13 +190,10 @@ pub(super) async fn update(
             one(form.update, "update")?
         }
         other => {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported request content type",
-                format!(
-                    "POST /update takes application/sparql-update or application/x-www-form-urlencoded, not {other:?}"
-                ),
+            return Err(Problem::unsupported_media_type(
+                "POST /update",
+                "application/sparql-update or application/x-www-form-urlencoded",
+                other,
             ))
         }
     };

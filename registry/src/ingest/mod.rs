@@ -42,11 +42,6 @@ pub fn format_for_path(path: &Path) -> Option<RdfFormat> {
     })
 }
 
-/// The RDF format a media type names, if any (for HTTP request bodies).
-pub fn format_for_media_type(media_type: &str) -> Option<RdfFormat> {
-    RdfFormat::from_media_type(media_type)
-}
-
 /// Reads and parses one file, choosing the format by extension.
 pub fn read_file(path: &Path) -> Result<Document, IngestError> {
     let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat { path: path.to_owned() })?;
