@@ -2,9 +2,11 @@
 # are present. Oxigraph's RocksDB binding (oxrocksdb-sys) runs bindgen, which needs libclang.
 # As root with apt, missing packages are installed; otherwise the exact command is printed.
 
+# bindgen loads libclang.so or libclang-<version>.so (not libclang-cpp, which other packages bring).
 seam_have_libclang() {
-    ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
-    compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null 2>&1 && return 0
+    ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' && return 0
+    compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null 2>&1 && return 0
+    compgen -G "/usr/lib/llvm-*/lib/libclang-[0-9]*.so*" >/dev/null 2>&1 && return 0
     [ -n "${LIBCLANG_PATH:-}" ] && compgen -G "${LIBCLANG_PATH}/libclang*.so*" >/dev/null 2>&1
 }
 
