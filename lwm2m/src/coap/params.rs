@@ -1,0 +1,72 @@
+//! Transmission parameters (RFC 7252 §4.8) and SEAM's own bounds on exchanges.
+
+use std::time::Duration;
+
+/// How an endpoint retransmits, how long it remembers, and what it accepts.
+///
+/// The defaults are RFC 7252's (ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4,
+/// EXCHANGE_LIFETIME 247 s). Tests and simulators on loopback shorten the timeouts: the
+/// protocol is the same, the waiting is not.
+#[derive(Debug, Clone)]
+pub struct TransmissionParams {
+    /// Initial retransmission timeout of a confirmable message.
+    pub ack_timeout: Duration,
+    /// The initial timeout is drawn from `[ack_timeout, ack_timeout × factor]`.
+    pub ack_random_factor: f64,
+    /// Retransmissions before giving up.
+    pub max_retransmit: u32,
+    /// How long a received message ID is remembered to answer duplicates.
+    pub exchange_lifetime: Duration,
+    /// How long to wait for a separate response after an empty ACK, or for a NON response.
+    pub response_timeout: Duration,
+    /// How long a Block1 transfer may sit idle before its partial body is dropped.
+    pub block1_timeout: Duration,
+    /// Preferred block size for bodies this endpoint sends (16..=1024).
+    pub block_size: usize,
+    /// Largest body accepted in one transfer, either direction.
+    pub max_body: usize,
+    /// Largest number of Block1 transfers in progress at once (all peers).
+    pub max_block1_transfers: usize,
+    /// Largest number of message IDs remembered for de-duplication.
+    pub max_dedup_entries: usize,
+    /// Fault injection: probability in `[0, 1)` that a datagram is dropped, on send and on receive.
+    /// Only the device simulator and tests set it.
+    pub loss: f64,
+}
+
+impl Default for TransmissionParams {
+    fn default() -> Self {
+        Self {
+            ack_timeout: Duration::from_secs(2),
+            ack_random_factor: 1.5,
+            max_retransmit: 4,
+            exchange_lifetime: Duration::from_secs(247),
+            response_timeout: Duration::from_secs(60),
+            block1_timeout: Duration::from_secs(60),
+            block_size: 1024,
+            max_body: 16 * 1024 * 1024,
+            max_block1_transfers: 4096,
+            max_dedup_entries: 200_000,
+            loss: 0.0,
+        }
+    }
+}
+
+impl TransmissionParams {
+    /// Timeouts scaled for loopback tests: `ack_timeout` as given, the rest proportionally short.
+    pub fn fast(ack_timeout: Duration) -> Self {
+        Self {
+            ack_timeout,
+            response_timeout: ack_timeout * 20,
+            block1_timeout: ack_timeout * 20,
+            exchange_lifetime: ack_timeout * 60,
+            ..Self::default()
+        }
+    }
+
+    /// The first timeout of a confirmable message, randomised as RFC 7252 §4.2 asks.
+    pub(crate) fn initial_timeout(&self) -> Duration {
+        let factor = 1.0 + fastrand::f64() * (self.ack_random_factor - 1.0).max(0.0);
+        self.ack_timeout.mul_f64(factor)
+    }
+}
