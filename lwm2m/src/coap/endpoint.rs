@@ -145,7 +145,9 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("local", &self.local_addr().ok()).finish()
+        f.debug_struct("Endpoint")
+            .field("local", &self.local_addr().ok())
+            .finish()
     }
 }
 
@@ -155,7 +157,11 @@ const RECV_BUFFER: usize = 65_536;
 
 impl Endpoint {
     /// Binds `addr` and starts receiving; requests go to `handler`.
-    pub async fn bind(addr: SocketAddr, params: TransmissionParams, handler: Arc<dyn Handler>) -> std::io::Result<Self> {
+    pub async fn bind(
+        addr: SocketAddr,
+        params: TransmissionParams,
+        handler: Arc<dyn Handler>,
+    ) -> std::io::Result<Self> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         let inner = Arc::new(Inner {
             socket: socket.clone(),
@@ -202,7 +208,13 @@ impl Endpoint {
     /// IDs, Block1 uploads, observations). Tests use it to check that nothing is left behind.
     pub fn state_sizes(&self) -> (usize, usize, usize, usize, usize) {
         match self.inner.state.lock() {
-            Ok(s) => (s.by_mid.len(), s.exchanges.len(), s.seen.len(), s.uploads.len(), s.observations.len()),
+            Ok(s) => (
+                s.by_mid.len(),
+                s.exchanges.len(),
+                s.seen.len(),
+                s.uploads.len(),
+                s.observations.len(),
+            ),
             Err(_) => (0, 0, 0, 0, 0),
         }
     }
@@ -211,7 +223,8 @@ impl Endpoint {
     /// a body larger than the block size goes out block-wise (Block1), and a block-wise
     /// response is fetched to its end (Block2).
     pub async fn request(&self, peer: SocketAddr, request: Request) -> Result<Reply, Lwm2mError> {
-        self.request_with_block_size(peer, request, self.inner.params.block_size).await
+        self.request_with_block_size(peer, request, self.inner.params.block_size)
+            .await
     }
 
     /// As [`Endpoint::request`], with block size `block_size` (16..=1024) for both directions.
@@ -287,7 +300,11 @@ impl Endpoint {
             }
             block = match block_option(&first, CoapOption::Block2) {
                 Ok(Some(b)) if b.num == num => b,
-                _ => return Err(Lwm2mError::Malformed(format!("block {num} came back without a matching Block2"))),
+                _ => {
+                    return Err(Lwm2mError::Malformed(format!(
+                        "block {num} came back without a matching Block2"
+                    )))
+                }
             };
             reply.payload.extend_from_slice(&first.payload);
         }
@@ -358,7 +375,12 @@ impl Endpoint {
         self.exchange_with_token(peer, packet, new_token()).await
     }
 
-    async fn exchange_with_token(&self, peer: SocketAddr, mut packet: Packet, token: Vec<u8>) -> Result<Packet, Lwm2mError> {
+    async fn exchange_with_token(
+        &self,
+        peer: SocketAddr,
+        mut packet: Packet,
+        token: Vec<u8>,
+    ) -> Result<Packet, Lwm2mError> {
         packet.set_token(token);
         packet.header.set_type(MessageType::Confirmable);
         match self.transmit_con(peer, packet, true).await? {
@@ -369,7 +391,12 @@ impl Endpoint {
 
     /// Sends a confirmable message and retransmits it until it is acknowledged. With
     /// `want_response`, waits on for the (piggybacked or separate) response.
-    async fn transmit_con(&self, peer: SocketAddr, mut packet: Packet, want_response: bool) -> Result<Option<Packet>, Lwm2mError> {
+    async fn transmit_con(
+        &self,
+        peer: SocketAddr,
+        mut packet: Packet,
+        want_response: bool,
+    ) -> Result<Option<Packet>, Lwm2mError> {
         let mid = self.next_mid();
         packet.header.message_id = mid;
         let token = packet.get_token().to_vec();
@@ -384,7 +411,11 @@ impl Endpoint {
                 state.exchanges.insert((peer, mid_key(mid)), tx);
             }
         }
-        let exchange_key = if want_response { (peer, token.clone()) } else { (peer, mid_key(mid)) };
+        let exchange_key = if want_response {
+            (peer, token.clone())
+        } else {
+            (peer, mid_key(mid))
+        };
         let _cleanup = Cleanup {
             endpoint: self,
             mid: (peer, mid),
@@ -517,7 +548,10 @@ async fn sweep_loop(inner: Weak<Inner>) {
         let lifetime = inner.params.exchange_lifetime;
         let max_entries = inner.params.max_dedup_entries;
         let State {
-            seen, seen_order, uploads, ..
+            seen,
+            seen_order,
+            uploads,
+            ..
         } = &mut *state;
         while let Some((at, key)) = seen_order.front() {
             if now.duration_since(*at) < lifetime && seen.len() <= max_entries {
@@ -698,7 +732,11 @@ async fn answer_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, ou
         out.payload = reason.as_bytes().to_vec();
     };
     if let Some(option) = unknown_critical_option(&packet) {
-        return reply(out, ResponseType::BadOption, &format!("unsupported critical option {option}"));
+        return reply(
+            out,
+            ResponseType::BadOption,
+            &format!("unsupported critical option {option}"),
+        );
     }
     let method = match packet.header.code {
         MessageClass::Request(method) => method,
@@ -798,11 +836,24 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
     if block.more && request.payload.len() != block.size() {
         return Assembled::Refused(
             ResponseType::BadRequest,
-            format!("block {} holds {} bytes, not {}", block.num, request.payload.len(), block.size()),
+            format!(
+                "block {} holds {} bytes, not {}",
+                block.num,
+                request.payload.len(),
+                block.size()
+            ),
             None,
         );
     }
-    let key = (request.peer, format!("{:?} {} ?{}", request.method, request.path_string(), request.query.join("&")));
+    let key = (
+        request.peer,
+        format!(
+            "{:?} {} ?{}",
+            request.method,
+            request.path_string(),
+            request.query.join("&")
+        ),
+    );
     let mut state = lock(inner);
     if block.num == 0 {
         if !block.more {
@@ -810,7 +861,11 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
             return Assembled::Complete;
         }
         if state.uploads.len() >= params.max_block1_transfers && !state.uploads.contains_key(&key) {
-            return Assembled::Refused(ResponseType::ServiceUnavailable, "too many uploads in progress".into(), None);
+            return Assembled::Refused(
+                ResponseType::ServiceUnavailable,
+                "too many uploads in progress".into(),
+                None,
+            );
         }
         let body = std::mem::take(&mut request.payload);
         state.uploads.insert(
@@ -824,7 +879,11 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
         return Assembled::Continue;
     }
     let Some(upload) = state.uploads.get_mut(&key) else {
-        return Assembled::Refused(ResponseType::RequestEntityIncomplete, format!("block {} without block 0", block.num), None);
+        return Assembled::Refused(
+            ResponseType::RequestEntityIncomplete,
+            format!("block {} without block 0", block.num),
+            None,
+        );
     };
     // Block numbers count in the current size; a client may switch to a smaller size mid-way, so
     // compare byte offsets, not numbers.

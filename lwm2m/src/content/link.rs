@@ -27,7 +27,8 @@ impl Link {
 /// Parses a link-format payload. An LwM2M client may announce an alternate root path
 /// (`</lwm2m>;rt="oma.lwm2m"`); object links below it are read relative to it.
 pub fn parse_links(payload: &[u8]) -> Result<Vec<Link>, Lwm2mError> {
-    let text = std::str::from_utf8(payload).map_err(|e| Lwm2mError::Malformed(format!("link format is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(payload).map_err(|e| Lwm2mError::Malformed(format!("link format is not UTF-8: {e}")))?;
     let mut links = Vec::new();
     let mut root = String::new();
     for item in LinkFormatParser::new(text) {

@@ -65,13 +65,11 @@ impl ResourcePath {
             return None;
         }
         let mut ids = [None; 4];
-        let mut count = 0;
-        for part in trimmed.split('/') {
+        for (count, part) in trimmed.split('/').enumerate() {
             if count == 4 {
                 return None;
             }
             ids[count] = Some(part.parse::<u16>().ok()?);
-            count += 1;
         }
         Some(Self {
             object: ids[0]?,
@@ -179,7 +177,11 @@ impl Value {
 }
 
 /// Decodes a payload in content format `format`, read from `base` (the path the request named).
-pub fn decode(format: Option<u16>, base: ResourcePath, payload: &[u8]) -> Result<Vec<(ResourcePath, Value)>, Lwm2mError> {
+pub fn decode(
+    format: Option<u16>,
+    base: ResourcePath,
+    payload: &[u8],
+) -> Result<Vec<(ResourcePath, Value)>, Lwm2mError> {
     match format {
         // No Content-Format: LwM2M 1.0 §7.3 says text for a single resource, and TLV otherwise.
         None if base.resource.is_some() => decode_text(base, payload),
@@ -189,12 +191,15 @@ pub fn decode(format: Option<u16>, base: ResourcePath, payload: &[u8]) -> Result
         Some(cf::SENML_JSON) => decode_senml_json(payload),
         Some(cf::SENML_CBOR) => decode_senml_cbor(payload),
         Some(cf::LWM2M_JSON) => decode_lwm2m_json(payload),
-        Some(other) => Err(Lwm2mError::Malformed(format!("content format {other} is not an LwM2M format"))),
+        Some(other) => Err(Lwm2mError::Malformed(format!(
+            "content format {other} is not an LwM2M format"
+        ))),
     }
 }
 
 fn decode_text(base: ResourcePath, payload: &[u8]) -> Result<Vec<(ResourcePath, Value)>, Lwm2mError> {
-    let text = std::str::from_utf8(payload).map_err(|e| Lwm2mError::Malformed(format!("text/plain is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(payload).map_err(|e| Lwm2mError::Malformed(format!("text/plain is not UTF-8: {e}")))?;
     Ok(vec![(base, Value::String(text.to_owned()))])
 }
 

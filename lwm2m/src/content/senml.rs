@@ -81,7 +81,9 @@ pub fn decode_senml_cbor(payload: &[u8]) -> Result<Vec<(ResourcePath, Value)>, L
     let doc: Cbor = ciborium::de::from_reader_with_recursion_limit(payload, 16)
         .map_err(|e| Lwm2mError::Malformed(format!("SenML CBOR: {e}")))?;
     let Cbor::Array(records) = doc else {
-        return Err(Lwm2mError::Malformed("SenML CBOR: the top level is not an array".into()));
+        return Err(Lwm2mError::Malformed(
+            "SenML CBOR: the top level is not an array".into(),
+        ));
     };
     let mut base = String::new();
     let mut out = Vec::with_capacity(records.len());
@@ -149,7 +151,9 @@ fn number_value(v: &Json) -> Option<Value> {
 }
 
 fn obj_link(text: &str) -> Result<Value, Lwm2mError> {
-    let parsed = text.split_once(':').and_then(|(o, i)| Some((o.parse().ok()?, i.parse().ok()?)));
+    let parsed = text
+        .split_once(':')
+        .and_then(|(o, i)| Some((o.parse().ok()?, i.parse().ok()?)));
     parsed
         .map(|(o, i)| Value::ObjLink(o, i))
         .ok_or_else(|| Lwm2mError::Malformed(format!("object link {text:?} is not object:instance")))
@@ -176,9 +180,10 @@ pub fn encode_senml_json(values: &[(ResourcePath, Value)]) -> Vec<u8> {
                 Value::Float(f) => ("v", Json::from(*f)),
                 Value::Boolean(b) => ("vb", Json::Bool(*b)),
                 Value::String(s) => ("vs", Json::String(s.clone())),
-                Value::Opaque(b) | Value::Untyped(b) => {
-                    ("vd", Json::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
-                }
+                Value::Opaque(b) | Value::Untyped(b) => (
+                    "vd",
+                    Json::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)),
+                ),
                 Value::ObjLink(o, i) => ("vlo", Json::String(format!("{o}:{i}"))),
             };
             record.insert(key.into(), v);
@@ -241,7 +246,9 @@ mod tests {
 
     #[test]
     fn malformed_documents_say_where() {
-        let err = decode_senml_json(b"[{\"n\":\"/3/0/0\",\n \"v\": }]").unwrap_err().to_string();
+        let err = decode_senml_json(b"[{\"n\":\"/3/0/0\",\n \"v\": }]")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(decode_senml_json(br#"[{"n":"not/a/path","v":1}]"#).is_err());
         assert!(decode_senml_cbor(&[0x9f, 0x9f, 0x9f]).is_err());

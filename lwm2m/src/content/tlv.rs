@@ -39,11 +39,15 @@ fn decode_level(
         let path = match kind {
             OBJECT_INSTANCE => ResourcePath::instance(parent.object, id),
             RESOURCE | MULTIPLE_RESOURCE => {
-                let instance = parent.instance.ok_or_else(|| malformed("a resource outside an object instance"))?;
+                let instance = parent
+                    .instance
+                    .ok_or_else(|| malformed("a resource outside an object instance"))?;
                 ResourcePath::resource(parent.object, instance, id)
             }
             _ => {
-                let resource = parent.resource.ok_or_else(|| malformed("a resource instance outside a resource"))?;
+                let resource = parent
+                    .resource
+                    .ok_or_else(|| malformed("a resource instance outside a resource"))?;
                 ResourcePath {
                     resource: Some(resource),
                     resource_instance: Some(id),
@@ -59,17 +63,24 @@ fn decode_level(
     Ok(())
 }
 
-/// Splits one entry off `bytes`: (kind, identifier, value, rest).
-fn entry(bytes: &[u8]) -> Result<(u8, u16, &[u8], &[u8]), Lwm2mError> {
+/// One TLV entry split off the front of a buffer: (kind, identifier, value, rest).
+type Entry<'a> = (u8, u16, &'a [u8], &'a [u8]);
+
+/// Splits one entry off `bytes`.
+fn entry(bytes: &[u8]) -> Result<Entry<'_>, Lwm2mError> {
     let (&type_byte, mut rest) = bytes.split_first().ok_or_else(|| malformed("empty TLV entry"))?;
     let kind = type_byte >> 6;
     let id_len = if type_byte & 0x20 != 0 { 2 } else { 1 };
     let length_len = usize::from((type_byte >> 3) & 0x3);
-    let id = take(&mut rest, id_len)?.iter().fold(0u16, |acc, b| (acc << 8) | u16::from(*b));
+    let id = take(&mut rest, id_len)?
+        .iter()
+        .fold(0u16, |acc, b| (acc << 8) | u16::from(*b));
     let length = if length_len == 0 {
         usize::from(type_byte & 0x7)
     } else {
-        take(&mut rest, length_len)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        take(&mut rest, length_len)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     // The declared length is checked against what is there before anything is sliced or
     // allocated: a hostile length cannot make the decoder read or reserve more than it got.
@@ -79,7 +90,10 @@ fn entry(bytes: &[u8]) -> Result<(u8, u16, &[u8], &[u8]), Lwm2mError> {
 
 fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], Lwm2mError> {
     if bytes.len() < n {
-        return Err(malformed(&format!("TLV entry declares {n} bytes, {} remain", bytes.len())));
+        return Err(malformed(&format!(
+            "TLV entry declares {n} bytes, {} remain",
+            bytes.len()
+        )));
     }
     let (head, tail) = bytes.split_at(n);
     *bytes = tail;
@@ -98,7 +112,11 @@ pub fn encode_tlv(base: ResourcePath, values: &[(ResourcePath, Value)]) -> Vec<u
         let mut instances: Vec<u16> = values.iter().filter_map(|(p, _)| p.instance).collect();
         instances.dedup();
         for instance in instances {
-            let inner: Vec<_> = values.iter().filter(|(p, _)| p.instance == Some(instance)).cloned().collect();
+            let inner: Vec<_> = values
+                .iter()
+                .filter(|(p, _)| p.instance == Some(instance))
+                .cloned()
+                .collect();
             let body = encode_resources(&inner);
             write_entry(&mut out, OBJECT_INSTANCE, instance, &body);
         }
@@ -118,7 +136,12 @@ fn encode_resources(values: &[(ResourcePath, Value)]) -> Vec<u8> {
             let mut body = Vec::new();
             while i < values.len() && values[i].0.resource == path.resource && values[i].0.resource_instance.is_some() {
                 let (p, v) = &values[i];
-                write_entry(&mut body, RESOURCE_INSTANCE, p.resource_instance.unwrap_or(0), &v.to_tlv_bytes());
+                write_entry(
+                    &mut body,
+                    RESOURCE_INSTANCE,
+                    p.resource_instance.unwrap_or(0),
+                    &v.to_tlv_bytes(),
+                );
                 i += 1;
             }
             write_entry(&mut out, MULTIPLE_RESOURCE, resource, &body);
@@ -210,7 +233,10 @@ mod tests {
         assert_eq!(power.len(), 2);
         assert_eq!(power[1].0.resource_instance, Some(1));
         assert_eq!(power[1].1.as_i64(), Some(5));
-        assert_eq!(values.iter().find(|(p, _)| p.resource == Some(10)).unwrap().1.as_i64(), Some(15));
+        assert_eq!(
+            values.iter().find(|(p, _)| p.resource == Some(10)).unwrap().1.as_i64(),
+            Some(15)
+        );
         assert_eq!(values.last().unwrap().1.as_i64(), Some(0x5182_428F));
     }
 
@@ -229,7 +255,10 @@ mod tests {
         ];
         let bytes = encode_tlv(ResourcePath::object(3303), &values);
         let decoded = decode_tlv(ResourcePath::object(3303), &bytes).unwrap();
-        assert_eq!(decoded.iter().map(|(p, _)| *p).collect::<Vec<_>>(), values.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+        assert_eq!(
+            decoded.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            values.iter().map(|(p, _)| *p).collect::<Vec<_>>()
+        );
     }
 
     #[test]

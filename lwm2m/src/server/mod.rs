@@ -1,1 +1,426 @@
-//! TODO
+//! The LwM2M server: registration interface at `/rd`, packages at `/pkg/<sha256>`, and device
+//! management (Read, Write, Execute, Discover, Observe) of registered clients.
+//!
+//! The server reports what happens as [`ServerEvent`]s on a channel; the registry turns them
+//! into graph facts. Registrations are answered at once from memory, so a burst of devices
+//! never waits on storage.
+
+mod delivery;
+mod registration;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress};
+pub use registration::{Departure, Registration, MAX_ENDPOINT_NAME, SUPPORTED_VERSIONS};
+
+use crate::coap::{
+    content_format as cf, BoxFuture, Code, Endpoint, Handler, Method, Reply, Request, Response, TransmissionParams,
+};
+use crate::content::{self, Link, ResourcePath, Value};
+use crate::Lwm2mError;
+use registration::RegistrationTable;
+
+/// What the server tells its owner.
+#[derive(Debug, Clone)]
+pub enum ServerEvent {
+    /// A client registered (or registered again).
+    Registered(Registration),
+    /// A client sent an Update.
+    Updated(Registration),
+    /// A registration ended.
+    Departed {
+        /// The registration as it was.
+        registration: Registration,
+        /// Why it ended.
+        why: Departure,
+    },
+    /// A model delivery moved on.
+    Delivery(DeliveryProgress),
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// CoAP transmission parameters.
+    pub params: TransmissionParams,
+    /// Lifetime of a registration that does not name one (LwM2M default: 86400 s).
+    pub default_lifetime: u32,
+    /// How often expired registrations are looked for.
+    pub expiry_check: Duration,
+    /// The `coap://host:port` clients reach this server at, for Package URIs; by default the
+    /// bound address.
+    pub public_base: Option<String>,
+    /// How long a delivery may take from start to installed.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            params: TransmissionParams::default(),
+            default_lifetime: 86_400,
+            expiry_check: Duration::from_secs(1),
+            public_base: None,
+            delivery_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Packages the server can serve at `/pkg/<sha256>`, content-addressed.
+#[derive(Default)]
+pub struct PackageShelf {
+    packages: RwLock<HashMap<String, Arc<[u8]>>>,
+}
+
+impl PackageShelf {
+    /// Puts `bytes` on the shelf and returns their SHA-256 (lowercase hex).
+    pub fn put(&self, bytes: Vec<u8>) -> String {
+        let sha = sha256_hex(&bytes);
+        if let Ok(mut packages) = self.packages.write() {
+            packages.insert(sha.clone(), Arc::from(bytes));
+        }
+        sha
+    }
+
+    /// The package with digest `sha256`.
+    pub fn get(&self, sha256: &str) -> Option<Arc<[u8]>> {
+        self.packages.read().ok()?.get(sha256).cloned()
+    }
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+struct ServerHandler {
+    table: Arc<RegistrationTable>,
+    events: mpsc::UnboundedSender<ServerEvent>,
+    shelf: Arc<PackageShelf>,
+    default_lifetime: u32,
+}
+
+impl Handler for ServerHandler {
+    fn handle(&self, request: Request) -> BoxFuture<Response> {
+        let response = self.answer(&request);
+        Box::pin(async move { response })
+    }
+}
+
+impl ServerHandler {
+    fn answer(&self, request: &Request) -> Response {
+        let path: Vec<&str> = request.path.iter().map(String::as_str).collect();
+        match (request.method, path.as_slice()) {
+            (Method::Post, ["rd"]) => self.register(request),
+            (Method::Post, ["rd", id]) => self.update(id, request),
+            (Method::Delete, ["rd", id]) => self.deregister(id),
+            (Method::Get, ["pkg", sha]) => match self.shelf.get(sha) {
+                Some(bytes) => Response::with_body(Code::Content, cf::OPAQUE, bytes),
+                None => Response::error(Code::NotFound, "no such package"),
+            },
+            (_, ["rd", ..]) | (_, ["pkg", ..]) => Response::error(Code::MethodNotAllowed, "method not allowed here"),
+            _ => Response::new(Code::NotFound),
+        }
+    }
+
+    fn register(&self, request: &Request) -> Response {
+        let registration = match registration::parse_register(request, self.default_lifetime) {
+            Ok(r) => r,
+            Err(refusal) => return refusal,
+        };
+        let (registration, replaced) = self.table.insert(registration);
+        if let Some(old) = replaced {
+            let _ = self.events.send(ServerEvent::Departed {
+                registration: old,
+                why: Departure::Replaced,
+            });
+        }
+        tracing::debug!(endpoint = %registration.endpoint, id = %registration.id, "registered");
+        let mut response = Response::new(Code::Created);
+        response.location_path = vec!["rd".to_owned(), registration.id.clone()];
+        let _ = self.events.send(ServerEvent::Registered(registration));
+        response
+    }
+
+    fn update(&self, id: &str, request: &Request) -> Response {
+        let update = match registration::parse_update(request) {
+            Ok(u) => u,
+            Err(refusal) => return refusal,
+        };
+        match self.table.update(id, update, request.peer) {
+            Some(registration) => {
+                let _ = self.events.send(ServerEvent::Updated(registration));
+                Response::new(Code::Changed)
+            }
+            // 4.04 tells the client to register again (LwM2M 1.1 §6.2.2).
+            None => Response::error(Code::NotFound, "no such registration"),
+        }
+    }
+
+    fn deregister(&self, id: &str) -> Response {
+        match self.table.remove(id) {
+            Some(registration) => {
+                let _ = self.events.send(ServerEvent::Departed {
+                    registration,
+                    why: Departure::Deregistered,
+                });
+                Response::new(Code::Deleted)
+            }
+            None => Response::error(Code::NotFound, "no such registration"),
+        }
+    }
+}
+
+/// The LwM2M server. Cloning shares it.
+#[derive(Clone)]
+pub struct Lwm2mServer {
+    endpoint: Endpoint,
+    table: Arc<RegistrationTable>,
+    shelf: Arc<PackageShelf>,
+    events: mpsc::UnboundedSender<ServerEvent>,
+    config: Arc<ServerConfig>,
+}
+
+impl std::fmt::Debug for Lwm2mServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lwm2mServer").field("endpoint", &self.endpoint).finish()
+    }
+}
+
+impl Lwm2mServer {
+    /// Binds `addr` and starts serving; events arrive on the returned channel.
+    pub async fn bind(
+        addr: SocketAddr,
+        config: ServerConfig,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<ServerEvent>), Lwm2mError> {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let table = Arc::new(RegistrationTable::default());
+        let shelf = Arc::new(PackageShelf::default());
+        let handler = Arc::new(ServerHandler {
+            table: table.clone(),
+            events: events.clone(),
+            shelf: shelf.clone(),
+            default_lifetime: config.default_lifetime,
+        });
+        let endpoint = Endpoint::bind(addr, config.params.clone(), handler).await?;
+        let server = Self {
+            endpoint,
+            table,
+            shelf,
+            events,
+            config: Arc::new(config),
+        };
+        tokio::spawn(expiry_loop(
+            Arc::downgrade(&server.table),
+            server.events.clone(),
+            server.config.expiry_check,
+        ));
+        Ok((server, receiver))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, Lwm2mError> {
+        Ok(self.endpoint.local_addr()?)
+    }
+
+    /// The CoAP endpoint (for statistics).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The packages this server serves.
+    pub fn shelf(&self) -> &PackageShelf {
+        &self.shelf
+    }
+
+    /// The `coap://…/pkg/<sha256>` URI of a package on the shelf.
+    pub fn package_uri(&self, sha256: &str) -> Result<String, Lwm2mError> {
+        let base = match &self.config.public_base {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => format!("coap://{}", self.local_addr()?),
+        };
+        Ok(format!("{base}/pkg/{sha256}"))
+    }
+
+    /// The registration of endpoint `name`, if it is registered.
+    pub fn registration(&self, name: &str) -> Option<Registration> {
+        self.table.get_by_endpoint(name)
+    }
+
+    /// All live registrations.
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.table.all()
+    }
+
+    /// How many clients are registered.
+    pub fn registered(&self) -> usize {
+        self.table.len()
+    }
+
+    fn target(&self, name: &str, path: ResourcePath) -> Result<(SocketAddr, Vec<String>), Lwm2mError> {
+        let registration = self
+            .registration(name)
+            .ok_or_else(|| Lwm2mError::UnknownEndpoint(name.to_owned()))?;
+        let mut segments = crate::coap::message::split_path(&registration.root_path);
+        segments.extend(path.segments());
+        Ok((registration.address, segments))
+    }
+
+    async fn send(&self, name: &str, path: ResourcePath, mut request: Request) -> Result<Reply, Lwm2mError> {
+        let (address, segments) = self.target(name, path)?;
+        request.path = segments;
+        let reply = self.endpoint.request(address, request).await?;
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(refused(&reply))
+        }
+    }
+
+    /// Reads `path` of a registered client, decoding whatever content format it answers in
+    /// (`accept` asks for one).
+    pub async fn read(
+        &self,
+        name: &str,
+        path: ResourcePath,
+        accept: Option<u16>,
+    ) -> Result<Vec<(ResourcePath, Value)>, Lwm2mError> {
+        let mut request = Request::new(Method::Get, "");
+        request.accept = accept;
+        let reply = self.send(name, path, request).await?;
+        content::decode(reply.content_format, path, &reply.payload)
+    }
+
+    /// Writes `payload` in `format` to `path` (PUT: replace). Bodies over one block go Block1.
+    pub async fn write(&self, name: &str, path: ResourcePath, format: u16, payload: Vec<u8>) -> Result<(), Lwm2mError> {
+        let mut request = Request::new(Method::Put, "");
+        request.content_format = Some(format);
+        request.payload = payload;
+        self.send(name, path, request).await.map(|_| ())
+    }
+
+    /// Executes resource `path` with optional arguments.
+    pub async fn execute(&self, name: &str, path: ResourcePath, arguments: &str) -> Result<(), Lwm2mError> {
+        let mut request = Request::new(Method::Post, "");
+        if !arguments.is_empty() {
+            request.content_format = Some(cf::TEXT);
+            request.payload = arguments.as_bytes().to_vec();
+        }
+        self.send(name, path, request).await.map(|_| ())
+    }
+
+    /// Discovers the resources and attributes under `path`.
+    pub async fn discover(&self, name: &str, path: ResourcePath) -> Result<Vec<Link>, Lwm2mError> {
+        let mut request = Request::new(Method::Get, "");
+        request.accept = Some(cf::LINK_FORMAT);
+        let reply = self.send(name, path, request).await?;
+        content::parse_links(&reply.payload)
+    }
+
+    /// Observes `path`: the current values, and a channel of later ones. Dropping the receiver
+    /// and calling [`Lwm2mServer::cancel_observation`] ends it (the next notification is reset).
+    pub async fn observe(&self, name: &str, path: ResourcePath) -> Result<Observation, Lwm2mError> {
+        let (address, segments) = self.target(name, path)?;
+        let mut request = Request::new(Method::Get, "");
+        request.path = segments;
+        let (reply, token, notifications) = self.endpoint.observe(address, request).await?;
+        if !reply.is_success() {
+            self.endpoint.cancel(address, &token);
+            return Err(refused(&reply));
+        }
+        let values = content::decode(reply.content_format, path, &reply.payload)?;
+        Ok(Observation {
+            peer: address,
+            path,
+            token,
+            initial: values,
+            notifications,
+        })
+    }
+
+    /// Ends an observation.
+    pub fn cancel_observation(&self, observation: &Observation) {
+        self.endpoint.cancel(observation.peer, &observation.token);
+    }
+
+    /// Reports a delivery step to the event channel.
+    pub(crate) fn report(&self, progress: DeliveryProgress) {
+        let _ = self.events.send(ServerEvent::Delivery(progress));
+    }
+
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+}
+
+/// An observation in progress.
+#[derive(Debug)]
+pub struct Observation {
+    peer: SocketAddr,
+    path: ResourcePath,
+    token: Vec<u8>,
+    /// The values the first response carried.
+    pub initial: Vec<(ResourcePath, Value)>,
+    notifications: mpsc::UnboundedReceiver<Reply>,
+}
+
+impl Observation {
+    /// The next notification's values; `None` when the observation is over. Notifications that
+    /// do not decode are skipped (and logged): one bad datagram does not end an observation.
+    pub async fn next(&mut self) -> Option<Vec<(ResourcePath, Value)>> {
+        loop {
+            let reply = self.notifications.recv().await?;
+            if !reply.is_success() {
+                return None; // An error notification ends the observation (RFC 7641 §3.2).
+            }
+            match content::decode(reply.content_format, self.path, &reply.payload) {
+                Ok(values) => return Some(values),
+                Err(e) => tracing::warn!(path = %self.path, error = %e, "notification did not decode"),
+            }
+        }
+    }
+}
+
+fn refused(reply: &Reply) -> Lwm2mError {
+    Lwm2mError::Refused {
+        code: reply.code_string(),
+        reason: String::from_utf8_lossy(&reply.payload).into_owned(),
+    }
+}
+
+async fn expiry_loop(
+    table: std::sync::Weak<RegistrationTable>,
+    events: mpsc::UnboundedSender<ServerEvent>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let Some(table) = table.upgrade() else { return };
+        for registration in table.expire(Instant::now()) {
+            tracing::debug!(endpoint = %registration.endpoint, "registration expired");
+            if events
+                .send(ServerEvent::Departed {
+                    registration,
+                    why: Departure::Expired,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, for events and logs.
+pub fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,352 @@
+//! Model delivery: Object 9 (Software Management) when the client has it, else Object 5
+//! (Firmware Update); by Package URI (the client pulls `/pkg/<sha256>` block-wise) or by
+//! writing the Package resource (Block1 push). The server observes the state resources and
+//! reports every transition as it happens.
+
+use super::{Lwm2mServer, Observation};
+use crate::coap::content_format as cf;
+use crate::content::{ResourcePath, Value};
+use crate::Lwm2mError;
+
+/// Object 9 resources (LwM2M Software Management, OMA object 9).
+pub mod object9 {
+    /// Package (opaque, W).
+    pub const PACKAGE: u16 = 2;
+    /// Package URI (string, W).
+    pub const PACKAGE_URI: u16 = 3;
+    /// Install (E).
+    pub const INSTALL: u16 = 4;
+    /// Update State: 0 INITIAL, 1 DOWNLOAD STARTED, 2 DOWNLOADED, 3 DELIVERED, 4 INSTALLED.
+    pub const UPDATE_STATE: u16 = 7;
+    /// Update Result: 0 initial, 1 downloading, 2 installed, 3 downloaded and verified, 50+ errors.
+    pub const UPDATE_RESULT: u16 = 9;
+    /// State DELIVERED: downloaded and verified, ready to install.
+    pub const STATE_DELIVERED: i64 = 3;
+    /// State INSTALLED.
+    pub const STATE_INSTALLED: i64 = 4;
+    /// Result: installed successfully.
+    pub const RESULT_INSTALLED: i64 = 2;
+    /// First error result (50 not enough storage … 59 uninstallation failure).
+    pub const FIRST_ERROR: i64 = 50;
+}
+
+/// Object 5 resources (LwM2M Firmware Update, OMA object 5).
+pub mod object5 {
+    /// Package (opaque, W).
+    pub const PACKAGE: u16 = 0;
+    /// Package URI (string, RW).
+    pub const PACKAGE_URI: u16 = 1;
+    /// Update (E).
+    pub const UPDATE: u16 = 2;
+    /// State: 0 Idle, 1 Downloading, 2 Downloaded, 3 Updating.
+    pub const STATE: u16 = 3;
+    /// Update Result: 0 initial, 1 success, 2..=9 errors.
+    pub const UPDATE_RESULT: u16 = 5;
+    /// State Idle.
+    pub const STATE_IDLE: i64 = 0;
+    /// State Downloaded.
+    pub const STATE_DOWNLOADED: i64 = 2;
+    /// Result: firmware updated successfully.
+    pub const RESULT_SUCCESS: i64 = 1;
+}
+
+/// How the package reaches the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMethod {
+    /// Write the Package URI; the device downloads `/pkg/<sha256>` block-wise.
+    Pull,
+    /// Write the package into the Package resource (Block1).
+    Push,
+}
+
+/// One delivery to carry out.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Endpoint name of the device.
+    pub endpoint: String,
+    /// SHA-256 of a package on the server's shelf.
+    pub sha256: String,
+    /// Pull or push.
+    pub method: DeliveryMethod,
+}
+
+/// A step of a delivery, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryProgress {
+    /// Endpoint name of the device.
+    pub endpoint: String,
+    /// The package.
+    pub sha256: String,
+    /// The object used (9 or 5).
+    pub object: u16,
+    /// What happened: `started`, `downloading`, `delivered`, `installing`, `installed`, `failed`.
+    pub step: String,
+    /// The device's Update Result, where it reported one.
+    pub result: Option<i64>,
+    /// A human-readable detail (failure reason).
+    pub detail: String,
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryOutcome {
+    /// Whether the device reports the package installed.
+    pub installed: bool,
+    /// The object used (9 or 5).
+    pub object: u16,
+    /// The device's final Update Result.
+    pub result: Option<i64>,
+    /// Why it failed, when it did.
+    pub detail: String,
+}
+
+impl Lwm2mServer {
+    /// Delivers a package from the shelf to a registered device and installs it, reporting each
+    /// step as a [`super::ServerEvent::Delivery`].
+    pub async fn deliver(&self, delivery: &Delivery) -> Result<DeliveryOutcome, Lwm2mError> {
+        let registration = self
+            .registration(&delivery.endpoint)
+            .ok_or_else(|| Lwm2mError::UnknownEndpoint(delivery.endpoint.clone()))?;
+        let object = if registration.has_object(9) {
+            9
+        } else if registration.has_object(5) {
+            5
+        } else {
+            return Err(Lwm2mError::Refused {
+                code: "-".into(),
+                reason: "the device offers neither Object 9 (Software Management) nor Object 5 (Firmware Update)"
+                    .into(),
+            });
+        };
+        let timeout = self.config().delivery_timeout;
+        let outcome = match tokio::time::timeout(timeout, self.run_delivery(delivery, object)).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => DeliveryOutcome {
+                installed: false,
+                object,
+                result: None,
+                detail: e.to_string(),
+            },
+            Err(_) => DeliveryOutcome {
+                installed: false,
+                object,
+                result: None,
+                detail: format!("no result within {} s", timeout.as_secs()),
+            },
+        };
+        self.step(
+            delivery,
+            object,
+            if outcome.installed { "installed" } else { "failed" },
+            outcome.result,
+            &outcome.detail,
+        );
+        Ok(outcome)
+    }
+
+    fn step(&self, delivery: &Delivery, object: u16, step: &str, result: Option<i64>, detail: &str) {
+        self.report(DeliveryProgress {
+            endpoint: delivery.endpoint.clone(),
+            sha256: delivery.sha256.clone(),
+            object,
+            step: step.to_owned(),
+            result,
+            detail: detail.to_owned(),
+        });
+    }
+
+    async fn run_delivery(&self, delivery: &Delivery, object: u16) -> Result<DeliveryOutcome, Lwm2mError> {
+        let name = delivery.endpoint.as_str();
+        let instance = ResourcePath::instance(object, 0);
+        let (package, uri, state, result, execute) = if object == 9 {
+            use object9::*;
+            (PACKAGE, PACKAGE_URI, UPDATE_STATE, UPDATE_RESULT, INSTALL)
+        } else {
+            use object5::*;
+            (PACKAGE, PACKAGE_URI, STATE, UPDATE_RESULT, UPDATE)
+        };
+        let mut watch = self.observe(name, instance).await?;
+        // What the device reported before this delivery (a previous failure, a package still
+        // staged) says nothing about this one: only notifications after the write count.
+        let mut status = Status::default();
+        self.step(delivery, object, "started", None, "");
+
+        let sent = match delivery.method {
+            DeliveryMethod::Pull => {
+                let link = self.package_uri(&delivery.sha256)?;
+                self.write(
+                    name,
+                    ResourcePath::resource(object, 0, uri),
+                    cf::TEXT,
+                    link.into_bytes(),
+                )
+                .await
+            }
+            DeliveryMethod::Push => {
+                let bytes = self
+                    .shelf()
+                    .get(&delivery.sha256)
+                    .ok_or_else(|| Lwm2mError::Malformed(format!("no package {} on the shelf", delivery.sha256)))?;
+                self.write(
+                    name,
+                    ResourcePath::resource(object, 0, package),
+                    cf::OPAQUE,
+                    bytes.to_vec(),
+                )
+                .await
+            }
+        };
+        if let Err(e) = sent {
+            self.cancel_observation(&watch);
+            return Err(e);
+        }
+        self.step(delivery, object, "downloading", None, "");
+
+        // Wait for the device to hold a verified package.
+        let ready = |s: &Status| {
+            if object == 9 {
+                s.state == Some(object9::STATE_DELIVERED)
+            } else {
+                s.state == Some(object5::STATE_DOWNLOADED)
+            }
+        };
+        if let Some(outcome) = self
+            .await_status(&mut watch, &mut status, object, state, result, ready)
+            .await
+        {
+            self.cancel_observation(&watch);
+            return Ok(outcome);
+        }
+        if delivery.method == DeliveryMethod::Push {
+            // A pushed package has no address to check against on the device; it publishes the
+            // digest of what it received as the package name, and the server compares.
+            let name_resource = if object == 9 { 0 } else { 6 };
+            let reported = self
+                .read(name, ResourcePath::resource(object, 0, name_resource), None)
+                .await?;
+            let digest = reported.first().and_then(|(_, v)| v.as_text()).unwrap_or_default();
+            if !digest.eq_ignore_ascii_case(&delivery.sha256) {
+                self.cancel_observation(&watch);
+                return Ok(DeliveryOutcome {
+                    installed: false,
+                    object,
+                    result: None,
+                    detail: format!(
+                        "the device received a package with SHA-256 {digest}, not {}",
+                        delivery.sha256
+                    ),
+                });
+            }
+        }
+        self.step(delivery, object, "delivered", status.result, "");
+
+        self.execute(name, ResourcePath::resource(object, 0, execute), "")
+            .await?;
+        self.step(delivery, object, "installing", status.result, "");
+        let done = |s: &Status| {
+            if object == 9 {
+                s.state == Some(object9::STATE_INSTALLED) && s.result == Some(object9::RESULT_INSTALLED)
+            } else {
+                s.state == Some(object5::STATE_IDLE) && s.result == Some(object5::RESULT_SUCCESS)
+            }
+        };
+        let outcome = self
+            .await_status(&mut watch, &mut status, object, state, result, done)
+            .await
+            .unwrap_or(DeliveryOutcome {
+                installed: true,
+                object,
+                result: status.result,
+                detail: String::new(),
+            });
+        self.cancel_observation(&watch);
+        Ok(outcome)
+    }
+
+    /// Follows notifications until `reached` holds (→ `None`) or the device reports a failure
+    /// or the observation ends (→ the failed outcome).
+    async fn await_status(
+        &self,
+        watch: &mut Observation,
+        status: &mut Status,
+        object: u16,
+        state: u16,
+        result: u16,
+        reached: impl Fn(&Status) -> bool,
+    ) -> Option<DeliveryOutcome> {
+        loop {
+            if status.fresh && reached(status) {
+                return None;
+            }
+            if let Some(code) = status.failure(object).filter(|_| status.fresh) {
+                return Some(DeliveryOutcome {
+                    installed: false,
+                    object,
+                    result: Some(code),
+                    detail: failure_text(object, code).to_owned(),
+                });
+            }
+            match watch.next().await {
+                Some(values) => {
+                    status.absorb(&values, state, result);
+                    status.fresh = true;
+                }
+                None => {
+                    return Some(DeliveryOutcome {
+                        installed: false,
+                        object,
+                        result: status.result,
+                        detail: "the device stopped reporting the update state".into(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Status {
+    /// Whether a notification arrived since the delivery began.
+    fresh: bool,
+    state: Option<i64>,
+    result: Option<i64>,
+}
+
+impl Status {
+    fn absorb(&mut self, values: &[(ResourcePath, Value)], state: u16, result: u16) {
+        for (path, value) in values {
+            if path.resource == Some(state) {
+                self.state = value.as_i64().or(self.state);
+            } else if path.resource == Some(result) {
+                self.result = value.as_i64().or(self.result);
+            }
+        }
+    }
+
+    fn failure(&self, object: u16) -> Option<i64> {
+        let code = self.result?;
+        let failed = if object == 9 {
+            code >= object9::FIRST_ERROR
+        } else {
+            code >= 2
+        };
+        failed.then_some(code)
+    }
+}
+
+/// The meaning of an Update Result error code.
+pub fn failure_text(object: u16, code: i64) -> &'static str {
+    match (object, code) {
+        (9, 50) | (5, 2) => "not enough storage for the package",
+        (9, 51) | (5, 3) => "out of memory during the download",
+        (9, 52) | (5, 4) => "connection lost during the download",
+        (9, 53) | (5, 5) => "package integrity check failed",
+        (9, 54) | (5, 6) => "unsupported package type",
+        (9, 56) | (5, 7) => "invalid URI",
+        (9, 57) | (5, 8) => "device-defined update error",
+        (9, 58) => "software installation failure",
+        (9, 59) => "uninstallation failure",
+        (5, 9) => "unsupported protocol",
+        _ => "update failed",
+    }
+}

@@ -1,0 +1,278 @@
+//! The registration interface (LwM2M 1.1 TS Core §6.2): Register, Update, De-register, and the
+//! table of live registrations with lifetime expiry.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::coap::{Code, Request, Response};
+use crate::content::{parse_links, Link, ResourcePath};
+
+/// LwM2M versions the server speaks. A client asking for another gets 4.12 Precondition Failed
+/// and, as the specification asks of clients, retries with an older one.
+pub const SUPPORTED_VERSIONS: [&str; 2] = ["1.1", "1.0"];
+
+/// Longest endpoint name accepted; names are identifiers, not payloads.
+pub const MAX_ENDPOINT_NAME: usize = 255;
+
+/// One live registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// Registration ID, the last segment of the Location-Path `rd/<id>`.
+    pub id: String,
+    /// Endpoint client name (`ep`).
+    pub endpoint: String,
+    /// Lifetime in seconds (`lt`).
+    pub lifetime: u32,
+    /// LwM2M version the client registered with (`lwm2m`).
+    pub version: String,
+    /// Binding mode (`b`), `U` when absent.
+    pub binding: String,
+    /// Where the client's requests come from, and where the server's go.
+    pub address: SocketAddr,
+    /// The object links of the registration payload.
+    pub objects: Vec<Link>,
+    /// The client's alternate root path (`</lwm2m>;rt="oma.lwm2m"`), empty for `/`.
+    pub root_path: String,
+    /// When the client registered.
+    pub registered_at: SystemTime,
+    /// When the client last registered or updated.
+    pub last_seen: SystemTime,
+}
+
+impl Registration {
+    /// Whether the client announced object `object` (any instance).
+    pub fn has_object(&self, object: u16) -> bool {
+        self.object_paths().any(|p| p.object == object)
+    }
+
+    /// The object and object-instance paths the client announced.
+    pub fn object_paths(&self) -> impl Iterator<Item = ResourcePath> + '_ {
+        self.objects.iter().filter_map(|l| l.path)
+    }
+}
+
+/// Why a registration is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// The client de-registered.
+    Deregistered,
+    /// The lifetime ran out without an Update.
+    Expired,
+    /// The same endpoint registered again, replacing this registration.
+    Replaced,
+}
+
+struct Entry {
+    registration: Registration,
+    deadline: Instant,
+}
+
+/// The live registrations, by ID and by endpoint name.
+#[derive(Default)]
+pub(crate) struct RegistrationTable {
+    inner: Mutex<Tables>,
+}
+
+#[derive(Default)]
+struct Tables {
+    by_id: HashMap<String, Entry>,
+    by_endpoint: HashMap<String, String>,
+    next_id: u64,
+}
+
+impl RegistrationTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn get_by_endpoint(&self, endpoint: &str) -> Option<Registration> {
+        let tables = self.lock();
+        let id = tables.by_endpoint.get(endpoint)?;
+        tables.by_id.get(id).map(|e| e.registration.clone())
+    }
+
+    pub(crate) fn all(&self) -> Vec<Registration> {
+        self.lock().by_id.values().map(|e| e.registration.clone()).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    /// Registers (or re-registers) a client; returns the new registration and the one it replaced.
+    pub(crate) fn insert(&self, mut registration: Registration) -> (Registration, Option<Registration>) {
+        let mut tables = self.lock();
+        tables.next_id += 1;
+        registration.id = format!("{:x}{:04x}", tables.next_id, fastrand::u16(..));
+        let replaced = tables
+            .by_endpoint
+            .insert(registration.endpoint.clone(), registration.id.clone())
+            .and_then(|old| tables.by_id.remove(&old))
+            .map(|e| e.registration);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(registration.lifetime));
+        tables.by_id.insert(
+            registration.id.clone(),
+            Entry {
+                registration: registration.clone(),
+                deadline,
+            },
+        );
+        (registration, replaced)
+    }
+
+    /// Applies an Update; `None` for an unknown registration ID.
+    pub(crate) fn update(&self, id: &str, update: Update, from: SocketAddr) -> Option<Registration> {
+        let mut tables = self.lock();
+        let entry = tables.by_id.get_mut(id)?;
+        let r = &mut entry.registration;
+        if let Some(lifetime) = update.lifetime {
+            r.lifetime = lifetime;
+        }
+        if let Some(binding) = update.binding {
+            r.binding = binding;
+        }
+        if let Some(objects) = update.objects {
+            r.objects = objects;
+        }
+        r.address = from;
+        r.last_seen = SystemTime::now();
+        entry.deadline = Instant::now() + Duration::from_secs(u64::from(r.lifetime));
+        Some(r.clone())
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Registration> {
+        let mut tables = self.lock();
+        let entry = tables.by_id.remove(id)?;
+        if tables.by_endpoint.get(&entry.registration.endpoint) == Some(&entry.registration.id) {
+            tables.by_endpoint.remove(&entry.registration.endpoint);
+        }
+        Some(entry.registration)
+    }
+
+    /// Removes and returns the registrations whose lifetime has run out.
+    pub(crate) fn expire(&self, now: Instant) -> Vec<Registration> {
+        let mut tables = self.lock();
+        let expired: Vec<String> = tables
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut out = Vec::with_capacity(expired.len());
+        for id in expired {
+            if let Some(entry) = tables.by_id.remove(&id) {
+                if tables.by_endpoint.get(&entry.registration.endpoint) == Some(&id) {
+                    tables.by_endpoint.remove(&entry.registration.endpoint);
+                }
+                out.push(entry.registration);
+            }
+        }
+        out
+    }
+}
+
+/// The changeable parts of a registration, as an Update carries them.
+#[derive(Debug, Default)]
+pub(crate) struct Update {
+    pub lifetime: Option<u32>,
+    pub binding: Option<String>,
+    pub objects: Option<Vec<Link>>,
+}
+
+/// A Register request checked and parsed, or the response that refuses it.
+pub(crate) fn parse_register(request: &Request, default_lifetime: u32) -> Result<Registration, Response> {
+    let endpoint = match request.query_value("ep") {
+        Some(ep) if !ep.is_empty() && ep.len() <= MAX_ENDPOINT_NAME && !ep.chars().any(char::is_control) => ep,
+        Some(ep) if ep.len() > MAX_ENDPOINT_NAME => {
+            return Err(Response::error(Code::BadRequest, "endpoint name longer than 255 bytes"))
+        }
+        _ => {
+            return Err(Response::error(
+                Code::BadRequest,
+                "Register without an endpoint name (ep)",
+            ))
+        }
+    };
+    // LwM2M 1.0 clients may omit `lwm2m`; 1.0 is then what they speak.
+    let version = request.query_value("lwm2m").unwrap_or("1.0");
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(Response::error(
+            Code::PreconditionFailed,
+            "LwM2M version not supported; this server speaks 1.1 and 1.0",
+        ));
+    }
+    let lifetime = parse_lifetime(request)?.unwrap_or(default_lifetime);
+    let binding = parse_binding(request)?.unwrap_or_else(|| "U".to_owned());
+    let (objects, root_path) = parse_objects(request)?;
+    let now = SystemTime::now();
+    Ok(Registration {
+        id: String::new(),
+        endpoint: endpoint.to_owned(),
+        lifetime,
+        version: version.to_owned(),
+        binding,
+        address: request.peer,
+        objects,
+        root_path,
+        registered_at: now,
+        last_seen: now,
+    })
+}
+
+/// An Update request parsed, or the response that refuses it.
+pub(crate) fn parse_update(request: &Request) -> Result<Update, Response> {
+    let objects = if request.payload.is_empty() {
+        None
+    } else {
+        Some(parse_objects(request)?.0)
+    };
+    Ok(Update {
+        lifetime: parse_lifetime(request)?,
+        binding: parse_binding(request)?,
+        objects,
+    })
+}
+
+fn parse_lifetime(request: &Request) -> Result<Option<u32>, Response> {
+    match request.query_value("lt") {
+        None => Ok(None),
+        Some(text) => match text.parse::<u32>() {
+            Ok(lt) if lt > 0 => Ok(Some(lt)),
+            _ => Err(Response::error(
+                Code::BadRequest,
+                "lifetime (lt) must be a positive integer of seconds",
+            )),
+        },
+    }
+}
+
+fn parse_binding(request: &Request) -> Result<Option<String>, Response> {
+    match request.query_value("b") {
+        None => Ok(None),
+        Some(b) if !b.is_empty() && b.chars().all(|c| "USTNQ".contains(c)) => Ok(Some(b.to_owned())),
+        Some(_) => Err(Response::error(
+            Code::BadRequest,
+            "binding (b) must be made of U, S, T, N and Q",
+        )),
+    }
+}
+
+fn parse_objects(request: &Request) -> Result<(Vec<Link>, String), Response> {
+    if let Some(cf) = request.content_format {
+        if cf != crate::coap::content_format::LINK_FORMAT {
+            return Err(Response::error(
+                Code::UnsupportedContentFormat,
+                "registration payload must be application/link-format",
+            ));
+        }
+    }
+    let links = parse_links(&request.payload).map_err(|e| Response::error(Code::BadRequest, &e.to_string()))?;
+    let root = links
+        .iter()
+        .find(|l| l.attribute("rt") == Some("oma.lwm2m") && l.target != "/")
+        .map(|l| l.target.trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    Ok((links, root))
+}

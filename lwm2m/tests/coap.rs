@@ -1,0 +1,221 @@
+//! The CoAP exchange layer over real UDP on loopback: block-wise both ways at every size,
+//! duplicates, retransmission under loss, and hostile datagrams.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seam_lwm2m::coap::{
+    content_format as cf, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response, TransmissionParams,
+};
+use seam_lwm2m::server::sha256_hex;
+use tokio::net::UdpSocket;
+
+/// GET /blob returns a 100 000-byte body; PUT /sink answers with the SHA-256 of what it got.
+struct Echo {
+    blob: Arc<[u8]>,
+}
+
+impl Handler for Echo {
+    fn handle(&self, request: Request) -> BoxFuture<Response> {
+        let response = match (request.method, request.path_string().as_str()) {
+            (Method::Get, "blob") => Response::with_body(Code::Content, cf::OPAQUE, self.blob.clone()),
+            (Method::Put, "sink") => {
+                Response::with_body(Code::Changed, cf::TEXT, sha256_hex(&request.payload).into_bytes())
+            }
+            _ => Response::new(Code::NotFound),
+        };
+        Box::pin(async move { response })
+    }
+}
+
+fn blob(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+async fn pair(params: TransmissionParams) -> (Endpoint, Endpoint, Vec<u8>) {
+    let body = blob(100_000);
+    let server = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        params.clone(),
+        Arc::new(Echo {
+            blob: Arc::from(body.clone()),
+        }),
+    )
+    .await
+    .unwrap();
+    let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), params, Arc::new(NotFound))
+        .await
+        .unwrap();
+    (server, client, body)
+}
+
+fn fast() -> TransmissionParams {
+    TransmissionParams::fast(Duration::from_millis(50))
+}
+
+#[tokio::test]
+async fn block_wise_both_directions_at_every_block_size() {
+    let (server, client, body) = pair(fast()).await;
+    let addr = server.local_addr().unwrap();
+    for size in [16, 32, 64, 128, 256, 512, 1024] {
+        let reply = client
+            .request_with_block_size(addr, Request::new(Method::Get, "blob"), size)
+            .await
+            .unwrap();
+        assert_eq!(reply.payload.len(), body.len(), "Block2 at {size}");
+        assert!(reply.payload == body, "Block2 at {size}");
+
+        let upload = blob(10_000 + size);
+        let mut put = Request::new(Method::Put, "sink");
+        put.payload = upload.clone();
+        let reply = client.request_with_block_size(addr, put, size).await.unwrap();
+        assert_eq!(reply.code, Code::Changed);
+        assert_eq!(
+            String::from_utf8(reply.payload).unwrap(),
+            sha256_hex(&upload),
+            "Block1 at {size}"
+        );
+    }
+    assert_eq!(server.state_sizes().3, 0, "no upload left in progress");
+}
+
+#[tokio::test]
+async fn retransmission_carries_transfers_through_loss_and_duplicates_are_answered_once() {
+    let mut lossy = fast();
+    lossy.loss = 0.2;
+    let (server, client, body) = pair(fast()).await;
+    let lossy_client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), lossy, Arc::new(NotFound))
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let reply = lossy_client
+        .request(addr, Request::new(Method::Get, "blob"))
+        .await
+        .unwrap();
+    assert!(reply.payload == body);
+    let stats = lossy_client.stats();
+    assert!(stats.injected_losses > 0 && stats.retransmitted > 0, "{stats:?}");
+    // Lost ACKs made the client send requests again; the server answered those from its cache.
+    assert!(server.stats().duplicates > 0, "{:?}", server.stats());
+    drop(client);
+}
+
+/// Sends raw bytes and returns what comes back within `wait`, if anything.
+async fn raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(bytes, addr).await.unwrap();
+    let mut buffer = vec![0u8; 2048];
+    match tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await {
+        Ok(Ok((n, _))) => Some(buffer[..n].to_vec()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn hostile_datagrams_never_crash_nor_leave_state_behind() {
+    let (server, client, body) = pair(fast()).await;
+    let addr = server.local_addr().unwrap();
+    let wait = Duration::from_millis(200);
+
+    // Random bytes, many of them.
+    let mut rng = fastrand::Rng::with_seed(1);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for _ in 0..3000 {
+        let len = rng.usize(0..80);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+        socket.send_to(&bytes, addr).await.unwrap();
+    }
+
+    // A confirmable message whose option runs past the end: RST with its message ID.
+    let truncated = [0x40, 0x01, 0x12, 0x34, 0xBD, 0x05];
+    let answer = raw(addr, &truncated, wait)
+        .await
+        .expect("a format error in a CON is answered");
+    assert_eq!(answer[0] >> 4 & 0x3, 3, "RST");
+    assert_eq!(&answer[2..4], &[0x12, 0x34]);
+
+    // Block2 number far beyond the body: 4.02, not a panic or a huge allocation.
+    // GET /blob, Block2 NUM=0xFFFFF SZX=6.
+    let mut absurd = vec![0x40, 0x01, 0x00, 0x07, 0xB4, b'b', b'l', b'o', b'b', 0xC3];
+    absurd.extend_from_slice(&[0xFF, 0xFF, 0xF6]);
+    let answer = raw(addr, &absurd, wait).await.unwrap();
+    assert_eq!(answer[1], 0x82, "4.02 Bad Option");
+    // A reserved SZX (7).
+    let answer = raw(
+        addr,
+        &[0x40, 0x01, 0x00, 0x08, 0xB4, b'b', b'l', b'o', b'b', 0xC1, 0x07],
+        wait,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer[1], 0x82);
+    // An unknown critical option (number 2049 via extended delta) gets 4.02.
+    let answer = raw(addr, &[0x40, 0x01, 0x00, 0x09, 0xE0, 0x07, 0xF4], wait)
+        .await
+        .unwrap();
+    assert_eq!(answer[1], 0x82);
+
+    // Block1 block 5 without block 0: 4.08 Request Entity Incomplete.
+    // PUT /sink, Block1 NUM=5 M=1 SZX=0, 16 bytes.
+    let mut orphan = vec![
+        0x40, 0x03, 0x00, 0x0A, 0xB4, b's', b'i', b'n', b'k', 0xD1, 0x03, 0x58, 0xFF,
+    ];
+    orphan.extend_from_slice(&[0u8; 16]);
+    let answer = raw(addr, &orphan, wait).await.unwrap();
+    assert_eq!(answer[1], 0x88, "4.08");
+
+    // A Block1 upload that never finishes: 2.31 Continue, then it is dropped when idle.
+    let mut start = vec![
+        0x40, 0x03, 0x00, 0x0B, 0xB4, b's', b'i', b'n', b'k', 0xD1, 0x03, 0x08, 0xFF,
+    ];
+    start.extend_from_slice(&[0u8; 16]);
+    let answer = raw(addr, &start, wait).await.unwrap();
+    assert_eq!(answer[1], 0x5F, "2.31 Continue");
+    assert_eq!(server.state_sizes().3, 1);
+    // An upload announcing more than the body limit is refused at once with the limit.
+    let mut huge = vec![
+        0x40, 0x03, 0x00, 0x0C, 0xB4, b's', b'i', b'n', b'k', 0xD1, 0x03, 0x08, 0xD4, 0x14,
+    ];
+    // Size1 (option 60) = 2 GiB - 1.
+    huge.extend_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+    huge.push(0xFF);
+    huge.extend_from_slice(&[0u8; 16]);
+    let answer = raw(addr, &huge, wait).await.unwrap();
+    assert_eq!(answer[1], 0x8D, "4.13");
+
+    tokio::time::sleep(server.params().block1_timeout + Duration::from_millis(700)).await;
+    assert_eq!(server.state_sizes().3, 0, "the idle upload was dropped");
+
+    // The server still works.
+    let reply = client.request(addr, Request::new(Method::Get, "blob")).await.unwrap();
+    assert!(reply.payload == body);
+    assert!(server.stats().malformed > 0);
+
+    // And after EXCHANGE_LIFETIME, it remembers nothing of all that.
+    tokio::time::sleep(server.params().exchange_lifetime + Duration::from_millis(700)).await;
+    let (cons, exchanges, seen, uploads, observations) = server.state_sizes();
+    assert_eq!((cons, exchanges, seen, uploads, observations), (0, 0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn unanswered_requests_time_out_after_the_back_off() {
+    let params = TransmissionParams {
+        max_retransmit: 2,
+        ..fast()
+    };
+    let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), params, Arc::new(NotFound))
+        .await
+        .unwrap();
+    // A socket that never answers.
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let started = std::time::Instant::now();
+    let result = client
+        .request(silent.local_addr().unwrap(), Request::new(Method::Get, "x"))
+        .await;
+    assert!(matches!(result, Err(seam_lwm2m::Lwm2mError::Timeout)), "{result:?}");
+    // 50 ms × (1 + 2 + 4) at least: three waits, doubling.
+    assert!(started.elapsed() >= Duration::from_millis(350));
+    assert_eq!(client.stats().retransmitted, 2);
+    assert_eq!(client.state_sizes().0, 0);
+}

@@ -1,0 +1,317 @@
+//! LwM2M server and clients talking over real UDP sockets on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+use seam_lwm2m::coap::{content_format as cf, Code, Endpoint, Method, NotFound, Request, TransmissionParams};
+use seam_lwm2m::content::{ResourcePath, Value};
+use seam_lwm2m::server::{Delivery, DeliveryMethod, Departure, Lwm2mServer, ServerConfig, ServerEvent};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn fast() -> TransmissionParams {
+    TransmissionParams::fast(Duration::from_millis(100))
+}
+
+async fn server() -> (Lwm2mServer, UnboundedReceiver<ServerEvent>) {
+    let config = ServerConfig {
+        params: fast(),
+        expiry_check: Duration::from_millis(100),
+        delivery_timeout: Duration::from_secs(60),
+        ..ServerConfig::default()
+    };
+    Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+fn profile(sensors: &[u16]) -> DeviceProfile {
+    let mut p = DeviceProfile::new("STMicroelectronics", "B-L475E-IOT01A", "L475-000318");
+    p.memory_free_kib = 88;
+    p.sensors = sensors.to_vec();
+    p
+}
+
+async fn client(
+    server: SocketAddr,
+    name: &str,
+    profile: DeviceProfile,
+    tweak: impl FnOnce(&mut ClientConfig),
+) -> Lwm2mClient {
+    let mut config = ClientConfig::new(name, server, profile);
+    config.params = fast();
+    tweak(&mut config);
+    Lwm2mClient::start(config).await.unwrap()
+}
+
+async fn next_event(events: &mut UnboundedReceiver<ServerEvent>) -> ServerEvent {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn register_read_every_format_discover_observe_and_deregister() {
+    let (server, mut events) = server().await;
+    let addr = server.local_addr().unwrap();
+    for (i, format) in [cf::TLV, cf::SENML_JSON, cf::SENML_CBOR].into_iter().enumerate() {
+        let name = format!("node-{i}");
+        let c = client(addr, &name, profile(&[3303, 3313]), |c| c.read_format = format).await;
+        c.register().await.unwrap();
+        let ServerEvent::Registered(r) = next_event(&mut events).await else {
+            panic!("expected a registration")
+        };
+        assert_eq!(r.endpoint, name);
+        assert_eq!(r.version, "1.1");
+        assert!(r.has_object(3303) && r.has_object(3313) && r.has_object(9));
+
+        // A read without Accept comes back in the client's own format; all decode the same.
+        let device = server.read(&name, ResourcePath::instance(3, 0), None).await.unwrap();
+        let get = |id: u16| {
+            device
+                .iter()
+                .find(|(p, _)| p.resource == Some(id))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(get(1).as_text().as_deref(), Some("B-L475E-IOT01A"), "format {format}");
+        assert_eq!(get(10).as_i64(), Some(88), "format {format}");
+        // A single resource comes as text/plain.
+        let serial = server.read(&name, ResourcePath::resource(3, 0, 2), None).await.unwrap();
+        assert_eq!(serial[0].1.as_text().as_deref(), Some("L475-000318"));
+
+        let links = server.discover(&name, ResourcePath::instance(3303, 0)).await.unwrap();
+        assert!(links
+            .iter()
+            .any(|l| l.path == Some(ResourcePath::resource(3303, 0, 5700))));
+
+        let mut watch = server
+            .observe(&name, ResourcePath::resource(3303, 0, 5700))
+            .await
+            .unwrap();
+        assert_eq!(watch.initial[0].1, Value::String("21.5".into()));
+        c.set_value(ResourcePath::resource(3303, 0, 5700), Value::Float(30.25))
+            .await;
+        let update = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(update[0].1.as_text().as_deref(), Some("30.25"));
+        server.cancel_observation(&watch);
+
+        c.deregister().await.unwrap();
+        match next_event(&mut events).await {
+            ServerEvent::Departed { registration, why } => {
+                assert_eq!(registration.endpoint, name);
+                assert_eq!(why, Departure::Deregistered);
+            }
+            other => panic!("expected a departure, got {other:?}"),
+        }
+        assert!(server.registration(&name).is_none());
+    }
+}
+
+#[tokio::test]
+async fn unsupported_versions_get_4_12_and_clients_fall_back() {
+    let (server, mut events) = server().await;
+    let c = client(server.local_addr().unwrap(), "fallback", profile(&[]), |c| {
+        c.versions = vec!["1.2".into(), "1.1".into()];
+    })
+    .await;
+    c.register().await.unwrap();
+    let ServerEvent::Registered(r) = next_event(&mut events).await else {
+        panic!()
+    };
+    assert_eq!(r.version, "1.1");
+}
+
+#[tokio::test]
+async fn malformed_registrations_are_refused_with_the_reason() {
+    let (server, _events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let raw = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), std::sync::Arc::new(NotFound))
+        .await
+        .unwrap();
+    let cases: [(&[&str], &[u8], Code); 6] = [
+        (&["lt=60"], b"</3/0>", Code::BadRequest),
+        (&["ep=x", "lt=-5"], b"</3/0>", Code::BadRequest),
+        (&["ep=x", "lwm2m=1.2"], b"</3/0>", Code::PreconditionFailed),
+        (&["ep=x", "b=Z"], b"</3/0>", Code::BadRequest),
+        (&["ep=x"], b"not a link", Code::BadRequest),
+        (&["ep=x"], &[0xff, 0xfe], Code::BadRequest),
+    ];
+    for (query, payload, code) in cases {
+        let mut request = Request::new(Method::Post, "rd");
+        request.query = query.iter().map(|s| s.to_string()).collect();
+        request.payload = payload.to_vec();
+        let reply = raw.request(addr, request).await.unwrap();
+        assert_eq!(reply.code, code, "{query:?}");
+        assert!(!reply.payload.is_empty(), "a refusal says why");
+    }
+    assert_eq!(server.registered(), 0);
+    // `b` may be absent, and so may `lwm2m` (a 1.0 client).
+    let mut request = Request::new(Method::Post, "rd");
+    request.query = vec!["ep=bare".into()];
+    request.payload = b"</3/0>".to_vec();
+    assert_eq!(raw.request(addr, request).await.unwrap().code, Code::Created);
+    let r = server.registration("bare").unwrap();
+    assert_eq!((r.version.as_str(), r.binding.as_str()), ("1.0", "U"));
+}
+
+#[tokio::test]
+async fn registrations_expire_and_updates_keep_them() {
+    let (server, mut events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let short = client(addr, "short-lived", profile(&[]), |c| c.lifetime = 1).await;
+    let kept = client(addr, "kept", profile(&[]), |c| c.lifetime = 1).await;
+    short.register().await.unwrap();
+    kept.register().await.unwrap();
+    let _ = next_event(&mut events).await;
+    let _ = next_event(&mut events).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    kept.update().await.unwrap();
+    loop {
+        match next_event(&mut events).await {
+            ServerEvent::Departed { registration, why } => {
+                assert_eq!(registration.endpoint, "short-lived");
+                assert_eq!(why, Departure::Expired);
+                break;
+            }
+            ServerEvent::Updated(r) => assert_eq!(r.endpoint, "kept"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(server.registration("kept").is_some());
+}
+
+/// Delivers `package` to clients made by `make`, concurrently, and returns the outcomes.
+async fn deliver_all(
+    server: &Lwm2mServer,
+    sha: &str,
+    names: &[String],
+    method: DeliveryMethod,
+) -> Vec<seam_lwm2m::server::DeliveryOutcome> {
+    let mut tasks = Vec::new();
+    for name in names {
+        let server = server.clone();
+        let delivery = Delivery {
+            endpoint: name.clone(),
+            sha256: sha.to_owned(),
+            method,
+        };
+        tasks.push(tokio::spawn(async move { server.deliver(&delivery).await.unwrap() }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+fn package(len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+#[tokio::test]
+async fn a_200_kb_package_reaches_devices_through_10_percent_loss() {
+    let (server, mut events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let sha = server.shelf().put(package(200 * 1024));
+    let mut clients = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..10 {
+        let name = format!("lossy-{i}");
+        let c = client(addr, &name, profile(&[3303]), |c| c.params.loss = 0.10).await;
+        c.register().await.unwrap();
+        clients.push(c);
+        names.push(name);
+    }
+    let outcomes = deliver_all(&server, &sha, &names, DeliveryMethod::Pull).await;
+    for (name, outcome) in names.iter().zip(&outcomes) {
+        assert!(outcome.installed, "{name}: {outcome:?}");
+        assert_eq!(outcome.object, 9);
+    }
+    for c in &clients {
+        assert_eq!(c.installed(), vec![sha.clone()]);
+        assert!(c.endpoint().stats().injected_losses > 0);
+    }
+    // Every step was reported, ending in `installed` for each device.
+    let mut installed = 0;
+    while let Ok(event) = events.try_recv() {
+        if let ServerEvent::Delivery(p) = event {
+            if p.step == "installed" {
+                installed += 1;
+            }
+        }
+    }
+    assert_eq!(installed, 10);
+}
+
+#[tokio::test]
+async fn object_5_push_corruption_and_rejection() {
+    let (server, _events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let bytes = package(5000);
+    let sha = server.shelf().put(bytes);
+
+    // Firmware Update only: Object 5 is used, by pull and by push.
+    let mut fw_only = profile(&[]);
+    fw_only.software_management = false;
+    let fw = client(addr, "fw-only", fw_only, |_| {}).await;
+    fw.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["fw-only".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(outcome.installed && outcome.object == 5, "{outcome:?}");
+    let outcome = deliver_all(&server, &sha, &["fw-only".to_owned()], DeliveryMethod::Push)
+        .await
+        .remove(0);
+    assert!(outcome.installed && outcome.object == 5, "{outcome:?}");
+    assert_eq!(fw.installed().len(), 2);
+
+    // Push through Object 9 (Block1 write of the Package resource).
+    let sw = client(addr, "sw", profile(&[]), |_| {}).await;
+    sw.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["sw".to_owned()], DeliveryMethod::Push)
+        .await
+        .remove(0);
+    assert!(outcome.installed && outcome.object == 9, "{outcome:?}");
+
+    // A corrupted download fails the integrity check (Update Result 53), pulled or pushed.
+    let bad = client(addr, "corrupt", profile(&[]), |c| c.corrupt_block = true).await;
+    bad.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["corrupt".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(!outcome.installed);
+    assert_eq!(outcome.result, Some(53));
+    assert!(outcome.detail.contains("integrity"), "{}", outcome.detail);
+    let outcome = deliver_all(&server, &sha, &["corrupt".to_owned()], DeliveryMethod::Push)
+        .await
+        .remove(0);
+    assert!(!outcome.installed && outcome.detail.contains("SHA-256"), "{outcome:?}");
+    assert!(bad.installed().is_empty());
+
+    // A device that refuses to install reports 58.
+    let no = client(addr, "refuser", profile(&[]), |c| c.reject_install = true).await;
+    no.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["refuser".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert_eq!((outcome.installed, outcome.result), (false, Some(58)));
+
+    // Unknown devices and unknown packages are errors, not hangs.
+    assert!(server
+        .deliver(&Delivery {
+            endpoint: "nobody".into(),
+            sha256: sha.clone(),
+            method: DeliveryMethod::Pull
+        })
+        .await
+        .is_err());
+    let outcome = deliver_all(&server, &"0".repeat(64), &["sw".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(!outcome.installed);
+}
