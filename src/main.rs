@@ -14,6 +14,8 @@ use seam_registry::http::{self, ServiceConfig};
 use seam_registry::ingest::{self, seloc};
 use seam_registry::matching::{self, MatchOptions, MatchReport, Via};
 use seam_registry::remote::SparqlEndpoint;
+use seam_registry::live::Lwm2mBridge;
+use seam_registry::lwm2m::server::{Lwm2mServer, ServerConfig};
 use seam_registry::{IngestError, QueryAnswer, QueryError, QueryLimits, Registry, StoreError};
 
 #[derive(Parser)]
@@ -37,6 +39,29 @@ enum Command {
     Query(QueryArgs),
     /// Rank the models that run on a device; with --explain, say why the others do not.
     Match(MatchArgs),
+    /// Deliver a package to devices over LwM2M through a running service, and report each outcome.
+    Deploy(DeployArgs),
+}
+
+#[derive(clap::Args)]
+struct DeployArgs {
+    /// The package file (a model or a compiled artifact).
+    package: PathBuf,
+    /// Devices (short names = LwM2M endpoint names) to deliver to.
+    #[arg(long = "to", required = true, num_args = 1..)]
+    to: Vec<String>,
+    /// Write the package into the device (Block1) instead of letting it pull the Package URI.
+    #[arg(long)]
+    push: bool,
+    /// The running SEAM service.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    endpoint: String,
+    /// Bearer token of the service.
+    #[arg(long, env = "SEAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the JSON report (stdout only).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +108,12 @@ struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     max_body: usize,
+    /// LwM2M/CoAP listen address (UDP), or `off`.
+    #[arg(long, default_value = "127.0.0.1:5683")]
+    coap: String,
+    /// How devices reach the LwM2M server, for Package URIs (default: coap://<bound address>).
+    #[arg(long)]
+    coap_public: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -184,6 +215,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load(args),
         Command::Query(args) => query(args),
         Command::Match(args) => match_device(args),
+        Command::Deploy(args) => deploy(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,7 +270,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             "seeded an empty store with the ontology and the example catalog"
         );
     }
-    let config = ServiceConfig {
+    let mut config = ServiceConfig {
         token: args.token.filter(|t| !t.is_empty()),
         limits: QueryLimits {
             timeout: Duration::from_secs_f64(args.query_timeout.max(0.001)),
@@ -246,6 +278,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         },
         max_body_bytes: args.max_body,
         workers: 0,
+        lwm2m: None,
     };
     if config.token.is_none() {
         tracing::warn!("no write token configured (--token or SEAM_TOKEN): updates will be refused");
@@ -255,6 +288,24 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if args.coap != "off" {
+            let coap: std::net::SocketAddr = args
+                .coap
+                .parse()
+                .with_context(|| format!("--coap {:?} is not an address like 127.0.0.1:5683", args.coap))?;
+            let lwm2m_config = ServerConfig {
+                public_base: args.coap_public.clone(),
+                ..ServerConfig::default()
+            };
+            let (server, events) = Lwm2mServer::bind(coap, lwm2m_config)
+                .await
+                .with_context(|| format!("cannot listen for LwM2M on {coap}"))?;
+            let local = server.local_addr()?;
+            let bridge = Lwm2mBridge::start(registry.clone(), server, events, Some(args.data.join("packages")))
+                .context("cannot open the package store")?;
+            tracing::info!("SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
+            config.lwm2m = Some(bridge);
+        }
         let (server, addr) = http::bind(registry.clone(), config, &args.http)
             .with_context(|| format!("cannot listen on {}", args.http))?;
         tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
@@ -573,4 +624,69 @@ fn print_answer(answer: &QueryAnswer, format: OutputFormat) -> std::io::Result<(
         writeln!(out)?;
     }
     out.flush()
+}
+
+fn deploy(args: DeployArgs) -> Result<(), Failure> {
+    let bytes = std::fs::read(&args.package).with_context(|| format!("cannot read {}", args.package.display()))?;
+    seam_registry::remote::install_tls_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report: serde_json::Value = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let base = args.endpoint.trim_end_matches('/');
+        let token = args.token.clone().unwrap_or_default();
+        let stored = client
+            .post(format!("{base}/packages"))
+            .bearer_auth(&token)
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let stored = problem_or_json(stored).await.context("the package was not accepted")?;
+        let sha = stored["sha256"].as_str().unwrap_or_default().to_owned();
+        eprintln!("package {sha} stored ({} bytes)", stored["sizeBytes"]);
+        let body = serde_json::json!({
+            "package": sha,
+            "devices": args.to,
+            "method": if args.push { "push" } else { "pull" },
+        });
+        let deployed = client
+            .post(format!("{base}/deployments"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        problem_or_json(deployed).await.context("the deployment was refused")
+    })?;
+    if args.json {
+        println!("{report}");
+    } else {
+        for result in report["results"].as_array().into_iter().flatten() {
+            let device = result["device"].as_str().unwrap_or("?");
+            if result["installed"].as_bool() == Some(true) {
+                println!("{device}: installed (object {})", result["object"]);
+            } else {
+                println!("{device}: FAILED: {}", result["detail"].as_str().unwrap_or(""));
+            }
+        }
+    }
+    let failed = report["failed"].as_u64().unwrap_or(0);
+    if failed > 0 {
+        return Err(Failure::Runtime(anyhow::anyhow!("{failed} of {} deliveries failed", args.to.len())));
+    }
+    Ok(())
+}
+
+/// The JSON body of a success, or the problem's detail as the error.
+async fn problem_or_json(response: reqwest::Response) -> anyhow::Result<serde_json::Value> {
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.context("the service answered something other than JSON")?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        anyhow::bail!("{status}: {}", body["detail"].as_str().unwrap_or("no detail"))
+    }
 }

@@ -7,7 +7,8 @@
 //! - [`answer::QueryAnswer`]: a query's result, independent of where it was computed, with its
 //!   serialisations;
 //! - [`remote::SparqlEndpoint`]: the same queries against any SPARQL 1.1 Protocol endpoint;
-//! - [`http`]: the actix-web service (SPARQL Protocol, update, health).
+//! - [`http`]: the actix-web service (SPARQL Protocol, update, health, GraphQL, deployments);
+//! - [`live`]: the LwM2M bridge that keeps devices' status, reports and deployments in the graph.
 
 pub mod answer;
 pub mod bind;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod matching;
 pub mod named;
 pub mod remote;
@@ -25,5 +27,7 @@ pub mod validate;
 pub mod vocab;
 
 pub use answer::QueryAnswer;
+/// The LwM2M protocol crate, for callers that configure the server the bridge serves.
+pub use seam_lwm2m as lwm2m;
 pub use error::{Diagnostic, IngestError, QueryError, StoreError};
 pub use store::{QueryLimits, Registry};

@@ -371,6 +371,26 @@ impl Registry {
         Ok(())
     }
 
+    /// Reads the store directly (index lookups the service makes itself, not user queries).
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&Store) -> Result<T, StorageError>) -> Result<T, StoreError> {
+        Ok(read(&self.store)?)
+    }
+
+    /// Runs `change` in one transaction: it sees the store as of the transaction and its writes
+    /// commit together or not at all. For facts the service derives itself (device reports over
+    /// LwM2M, deployments); files and user updates go through [`Registry::load`] and
+    /// [`Registry::update`], which validate.
+    pub(crate) fn transact<T>(
+        &self,
+        change: impl FnOnce(&mut oxigraph::store::Transaction<'_>) -> T,
+    ) -> Result<T, StoreError> {
+        let mut transaction = self.store.start_transaction()?;
+        let out = change(&mut transaction);
+        transaction.commit()?;
+        self.written();
+        Ok(out)
+    }
+
     /// Writes RocksDB's in-memory tables to disk (the write-ahead log already makes commits durable).
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.store.flush()?)

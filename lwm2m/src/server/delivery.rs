@@ -79,6 +79,8 @@ pub struct DeliveryProgress {
     pub sha256: String,
     /// The object used (9 or 5).
     pub object: u16,
+    /// Pull or push.
+    pub method: DeliveryMethod,
     /// What happened: `started`, `downloading`, `delivered`, `installing`, `installed`, `failed`.
     pub step: String,
     /// The device's Update Result, where it reported one.
@@ -149,6 +151,7 @@ impl Lwm2mServer {
             endpoint: delivery.endpoint.clone(),
             sha256: delivery.sha256.clone(),
             object,
+            method: delivery.method,
             step: step.to_owned(),
             result,
             detail: detail.to_owned(),

@@ -4,6 +4,7 @@
 //! blocking pool (`web::block`, since Oxigraph is synchronous), and map every error to an
 //! RFC 9457 problem in one place ([`problem::Problem`]).
 
+mod deploy;
 pub mod graphql;
 mod named;
 pub mod negotiate;
@@ -31,6 +32,8 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     /// Worker threads (0: one per core).
     pub workers: usize,
+    /// The LwM2M bridge, when the service runs its LwM2M server (packages and deployments).
+    pub lwm2m: Option<crate::live::Lwm2mBridge>,
 }
 
 impl Default for ServiceConfig {
@@ -40,6 +43,7 @@ impl Default for ServiceConfig {
             limits: QueryLimits::default(),
             max_body_bytes: 8 * 1024 * 1024,
             workers: 0,
+            lwm2m: None,
         }
     }
 }
@@ -94,6 +98,8 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
                     .route(web::post().to(named::run_post)),
             )
             .route("/match/{device}", web::get().to(named::match_device))
+            .route("/packages", web::post().to(deploy::add_package))
+            .route("/deployments", web::post().to(deploy::deploy))
             .service(
                 web::resource("/graphql")
                     .route(web::get().to(graphql::get))
