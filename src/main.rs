@@ -12,10 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use seam_registry::answer::{GraphFormat, ResultsFormat};
 use seam_registry::http::{self, ServiceConfig};
 use seam_registry::ingest::{self, seloc};
-use seam_registry::matching::{self, MatchOptions, MatchReport, Via};
-use seam_registry::remote::SparqlEndpoint;
 use seam_registry::live::Lwm2mBridge;
 use seam_registry::lwm2m::server::{Lwm2mServer, ServerConfig};
+use seam_registry::matching::{self, MatchOptions, MatchReport, Via};
+use seam_registry::remote::SparqlEndpoint;
 use seam_registry::{IngestError, QueryAnswer, QueryError, QueryLimits, Registry, StoreError};
 
 #[derive(Parser)]
@@ -675,7 +675,10 @@ fn deploy(args: DeployArgs) -> Result<(), Failure> {
     }
     let failed = report["failed"].as_u64().unwrap_or(0);
     if failed > 0 {
-        return Err(Failure::Runtime(anyhow::anyhow!("{failed} of {} deliveries failed", args.to.len())));
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "{failed} of {} deliveries failed",
+            args.to.len()
+        )));
     }
     Ok(())
 }
@@ -683,7 +686,10 @@ fn deploy(args: DeployArgs) -> Result<(), Failure> {
 /// The JSON body of a success, or the problem's detail as the error.
 async fn problem_or_json(response: reqwest::Response) -> anyhow::Result<serde_json::Value> {
     let status = response.status();
-    let body: serde_json::Value = response.json().await.context("the service answered something other than JSON")?;
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .context("the service answered something other than JSON")?;
     if status.is_success() {
         Ok(body)
     } else {

@@ -114,7 +114,11 @@ async fn raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> Option
 
 #[tokio::test]
 async fn hostile_datagrams_never_crash_nor_leave_state_behind() {
-    let (server, client, body) = pair(fast()).await;
+    let params = TransmissionParams {
+        exchange_lifetime: Duration::from_secs(3),
+        ..fast()
+    };
+    let (server, client, body) = pair(params).await;
     let addr = server.local_addr().unwrap();
     let wait = Duration::from_millis(200);
 
@@ -202,6 +206,7 @@ async fn hostile_datagrams_never_crash_nor_leave_state_behind() {
 async fn unanswered_requests_time_out_after_the_back_off() {
     let params = TransmissionParams {
         max_retransmit: 2,
+        get_retries: 0,
         ..fast()
     };
     let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), params, Arc::new(NotFound))

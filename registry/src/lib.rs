@@ -27,7 +27,7 @@ pub mod validate;
 pub mod vocab;
 
 pub use answer::QueryAnswer;
+pub use error::{Diagnostic, IngestError, QueryError, StoreError};
 /// The LwM2M protocol crate, for callers that configure the server the bridge serves.
 pub use seam_lwm2m as lwm2m;
-pub use error::{Diagnostic, IngestError, QueryError, StoreError};
 pub use store::{QueryLimits, Registry};

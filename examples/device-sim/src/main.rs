@@ -68,9 +68,30 @@ enum Format {
 /// `unknown`, which no catalog knows.
 const BOARDS: &[(&str, &str, &str, i64, i64, &[u16])] = &[
     // name, manufacturer, model number, memory free KiB, memory total KiB, IPSO objects
-    ("b-l475e-iot01a", "STMicroelectronics", "B-L475E-IOT01A", 704, 1024, &[3303, 3304, 3313, 3314, 3315, 3334, 3330]),
-    ("arduino-nano-33-ble-sense", "Arduino", "ABX00031", 832, 1024, &[3303, 3304, 3313, 3314, 3315, 3324, 3334, 3302]),
-    ("nrf52840-dk", "Nordic Semiconductor", "nrf52840dk_nrf52840", 768, 1024, &[3303]),
+    (
+        "b-l475e-iot01a",
+        "STMicroelectronics",
+        "B-L475E-IOT01A",
+        704,
+        1024,
+        &[3303, 3304, 3313, 3314, 3315, 3334, 3330],
+    ),
+    (
+        "arduino-nano-33-ble-sense",
+        "Arduino",
+        "ABX00031",
+        832,
+        1024,
+        &[3303, 3304, 3313, 3314, 3315, 3324, 3334, 3302],
+    ),
+    (
+        "nrf52840-dk",
+        "Nordic Semiconductor",
+        "nrf52840dk_nrf52840",
+        768,
+        1024,
+        &[3303],
+    ),
     ("esp32-s3-devkitc-1", "Espressif", "esp32s3_devkitc", 6144, 8192, &[]),
     ("max78000fthr", "Analog Devices", "MAX78000FTHR", 384, 512, &[3324]),
     ("unknown", "ACME Sensing", "ACME-X1000", 100, 256, &[3303, 3313]),
@@ -91,11 +112,17 @@ fn profile(board: &str, serial: usize) -> anyhow::Result<DeviceProfile> {
 
 async fn server_address(uri: &str) -> anyhow::Result<SocketAddr> {
     let authority = uri.strip_prefix("coap://").unwrap_or(uri).trim_end_matches('/');
-    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5683") };
+    let authority = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5683")
+    };
     let mut addresses = tokio::net::lookup_host(authority.as_str())
         .await
         .with_context(|| format!("cannot resolve {authority}"))?;
-    addresses.next().with_context(|| format!("{authority} resolves to no address"))
+    addresses
+        .next()
+        .with_context(|| format!("{authority} resolves to no address"))
 }
 
 #[tokio::main]
@@ -121,7 +148,11 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut clients = Vec::with_capacity(args.devices);
     for i in 0..args.devices {
-        let mut config = ClientConfig::new(&format!("{}-{i}", args.endpoint_prefix), server, profile(&args.board, i)?);
+        let mut config = ClientConfig::new(
+            &format!("{}-{i}", args.endpoint_prefix),
+            server,
+            profile(&args.board, i)?,
+        );
         config.lifetime = args.lifetime;
         config.params = params.clone();
         config.corrupt_block = args.corrupt_block;
@@ -132,7 +163,11 @@ async fn main() -> anyhow::Result<()> {
             Format::SenmlCbor => cf::SENML_CBOR,
             Format::Mixed => [cf::TLV, cf::SENML_JSON, cf::SENML_CBOR][i % 3],
         };
-        clients.push(Lwm2mClient::start(config).await.with_context(|| format!("device {i}: cannot bind a socket"))?);
+        clients.push(
+            Lwm2mClient::start(config)
+                .await
+                .with_context(|| format!("device {i}: cannot bind a socket"))?,
+        );
     }
     let bound = started.elapsed();
 

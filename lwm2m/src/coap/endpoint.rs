@@ -273,7 +273,7 @@ impl Endpoint {
         } else {
             let mut packet = base.clone();
             packet.payload = body.clone();
-            self.exchange(peer, packet).await?
+            self.exchange_resuming(peer, packet, request.method).await?
         };
 
         // Block2: fetch the rest of a block-wise response with the same request.
@@ -294,7 +294,7 @@ impl Endpoint {
             let mut packet = base.clone();
             packet.clear_option(CoapOption::Observe);
             set_block(&mut packet, CoapOption::Block2, Block { num, more: false, szx });
-            first = self.exchange(peer, packet).await?;
+            first = self.exchange_resuming(peer, packet, request.method).await?;
             if matches!(first.header.code, MessageClass::Response(code) if code.is_error()) {
                 return Ok(Reply::from_packet(&first));
             }
@@ -367,6 +367,26 @@ impl Endpoint {
             packet.header.message_id = self.next_mid();
             self.send(peer, &packet).await;
             Ok(())
+        }
+    }
+
+    /// An exchange that, for a GET, starts again after a timeout (up to `get_retries` times).
+    async fn exchange_resuming(
+        &self,
+        peer: SocketAddr,
+        packet: Packet,
+        method: RequestType,
+    ) -> Result<Packet, Lwm2mError> {
+        let mut retries = if method == RequestType::Get {
+            self.inner.params.get_retries
+        } else {
+            0
+        };
+        loop {
+            match self.exchange(peer, packet.clone()).await {
+                Err(Lwm2mError::Timeout) if retries > 0 => retries -= 1,
+                other => return other,
+            }
         }
     }
 

@@ -29,6 +29,10 @@ pub struct TransmissionParams {
     pub max_block1_transfers: usize,
     /// Largest number of message IDs remembered for de-duplication.
     pub max_dedup_entries: usize,
+    /// How many times a GET whose retransmissions all went unanswered is started again
+    /// (a new exchange). GET is safe and idempotent, so a block-wise download resumes at the
+    /// block that was lost instead of failing the whole transfer, as a real device's does.
+    pub get_retries: u32,
     /// Fault injection: probability in `[0, 1)` that a datagram is dropped, on send and on receive.
     /// Only the device simulator and tests set it.
     pub loss: f64,
@@ -47,19 +51,22 @@ impl Default for TransmissionParams {
             max_body: 16 * 1024 * 1024,
             max_block1_transfers: 4096,
             max_dedup_entries: 200_000,
+            get_retries: 3,
             loss: 0.0,
         }
     }
 }
 
 impl TransmissionParams {
-    /// Timeouts scaled for loopback tests: `ack_timeout` as given, the rest proportionally short.
+    /// Timeouts scaled for loopback tests and simulators: `ack_timeout` as given, the waits
+    /// for answers proportionally short. EXCHANGE_LIFETIME stays RFC 7252's: it must outlast
+    /// the *peer's* retransmissions, and a peer on standard timing retransmits for up to 45 s
+    /// (a duplicate Execute arriving after its message ID was forgotten would run twice).
     pub fn fast(ack_timeout: Duration) -> Self {
         Self {
             ack_timeout,
             response_timeout: ack_timeout * 20,
             block1_timeout: ack_timeout * 20,
-            exchange_lifetime: ack_timeout * 60,
             ..Self::default()
         }
     }

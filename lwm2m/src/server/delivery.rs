@@ -168,7 +168,7 @@ impl Lwm2mServer {
             use object5::*;
             (PACKAGE, PACKAGE_URI, STATE, UPDATE_RESULT, UPDATE)
         };
-        let mut watch = self.observe(name, instance).await?;
+        let mut watch = retry(|| self.observe(name, instance)).await?;
         // What the device reported before this delivery (a previous failure, a package still
         // staged) says nothing about this one: only notifications after the write count.
         let mut status = Status::default();
@@ -177,26 +177,16 @@ impl Lwm2mServer {
         let sent = match delivery.method {
             DeliveryMethod::Pull => {
                 let link = self.package_uri(&delivery.sha256)?;
-                self.write(
-                    name,
-                    ResourcePath::resource(object, 0, uri),
-                    cf::TEXT,
-                    link.into_bytes(),
-                )
-                .await
+                let target = ResourcePath::resource(object, 0, uri);
+                retry(|| self.write(name, target, cf::TEXT, link.clone().into_bytes())).await
             }
             DeliveryMethod::Push => {
                 let bytes = self
                     .shelf()
                     .get(&delivery.sha256)
                     .ok_or_else(|| Lwm2mError::Malformed(format!("no package {} on the shelf", delivery.sha256)))?;
-                self.write(
-                    name,
-                    ResourcePath::resource(object, 0, package),
-                    cf::OPAQUE,
-                    bytes.to_vec(),
-                )
-                .await
+                let target = ResourcePath::resource(object, 0, package);
+                retry(|| self.write(name, target, cf::OPAQUE, bytes.to_vec())).await
             }
         };
         if let Err(e) = sent {
@@ -214,7 +204,7 @@ impl Lwm2mServer {
             }
         };
         if let Some(outcome) = self
-            .await_status(&mut watch, &mut status, object, state, result, ready)
+            .await_status(name, &mut watch, &mut status, object, state, result, ready)
             .await
         {
             self.cancel_observation(&watch);
@@ -224,9 +214,8 @@ impl Lwm2mServer {
             // A pushed package has no address to check against on the device; it publishes the
             // digest of what it received as the package name, and the server compares.
             let name_resource = if object == 9 { 0 } else { 6 };
-            let reported = self
-                .read(name, ResourcePath::resource(object, 0, name_resource), None)
-                .await?;
+            let target = ResourcePath::resource(object, 0, name_resource);
+            let reported = retry(|| self.read(name, target, None)).await?;
             let digest = reported.first().and_then(|(_, v)| v.as_text()).unwrap_or_default();
             if !digest.eq_ignore_ascii_case(&delivery.sha256) {
                 self.cancel_observation(&watch);
@@ -243,8 +232,9 @@ impl Lwm2mServer {
         }
         self.step(delivery, object, "delivered", status.result, "");
 
-        self.execute(name, ResourcePath::resource(object, 0, execute), "")
-            .await?;
+        // Execute is not idempotent, so it is not retried. If its answer is lost (or a duplicate
+        // arrives after the install consumed the package), the device's state still tells.
+        let executed = self.execute(name, ResourcePath::resource(object, 0, execute), "").await;
         self.step(delivery, object, "installing", status.result, "");
         let done = |s: &Status| {
             if object == 9 {
@@ -253,23 +243,40 @@ impl Lwm2mServer {
                 s.state == Some(object5::STATE_IDLE) && s.result == Some(object5::RESULT_SUCCESS)
             }
         };
-        let outcome = self
-            .await_status(&mut watch, &mut status, object, state, result, done)
-            .await
-            .unwrap_or(DeliveryOutcome {
-                installed: true,
-                object,
-                result: status.result,
-                detail: String::new(),
-            });
+        let installed = DeliveryOutcome {
+            installed: true,
+            object,
+            result: status.result,
+            detail: String::new(),
+        };
+        let outcome = match executed {
+            Ok(()) => self
+                .await_status(name, &mut watch, &mut status, object, state, result, done)
+                .await
+                .unwrap_or(installed),
+            Err(e) => {
+                let grace = self.config().params.response_timeout * 2;
+                let waited = self.await_status(name, &mut watch, &mut status, object, state, result, done);
+                match tokio::time::timeout(grace, waited).await {
+                    Ok(None) => installed,
+                    Ok(Some(failed)) => failed,
+                    Err(_) => {
+                        self.cancel_observation(&watch);
+                        return Err(e);
+                    }
+                }
+            }
+        };
         self.cancel_observation(&watch);
         Ok(outcome)
     }
 
     /// Follows notifications until `reached` holds (→ `None`) or the device reports a failure
     /// or the observation ends (→ the failed outcome).
+    #[allow(clippy::too_many_arguments)]
     async fn await_status(
         &self,
+        name: &str,
         watch: &mut Observation,
         status: &mut Status,
         object: u16,
@@ -289,12 +296,16 @@ impl Lwm2mServer {
                     detail: failure_text(object, code).to_owned(),
                 });
             }
-            match watch.next().await {
-                Some(values) => {
+            // Notifications are confirmable, but one can still be lost for good on a bad link;
+            // after a quiet spell the server reads the state itself. (By then the device has
+            // long acted on the write, so what it reports belongs to this delivery.)
+            let quiet = self.config().params.response_timeout;
+            match tokio::time::timeout(quiet, watch.next()).await {
+                Ok(Some(values)) => {
                     status.absorb(&values, state, result);
                     status.fresh = true;
                 }
-                None => {
+                Ok(None) => {
                     return Some(DeliveryOutcome {
                         installed: false,
                         object,
@@ -302,7 +313,28 @@ impl Lwm2mServer {
                         detail: "the device stopped reporting the update state".into(),
                     })
                 }
+                Err(_) => {
+                    if let Ok(values) = self.read(name, ResourcePath::instance(object, 0), None).await {
+                        status.absorb(&values, state, result);
+                        status.fresh = true;
+                    }
+                }
             }
+        }
+    }
+}
+
+/// Runs an idempotent operation again when it timed out (up to three attempts in all).
+async fn retry<T, F, Fut>(operation: F) -> Result<T, Lwm2mError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Lwm2mError>>,
+{
+    let mut attempts = 0;
+    loop {
+        match operation().await {
+            Err(Lwm2mError::Timeout) if attempts < 2 => attempts += 1,
+            other => return other,
         }
     }
 }

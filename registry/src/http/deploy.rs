@@ -24,11 +24,20 @@ fn bridge(state: &AppState) -> Result<&Lwm2mBridge, Problem> {
 }
 
 /// `POST /packages`: the body is the package; answers its SHA-256 and Package URI.
-pub(super) async fn add_package(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+pub(super) async fn add_package(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
     let bridge = bridge(&state)?.clone();
     if body.is_empty() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "empty-package", "Empty package", "the request body is empty"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "empty-package",
+            "Empty package",
+            "the request body is empty",
+        ));
     }
     let size = body.len();
     let stored = bridge.clone();
@@ -57,7 +66,11 @@ pub(super) struct DeploymentBody {
 
 /// `POST /deployments`: delivers the package to every device and answers with each outcome
 /// once all are known (200 when all installed, 207-like detail otherwise in the body).
-pub(super) async fn deploy(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+pub(super) async fn deploy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
     let bridge = bridge(&state)?.clone();
     let parsed: DeploymentBody = serde_json::from_slice(&body).map_err(|e| {
@@ -81,23 +94,38 @@ pub(super) async fn deploy(req: HttpRequest, state: web::Data<AppState>, body: w
         }
     };
     if parsed.devices.is_empty() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "no-devices", "No devices", "`devices` is empty"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "no-devices",
+            "No devices",
+            "`devices` is empty",
+        ));
     }
     if !bridge.has_package(&parsed.package) {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-package",
             "Unknown package",
-            format!("no package with SHA-256 {:?}; POST it to /packages first", parsed.package),
+            format!(
+                "no package with SHA-256 {:?}; POST it to /packages first",
+                parsed.package
+            ),
         ));
     }
-    let offline: Vec<&String> = parsed.devices.iter().filter(|d| bridge.server().registration(d).is_none()).collect();
+    let offline: Vec<&String> = parsed
+        .devices
+        .iter()
+        .filter(|d| bridge.server().registration(d).is_none())
+        .collect();
     if !offline.is_empty() {
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "devices-not-registered",
             "Devices not registered",
-            format!("not registered over LwM2M: {}", offline.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "not registered over LwM2M: {}",
+                offline.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
     let request = DeployRequest {

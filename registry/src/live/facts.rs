@@ -44,12 +44,22 @@ fn default_graph() -> GraphNameRef<'static> {
 /// Sets `subject predicate value`, removing the predicate's previous values.
 fn replace(t: &mut Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
     remove_all(t, subject, predicate);
-    t.insert(&Quad::new(subject.clone(), predicate.clone(), value.into(), default_graph()));
+    t.insert(&Quad::new(
+        subject.clone(),
+        predicate.clone(),
+        value.into(),
+        default_graph(),
+    ));
 }
 
 fn remove_all(t: &mut Transaction<'_>, subject: &NamedNode, predicate: &NamedNode) {
     let old: Vec<Quad> = t
-        .quads_for_pattern(Some(subject.as_ref().into()), Some(predicate.as_ref()), None, Some(default_graph()))
+        .quads_for_pattern(
+            Some(subject.as_ref().into()),
+            Some(predicate.as_ref()),
+            None,
+            Some(default_graph()),
+        )
         .filter_map(Result::ok)
         .collect();
     for quad in &old {
@@ -58,13 +68,23 @@ fn remove_all(t: &mut Transaction<'_>, subject: &NamedNode, predicate: &NamedNod
 }
 
 fn insert(t: &mut Transaction<'_>, subject: &NamedNode, predicate: NamedNodeRef<'_>, value: impl Into<Term>) {
-    t.insert(&Quad::new(subject.clone(), predicate.into_owned(), value.into(), default_graph()));
+    t.insert(&Quad::new(
+        subject.clone(),
+        predicate.into_owned(),
+        value.into(),
+        default_graph(),
+    ));
 }
 
 fn has(t: &Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: Option<TermRef<'_>>) -> bool {
-    t.quads_for_pattern(Some(subject.as_ref().into()), Some(predicate.as_ref()), value, Some(default_graph()))
-        .next()
-        .is_some()
+    t.quads_for_pattern(
+        Some(subject.as_ref().into()),
+        Some(predicate.as_ref()),
+        value,
+        Some(default_graph()),
+    )
+    .next()
+    .is_some()
 }
 
 /// The device an endpoint name belongs to: one the catalog or an earlier registration named with
@@ -72,7 +92,12 @@ fn has(t: &Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: O
 pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> NamedNode {
     let name = Literal::new_simple_literal(endpoint);
     let found = t
-        .quads_for_pattern(None, Some(seam("shortName").as_ref()), Some(name.as_ref().into()), Some(default_graph()))
+        .quads_for_pattern(
+            None,
+            Some(seam("shortName").as_ref()),
+            Some(name.as_ref().into()),
+            Some(default_graph()),
+        )
         .filter_map(Result::ok)
         .find_map(|q| match q.subject {
             oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
@@ -99,16 +124,29 @@ pub(crate) fn ipso_sensor_kind(object: u16) -> Option<&'static str> {
 }
 
 /// A device registered or updated: online, seen now, with the sensors its registration announces.
-pub(crate) fn online(t: &mut Transaction<'_>, device: &NamedNode, endpoint: &str, version: &str, sensors: &[(u16, u16)]) {
+pub(crate) fn online(
+    t: &mut Transaction<'_>,
+    device: &NamedNode,
+    endpoint: &str,
+    version: &str,
+    sensors: &[(u16, u16)],
+) {
     insert(t, device, rdf::TYPE, seam("Device"));
     if !has(t, device, &seam("shortName"), None) {
-        insert(t, device, seam("shortName").as_ref(), Literal::new_simple_literal(endpoint));
+        insert(
+            t,
+            device,
+            seam("shortName").as_ref(),
+            Literal::new_simple_literal(endpoint),
+        );
     }
     replace(t, device, &seam("lwm2mEndpoint"), Literal::new_simple_literal(endpoint));
     replace(t, device, &seam("lwm2mVersion"), Literal::new_simple_literal(version));
     replace(t, device, &seam("status"), seam("Online"));
     replace(t, device, &seam("lastSeen"), now());
-    if !has(t, device, &seam("board"), None) && !has(t, device, &seam("flag"), Some(seam("UnknownBoard").as_ref().into())) {
+    if !has(t, device, &seam("board"), None)
+        && !has(t, device, &seam("flag"), Some(seam("UnknownBoard").as_ref().into()))
+    {
         insert(t, device, seam("flag").as_ref(), seam("NotDescribed"));
     }
 
@@ -117,7 +155,12 @@ pub(crate) fn online(t: &mut Transaction<'_>, device: &NamedNode, endpoint: &str
     let prefix = format!("{}/sensor/", device.as_str());
     let has_sensor = seam("hasSensor");
     let old: Vec<NamedNode> = t
-        .quads_for_pattern(Some(device.as_ref().into()), Some(has_sensor.as_ref()), None, Some(default_graph()))
+        .quads_for_pattern(
+            Some(device.as_ref().into()),
+            Some(has_sensor.as_ref()),
+            None,
+            Some(default_graph()),
+        )
         .filter_map(Result::ok)
         .filter_map(|q| match q.object {
             Term::NamedNode(n) if n.as_str().starts_with(&prefix) => Some(n),
@@ -135,13 +178,25 @@ pub(crate) fn online(t: &mut Transaction<'_>, device: &NamedNode, endpoint: &str
         t.remove(&Quad::new(device.clone(), has_sensor.clone(), sensor, default_graph()));
     }
     for (object, instance) in sensors {
-        let Some(kind) = ipso_sensor_kind(*object) else { continue };
+        let Some(kind) = ipso_sensor_kind(*object) else {
+            continue;
+        };
         let sensor = NamedNode::new_unchecked(format!("{prefix}{object}-{instance}"));
         insert(t, device, has_sensor.as_ref(), sensor.clone());
         insert(t, &sensor, rdf::TYPE, seam("Sensor"));
         insert(t, &sensor, seam("sensorKind").as_ref(), seam(kind));
-        insert(t, &sensor, seam("ipsoObject").as_ref(), Literal::from(i64::from(*object)));
-        insert(t, &sensor, rdfs::LABEL, Literal::new_simple_literal(format!("IPSO {object}/{instance} ({kind})")));
+        insert(
+            t,
+            &sensor,
+            seam("ipsoObject").as_ref(),
+            Literal::from(i64::from(*object)),
+        );
+        insert(
+            t,
+            &sensor,
+            rdfs::LABEL,
+            Literal::new_simple_literal(format!("IPSO {object}/{instance} ({kind})")),
+        );
     }
 }
 
@@ -187,7 +242,12 @@ pub(crate) fn described(t: &mut Transaction<'_>, device: &NamedNode, report: &De
         replace(t, device, &seam("reportedMemoryTotalBytes"), Literal::from(total));
     }
     let flag = seam("flag");
-    t.remove(&Quad::new(device.clone(), flag.clone(), seam("NotDescribed"), default_graph()));
+    t.remove(&Quad::new(
+        device.clone(),
+        flag.clone(),
+        seam("NotDescribed"),
+        default_graph(),
+    ));
     match board {
         Some(board) => {
             replace(t, device, &seam("board"), board.clone());
@@ -219,14 +279,34 @@ pub(crate) fn deployment_started(
     insert(t, deployment, prov("used").as_ref(), artifact);
     insert(t, deployment, seam("target").as_ref(), device.clone());
     insert(t, deployment, prov("startedAtTime").as_ref(), now());
-    insert(t, deployment, seam("deliveryMethod").as_ref(), Literal::new_simple_literal(method));
-    insert(t, deployment, seam("lwm2mObject").as_ref(), Literal::from(i64::from(object)));
+    insert(
+        t,
+        deployment,
+        seam("deliveryMethod").as_ref(),
+        Literal::new_simple_literal(method),
+    );
+    insert(
+        t,
+        deployment,
+        seam("lwm2mObject").as_ref(),
+        Literal::from(i64::from(object)),
+    );
     replace(t, deployment, &seam("result"), Literal::new_simple_literal("started"));
 }
 
 /// A deployment moved on to `step` (with the device's Update Result, when known).
-pub(crate) fn deployment_step(t: &mut Transaction<'_>, deployment: &NamedNode, step: &str, result: Option<i64>, detail: &str) {
-    let text = if detail.is_empty() { step.to_owned() } else { format!("{step}: {detail}") };
+pub(crate) fn deployment_step(
+    t: &mut Transaction<'_>,
+    deployment: &NamedNode,
+    step: &str,
+    result: Option<i64>,
+    detail: &str,
+) {
+    let text = if detail.is_empty() {
+        step.to_owned()
+    } else {
+        format!("{step}: {detail}")
+    };
     replace(t, deployment, &seam("result"), Literal::new_simple_literal(text));
     if let Some(code) = result {
         replace(t, deployment, &seam("updateResult"), Literal::from(code));
@@ -234,10 +314,15 @@ pub(crate) fn deployment_step(t: &mut Transaction<'_>, deployment: &NamedNode, s
 }
 
 /// A deployment ended; on success the device now runs the artifact.
-pub(crate) fn deployment_ended(t: &mut Transaction<'_>, deployment: &NamedNode, device: &NamedNode, sha256: &str, installed: bool) {
+pub(crate) fn deployment_ended(
+    t: &mut Transaction<'_>,
+    deployment: &NamedNode,
+    device: &NamedNode,
+    sha256: &str,
+    installed: bool,
+) {
     insert(t, deployment, prov("endedAtTime").as_ref(), now());
     if installed {
         replace(t, device, &seam("runs"), artifact_iri(sha256));
     }
 }
-

@@ -42,7 +42,9 @@ pub struct Lwm2mBridge {
 
 impl std::fmt::Debug for Lwm2mBridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lwm2mBridge").field("server", &self.inner.server).finish()
+        f.debug_struct("Lwm2mBridge")
+            .field("server", &self.inner.server)
+            .finish()
     }
 }
 
@@ -250,14 +252,27 @@ impl Lwm2mBridge {
                                 DeliveryMethod::Pull => "pull",
                                 DeliveryMethod::Push => "push",
                             };
-                            facts::deployment_started(t, &deployment, &device, &progress.sha256, method, progress.object);
+                            facts::deployment_started(
+                                t,
+                                &deployment,
+                                &device,
+                                &progress.sha256,
+                                method,
+                                progress.object,
+                            );
                             lock(&inner.deployments).insert(key.clone(), deployment);
                         }
                         let deployment = lock(&inner.deployments).get(&key).cloned();
                         if let Some(deployment) = deployment {
                             facts::deployment_step(t, &deployment, &progress.step, progress.result, &progress.detail);
                             if progress.step == "installed" || progress.step == "failed" {
-                                facts::deployment_ended(t, &deployment, &device, &progress.sha256, progress.step == "installed");
+                                facts::deployment_ended(
+                                    t,
+                                    &deployment,
+                                    &device,
+                                    &progress.sha256,
+                                    progress.step == "installed",
+                                );
                                 lock(&inner.deployments).remove(&key);
                             }
                         }
@@ -278,8 +293,15 @@ impl Lwm2mBridge {
 
     /// Reads a device's Object 3 and records what it says.
     async fn describe(self, endpoint: String) {
-        let Ok(_permit) = self.inner.describe.acquire().await else { return };
-        let values = match self.inner.server.read(&endpoint, ResourcePath::instance(3, 0), None).await {
+        let Ok(_permit) = self.inner.describe.acquire().await else {
+            return;
+        };
+        let values = match self
+            .inner
+            .server
+            .read(&endpoint, ResourcePath::instance(3, 0), None)
+            .await
+        {
             Ok(values) => values,
             Err(e) => {
                 tracing::info!(%endpoint, error = %e, "device did not describe itself; flagged as not described");
@@ -342,7 +364,9 @@ impl Lwm2mBridge {
         self.inner.registry.read(|store| {
             let mut index = HashMap::new();
             for quad in store.quads_for_pattern(None, Some(rdf::TYPE), Some(board_class.as_ref().into()), None) {
-                let NamedOrBlankNode::NamedNode(board) = quad?.subject else { continue };
+                let NamedOrBlankNode::NamedNode(board) = quad?.subject else {
+                    continue;
+                };
                 let mut names = vec![board.as_str().trim_start_matches(CATALOG).to_owned()];
                 for predicate in [model_number.as_ref(), rdfs::LABEL] {
                     for q in store.quads_for_pattern(Some(board.as_ref().into()), Some(predicate), None, None) {
@@ -362,7 +386,10 @@ impl Lwm2mBridge {
 
 /// Model numbers compare without case or punctuation: `B-L475E-IOT01A` = `b_l475e_iot01a`.
 fn normalise(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 fn is_sha256(name: &str) -> bool {
