@@ -66,8 +66,7 @@ enum Format {
 /// Boards the simulator can impersonate: what each reports in Object 3 and which IPSO objects
 /// its sensors appear as. Model numbers are those the catalog lists (seam:modelNumber), except
 /// `unknown`, which no catalog knows.
-const BOARDS: &[(&str, &str, &str, i64, i64, &[u16])] = &[
-    // name, manufacturer, model number, memory free KiB, memory total KiB, IPSO objects
+const BOARDS: &[Board] = &[
     (
         "b-l475e-iot01a",
         "STMicroelectronics",
@@ -92,13 +91,16 @@ const BOARDS: &[(&str, &str, &str, i64, i64, &[u16])] = &[
         1024,
         &[3303],
     ),
-    ("esp32-s3-devkitc-1", "Espressif", "esp32s3_devkitc", 6144, 8192, &[]),
-    ("max78000fthr", "Analog Devices", "MAX78000FTHR", 384, 512, &[3324]),
-    ("unknown", "ACME Sensing", "ACME-X1000", 100, 256, &[3303, 3313]),
+    Board("esp32-s3-devkitc-1", "Espressif", "esp32s3_devkitc", 6144, 8192, &[]),
+    Board("max78000fthr", "Analog Devices", "MAX78000FTHR", 384, 512, &[3324]),
+    Board("unknown", "ACME Sensing", "ACME-X1000", 100, 256, &[3303, 3313]),
 ];
 
+/// name, manufacturer, model number, memory free KiB, memory total KiB, IPSO objects.
+struct Board(&'static str, &'static str, &'static str, i64, i64, &'static [u16]);
+
 fn profile(board: &str, serial: usize) -> anyhow::Result<DeviceProfile> {
-    let (_, manufacturer, model, free, total, sensors) = BOARDS
+    let Board(_, manufacturer, model, free, total, sensors) = BOARDS
         .iter()
         .find(|b| b.0 == board)
         .with_context(|| format!("unknown board {board:?}; --list-boards lists them"))?;
@@ -133,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     if args.list_boards {
-        for (name, manufacturer, model, _, _, sensors) in BOARDS {
+        for Board(name, manufacturer, model, _, _, sensors) in BOARDS {
             println!("{name:28} {manufacturer} {model}, IPSO {sensors:?}");
         }
         return Ok(());
