@@ -67,7 +67,7 @@ enum Format {
 /// its sensors appear as. Model numbers are those the catalog lists (seam:modelNumber), except
 /// `unknown`, which no catalog knows.
 const BOARDS: &[Board] = &[
-    (
+    Board(
         "b-l475e-iot01a",
         "STMicroelectronics",
         "B-L475E-IOT01A",
@@ -75,7 +75,7 @@ const BOARDS: &[Board] = &[
         1024,
         &[3303, 3304, 3313, 3314, 3315, 3334, 3330],
     ),
-    (
+    Board(
         "arduino-nano-33-ble-sense",
         "Arduino",
         "ABX00031",
@@ -83,7 +83,7 @@ const BOARDS: &[Board] = &[
         1024,
         &[3303, 3304, 3313, 3314, 3315, 3324, 3334, 3302],
     ),
-    (
+    Board(
         "nrf52840-dk",
         "Nordic Semiconductor",
         "nrf52840dk_nrf52840",
