@@ -230,7 +230,11 @@ async fn a_200_kb_package_reaches_devices_through_10_percent_loss() {
     let outcomes = deliver_all(&server, &sha, &names, DeliveryMethod::Pull).await;
     for (name, outcome) in names.iter().zip(&outcomes) {
         assert!(outcome.installed, "{name}: {outcome:?}");
-        assert_eq!(outcome.object, 9);
+        assert_eq!(
+            (outcome.object, outcome.result),
+            (9, Some(2)),
+            "Object 9, result 2: installed"
+        );
     }
     for c in &clients {
         assert_eq!(c.installed(), vec![sha.clone()]);

@@ -243,23 +243,16 @@ impl Lwm2mServer {
                 s.state == Some(object5::STATE_IDLE) && s.result == Some(object5::RESULT_SUCCESS)
             }
         };
-        let installed = DeliveryOutcome {
-            installed: true,
-            object,
-            result: status.result,
-            detail: String::new(),
-        };
-        let outcome = match executed {
-            Ok(()) => self
-                .await_status(name, &mut watch, &mut status, object, state, result, done)
-                .await
-                .unwrap_or(installed),
+        let waited = match executed {
+            Ok(()) => {
+                self.await_status(name, &mut watch, &mut status, object, state, result, done)
+                    .await
+            }
             Err(e) => {
                 let grace = self.config().params.response_timeout * 2;
                 let waited = self.await_status(name, &mut watch, &mut status, object, state, result, done);
                 match tokio::time::timeout(grace, waited).await {
-                    Ok(None) => installed,
-                    Ok(Some(failed)) => failed,
+                    Ok(waited) => waited,
                     Err(_) => {
                         self.cancel_observation(&watch);
                         return Err(e);
@@ -267,6 +260,12 @@ impl Lwm2mServer {
                 }
             }
         };
+        let outcome = waited.unwrap_or(DeliveryOutcome {
+            installed: true,
+            object,
+            result: status.result,
+            detail: String::new(),
+        });
         self.cancel_observation(&watch);
         Ok(outcome)
     }

@@ -1,0 +1,219 @@
+//! LwM2M devices in the graph: real clients over UDP on loopback, the bridge, the real store,
+//! and SPARQL to see the result.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+use seam_lwm2m::coap::{Code, Endpoint, Method, NotFound, Request, TransmissionParams};
+use seam_lwm2m::server::{DeliveryMethod, Lwm2mServer, ServerConfig};
+use seam_registry::live::{DeployRequest, Lwm2mBridge};
+use seam_registry::{QueryAnswer, QueryLimits, Registry};
+
+fn fast() -> TransmissionParams {
+    TransmissionParams::fast(Duration::from_millis(100))
+}
+
+async fn service() -> (Registry, Lwm2mBridge, SocketAddr) {
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    let config = ServerConfig {
+        params: fast(),
+        expiry_check: Duration::from_millis(100),
+        delivery_timeout: Duration::from_secs(120),
+        ..ServerConfig::default()
+    };
+    let (server, events) = Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let bridge = Lwm2mBridge::start(registry.clone(), server, events, None).unwrap();
+    (registry, bridge, addr)
+}
+
+/// The rows of a SELECT, each value as its lexical form or IRI.
+fn select(registry: &Registry, sparql: &str) -> Vec<Vec<String>> {
+    match registry.query(sparql, &QueryLimits::default()).unwrap() {
+        QueryAnswer::Solutions { rows, .. } => rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|t| match t {
+                        Some(oxigraph::model::Term::NamedNode(n)) => n.into_string(),
+                        // GROUP_CONCAT keeps no order: compare lists as sets.
+                        Some(oxigraph::model::Term::Literal(l)) if l.value().contains(',') => {
+                            let mut items: Vec<&str> = l.value().split(',').collect();
+                            items.sort_unstable();
+                            items.join(",")
+                        }
+                        Some(oxigraph::model::Term::Literal(l)) => l.value().to_owned(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        other => panic!("not a SELECT answer: {other:?}"),
+    }
+}
+
+/// Polls `sparql` until it returns `expected` rows (the bridge writes asynchronously).
+async fn eventually(registry: &Registry, sparql: &str, expected: &[&[&str]]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = select(registry, sparql);
+        let matches = rows.len() == expected.len()
+            && rows
+                .iter()
+                .zip(expected)
+                .all(|(r, e)| r.iter().map(String::as_str).eq(e.iter().copied()));
+        if matches {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{sparql}\n got {rows:?}\n want {expected:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const DEVICE: &str = "PREFIX seam: <https://w3id.org/seam/ontology#>
+SELECT ?status ?board ?free ?serial (GROUP_CONCAT(?kind; separator=\",\") AS ?sensors) WHERE {
+  ?d seam:shortName \"%NAME%\" ; seam:status ?status .
+  OPTIONAL { ?d seam:board ?board }
+  OPTIONAL { ?d seam:freeFlashBytes ?free }
+  OPTIONAL { ?d seam:serialNumber ?serial }
+  OPTIONAL { SELECT ?d ?kind WHERE { ?d seam:hasSensor/seam:sensorKind ?k BIND(STRAFTER(STR(?k), \"#\") AS ?kind) } ORDER BY ?kind }
+} GROUP BY ?status ?board ?free ?serial";
+
+fn device_query(name: &str) -> String {
+    DEVICE.replace("%NAME%", name)
+}
+
+const SEAM: &str = "https://w3id.org/seam/ontology#";
+const CAT: &str = "https://w3id.org/seam/catalog/";
+
+#[tokio::test]
+async fn a_registering_client_becomes_a_described_device_and_goes_offline() {
+    let (registry, _bridge, addr) = service().await;
+    let mut profile = DeviceProfile::new("STMicroelectronics", "disco_l475_iot1", "L475-7");
+    profile.memory_free_kib = 88;
+    profile.sensors = vec![3303, 3313];
+    profile.software_management = false;
+    profile.firmware_update = false;
+    let mut config = ClientConfig::new("plant-a-7", addr, profile);
+    config.params = fast();
+    let client = Lwm2mClient::start(config).await.unwrap();
+    // Exactly the registration of the issue: Objects 1 and 3, a temperature sensor, an accelerometer.
+    assert_eq!(
+        client.registration_links(),
+        "</>;rt=\"oma.lwm2m\";ct=110,</1/0>,</3/0>,</3303/0>,</3313/0>"
+    );
+    client.register().await.unwrap();
+
+    let online = format!("{SEAM}Online");
+    let board = format!("{CAT}st-b-l475e-iot01a");
+    eventually(
+        &registry,
+        &device_query("plant-a-7"),
+        &[&[&online, &board, "90112", "L475-7", "accelerometer,temperature"]],
+    )
+    .await;
+    // Matching sees it like any catalog device.
+    let fleet = registry.fleet().unwrap();
+    let options = seam_registry::matching::MatchOptions::default();
+    assert!(seam_registry::matching::match_device(&fleet, "plant-a-7", &options, true).is_some());
+
+    client.deregister().await.unwrap();
+    let offline = format!("{SEAM}Offline");
+    eventually(
+        &registry,
+        &device_query("plant-a-7"),
+        &[&[&offline, &board, "90112", "L475-7", "accelerometer,temperature"]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_device_that_cannot_answer_is_flagged_and_an_unknown_board_is_flagged_with_what_it_said() {
+    let (registry, _bridge, addr) = service().await;
+    // A raw registration from an endpoint that answers nothing (as `coap-client` does).
+    let raw = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), Arc::new(NotFound))
+        .await
+        .unwrap();
+    let mut request = Request::new(Method::Post, "rd");
+    request.query = vec!["ep=by-hand".into(), "lt=60".into()];
+    request.payload = b"</3/0>,</3303/0>".to_vec();
+    assert_eq!(raw.request(addr, request).await.unwrap().code, Code::Created);
+
+    let mut profile = DeviceProfile::new("ACME Sensing", "ACME-X1000", "X-1");
+    profile.sensors = vec![3324];
+    let mut config = ClientConfig::new("mystery", addr, profile);
+    config.params = fast();
+    let client = Lwm2mClient::start(config).await.unwrap();
+    client.register().await.unwrap();
+
+    let flags = "PREFIX seam: <https://w3id.org/seam/ontology#>
+        SELECT ?name ?flag ?model WHERE { ?d seam:lwm2mEndpoint ?name ; seam:flag ?f .
+          OPTIONAL { ?d seam:reportedModelNumber ?model } BIND(STRAFTER(STR(?f), \"#\") AS ?flag) } ORDER BY ?name";
+    eventually(
+        &registry,
+        flags,
+        &[
+            &["by-hand", "NotDescribed", ""],
+            &["mystery", "UnknownBoard", "ACME-X1000"],
+        ],
+    )
+    .await;
+    // The unanswered read left the by-hand device with its announced sensor all the same.
+    eventually(
+        &registry,
+        &device_query("by-hand"),
+        &[&[&format!("{SEAM}Online"), "", "", "", "temperature"]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_200_kb_package_reaches_100_devices_through_10_percent_loss_and_the_graph_records_it() {
+    let (registry, bridge, addr) = service().await;
+    let mut rng = fastrand::Rng::with_seed(5);
+    let package: Vec<u8> = (0..200 * 1024).map(|_| rng.u8(..)).collect();
+    let sha = bridge.add_package(package).unwrap();
+    let mut clients = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..100 {
+        let name = format!("fleet-{i}");
+        let mut profile = DeviceProfile::new("Arduino", "ABX00031", &format!("N33-{i}"));
+        profile.sensors = vec![3313];
+        let mut config = ClientConfig::new(&name, addr, profile);
+        config.params = TransmissionParams { loss: 0.10, ..fast() };
+        let client = Lwm2mClient::start(config).await.unwrap();
+        client.register().await.unwrap();
+        clients.push(client);
+        names.push(name);
+    }
+    let results = bridge
+        .deploy(&DeployRequest {
+            sha256: sha.clone(),
+            devices: names,
+            method: DeliveryMethod::Pull,
+        })
+        .await;
+    let failed: Vec<_> = results.iter().filter(|r| !r.installed).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for client in &clients {
+        assert_eq!(
+            client.installed(),
+            vec![sha.clone()],
+            "{} verified and installed",
+            client.name()
+        );
+    }
+    let count = format!(
+        "PREFIX seam: <https://w3id.org/seam/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#>
+         SELECT (COUNT(DISTINCT ?device) AS ?n) WHERE {{
+           ?dep a seam:Deployment ; seam:result \"installed\" ; seam:updateResult 2 ; seam:target ?device ;
+                prov:used ?artifact ; prov:endedAtTime ?end .
+           ?artifact seam:sha256 \"{sha}\" . ?device seam:runs ?artifact }}"
+    );
+    eventually(&registry, &count, &[&["100"]]).await;
+}
