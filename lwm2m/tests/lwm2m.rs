@@ -268,6 +268,7 @@ async fn object_5_push_corruption_and_rejection() {
         .await
         .remove(0);
     assert!(outcome.installed && outcome.object == 5, "{outcome:?}");
+    assert_eq!(outcome.result, Some(1), "Object 5, result 1: updated");
     let outcome = deliver_all(&server, &sha, &["fw-only".to_owned()], DeliveryMethod::Push)
         .await
         .remove(0);
