@@ -319,6 +319,8 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         registry.flush().context("flushing the store failed")?;
         Ok::<(), anyhow::Error>(())
     })?;
+    // Deliveries still waiting on devices and the LwM2M sockets end here; the store is flushed.
+    runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }
 

@@ -19,6 +19,7 @@ async fn server() -> (Lwm2mServer, UnboundedReceiver<ServerEvent>) {
         params: fast(),
         expiry_check: Duration::from_millis(100),
         delivery_timeout: Duration::from_secs(60),
+        state_poll: Duration::from_secs(1),
         ..ServerConfig::default()
     };
     Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap()

@@ -23,6 +23,7 @@ async fn service() -> (Registry, Lwm2mBridge, SocketAddr) {
         params: fast(),
         expiry_check: Duration::from_millis(100),
         delivery_timeout: Duration::from_secs(120),
+        state_poll: Duration::from_secs(1),
         ..ServerConfig::default()
     };
     let (server, events) = Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();

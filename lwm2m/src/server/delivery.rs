@@ -168,7 +168,16 @@ impl Lwm2mServer {
             use object5::*;
             (PACKAGE, PACKAGE_URI, STATE, UPDATE_RESULT, UPDATE)
         };
-        let mut watch = retry(|| self.observe(name, instance)).await?;
+        // Clients that cannot observe an object instance (some 1.0 clients observe resources
+        // only) are polled instead.
+        let mut watch = match retry(|| self.observe(name, instance)).await {
+            Ok(watch) => Some(watch),
+            Err(Lwm2mError::Refused { code, .. }) => {
+                tracing::debug!(endpoint = name, %code, "observe refused; polling the update state");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         // What the device reported before this delivery (a previous failure, a package still
         // staged) says nothing about this one: only notifications after the write count.
         let mut status = Status::default();
@@ -190,7 +199,7 @@ impl Lwm2mServer {
             }
         };
         if let Err(e) = sent {
-            self.cancel_observation(&watch);
+            self.cancel_watch(&watch);
             return Err(e);
         }
         self.step(delivery, object, "downloading", None, "");
@@ -207,7 +216,7 @@ impl Lwm2mServer {
             .await_status(name, &mut watch, &mut status, object, state, result, ready)
             .await
         {
-            self.cancel_observation(&watch);
+            self.cancel_watch(&watch);
             return Ok(outcome);
         }
         if delivery.method == DeliveryMethod::Push {
@@ -218,7 +227,7 @@ impl Lwm2mServer {
             let reported = retry(|| self.read(name, target, None)).await?;
             let digest = reported.first().and_then(|(_, v)| v.as_text()).unwrap_or_default();
             if !digest.eq_ignore_ascii_case(&delivery.sha256) {
-                self.cancel_observation(&watch);
+                self.cancel_watch(&watch);
                 return Ok(DeliveryOutcome {
                     installed: false,
                     object,
@@ -254,7 +263,7 @@ impl Lwm2mServer {
                 match tokio::time::timeout(grace, waited).await {
                     Ok(waited) => waited,
                     Err(_) => {
-                        self.cancel_observation(&watch);
+                        self.cancel_watch(&watch);
                         return Err(e);
                     }
                 }
@@ -266,7 +275,7 @@ impl Lwm2mServer {
             result: status.result,
             detail: String::new(),
         });
-        self.cancel_observation(&watch);
+        self.cancel_watch(&watch);
         Ok(outcome)
     }
 
@@ -276,7 +285,7 @@ impl Lwm2mServer {
     async fn await_status(
         &self,
         name: &str,
-        watch: &mut Observation,
+        watch: &mut Option<Observation>,
         status: &mut Status,
         object: u16,
         state: u16,
@@ -298,27 +307,56 @@ impl Lwm2mServer {
             // Notifications are confirmable, but one can still be lost for good on a bad link;
             // after a quiet spell the server reads the state itself. (By then the device has
             // long acted on the write, so what it reports belongs to this delivery.)
-            let quiet = self.config().params.response_timeout;
-            match tokio::time::timeout(quiet, watch.next()).await {
-                Ok(Some(values)) => {
-                    status.absorb(&values, state, result);
-                    status.fresh = true;
-                }
-                Ok(None) => {
-                    return Some(DeliveryOutcome {
-                        installed: false,
-                        object,
-                        result: status.result,
-                        detail: "the device stopped reporting the update state".into(),
-                    })
-                }
-                Err(_) => {
-                    if let Ok(values) = self.read(name, ResourcePath::instance(object, 0), None).await {
-                        status.absorb(&values, state, result);
-                        status.fresh = true;
+            let quiet = self.config().state_poll;
+            let heard = match watch {
+                Some(watch) => match tokio::time::timeout(quiet, watch.next()).await {
+                    Ok(Some(values)) => Some(values),
+                    Ok(None) => {
+                        return Some(DeliveryOutcome {
+                            installed: false,
+                            object,
+                            result: status.result,
+                            detail: "the device stopped reporting the update state".into(),
+                        })
                     }
+                    Err(_) => None,
+                },
+                None => {
+                    tokio::time::sleep(quiet).await;
+                    None
                 }
+            };
+            let values = match heard {
+                Some(values) => values,
+                None => self.read_state(name, object, state, result).await,
+            };
+            if !values.is_empty() {
+                status.absorb(&values, state, result);
+                status.fresh = true;
             }
+        }
+    }
+
+    /// Reads the update state and result: the whole instance, or the two resources one by one
+    /// when the client only answers single-resource reads.
+    async fn read_state(&self, name: &str, object: u16, state: u16, result: u16) -> Vec<(ResourcePath, Value)> {
+        if let Ok(values) = self.read(name, ResourcePath::instance(object, 0), None).await {
+            if !values.is_empty() {
+                return values;
+            }
+        }
+        let mut values = Vec::new();
+        for id in [state, result] {
+            if let Ok(mut one) = self.read(name, ResourcePath::resource(object, 0, id), None).await {
+                values.append(&mut one);
+            }
+        }
+        values
+    }
+
+    fn cancel_watch(&self, watch: &Option<Observation>) {
+        if let Some(watch) = watch {
+            self.cancel_observation(watch);
         }
     }
 }

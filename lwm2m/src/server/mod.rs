@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub public_base: Option<String>,
     /// How long a delivery may take from start to installed.
     pub delivery_timeout: Duration,
+    /// How long a delivery waits for a notification of the update state before it reads the
+    /// state itself (clients that observe badly, or notifications lost for good).
+    pub state_poll: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             expiry_check: Duration::from_secs(1),
             public_base: None,
             delivery_timeout: Duration::from_secs(600),
+            state_poll: Duration::from_secs(5),
         }
     }
 }

@@ -28,6 +28,10 @@ use crate::error::StoreError;
 use crate::store::Registry;
 use crate::vocab::CATALOG;
 
+/// Object 3 resources SEAM records: manufacturer, model number, serial number, firmware
+/// version, memory free, memory total.
+const OBJECT3_RESOURCES: [u16; 6] = [0, 1, 2, 3, 10, 21];
+
 /// Largest number of server events applied in one transaction.
 const BATCH: usize = 1024;
 /// Device reads in flight at once: enough to keep up with a registration storm without
@@ -296,16 +300,27 @@ impl Lwm2mBridge {
         let Ok(_permit) = self.inner.describe.acquire().await else {
             return;
         };
-        let values = match self
-            .inner
-            .server
-            .read(&endpoint, ResourcePath::instance(3, 0), None)
-            .await
-        {
-            Ok(values) => values,
-            Err(e) => {
-                tracing::info!(%endpoint, error = %e, "device did not describe itself; flagged as not described");
-                return;
+        let server = &self.inner.server;
+        let values = match server.read(&endpoint, ResourcePath::instance(3, 0), None).await {
+            Ok(values) if !values.is_empty() => values,
+            whole => {
+                // Some LwM2M 1.0 clients (lwm2m-node-lib among them) only answer reads of single
+                // resources: ask for the ones SEAM uses, one by one.
+                let mut values = Vec::new();
+                for id in OBJECT3_RESOURCES {
+                    if let Ok(mut one) = server.read(&endpoint, ResourcePath::resource(3, 0, id), None).await {
+                        values.append(&mut one);
+                    }
+                }
+                if values.is_empty() {
+                    let why = whole
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "an empty answer".into());
+                    tracing::info!(%endpoint, error = %why, "device did not describe itself; flagged as not described");
+                    return;
+                }
+                values
             }
         };
         let text = |id: u16| {
