@@ -3,10 +3,13 @@
 # then checks formatting, lints, and runs every workspace test.
 #
 # Build dependencies: Oxigraph's RocksDB binding runs bindgen, which needs libclang (Debian:
-# libclang-dev). The target directory lives outside the clone so repeated runs reuse it.
+# libclang-dev). Interop test peers: libcoap3-bin (Debian), aiocoap (PyPI), lwm2m-node-lib (npm),
+# installed by scripts/interop-peers.sh. The target directory lives outside the clone so repeated
+# runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
+source scripts/interop-peers.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -1,0 +1,36 @@
+# Sourced by scripts/test.sh: installs the independent implementations the interop tests run
+# against SEAM, and exports where they are. Versions are pinned; everything lands outside the
+# clone (~/.cache) so repeated runs reuse it.
+#   - libcoap3-bin (Debian): coap-client-notls, a C CoAP client, registers by hand and fetches
+#     packages block-wise;
+#   - aiocoap (PyPI): a Python CoAP stack, scripted registrations and malformed options;
+#   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package.
+
+seam_cache="${XDG_CACHE_HOME:-$HOME/.cache}"
+
+if ! command -v coap-client-notls >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing libcoap3-bin (interop tests)..." >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq --no-install-recommends libcoap3-bin >&2
+    else
+        echo "error: coap-client-notls is missing; run: sudo apt-get install -y libcoap3-bin" >&2
+        exit 1
+    fi
+fi
+
+export SEAM_INTEROP_PYTHON="$seam_cache/seam-interop-venv/bin/python"
+if ! "$SEAM_INTEROP_PYTHON" -c 'import aiocoap' >/dev/null 2>&1; then
+    echo "installing aiocoap into $seam_cache/seam-interop-venv (interop tests)..." >&2
+    python3 -m venv "$seam_cache/seam-interop-venv" >&2
+    "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check aiocoap==0.4.17 >&2
+fi
+
+export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"
+if [ ! -f "$SEAM_NODE_MODULES/lwm2m-node-lib/package.json" ]; then
+    echo "installing lwm2m-node-lib into $seam_cache/seam-interop-node (interop tests)..." >&2
+    mkdir -p "$seam_cache/seam-interop-node"
+    npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
+        lwm2m-node-lib@1.4.0 >&2
+fi

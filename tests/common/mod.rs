@@ -1,0 +1,104 @@
+//! A running `seam serve` for end-to-end tests: real process, ephemeral ports, stopped on drop.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `seam` binary under test.
+pub const SEAM: &str = env!("CARGO_BIN_EXE_seam");
+
+/// A running `seam serve`, stopped on drop.
+pub struct Server {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The LwM2M/CoAP address (UDP).
+    pub coap: std::net::SocketAddr,
+}
+
+impl Server {
+    /// Starts `seam serve` on a store in `data`, HTTP and CoAP on ephemeral ports.
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(SEAM)
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--http",
+                "127.0.0.1:0",
+                "--coap",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env_remove("SEAM_TOKEN")
+            .env("SEAM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start seam serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut coap = None;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("SEAM LwM2M server on coap://").nth(1) {
+                    coap = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+                }
+                if let Some(rest) = line.split("SEAM listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send((addr, coap));
+                }
+            }
+        });
+        let (addr, coap) = rx.recv_timeout(Duration::from_secs(120)).expect("server did not start");
+        seam_registry::remote::install_tls_provider();
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            coap: coap.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        }
+    }
+
+    /// The SPARQL endpoint.
+    pub fn sparql(&self) -> String {
+        format!("{}/sparql", self.base)
+    }
+
+    /// Runs a SELECT over HTTP and returns its rows, each value as its lexical form or IRI.
+    pub fn select(&self, query: &str) -> Vec<Vec<String>> {
+        let body: serde_json::Value = reqwest::blocking::Client::new()
+            .get(self.sparql())
+            .query(&[("query", query)])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let vars: Vec<String> = body["head"]["vars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        body["results"]["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                vars.iter()
+                    .map(|v| row[v]["value"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,357 @@
+//! SEAM's LwM2M server against implementations written by others, run as separate processes:
+//! libcoap's `coap-client-notls` (C), aiocoap (Python), and lwm2m-node-lib (Node.js), plus the
+//! `seam deploy` CLI and the device simulator. `scripts/test.sh` installs the peers
+//! (scripts/interop-peers.sh) and says where they are; a missing peer fails the test with
+//! what to install, it is never skipped silently.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{Server, SEAM};
+
+const TOKEN: &str = "interop-token";
+
+fn tool(name: &str) -> String {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is not installed: run ./scripts/test.sh, which installs the interop peers (scripts/interop-peers.sh)"
+    );
+    name.to_owned()
+}
+
+fn env_path(var: &str, default_under_cache: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache")
+            .join(default_under_cache)
+    });
+    assert!(
+        path.exists(),
+        "{} does not exist: run ./scripts/test.sh, which installs the interop peers (scripts/interop-peers.sh)",
+        path.display()
+    );
+    path
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Stores `bytes` as a package and returns its SHA-256.
+fn store_package(server: &Server, bytes: Vec<u8>) -> String {
+    let response: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/packages", server.base))
+        .bearer_auth(TOKEN)
+        .body(bytes)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    response["sha256"].as_str().unwrap().to_owned()
+}
+
+fn package(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).chars().take(64).collect()
+}
+
+/// Polls a SELECT until `done` holds for its rows.
+fn eventually(server: &Server, query: &str, done: impl Fn(&[Vec<String>]) -> bool) -> Vec<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = server.select(query);
+        if done(&rows) {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "{query}\n last rows: {rows:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn device_facts(name: &str) -> String {
+    format!(
+        "PREFIX seam: <https://w3id.org/seam/ontology#>
+         SELECT ?p ?o WHERE {{ ?d seam:shortName \"{name}\" ; ?p ?o }} ORDER BY ?p ?o"
+    )
+}
+
+fn has(rows: &[Vec<String>], p: &str, o: &str) -> bool {
+    rows.iter().any(|r| r[0].ends_with(p) && r[1].ends_with(o))
+}
+
+#[test]
+fn libcoap_registers_by_hand_and_fetches_a_package_block_wise() {
+    let client = tool("coap-client-notls");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let rd = format!("coap://{}/rd?ep=by-hand&lt=60&lwm2m=1.1&b=U", server.coap);
+    let out = Command::new(&client)
+        .args(["-m", "post", "-t", "40", "-e", "</1/0>,</3/0>,</3303/0>,</3313/0>", &rd])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // coap-client cannot answer the server's read of /3/0: the device exists, not yet described.
+    let rows = eventually(&server, &device_facts("by-hand"), |rows| {
+        has(rows, "#flag", "#NotDescribed")
+    });
+    assert!(has(&rows, "#status", "#Online"), "{rows:?}");
+    let sensors = server.select(
+        "PREFIX seam: <https://w3id.org/seam/ontology#>
+         SELECT ?kind WHERE { ?d seam:shortName \"by-hand\" ; seam:hasSensor/seam:sensorKind ?kind } ORDER BY ?kind",
+    );
+    assert_eq!(
+        sensors,
+        vec![
+            vec![format!("https://w3id.org/seam/ontology#accelerometer")],
+            vec![format!("https://w3id.org/seam/ontology#temperature")]
+        ]
+    );
+
+    // Block-wise download at several block sizes, each checked against the digest.
+    let sha = store_package(&server, package(150_000, 1));
+    for size in ["16", "256", "1024"] {
+        let file = dir.path().join(format!("pkg-{size}"));
+        let out = Command::new(&client)
+            .args([
+                "-m",
+                "get",
+                "-b",
+                size,
+                "-o",
+                file.to_str().unwrap(),
+                &format!("coap://{}/pkg/{sha}", server.coap),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(sha256_of(&file), sha, "block size {size}");
+    }
+    // A registration without an endpoint name is refused with 4.00.
+    let out = Command::new(&client)
+        .args([
+            "-m",
+            "post",
+            "-t",
+            "40",
+            "-e",
+            "</3/0>",
+            &format!("coap://{}/rd?lt=60", server.coap),
+        ])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("4.00"), "{}", text(&out));
+}
+
+#[test]
+fn aiocoap_scripted_registrations_and_malformed_options() {
+    let python = env_path("SEAM_INTEROP_PYTHON", "seam-interop-venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let bytes = package(80_000, 2);
+    let size = bytes.len().to_string();
+    let sha = store_package(&server, bytes);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/aiocoap_peer.py");
+    let out = Command::new(python)
+        .args([script, &server.coap.to_string(), &sha, &size])
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(
+        report.lines().filter(|l| l.contains("\"ok\": true")).count(),
+        13,
+        "{report}"
+    );
+    // The scripted registration went offline when it de-registered.
+    let rows = eventually(&server, &device_facts("aiocoap-1"), |rows| {
+        has(rows, "#status", "#Offline")
+    });
+    assert!(has(&rows, "#lwm2mVersion", "1.1"), "{rows:?}");
+}
+
+#[test]
+fn lwm2m_node_lib_client_registers_is_read_and_takes_a_package() {
+    let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
+    let node = tool("node");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lwm2m-node-client.js");
+    let client = Command::new(node)
+        .args([
+            script,
+            "127.0.0.1",
+            &server.coap.port().to_string(),
+            "node-client",
+            "40",
+        ])
+        .env("SEAM_NODE_MODULES", &modules)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = KillOnDrop(client);
+
+    // Read resource by resource (this 1.0 client answers no instance read) and mapped to the
+    // catalog board its model number names.
+    let rows = eventually(&server, &device_facts("node-client"), |rows| {
+        has(rows, "#board", "nordic-nrf52840-dk")
+    });
+    assert!(
+        has(&rows, "#serialNumber", "NODE-0001") && has(&rows, "#freeFlashBytes", "307200"),
+        "{rows:?}"
+    );
+    assert!(has(&rows, "#lwm2mVersion", "1.0"), "{rows:?}");
+
+    // The package goes through Object 5; the client downloads it with the node `coap` agent.
+    let file = dir.path().join("model.bin");
+    std::fs::write(&file, package(60_000, 3)).unwrap();
+    let out = Command::new(SEAM)
+        .args([
+            "deploy",
+            file.to_str().unwrap(),
+            "--to",
+            "node-client",
+            "--endpoint",
+            &server.base,
+            "--json",
+        ])
+        .env("SEAM_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["installed"], 1, "{report}");
+    assert_eq!(report["results"][0]["object"], 5, "{report}");
+    let sha = report["package"].as_str().unwrap().to_owned();
+    let runs = server.select(&format!(
+        "PREFIX seam: <https://w3id.org/seam/ontology#>
+         SELECT ?r WHERE {{ ?d seam:shortName \"node-client\" ; seam:runs/seam:sha256 \"{sha}\" .
+                           ?dep seam:target ?d ; seam:result ?r }}"
+    ));
+    assert_eq!(runs, vec![vec!["installed".to_owned()]]);
+    drop(client);
+}
+
+#[test]
+fn seam_deploy_reaches_simulated_devices_and_reports_failures() {
+    let sim = PathBuf::from(SEAM).with_file_name("seam-device-sim");
+    assert!(sim.exists(), "{} is built by `cargo test --workspace`", sim.display());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let server_uri = format!("coap://{}", server.coap);
+    let start_sim = |prefix: &str, extra: &[&str]| {
+        KillOnDrop(
+            Command::new(&sim)
+                .args(["--server", &server_uri, "--devices", "5", "--endpoint-prefix", prefix])
+                .args(["--ack-timeout-ms", "200", "--duration", "60"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _good = start_sim("good", &["--loss", "5"]);
+    let _bad = start_sim("bad", &["--corrupt-block"]);
+    eventually(
+        &server,
+        "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?d WHERE { ?d seam:status seam:Online ; seam:board ?b }",
+        |rows| rows.len() == 10,
+    );
+    let file = dir.path().join("model.bin");
+    std::fs::write(&file, package(30_000, 4)).unwrap();
+    let names: Vec<String> = (0..5)
+        .map(|i| format!("good-{i}"))
+        .chain((0..2).map(|i| format!("bad-{i}")))
+        .collect();
+    let mut args = vec![
+        "deploy".to_owned(),
+        file.to_str().unwrap().to_owned(),
+        "--endpoint".into(),
+        server.base.clone(),
+    ];
+    args.push("--to".into());
+    args.extend(names.iter().cloned());
+    let out = Command::new(SEAM)
+        .args(&args)
+        .env("SEAM_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report.matches(": installed (object 9)").count(), 5, "{report}");
+    assert_eq!(report.matches("integrity check failed").count(), 2, "{report}");
+    assert!(report.contains("2 of 7 deliveries failed"), "{report}");
+
+    // Unknown devices and malformed requests are problems, not hangs.
+    let out = Command::new(SEAM)
+        .args([
+            "deploy",
+            file.to_str().unwrap(),
+            "--endpoint",
+            &server.base,
+            "--to",
+            "nobody",
+        ])
+        .env("SEAM_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("not registered over LwM2M: nobody"),
+        "{}",
+        text(&out)
+    );
+    let http = reqwest::blocking::Client::new();
+    for (body, status) in [
+        ("{\"package\": 1}", 400),
+        (
+            "{\"package\": \"x\", \"devices\": [\"good-0\"], \"method\": \"carrier-pigeon\"}",
+            400,
+        ),
+        ("{\"package\": \"x\", \"devices\": []}", 400),
+        ("{\"package\": \"0000\", \"devices\": [\"good-0\"]}", 404),
+        ("not json", 400),
+    ] {
+        let response = http
+            .post(format!("{}/deployments", server.base))
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json",
+            "{body}"
+        );
+    }
+    let response = http.post(format!("{}/packages", server.base)).body("x").send().unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
