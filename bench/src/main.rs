@@ -4,7 +4,9 @@
 //! - `load`: `seam load`'s path (parse, validate against the shapes, atomic bulk load) on a
 //!   generated registry, against Oxigraph's own bulk loader on the same file.
 //! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
+//! - `lwm2m-register`, `lwm2m-throughput`: see [`lwm2m`].
 
+mod lwm2m;
 mod matching;
 
 use std::path::PathBuf;
@@ -66,6 +68,33 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rdflib_samples: usize,
     },
+    /// A registration storm of simulated LwM2M devices against `seam serve`.
+    Lwm2mRegister {
+        /// The seam binary to start (a release build).
+        #[arg(long)]
+        seam: PathBuf,
+        /// Simulated devices.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Registrations in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
+    /// Concurrent block-wise package downloads vs a raw UDP request/response loop.
+    Lwm2mThroughput {
+        /// Concurrent downloads (comma-separated list).
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        downloads: Vec<usize>,
+        /// Package size in bytes.
+        #[arg(long, default_value_t = 65_536)]
+        size: usize,
+        /// Block size in bytes (16..=1024).
+        #[arg(long, default_value_t = 1024)]
+        block: usize,
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Write the generated registry to a file (for other tools).
     Generate {
         /// Output Turtle file.
@@ -123,6 +152,17 @@ fn main() -> anyhow::Result<()> {
         )?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
+        Cmd::Lwm2mRegister {
+            seam,
+            devices,
+            concurrency,
+        } => lwm2m::register(&seam, devices, concurrency)?,
+        Cmd::Lwm2mThroughput {
+            downloads,
+            size,
+            block,
+            runs,
+        } => lwm2m::throughput(&downloads, size, block, runs.max(1))?,
     }
     Ok(())
 }

@@ -1,0 +1,281 @@
+//! LwM2M figures.
+//!
+//! - `lwm2m-register`: a registration storm of N simulated devices against a real `seam serve`
+//!   process (LwM2M server, bridge, RocksDB store): registrations per second until every device
+//!   has its 2.01, the time until the graph has described them all, and the server's resident
+//!   memory per registered device.
+//! - `lwm2m-throughput`: N concurrent block-wise downloads of one package from SEAM's CoAP
+//!   exchange layer, against a raw UDP request/response loop moving the same blocks with the same
+//!   concurrency, in the same run.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use seam_registry::lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+use seam_registry::lwm2m::coap::{
+    content_format, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response, TransmissionParams,
+};
+use tokio::net::UdpSocket;
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS in /proc/PID/status")?;
+    Ok(kb * 1024)
+}
+
+fn count_described(http: &str) -> anyhow::Result<u64> {
+    let query = "PREFIX seam: <https://w3id.org/seam/ontology#>
+        SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:lwm2mEndpoint ?e ; seam:board ?b ; seam:status seam:Online }";
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{http}/sparql"))
+        .query(&[("query", query)])
+        .send()?
+        .text()?;
+    let body: serde_json::Value = serde_json::from_str(&body)?;
+    body["results"]["bindings"][0]["n"]["value"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .context("unexpected SPARQL answer")
+}
+
+/// Registers `devices` clients against a fresh `seam serve` and reports the figures.
+pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let http_port = free_tcp_port()?;
+    let coap_port = free_udp_port()?;
+    let child = Command::new(seam)
+        .args(["serve", "--data"])
+        .arg(dir.path().join("store"))
+        .args([
+            "--http",
+            &format!("127.0.0.1:{http_port}"),
+            "--coap",
+            &format!("127.0.0.1:{coap_port}"),
+        ])
+        .env("SEAM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", seam.display()))?;
+    let pid = child.id();
+    let _serve = Serve(child);
+    let http = format!("http://127.0.0.1:{http_port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reqwest::blocking::get(format!("{http}/health")).is_ok_and(|r| r.status().is_success()) {
+        if Instant::now() > deadline {
+            bail!("seam serve did not come up");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = rss(pid)?;
+    let server: SocketAddr = ([127, 0, 0, 1], coap_port).into();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (registered, took, clients) = runtime.block_on(async {
+        let mut clients = Vec::with_capacity(devices);
+        for i in 0..devices {
+            let mut profile = DeviceProfile::new("STMicroelectronics", "B-L475E-IOT01A", &format!("BENCH-{i}"));
+            profile.sensors = vec![3303, 3313];
+            let mut config = ClientConfig::new(&format!("bench-{i}"), server, profile);
+            config.params = TransmissionParams::fast(Duration::from_millis(500));
+            clients.push(Lwm2mClient::start(config).await?);
+        }
+        let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(devices);
+        for client in &clients {
+            let client = client.clone();
+            let gate = gate.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire().await;
+                client.register().await.is_ok()
+            }));
+        }
+        let mut ok = 0usize;
+        for task in tasks {
+            ok += usize::from(task.await.unwrap_or(false));
+        }
+        anyhow::Ok((ok, started.elapsed(), clients))
+    })?;
+    let registered_at = Instant::now();
+    let described_deadline = Instant::now() + Duration::from_secs(300);
+    let mut described = 0;
+    while Instant::now() < described_deadline {
+        described = count_described(&http)?;
+        if described as usize >= registered {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let in_graph = took + registered_at.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss(pid)?;
+    println!("LwM2M registration storm: {devices} devices, {concurrency} registrations in flight");
+    println!(
+        "  registered {registered} in {:.2} s: {:.0} registrations/s",
+        took.as_secs_f64(),
+        registered as f64 / took.as_secs_f64()
+    );
+    println!(
+        "  all {described} described in the graph (Object 3 read, board mapped, sensors) after {:.2} s",
+        in_graph.as_secs_f64()
+    );
+    println!(
+        "  server RSS {:.1} MiB before, {:.1} MiB after: {:.0} bytes per registered device",
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        after.saturating_sub(before) as f64 / registered.max(1) as f64
+    );
+    drop(clients);
+    Ok(())
+}
+
+fn free_tcp_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Serves one body at `/pkg`.
+struct Package(Arc<[u8]>);
+
+impl Handler for Package {
+    fn handle(&self, _request: Request) -> BoxFuture<Response> {
+        let body = self.0.clone();
+        Box::pin(async move { Response::with_body(Code::Content, content_format::OPAQUE, body) })
+    }
+}
+
+/// Concurrent block-wise downloads vs a raw UDP loop at the same block size.
+pub fn throughput(concurrency: &[usize], size: usize, block: usize, runs: usize) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("Package throughput over loopback: {size}-byte package, {block}-byte blocks");
+    for &n in concurrency {
+        let mut ratios = Vec::new();
+        let mut seam_rates = Vec::new();
+        let mut raw_rates = Vec::new();
+        for _ in 0..runs {
+            let seam = runtime.block_on(coap_downloads(n, size, block))?;
+            let raw = runtime.block_on(raw_loop(n, size, block))?;
+            seam_rates.push(seam);
+            raw_rates.push(raw);
+            ratios.push(seam / raw);
+        }
+        let (seam, raw, ratio) = (
+            crate::median(seam_rates),
+            crate::median(raw_rates),
+            crate::median(ratios),
+        );
+        println!(
+            "  {n:>5} concurrent downloads: SEAM {:.1} MiB/s, raw UDP loop {:.1} MiB/s: {ratio:.2}× (median of {runs})",
+            seam / 1048576.0,
+            raw / 1048576.0
+        );
+    }
+    Ok(())
+}
+
+/// Bytes per second moved by `n` concurrent block-wise GETs of a `size`-byte body.
+async fn coap_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
+    let body: Arc<[u8]> = (0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let params = TransmissionParams {
+        block_size: block,
+        ..TransmissionParams::fast(Duration::from_millis(500))
+    };
+    let server = Endpoint::bind("127.0.0.1:0".parse()?, params.clone(), Arc::new(Package(body))).await?;
+    let addr = server.local_addr()?;
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(Endpoint::bind("127.0.0.1:0".parse()?, params.clone(), Arc::new(NotFound)).await?);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for client in clients {
+        tasks.push(tokio::spawn(async move {
+            client
+                .request_with_block_size(addr, Request::new(Method::Get, "pkg"), block)
+                .await
+                .map(|r| r.payload.len())
+        }));
+    }
+    let mut moved = 0usize;
+    for task in tasks {
+        moved += task.await??;
+    }
+    if moved != n * size {
+        bail!("moved {moved} bytes, expected {}", n * size);
+    }
+    Ok(moved as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Bytes per second moved by `n` clients each asking a raw UDP server for `size / block` blocks,
+/// one datagram each way per block: the floor of what any request/response protocol can do here.
+async fn raw_loop(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
+    let server = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let addr = server.local_addr()?;
+    let serving = server.clone();
+    let responder = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 64];
+        let reply = vec![7u8; block];
+        while let Ok((_, peer)) = serving.recv_from(&mut buffer).await {
+            let _ = serving.send_to(&reply, peer).await;
+        }
+    });
+    let blocks = size.div_ceil(block);
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        socket.connect(addr).await?;
+        sockets.push(socket);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for socket in sockets {
+        tasks.push(tokio::spawn(async move {
+            let mut buffer = vec![0u8; 2048];
+            let mut moved = 0usize;
+            let mut i = 0u32;
+            while (i as usize) < blocks {
+                socket.send(&i.to_be_bytes()).await?;
+                // A lost datagram is asked for again, as a retransmission would.
+                match tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buffer)).await {
+                    Ok(received) => {
+                        moved += received?;
+                        i += 1;
+                    }
+                    Err(_) => continue,
+                }
+            }
+            anyhow::Ok(moved)
+        }));
+    }
+    let mut moved = 0usize;
+    for task in tasks {
+        moved += task.await??;
+    }
+    let rate = moved.min(n * size) as f64 / started.elapsed().as_secs_f64();
+    responder.abort();
+    Ok(rate)
+}
