@@ -137,6 +137,7 @@ async fn hostile_datagrams_never_crash_nor_leave_state_behind() {
         .await
         .expect("a format error in a CON is answered");
     assert_eq!(answer[0] >> 4 & 0x3, 3, "RST");
+    assert_eq!(answer[1], 0x00, "an empty message");
     assert_eq!(&answer[2..4], &[0x12, 0x34]);
 
     // Block2 number far beyond the body: 4.02, not a panic or a huge allocation.
@@ -223,4 +224,60 @@ async fn unanswered_requests_time_out_after_the_back_off() {
     assert!(started.elapsed() >= Duration::from_millis(350));
     assert_eq!(client.stats().retransmitted, 2);
     assert_eq!(client.state_sizes().0, 0);
+}
+
+/// Answers after `delay`: long enough that the server must acknowledge first.
+struct Slow(Duration);
+
+impl Handler for Slow {
+    fn handle(&self, _request: Request) -> BoxFuture<Response> {
+        let delay = self.0;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Response::with_body(Code::Content, cf::TEXT, b"late but here".to_vec())
+        })
+    }
+}
+
+#[tokio::test]
+async fn slow_handlers_answer_with_an_empty_ack_then_a_separate_response() {
+    let params = fast();
+    let server = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        params.clone(),
+        Arc::new(Slow(params.separate_after * 6)),
+    )
+    .await
+    .unwrap();
+    let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), params, Arc::new(NotFound))
+        .await
+        .unwrap();
+    let reply = client
+        .request(server.local_addr().unwrap(), Request::new(Method::Get, "x"))
+        .await
+        .unwrap();
+    assert_eq!(reply.payload, b"late but here", "{reply:?}");
+    // The client was acknowledged in time: it never had to retransmit.
+    assert_eq!(client.stats().retransmitted, 0);
+    // The separate response was a CON the client acknowledged: nothing is left outstanding.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.state_sizes().0, 0);
+
+    // A raw CON GET sees the empty ACK first, then the response as a CON of its own.
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket
+        .send_to(
+            &[0x41, 0x01, 0x00, 0x42, 0x99, 0xB1, b'x'],
+            server.local_addr().unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 256];
+    let (n, _) = socket.recv_from(&mut buffer).await.unwrap();
+    assert_eq!((buffer[0] >> 4 & 0x3, buffer[1], n), (2, 0x00, 4), "empty ACK");
+    let (n, _) = socket.recv_from(&mut buffer).await.unwrap();
+    assert_eq!(buffer[0] >> 4 & 0x3, 0, "a CON response");
+    assert_eq!(buffer[1], 0x45, "2.05");
+    assert_eq!(buffer[4], 0x99, "with the request's token");
+    assert!(buffer[..n].ends_with(b"late but here"));
 }

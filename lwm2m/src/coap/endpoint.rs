@@ -656,10 +656,7 @@ async fn on_separate_response(inner: &Arc<Inner>, peer: SocketAddr, packet: Pack
     };
     if kind == MessageType::Confirmable {
         if delivered {
-            let mut ack = Packet::new();
-            ack.header.set_type(MessageType::Acknowledgement);
-            ack.header.message_id = mid;
-            send_packet(inner, peer, &ack).await;
+            send_packet(inner, peer, &empty(MessageType::Acknowledgement, mid)).await;
         } else {
             send_reset(inner, peer, mid).await;
         }
@@ -669,11 +666,18 @@ async fn on_separate_response(inner: &Arc<Inner>, peer: SocketAddr, packet: Pack
     }
 }
 
+/// An empty message (code 0.00, no token): an ACK or RST. coap-lite's `Packet::new()` starts as
+/// a GET, so the code is set explicitly.
+fn empty(kind: MessageType, mid: u16) -> Packet {
+    let mut packet = Packet::new();
+    packet.header.set_type(kind);
+    packet.header.code = MessageClass::Empty;
+    packet.header.message_id = mid;
+    packet
+}
+
 async fn send_reset(inner: &Inner, peer: SocketAddr, mid: u16) {
-    let mut rst = Packet::new();
-    rst.header.set_type(MessageType::Reset);
-    rst.header.message_id = mid;
-    send_packet(inner, peer, &rst).await;
+    send_packet(inner, peer, &empty(MessageType::Reset, mid)).await;
 }
 
 /// Options a request may carry that this layer understands; an unknown *critical* option
@@ -712,6 +716,46 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
     tokio::spawn(async move {
         let token = packet.get_token().to_vec();
         let mut out = Packet::new();
+        out.set_token(token);
+        // The handler runs in its own task so that a slow one can be raced against the clock.
+        let worker = inner.clone();
+        let mut answer = tokio::spawn(async move {
+            answer_request(&worker, peer, packet, &mut out).await;
+            out
+        });
+        let patience = inner.params.separate_after;
+        let (out, separate) = if confirmable {
+            tokio::select! {
+                done = &mut answer => (done, false),
+                _ = tokio::time::sleep(patience) => {
+                    // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting, and
+                    // send the response on its own when it is ready. The empty ACK is what a
+                    // duplicate of the request gets meanwhile.
+                    if let Ok(bytes) = empty(MessageType::Acknowledgement, mid).to_bytes() {
+                        let bytes: Arc<[u8]> = Arc::from(bytes);
+                        if let Some(entry) = lock(&inner).seen.get_mut(&(peer, mid)) {
+                            *entry = Some(bytes.clone());
+                        }
+                        send_bytes(&inner, peer, &bytes).await;
+                    }
+                    (answer.await, true)
+                }
+            }
+        } else {
+            (answer.await, false)
+        };
+        let Ok(mut out) = out else {
+            tracing::error!(%peer, "request handler panicked");
+            return;
+        };
+        if separate {
+            out.header.set_type(MessageType::Confirmable);
+            let endpoint = Endpoint { inner: inner.clone() };
+            if let Err(e) = endpoint.transmit_con(peer, out, false).await {
+                tracing::debug!(%peer, error = %e, "separate response not acknowledged");
+            }
+            return;
+        }
         if confirmable {
             out.header.set_type(MessageType::Acknowledgement);
             out.header.message_id = mid;
@@ -719,8 +763,6 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
             out.header.set_type(MessageType::NonConfirmable);
             out.header.message_id = inner.next_mid.fetch_add(1, Ordering::Relaxed);
         }
-        out.set_token(token);
-        answer_request(&inner, peer, packet, &mut out).await;
         let bytes: Arc<[u8]> = match out.to_bytes() {
             Ok(bytes) => Arc::from(bytes),
             Err(e) => {

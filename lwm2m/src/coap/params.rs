@@ -21,6 +21,9 @@ pub struct TransmissionParams {
     pub response_timeout: Duration,
     /// How long a Block1 transfer may sit idle before its partial body is dropped.
     pub block1_timeout: Duration,
+    /// How long a handler may take before a confirmable request is acknowledged with an empty
+    /// ACK and answered with a separate response (RFC 7252 §5.2.2).
+    pub separate_after: Duration,
     /// Preferred block size for bodies this endpoint sends (16..=1024).
     pub block_size: usize,
     /// Largest body accepted in one transfer, either direction.
@@ -47,6 +50,7 @@ impl Default for TransmissionParams {
             exchange_lifetime: Duration::from_secs(247),
             response_timeout: Duration::from_secs(60),
             block1_timeout: Duration::from_secs(60),
+            separate_after: Duration::from_secs(1),
             block_size: 1024,
             max_body: 16 * 1024 * 1024,
             max_block1_transfers: 4096,
@@ -67,6 +71,7 @@ impl TransmissionParams {
             ack_timeout,
             response_timeout: ack_timeout * 20,
             block1_timeout: ack_timeout * 20,
+            separate_after: ack_timeout / 2,
             ..Self::default()
         }
     }
