@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use seam_registry::lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
 use seam_registry::lwm2m::coap::{
-    content_format, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response, TransmissionParams,
+    content_format, endpoint, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response,
+    TransmissionParams,
 };
 use tokio::net::UdpSocket;
 
@@ -59,6 +60,7 @@ fn count_described(http: &str) -> anyhow::Result<u64> {
 
 /// Registers `devices` clients against a fresh `seam serve` and reports the figures.
 pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Result<()> {
+    seam_registry::remote::install_tls_provider();
     let dir = tempfile::tempdir()?;
     let http_port = free_tcp_port()?;
     let coap_port = free_udp_port()?;
@@ -233,7 +235,11 @@ async fn coap_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f
 /// Bytes per second moved by `n` clients each asking a raw UDP server for `size / block` blocks,
 /// one datagram each way per block: the floor of what any request/response protocol can do here.
 async fn raw_loop(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
-    let server = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    // The same receive buffer SEAM's endpoint asks for, so that both sides drop alike.
+    let server = Arc::new(endpoint::bind_udp(
+        "127.0.0.1:0".parse()?,
+        TransmissionParams::default().recv_buffer,
+    )?);
     let addr = server.local_addr()?;
     let serving = server.clone();
     let responder = tokio::spawn(async move {

@@ -96,7 +96,23 @@ async fn retransmission_carries_transfers_through_loss_and_duplicates_are_answer
     assert!(reply.payload == body);
     let stats = lossy_client.stats();
     assert!(stats.injected_losses > 0 && stats.retransmitted > 0, "{stats:?}");
-    // Lost ACKs made the client send requests again; the server answered those from its cache.
+    // Uploads are not idempotent: lost answers made the client send blocks again, and the
+    // server answered those from its cache instead of appending them twice.
+    // 200 blocks at 10% loss each way: some answer is lost (all survive: 1 − 0.9^200), and with
+    // 8 retransmissions no block is lost for good (0.19^9 per block).
+    let patient = TransmissionParams {
+        loss: 0.1,
+        max_retransmit: 8,
+        ..fast()
+    };
+    let uploader = Endpoint::bind("127.0.0.1:0".parse().unwrap(), patient, Arc::new(NotFound))
+        .await
+        .unwrap();
+    let upload = blob(200 * 64);
+    let mut put = Request::new(Method::Put, "sink");
+    put.payload = upload.clone();
+    let reply = uploader.request_with_block_size(addr, put, 64).await.unwrap();
+    assert_eq!(String::from_utf8(reply.payload).unwrap(), sha256_hex(&upload));
     assert!(server.stats().duplicates > 0, "{:?}", server.stats());
     drop(client);
 }

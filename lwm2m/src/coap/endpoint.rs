@@ -162,7 +162,7 @@ impl Endpoint {
         params: TransmissionParams,
         handler: Arc<dyn Handler>,
     ) -> std::io::Result<Self> {
-        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        let socket = Arc::new(bind_udp(addr, params.recv_buffer)?);
         let inner = Arc::new(Inner {
             socket: socket.clone(),
             params,
@@ -486,6 +486,23 @@ impl Endpoint {
     }
 }
 
+/// Binds a non-blocking UDP socket with a receive buffer of `recv_buffer` bytes (the kernel caps
+/// it at `net.core.rmem_max`). The default (~208 KiB on Linux) overflows when thousands of
+/// devices register or download at once, and every datagram dropped there costs a
+/// retransmission timeout.
+pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if recv_buffer > 0 {
+        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+            tracing::debug!(error = %e, "could not enlarge the UDP receive buffer");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Exchanges waiting only for an ACK are keyed by a pseudo-token that cannot collide with a real
 /// one (tokens are at most 8 bytes).
 fn mid_key(mid: u16) -> Vec<u8> {
@@ -693,7 +710,13 @@ fn unknown_critical_option(packet: &Packet) -> Option<u16> {
 async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
     let mid = packet.header.message_id;
     let confirmable = packet.header.get_type() == MessageType::Confirmable;
-    let cached = {
+    // GET is safe and idempotent (RFC 7252 §5.8.1): a duplicate may simply be answered again
+    // (§4.5), so its answer is not kept for EXCHANGE_LIFETIME. That keeps block-wise downloads
+    // from holding every block they served in memory for four minutes.
+    let idempotent = packet.header.code == MessageClass::Request(RequestType::Get);
+    let cached = if idempotent {
+        None
+    } else {
         let mut state = lock(inner);
         match state.seen.get(&(peer, mid)) {
             Some(answer) => Some(answer.clone()),
@@ -717,14 +740,15 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
         let token = packet.get_token().to_vec();
         let mut out = Packet::new();
         out.set_token(token);
-        // The handler runs in its own task so that a slow one can be raced against the clock.
-        let worker = inner.clone();
-        let mut answer = tokio::spawn(async move {
-            answer_request(&worker, peer, packet, &mut out).await;
+        // A slow handler is raced against the clock (in this task: a spawn per request costs
+        // more than the race).
+        let answer = async {
+            answer_request(&inner, peer, packet, &mut out).await;
             out
-        });
+        };
+        tokio::pin!(answer);
         let patience = inner.params.separate_after;
-        let (out, separate) = if confirmable {
+        let (mut out, separate) = if confirmable {
             tokio::select! {
                 done = &mut answer => (done, false),
                 _ = tokio::time::sleep(patience) => {
@@ -743,10 +767,6 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
             }
         } else {
             (answer.await, false)
-        };
-        let Ok(mut out) = out else {
-            tracing::error!(%peer, "request handler panicked");
-            return;
         };
         if separate {
             out.header.set_type(MessageType::Confirmable);

@@ -32,6 +32,8 @@ pub struct TransmissionParams {
     pub max_block1_transfers: usize,
     /// Largest number of message IDs remembered for de-duplication.
     pub max_dedup_entries: usize,
+    /// UDP receive buffer to ask the kernel for, in bytes (0: the system default).
+    pub recv_buffer: usize,
     /// How many times a GET whose retransmissions all went unanswered is started again
     /// (a new exchange). GET is safe and idempotent, so a block-wise download resumes at the
     /// block that was lost instead of failing the whole transfer, as a real device's does.
@@ -56,6 +58,7 @@ impl Default for TransmissionParams {
             max_block1_transfers: 4096,
             max_dedup_entries: 200_000,
             get_retries: 3,
+            recv_buffer: 4 * 1024 * 1024,
             loss: 0.0,
         }
     }
@@ -70,7 +73,9 @@ impl TransmissionParams {
         Self {
             ack_timeout,
             response_timeout: ack_timeout * 20,
-            block1_timeout: ack_timeout * 20,
+            // Longer than MAX_TRANSMIT_WAIT (ack_timeout × 31 × 1.5 with 4 retransmissions): a
+            // block still being retransmitted must find its upload in place.
+            block1_timeout: ack_timeout * 60,
             separate_after: ack_timeout / 2,
             ..Self::default()
         }

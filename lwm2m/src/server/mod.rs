@@ -343,6 +343,7 @@ impl Lwm2mServer {
             peer: address,
             path,
             token,
+            last: reply.observe,
             initial: values,
             notifications,
         })
@@ -369,6 +370,8 @@ pub struct Observation {
     peer: SocketAddr,
     path: ResourcePath,
     token: Vec<u8>,
+    /// Observe sequence number of the freshest notification so far.
+    last: Option<u32>,
     /// The values the first response carried.
     pub initial: Vec<(ResourcePath, Value)>,
     notifications: mpsc::UnboundedReceiver<Reply>,
@@ -383,12 +386,28 @@ impl Observation {
             if !reply.is_success() {
                 return None; // An error notification ends the observation (RFC 7641 §3.2).
             }
+            // UDP may reorder: a notification older than the freshest one seen is stale.
+            if let (Some(last), Some(seq)) = (self.last, reply.observe) {
+                if !is_fresher(seq, last) {
+                    continue;
+                }
+            }
+            if reply.observe.is_some() {
+                self.last = reply.observe;
+            }
             match content::decode(reply.content_format, self.path, &reply.payload) {
                 Ok(values) => return Some(values),
                 Err(e) => tracing::warn!(path = %self.path, error = %e, "notification did not decode"),
             }
         }
     }
+}
+
+/// RFC 7641 §3.4: whether notification sequence number `new` is fresher than `old` (24-bit
+/// serial-number arithmetic; the 128-second rule is left out since SEAM keeps no arrival times).
+pub fn is_fresher(new: u32, old: u32) -> bool {
+    const HALF: u32 = 1 << 23;
+    (old < new && new - old < HALF) || (old > new && old - new > HALF)
 }
 
 fn refused(reply: &Reply) -> Lwm2mError {
@@ -427,4 +446,19 @@ pub fn unix_seconds(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_fresher;
+
+    #[test]
+    fn observe_sequence_numbers_compare_with_wraparound() {
+        assert!(is_fresher(2, 1));
+        assert!(!is_fresher(1, 2));
+        assert!(!is_fresher(5, 5));
+        // Wrapped around 2^24.
+        assert!(is_fresher(3, (1 << 24) - 2));
+        assert!(!is_fresher((1 << 24) - 2, 3));
+    }
 }
