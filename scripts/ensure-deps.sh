@@ -10,15 +10,20 @@ seam_have_libclang() {
     [ -n "${LIBCLANG_PATH:-}" ] && compgen -G "${LIBCLANG_PATH}/libclang*.so*" >/dev/null 2>&1
 }
 
-if ! seam_have_libclang; then
+# seam_apt_install PACKAGE WHY: installs a Debian package as root, else says what to run.
+seam_apt_install() {
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing libclang-dev (needed to build Oxigraph's RocksDB binding)..." >&2
+        echo "installing $1 ($2)..." >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
-        apt-get install -y -qq --no-install-recommends libclang-dev >&2
+        apt-get install -y -qq --no-install-recommends "$1" >&2
     else
-        echo "error: libclang is missing; it is needed to build Oxigraph's RocksDB binding." >&2
-        echo "  run: sudo apt-get install -y libclang-dev   (or set LIBCLANG_PATH)" >&2
+        echo "error: $1 is missing ($2)." >&2
+        echo "  run: sudo apt-get install -y $1" >&2
         exit 1
     fi
+}
+
+if ! seam_have_libclang; then
+    seam_apt_install libclang-dev "needed to build Oxigraph's RocksDB binding; or set LIBCLANG_PATH"
 fi

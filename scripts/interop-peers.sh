@@ -8,16 +8,9 @@
 
 seam_cache="${XDG_CACHE_HOME:-$HOME/.cache}"
 
+# seam_apt_install comes from scripts/ensure-deps.sh, sourced first.
 if ! command -v coap-client-notls >/dev/null 2>&1; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing libcoap3-bin (interop tests)..." >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >&2
-        apt-get install -y -qq --no-install-recommends libcoap3-bin >&2
-    else
-        echo "error: coap-client-notls is missing; run: sudo apt-get install -y libcoap3-bin" >&2
-        exit 1
-    fi
+    seam_apt_install libcoap3-bin "libcoap's coap-client, for the interop tests"
 fi
 
 export SEAM_INTEROP_PYTHON="$seam_cache/seam-interop-venv/bin/python"

@@ -33,18 +33,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn http_count(server: &Server, query: &str) -> u64 {
-    let body: Value = reqwest::blocking::Client::new()
-        .get(server.sparql())
-        .query(&[("query", query)])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    body["results"]["bindings"][0]["n"]["value"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    server.select(query)[0][0].parse().unwrap()
 }
 
 fn cli_count(args: &[&str]) -> u64 {

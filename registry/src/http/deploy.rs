@@ -64,8 +64,9 @@ pub(super) struct DeploymentBody {
     method: Option<String>,
 }
 
-/// `POST /deployments`: delivers the package to every device and answers with each outcome
-/// once all are known (200 when all installed, 207-like detail otherwise in the body).
+/// `POST /deployments`: delivers the package to every device and answers 200 with each
+/// device's outcome once all are known (`installed` and `failed` count them); a request that
+/// cannot start (unknown package, unregistered devices, bad JSON) is a problem instead.
 pub(super) async fn deploy(
     req: HttpRequest,
     state: web::Data<AppState>,
