@@ -48,8 +48,14 @@ struct DeployArgs {
     /// The package file (a model or a compiled artifact).
     package: PathBuf,
     /// Devices (short names = LwM2M endpoint names) to deliver to.
-    #[arg(long = "to", required = true, num_args = 1..)]
+    #[arg(long = "to", num_args = 1.., required_unless_present = "select", conflicts_with = "select")]
     to: Vec<String>,
+    /// A SPARQL SELECT whose first column names the devices (IRIs or short names), asked of the service.
+    #[arg(long = "where", value_name = "QUERY")]
+    select: Option<String>,
+    /// Deliver to this percentage of the devices first, and to the rest only if all of those installed.
+    #[arg(long, value_name = "PCT")]
+    canary: Option<f64>,
     /// Write the package into the device (Block1) instead of letting it pull the Package URI.
     #[arg(long)]
     push: bool,
@@ -629,44 +635,97 @@ fn print_answer(answer: &QueryAnswer, format: OutputFormat) -> std::io::Result<(
 }
 
 fn deploy(args: DeployArgs) -> Result<(), Failure> {
+    if let Some(pct) = args.canary {
+        if !(pct > 0.0 && pct < 100.0) {
+            return Err(Failure::Invalid(anyhow::anyhow!(
+                "--canary must be a percentage between 0 and 100"
+            )));
+        }
+    }
     let bytes = std::fs::read(&args.package).with_context(|| format!("cannot read {}", args.package.display()))?;
     seam_registry::remote::install_tls_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report: serde_json::Value = runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let base = args.endpoint.trim_end_matches('/');
-        let token = args.token.clone().unwrap_or_default();
-        let stored = client
-            .post(format!("{base}/packages"))
-            .bearer_auth(&token)
-            .body(bytes)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        let stored = problem_or_json(stored).await.context("the package was not accepted")?;
-        let sha = stored["sha256"].as_str().unwrap_or_default().to_owned();
-        eprintln!("package {sha} stored ({} bytes)", stored["sizeBytes"]);
-        let body = serde_json::json!({
-            "package": sha,
-            "devices": args.to,
-            "method": if args.push { "push" } else { "pull" },
-        });
-        let deployed = client
-            .post(format!("{base}/deployments"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        problem_or_json(deployed).await.context("the deployment was refused")
-    })?;
+    let base = args.endpoint.trim_end_matches('/').to_owned();
+    let token = args.token.clone().unwrap_or_default();
+    let devices = match &args.select {
+        None => args.to.clone(),
+        Some(query) => runtime.block_on(devices_where(&base, query))?,
+    };
+    if devices.is_empty() {
+        return Err(Failure::Invalid(anyhow::anyhow!(
+            "the --where query selected no devices"
+        )));
+    }
+    // The canary wave first (at least one device), the rest only if every canary installed.
+    let waves: Vec<&[String]> = match args.canary {
+        Some(pct) if devices.len() > 1 => {
+            let first = ((devices.len() as f64 * pct / 100.0).ceil() as usize).clamp(1, devices.len() - 1);
+            vec![&devices[..first], &devices[first..]]
+        }
+        _ => vec![&devices[..]],
+    };
+    let client = reqwest::Client::new();
+    let mut results = Vec::new();
+    let mut package = String::new();
+    let mut stopped = false;
+    for (i, wave) in waves.iter().enumerate() {
+        let report: serde_json::Value = runtime.block_on(async {
+            if package.is_empty() {
+                let stored = client
+                    .post(format!("{base}/packages"))
+                    .bearer_auth(&token)
+                    .body(bytes.clone())
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {base}"))?;
+                let stored = problem_or_json(stored).await.context("the package was not accepted")?;
+                package = stored["sha256"].as_str().unwrap_or_default().to_owned();
+                eprintln!("package {package} stored ({} bytes)", stored["sizeBytes"]);
+            }
+            if waves.len() > 1 {
+                eprintln!(
+                    "{} wave: {} devices",
+                    if i == 0 { "canary" } else { "rollout" },
+                    wave.len()
+                );
+            }
+            let body = serde_json::json!({
+                "package": package,
+                "devices": wave,
+                "method": if args.push { "push" } else { "pull" },
+            });
+            let deployed = client
+                .post(format!("{base}/deployments"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {base}"))?;
+            problem_or_json(deployed).await.context("the deployment was refused")
+        })?;
+        let failed = report["failed"].as_u64().unwrap_or(0);
+        results.extend(report["results"].as_array().cloned().unwrap_or_default());
+        if failed > 0 && i + 1 < waves.len() {
+            stopped = true;
+            break;
+        }
+    }
+    let installed = results
+        .iter()
+        .filter(|r| r["installed"].as_bool() == Some(true))
+        .count();
+    let failed = results.len() - installed;
+    let skipped = devices.len() - results.len();
     if args.json {
+        let report = serde_json::json!({
+            "package": package, "installed": installed, "failed": failed, "skipped": skipped, "results": results,
+        });
         println!("{report}");
     } else {
-        for result in report["results"].as_array().into_iter().flatten() {
+        for result in &results {
             let device = result["device"].as_str().unwrap_or("?");
             if result["installed"].as_bool() == Some(true) {
                 println!("{device}: installed (object {})", result["object"]);
@@ -675,14 +734,59 @@ fn deploy(args: DeployArgs) -> Result<(), Failure> {
             }
         }
     }
-    let failed = report["failed"].as_u64().unwrap_or(0);
+    if stopped {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "the canary wave failed on {failed} of {} devices; the other {skipped} were not touched",
+            results.len()
+        )));
+    }
     if failed > 0 {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "{failed} of {} deliveries failed",
-            args.to.len()
+            devices.len()
         )));
     }
     Ok(())
+}
+
+/// The devices a `--where` query selects: its first column, IRIs turned into short names.
+async fn devices_where(base: &str, query: &str) -> anyhow::Result<Vec<String>> {
+    let endpoint = SparqlEndpoint::new(&format!("{base}/sparql"), Duration::from_secs(60))?;
+    let QueryAnswer::Solutions { rows, .. } = endpoint.query(query).await? else {
+        anyhow::bail!("--where needs a SELECT query");
+    };
+    let mut names = Vec::new();
+    let mut iris = Vec::new();
+    for row in rows {
+        match row.into_iter().next().flatten() {
+            Some(oxigraph_term @ seam_registry::answer::Term::NamedNode(_)) => iris.push(oxigraph_term.to_string()),
+            Some(seam_registry::answer::Term::Literal(l)) => names.push(l.value().to_owned()),
+            _ => {}
+        }
+    }
+    if !iris.is_empty() {
+        let lookup = format!(
+            "SELECT ?n WHERE {{ VALUES ?d {{ {} }} ?d seam:shortName ?n }}",
+            iris.join(" ")
+        );
+        let QueryAnswer::Solutions { rows, .. } = endpoint.query(&lookup).await? else {
+            anyhow::bail!("the short-name lookup did not answer a SELECT");
+        };
+        if rows.len() < iris.len() {
+            anyhow::bail!(
+                "{} of the selected devices have no seam:shortName",
+                iris.len() - rows.len()
+            );
+        }
+        for row in rows {
+            if let Some(seam_registry::answer::Term::Literal(l)) = row.into_iter().next().flatten() {
+                names.push(l.value().to_owned());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// The JSON body of a success, or the problem's detail as the error.

@@ -300,6 +300,45 @@ fn seam_deploy_reaches_simulated_devices_and_reports_failures() {
     assert_eq!(report.matches("integrity check failed").count(), 2, "{report}");
     assert!(report.contains("2 of 7 deliveries failed"), "{report}");
 
+    // Devices chosen by a query, in waves: a failing canary stops the rollout.
+    let deploy_where = |query: &str, canary: &str| {
+        Command::new(SEAM)
+            .args(["deploy", file.to_str().unwrap(), "--endpoint", &server.base, "--json"])
+            .args(["--where", query, "--canary", canary])
+            .env("SEAM_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = deploy_where(
+        "SELECT ?d WHERE { ?d seam:lwm2mEndpoint ?e FILTER STRSTARTS(?e, \"bad-\") }",
+        "40",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the canary wave failed on 2 of 2 devices; the other 3 were not touched"),
+        "{}",
+        text(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["failed"].as_u64(), report["skipped"].as_u64()),
+        (Some(2), Some(3)),
+        "{report}"
+    );
+    // IRIs are turned into short names; a good canary lets the rest follow.
+    let out = deploy_where(
+        "SELECT ?d WHERE { ?d seam:lwm2mEndpoint ?e FILTER STRSTARTS(?e, \"good-\") }",
+        "20",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("canary wave: 1 devices") && text(&out).contains("rollout wave: 4 devices"),
+        "{}",
+        text(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["installed"], 5, "{report}");
+
     // Unknown devices and malformed requests are problems, not hangs.
     let out = Command::new(SEAM)
         .args([

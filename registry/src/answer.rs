@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use oxigraph::io::{JsonLdProfileSet, RdfFormat, RdfParser, RdfSerializer};
-use oxigraph::model::{Term, Triple};
+/// The RDF terms and triples answers are made of (re-exported so callers need no oxigraph dependency).
+pub use oxigraph::model::{Term, Triple};
 use oxigraph::sparql::results::{
     QueryResultsFormat, QueryResultsParser, QueryResultsSerializer, SliceQueryResultsParserOutput,
 };
