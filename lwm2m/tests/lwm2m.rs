@@ -98,7 +98,17 @@ async fn register_read_every_format_discover_observe_and_deregister() {
             .unwrap()
             .unwrap();
         assert_eq!(update[0].1.as_text().as_deref(), Some("30.25"));
+        assert_eq!(c.observer_count(), 1);
         server.cancel_observation(&watch);
+        // The device is told (GET with Observe 1), not left to find out from an RST.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while c.observer_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the observation was not cancelled on the device"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
 
         c.deregister().await.unwrap();
         match next_event(&mut events).await {

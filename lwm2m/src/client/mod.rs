@@ -164,7 +164,7 @@ impl Lwm2mClient {
             ];
             request.content_format = Some(cf::LINK_FORMAT);
             request.payload = self.registration_links().into_bytes();
-            let reply = self.endpoint.request(config.server, request).await?;
+            let reply = self.request_again_on_timeout(request).await?;
             if reply.code == Code::Created {
                 *lock(&self.location) = Some(reply.location_path);
                 return Ok(());
@@ -181,6 +181,20 @@ impl Lwm2mClient {
         Err(last.unwrap_or(Lwm2mError::Timeout))
     }
 
+    /// Sends a registration-interface request, starting over when the exchange times out: a
+    /// Register or Update that never got its answer is repeated, as LwM2M clients do (the
+    /// server treats a second Register of the same endpoint as a re-registration).
+    async fn request_again_on_timeout(&self, request: Request) -> Result<crate::coap::Reply, Lwm2mError> {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            match self.endpoint.request(self.shared.config.server, request.clone()).await {
+                Err(Lwm2mError::Timeout) if attempt < ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
     /// Sends a registration Update (no parameters: "I am still here").
     pub async fn update(&self) -> Result<(), Lwm2mError> {
         let location = lock(&self.location)
@@ -188,7 +202,7 @@ impl Lwm2mClient {
             .ok_or_else(|| Lwm2mError::Malformed("not registered".into()))?;
         let mut request = Request::new(Method::Post, "");
         request.path = location;
-        let reply = self.endpoint.request(self.shared.config.server, request).await?;
+        let reply = self.request_again_on_timeout(request).await?;
         if reply.code == Code::NotFound {
             // The server forgot us (restart, expiry): register again, as LwM2M §6.2.2 asks.
             return self.register().await;
@@ -228,6 +242,11 @@ impl Lwm2mClient {
     /// SHA-256 digests of the packages installed so far.
     pub fn installed(&self) -> Vec<String> {
         lock(&self.shared.installed).clone()
+    }
+
+    /// How many observations of this client's resources are registered.
+    pub fn observer_count(&self) -> usize {
+        lock(&self.shared.observers).len()
     }
 
     /// A resource value.

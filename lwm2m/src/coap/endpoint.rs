@@ -340,6 +340,23 @@ impl Endpoint {
         }
     }
 
+    /// Ends an observation actively (RFC 7641 §3.6): a GET of the same target with Observe 1 and
+    /// the observation's token. The observation is forgotten first, so a notification that
+    /// crosses the request is answered with RST.
+    pub async fn cancel_actively(
+        &self,
+        peer: SocketAddr,
+        mut request: Request,
+        token: Vec<u8>,
+    ) -> Result<Reply, Lwm2mError> {
+        self.cancel(peer, &token);
+        request.observe = Some(1);
+        let packet = request_packet(&request);
+        self.exchange_with_token(peer, packet, token)
+            .await
+            .map(|p| Reply::from_packet(&p))
+    }
+
     /// Forgets an observation; the next notification for it is answered with RST.
     pub fn cancel(&self, peer: SocketAddr, token: &[u8]) {
         self.lock().observations.remove(&(peer, token.to_vec()));

@@ -332,7 +332,7 @@ impl Lwm2mServer {
     pub async fn observe(&self, name: &str, path: ResourcePath) -> Result<Observation, Lwm2mError> {
         let (address, segments) = self.target(name, path)?;
         let mut request = Request::new(Method::Get, "");
-        request.path = segments;
+        request.path = segments.clone();
         let (reply, token, notifications) = self.endpoint.observe(address, request).await?;
         if !reply.is_success() {
             self.endpoint.cancel(address, &token);
@@ -342,6 +342,7 @@ impl Lwm2mServer {
         Ok(Observation {
             peer: address,
             path,
+            segments,
             token,
             last: reply.observe,
             initial: values,
@@ -349,9 +350,20 @@ impl Lwm2mServer {
         })
     }
 
-    /// Ends an observation.
+    /// Ends an observation: forgotten at once, and the device is told with a GET carrying
+    /// Observe 1 (sent in the background; a device that misses it gets RST on its next
+    /// notification instead).
     pub fn cancel_observation(&self, observation: &Observation) {
         self.endpoint.cancel(observation.peer, &observation.token);
+        let endpoint = self.endpoint.clone();
+        let mut request = Request::new(Method::Get, "");
+        request.path = observation.segments.clone();
+        let (peer, token) = (observation.peer, observation.token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = endpoint.cancel_actively(peer, request, token).await {
+                tracing::debug!(%peer, error = %e, "observation cancel not answered");
+            }
+        });
     }
 
     /// Reports a delivery step to the event channel.
@@ -370,6 +382,7 @@ pub struct Observation {
     peer: SocketAddr,
     path: ResourcePath,
     token: Vec<u8>,
+    segments: Vec<String>,
     /// Observe sequence number of the freshest notification so far.
     last: Option<u32>,
     /// The values the first response carried.
