@@ -2,8 +2,20 @@
 //!
 //! This crate knows nothing of RDF or of the registry: it takes model files and target
 //! descriptions as plain Rust values and returns plain Rust results, which the registry turns into
-//! triples. Analysis (tract-onnx), int8 quantisation, backends and signed packages arrive with the
-//! compiler-bridge issue; until then the crate only fixes the error type its API will return.
+//! triples.
+//!
+//! - [`analysis`]: what an ONNX model is and costs (params, MACs, activation memory), from the
+//!   file, with tract-onnx;
+//! - [`memory`]: liveness peak and a TFLM-style greedy arena planner;
+//! - [`onnx_build`]: a small ONNX graph builder, used for the MLPerf Tiny reference architectures
+//!   the tests and benchmarks measure.
+//!
+//! Transforms (int8), validation, backends and signed packages are the rest of the
+//! compiler-bridge issue.
+
+pub mod analysis;
+pub mod memory;
+pub mod onnx_build;
 
 /// Errors of the compiler bridge.
 #[derive(Debug, thiserror::Error)]
@@ -16,4 +28,7 @@ pub enum BridgeError {
         /// What is wrong with it.
         message: String,
     },
+    /// A model format or feature SEAM recognises but does not handle yet.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }

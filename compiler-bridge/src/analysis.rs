@@ -1,0 +1,453 @@
+//! `seam analyze`: what an ONNX model is and what it costs, measured from the file.
+//!
+//! - Structure (inputs, outputs, operator histogram) and **params** come from the ONNX graph
+//!   itself: learnable weights and biases are the initializers that feed compute operators
+//!   (shape constants and quantisation scales are not).
+//! - **MACs** come from tract's cost model: `Cost::FMA` summed over the decluttered model.
+//! - **Memory** comes from the tensors' lifetimes over tract's execution order: the liveness
+//!   peak and TFLM's greedy arena plan ([`crate::memory`]).
+//!
+//! Untrusted files are checked before tract sees them: declared sizes against the bytes present
+//! and against a bound, graph cycles, and external-data locations outside the model's folder.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use prost::Message as _;
+use serde::Serialize;
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::memory::{greedy_arena, peak_live_bytes, Lifetime};
+use crate::BridgeError;
+
+/// Largest tensor a model may declare, in elements (2^28: 1 GiB of float32). TinyML models are
+/// far below; anything above is a hostile or broken file, refused before allocation.
+pub const MAX_ELEMENTS: u64 = 1 << 28;
+/// Largest number of nodes a graph may have.
+pub const MAX_NODES: usize = 100_000;
+/// Arena alignment of the planner (TensorFlow Lite Micro aligns tensors to 16 bytes).
+pub const ARENA_ALIGNMENT: u64 = 16;
+
+/// One model input or output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensorInfo {
+    /// Name in the graph.
+    pub name: String,
+    /// Concrete shape (symbolic dimensions bound to 1).
+    pub shape: Vec<usize>,
+    /// Element type (`float32`, `int8`, ...).
+    pub dtype: String,
+}
+
+/// Weight storage in two representations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WeightBytes {
+    /// All parameters as float32.
+    pub float32: u64,
+    /// Weights as int8 and biases as int32, as TFLite int8 models store them.
+    pub int8: u64,
+}
+
+/// The measurement of one model file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    /// `onnx` (TFLite is recognised and refused for now).
+    pub format: String,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    /// File size.
+    pub file_bytes: u64,
+    /// Graph inputs (initializers excluded).
+    pub inputs: Vec<TensorInfo>,
+    /// Graph outputs.
+    pub outputs: Vec<TensorInfo>,
+    /// ONNX operator types and how often each occurs.
+    pub operators: BTreeMap<String, u64>,
+    /// Learnable weights and biases.
+    pub params: u64,
+    /// Multiply-accumulates of one inference (tract's cost model).
+    pub macs: u64,
+    /// Weight storage as float32 and as int8.
+    pub weight_bytes: WeightBytes,
+    /// Largest sum of simultaneously live activation tensors (a lower bound).
+    pub peak_activation_bytes: u64,
+    /// Arena a TFLM-style greedy planner allocates for the activations.
+    pub arena_bytes: u64,
+}
+
+/// Compute operators whose initializer inputs are learnable parameters.
+const COMPUTE_OPS: &[&str] = &[
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "BatchNormalization",
+    "PRelu",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "Add",
+    "Mul",
+];
+
+/// Analyses the model file at `path`; external data may only come from its folder.
+pub fn analyze_path(path: &Path) -> Result<Analysis, BridgeError> {
+    let invalid = |message: String| BridgeError::InvalidModel {
+        path: path.display().to_string(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
+    analyze_bytes(&bytes, path.parent()).map_err(|e| match e {
+        BridgeError::InvalidModel { message, .. } => invalid(message),
+        other => other,
+    })
+}
+
+/// Analyses a model held in memory; `model_dir` is where external data may be read from (none
+/// is allowed without it).
+pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis, BridgeError> {
+    let invalid = |message: String| BridgeError::InvalidModel {
+        path: "<model>".into(),
+        message,
+    };
+    if bytes.len() >= 8 && &bytes[4..8] == b"TFL3" {
+        return Err(BridgeError::Unsupported(
+            "TFLite models are recognised but not analysed yet (ONNX only)".into(),
+        ));
+    }
+    let proto = pb::ModelProto::decode(bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
+    let graph = proto.graph.as_ref().ok_or_else(|| invalid("the ONNX model has no graph".into()))?;
+    check_graph(graph, model_dir).map_err(invalid)?;
+
+    let initializers: HashMap<&str, &pb::TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut operators = BTreeMap::new();
+    for node in &graph.node {
+        *operators.entry(node.op_type.clone()).or_insert(0u64) += 1;
+    }
+    let (params, weight_bytes) = count_params(graph, &initializers);
+
+    let model_dir_text = model_dir.and_then(Path::to_str);
+    let parsed = tract_onnx::onnx()
+        .parse(&proto, model_dir_text)
+        .map_err(|e| invalid(format!("tract cannot load the model: {e:#}")))?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(invalid(format!("unresolved inputs: {:?}", parsed.unresolved_inputs)));
+    }
+    let mut model = parsed.model;
+    // Symbolic dimensions (a batch `N`) are measured at 1.
+    let input_names: Vec<&pb::ValueInfoProto> =
+        graph.input.iter().filter(|i| !initializers.contains_key(i.name.as_str())).collect();
+    for (index, info) in input_names.iter().enumerate() {
+        if let Some((dt, shape)) = concrete_input(info) {
+            model = model
+                .with_input_fact(index, InferenceFact::dt_shape(dt, shape))
+                .map_err(|e| invalid(format!("input {}: {e:#}", info.name)))?;
+        }
+    }
+    let typed = model
+        .into_typed()
+        .and_then(|m| m.into_decluttered())
+        .map_err(|e| invalid(format!("tract cannot type the model: {e:#}")))?;
+
+    let macs = count_macs(&typed).map_err(invalid)?;
+    let (peak, arena) = plan_memory(&typed).map_err(invalid)?;
+    let tensor_info = |outlet: &OutletId, name: String| -> Result<TensorInfo, String> {
+        let fact = typed.outlet_fact(*outlet).map_err(|e| e.to_string())?;
+        Ok(TensorInfo {
+            name,
+            shape: fact.shape.as_concrete().map(<[usize]>::to_vec).unwrap_or_default(),
+            dtype: dtype_name(fact.datum_type),
+        })
+    };
+    let inputs = typed
+        .input_outlets()
+        .map_err(|e| invalid(e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(i, o)| tensor_info(o, input_names.get(i).map(|v| v.name.clone()).unwrap_or_default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let outputs = typed
+        .output_outlets()
+        .map_err(|e| invalid(e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(i, o)| tensor_info(o, graph.output.get(i).map(|v| v.name.clone()).unwrap_or_default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+
+    Ok(Analysis {
+        format: "onnx".into(),
+        sha256: sha256_hex(bytes),
+        file_bytes: bytes.len() as u64,
+        inputs,
+        outputs,
+        operators,
+        params,
+        macs,
+        weight_bytes,
+        peak_activation_bytes: peak,
+        arena_bytes: arena,
+    })
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Structural checks before tract: sizes, cycles, external data.
+fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), String> {
+    if graph.node.len() > MAX_NODES {
+        return Err(format!("{} nodes (at most {MAX_NODES})", graph.node.len()));
+    }
+    for tensor in &graph.initializer {
+        let elements = elements(&tensor.dims).ok_or_else(|| {
+            format!("initializer {:?} declares dimensions {:?}, beyond {MAX_ELEMENTS} elements", tensor.name, tensor.dims)
+        })?;
+        let width = element_width(tensor.data_type);
+        if !tensor.raw_data.is_empty() && width > 0 && tensor.raw_data.len() as u64 != elements * width {
+            return Err(format!(
+                "initializer {:?} declares {elements} elements of {width} bytes but holds {} bytes",
+                tensor.name,
+                tensor.raw_data.len()
+            ));
+        }
+        if let Some(location) = tensor.external_data.iter().find(|e| e.key == "location") {
+            let inside = Path::new(&location.value)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+            if !inside {
+                return Err(format!(
+                    "initializer {:?} reads external data from {:?}, outside the model's folder",
+                    tensor.name, location.value
+                ));
+            }
+            if model_dir.is_none() {
+                return Err(format!("initializer {:?} needs external data, and the model has no folder", tensor.name));
+            }
+        }
+    }
+    for info in graph.input.iter().chain(&graph.output) {
+        if let Some(dims) = value_dims(info) {
+            let concrete: Vec<i64> = dims.iter().map(|d| d.unwrap_or(1)).collect();
+            if elements(&concrete).is_none() {
+                return Err(format!("{:?} declares shape {concrete:?}, beyond {MAX_ELEMENTS} elements", info.name));
+            }
+        }
+    }
+    // Cycles: Kahn's algorithm over tensor names.
+    let produced: HashMap<&str, usize> =
+        graph.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i))).collect();
+    let mut indegree = vec![0usize; graph.node.len()];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
+    for (i, node) in graph.node.iter().enumerate() {
+        let mut from: HashSet<usize> = HashSet::new();
+        for input in &node.input {
+            if let Some(&p) = produced.get(input.as_str()) {
+                if from.insert(p) {
+                    indegree[i] += 1;
+                    consumers[p].push(i);
+                }
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..graph.node.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = ready.pop() {
+        seen += 1;
+        for &c in &consumers[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.push(c);
+            }
+        }
+    }
+    if seen < graph.node.len() {
+        let stuck = (0..graph.node.len()).find(|&i| indegree[i] > 0).map(|i| graph.node[i].name.clone());
+        return Err(format!("the graph has a cycle (through node {:?})", stuck.unwrap_or_default()));
+    }
+    Ok(())
+}
+
+fn elements(dims: &[i64]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |acc, &d| {
+        let d = u64::try_from(d).ok()?;
+        acc.checked_mul(d).filter(|&v| v <= MAX_ELEMENTS)
+    })
+}
+
+/// Bytes per element of an ONNX data type (0 when variable or unknown).
+fn element_width(data_type: i32) -> u64 {
+    match data_type {
+        1 | 6 | 12 => 4,      // float, int32, uint32
+        2 | 3 | 9 => 1,       // uint8, int8, bool
+        4 | 5 | 10 | 16 => 2, // uint16, int16, float16, bfloat16
+        7 | 11 | 13 => 8,     // int64, double, uint64
+        _ => 0,
+    }
+}
+
+/// A value's dimensions: `Some(n)` for a number, `None` for a symbolic one.
+fn value_dims(info: &pb::ValueInfoProto) -> Option<Vec<Option<i64>>> {
+    let pb::type_proto::Value::TensorType(tensor) = info.r#type.as_ref()?.value.as_ref()?;
+    let shape = tensor.shape.as_ref()?;
+    Some(
+        shape
+            .dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) => Some(*v),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The input's type and shape with symbolic dimensions at 1, when it has any symbolic one.
+fn concrete_input(info: &pb::ValueInfoProto) -> Option<(DatumType, Vec<usize>)> {
+    let dims = value_dims(info)?;
+    if dims.iter().all(Option::is_some) {
+        return None;
+    }
+    let pb::type_proto::Value::TensorType(tensor) = info.r#type.as_ref()?.value.as_ref()?;
+    let dt = match tensor.elem_type {
+        1 => DatumType::F32,
+        3 => DatumType::I8,
+        2 => DatumType::U8,
+        6 => DatumType::I32,
+        7 => DatumType::I64,
+        _ => return None,
+    };
+    Some((dt, dims.iter().map(|d| d.and_then(|v| usize::try_from(v).ok()).unwrap_or(1)).collect()))
+}
+
+/// Learnable parameters: initializers (directly, or through DequantizeLinear) feeding compute
+/// operators. BatchNormalization counts scale and bias, not its running statistics; integer
+/// tensors (shapes, axes, zero points) are never parameters.
+fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::TensorProto>) -> (u64, WeightBytes) {
+    // Outputs of DequantizeLinear over an initializer stand for that initializer.
+    let dequantized: HashMap<&str, &str> = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "DequantizeLinear")
+        .filter_map(|n| Some((n.output.first()?.as_str(), n.input.first()?.as_str())))
+        .filter(|(_, src)| initializers.contains_key(src))
+        .collect();
+    let mut counted: HashSet<&str> = HashSet::new();
+    let (mut params, mut weights, mut biases) = (0u64, 0u64, 0u64);
+    for node in graph.node.iter().filter(|n| COMPUTE_OPS.contains(&n.op_type.as_str())) {
+        for (index, input) in node.input.iter().enumerate() {
+            if node.op_type == "BatchNormalization" && !(1..=2).contains(&index) {
+                continue;
+            }
+            let source = dequantized.get(input.as_str()).copied().unwrap_or(input.as_str());
+            let Some(tensor) = initializers.get(source) else { continue };
+            let float_or_int8 = matches!(tensor.data_type, 1 | 10 | 11 | 3 | 2);
+            if !float_or_int8 || !counted.insert(source) {
+                continue;
+            }
+            let n = elements(&tensor.dims).unwrap_or(0);
+            params += n;
+            // A 1-D third input of Conv/Gemm, or an Add's operand, is a bias.
+            let is_bias = (index == 2 && matches!(node.op_type.as_str(), "Conv" | "ConvTranspose" | "Gemm"))
+                || node.op_type == "Add"
+                || node.op_type == "BatchNormalization";
+            if is_bias {
+                biases += n;
+            } else {
+                weights += n;
+            }
+        }
+    }
+    (
+        params,
+        WeightBytes {
+            float32: params * 4,
+            int8: weights + biases * 4,
+        },
+    )
+}
+
+/// Operators whose multiply-accumulates are a model's MACs: convolutions and matrix products.
+/// tract also prices element-wise work as FMA — an unfused batch norm's `Mul`, a pooling's
+/// `Reduce` — which published MAC counts leave out (MobileNetV1-0.25: 7,489,664 from the linear
+/// layers, as MLPerf Tiny publishes, against 7,705,344 for every FMA).
+fn is_linear_layer(op_name: &str) -> bool {
+    ["Conv", "Deconv", "EinSum", "MatMul", "Gemm", "Lstm", "Gru", "Rnn"]
+        .iter()
+        .any(|prefix| op_name.starts_with(prefix))
+}
+
+/// Sum of `Cost::FMA` over the linear layers of the decluttered model.
+fn count_macs(model: &TypedModel) -> Result<u64, String> {
+    let mut macs = 0u64;
+    for node in model.nodes.iter().filter(|n| is_linear_layer(&n.op.name())) {
+        let inputs: Vec<&TypedFact> = node
+            .inputs
+            .iter()
+            .map(|o| model.outlet_fact(*o))
+            .collect::<TractResult<_>>()
+            .map_err(|e| e.to_string())?;
+        let costs = node.op.cost(&inputs).map_err(|e| format!("cost of {}: {e}", node.name))?;
+        for (cost, count) in costs {
+            if let tract_onnx::tract_core::ops::Cost::FMA(_) = cost {
+                let n = count.to_i64().map_err(|e| format!("symbolic cost in {}: {e}", node.name))?;
+                macs += u64::try_from(n).unwrap_or(0);
+            }
+        }
+    }
+    Ok(macs)
+}
+
+/// The liveness peak and the greedy arena over the activations (constants excluded).
+fn plan_memory(model: &TypedModel) -> Result<(u64, u64), String> {
+    let order = model.eval_order().map_err(|e| e.to_string())?;
+    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &n)| (n, p)).collect();
+    let end = order.len();
+    let outputs: HashSet<OutletId> = model.output_outlets().map_err(|e| e.to_string())?.iter().copied().collect();
+    let mut last_use: HashMap<OutletId, usize> = HashMap::new();
+    for &n in &order {
+        for input in &model.nodes[n].inputs {
+            let p = position[&n];
+            last_use.entry(*input).and_modify(|l| *l = (*l).max(p)).or_insert(p);
+        }
+    }
+    let mut tensors = Vec::new();
+    for &n in &order {
+        let node = &model.nodes[n];
+        if node.op_is::<tract_onnx::tract_core::ops::konst::Const>() {
+            continue; // Weights live in flash, not in the arena.
+        }
+        for slot in 0..node.outputs.len() {
+            let outlet = OutletId::new(n, slot);
+            let fact = model.outlet_fact(outlet).map_err(|e| e.to_string())?;
+            let Some(shape) = fact.shape.as_concrete() else {
+                return Err(format!("{}: the shape of output {slot} is not concrete", node.name));
+            };
+            let bytes = shape.iter().product::<usize>() as u64 * fact.datum_type.size_of() as u64;
+            let first = position[&n];
+            let last = if outputs.contains(&outlet) { end } else { last_use.get(&outlet).copied().unwrap_or(first) };
+            tensors.push(Lifetime { bytes, first, last });
+        }
+    }
+    Ok((peak_live_bytes(&tensors), greedy_arena(&tensors, ARENA_ALIGNMENT).bytes))
+}
+
+fn dtype_name(dt: DatumType) -> String {
+    match dt {
+        DatumType::F32 => "float32".into(),
+        DatumType::F16 => "float16".into(),
+        DatumType::F64 => "float64".into(),
+        DatumType::I8 => "int8".into(),
+        DatumType::U8 => "uint8".into(),
+        DatumType::I32 => "int32".into(),
+        DatumType::I64 => "int64".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
