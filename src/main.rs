@@ -41,6 +41,17 @@ enum Command {
     Match(MatchArgs),
     /// Deliver a package to devices over LwM2M through a running service, and report each outcome.
     Deploy(DeployArgs),
+    /// Measure an ONNX model: params, MACs, weight and activation memory, per-runtime estimates.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// The model file (ONNX).
+    model: PathBuf,
+    /// Print the JSON report (stdout only).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -192,6 +203,7 @@ impl From<anyhow::Error> for Failure {
                 c.downcast_ref::<IngestError>(),
                 Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. })
             ) || matches!(c.downcast_ref::<QueryError>(), Some(QueryError::Syntax { .. }))
+                || c.downcast_ref::<seam_registry::bridge::BridgeError>().is_some()
         });
         if invalid {
             Self::Invalid(e)
@@ -222,6 +234,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query(args),
         Command::Match(args) => match_device(args),
         Command::Deploy(args) => deploy(args),
+        Command::Analyze(args) => analyze(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -801,4 +814,88 @@ async fn problem_or_json(response: reqwest::Response) -> anyhow::Result<serde_js
     } else {
         anyhow::bail!("{status}: {}", body["detail"].as_str().unwrap_or("no detail"))
     }
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
+    let analysis = seam_registry::bridge::analysis::analyze_path(&args.model).map_err(anyhow::Error::from)?;
+    // Estimates against the runtimes of the bundled catalog: the runtime's own RAM and code on
+    // top of the arena and the weights, in float32 where the runtime computes in it, else as the
+    // int8 model quantisation would give.
+    let catalog = Registry::in_memory().context("cannot open an in-memory store")?;
+    catalog.seed_if_empty().context("cannot read the bundled catalog")?;
+    let fleet = catalog.fleet().context("cannot read the catalog's runtimes")?;
+    let float32 = format!("{}float32", seam_registry::vocab::SEAM);
+    let estimates: Vec<serde_json::Value> = fleet
+        .runtimes
+        .values()
+        .map(|r| {
+            let (dtype, arena, weights) = if r.dtypes.contains(&float32) {
+                ("float32", analysis.arena_bytes, analysis.weight_bytes.float32)
+            } else {
+                ("int8", analysis.arena_bytes.div_ceil(4), analysis.weight_bytes.int8)
+            };
+            let missing: Vec<&String> = analysis
+                .operators
+                .keys()
+                .filter(|op| !r.operators.contains(*op))
+                .collect();
+            serde_json::json!({
+                "runtime": r.iri,
+                "dtype": dtype,
+                "ramBytes": arena + r.ram_overhead_bytes,
+                "flashBytes": weights + r.flash_overhead_bytes,
+                "missingOperators": missing,
+            })
+        })
+        .collect();
+    let mut report = serde_json::to_value(&analysis).context("cannot serialise the analysis")?;
+    report["estimates"] = serde_json::Value::Array(estimates);
+    if args.json {
+        println!("{report}");
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{} ({} bytes, sha256 {})",
+        args.model.display(),
+        analysis.file_bytes,
+        analysis.sha256
+    );
+    for (kind, tensors) in [("input", &analysis.inputs), ("output", &analysis.outputs)] {
+        for t in tensors.iter() {
+            let _ = writeln!(out, "  {kind:6} {} {:?} {}", t.name, t.shape, t.dtype);
+        }
+    }
+    let ops: Vec<String> = analysis.operators.iter().map(|(op, n)| format!("{op}×{n}")).collect();
+    let _ = writeln!(out, "  operators   {}", ops.join(" "));
+    let _ = writeln!(out, "  params      {}", analysis.params);
+    let _ = writeln!(out, "  MACs        {}", analysis.macs);
+    let _ = writeln!(
+        out,
+        "  weights     {} bytes as float32, {} as int8",
+        analysis.weight_bytes.float32, analysis.weight_bytes.int8
+    );
+    let _ = writeln!(
+        out,
+        "  activations {} bytes at the peak, {} bytes of arena (greedy plan)",
+        analysis.peak_activation_bytes, analysis.arena_bytes
+    );
+    for e in report["estimates"].as_array().into_iter().flatten() {
+        let missing = e["missingOperators"].as_array().map(Vec::len).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  on {:32} {:7} RAM {:>9} B  flash {:>9} B{}",
+            seam_registry::answer::compact_iri(e["runtime"].as_str().unwrap_or("")),
+            e["dtype"].as_str().unwrap_or(""),
+            e["ramBytes"],
+            e["flashBytes"],
+            if missing > 0 {
+                format!("  ({missing} operators unsupported)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
 }

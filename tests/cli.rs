@@ -464,3 +464,44 @@ fn serve_stops_cleanly_on_sigterm() {
         Some(0)
     );
 }
+
+#[test]
+fn analyze_measures_an_onnx_model_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("resnet8.onnx");
+    let reference = seam_registry::bridge::onnx_build::resnet8(11);
+    std::fs::write(&model, seam_registry::bridge::onnx_build::to_bytes(&reference.model)).unwrap();
+
+    let out = seam(&["analyze", model.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["format"], "onnx");
+    assert_eq!(report["params"], reference.params);
+    assert_eq!(report["macs"], 12_501_632);
+    assert_eq!(report["inputs"][0]["shape"], serde_json::json!([1, 3, 32, 32]));
+    assert_eq!(report["operators"]["Conv"], 9);
+    let estimates = report["estimates"].as_array().unwrap();
+    assert_eq!(estimates.len(), 4, "one per catalog runtime");
+    let tflm = estimates
+        .iter()
+        .find(|e| e["runtime"].as_str().unwrap().ends_with("tflite-micro-cmsis-nn"))
+        .unwrap();
+    assert!(tflm["ramBytes"].as_u64().unwrap() > report["arenaBytes"].as_u64().unwrap() / 4);
+
+    let human = seam(&["analyze", model.to_str().unwrap()]);
+    assert!(human.status.success());
+    assert!(stdout(&human).contains("MACs        12501632"), "{}", stdout(&human));
+
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"\x08\x07 this is not protobuf at all \xff\xff").unwrap();
+    let out = seam(&["analyze", garbage.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not an ONNX model"), "{}", stderr(&out));
+
+    let tflite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/seloc-ml/models/Hello_World.tflite");
+    let out = seam(&["analyze", tflite.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("TFLite"), "{}", stderr(&out));
+    let out = seam(&["analyze", dir.path().join("absent.onnx").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -120,10 +120,14 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
         ));
     }
     let proto = pb::ModelProto::decode(bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
-    let graph = proto.graph.as_ref().ok_or_else(|| invalid("the ONNX model has no graph".into()))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| invalid("the ONNX model has no graph".into()))?;
     check_graph(graph, model_dir).map_err(invalid)?;
 
-    let initializers: HashMap<&str, &pb::TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let initializers: HashMap<&str, &pb::TensorProto> =
+        graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut operators = BTreeMap::new();
     for node in &graph.node {
         *operators.entry(node.op_type.clone()).or_insert(0u64) += 1;
@@ -139,8 +143,11 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
     }
     let mut model = parsed.model;
     // Symbolic dimensions (a batch `N`) are measured at 1.
-    let input_names: Vec<&pb::ValueInfoProto> =
-        graph.input.iter().filter(|i| !initializers.contains_key(i.name.as_str())).collect();
+    let input_names: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !initializers.contains_key(i.name.as_str()))
+        .collect();
     for (index, info) in input_names.iter().enumerate() {
         if let Some((dt, shape)) = concrete_input(info) {
             model = model
@@ -208,7 +215,10 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
     }
     for tensor in &graph.initializer {
         let elements = elements(&tensor.dims).ok_or_else(|| {
-            format!("initializer {:?} declares dimensions {:?}, beyond {MAX_ELEMENTS} elements", tensor.name, tensor.dims)
+            format!(
+                "initializer {:?} declares dimensions {:?}, beyond {MAX_ELEMENTS} elements",
+                tensor.name, tensor.dims
+            )
         })?;
         let width = element_width(tensor.data_type);
         if !tensor.raw_data.is_empty() && width > 0 && tensor.raw_data.len() as u64 != elements * width {
@@ -229,7 +239,10 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
                 ));
             }
             if model_dir.is_none() {
-                return Err(format!("initializer {:?} needs external data, and the model has no folder", tensor.name));
+                return Err(format!(
+                    "initializer {:?} needs external data, and the model has no folder",
+                    tensor.name
+                ));
             }
         }
     }
@@ -237,13 +250,20 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
         if let Some(dims) = value_dims(info) {
             let concrete: Vec<i64> = dims.iter().map(|d| d.unwrap_or(1)).collect();
             if elements(&concrete).is_none() {
-                return Err(format!("{:?} declares shape {concrete:?}, beyond {MAX_ELEMENTS} elements", info.name));
+                return Err(format!(
+                    "{:?} declares shape {concrete:?}, beyond {MAX_ELEMENTS} elements",
+                    info.name
+                ));
             }
         }
     }
     // Cycles: Kahn's algorithm over tensor names.
-    let produced: HashMap<&str, usize> =
-        graph.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i))).collect();
+    let produced: HashMap<&str, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+        .collect();
     let mut indegree = vec![0usize; graph.node.len()];
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
     for (i, node) in graph.node.iter().enumerate() {
@@ -269,8 +289,13 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
         }
     }
     if seen < graph.node.len() {
-        let stuck = (0..graph.node.len()).find(|&i| indegree[i] > 0).map(|i| graph.node[i].name.clone());
-        return Err(format!("the graph has a cycle (through node {:?})", stuck.unwrap_or_default()));
+        let stuck = (0..graph.node.len())
+            .find(|&i| indegree[i] > 0)
+            .map(|i| graph.node[i].name.clone());
+        return Err(format!(
+            "the graph has a cycle (through node {:?})",
+            stuck.unwrap_or_default()
+        ));
     }
     Ok(())
 }
@@ -324,7 +349,12 @@ fn concrete_input(info: &pb::ValueInfoProto) -> Option<(DatumType, Vec<usize>)> 
         7 => DatumType::I64,
         _ => return None,
     };
-    Some((dt, dims.iter().map(|d| d.and_then(|v| usize::try_from(v).ok()).unwrap_or(1)).collect()))
+    Some((
+        dt,
+        dims.iter()
+            .map(|d| d.and_then(|v| usize::try_from(v).ok()).unwrap_or(1))
+            .collect(),
+    ))
 }
 
 /// Learnable parameters: initializers (directly, or through DequantizeLinear) feeding compute
@@ -347,7 +377,9 @@ fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::Tensor
                 continue;
             }
             let source = dequantized.get(input.as_str()).copied().unwrap_or(input.as_str());
-            let Some(tensor) = initializers.get(source) else { continue };
+            let Some(tensor) = initializers.get(source) else {
+                continue;
+            };
             let float_or_int8 = matches!(tensor.data_type, 1 | 10 | 11 | 3 | 2);
             if !float_or_int8 || !counted.insert(source) {
                 continue;
@@ -394,10 +426,15 @@ fn count_macs(model: &TypedModel) -> Result<u64, String> {
             .map(|o| model.outlet_fact(*o))
             .collect::<TractResult<_>>()
             .map_err(|e| e.to_string())?;
-        let costs = node.op.cost(&inputs).map_err(|e| format!("cost of {}: {e}", node.name))?;
+        let costs = node
+            .op
+            .cost(&inputs)
+            .map_err(|e| format!("cost of {}: {e}", node.name))?;
         for (cost, count) in costs {
             if let tract_onnx::tract_core::ops::Cost::FMA(_) = cost {
-                let n = count.to_i64().map_err(|e| format!("symbolic cost in {}: {e}", node.name))?;
+                let n = count
+                    .to_i64()
+                    .map_err(|e| format!("symbolic cost in {}: {e}", node.name))?;
                 macs += u64::try_from(n).unwrap_or(0);
             }
         }
@@ -410,7 +447,12 @@ fn plan_memory(model: &TypedModel) -> Result<(u64, u64), String> {
     let order = model.eval_order().map_err(|e| e.to_string())?;
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &n)| (n, p)).collect();
     let end = order.len();
-    let outputs: HashSet<OutletId> = model.output_outlets().map_err(|e| e.to_string())?.iter().copied().collect();
+    let outputs: HashSet<OutletId> = model
+        .output_outlets()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .copied()
+        .collect();
     let mut last_use: HashMap<OutletId, usize> = HashMap::new();
     for &n in &order {
         for input in &model.nodes[n].inputs {
@@ -432,7 +474,11 @@ fn plan_memory(model: &TypedModel) -> Result<(u64, u64), String> {
             };
             let bytes = shape.iter().product::<usize>() as u64 * fact.datum_type.size_of() as u64;
             let first = position[&n];
-            let last = if outputs.contains(&outlet) { end } else { last_use.get(&outlet).copied().unwrap_or(first) };
+            let last = if outputs.contains(&outlet) {
+                end
+            } else {
+                last_use.get(&outlet).copied().unwrap_or(first)
+            };
             tensors.push(Lifetime { bytes, first, last });
         }
     }

@@ -59,16 +59,31 @@ pub struct ArenaPlan {
 /// fits between tensors already placed whose lifetimes overlap its own. `alignment` rounds every
 /// offset up (TFLM aligns to 16 bytes).
 pub fn greedy_arena(tensors: &[Lifetime], alignment: u64) -> ArenaPlan {
-    let align = |v: u64| if alignment > 1 { v.div_ceil(alignment) * alignment } else { v };
+    let align = |v: u64| {
+        if alignment > 1 {
+            v.div_ceil(alignment) * alignment
+        } else {
+            v
+        }
+    };
     let mut order: Vec<usize> = (0..tensors.len()).collect();
-    order.sort_by(|&a, &b| tensors[b].bytes.cmp(&tensors[a].bytes).then(tensors[a].first.cmp(&tensors[b].first)));
+    order.sort_by(|&a, &b| {
+        tensors[b]
+            .bytes
+            .cmp(&tensors[a].bytes)
+            .then(tensors[a].first.cmp(&tensors[b].first))
+    });
     let mut offsets = vec![0u64; tensors.len()];
     let mut placed: Vec<usize> = Vec::with_capacity(tensors.len());
     let mut arena = 0u64;
     for &i in &order {
         let tensor = &tensors[i];
         // Tensors alive at the same time, by offset.
-        let mut neighbours: Vec<usize> = placed.iter().copied().filter(|&j| tensors[j].overlaps(tensor)).collect();
+        let mut neighbours: Vec<usize> = placed
+            .iter()
+            .copied()
+            .filter(|&j| tensors[j].overlaps(tensor))
+            .collect();
         neighbours.sort_by_key(|&j| offsets[j]);
         let mut candidate = 0u64;
         for j in neighbours {

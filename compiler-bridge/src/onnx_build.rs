@@ -37,7 +37,10 @@ impl GraphBuilder {
 
     /// Uniform in [-1, 1) from a 64-bit LCG (deterministic across platforms).
     fn next(&mut self) -> f32 {
-        self.rng = self.rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.rng >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -92,9 +95,22 @@ impl GraphBuilder {
 
     /// Conv with bias; `pads` as ONNX orders them (top, left, bottom, right).
     #[allow(clippy::too_many_arguments)]
-    pub fn conv(&mut self, x: &str, cin: i64, cout: i64, kernel: [i64; 2], stride: i64, pads: [i64; 4], group: i64) -> String {
+    pub fn conv(
+        &mut self,
+        x: &str,
+        cin: i64,
+        cout: i64,
+        kernel: [i64; 2],
+        stride: i64,
+        pads: [i64; 4],
+        group: i64,
+    ) -> String {
         let fan_in = (cin / group) * kernel[0] * kernel[1];
-        let w = self.tensor(&[cout, cin / group, kernel[0], kernel[1]], (2.0 / fan_in as f32).sqrt(), 0.0);
+        let w = self.tensor(
+            &[cout, cin / group, kernel[0], kernel[1]],
+            (2.0 / fan_in as f32).sqrt(),
+            0.0,
+        );
         let b = self.tensor(&[cout], 0.01, 0.0);
         self.node(
             "Conv",
@@ -119,7 +135,16 @@ impl GraphBuilder {
 
     /// Conv + BatchNormalization + Relu.
     #[allow(clippy::too_many_arguments)]
-    pub fn conv_bn_relu(&mut self, x: &str, cin: i64, cout: i64, kernel: [i64; 2], stride: i64, pads: [i64; 4], group: i64) -> String {
+    pub fn conv_bn_relu(
+        &mut self,
+        x: &str,
+        cin: i64,
+        cout: i64,
+        kernel: [i64; 2],
+        stride: i64,
+        pads: [i64; 4],
+        group: i64,
+    ) -> String {
         let y = self.conv(x, cin, cout, kernel, stride, pads, group);
         let y = self.batch_norm(&y, cout);
         self.node("Relu", &[&y], vec![])
@@ -360,5 +385,10 @@ pub fn mobilenet_v1_025(seed: u64) -> Reference {
 
 /// The four MLPerf Tiny reference architectures.
 pub fn mlperf_tiny(seed: u64) -> Vec<Reference> {
-    vec![ds_cnn(seed), mobilenet_v1_025(seed), resnet8(seed), fc_autoencoder(seed)]
+    vec![
+        ds_cnn(seed),
+        mobilenet_v1_025(seed),
+        resnet8(seed),
+        fc_autoencoder(seed),
+    ]
 }

@@ -24,10 +24,23 @@ fn mlperf_tiny_params_are_exact_and_macs_within_2_percent_of_published() {
         );
         assert_eq!(a.params, reference.params, "{}", reference.name);
         let error = (a.macs as f64 - reference.published_macs as f64).abs() / reference.published_macs as f64;
-        assert!(error <= 0.02, "{}: {} MACs vs {} published", reference.name, a.macs, reference.published_macs);
+        assert!(
+            error <= 0.02,
+            "{}: {} MACs vs {} published",
+            reference.name,
+            a.macs,
+            reference.published_macs
+        );
         assert_eq!(a.weight_bytes.float32, a.params * 4);
-        assert!(a.weight_bytes.int8 * 3 < a.weight_bytes.float32, "int8 storage is about a quarter");
-        assert!(a.peak_activation_bytes > 0 && a.arena_bytes >= a.peak_activation_bytes, "{}", reference.name);
+        assert!(
+            a.weight_bytes.int8 * 3 < a.weight_bytes.float32,
+            "int8 storage is about a quarter"
+        );
+        assert!(
+            a.peak_activation_bytes > 0 && a.arena_bytes >= a.peak_activation_bytes,
+            "{}",
+            reference.name
+        );
         assert_eq!(a.format, "onnx");
         assert_eq!(a.sha256.len(), 64);
         assert_eq!(a.file_bytes, bytes.len() as u64);
@@ -97,7 +110,10 @@ fn garbage_truncated_and_hostile_files_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.onnx");
         std::fs::write(&path, to_bytes(&model)).unwrap();
-        assert!(invalid(analyze_path(&path)).contains("outside the model's folder"), "{location}");
+        assert!(
+            invalid(analyze_path(&path)).contains("outside the model's folder"),
+            "{location}"
+        );
     }
 
     // TFLite is recognised and said to be unsupported, not mistaken for garbage.

@@ -28,6 +28,8 @@ pub mod vocab;
 
 pub use answer::QueryAnswer;
 pub use error::{Diagnostic, IngestError, QueryError, StoreError};
+/// The compiler bridge (model analysis), for callers that measure models.
+pub use seam_compiler_bridge as bridge;
 /// The LwM2M protocol crate, for callers that configure the server the bridge serves.
 pub use seam_lwm2m as lwm2m;
 pub use store::{QueryLimits, Registry};
