@@ -150,6 +150,18 @@ struct LoadArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data")]
     data: PathBuf,
+    /// For ONNX files: the task (a catalog name such as keyword-spotting, or an IRI).
+    #[arg(long)]
+    task: Option<String>,
+    /// For ONNX files: top-1 accuracy (a fraction or a percentage).
+    #[arg(long)]
+    accuracy: Option<f64>,
+    /// For ONNX files: the dataset the accuracy was measured on.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// For ONNX files: a sensor kind the input comes from (repeatable), e.g. microphone.
+    #[arg(long = "input-sensor")]
+    input_sensors: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -366,8 +378,15 @@ async fn shutdown_signal() {
     }
 }
 
+fn is_onnx(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
 fn load(args: LoadArgs) -> Result<(), Failure> {
     // Parse everything before opening the store: a bad file costs no lock and no write.
+    let mut models = Vec::new();
     let (docs, graph) = match args.from {
         Some(Source::SelocMl) => {
             let [dir] = args.files.as_slice() else {
@@ -381,14 +400,26 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
             }
             (import.documents, Some(seloc::GRAPH))
         }
-        None => (
-            args.files
-                .iter()
-                .map(|f| ingest::read_file(f))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::from)?,
-            None,
-        ),
+        None => {
+            let facts = ingest::onnx::ModelFacts {
+                task: args.task.clone(),
+                accuracy: args.accuracy,
+                dataset: args.dataset.clone(),
+                input_sensors: args.input_sensors.clone(),
+            };
+            let mut docs = Vec::with_capacity(args.files.len());
+            for file in &args.files {
+                if is_onnx(file) {
+                    // Measured by the compiler bridge, described, and kept content-addressed.
+                    let analysis = seam_registry::bridge::analysis::analyze_path(file).map_err(anyhow::Error::from)?;
+                    docs.push(ingest::onnx::describe(file, &analysis, &facts).map_err(anyhow::Error::from)?);
+                    models.push((file.clone(), analysis.sha256));
+                } else {
+                    docs.push(ingest::read_file(file).map_err(anyhow::Error::from)?);
+                }
+            }
+            (docs, None)
+        }
     };
     let registry = open(&args.data)?;
     // A store created by `load` gets the ontology and catalog too, as `serve` would give it
@@ -401,6 +432,16 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
     };
     if seeded {
         eprintln!("seeded the new store with the ontology and the example catalog");
+    }
+    // The graph has the models; keep their files beside the store, content-addressed.
+    for (file, sha) in &models {
+        let dir = args.data.join("models");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let target = dir.join(format!("{sha}.onnx"));
+        if !target.exists() {
+            std::fs::copy(file, &target).with_context(|| format!("cannot keep {}", file.display()))?;
+        }
+        println!("model {} → {}", file.display(), ingest::onnx::model_iri(sha));
     }
     println!(
         "loaded {} document(s), {} triples read; the store now holds {} quads",

@@ -505,3 +505,70 @@ fn analyze_measures_an_onnx_model_and_refuses_what_is_not_one() {
     let out = seam(&["analyze", dir.path().join("absent.onnx").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn load_registers_an_onnx_model_from_its_measurements() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let model = dir.path().join("ad-autoencoder.onnx");
+    let reference = seam_registry::bridge::onnx_build::fc_autoencoder(5);
+    std::fs::write(&model, seam_registry::bridge::onnx_build::to_bytes(&reference.model)).unwrap();
+    let (data_s, model_s) = (data.to_str().unwrap(), model.to_str().unwrap());
+
+    // The task is required by the shapes: without it nothing is written.
+    let out = seam(&["load", model_s, "--data", data_s]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seam:task"), "{}", stderr(&out));
+    assert!(!data.join("models").exists());
+
+    let out = seam(&[
+        "load",
+        model_s,
+        "--data",
+        data_s,
+        "--task",
+        "anomaly-detection",
+        "--accuracy",
+        "85",
+        "--dataset",
+        "https://zenodo.org/record/3678171",
+        "--input-sensor",
+        "microphone",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let digest = seam_registry::bridge::analysis::sha256_hex(&std::fs::read(&model).unwrap());
+    assert!(data.join("models").join(format!("{digest}.onnx")).exists());
+
+    let out = seam(&[
+        "query",
+        "--data",
+        data_s,
+        "--format",
+        "csv",
+        "SELECT ?params ?macs ?task ?acc ?kind WHERE { ?m seam:sha256 ?s ; seam:params ?params ; seam:macs ?macs ;
+           seam:task ?task ; seam:method seam:Measured ; seam:accuracy/seam:value ?acc ;
+           seam:requiresSensor/seam:sensorKind ?kind }",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = stdout(&out);
+    let row = csv.lines().nth(1).unwrap();
+    assert_eq!(
+        row,
+        format!(
+            "{},264192,https://w3id.org/seam/catalog/anomaly-detection,0.85,https://w3id.org/seam/ontology#microphone",
+            reference.params
+        )
+    );
+    // Loading the same file again is the same model (content-addressed), not a second one.
+    let out = seam(&["load", model_s, "--data", data_s, "--task", "anomaly-detection"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = seam(&[
+        "query",
+        "--data",
+        data_s,
+        "--format",
+        "csv",
+        "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m seam:method seam:Measured ; a seam:Model }",
+    ]);
+    assert_eq!(stdout(&out).lines().nth(1), Some("1"));
+}

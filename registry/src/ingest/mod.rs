@@ -2,6 +2,7 @@
 //! importer. Parsing never touches the store; [`crate::Registry::load`] validates and commits.
 
 pub mod locate;
+pub mod onnx;
 pub mod seloc;
 
 use std::path::Path;

@@ -1,0 +1,173 @@
+//! A model file becomes a model of the graph: the compiler bridge measures it, and what people
+//! know about it (task, accuracy, dataset, the sensor it listens to) comes from the command line.
+//! Measured facts are never typed by hand.
+//!
+//! The description is generated as N-Triples (every literal escaped by Oxigraph), so it goes
+//! through the same validation, with the same diagnostics, as any loaded file.
+
+use std::path::Path;
+
+use oxigraph::io::RdfFormat;
+use oxigraph::model::vocab::{rdf, rdfs};
+use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
+use seam_compiler_bridge::analysis::Analysis;
+
+use super::{parse_document, Document};
+use crate::error::{Diagnostic, IngestError};
+use crate::vocab::{CATALOG, SCHEMA, SEAM};
+
+/// What people know about a model that its file does not say.
+#[derive(Debug, Clone, Default)]
+pub struct ModelFacts {
+    /// The task: a catalog name (`keyword-spotting`) or an IRI.
+    pub task: Option<String>,
+    /// Top-1 accuracy as a fraction (0..=1) or a percentage (1..=100).
+    pub accuracy: Option<f64>,
+    /// The dataset the accuracy was measured on (an IRI or a name).
+    pub dataset: Option<String>,
+    /// Sensor kinds the model's input comes from (`microphone`, `accelerometer`, ...).
+    pub input_sensors: Vec<String>,
+}
+
+/// The IRI a model file gets: content-addressed, so loading the same file twice is one model.
+pub fn model_iri(sha256: &str) -> String {
+    format!("https://w3id.org/seam/model/{sha256}")
+}
+
+fn seam(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{SEAM}{local}"))
+}
+
+fn invalid(file: &str, message: String) -> IngestError {
+    IngestError::Invalid(vec![Diagnostic {
+        file: file.to_owned(),
+        line: None,
+        column: None,
+        message,
+    }])
+}
+
+/// A term from a catalog name or an IRI.
+fn name_or_iri(file: &str, what: &str, value: &str, namespace: &str) -> Result<NamedNode, IngestError> {
+    let iri = if value.contains(':') {
+        value.to_owned()
+    } else {
+        format!("{namespace}{value}")
+    };
+    NamedNode::new(iri).map_err(|e| invalid(file, format!("{what} {value:?} is not a name or an IRI: {e}")))
+}
+
+/// Describes the model measured in `analysis` (file `path`) as a document to load.
+pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<Document, IngestError> {
+    let file = path.display().to_string();
+    let model = NamedNode::new_unchecked(model_iri(&analysis.sha256));
+    let mut quads = Vec::new();
+    let mut add = |s: NamedOrBlankNode, p: NamedNode, o: Term| quads.push(Quad::new(s, p, o, GraphName::DefaultGraph));
+    let m = || NamedOrBlankNode::from(model.clone());
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_owned();
+
+    add(m(), rdf::TYPE.into_owned(), seam("Model").into());
+    add(m(), rdfs::LABEL.into_owned(), Literal::new_simple_literal(&name).into());
+    add(
+        m(),
+        NamedNode::new_unchecked(format!("{SCHEMA}name")),
+        Literal::new_simple_literal(&name).into(),
+    );
+    add(
+        m(),
+        seam("sha256"),
+        Literal::new_simple_literal(&analysis.sha256).into(),
+    );
+    add(m(), seam("sizeBytes"), Literal::from(analysis.file_bytes as i64).into());
+    add(m(), seam("method"), seam("Measured").into());
+    // A model with quantised weights (QDQ) runs in int8; anything else as its input type says.
+    let quantized =
+        analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv");
+    let dtype = if quantized {
+        "int8"
+    } else {
+        analysis.inputs.first().map(|i| i.dtype.as_str()).unwrap_or("float32")
+    };
+    add(m(), seam("dtype"), seam(dtype).into());
+    add(m(), seam("params"), Literal::from(analysis.params as i64).into());
+    add(m(), seam("macs"), Literal::from(analysis.macs as i64).into());
+    let weights = if quantized {
+        analysis.weight_bytes.int8
+    } else {
+        analysis.weight_bytes.float32
+    };
+    add(m(), seam("weightBytes"), Literal::from(weights as i64).into());
+    add(
+        m(),
+        seam("peakActivationBytes"),
+        Literal::from(analysis.peak_activation_bytes as i64).into(),
+    );
+    add(
+        m(),
+        seam("arenaBytes"),
+        Literal::from(analysis.arena_bytes as i64).into(),
+    );
+    if let Some(input) = analysis.inputs.first() {
+        let shape: Vec<String> = input.shape.iter().map(usize::to_string).collect();
+        add(
+            m(),
+            seam("inputShape"),
+            Literal::new_simple_literal(shape.join("x")).into(),
+        );
+        let elements: usize = input.shape.iter().product();
+        if elements > 0 {
+            add(m(), seam("inputElements"), Literal::from(elements as i64).into());
+        }
+    }
+    for op in analysis.operators.keys() {
+        add(m(), seam("requiresOperator"), Literal::new_simple_literal(op).into());
+    }
+    if let Some(task) = &facts.task {
+        add(m(), seam("task"), name_or_iri(&file, "task", task, CATALOG)?.into());
+    }
+    if let Some(value) = facts.accuracy {
+        let fraction = if value > 1.0 { value / 100.0 } else { value };
+        if !(0.0..=1.0).contains(&fraction) || !fraction.is_finite() {
+            return Err(invalid(
+                &file,
+                format!("accuracy {value} is neither a fraction nor a percentage"),
+            ));
+        }
+        let node = BlankNode::default();
+        add(m(), seam("accuracy"), node.clone().into());
+        add(node.clone().into(), rdf::TYPE.into_owned(), seam("Accuracy").into());
+        add(
+            node.clone().into(),
+            seam("metric"),
+            Literal::new_simple_literal("top-1 accuracy").into(),
+        );
+        add(node.clone().into(), seam("value"), Literal::from(fraction).into());
+        add(node.clone().into(), seam("method"), seam("Published").into());
+        if let Some(dataset) = &facts.dataset {
+            let term: Term = match NamedNode::new(dataset.clone()) {
+                Ok(iri) if dataset.contains(':') => iri.into(),
+                _ => Literal::new_simple_literal(dataset).into(),
+            };
+            add(node.into(), seam("dataset"), term);
+        }
+    }
+    for kind in &facts.input_sensors {
+        let node = BlankNode::default();
+        add(m(), seam("requiresSensor"), node.clone().into());
+        add(
+            node.clone().into(),
+            rdf::TYPE.into_owned(),
+            seam("SensorRequirement").into(),
+        );
+        add(
+            node.into(),
+            seam("sensorKind"),
+            name_or_iri(&file, "sensor kind", kind, SEAM)?.into(),
+        );
+    }
+    let text: String = quads
+        .iter()
+        .map(|q| format!("{} {} {} .\n", q.subject, q.predicate, q.object))
+        .collect();
+    parse_document(&file, text, RdfFormat::NTriples, None)
+}
