@@ -508,3 +508,65 @@ fn match_endpoint_agrees_with_the_named_query() {
         StatusCode::BAD_REQUEST,
     );
 }
+
+#[test]
+fn models_register_from_their_file_and_bad_files_are_problems() {
+    let app = spawn_app(with_token());
+    let bytes = seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::resnet8(2).model);
+    let post = |query: &str, body: Vec<u8>, token: Option<&str>| {
+        let mut request = app.client.post(app.url(&format!("/models{query}"))).body(body);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        request.send().unwrap()
+    };
+    let response = post(
+        "?task=image-classification&accuracy=87&input-sensor=camera",
+        bytes.clone(),
+        Some("s3cret"),
+    );
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["analysis"]["macs"], 12_501_632);
+    let iri = body["model"].as_str().unwrap().to_owned();
+    // The model is in the graph, with its measured facts.
+    let answer: Value = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[(
+            "query",
+            format!("SELECT (COUNT(*) AS ?n) WHERE {{ <{iri}> seam:macs 12501632 ; seam:method seam:Measured }}"),
+        )])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(count_json(&answer), 1);
+
+    // Refusals are problems: no token, not a model, no task, an unknown parameter.
+    assert_eq!(
+        post("?task=image-classification", bytes.clone(), None)
+            .status()
+            .as_u16(),
+        401
+    );
+    for (query, body, status) in [
+        ("?task=image-classification", b"garbage".to_vec(), 422),
+        // A model not yet in the graph needs its task (the same file again would already have one).
+        (
+            "",
+            seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::fc_autoencoder(2).model),
+            400,
+        ),
+        ("?task=image-classification&colour=blue", bytes.clone(), 400),
+        ("?task=image-classification&accuracy=high", bytes, 400),
+    ] {
+        let response = post(query, body, Some("s3cret"));
+        assert_eq!(response.status().as_u16(), status, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{query}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use seam_lwm2m::server::DeliveryMethod;
 use serde::Deserialize;
 
 use super::problem::Problem;
-use super::sparql::authorize;
+use super::sparql::{authorize, read_bytes};
 use super::AppState;
 use crate::live::{DeployRequest, Lwm2mBridge};
 
@@ -27,10 +27,11 @@ fn bridge(state: &AppState) -> Result<&Lwm2mBridge, Problem> {
 pub(super) async fn add_package(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
     let bridge = bridge(&state)?.clone();
+    let body = read_bytes(payload, state.config.max_body_bytes).await?;
     if body.is_empty() {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -70,9 +71,10 @@ pub(super) struct DeploymentBody {
 pub(super) async fn deploy(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
+    let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let bridge = bridge(&state)?.clone();
     let parsed: DeploymentBody = serde_json::from_slice(&body).map_err(|e| {
         Problem::new(

@@ -6,6 +6,7 @@
 
 mod deploy;
 pub mod graphql;
+mod models;
 mod named;
 pub mod negotiate;
 pub mod problem;
@@ -99,6 +100,7 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
             )
             .route("/match/{device}", web::get().to(named::match_device))
             .route("/packages", web::post().to(deploy::add_package))
+            .route("/models", web::post().to(models::add_model))
             .route("/deployments", web::post().to(deploy::deploy))
             .service(
                 web::resource("/graphql")

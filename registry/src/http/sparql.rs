@@ -56,8 +56,9 @@ pub(super) fn media_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Problem> {
-    let bytes = payload
+/// The request body as bytes, refused with 413 past `limit`.
+pub(super) async fn read_bytes(payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
+    payload
         .to_bytes_limited(limit)
         .await
         .map_err(|_| Problem::too_large(limit))?
@@ -68,7 +69,11 @@ pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<Str
                 "Unreadable request body",
                 e.to_string(),
             )
-        })?;
+        })
+}
+
+pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<String, Problem> {
+    let bytes = read_bytes(payload, limit).await?;
     String::from_utf8(bytes.to_vec()).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
