@@ -16,6 +16,8 @@
 pub mod analysis;
 pub mod memory;
 pub mod onnx_build;
+pub mod transform;
+pub mod validate;
 
 /// Errors of the compiler bridge.
 #[derive(Debug, thiserror::Error)]
@@ -31,4 +33,7 @@ pub enum BridgeError {
     /// A model format or feature SEAM recognises but does not handle yet.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A transformed model strays too far from its original.
+    #[error("validation failed: {0}")]
+    ValidationFailed(String),
 }
