@@ -5,7 +5,9 @@
 //!   generated registry, against Oxigraph's own bulk loader on the same file.
 //! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
 //! - `lwm2m-register`, `lwm2m-throughput`: see [`lwm2m`].
+//! - `analyze`: see [`bridge`].
 
+mod bridge;
 mod lwm2m;
 mod matching;
 
@@ -67,6 +69,15 @@ enum Cmd {
         /// Devices rdflib is timed on (it is slow).
         #[arg(long, default_value_t = 3)]
         rdflib_samples: usize,
+    },
+    /// The compiler bridge on the MLPerf Tiny reference models (analyze; quantise + validate).
+    Analyze {
+        /// Repetitions (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// A Python with onnxruntime (see bench/peers/run.sh): time its loading of the same files.
+        #[arg(long)]
+        peers: Option<PathBuf>,
     },
     /// A registration storm of simulated LwM2M devices against `seam serve`.
     Lwm2mRegister {
@@ -152,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         )?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
+        Cmd::Analyze { runs, peers } => bridge::run(runs.max(1), peers.as_deref())?,
         Cmd::Lwm2mRegister {
             seam,
             devices,
