@@ -301,16 +301,7 @@ pub fn resnet8(seed: u64) -> Reference {
         side = out_side;
         cin = cout;
     }
-    let flat = g.pool_flatten(&x);
-    let logits = g.dense(&flat, 64, 10);
-    params += 64 * 10 + 10;
-    let out = g.node("Softmax", &[&logits], vec![int("axis", 1)]);
-    Reference {
-        name: "resnet8",
-        model: g.finish(&out, &[1, 10]),
-        params: params as u64,
-        published_macs: 12_500_000,
-    }
+    classifier(g, &x, 64, 10, params as u64, "resnet8", 12_500_000)
 }
 
 /// MLPerf Tiny keyword spotting: DS-CNN on 49×10 MFCC features (a 10×4 stride-2 convolution with
@@ -327,16 +318,7 @@ pub fn ds_cnn(seed: u64) -> Reference {
         x = g.conv_bn_relu(&x, 64, 64, [1, 1], 1, [0, 0, 0, 0], 1);
         params += 9 * 64 + 64 + 2 * 64 + 64 * 64 + 64 + 2 * 64;
     }
-    let flat = g.pool_flatten(&x);
-    let logits = g.dense(&flat, 64, 12);
-    params += 64 * 12 + 12;
-    let out = g.node("Softmax", &[&logits], vec![int("axis", 1)]);
-    Reference {
-        name: "ds-cnn",
-        model: g.finish(&out, &[1, 12]),
-        params: params as u64,
-        published_macs: 2_700_000,
-    }
+    classifier(g, &x, 64, 12, params as u64, "ds-cnn", 2_700_000)
 }
 
 /// MLPerf Tiny visual wake words: MobileNetV1 with width 0.25 on 96×96×3, 2 classes.
@@ -371,15 +353,28 @@ pub fn mobilenet_v1_025(seed: u64) -> Reference {
         params += 9 * cin + cin + 2 * cin + cin * cout + cout + 2 * cout;
         cin = cout;
     }
-    let flat = g.pool_flatten(&x);
-    let logits = g.dense(&flat, 256, 2);
-    params += 256 * 2 + 2;
+    classifier(g, &x, 256, 2, params as u64, "mobilenet-v1-0.25", 7_490_000)
+}
+
+/// Global average pooling, a dense layer to `classes`, Softmax: the head the three classifiers
+/// share, and the finished reference.
+fn classifier(
+    mut g: GraphBuilder,
+    x: &str,
+    channels: i64,
+    classes: i64,
+    params: u64,
+    name: &'static str,
+    published_macs: u64,
+) -> Reference {
+    let flat = g.pool_flatten(x);
+    let logits = g.dense(&flat, channels, classes);
     let out = g.node("Softmax", &[&logits], vec![int("axis", 1)]);
     Reference {
-        name: "mobilenet-v1-0.25",
-        model: g.finish(&out, &[1, 2]),
-        params: params as u64,
-        published_macs: 7_490_000,
+        name,
+        model: g.finish(&out, &[1, classes]),
+        params: params + (channels * classes + classes) as u64,
+        published_macs,
     }
 }
 
