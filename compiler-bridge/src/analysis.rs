@@ -257,6 +257,22 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
             }
         }
     }
+    // Every name read must be defined: tract indexes its tables by name and panics otherwise
+    // (found by fuzzing: a graph output that nothing produces).
+    let mut known: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    known.extend(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)));
+    for node in &graph.node {
+        if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
+            return Err(format!("node {:?} ({}) has a subgraph; control flow is not supported", node.name, node.op_type));
+        }
+        if let Some(missing) = node.input.iter().find(|i| !i.is_empty() && !known.contains(i.as_str())) {
+            return Err(format!("node {:?} reads {missing:?}, which nothing defines", node.name));
+        }
+    }
+    if let Some(missing) = graph.output.iter().find(|o| !known.contains(o.name.as_str())) {
+        return Err(format!("graph output {:?} is produced by nothing", missing.name));
+    }
     // Cycles: Kahn's algorithm over tensor names.
     let produced: HashMap<&str, usize> = graph
         .node
