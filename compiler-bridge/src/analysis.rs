@@ -264,7 +264,10 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
     known.extend(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)));
     for node in &graph.node {
         if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
-            return Err(format!("node {:?} ({}) has a subgraph; control flow is not supported", node.name, node.op_type));
+            return Err(format!(
+                "node {:?} ({}) has a subgraph; control flow is not supported",
+                node.name, node.op_type
+            ));
         }
         if let Some(missing) = node.input.iter().find(|i| !i.is_empty() && !known.contains(i.as_str())) {
             return Err(format!("node {:?} reads {missing:?}, which nothing defines", node.name));
