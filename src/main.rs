@@ -43,6 +43,27 @@ enum Command {
     Deploy(DeployArgs),
     /// Measure an ONNX model: params, MACs, weight and activation memory, per-runtime estimates.
     Analyze(AnalyzeArgs),
+    /// Transform, validate and compile a model with a backend; the artifact and its manifest land in --out.
+    Compile(CompileArgs),
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// The model file (ONNX).
+    #[arg(required_unless_present = "list_backends")]
+    model: Option<PathBuf>,
+    /// The backend (see --list-backends).
+    #[arg(long, required_unless_present = "list_backends")]
+    backend: Option<String>,
+    /// Quantise the weights first (int8 is the only scheme).
+    #[arg(long, value_parser = ["int8"])]
+    quantize: Option<String>,
+    /// Where the artifact and manifest.json go.
+    #[arg(long, default_value = "./seam-out")]
+    out: PathBuf,
+    /// List the backends and exit.
+    #[arg(long)]
+    list_backends: bool,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +268,7 @@ fn main() -> ExitCode {
         Command::Match(args) => match_device(args),
         Command::Deploy(args) => deploy(args),
         Command::Analyze(args) => analyze(args),
+        Command::Compile(args) => compile(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -936,6 +958,54 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
             } else {
                 String::new()
             }
+        );
+    }
+    Ok(())
+}
+
+fn compile(args: CompileArgs) -> Result<(), Failure> {
+    use seam_registry::bridge::backend;
+    if args.list_backends {
+        for b in backend::backends() {
+            println!("{:10} {}", b.name(), b.description());
+        }
+        return Ok(());
+    }
+    let (Some(model), Some(name)) = (args.model.as_ref(), args.backend.as_deref()) else {
+        return Err(Failure::Invalid(anyhow::anyhow!("a model and --backend are required")));
+    };
+    let Some(chosen) = backend::backend(name) else {
+        let names: Vec<&str> = backend::backends().iter().map(|b| b.name()).collect();
+        return Err(Failure::Invalid(anyhow::anyhow!(
+            "no backend {name:?}; there are {}",
+            names.join(", ")
+        )));
+    };
+    let bytes = std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
+    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    let options = backend::CompileOptions {
+        quantize_int8: args.quantize.is_some(),
+        ..Default::default()
+    };
+    let (artifact, manifest) =
+        backend::compile(&bytes, stem, chosen.as_ref(), &options).map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    for file in &artifact.files {
+        let path = args.out.join(&file.name);
+        std::fs::write(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {} ({} bytes)", path.display(), file.bytes.len());
+    }
+    let manifest_path = args.out.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).context("cannot serialise the manifest")?;
+    std::fs::write(&manifest_path, text).with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    println!("wrote {}", manifest_path.display());
+    if let Some(v) = &manifest.validation {
+        println!(
+            "validated on {} samples ({}): top-1 agreement {:.1}%, relative error {:.2}%",
+            v.samples,
+            v.compared,
+            v.top1_agreement * 100.0,
+            v.relative_error * 100.0
         );
     }
     Ok(())

@@ -572,3 +572,75 @@ fn load_registers_an_onnx_model_from_its_measurements() {
     ]);
     assert_eq!(stdout(&out).lines().nth(1), Some("1"));
 }
+
+#[test]
+fn compile_produces_a_validated_int8_onnx_and_a_c_array_that_gcc_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("ds-cnn.onnx");
+    let reference = seam_registry::bridge::onnx_build::ds_cnn(8);
+    std::fs::write(&model, seam_registry::bridge::onnx_build::to_bytes(&reference.model)).unwrap();
+    let model_s = model.to_str().unwrap();
+
+    let listed = seam(&["compile", "--list-backends"]);
+    assert!(stdout(&listed).contains("onnx-int8") && stdout(&listed).contains("c-array"));
+
+    let out_int8 = dir.path().join("int8");
+    let out = seam(&[
+        "compile",
+        model_s,
+        "--backend",
+        "onnx-int8",
+        "--out",
+        out_int8.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_int8.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["backend"]["quantize"], "int8");
+    assert!(
+        manifest["validation"]["top1Agreement"].as_f64().unwrap() >= 0.95,
+        "{manifest}"
+    );
+    // The artifact is an ONNX model SEAM (tract) analyses, smaller than the original.
+    let analysed = seam(&["analyze", out_int8.join("ds-cnn.onnx").to_str().unwrap(), "--json"]);
+    assert!(analysed.status.success(), "{}", stderr(&analysed));
+    assert!(
+        std::fs::metadata(out_int8.join("ds-cnn.onnx")).unwrap().len() * 3 < std::fs::metadata(&model).unwrap().len()
+    );
+
+    let out_c = dir.path().join("c");
+    let out = seam(&[
+        "compile",
+        model_s,
+        "--backend",
+        "c-array",
+        "--quantize",
+        "int8",
+        "--out",
+        out_c.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let header = std::fs::read_to_string(out_c.join("ds_cnn_model.h")).unwrap();
+    assert!(header.contains("#define DS_CNN_ARENA_SIZE"), "{header}");
+    let object = dir.path().join("model.o");
+    let gcc = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Werror", "-c", "-o", object.to_str().unwrap()])
+        .arg(out_c.join("ds_cnn_model.c"))
+        .output()
+        .unwrap();
+    assert!(gcc.status.success(), "{}", String::from_utf8_lossy(&gcc.stderr));
+
+    // Unknown backends and garbage models are invalid input.
+    assert_eq!(
+        seam(&["compile", model_s, "--backend", "tvm-magic"]).status.code(),
+        Some(3)
+    );
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"nope").unwrap();
+    assert_eq!(
+        seam(&["compile", garbage.to_str().unwrap(), "--backend", "c-array"])
+            .status
+            .code(),
+        Some(3)
+    );
+}

@@ -14,6 +14,7 @@
 //! compiler-bridge issue.
 
 pub mod analysis;
+pub mod backend;
 pub mod memory;
 pub mod onnx_build;
 pub mod transform;
