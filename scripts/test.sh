@@ -25,6 +25,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build (the device simulator the interop tests run)"
+# `cargo test` builds a package's binaries only for that package's own tests; the simulator is
+# run by the root package's interop tests, so it is built first (same dev profile, no rebuild).
+cargo build --locked -p seam-device-sim
+
 step "cargo test (workspace)"
 cargo test --workspace --locked 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"
 

@@ -252,7 +252,11 @@ fn lwm2m_node_lib_client_registers_is_read_and_takes_a_package() {
 #[test]
 fn seam_deploy_reaches_simulated_devices_and_reports_failures() {
     let sim = PathBuf::from(SEAM).with_file_name("seam-device-sim");
-    assert!(sim.exists(), "{} is built by `cargo test --workspace`", sim.display());
+    assert!(
+        sim.exists(),
+        "{} is missing: ./scripts/test.sh builds it (or `cargo build -p seam-device-sim`)",
+        sim.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
     let server_uri = format!("coap://{}", server.coap);
