@@ -47,3 +47,20 @@ pub enum Lwm2mError {
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// Runs an operation again when it timed out, up to three attempts in all. Only for operations
+/// that may be repeated: idempotent requests, and registrations (a second Register of the same
+/// endpoint is a re-registration).
+pub(crate) async fn again_on_timeout<T, F, Fut>(operation: F) -> Result<T, Lwm2mError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Lwm2mError>>,
+{
+    let mut attempts = 1;
+    loop {
+        match operation().await {
+            Err(Lwm2mError::Timeout) if attempts < 3 => attempts += 1,
+            other => return other,
+        }
+    }
+}

@@ -126,6 +126,11 @@ impl Registry {
         self.queries_run.load(Ordering::Relaxed)
     }
 
+    /// The write generation: changes whenever the store is written.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     fn written(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }

@@ -185,14 +185,7 @@ impl Lwm2mClient {
     /// Register or Update that never got its answer is repeated, as LwM2M clients do (the
     /// server treats a second Register of the same endpoint as a re-registration).
     async fn request_again_on_timeout(&self, request: Request) -> Result<crate::coap::Reply, Lwm2mError> {
-        const ATTEMPTS: u32 = 3;
-        let mut attempt = 1;
-        loop {
-            match self.endpoint.request(self.shared.config.server, request.clone()).await {
-                Err(Lwm2mError::Timeout) if attempt < ATTEMPTS => attempt += 1,
-                other => return other,
-            }
-        }
+        crate::again_on_timeout(|| self.endpoint.request(self.shared.config.server, request.clone())).await
     }
 
     /// Sends a registration Update (no parameters: "I am still here").

@@ -170,7 +170,7 @@ impl Lwm2mServer {
         };
         // Clients that cannot observe an object instance (some 1.0 clients observe resources
         // only) are polled instead.
-        let mut watch = match retry(|| self.observe(name, instance)).await {
+        let mut watch = match crate::again_on_timeout(|| self.observe(name, instance)).await {
             Ok(watch) => Some(watch),
             Err(Lwm2mError::Refused { code, .. }) => {
                 tracing::debug!(endpoint = name, %code, "observe refused; polling the update state");
@@ -187,7 +187,7 @@ impl Lwm2mServer {
             DeliveryMethod::Pull => {
                 let link = self.package_uri(&delivery.sha256)?;
                 let target = ResourcePath::resource(object, 0, uri);
-                retry(|| self.write(name, target, cf::TEXT, link.clone().into_bytes())).await
+                crate::again_on_timeout(|| self.write(name, target, cf::TEXT, link.clone().into_bytes())).await
             }
             DeliveryMethod::Push => {
                 let bytes = self
@@ -195,7 +195,7 @@ impl Lwm2mServer {
                     .get(&delivery.sha256)
                     .ok_or_else(|| Lwm2mError::Malformed(format!("no package {} on the shelf", delivery.sha256)))?;
                 let target = ResourcePath::resource(object, 0, package);
-                retry(|| self.write(name, target, cf::OPAQUE, bytes.to_vec())).await
+                crate::again_on_timeout(|| self.write(name, target, cf::OPAQUE, bytes.to_vec())).await
             }
         };
         if let Err(e) = sent {
@@ -224,7 +224,7 @@ impl Lwm2mServer {
             // digest of what it received as the package name, and the server compares.
             let name_resource = if object == 9 { 0 } else { 6 };
             let target = ResourcePath::resource(object, 0, name_resource);
-            let reported = retry(|| self.read(name, target, None)).await?;
+            let reported = crate::again_on_timeout(|| self.read(name, target, None)).await?;
             let digest = reported.first().and_then(|(_, v)| v.as_text()).unwrap_or_default();
             if !digest.eq_ignore_ascii_case(&delivery.sha256) {
                 self.cancel_watch(&watch);
@@ -328,7 +328,10 @@ impl Lwm2mServer {
             };
             let values = match heard {
                 Some(values) => values,
-                None => self.read_state(name, object, state, result).await,
+                None => self
+                    .read_instance(name, ResourcePath::instance(object, 0), &[state, result])
+                    .await
+                    .unwrap_or_default(),
             };
             if !values.is_empty() {
                 status.absorb(&values, state, result);
@@ -337,41 +340,9 @@ impl Lwm2mServer {
         }
     }
 
-    /// Reads the update state and result: the whole instance, or the two resources one by one
-    /// when the client only answers single-resource reads.
-    async fn read_state(&self, name: &str, object: u16, state: u16, result: u16) -> Vec<(ResourcePath, Value)> {
-        if let Ok(values) = self.read(name, ResourcePath::instance(object, 0), None).await {
-            if !values.is_empty() {
-                return values;
-            }
-        }
-        let mut values = Vec::new();
-        for id in [state, result] {
-            if let Ok(mut one) = self.read(name, ResourcePath::resource(object, 0, id), None).await {
-                values.append(&mut one);
-            }
-        }
-        values
-    }
-
     fn cancel_watch(&self, watch: &Option<Observation>) {
         if let Some(watch) = watch {
             self.cancel_observation(watch);
-        }
-    }
-}
-
-/// Runs an idempotent operation again when it timed out (up to three attempts in all).
-async fn retry<T, F, Fut>(operation: F) -> Result<T, Lwm2mError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Lwm2mError>>,
-{
-    let mut attempts = 0;
-    loop {
-        match operation().await {
-            Err(Lwm2mError::Timeout) if attempts < 2 => attempts += 1,
-            other => return other,
         }
     }
 }

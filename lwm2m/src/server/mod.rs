@@ -79,21 +79,51 @@ impl Default for ServerConfig {
 #[derive(Default)]
 pub struct PackageShelf {
     packages: RwLock<HashMap<String, Arc<[u8]>>>,
+    /// Where packages are kept as `<sha256>` files, read when first asked for (so start-up
+    /// reads none of them).
+    directory: RwLock<Option<std::path::PathBuf>>,
 }
 
 impl PackageShelf {
     /// Puts `bytes` on the shelf and returns their SHA-256 (lowercase hex).
     pub fn put(&self, bytes: Vec<u8>) -> String {
         let sha = sha256_hex(&bytes);
-        if let Ok(mut packages) = self.packages.write() {
-            packages.insert(sha.clone(), Arc::from(bytes));
-        }
+        self.insert(sha.clone(), bytes);
         sha
+    }
+
+    /// Puts `bytes` on the shelf under `sha256`, which the caller has already computed.
+    pub fn insert(&self, sha256: String, bytes: Vec<u8>) {
+        if let Ok(mut packages) = self.packages.write() {
+            packages.insert(sha256, Arc::from(bytes));
+        }
     }
 
     /// The package with digest `sha256`.
     pub fn get(&self, sha256: &str) -> Option<Arc<[u8]>> {
-        self.packages.read().ok()?.get(sha256).cloned()
+        if let Some(bytes) = self.packages.read().ok()?.get(sha256) {
+            return Some(bytes.clone());
+        }
+        // A digest names the file; anything else never reaches the file system.
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let path = self.directory.read().ok()?.as_ref()?.join(sha256);
+        let bytes = std::fs::read(path).ok()?;
+        // The file must still be what its name says.
+        if sha256_hex(&bytes) != sha256 {
+            return None;
+        }
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        self.packages.write().ok()?.insert(sha256.to_owned(), bytes.clone());
+        Some(bytes)
+    }
+
+    /// Serves packages kept as `<sha256>` files in `directory` too.
+    pub fn set_directory(&self, directory: std::path::PathBuf) {
+        if let Ok(mut dir) = self.directory.write() {
+            *dir = Some(directory);
+        }
     }
 }
 
@@ -301,6 +331,35 @@ impl Lwm2mServer {
         content::decode(reply.content_format, path, &reply.payload)
     }
 
+    /// Reads an object instance whole or, when the client answers no instance read (some 1.0
+    /// clients read single resources only) or an empty one, the listed `resources` one by one.
+    /// `Err` only when nothing could be read.
+    pub async fn read_instance(
+        &self,
+        name: &str,
+        instance: ResourcePath,
+        resources: &[u16],
+    ) -> Result<Vec<(ResourcePath, Value)>, Lwm2mError> {
+        let whole = self.read(name, instance, None).await;
+        if let Ok(values) = &whole {
+            if !values.is_empty() {
+                return whole;
+            }
+        }
+        let mut values = Vec::new();
+        for &id in resources {
+            if let Some(path) = instance.child(id) {
+                if let Ok(mut one) = self.read(name, path, None).await {
+                    values.append(&mut one);
+                }
+            }
+        }
+        match whole {
+            Err(e) if values.is_empty() => Err(e),
+            _ => Ok(values),
+        }
+    }
+
     /// Writes `payload` in `format` to `path` (PUT: replace). Bodies over one block go Block1.
     pub async fn write(&self, name: &str, path: ResourcePath, format: u16, payload: Vec<u8>) -> Result<(), Lwm2mError> {
         let mut request = Request::new(Method::Put, "");
@@ -463,7 +522,25 @@ pub fn unix_seconds(at: SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::is_fresher;
+    use super::{is_fresher, sha256_hex, PackageShelf};
+
+    #[test]
+    fn the_shelf_reads_packages_from_its_directory_when_first_asked_and_checks_them() {
+        let dir = std::env::temp_dir().join(format!("seam-shelf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = b"a package".to_vec();
+        let sha = sha256_hex(&good);
+        std::fs::write(dir.join(&sha), &good).unwrap();
+        let forged = "0".repeat(64);
+        std::fs::write(dir.join(&forged), b"not what the name says").unwrap();
+        let shelf = PackageShelf::default();
+        assert!(shelf.get(&sha).is_none(), "no directory yet");
+        shelf.set_directory(dir.clone());
+        assert_eq!(shelf.get(&sha).as_deref(), Some(&good[..]));
+        assert!(shelf.get(&forged).is_none());
+        assert!(shelf.get("../../etc/passwd").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn observe_sequence_numbers_compare_with_wraparound() {

@@ -56,7 +56,8 @@ struct Inner {
     registry: Registry,
     server: Lwm2mServer,
     devices: Mutex<HashMap<String, NamedNode>>,
-    boards: Mutex<HashMap<String, NamedNode>>,
+    /// Catalog boards by normalised model number, and the write generation they were read at.
+    boards: Mutex<(Option<u64>, HashMap<String, NamedNode>)>,
     deployments: Mutex<HashMap<(String, String), NamedNode>>,
     describe: Semaphore,
     packages_dir: Option<PathBuf>,
@@ -94,7 +95,7 @@ pub struct DeployResult {
 
 impl Lwm2mBridge {
     /// Starts applying `events` of `server` to `registry`. Packages are kept in `packages_dir`
-    /// (content-addressed; loaded back onto the server's shelf now) when one is given.
+    /// (content-addressed; the server reads them from there when first asked) when one is given.
     pub fn start(
         registry: Registry,
         server: Lwm2mServer,
@@ -103,20 +104,14 @@ impl Lwm2mBridge {
     ) -> std::io::Result<Self> {
         if let Some(dir) = &packages_dir {
             std::fs::create_dir_all(dir)?;
-            for entry in std::fs::read_dir(dir)? {
-                let path = entry?.path();
-                let is_digest = path.file_name().and_then(|n| n.to_str()).is_some_and(is_sha256);
-                if is_digest {
-                    server.shelf().put(std::fs::read(&path)?);
-                }
-            }
+            server.shelf().set_directory(dir.clone());
         }
         let bridge = Self {
             inner: Arc::new(Inner {
                 registry,
                 server,
                 devices: Mutex::new(HashMap::new()),
-                boards: Mutex::new(HashMap::new()),
+                boards: Mutex::new((None, HashMap::new())),
                 deployments: Mutex::new(HashMap::new()),
                 describe: Semaphore::new(DESCRIBE_CONCURRENCY),
                 packages_dir,
@@ -144,7 +139,7 @@ impl Lwm2mBridge {
                 std::fs::rename(&partial, &path)?;
             }
         }
-        self.inner.server.shelf().put(bytes);
+        self.inner.server.shelf().insert(sha.clone(), bytes);
         Ok(sha)
     }
 
@@ -300,27 +295,21 @@ impl Lwm2mBridge {
         let Ok(_permit) = self.inner.describe.acquire().await else {
             return;
         };
-        let server = &self.inner.server;
-        let values = match server.read(&endpoint, ResourcePath::instance(3, 0), None).await {
+        let instance = ResourcePath::instance(3, 0);
+        let values = match self
+            .inner
+            .server
+            .read_instance(&endpoint, instance, &OBJECT3_RESOURCES)
+            .await
+        {
             Ok(values) if !values.is_empty() => values,
-            whole => {
-                // Some LwM2M 1.0 clients (lwm2m-node-lib among them) only answer reads of single
-                // resources: ask for the ones SEAM uses, one by one.
-                let mut values = Vec::new();
-                for id in OBJECT3_RESOURCES {
-                    if let Ok(mut one) = server.read(&endpoint, ResourcePath::resource(3, 0, id), None).await {
-                        values.append(&mut one);
-                    }
-                }
-                if values.is_empty() {
-                    let why = whole
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "an empty answer".into());
-                    tracing::info!(%endpoint, error = %why, "device did not describe itself; flagged as not described");
-                    return;
-                }
-                values
+            outcome => {
+                let why = outcome
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "an empty answer".into());
+                tracing::info!(%endpoint, error = %why, "device did not describe itself; flagged as not described");
+                return;
             }
         };
         let text = |id: u16| {
@@ -363,13 +352,20 @@ impl Lwm2mBridge {
         let Some(model) = report.model_number.as_deref().map(normalise) else {
             return Ok(None);
         };
-        if let Some(board) = lock(&self.inner.boards).get(&model) {
-            return Ok(Some(board.clone()));
+        let generation = self.inner.registry.generation();
+        {
+            let boards = lock(&self.inner.boards);
+            if let Some(board) = boards.1.get(&model) {
+                return Ok(Some(board.clone()));
+            }
+            if boards.0 == Some(generation) {
+                return Ok(None); // The index is current: the board is not in the catalog.
+            }
         }
-        // Not in the index: the catalog may have grown since it was built.
+        // Not in the index, which predates the last write: the catalog may have grown.
         let index = self.board_index()?;
         let found = index.get(&model).cloned();
-        *lock(&self.inner.boards) = index;
+        *lock(&self.inner.boards) = (Some(generation), index);
         Ok(found)
     }
 
@@ -405,10 +401,6 @@ fn normalise(name: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect()
-}
-
-fn is_sha256(name: &str) -> bool {
-    name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn deployment_id(endpoint: &str, sha256: &str) -> String {
