@@ -888,19 +888,34 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
     catalog.seed_if_empty().context("cannot read the bundled catalog")?;
     let fleet = catalog.fleet().context("cannot read the catalog's runtimes")?;
     let float32 = format!("{}float32", seam_registry::vocab::SEAM);
+    let tflite = analysis.format == "tflite";
     let estimates: Vec<serde_json::Value> = fleet
         .runtimes
         .values()
         .map(|r| {
-            let (dtype, arena, weights) = if r.dtypes.contains(&float32) {
+            // A TFLite file runs as it is: its own tensor types, the flatbuffer itself in flash.
+            let (dtype, arena, weights) = if tflite {
+                let dtype = analysis.inputs.first().map_or("float32", |t| t.dtype.as_str());
+                (dtype, analysis.arena_bytes, analysis.file_bytes)
+            } else if r.dtypes.contains(&float32) {
                 ("float32", analysis.arena_bytes, analysis.weight_bytes.float32)
             } else {
                 ("int8", analysis.arena_bytes.div_ceil(4), analysis.weight_bytes.int8)
             };
-            let missing: Vec<&String> = analysis
+            // The catalog names operators as ONNX does; a TFLite builtin is checked through its
+            // ONNX equivalent, and one without any is reported as missing under its own name.
+            let missing: Vec<&str> = analysis
                 .operators
                 .keys()
-                .filter(|op| !r.operators.contains(*op))
+                .map(String::as_str)
+                .filter(|op| {
+                    let name = if tflite {
+                        seam_registry::bridge::tflite::onnx_equivalent(op).unwrap_or(op)
+                    } else {
+                        op
+                    };
+                    !r.operators.iter().any(|o| o == name)
+                })
                 .collect();
             serde_json::json!({
                 "runtime": r.iri,
@@ -959,6 +974,9 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
                 String::new()
             }
         );
+    }
+    for note in &analysis.notes {
+        let _ = writeln!(out, "  note: {note}");
     }
     Ok(())
 }

@@ -499,9 +499,24 @@ fn analyze_measures_an_onnx_model_and_refuses_what_is_not_one() {
     assert!(stderr(&out).contains("not an ONNX model"), "{}", stderr(&out));
 
     let tflite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/seloc-ml/models/Hello_World.tflite");
-    let out = seam(&["analyze", tflite.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("TFLite"), "{}", stderr(&out));
+    let out = seam(&["analyze", "--json", tflite.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["format"], "tflite");
+    assert_eq!(json["macs"], 288);
+    assert_eq!(json["params"], 321);
+    assert_eq!(json["inputs"][0]["shape"], serde_json::json!([1, 1]));
+    // A TFLite file cut short keeps its magic and fails the flatbuffer verifier.
+    let bytes = std::fs::read(&tflite).unwrap();
+    let cut = dir.path().join("cut.tflite");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let out = seam(&["analyze", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a valid TFLite flatbuffer"),
+        "{}",
+        stderr(&out)
+    );
     let out = seam(&["analyze", dir.path().join("absent.onnx").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
 }

@@ -77,3 +77,99 @@ pub fn run(runs: usize, peers: Option<&Path>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// SeLoC-ML's own figures for one TFLite model, from its graph.
+struct SelocFigures {
+    macs: f64,
+    flash_kb: f64,
+    ram_kb: f64,
+}
+
+/// The figures `tflite_models.ttl` records (MACs, and Flash and RAM requirements in kilobytes),
+/// read with SPARQL from an in-memory store.
+fn seloc_figures(description: &Path) -> anyhow::Result<std::collections::BTreeMap<String, SelocFigures>> {
+    use oxigraph::io::RdfFormat;
+    use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+    let store = oxigraph::store::Store::new()?;
+    let text = std::fs::read(description).with_context(|| format!("cannot read {}", description.display()))?;
+    // SeLoC-ML writes a missing dataset as `<None>`, a relative IRI without a base: parse leniently.
+    store.load_from_reader(
+        oxigraph::io::RdfParser::from_format(RdfFormat::Turtle).lenient(),
+        text.as_slice(),
+    )?;
+    let query = r#"
+        PREFIX nnet: <https://w3id.org/tinyml-schema/neural-network-schema#>
+        PREFIX schema: <https://schema.org/>
+        PREFIX s3n: <http://w3id.org/s3n/>
+        PREFIX ssns: <http://www.w3.org/ns/ssn/systems/>
+        PREFIX x: <https://w3id.org/tinyml-schema/neural-network-schema/s3n_extend/>
+        SELECT ?name ?macs ?flash ?ram WHERE {
+          ?m a nnet:NeuralNetwork ; schema:name ?name ; nnet:hasMultiplyAccumulateOps ?macs ;
+             s3n:hasProcedureFeature ?f ; s3n:hasProcedureFeature ?r .
+          ?f ssns:inCondition [ a x:Flash ; schema:minValue ?flash ] .
+          ?r ssns:inCondition [ a x:RAM ; schema:minValue ?ram ] .
+        }"#;
+    let mut figures = std::collections::BTreeMap::new();
+    if let QueryResults::Solutions(solutions) = SparqlEvaluator::new().parse_query(query)?.on_store(&store).execute()? {
+        for solution in solutions {
+            let solution = solution?;
+            let text = |v: &str| -> String {
+                match solution.get(v) {
+                    Some(oxigraph::model::Term::Literal(l)) => l.value().to_owned(),
+                    _ => String::new(),
+                }
+            };
+            figures.insert(
+                text("name"),
+                SelocFigures {
+                    macs: text("macs").parse().unwrap_or(f64::NAN),
+                    flash_kb: text("flash").parse().unwrap_or(f64::NAN),
+                    ram_kb: text("ram").parse().unwrap_or(f64::NAN),
+                },
+            );
+        }
+    }
+    Ok(figures)
+}
+
+/// `seam-bench seloc-tflite`: SEAM's analysis of SeLoC-ML's TFLite models next to the figures
+/// SeLoC-ML's graph records, as a Markdown table.
+pub fn seloc_tflite(dir: &Path) -> anyhow::Result<()> {
+    let figures = seloc_figures(&dir.join("description/tflite_models.ttl"))?;
+    println!("| Model | Ops | Params | MACs (SEAM) | MACs (SeLoC) | Flash B (SEAM = file) | Flash B (SeLoC) | Arena B (SEAM) | RAM B (SeLoC) | tract-tflite |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let (mut macs_equal, mut flash_equal, mut total) = (0, 0, 0);
+    for (name, seloc) in &figures {
+        let path = dir.join("models").join(format!("{name}.tflite"));
+        let analysis = analyze_path(&path).with_context(|| format!("analysing {}", path.display()))?;
+        total += 1;
+        // SeLoC-ML writes its figures as decimals with 7 significant digits.
+        let close = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-6;
+        macs_equal += usize::from(close(analysis.macs as f64, seloc.macs));
+        flash_equal += usize::from(close(analysis.file_bytes as f64, seloc.flash_kb * 1000.0));
+        let tract = match analysis.notes.iter().find(|n| n.starts_with("tract-tflite")) {
+            Some(n) if n.contains("agrees") => "loads, MACs agree".to_owned(),
+            Some(n) => {
+                let why = n
+                    .trim_start_matches("tract-tflite cannot load it (")
+                    .trim_end_matches("); figures are the file's own");
+                format!("refuses: {}", why.replace('\n', " ").replace('|', "/"))
+            }
+            None => String::new(),
+        };
+        println!(
+            "| {name} | {} | {} | {} | {:.0} | {} | {:.0} | {} | {:.0} | {tract} |",
+            analysis.operators.values().sum::<u64>(),
+            analysis.params,
+            analysis.macs,
+            seloc.macs,
+            analysis.file_bytes,
+            seloc.flash_kb * 1000.0,
+            analysis.arena_bytes,
+            seloc.ram_kb * 1000.0,
+        );
+    }
+    println!();
+    println!("{macs_equal}/{total} MAC counts and {flash_equal}/{total} flash figures equal SeLoC-ML's (to its 7 significant digits).");
+    Ok(())
+}

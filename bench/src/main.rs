@@ -79,6 +79,12 @@ enum Cmd {
         #[arg(long)]
         peers: Option<PathBuf>,
     },
+    /// SEAM's analysis of SeLoC-ML's 23 TFLite models next to the figures SeLoC-ML's graph records.
+    SelocTflite {
+        /// SeLoC-ML's folder (models/ and description/).
+        #[arg(long, default_value = "../shared/interop/seloc-ml")]
+        dir: PathBuf,
+    },
     /// A registration storm of simulated LwM2M devices against `seam serve`.
     Lwm2mRegister {
         /// The seam binary to start (a release build).
@@ -164,6 +170,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
         Cmd::Analyze { runs, peers } => bridge::run(runs.max(1), peers.as_deref())?,
+        Cmd::SelocTflite { dir } => bridge::seloc_tflite(&dir)?,
         Cmd::Lwm2mRegister {
             seam,
             devices,

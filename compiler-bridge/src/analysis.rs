@@ -1,4 +1,5 @@
-//! `seam analyze`: what an ONNX model is and what it costs, measured from the file.
+//! `seam analyze`: what a model is and what it costs, measured from the file. ONNX is handled
+//! here; TFLite files are recognised by their magic and handed to [`crate::tflite`].
 //!
 //! - Structure (inputs, outputs, operator histogram) and **params** come from the ONNX graph
 //!   itself: learnable weights and biases are the initializers that feed compute operators
@@ -53,7 +54,7 @@ pub struct WeightBytes {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Analysis {
-    /// `onnx` (TFLite is recognised and refused for now).
+    /// `onnx` or `tflite`.
     pub format: String,
     /// SHA-256 of the file, lowercase hex.
     pub sha256: String,
@@ -75,6 +76,9 @@ pub struct Analysis {
     pub peak_activation_bytes: u64,
     /// Arena a TFLM-style greedy planner allocates for the activations.
     pub arena_bytes: u64,
+    /// What else the analysis found worth saying (a second loader's opinion, what was left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Compute operators whose initializer inputs are learnable parameters.
@@ -114,10 +118,8 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
         path: "<model>".into(),
         message,
     };
-    if bytes.len() >= 8 && &bytes[4..8] == b"TFL3" {
-        return Err(BridgeError::Unsupported(
-            "TFLite models are recognised but not analysed yet (ONNX only)".into(),
-        ));
+    if crate::tflite::is_tflite(bytes) {
+        return crate::tflite::analyze(bytes);
     }
     let proto = pb::ModelProto::decode(bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
     let graph = proto
@@ -199,6 +201,7 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
         weight_bytes,
         peak_activation_bytes: peak,
         arena_bytes: arena,
+        notes: Vec::new(),
     })
 }
 
@@ -436,7 +439,7 @@ fn is_linear_layer(op_name: &str) -> bool {
 }
 
 /// Sum of `Cost::FMA` over the linear layers of the decluttered model.
-fn count_macs(model: &TypedModel) -> Result<u64, String> {
+pub(crate) fn count_macs(model: &TypedModel) -> Result<u64, String> {
     let mut macs = 0u64;
     for node in model.nodes.iter().filter(|n| is_linear_layer(&n.op.name())) {
         let inputs: Vec<&TypedFact> = node

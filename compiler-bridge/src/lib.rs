@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod backend;
 pub mod memory;
 pub mod onnx_build;
+pub mod tflite;
 pub mod transform;
 pub mod validate;
 
