@@ -2,6 +2,8 @@
 //!
 //! Exit codes (DESIGN §4): 0 success, 1 runtime failure, 2 usage error (clap), 3 invalid input.
 
+mod compile_cmd;
+
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,29 +43,11 @@ enum Command {
     Match(MatchArgs),
     /// Deliver a package to devices over LwM2M through a running service, and report each outcome.
     Deploy(DeployArgs),
-    /// Measure an ONNX model: params, MACs, weight and activation memory, per-runtime estimates.
+    /// Measure an ONNX or TFLite model: params, MACs, weight and activation memory, per-runtime estimates.
     Analyze(AnalyzeArgs),
-    /// Transform, validate and compile a model with a backend; the artifact and its manifest land in --out.
-    Compile(CompileArgs),
-}
-
-#[derive(clap::Args)]
-struct CompileArgs {
-    /// The model file (ONNX).
-    #[arg(required_unless_present = "list_backends")]
-    model: Option<PathBuf>,
-    /// The backend (see --list-backends).
-    #[arg(long, required_unless_present = "list_backends")]
-    backend: Option<String>,
-    /// Quantise the weights first (int8 is the only scheme).
-    #[arg(long, value_parser = ["int8"])]
-    quantize: Option<String>,
-    /// Where the artifact and manifest.json go.
-    #[arg(long, default_value = "./seam-out")]
-    out: PathBuf,
-    /// List the backends and exit.
-    #[arg(long)]
-    list_backends: bool,
+    /// Compile a model into a signed package: for a --target device (backend and fit from the
+    /// graph) or with a --backend; the package, its files and manifest land in --out.
+    Compile(compile_cmd::CompileArgs),
 }
 
 #[derive(clap::Args)]
@@ -224,7 +208,7 @@ struct QueryArgs {
 }
 
 /// A failure, with the exit code it maps to.
-enum Failure {
+pub(crate) enum Failure {
     Runtime(anyhow::Error),
     Invalid(anyhow::Error),
 }
@@ -262,16 +246,16 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Load(args) => load(args),
-        Command::Query(args) => query(args),
-        Command::Match(args) => match_device(args),
-        Command::Deploy(args) => deploy(args),
-        Command::Analyze(args) => analyze(args),
-        Command::Compile(args) => compile(args),
+        Command::Serve(args) => serve(args).map(|()| 0),
+        Command::Load(args) => load(args).map(|()| 0),
+        Command::Query(args) => query(args).map(|()| 0),
+        Command::Match(args) => match_device(args).map(|()| 0),
+        Command::Deploy(args) => deploy(args).map(|()| 0),
+        Command::Analyze(args) => analyze(args).map(|()| 0),
+        Command::Compile(args) => compile_cmd::compile(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(failure) => {
             let (code, error) = match failure {
                 Failure::Runtime(e) => (1, e),
@@ -311,7 +295,7 @@ fn report(error: &anyhow::Error) {
     }
 }
 
-fn open(data: &std::path::Path) -> anyhow::Result<Registry> {
+pub(crate) fn open(data: &std::path::Path) -> anyhow::Result<Registry> {
     Ok(Registry::open(data)?)
 }
 
@@ -977,54 +961,6 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
     }
     for note in &analysis.notes {
         let _ = writeln!(out, "  note: {note}");
-    }
-    Ok(())
-}
-
-fn compile(args: CompileArgs) -> Result<(), Failure> {
-    use seam_registry::bridge::backend;
-    if args.list_backends {
-        for b in backend::backends() {
-            println!("{:10} {}", b.name(), b.description());
-        }
-        return Ok(());
-    }
-    let (Some(model), Some(name)) = (args.model.as_ref(), args.backend.as_deref()) else {
-        return Err(Failure::Invalid(anyhow::anyhow!("a model and --backend are required")));
-    };
-    let Some(chosen) = backend::backend(name) else {
-        let names: Vec<&str> = backend::backends().iter().map(|b| b.name()).collect();
-        return Err(Failure::Invalid(anyhow::anyhow!(
-            "no backend {name:?}; there are {}",
-            names.join(", ")
-        )));
-    };
-    let bytes = std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
-    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    let options = backend::CompileOptions {
-        quantize_int8: args.quantize.is_some(),
-        ..Default::default()
-    };
-    let (artifact, manifest) =
-        backend::compile(&bytes, stem, chosen.as_ref(), &options).map_err(anyhow::Error::from)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    for file in &artifact.files {
-        let path = args.out.join(&file.name);
-        std::fs::write(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("wrote {} ({} bytes)", path.display(), file.bytes.len());
-    }
-    let manifest_path = args.out.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).context("cannot serialise the manifest")?;
-    std::fs::write(&manifest_path, text).with_context(|| format!("cannot write {}", manifest_path.display()))?;
-    println!("wrote {}", manifest_path.display());
-    if let Some(v) = &manifest.validation {
-        println!(
-            "validated on {} samples ({}): top-1 agreement {:.1}%, relative error {:.2}%",
-            v.samples,
-            v.compared,
-            v.top1_agreement * 100.0,
-            v.relative_error * 100.0
-        );
     }
     Ok(())
 }

@@ -1,19 +1,17 @@
 //! Backends: what turns a (possibly transformed) model into an artifact for a kind of target.
-//! Each is selectable by name; [`backends`] lists them for `seam compile --list-backends`.
+//! Each is selectable by name; [`Backends`] lists them for `seam compile --list-backends`.
 //!
+//! Built in:
 //! - `onnx-int8`: the model with int8 weights in QDQ form (an ONNX file tract and onnxruntime run);
 //! - `c-array`: a C header and source holding the model bytes, 16-byte aligned, with the arena
-//!   size the planner measured, the way MCU runtimes embed a model.
+//!   size the planner measured, the way MCU runtimes embed a model;
+//! - `tract-nnef` ([`crate::nnef`]): an NNEF archive tract loads on Linux-class devices;
+//! - `tflite-micro` ([`crate::tflite_micro`]): a TFLite flatbuffer and its C array, for TFLM.
+//!
+//! Declared: command-line compilers from a TOML file ([`crate::external`]) and compile services
+//! over HTTP ([`crate::remote`]) implement the same trait.
 
-use std::collections::BTreeMap;
-
-use prost::Message as _;
-use serde::Serialize;
-use tract_onnx::pb;
-
-use crate::analysis::{analyze_bytes, sha256_hex};
-use crate::transform::quantize_int8;
-use crate::validate::{compare, Thresholds, ValidationReport};
+use crate::analysis::analyze_bytes;
 use crate::BridgeError;
 
 /// One file of an artifact.
@@ -25,44 +23,83 @@ pub struct ArtifactFile {
     pub bytes: Vec<u8>,
 }
 
+/// A compiled model in a form tract can run, so the pipeline can validate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runnable {
+    /// The artifact file at this index is an ONNX model.
+    Onnx(usize),
+    /// The artifact file at this index is an NNEF archive.
+    Nnef(usize),
+    /// The artifact file at this index is a TFLite flatbuffer.
+    Tflite(usize),
+}
+
 /// What a backend produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Artifact {
     /// The files, the main one first.
     pub files: Vec<ArtifactFile>,
+    /// What the compiler printed (external compilers), for the report.
+    pub log: String,
+    /// Which file tract can run for validation, if any.
+    pub runnable: Option<Runnable>,
+    /// Bytes the artifact occupies on the device, when that is not the sum of its files (a C
+    /// source is text; what lands in flash is the array it holds).
+    pub device_bytes: Option<u64>,
+}
+
+/// One compilation asked of a backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// The model (ONNX bytes, already transformed).
+    pub model: &'a [u8],
+    /// The name the outputs are derived from (a file stem).
+    pub stem: &'a str,
+    /// The target's name (a board or device short name), when there is one.
+    pub target: Option<&'a str>,
 }
 
 /// A compiler backend.
-pub trait Backend {
+pub trait Backend: Send + Sync {
     /// The name it is selected by.
-    fn name(&self) -> &'static str;
-    /// Its version (for the manifest).
+    fn name(&self) -> &str;
+    /// Its version (for the manifest and the cache key).
     fn version(&self) -> String;
     /// One line for `--list-backends`.
-    fn description(&self) -> &'static str;
-    /// Compiles `model` (ONNX bytes, already transformed) named `stem`.
-    fn compile(&self, model: &[u8], stem: &str) -> Result<Artifact, BridgeError>;
+    fn description(&self) -> String;
+    /// Whether it wants int8 weights whatever it was asked (`onnx-int8` does).
+    fn quantizes(&self) -> bool {
+        false
+    }
+    /// Compiles one job.
+    fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError>;
 }
 
 /// The ONNX file itself (after the requested transforms).
 pub struct OnnxBackend;
 
 impl Backend for OnnxBackend {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "onnx-int8"
     }
     fn version(&self) -> String {
         env!("CARGO_PKG_VERSION").to_owned()
     }
-    fn description(&self) -> &'static str {
-        "ONNX with int8 weights in QDQ form (quantises a float model), for tract or onnxruntime"
+    fn description(&self) -> String {
+        "ONNX with int8 weights in QDQ form (quantises a float model), for tract or onnxruntime".into()
     }
-    fn compile(&self, model: &[u8], stem: &str) -> Result<Artifact, BridgeError> {
+    fn quantizes(&self) -> bool {
+        true
+    }
+    fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError> {
         Ok(Artifact {
             files: vec![ArtifactFile {
-                name: format!("{stem}.onnx"),
-                bytes: model.to_vec(),
+                name: format!("{}.onnx", job.stem),
+                bytes: job.model.to_vec(),
             }],
+            log: String::new(),
+            runnable: Some(Runnable::Onnx(0)),
+            device_bytes: None,
         })
     }
 }
@@ -88,31 +125,22 @@ fn c_identifier(stem: &str) -> String {
     id
 }
 
-impl Backend for CArrayBackend {
-    fn name(&self) -> &'static str {
-        "c-array"
-    }
-    fn version(&self) -> String {
-        env!("CARGO_PKG_VERSION").to_owned()
-    }
-    fn description(&self) -> &'static str {
-        "a C header and source with the model bytes (16-byte aligned) and the arena size"
-    }
-    fn compile(&self, model: &[u8], stem: &str) -> Result<Artifact, BridgeError> {
-        let analysis = analyze_bytes(model, None)?;
+impl CArrayBackend {
+    /// A C source and header holding `model` as a 16-byte aligned array, with the arena size;
+    /// `by` names the backend in the generated comments.
+    pub fn embed(model: &[u8], stem: &str, arena: u64, by: &str) -> Vec<ArtifactFile> {
         let id = c_identifier(stem);
         let upper = id.to_ascii_uppercase();
+        let sha = crate::analysis::sha256_hex(model);
         let header = format!(
-            "/* Generated by SEAM's compiler bridge (c-array backend) from {stem}.\n * sha256 of the model: {sha} */\n\
+            "/* Generated by SEAM's compiler bridge ({by} backend) from {stem}.\n * sha256 of the model: {sha} */\n\
              #ifndef {upper}_MODEL_H\n#define {upper}_MODEL_H\n\n#include <stddef.h>\n\n\
              /* Bytes of activation arena the model needs (greedy plan, 16-byte aligned tensors). */\n\
              #define {upper}_ARENA_SIZE {arena}u\n\n\
              extern const unsigned char {id}_model[];\nextern const size_t {id}_model_len;\n\n#endif\n",
-            sha = analysis.sha256,
-            arena = analysis.arena_bytes,
         );
         let mut source = format!(
-            "/* Generated by SEAM's compiler bridge (c-array backend). */\n#include \"{id}_model.h\"\n\n\
+            "/* Generated by SEAM's compiler bridge ({by} backend). */\n#include \"{id}_model.h\"\n\n\
              _Alignas(16) const unsigned char {id}_model[] = {{\n"
         );
         for line in model.chunks(16) {
@@ -123,117 +151,88 @@ impl Backend for CArrayBackend {
             source.push('\n');
         }
         source.push_str(&format!("}};\nconst size_t {id}_model_len = {};\n", model.len()));
+        vec![
+            ArtifactFile {
+                name: format!("{id}_model.c"),
+                bytes: source.into_bytes(),
+            },
+            ArtifactFile {
+                name: format!("{id}_model.h"),
+                bytes: header.into_bytes(),
+            },
+        ]
+    }
+}
+
+impl Backend for CArrayBackend {
+    fn name(&self) -> &str {
+        "c-array"
+    }
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+    fn description(&self) -> String {
+        "a C header and source with the model bytes (16-byte aligned) and the arena size".into()
+    }
+    fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError> {
+        let analysis = analyze_bytes(job.model, None)?;
         Ok(Artifact {
-            files: vec![
-                ArtifactFile {
-                    name: format!("{id}_model.c"),
-                    bytes: source.into_bytes(),
-                },
-                ArtifactFile {
-                    name: format!("{id}_model.h"),
-                    bytes: header.into_bytes(),
-                },
-            ],
+            files: Self::embed(job.model, job.stem, analysis.arena_bytes, "c-array"),
+            log: String::new(),
+            runnable: None,
+            device_bytes: Some(job.model.len() as u64),
         })
     }
 }
 
-/// Every built-in backend.
-pub fn backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(OnnxBackend), Box::new(CArrayBackend)]
+/// The backends one compilation may choose from: the built-in ones, then declared ones.
+pub struct Backends {
+    list: Vec<Box<dyn Backend>>,
 }
 
-/// The backend named `name`.
-pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
-    backends().into_iter().find(|b| b.name() == name)
+impl Default for Backends {
+    fn default() -> Self {
+        Self::builtin()
+    }
 }
 
-/// What `compile` was asked for.
-#[derive(Debug, Clone, Default)]
-pub struct CompileOptions {
-    /// Quantise the weights to int8 first (the `onnx-int8` backend always does).
-    pub quantize_int8: bool,
-    /// Validation thresholds for a transformed model.
-    pub thresholds: Thresholds,
-}
+impl Backends {
+    /// The built-in backends.
+    pub fn builtin() -> Self {
+        Self {
+            list: vec![
+                Box::new(crate::nnef::TractNnefBackend),
+                Box::new(crate::tflite_micro::TfliteMicroBackend),
+                Box::new(OnnxBackend),
+                Box::new(CArrayBackend),
+            ],
+        }
+    }
 
-/// The manifest of a compiled artifact.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    /// The source model's SHA-256 and name.
-    pub model: BTreeMap<String, String>,
-    /// Backend name, version and options.
-    pub backend: BTreeMap<String, String>,
-    /// SHA-256 and size of every output file.
-    pub outputs: Vec<BTreeMap<String, String>>,
-    /// Weight bytes and arena of what was compiled.
-    pub sizes: BTreeMap<String, u64>,
-    /// How the transformed model compares with the original, when it was transformed.
-    pub validation: Option<ValidationReport>,
-}
+    /// Adds a backend; a name already taken is refused.
+    pub fn add(&mut self, backend: Box<dyn Backend>) -> Result<(), BridgeError> {
+        if self.get(backend.name()).is_some() {
+            return Err(BridgeError::Backend {
+                backend: backend.name().to_owned(),
+                message: "a backend of that name already exists".into(),
+            });
+        }
+        self.list.push(backend);
+        Ok(())
+    }
 
-/// Transforms (as asked), validates, and compiles `model` with `backend`.
-pub fn compile(
-    model: &[u8],
-    stem: &str,
-    backend: &dyn Backend,
-    options: &CompileOptions,
-) -> Result<(Artifact, Manifest), BridgeError> {
-    let original = analyze_bytes(model, None)?;
-    let quantize = options.quantize_int8 || backend.name() == "onnx-int8";
-    let (compiled, validation) = if quantize {
-        let mut proto = pb::ModelProto::decode(model).map_err(|e| BridgeError::InvalidModel {
-            path: stem.to_owned(),
-            message: format!("not an ONNX model: {e}"),
-        })?;
-        quantize_int8(&mut proto)?;
-        let bytes = proto.encode_to_vec();
-        let report = compare(model, &bytes, 20, 1)?;
-        report.check(&options.thresholds)?;
-        (bytes, Some(report))
-    } else {
-        (model.to_vec(), None)
-    };
-    let measured = analyze_bytes(&compiled, None)?;
-    let artifact = backend.compile(&compiled, stem)?;
-    let manifest = Manifest {
-        model: BTreeMap::from([
-            ("name".to_owned(), stem.to_owned()),
-            ("sha256".to_owned(), original.sha256),
-        ]),
-        backend: BTreeMap::from([
-            ("name".to_owned(), backend.name().to_owned()),
-            ("version".to_owned(), backend.version()),
-            (
-                "quantize".to_owned(),
-                if quantize { "int8".to_owned() } else { "none".to_owned() },
-            ),
-        ]),
-        outputs: artifact
-            .files
-            .iter()
-            .map(|f| {
-                BTreeMap::from([
-                    ("file".to_owned(), f.name.clone()),
-                    ("sha256".to_owned(), sha256_hex(&f.bytes)),
-                    ("sizeBytes".to_owned(), f.bytes.len().to_string()),
-                ])
-            })
-            .collect(),
-        sizes: BTreeMap::from([
-            (
-                "weightBytes".to_owned(),
-                if quantize {
-                    measured.weight_bytes.int8
-                } else {
-                    measured.weight_bytes.float32
-                },
-            ),
-            ("arenaBytes".to_owned(), measured.arena_bytes),
-            ("modelBytes".to_owned(), compiled.len() as u64),
-        ]),
-        validation,
-    };
-    Ok((artifact, manifest))
+    /// The backend named `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn Backend> {
+        self.list.iter().find(|b| b.name() == name).map(|b| b.as_ref())
+    }
+
+    /// All of them, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Backend> {
+        self.list.iter().map(|b| b.as_ref())
+    }
+
+    /// Their names, for messages.
+    pub fn names(&self) -> Vec<String> {
+        self.list.iter().map(|b| b.name().to_owned()).collect()
+    }
 }

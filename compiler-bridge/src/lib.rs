@@ -8,16 +8,27 @@
 //!   file, with tract-onnx;
 //! - [`memory`]: liveness peak and a TFLM-style greedy arena planner;
 //! - [`onnx_build`]: a small ONNX graph builder, used for the MLPerf Tiny reference architectures
-//!   the tests and benchmarks measure.
-//!
-//! Transforms (int8), validation, backends and signed packages are the rest of the
-//! compiler-bridge issue.
+//!   the tests and benchmarks measure;
+//! - [`tflite`]: the same measurements read from a TFLite flatbuffer, tract-tflite as a cross-check;
+//! - [`transform`]: int8 weight quantisation (QDQ), batch-norm folding, magnitude pruning;
+//! - [`validate`]: original and compiled model run side by side on seeded inputs;
+//! - [`backend`]: the backend trait and the built-in backends (`onnx-int8`, `c-array`, and
+//!   [`nnef`]'s `tract-nnef`); [`external`] declares command-line compilers and [`remote`]
+//!   compile services behind the same trait;
+//! - [`package`]: signed packages (Ed25519 over the manifest) and the package cache;
+//! - [`compile`]: the pipeline that ties them together.
 
 pub mod analysis;
 pub mod backend;
+pub mod compile;
+pub mod external;
 pub mod memory;
+pub mod nnef;
 pub mod onnx_build;
+pub mod package;
+pub mod remote;
 pub mod tflite;
+pub mod tflite_micro;
 pub mod transform;
 pub mod validate;
 
@@ -38,4 +49,24 @@ pub enum BridgeError {
     /// A transformed model strays too far from its original.
     #[error("validation failed: {0}")]
     ValidationFailed(String),
+    /// A backend could not compile the model (its own words, or why it could not run).
+    #[error("backend {backend}: {message}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A package or its signing key is unusable: unreadable, tampered with, or signed by a key
+    /// that is not trusted.
+    #[error("package: {0}")]
+    Package(String),
+    /// A declaration of external compilers is malformed.
+    #[error("{path}: {message}")]
+    Declaration {
+        /// The TOML file.
+        path: String,
+        /// What is wrong, with its line and column.
+        message: String,
+    },
 }

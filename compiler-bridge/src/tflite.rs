@@ -40,6 +40,16 @@ fn compute_op(name: &str) -> Option<usize> {
     }
 }
 
+/// One operator of the main subgraph: its builtin name and tensor indices (checked).
+struct FileOp {
+    name: String,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+    /// BATCH_MATMUL's `adj_x`: the left operand is transposed, its reduction axis is the
+    /// second-to-last.
+    adj_x: bool,
+}
+
 /// One tensor of the main subgraph, as the file declares it.
 struct FileTensor {
     name: String,
@@ -134,7 +144,7 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, BridgeError> {
         return Err(invalid(format!("{} operators (at most {MAX_ITEMS})", operators.len())));
     }
     let mut histogram: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ops: Vec<(String, Vec<usize>, Vec<usize>)> = Vec::with_capacity(operators.len());
+    let mut ops: Vec<FileOp> = Vec::with_capacity(operators.len());
     for op in operators.iter() {
         let code = op.opcode_index() as usize;
         let name = match &opcodes {
@@ -154,7 +164,13 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, BridgeError> {
             outputs.extend(tensor_at(i)?);
         }
         *histogram.entry(name.clone()).or_insert(0) += 1;
-        ops.push((name, inputs, outputs));
+        let adj_x = op.builtin_options_as_batch_mat_mul_options().is_some_and(|o| o.adj_x());
+        ops.push(FileOp {
+            name,
+            inputs,
+            outputs,
+            adj_x,
+        });
     }
     let mut graph_inputs = Vec::new();
     for i in main.inputs().into_iter().flatten() {
@@ -238,10 +254,10 @@ fn tensor_type(t: fb::TensorType) -> (String, u64) {
 }
 
 /// Constant inputs of compute operators; a bias is stored as int32 in an int8 model.
-fn count_params(ops: &[(String, Vec<usize>, Vec<usize>)], tensors: &[FileTensor]) -> (u64, WeightBytes) {
+fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes) {
     let mut counted = HashSet::new();
     let (mut weights, mut biases) = (0u64, 0u64);
-    for (name, inputs, _) in ops {
+    for FileOp { name, inputs, .. } in ops {
         let Some(bias_index) = compute_op(name) else {
             continue;
         };
@@ -277,9 +293,15 @@ fn count_params(ops: &[(String, Vec<usize>, Vec<usize>)], tensors: &[FileTensor]
 
 /// Multiply-accumulates of the linear layers, from the shapes the file declares:
 /// output elements × the kernel's reduction size.
-fn file_macs(ops: &[(String, Vec<usize>, Vec<usize>)], tensors: &[FileTensor]) -> u64 {
+fn file_macs(ops: &[FileOp], tensors: &[FileTensor]) -> u64 {
     let mut macs = 0u64;
-    for (name, inputs, outputs) in ops {
+    for FileOp {
+        name,
+        inputs,
+        outputs,
+        adj_x,
+    } in ops
+    {
         let (Some(&out), Some(&weights)) = (outputs.first(), inputs.get(1)) else {
             continue;
         };
@@ -292,6 +314,20 @@ fn file_macs(ops: &[(String, Vec<usize>, Vec<usize>)], tensors: &[FileTensor]) -
             "DEPTHWISE_CONV_2D" if w.len() == 4 => (w[1] * w[2]) as u64,
             // Weights [units, features].
             "FULLY_CONNECTED" if w.len() == 2 => w[1] as u64,
+            // Output [..., M, N] = X [..., M, K] · Y [..., K, N]: K per output element (what
+            // converters emit for 1×1 convolutions and dense layers).
+            "BATCH_MATMUL" => {
+                let x = &tensors[inputs[0]].shape;
+                let k = if *adj_x {
+                    x.len().checked_sub(2)
+                } else {
+                    x.len().checked_sub(1)
+                };
+                match k.and_then(|k| x.get(k)) {
+                    Some(&k) => k as u64,
+                    None => continue,
+                }
+            }
             "TRANSPOSE_CONV" => {
                 // Inputs: output shape, filter [Cout, KH, KW, Cin], input. Every input element
                 // is spread over KH × KW × Cout outputs.
@@ -314,16 +350,11 @@ fn file_macs(ops: &[(String, Vec<usize>, Vec<usize>)], tensors: &[FileTensor]) -
 /// Lifetimes over the file's operator order, as TensorFlow Lite Micro plans them: a tensor lives
 /// from the operator that writes it (inputs from the start) to the last that reads it (outputs to
 /// the end); constants stay in flash.
-fn plan_memory(
-    ops: &[(String, Vec<usize>, Vec<usize>)],
-    tensors: &[FileTensor],
-    graph_inputs: &[usize],
-    graph_outputs: &[usize],
-) -> (u64, u64) {
+fn plan_memory(ops: &[FileOp], tensors: &[FileTensor], graph_inputs: &[usize], graph_outputs: &[usize]) -> (u64, u64) {
     let end = ops.len();
     let mut first: HashMap<usize, usize> = graph_inputs.iter().map(|&t| (t, 0)).collect();
     let mut last: HashMap<usize, usize> = HashMap::new();
-    for (position, (_, inputs, outputs)) in ops.iter().enumerate() {
+    for (position, FileOp { inputs, outputs, .. }) in ops.iter().enumerate() {
         for &t in outputs {
             first.entry(t).or_insert(position);
         }

@@ -5,13 +5,13 @@
 //! saturate and hide errors, and they are where tract's quantised-softmax lookup table would hide
 //! a broken model. Top-1 agreement is the share of samples whose arg-max is the same.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
 use crate::BridgeError;
 
 /// How a transformed model compares with its original.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationReport {
     /// Seeded inputs run through both.
@@ -65,28 +65,109 @@ impl ValidationReport {
 
 type Runnable = std::sync::Arc<TypedSimplePlan>;
 
-/// Loads a model for running, with its output moved before a final Softmax when there is one.
-fn runnable(bytes: &[u8]) -> Result<(Runnable, bool, Vec<usize>), BridgeError> {
-    let fail = |what: &str, e: TractError| BridgeError::InvalidModel {
+/// A compiled model to compare with its original, in a form tract runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Candidate<'a> {
+    /// An ONNX file.
+    Onnx(&'a [u8]),
+    /// An NNEF archive (tar) as tract writes it.
+    Nnef(&'a [u8]),
+    /// A TFLite flatbuffer.
+    Tflite(&'a [u8]),
+}
+
+fn load_fail(what: &str, e: TractError) -> BridgeError {
+    BridgeError::InvalidModel {
         path: "<model>".into(),
         message: format!("{what}: {e:#}"),
-    };
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
-        .map_err(|e| fail("tract cannot load the model", e))?
-        .into_typed()
-        .and_then(|m| m.into_decluttered())
-        .map_err(|e| fail("tract cannot type the model", e))?;
-    let output = model.output_outlets().map_err(|e| fail("no output", e))?[0];
-    let producer = model.node(output.node);
-    let logits = producer.op.name().starts_with("Softmax") && !producer.inputs.is_empty();
-    if logits {
-        let before = producer.inputs[0];
-        model
-            .select_output_outlets(&[before])
-            .map_err(|e| fail("cannot select the logits", e))?;
     }
-    let input = model.input_outlets().map_err(|e| fail("no input", e))?[0];
+}
+
+/// Moves an ONNX graph's output to the input of a final Softmax, looking through the
+/// quantise/dequantise pairs an activation-quantised model wraps it in. This is done on the
+/// graph itself, before tract sees it: tract 0.23.9 folds `DequantizeLinear → Softmax →
+/// QuantizeLinear` into a lookup table with a constant output, so a quantised classifier would
+/// otherwise validate against garbage. Returns whether it moved the output.
+pub fn cut_before_softmax(proto: &mut tract_onnx::pb::ModelProto) -> bool {
+    let Some(graph) = proto.graph.as_mut() else {
+        return false;
+    };
+    let Some(output) = graph.output.first().map(|o| o.name.clone()) else {
+        return false;
+    };
+    let mut name = output;
+    for _ in 0..8 {
+        let Some(node) = graph.node.iter().find(|n| n.output.first() == Some(&name)) else {
+            return false;
+        };
+        match node.op_type.as_str() {
+            "Softmax" => {
+                let Some(logits) = node.input.first().cloned() else {
+                    return false;
+                };
+                graph.output.truncate(1);
+                graph.output[0] = tract_onnx::pb::ValueInfoProto {
+                    name: logits,
+                    ..Default::default()
+                };
+                return true;
+            }
+            "QuantizeLinear" | "DequantizeLinear" | "Cast" | "Identity" => match node.input.first() {
+                Some(input) => name = input.clone(),
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Loads a model for running, with its output moved before a final Softmax when there is one.
+fn runnable(candidate: Candidate<'_>) -> Result<(Runnable, bool, Vec<usize>), BridgeError> {
+    let (mut model, mut logits) = match candidate {
+        Candidate::Onnx(bytes) => {
+            use prost::Message as _;
+            let mut proto = tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| BridgeError::InvalidModel {
+                path: "<model>".into(),
+                message: format!("not an ONNX model: {e}"),
+            })?;
+            let cut = cut_before_softmax(&mut proto);
+            let model = tract_onnx::onnx()
+                .model_for_proto_model(&proto)
+                .map_err(|e| load_fail("tract cannot load the model", e))?
+                .into_typed()
+                .and_then(|m| m.into_decluttered())
+                .map_err(|e| load_fail("tract cannot type the model", e))?;
+            (model, cut)
+        }
+        Candidate::Nnef(bytes) => {
+            let model = tract_nnef::nnef()
+                .with_onnx()
+                .model_for_read(&mut &bytes[..])
+                .and_then(|m| m.into_decluttered())
+                .map_err(|e| load_fail("tract cannot load the NNEF archive", e))?;
+            (model, false)
+        }
+        Candidate::Tflite(bytes) => {
+            let model = tract_tflite::tflite()
+                .model_for_read(&mut &bytes[..])
+                .and_then(|m| m.into_decluttered())
+                .map_err(|e| load_fail("tract cannot load the TFLite file", e))?;
+            (model, false)
+        }
+    };
+    if !logits {
+        let output = model.output_outlets().map_err(|e| load_fail("no output", e))?[0];
+        let producer = model.node(output.node);
+        if producer.op.name().starts_with("Softmax") && !producer.inputs.is_empty() {
+            let before = producer.inputs[0];
+            model
+                .select_output_outlets(&[before])
+                .map_err(|e| load_fail("cannot select the logits", e))?;
+            logits = true;
+        }
+    }
+    let input = model.input_outlets().map_err(|e| load_fail("no input", e))?[0];
     let shape = model
         .outlet_fact(input)
         .ok()
@@ -95,19 +176,35 @@ fn runnable(bytes: &[u8]) -> Result<(Runnable, bool, Vec<usize>), BridgeError> {
     let plan = model
         .into_optimized()
         .and_then(|m| m.into_runnable())
-        .map_err(|e| fail("tract cannot plan the model", e))?;
+        .map_err(|e| load_fail("tract cannot plan the model", e))?;
     Ok((plan, logits, shape))
 }
 
-/// Runs `original` and `transformed` on `samples` inputs drawn from `seed` and compares them.
+/// Runs `original` and an ONNX `transformed` on `samples` seeded inputs and compares them.
 pub fn compare(
     original: &[u8],
     transformed: &[u8],
     samples: usize,
     seed: u64,
 ) -> Result<ValidationReport, BridgeError> {
-    let (a, logits, shape) = runnable(original)?;
-    let (b, _, shape_b) = runnable(transformed)?;
+    compare_with(original, Candidate::Onnx(transformed), samples, seed)
+}
+
+/// Runs the ONNX `original` and a compiled `candidate` on `samples` inputs drawn from `seed` and
+/// compares them (on the logits when both end in a Softmax).
+pub fn compare_with(
+    original: &[u8],
+    candidate: Candidate<'_>,
+    samples: usize,
+    seed: u64,
+) -> Result<ValidationReport, BridgeError> {
+    let (a, logits, shape) = runnable(Candidate::Onnx(original))?;
+    let (b, logits_b, shape_b) = runnable(candidate)?;
+    if logits != logits_b {
+        return Err(BridgeError::ValidationFailed(
+            "one model ends in a Softmax and the other does not; their outputs cannot be compared".into(),
+        ));
+    }
     if shape != shape_b {
         return Err(BridgeError::ValidationFailed(format!(
             "input shapes differ: {shape:?} and {shape_b:?}"

@@ -8,6 +8,8 @@
 //!   serialisations;
 //! - [`remote::SparqlEndpoint`]: the same queries against any SPARQL 1.1 Protocol endpoint;
 //! - [`http`]: the actix-web service (SPARQL Protocol, update, health, GraphQL, deployments);
+//! - [`packaging`]: backend choice and fit for a target device, package signing keys and cache,
+//!   and the provenance of compiled packages;
 //! - [`live`]: the LwM2M bridge that keeps devices' status, reports and deployments in the graph.
 
 pub mod answer;
@@ -20,6 +22,7 @@ pub mod ingest;
 pub mod live;
 pub mod matching;
 pub mod named;
+pub mod packaging;
 pub mod remote;
 pub mod store;
 pub mod synth;

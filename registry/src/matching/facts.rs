@@ -81,6 +81,8 @@ pub struct RuntimeFacts {
     pub ram_overhead_bytes: u64,
     /// Its own code size, bytes.
     pub flash_overhead_bytes: u64,
+    /// The compiler backend that builds artifacts for it (`seam:compilerBackend`), if declared.
+    pub compiler_backend: Option<String>,
 }
 
 /// What a model needs from one sensor.

@@ -143,8 +143,9 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
 
     for r in rows(
         registry,
-        "SELECT ?r (SAMPLE(?l) AS ?label) (SAMPLE(?ro) AS ?ramO) (SAMPLE(?fo) AS ?flashO)
-         WHERE { ?r a seam:Runtime OPTIONAL { ?r rdfs:label ?l } OPTIONAL { ?r seam:ramOverheadBytes ?ro } OPTIONAL { ?r seam:flashOverheadBytes ?fo } }
+        "SELECT ?r (SAMPLE(?l) AS ?label) (SAMPLE(?ro) AS ?ramO) (SAMPLE(?fo) AS ?flashO) (SAMPLE(?cb) AS ?backend)
+         WHERE { ?r a seam:Runtime OPTIONAL { ?r rdfs:label ?l } OPTIONAL { ?r seam:ramOverheadBytes ?ro } OPTIONAL { ?r seam:flashOverheadBytes ?fo }
+                 OPTIONAL { ?r seam:compilerBackend ?cb } }
          GROUP BY ?r",
     )? {
         let Some(rt) = iri(&r, 0) else { continue };
@@ -155,6 +156,7 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
                 iri: rt,
                 ram_overhead_bytes: int(&r, 2).unwrap_or(0),
                 flash_overhead_bytes: int(&r, 3).unwrap_or(0),
+                compiler_backend: text(&r, 4),
                 ..RuntimeFacts::default()
             },
         );

@@ -1,0 +1,250 @@
+//! The compile pipeline: transform, validate, compile, validate again, sign, cache.
+//!
+//! 1. The request's key — (model SHA-256, target, backend name and version, every option) — is
+//!    looked up in the package cache; a hit that still verifies is returned as it is.
+//! 2. Batch normalisations are folded (when asked), and the model is quantised when asked (or when the backend always does); the transformed model
+//!    is compared with the original on seeded inputs.
+//! 3. The backend compiles. When its output is something tract runs (ONNX, NNEF), that output is
+//!    compared with the original too, so what is validated is what ships.
+//! 4. The manifest (model, backend and options, target, files with digests, sizes, validation, the
+//!    backend's log) is signed and packed with the files; the package is cached.
+
+use std::collections::BTreeMap;
+
+use prost::Message as _;
+use tract_onnx::pb;
+
+use crate::analysis::{analyze_bytes, sha256_hex};
+use crate::backend::{ArtifactFile, Backend, Job, Runnable};
+use crate::package::{self, BackendRef, Cache, Manifest, ModelRef, OutputRef, Signer, TargetRef};
+use crate::transform::{fold_batch_norms, quantize_int8};
+use crate::validate::{compare, compare_with, Candidate, Thresholds, ValidationReport};
+use crate::BridgeError;
+
+/// Seeded samples each validation runs.
+pub const VALIDATION_SAMPLES: usize = 20;
+
+/// One compilation.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The model file (ONNX).
+    pub model: &'a [u8],
+    /// Its IRI in the registry.
+    pub model_iri: String,
+    /// The name outputs are derived from.
+    pub stem: String,
+    /// Fold batch normalisations into the convolutions before them first (exact, and what MCU
+    /// runtimes need: none of them has a BatchNormalization kernel).
+    pub fold_batch_norms: bool,
+    /// Quantise the weights to int8 first.
+    pub quantize_int8: bool,
+    /// What the compiled model must meet against the original.
+    pub thresholds: Thresholds,
+    /// What it is built for.
+    pub target: TargetRef,
+    /// The target's short name, for backends that take one (`{target}`).
+    pub target_name: Option<String>,
+}
+
+/// A compiled, signed package.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The package file's bytes.
+    pub package: Vec<u8>,
+    /// Its SHA-256 (the artifact's IRI is made from it).
+    pub sha256: String,
+    /// The manifest it carries.
+    pub manifest: Manifest,
+    /// The artifact's files.
+    pub files: Vec<ArtifactFile>,
+    /// Whether it came from the cache.
+    pub cache_hit: bool,
+}
+
+/// A name that is safe as a file stem: letters, digits, `-`, `_` and `.` (not leading).
+pub fn safe_stem(stem: &str) -> String {
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.');
+    if cleaned.is_empty() {
+        "model".into()
+    } else {
+        cleaned.chars().take(100).collect()
+    }
+}
+
+/// The model with its batch normalisations folded, when it has any, and how many were folded.
+/// Planning uses this form, since it is what the backends receive.
+pub fn folded(model: &[u8]) -> Result<(Vec<u8>, usize), BridgeError> {
+    let mut proto = pb::ModelProto::decode(model).map_err(|e| BridgeError::InvalidModel {
+        path: "<model>".into(),
+        message: format!("not an ONNX model: {e}"),
+    })?;
+    let n = fold_batch_norms(&mut proto)?;
+    Ok(if n == 0 {
+        (model.to_vec(), 0)
+    } else {
+        (proto.encode_to_vec(), n)
+    })
+}
+
+/// Runs the pipeline; see the module documentation.
+pub fn compile(
+    request: &Request<'_>,
+    backend: &dyn Backend,
+    signer: &Signer,
+    cache: Option<&Cache>,
+) -> Result<Compiled, BridgeError> {
+    if crate::tflite::is_tflite(request.model) {
+        return Err(BridgeError::Unsupported(
+            "compiling TFLite models: the backends take ONNX (analysis reads TFLite)".into(),
+        ));
+    }
+    let original = analyze_bytes(request.model, None)?;
+    let quantize = request.quantize_int8 || backend.quantizes();
+    let backend_ref = BackendRef {
+        name: backend.name().to_owned(),
+        version: backend.version(),
+        options: BTreeMap::from([
+            ("quantize".to_owned(), if quantize { "int8" } else { "none" }.to_owned()),
+            ("foldBatchNorms".to_owned(), request.fold_batch_norms.to_string()),
+            (
+                "maxRelativeError".to_owned(),
+                request.thresholds.max_relative_error.to_string(),
+            ),
+            (
+                "minTop1Agreement".to_owned(),
+                request.thresholds.min_top1_agreement.to_string(),
+            ),
+        ]),
+    };
+    let key = Cache::key(&original.sha256, &request.target, &backend_ref);
+    if let Some(cache) = cache {
+        if let Some((bytes, package)) = cache.get(&key, &signer.public_key_hex()) {
+            tracing::info!(key, "package cache hit");
+            return Ok(Compiled {
+                sha256: sha256_hex(&bytes),
+                package: bytes,
+                manifest: package.manifest,
+                files: package.files,
+                cache_hit: true,
+            });
+        }
+    }
+
+    let stem = safe_stem(&request.stem);
+    let source = if request.fold_batch_norms {
+        folded(request.model)?.0
+    } else {
+        request.model.to_vec()
+    };
+    let (model, transform_report) = if quantize {
+        let mut proto = pb::ModelProto::decode(source.as_slice()).map_err(|e| BridgeError::InvalidModel {
+            path: stem.clone(),
+            message: format!("not an ONNX model: {e}"),
+        })?;
+        quantize_int8(&mut proto)?;
+        let bytes = proto.encode_to_vec();
+        let report = compare(request.model, &bytes, VALIDATION_SAMPLES, 1)?;
+        report.check(&request.thresholds)?;
+        (bytes, Some(report))
+    } else {
+        let report = if request.fold_batch_norms && source != request.model {
+            let report = compare(request.model, &source, VALIDATION_SAMPLES, 1)?;
+            report.check(&request.thresholds)?;
+            Some(report)
+        } else {
+            None
+        };
+        (source, report)
+    };
+    let measured = analyze_bytes(&model, None)?;
+    let job = Job {
+        model: &model,
+        stem: &stem,
+        target: request.target_name.as_deref(),
+    };
+    let artifact = backend.compile(&job)?;
+    // What ships is what is validated, when tract can run it.
+    let validation: Option<ValidationReport> = match artifact.runnable {
+        Some(Runnable::Onnx(i)) | Some(Runnable::Nnef(i)) | Some(Runnable::Tflite(i)) => {
+            let file = artifact.files.get(i).ok_or_else(|| BridgeError::Backend {
+                backend: backend.name().to_owned(),
+                message: format!("its runnable output {i} does not exist"),
+            })?;
+            let candidate = match artifact.runnable {
+                Some(Runnable::Nnef(_)) => Candidate::Nnef(&file.bytes),
+                Some(Runnable::Tflite(_)) => Candidate::Tflite(&file.bytes),
+                _ => Candidate::Onnx(&file.bytes),
+            };
+            let report = compare_with(request.model, candidate, VALIDATION_SAMPLES, 1)?;
+            report.check(&request.thresholds)?;
+            Some(report)
+        }
+        None => transform_report,
+    };
+    let manifest = Manifest {
+        format: package::FORMAT.into(),
+        model: ModelRef {
+            iri: request.model_iri.clone(),
+            name: stem.clone(),
+            sha256: original.sha256.clone(),
+        },
+        backend: backend_ref,
+        target: request.target.clone(),
+        outputs: artifact
+            .files
+            .iter()
+            .map(|f| OutputRef {
+                file: f.name.clone(),
+                sha256: sha256_hex(&f.bytes),
+                size_bytes: f.bytes.len() as u64,
+            })
+            .collect(),
+        sizes: BTreeMap::from([
+            (
+                "weightBytes".to_owned(),
+                if quantize {
+                    measured.weight_bytes.int8
+                } else {
+                    measured.weight_bytes.float32
+                },
+            ),
+            ("arenaBytes".to_owned(), measured.arena_bytes),
+            ("peakActivationBytes".to_owned(), measured.peak_activation_bytes),
+            ("modelBytes".to_owned(), model.len() as u64),
+            (
+                "artifactBytes".to_owned(),
+                artifact.files.iter().map(|f| f.bytes.len() as u64).sum(),
+            ),
+            (
+                "deviceBytes".to_owned(),
+                artifact
+                    .device_bytes
+                    .unwrap_or_else(|| artifact.files.iter().map(|f| f.bytes.len() as u64).sum()),
+            ),
+        ]),
+        validation,
+        log: artifact.log.clone(),
+        signer: signer.reference(),
+    };
+    let bytes = package::seal(manifest.clone(), &artifact.files, signer)?;
+    if let Some(cache) = cache {
+        cache.put(&key, &bytes)?;
+    }
+    Ok(Compiled {
+        sha256: sha256_hex(&bytes),
+        package: bytes,
+        manifest,
+        files: artifact.files,
+        cache_hit: false,
+    })
+}

@@ -1,0 +1,364 @@
+//! The registry's side of compilation: which backend suits a device, whether the result fits it,
+//! and the provenance of every package.
+//!
+//! - [`Packager`] holds this installation's signing key (`DATA/keys/package-signing.ed25519`,
+//!   created on first use), the package cache (`DATA/compile-cache/`) and the backends (built-in
+//!   ones plus those declared in TOML files).
+//! - [`plan`] asks the matchmaking engine how the measured model runs on the target device — the
+//!   same verdict and reasons `seam match` gives — and reads the chosen runtime's
+//!   `seam:compilerBackend` from the graph.
+//! - [`judge`] checks the compiled package's own figures against the device.
+//! - [`record`] writes the provenance: artifact ← compilation (backend + options) ← model, and
+//!   the signing key's public key.
+
+use std::path::{Path, PathBuf};
+
+use oxigraph::model::vocab::{rdf, rdfs, xsd};
+use oxigraph::model::{GraphNameRef, Literal, NamedNode, Quad, Term};
+use oxsdatatypes::DateTime;
+use seam_compiler_bridge::analysis::Analysis;
+use seam_compiler_bridge::backend::Backends;
+use seam_compiler_bridge::compile::Compiled;
+use seam_compiler_bridge::package::{Cache, Signer};
+use serde::Serialize;
+
+use crate::matching::evaluate::{ram_required, DeviceView, MatchOptions, Reason, Via};
+use crate::matching::facts::{Fleet, ModelFacts};
+use crate::vocab::{PROV, SEAM};
+use crate::{Registry, StoreError};
+
+/// Where this installation keeps its package signing key, under the data folder.
+pub const KEY_FILE: &str = "keys/package-signing.ed25519";
+/// Where compiled packages are cached, under the data folder.
+pub const CACHE_DIR: &str = "compile-cache";
+
+/// The signing key, the package cache and the backends of one installation.
+pub struct Packager {
+    /// Every backend a compilation may use.
+    pub backends: Backends,
+    /// The signing key.
+    pub signer: Signer,
+    /// The package cache.
+    pub cache: Cache,
+}
+
+impl Packager {
+    /// Opens the packager of the data folder `data` (creating the key on first use), with the
+    /// backends declared in `declarations` added to the built-in ones.
+    pub fn open(data: &Path, declarations: &[PathBuf]) -> Result<Self, seam_compiler_bridge::BridgeError> {
+        let mut backends = Backends::builtin();
+        for file in declarations {
+            for backend in seam_compiler_bridge::external::load(file)? {
+                backends.add(backend)?;
+            }
+        }
+        Ok(Self {
+            backends,
+            signer: Signer::open_or_create(&data.join(KEY_FILE))?,
+            cache: Cache::new(&data.join(CACHE_DIR)),
+        })
+    }
+}
+
+/// How a model is to be built for a device.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The device's IRI.
+    pub device: String,
+    /// Its short name, when it has one.
+    pub device_name: Option<String>,
+    /// Its board's IRI.
+    pub board: Option<String>,
+    /// The runtime the model will run on.
+    pub runtime: String,
+    /// The backend the runtime declares (`seam:compilerBackend`), if any.
+    pub backend: Option<String>,
+    /// Whether the model runs as it is or quantised to int8.
+    pub via: Via,
+    /// The matchmaking engine's estimate, before compiling: RAM and flash needed.
+    pub estimated_ram_bytes: u64,
+    /// Flash needed, estimated.
+    pub estimated_flash_bytes: u64,
+}
+
+/// Why there is no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No device of that name or IRI.
+    #[error("no device {0:?} in the graph")]
+    UnknownDevice(String),
+    /// The model does not run on the device in any way; every reason is given.
+    #[error("the model does not run on {device}: {}", reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" "))]
+    DoesNotRun {
+        /// The device.
+        device: String,
+        /// Why.
+        reasons: Vec<Reason>,
+    },
+}
+
+/// The model as the matchmaking engine sees it, from its measurement.
+pub fn model_facts(analysis: &Analysis, iri: &str, name: &str) -> ModelFacts {
+    let quantized =
+        analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv");
+    let dtype = if quantized {
+        "int8"
+    } else {
+        analysis.inputs.first().map_or("float32", |i| i.dtype.as_str())
+    };
+    ModelFacts {
+        iri: iri.to_owned(),
+        name: name.to_owned(),
+        dtype: Some(format!("{SEAM}{dtype}")),
+        macs: Some(analysis.macs),
+        peak_activation_bytes: Some(analysis.peak_activation_bytes),
+        weight_bytes: Some(if quantized {
+            analysis.weight_bytes.int8
+        } else {
+            analysis.weight_bytes.float32
+        }),
+        operators: analysis.operators.keys().cloned().collect(),
+        ..ModelFacts::default()
+    }
+}
+
+/// How `model` should be built for the device `device_key` (IRI or short name): the runtime the
+/// matchmaking engine picks, as-is or through int8, and the backend that runtime declares.
+pub fn plan(fleet: &Fleet, model: &ModelFacts, device_key: &str, opts: &MatchOptions) -> Result<Plan, PlanError> {
+    let device = fleet
+        .device(device_key)
+        .ok_or_else(|| PlanError::UnknownDevice(device_key.to_owned()))?;
+    let view = DeviceView::new(fleet, device);
+    let Some((via, fit)) = view.verdict(fleet, model, opts) else {
+        return Err(PlanError::DoesNotRun {
+            device: device.short_name.clone().unwrap_or_else(|| device.iri.clone()),
+            reasons: view.reasons(model, opts),
+        });
+    };
+    Ok(Plan {
+        device: device.iri.clone(),
+        device_name: device.short_name.clone(),
+        board: device.board.clone(),
+        backend: fleet
+            .runtimes
+            .get(&fit.runtime)
+            .and_then(|r| r.compiler_backend.clone()),
+        runtime: fit.runtime,
+        via,
+        estimated_ram_bytes: fit.ram_bytes,
+        estimated_flash_bytes: fit.flash_bytes,
+    })
+}
+
+/// Whether a compiled package fits its device, with the figures.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fit {
+    /// RAM and flash both suffice and every operator is supported.
+    pub fits: bool,
+    /// Arena + runtime overhead + headroom, bytes.
+    pub ram_needed_bytes: u64,
+    /// What the device has free.
+    pub ram_free_bytes: u64,
+    /// The artifact + the runtime's code, bytes.
+    pub flash_needed_bytes: u64,
+    /// What the device has free.
+    pub flash_free_bytes: u64,
+    /// Operators of the compiled model the runtime does not list.
+    pub missing_operators: Vec<String>,
+}
+
+/// What a compiled model needs on a device, from its manifest.
+#[derive(Debug, Clone)]
+pub struct Needs<'a> {
+    /// Activation arena, bytes.
+    pub arena_bytes: u64,
+    /// What the artifact occupies in flash, bytes.
+    pub device_bytes: u64,
+    /// Operators it runs (ONNX names).
+    pub operators: &'a std::collections::BTreeSet<String>,
+}
+
+/// Judges a compiled model on the planned device and runtime.
+pub fn judge(fleet: &Fleet, plan: &Plan, needs: &Needs<'_>, opts: &MatchOptions) -> Fit {
+    let runtime = fleet.runtimes.get(&plan.runtime);
+    let (ram_free, flash_free) = match fleet.device(&plan.device) {
+        Some(device) => {
+            let view = DeviceView::new(fleet, device);
+            (view.free_ram(), view.free_flash())
+        }
+        None => (0, 0),
+    };
+    let ram_needed = ram_required(
+        needs.arena_bytes,
+        runtime.map_or(0, |r| r.ram_overhead_bytes),
+        opts.headroom_pct,
+    );
+    let flash_needed = needs.device_bytes + runtime.map_or(0, |r| r.flash_overhead_bytes);
+    let missing_operators: Vec<String> = match runtime {
+        Some(r) => needs
+            .operators
+            .iter()
+            .filter(|op| !r.operators.contains(*op))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    Fit {
+        fits: ram_needed <= ram_free && flash_needed <= flash_free && missing_operators.is_empty(),
+        ram_needed_bytes: ram_needed,
+        ram_free_bytes: ram_free,
+        flash_needed_bytes: flash_needed,
+        flash_free_bytes: flash_free,
+        missing_operators,
+    }
+}
+
+fn seam(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{SEAM}{local}"))
+}
+
+fn prov(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{PROV}{local}"))
+}
+
+/// The IRI of a package (an artifact), from its SHA-256.
+pub fn artifact_iri(sha256: &str) -> String {
+    format!("https://w3id.org/seam/artifact/{sha256}")
+}
+
+/// The IRI of a signing key, from its public key.
+pub fn key_iri(public_key_hex: &str) -> String {
+    format!("https://w3id.org/seam/key/{public_key_hex}")
+}
+
+/// The IRI of a backend (a `prov:SoftwareAgent`), from its name.
+pub fn backend_iri(name: &str) -> String {
+    format!("https://w3id.org/seam/backend/{name}")
+}
+
+/// Writes the provenance of `compiled` in one transaction:
+/// the artifact (`seam:Artifact`, `prov:wasGeneratedBy` the compilation, `prov:wasDerivedFrom`
+/// the model, `seam:signedWith` the key), the compilation (`seam:Compilation`, `prov:used` the
+/// model, `prov:wasAssociatedWith` the backend, `seam:options`, times, target), the backend and
+/// the key with its public key. Writing the same package again changes nothing but the times.
+pub fn record(
+    registry: &Registry,
+    compiled: &Compiled,
+    started: DateTime,
+    ended: DateTime,
+    target: Option<&str>,
+) -> Result<String, StoreError> {
+    let m = &compiled.manifest;
+    let artifact = NamedNode::new_unchecked(artifact_iri(&compiled.sha256));
+    let compilation = NamedNode::new_unchecked(format!("https://w3id.org/seam/compilation/{}", compiled.sha256));
+    let model = NamedNode::new(m.model.iri.clone())
+        .unwrap_or_else(|_| NamedNode::new_unchecked(format!("https://w3id.org/seam/model/{}", m.model.sha256)));
+    let backend = NamedNode::new_unchecked(backend_iri(&m.backend.name));
+    let key = NamedNode::new_unchecked(key_iri(&m.signer.public_key));
+    let options = serde_json::to_string(&m.backend.options).unwrap_or_default();
+    let target = target.and_then(|t| NamedNode::new(t).ok());
+    let mut quads: Vec<(NamedNode, NamedNode, Term)> = vec![
+        (artifact.clone(), rdf::TYPE.into_owned(), seam("Artifact").into()),
+        (
+            artifact.clone(),
+            rdfs::LABEL.into_owned(),
+            Literal::new_simple_literal(format!("{} ({})", m.model.name, m.backend.name)).into(),
+        ),
+        (
+            artifact.clone(),
+            seam("sha256"),
+            Literal::new_simple_literal(&compiled.sha256).into(),
+        ),
+        (
+            artifact.clone(),
+            seam("sizeBytes"),
+            Literal::from(compiled.package.len() as i64).into(),
+        ),
+        (artifact.clone(), prov("wasGeneratedBy"), compilation.clone().into()),
+        (artifact.clone(), prov("wasDerivedFrom"), model.clone().into()),
+        (artifact.clone(), seam("signedWith"), key.clone().into()),
+        (
+            artifact.clone(),
+            seam("backend"),
+            Literal::new_simple_literal(&m.backend.name).into(),
+        ),
+        (compilation.clone(), rdf::TYPE.into_owned(), seam("Compilation").into()),
+        (compilation.clone(), prov("used"), model.into()),
+        (compilation.clone(), prov("wasAssociatedWith"), backend.clone().into()),
+        (
+            compilation.clone(),
+            seam("backend"),
+            Literal::new_simple_literal(&m.backend.name).into(),
+        ),
+        (
+            compilation.clone(),
+            seam("backendVersion"),
+            Literal::new_simple_literal(&m.backend.version).into(),
+        ),
+        (
+            compilation.clone(),
+            seam("options"),
+            Literal::new_simple_literal(options).into(),
+        ),
+        (
+            compilation.clone(),
+            prov("startedAtTime"),
+            Literal::from(started).into(),
+        ),
+        (compilation.clone(), prov("endedAtTime"), Literal::from(ended).into()),
+        (backend.clone(), rdf::TYPE.into_owned(), prov("SoftwareAgent").into()),
+        (
+            backend,
+            rdfs::LABEL.into_owned(),
+            Literal::new_simple_literal(&m.backend.name).into(),
+        ),
+        (key.clone(), rdf::TYPE.into_owned(), seam("SigningKey").into()),
+        (
+            key.clone(),
+            seam("publicKey"),
+            Literal::new_simple_literal(&m.signer.public_key).into(),
+        ),
+        (
+            key,
+            seam("signatureAlgorithm"),
+            Literal::new_simple_literal(&m.signer.algorithm).into(),
+        ),
+    ];
+    if let Some(v) = &m.validation {
+        let decimal = |x: f32| Literal::new_typed_literal(format!("{x}"), xsd::DECIMAL);
+        quads.push((
+            artifact.clone(),
+            seam("top1Agreement"),
+            decimal(v.top1_agreement).into(),
+        ));
+        quads.push((
+            artifact.clone(),
+            seam("relativeError"),
+            decimal(v.relative_error).into(),
+        ));
+    }
+    if let Some(target) = target {
+        quads.push((artifact.clone(), seam("target"), target.clone().into()));
+        quads.push((compilation.clone(), seam("target"), target.into()));
+    }
+    registry.transact(|t| {
+        // Times of an earlier compilation of the same package are replaced, not accumulated.
+        for subject in [&compilation] {
+            for p in [prov("startedAtTime"), prov("endedAtTime")] {
+                let old: Vec<Quad> = t
+                    .quads_for_pattern(Some(subject.as_ref().into()), Some(p.as_ref()), None, None)
+                    .filter_map(Result::ok)
+                    .collect();
+                for q in old {
+                    t.remove(q.as_ref());
+                }
+            }
+        }
+        for (s, p, o) in quads {
+            t.insert(&Quad::new(s, p, o, GraphNameRef::DefaultGraph));
+        }
+    })?;
+    Ok(artifact.into_string())
+}
