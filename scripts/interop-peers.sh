@@ -4,7 +4,9 @@
 #   - libcoap3-bin (Debian): coap-client-notls, a C CoAP client, registers by hand and fetches
 #     packages block-wise;
 #   - aiocoap (PyPI): a Python CoAP stack, scripted registrations and malformed options;
-#   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package.
+#   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package;
+#   - onnxruntime + onnx (PyPI): ONNX Runtime's static quantiser, the external compiler declared
+#     in compilers/onnxruntime.toml, run by the compiler bridge's `external` backend.
 
 seam_cache="${XDG_CACHE_HOME:-$HOME/.cache}"
 
@@ -18,6 +20,11 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import aiocoap' >/dev/null 2>&1; then
     echo "installing aiocoap into $seam_cache/seam-interop-venv (interop tests)..." >&2
     python3 -m venv "$seam_cache/seam-interop-venv" >&2
     "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check aiocoap==0.4.17 >&2
+fi
+if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
+    echo "installing onnxruntime and onnx into $seam_cache/seam-interop-venv (external compiler tests)..." >&2
+    "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check \
+        onnxruntime==1.31.1 onnx==1.23.2 >&2
 fi
 
 export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"

@@ -123,7 +123,10 @@ fn garbage_truncated_and_hostile_files_are_refused_with_a_reason() {
     let mut tflite = vec![0u8; 64];
     tflite[4..8].copy_from_slice(b"TFL3");
     let message = invalid(analyze_bytes(&tflite, None));
-    assert!(message.contains("flatbuffer") || message.contains("subgraphs"), "{message}");
+    assert!(
+        message.contains("flatbuffer") || message.contains("subgraphs"),
+        "{message}"
+    );
 }
 
 #[test]

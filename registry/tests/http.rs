@@ -570,3 +570,84 @@ fn models_register_from_their_file_and_bad_files_are_problems() {
         );
     }
 }
+
+/// The remote backend against a real service: the same trait, the artifact validated and signed
+/// locally, refusals as problems.
+#[test]
+fn the_remote_backend_compiles_through_the_service() {
+    use seam_registry::bridge::backend::Backend as _;
+    use seam_registry::bridge::compile::{compile, Request};
+    use seam_registry::bridge::package::{self, Signer, TargetRef};
+    use seam_registry::bridge::remote::RemoteBackend;
+
+    let app = spawn_app(with_token());
+    let base = app.url("");
+    let model = seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(4).model);
+    let remote = RemoteBackend::new(
+        "farm-nnef",
+        &base,
+        "tract-nnef",
+        Some("s3cret".into()),
+        Duration::from_secs(60),
+    );
+    assert!(remote.version().starts_with("tract-nnef@"), "{}", remote.version());
+    assert!(remote.list().unwrap().iter().any(|b| b.name == "tflite-micro"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::open_or_create(&dir.path().join("key")).unwrap();
+    let request = Request {
+        model: &model,
+        model_iri: "https://w3id.org/seam/model/x".into(),
+        stem: "kws".into(),
+        fold_batch_norms: true,
+        quantize_int8: false,
+        thresholds: Default::default(),
+        target: TargetRef::default(),
+        target_name: None,
+    };
+    let compiled = compile(&request, &remote, &signer, None).unwrap();
+    assert_eq!(compiled.files[0].name, "kws.nnef.tar");
+    // The NNEF archive made remotely ran in tract here against the original.
+    let validation = compiled.manifest.validation.as_ref().unwrap();
+    assert!(
+        validation.top1_agreement >= 0.95 && validation.relative_error < 0.01,
+        "{validation:?}"
+    );
+    assert_eq!(compiled.manifest.backend.name, "farm-nnef");
+    package::verify(&compiled.package, Some(&signer.public_key_hex())).unwrap();
+
+    // Refusals: no token, an unknown backend, a file that is not a model, an unknown parameter.
+    let post = |query: &str, body: Vec<u8>, token: Option<&str>| {
+        let mut r = app.client.post(app.url(&format!("/compile{query}"))).body(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().unwrap()
+    };
+    assert_eq!(post("?backend=c-array", model.clone(), None).status().as_u16(), 401);
+    problem(
+        post("?backend=tvm", model.clone(), Some("s3cret")),
+        StatusCode::NOT_FOUND,
+    );
+    problem(
+        post("?backend=c-array", b"garbage".to_vec(), Some("s3cret")),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    problem(
+        post("?backend=c-array&colour=1", model.clone(), Some("s3cret")),
+        StatusCode::BAD_REQUEST,
+    );
+    problem(post("", model.clone(), Some("s3cret")), StatusCode::BAD_REQUEST);
+    // The remote backend reports the service's problem in its error.
+    let unknown = RemoteBackend::new("x", &base, "tvm", Some("s3cret".into()), Duration::from_secs(10));
+    let job = seam_registry::bridge::backend::Job {
+        model: &model,
+        stem: "kws",
+        target: None,
+    };
+    let err = unknown.compile(&job).unwrap_err().to_string();
+    assert!(err.contains("offers no backend \"tvm\""), "{err}");
+    let unauthorised = RemoteBackend::new("y", &base, "c-array", None, Duration::from_secs(10));
+    let err = unauthorised.compile(&job).unwrap_err().to_string();
+    assert!(err.contains("401"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! blocking pool (`web::block`, since Oxigraph is synchronous), and map every error to an
 //! RFC 9457 problem in one place ([`problem::Problem`]).
 
+mod compile;
 mod deploy;
 pub mod graphql;
 mod models;
@@ -101,6 +102,11 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
             .route("/match/{device}", web::get().to(named::match_device))
             .route("/packages", web::post().to(deploy::add_package))
             .route("/models", web::post().to(models::add_model))
+            .service(
+                web::resource("/compile")
+                    .route(web::get().to(compile::list))
+                    .route(web::post().to(compile::compile)),
+            )
             .route("/deployments", web::post().to(deploy::deploy))
             .service(
                 web::resource("/graphql")
