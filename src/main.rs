@@ -61,7 +61,8 @@ struct AnalyzeArgs {
 
 #[derive(clap::Args)]
 struct DeployArgs {
-    /// The package file (a model or a compiled artifact).
+    /// The package: a SEAM package from `seam compile` (`.seampkg`, verified before it is sent), or
+    /// any file a device's Object 9 or 5 installs.
     package: PathBuf,
     /// Devices (short names = LwM2M endpoint names) to deliver to.
     #[arg(long = "to", num_args = 1.., required_unless_present = "select", conflicts_with = "select")]
@@ -703,6 +704,21 @@ fn deploy(args: DeployArgs) -> Result<(), Failure> {
         }
     }
     let bytes = std::fs::read(&args.package).with_context(|| format!("cannot read {}", args.package.display()))?;
+    // A SEAM package is checked before it leaves: a broken signature or digest is not shipped to
+    // a fleet only for every device to refuse it. Other files (firmware images) go as they are.
+    if args
+        .package
+        .extension()
+        .is_some_and(|e| e == seam_registry::bridge::package::EXTENSION)
+    {
+        let package = seam_registry::bridge::package::verify(&bytes, None).map_err(anyhow::Error::from)?;
+        tracing::info!(
+            model = %package.manifest.model.name,
+            backend = %package.manifest.backend.name,
+            signer = %package.manifest.signer.public_key,
+            "package signature and digests verified"
+        );
+    }
     seam_registry::remote::install_tls_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -878,3 +878,43 @@ dev:tiny-01 a seam:Device ; rdfs:label "Tiny test device" ; seam:shortName "tiny
     let unknown = seam(&["compile", model_s, "--target", "no-such-device", "--data", data_s]);
     assert_eq!(unknown.status.code(), Some(3));
 }
+
+#[test]
+fn deploy_refuses_a_tampered_package_before_sending_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let model = dir.path().join("ae.onnx");
+    std::fs::write(
+        &model,
+        seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::fc_autoencoder(2).model),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = seam(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--backend",
+        "onnx-int8",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let package = out_dir.join("ae.seampkg");
+    let mut bytes = std::fs::read(&package).unwrap();
+    let middle = bytes.len() / 2; // inside the model file, past the manifest
+    bytes[middle] ^= 0x55;
+    std::fs::write(&package, bytes).unwrap();
+    // No server is needed: the package is refused before any connection.
+    let out = seam(&[
+        "deploy",
+        package.to_str().unwrap(),
+        "--to",
+        "somebody",
+        "--endpoint",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("package:"), "{}", stderr(&out));
+}

@@ -398,3 +398,77 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A package compiled and signed by `seam compile`, delivered by `seam deploy` to simulators that
+/// trust the registry's key (installed) and to ones that trust another key (refused: the
+/// signature check fails before the device reports the package delivered). The graph links the
+/// deployment to the compiled artifact and its provenance.
+#[test]
+fn signed_packages_are_checked_by_the_devices_that_install_them() {
+    let sim = PathBuf::from(SEAM).with_file_name("seam-device-sim");
+    assert!(
+        sim.exists(),
+        "{} is missing: ./scripts/test.sh builds it",
+        sim.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let model = dir.path().join("kws.onnx");
+    std::fs::write(
+        &model,
+        seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(6).model),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let compiled = Command::new(SEAM)
+        .args(["compile", model.to_str().unwrap(), "--backend", "onnx-int8", "--json"])
+        .args(["--data", data.to_str().unwrap(), "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{}", text(&compiled));
+    let report: serde_json::Value = serde_json::from_slice(&compiled.stdout).unwrap();
+    let key = report["manifest"]["signer"]["publicKey"].as_str().unwrap().to_owned();
+    let sha = report["sha256"].as_str().unwrap().to_owned();
+
+    let server = Server::start(&data, &["--token", TOKEN]);
+    let server_uri = format!("coap://{}", server.coap);
+    let start_sim = |prefix: &str, trusted: &str| {
+        KillOnDrop(
+            Command::new(&sim)
+                .args(["--server", &server_uri, "--devices", "2", "--endpoint-prefix", prefix])
+                .args(["--ack-timeout-ms", "200", "--duration", "60", "--trust-key", trusted])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _trusting = start_sim("trusting", &key);
+    let _wary = start_sim("wary", &"ab".repeat(32));
+    eventually(
+        &server,
+        "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?d WHERE { ?d seam:status seam:Online ; seam:board ?b }",
+        |rows| rows.len() == 4,
+    );
+    let package = out_dir.join("kws.seampkg");
+    let out = Command::new(SEAM)
+        .args(["deploy", package.to_str().unwrap(), "--endpoint", &server.base])
+        .args(["--to", "trusting-0", "trusting-1", "wary-0", "wary-1"])
+        .env("SEAM_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let deployed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{deployed}");
+    assert_eq!(deployed.matches(": installed (object 9)").count(), 2, "{deployed}");
+    assert_eq!(deployed.matches("integrity check failed").count(), 2, "{deployed}");
+    // What runs where, and where it came from: device → artifact → compilation → model.
+    let rows = server.select(&format!(
+        "PREFIX seam: <https://w3id.org/seam/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#>
+         SELECT ?e ?b WHERE {{ ?d seam:lwm2mEndpoint ?e ; seam:runs <https://w3id.org/seam/artifact/{sha}> .
+           <https://w3id.org/seam/artifact/{sha}> prov:wasGeneratedBy ?c . ?c seam:backend ?b }}"
+    ));
+    let mut endpoints: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    endpoints.sort();
+    assert_eq!(endpoints, ["trusting-0", "trusting-1"], "{rows:?}");
+    assert!(rows.iter().all(|r| r[1] == "onnx-int8"), "{rows:?}");
+}

@@ -1,13 +1,14 @@
 //! `seam-device-sim`: runs N real LwM2M clients over UDP against a SEAM server (or any LwM2M
 //! server). Each has Objects 1, 3, 5 and 9 and the IPSO sensor objects of its board, verifies
-//! every package's SHA-256 before it reports success, and can be told to misbehave.
+//! every package's SHA-256 before it reports success (and, with `--trust-key`, the package's
+//! Ed25519 signature), and can be told to misbehave.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
-use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient, PackageCheck};
 use seam_lwm2m::coap::{content_format as cf, TransmissionParams};
 
 #[derive(Parser)]
@@ -34,6 +35,11 @@ struct Args {
     /// Fail every installation.
     #[arg(long)]
     reject_install: bool,
+    /// Accept only SEAM packages signed by this Ed25519 public key (hex, as the graph publishes it
+    /// under seam:publicKey): the manifest's signature and every file's digest are checked before
+    /// the device reports the package delivered.
+    #[arg(long)]
+    trust_key: Option<String>,
     /// Registration lifetime, seconds.
     #[arg(long, default_value_t = 300)]
     lifetime: u32,
@@ -143,6 +149,11 @@ async fn main() -> anyhow::Result<()> {
     if !(0.0..100.0).contains(&args.loss) {
         anyhow::bail!("--loss must be a percentage in [0, 100)");
     }
+    if let Some(key) = &args.trust_key {
+        if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+            anyhow::bail!("--trust-key takes an Ed25519 public key: 64 hex digits");
+        }
+    }
     let server = server_address(&args.server).await?;
     let mut params = TransmissionParams::fast(Duration::from_millis(args.ack_timeout_ms.max(1)));
     params.loss = args.loss / 100.0;
@@ -159,6 +170,14 @@ async fn main() -> anyhow::Result<()> {
         config.params = params.clone();
         config.corrupt_block = args.corrupt_block;
         config.reject_install = args.reject_install;
+        if let Some(key) = &args.trust_key {
+            let key = key.clone();
+            config.package_check = Some(PackageCheck(std::sync::Arc::new(move |bytes: &[u8]| {
+                seam_compiler_bridge::package::verify(bytes, Some(&key))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })));
+        }
         config.read_format = match args.format {
             Format::Tlv => cf::TLV,
             Format::SenmlJson => cf::SENML_JSON,

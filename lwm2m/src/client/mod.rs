@@ -40,6 +40,19 @@ pub struct ClientConfig {
     pub corrupt_block: bool,
     /// Fault injection: fail every installation.
     pub reject_install: bool,
+    /// A check every package must pass after its digest (a signature check, for instance); a
+    /// package it refuses is reported as failing its integrity check.
+    pub package_check: Option<PackageCheck>,
+}
+
+/// A check of a downloaded package: `Err` says why it is refused.
+#[derive(Clone)]
+pub struct PackageCheck(pub std::sync::Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for PackageCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PackageCheck")
+    }
 }
 
 impl ClientConfig {
@@ -56,6 +69,7 @@ impl ClientConfig {
             read_format: cf::TLV,
             corrupt_block: false,
             reject_install: false,
+            package_check: None,
         }
     }
 }
@@ -477,6 +491,13 @@ async fn verify_and_stage(
     if expected.as_ref().is_some_and(|e| !e.eq_ignore_ascii_case(&digest)) {
         set_state(shared, object, 0, integrity).await;
         return;
+    }
+    if let Some(PackageCheck(check)) = &shared.config.package_check {
+        if let Err(reason) = check(&bytes) {
+            tracing::warn!(endpoint = %shared.config.endpoint_name, %reason, "package refused");
+            set_state(shared, object, 0, integrity).await;
+            return;
+        }
     }
     let name_resource = if object == 9 { 0 } else { 6 };
     lock(&shared.store).set(
