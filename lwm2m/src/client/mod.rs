@@ -45,9 +45,12 @@ pub struct ClientConfig {
     pub package_check: Option<PackageCheck>,
 }
 
+/// The function behind a [`PackageCheck`].
+pub type PackageCheckFn = dyn Fn(&[u8]) -> Result<(), String> + Send + Sync;
+
 /// A check of a downloaded package: `Err` says why it is refused.
 #[derive(Clone)]
-pub struct PackageCheck(pub std::sync::Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>);
+pub struct PackageCheck(pub std::sync::Arc<PackageCheckFn>);
 
 impl std::fmt::Debug for PackageCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
