@@ -75,6 +75,67 @@ pub fn run(runs: usize, peers: Option<&Path>) -> anyhow::Result<()> {
             reference.name
         );
     }
+    packages(&files, runs)?;
+    Ok(())
+}
+
+/// The whole `compile` pipeline per backend — fold, quantise where asked, compile, validate what
+/// ships (20 seeded samples), sign and pack — and a cache hit of the same compilation.
+fn packages(files: &[(seam_registry::bridge::onnx_build::Reference, std::path::PathBuf)], runs: usize) -> anyhow::Result<()> {
+    use seam_registry::bridge::backend::Backends;
+    use seam_registry::bridge::compile::{compile, Request};
+    use seam_registry::bridge::package::{Cache, Signer, TargetRef};
+    let dir = tempfile::tempdir()?;
+    let signer = Signer::open_or_create(&dir.path().join("key"))?;
+    let backends = Backends::builtin();
+    println!("Compile to a signed package (median of {runs}; validation runs what ships where tract can run it)");
+    for (reference, path) in files {
+        let model = std::fs::read(path)?;
+        let mut line = format!("  {:18}", reference.name);
+        for (backend, quantize) in [("tract-nnef", false), ("tflite-micro", false), ("onnx-int8", true), ("c-array", true)] {
+            let chosen = backends.get(backend).context("backend")?;
+            let request = Request {
+                model: &model,
+                model_iri: "https://w3id.org/seam/model/bench".into(),
+                stem: reference.name.to_owned(),
+                fold_batch_norms: true,
+                quantize_int8: quantize,
+                thresholds: Thresholds::default(),
+                target: TargetRef::default(),
+                target_name: None,
+            };
+            let ms = time_ms(runs, || {
+                compile(&request, chosen, &signer, None)?;
+                Ok(())
+            })?;
+            line.push_str(&format!(" {backend} {ms:6.1} ms,"));
+        }
+        // A cache hit: the key, a read, and a signature and digest check.
+        let cache = Cache::new(&dir.path().join("cache"));
+        let request = Request {
+            model: &model,
+            model_iri: "https://w3id.org/seam/model/bench".into(),
+            stem: reference.name.to_owned(),
+            fold_batch_norms: true,
+            quantize_int8: false,
+            thresholds: Thresholds::default(),
+            target: TargetRef::default(),
+            target_name: None,
+        };
+        let nnef = backends.get("tract-nnef").context("backend")?;
+        let miss = time_ms(1, || {
+            compile(&request, nnef, &signer, Some(&cache))?;
+            Ok(())
+        })?;
+        let hit = time_ms(runs, || {
+            if !compile(&request, nnef, &signer, Some(&cache))?.cache_hit {
+                bail!("expected a cache hit");
+            }
+            Ok(())
+        })?;
+        line.push_str(&format!(" tract-nnef cached {hit:5.1} ms ({:.0}× faster than {miss:.0} ms)", miss / hit));
+        println!("{line}");
+    }
     Ok(())
 }
 
