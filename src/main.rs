@@ -385,10 +385,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn is_onnx(path: &std::path::Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+/// The model format a file's extension names (`onnx` or `tflite`), if any.
+fn model_format(path: &std::path::Path) -> Option<&'static str> {
+    let ext = path.extension().and_then(|e| e.to_str())?;
+    ["onnx", "tflite"].into_iter().find(|f| ext.eq_ignore_ascii_case(f))
 }
 
 fn load(args: LoadArgs) -> Result<(), Failure> {
@@ -416,11 +416,11 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
             };
             let mut docs = Vec::with_capacity(args.files.len());
             for file in &args.files {
-                if is_onnx(file) {
+                if let Some(format) = model_format(file) {
                     // Measured by the compiler bridge, described, and kept content-addressed.
                     let analysis = seam_registry::bridge::analysis::analyze_path(file).map_err(anyhow::Error::from)?;
                     docs.push(ingest::onnx::describe(file, &analysis, &facts).map_err(anyhow::Error::from)?);
-                    models.push((file.clone(), analysis.sha256));
+                    models.push((file.clone(), analysis.sha256, format));
                 } else {
                     docs.push(ingest::read_file(file).map_err(anyhow::Error::from)?);
                 }
@@ -441,10 +441,10 @@ fn load(args: LoadArgs) -> Result<(), Failure> {
         eprintln!("seeded the new store with the ontology and the example catalog");
     }
     // The graph has the models; keep their files beside the store, content-addressed.
-    for (file, sha) in &models {
+    for (file, sha, format) in &models {
         let dir = args.data.join("models");
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let target = dir.join(format!("{sha}.onnx"));
+        let target = dir.join(format!("{sha}.{format}"));
         if !target.exists() {
             std::fs::copy(file, &target).with_context(|| format!("cannot keep {}", file.display()))?;
         }

@@ -918,3 +918,40 @@ fn deploy_refuses_a_tampered_package_before_sending_it() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("package:"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_tflite_model_is_registered_from_its_file_and_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_s = data.to_str().unwrap();
+    let tflite =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/seloc-ml/models/Micro_Speech_Yes_No_1.tflite");
+    let out = seam(&[
+        "load",
+        tflite.to_str().unwrap(),
+        "--task",
+        "keyword-spotting",
+        "--input-sensor",
+        "microphone",
+        "--data",
+        data_s,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sha = seam_registry::bridge::analysis::sha256_hex(&std::fs::read(&tflite).unwrap());
+    assert!(data.join("models").join(format!("{sha}.tflite")).exists());
+    // Its operators are recorded by their ONNX names, as runtimes list them; its flash is the file.
+    let n = cli_count(&[
+        "query",
+        &format!(
+            "SELECT (COUNT(*) AS ?n) WHERE {{ <https://w3id.org/seam/model/{sha}> seam:requiresOperator \"Conv\" ;
+               seam:requiresOperator \"Gemm\" ; seam:dtype seam:int8 ; seam:weightBytes 18712 ; seam:macs 336000 }}"
+        ),
+        "--data",
+        data_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(n, 1);
+    let matched = seam(&["match", "line3-acoustic-02", "--data", data_s, "--json"]);
+    assert!(stdout(&matched).contains(&sha), "{}", stdout(&matched));
+}

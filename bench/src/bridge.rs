@@ -81,7 +81,10 @@ pub fn run(runs: usize, peers: Option<&Path>) -> anyhow::Result<()> {
 
 /// The whole `compile` pipeline per backend — fold, quantise where asked, compile, validate what
 /// ships (20 seeded samples), sign and pack — and a cache hit of the same compilation.
-fn packages(files: &[(seam_registry::bridge::onnx_build::Reference, std::path::PathBuf)], runs: usize) -> anyhow::Result<()> {
+fn packages(
+    files: &[(seam_registry::bridge::onnx_build::Reference, std::path::PathBuf)],
+    runs: usize,
+) -> anyhow::Result<()> {
     use seam_registry::bridge::backend::Backends;
     use seam_registry::bridge::compile::{compile, Request};
     use seam_registry::bridge::package::{Cache, Signer, TargetRef};
@@ -92,7 +95,12 @@ fn packages(files: &[(seam_registry::bridge::onnx_build::Reference, std::path::P
     for (reference, path) in files {
         let model = std::fs::read(path)?;
         let mut line = format!("  {:18}", reference.name);
-        for (backend, quantize) in [("tract-nnef", false), ("tflite-micro", false), ("onnx-int8", true), ("c-array", true)] {
+        for (backend, quantize) in [
+            ("tract-nnef", false),
+            ("tflite-micro", false),
+            ("onnx-int8", true),
+            ("c-array", true),
+        ] {
             let chosen = backends.get(backend).context("backend")?;
             let request = Request {
                 model: &model,
@@ -133,7 +141,10 @@ fn packages(files: &[(seam_registry::bridge::onnx_build::Reference, std::path::P
             }
             Ok(())
         })?;
-        line.push_str(&format!(" tract-nnef cached {hit:5.1} ms ({:.0}× faster than {miss:.0} ms)", miss / hit));
+        line.push_str(&format!(
+            " tract-nnef cached {hit:5.1} ms ({:.0}× faster than {miss:.0} ms)",
+            miss / hit
+        ));
         println!("{line}");
     }
     Ok(())

@@ -81,8 +81,9 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
     add(m(), seam("sizeBytes"), Literal::from(analysis.file_bytes as i64).into());
     add(m(), seam("method"), seam("Measured").into());
     // A model with quantised weights (QDQ) runs in int8; anything else as its input type says.
-    let quantized =
-        analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv");
+    let tflite = analysis.format == "tflite";
+    let quantized = !tflite
+        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
     let dtype = if quantized {
         "int8"
     } else {
@@ -91,7 +92,10 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
     add(m(), seam("dtype"), seam(dtype).into());
     add(m(), seam("params"), Literal::from(analysis.params as i64).into());
     add(m(), seam("macs"), Literal::from(analysis.macs as i64).into());
-    let weights = if quantized {
+    // A TFLite flatbuffer is flashed as it is: its size is what the weights cost.
+    let weights = if tflite {
+        analysis.file_bytes
+    } else if quantized {
         analysis.weight_bytes.int8
     } else {
         analysis.weight_bytes.float32
@@ -119,7 +123,20 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
             add(m(), seam("inputElements"), Literal::from(elements as i64).into());
         }
     }
-    for op in analysis.operators.keys() {
+    // Runtimes list operators by their ONNX names; a TFLite builtin is recorded as its ONNX
+    // equivalent, or under its own name when there is none (so matching says what is missing).
+    let operators: std::collections::BTreeSet<&str> = analysis
+        .operators
+        .keys()
+        .map(|op| {
+            if tflite {
+                seam_compiler_bridge::tflite::onnx_equivalent(op).unwrap_or(op)
+            } else {
+                op.as_str()
+            }
+        })
+        .collect();
+    for op in operators {
         add(m(), seam("requiresOperator"), Literal::new_simple_literal(op).into());
     }
     if let Some(task) = &facts.task {
