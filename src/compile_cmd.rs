@@ -34,6 +34,10 @@ pub struct CompileArgs {
     /// Quantise the weights first (int8 is the only scheme).
     #[arg(long, value_parser = ["int8"])]
     quantize: Option<String>,
+    /// Zero this fraction (0 to 1) of every weight tensor, smallest magnitudes first; the
+    /// validation thresholds still apply.
+    #[arg(long, value_name = "SPARSITY")]
+    prune: Option<f64>,
     /// Where the package, its files and its manifest go.
     #[arg(long, default_value = "./seam-out")]
     out: PathBuf,
@@ -165,6 +169,7 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
         model_iri: iri.clone(),
         stem: stem.clone(),
         fold_batch_norms: true,
+        prune: args.prune,
         quantize_int8: quantize,
         thresholds: Thresholds {
             max_relative_error: args.max_relative_error,

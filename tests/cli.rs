@@ -653,6 +653,48 @@ fn compile_produces_a_validated_int8_onnx_and_a_c_array_that_gcc_compiles() {
         .unwrap();
     assert!(gcc.status.success(), "{}", String::from_utf8_lossy(&gcc.stderr));
 
+    // Pruning: within the thresholds it ships (and is an option of the manifest); past them it is
+    // refused with the figures, and nothing is written.
+    let pruned = dir.path().join("pruned");
+    let out = seam(&[
+        "compile",
+        model_s,
+        "--backend",
+        "onnx-int8",
+        "--prune",
+        "0.2",
+        "--max-relative-error",
+        "0.5",
+        "--data",
+        data_s,
+        "--out",
+        pruned.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(pruned.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["backend"]["options"]["prune"], "0.2");
+    let over = dir.path().join("over");
+    let out = seam(&[
+        "compile",
+        model_s,
+        "--backend",
+        "tract-nnef",
+        "--prune",
+        "0.95",
+        "--data",
+        data_s,
+        "--out",
+        over.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("validation failed: relative error"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!over.exists());
+
     // Unknown backends, no backend at all, and garbage models are invalid input.
     assert_eq!(
         seam(&["compile", model_s, "--backend", "tvm-magic", "--data", data_s])

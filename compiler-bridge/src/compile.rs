@@ -2,7 +2,7 @@
 //!
 //! 1. The request's key — (model SHA-256, target, backend name and version, every option) — is
 //!    looked up in the package cache; a hit that still verifies is returned as it is.
-//! 2. Batch normalisations are folded (when asked), and the model is quantised when asked (or when the backend always does); the transformed model
+//! 2. Batch normalisations are folded (when asked), weights pruned and quantised when asked (or when the backend always does); the transformed model
 //!    is compared with the original on seeded inputs.
 //! 3. The backend compiles. When its output is something tract runs (ONNX, NNEF), that output is
 //!    compared with the original too, so what is validated is what ships.
@@ -17,7 +17,7 @@ use tract_onnx::pb;
 use crate::analysis::{analyze_bytes, sha256_hex};
 use crate::backend::{ArtifactFile, Backend, Job, Runnable};
 use crate::package::{self, BackendRef, Cache, Manifest, ModelRef, OutputRef, Signer, TargetRef};
-use crate::transform::{fold_batch_norms, quantize_int8};
+use crate::transform::{fold_batch_norms, prune, quantize_int8};
 use crate::validate::{compare, compare_with, Candidate, Thresholds, ValidationReport};
 use crate::BridgeError;
 
@@ -36,6 +36,8 @@ pub struct Request<'a> {
     /// Fold batch normalisations into the convolutions before them first (exact, and what MCU
     /// runtimes need: none of them has a BatchNormalization kernel).
     pub fold_batch_norms: bool,
+    /// Zero this fraction of every weight tensor, smallest magnitudes first (before quantising).
+    pub prune: Option<f64>,
     /// Quantise the weights to int8 first.
     pub quantize_int8: bool,
     /// What the compiled model must meet against the original.
@@ -117,6 +119,10 @@ pub fn compile(
             ("quantize".to_owned(), if quantize { "int8" } else { "none" }.to_owned()),
             ("foldBatchNorms".to_owned(), request.fold_batch_norms.to_string()),
             (
+                "prune".to_owned(),
+                request.prune.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            ),
+            (
                 "maxRelativeError".to_owned(),
                 request.thresholds.max_relative_error.to_string(),
             ),
@@ -146,25 +152,31 @@ pub fn compile(
     } else {
         request.model.to_vec()
     };
-    let (model, transform_report) = if quantize {
-        let mut proto = pb::ModelProto::decode(source.as_slice()).map_err(|e| BridgeError::InvalidModel {
+    let decode = |bytes: &[u8]| {
+        pb::ModelProto::decode(bytes).map_err(|e| BridgeError::InvalidModel {
             path: stem.clone(),
             message: format!("not an ONNX model: {e}"),
-        })?;
+        })
+    };
+    let mut model = source;
+    // Pruning works on float weights, so it comes before quantisation.
+    if let Some(sparsity) = request.prune {
+        let mut proto = decode(&model)?;
+        prune(&mut proto, sparsity)?;
+        model = proto.encode_to_vec();
+    }
+    if quantize {
+        let mut proto = decode(&model)?;
         quantize_int8(&mut proto)?;
-        let bytes = proto.encode_to_vec();
-        let report = compare(request.model, &bytes, VALIDATION_SAMPLES, 1)?;
+        model = proto.encode_to_vec();
+    }
+    // Every transform is checked against the original, whatever the backend does next.
+    let transform_report = if model != request.model {
+        let report = compare(request.model, &model, VALIDATION_SAMPLES, 1)?;
         report.check(&request.thresholds)?;
-        (bytes, Some(report))
+        Some(report)
     } else {
-        let report = if request.fold_batch_norms && source != request.model {
-            let report = compare(request.model, &source, VALIDATION_SAMPLES, 1)?;
-            report.check(&request.thresholds)?;
-            Some(report)
-        } else {
-            None
-        };
-        (source, report)
+        None
     };
     let measured = analyze_bytes(&model, None)?;
     let job = Job {

@@ -12,6 +12,7 @@ fn request(model: &[u8]) -> Request<'_> {
         model_iri: "https://w3id.org/seam/model/test".into(),
         stem: "kws".into(),
         fold_batch_norms: true,
+        prune: None,
         quantize_int8: false,
         thresholds: Default::default(),
         target: TargetRef::default(),

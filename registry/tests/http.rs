@@ -600,6 +600,7 @@ fn the_remote_backend_compiles_through_the_service() {
         model_iri: "https://w3id.org/seam/model/x".into(),
         stem: "kws".into(),
         fold_batch_norms: true,
+        prune: None,
         quantize_int8: false,
         thresholds: Default::default(),
         target: TargetRef::default(),
