@@ -114,3 +114,18 @@ fn an_absurd_declared_shape_is_refused_before_allocation() {
     let err = analyze_bytes(&bytes, None).unwrap_err();
     assert!(err.to_string().contains("beyond"), "{err}");
 }
+
+/// Found by cargo-fuzz: a mutated Voice_Turn.tflite on which tract-tflite 0.23.9's loader panics
+/// (an operator input indexed unchecked). SEAM still analyses the file and reports the refusal.
+#[test]
+fn a_panic_in_tract_tflite_is_contained_and_reported() {
+    let bytes =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tract-tflite-panic.tflite")).unwrap();
+    match analyze_bytes(&bytes, None) {
+        Ok(a) => assert!(a.notes.iter().any(|n| n.contains("cannot load")), "{:?}", a.notes),
+        Err(BridgeError::InvalidModel { message, .. }) => assert!(!message.is_empty()),
+        Err(other) => panic!("unexpected {other}"),
+    }
+    // SEAM's own reading of it needs no catch.
+    let _ = seam_compiler_bridge::tflite::analyze_file_only(&bytes);
+}
