@@ -75,6 +75,20 @@ pub trait Backend: Send + Sync {
     fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError>;
 }
 
+/// The job's ONNX model as tract's decluttered typed model: what backends that write tract's own
+/// formats (NNEF, TFLite) start from.
+pub fn decluttered(backend: &dyn Backend, job: &Job<'_>) -> Result<tract_onnx::prelude::TypedModel, BridgeError> {
+    use tract_onnx::prelude::*;
+    tract_onnx::onnx()
+        .model_for_read(&mut &job.model[..])
+        .and_then(|m| m.into_typed())
+        .and_then(|m| m.into_decluttered())
+        .map_err(|e| BridgeError::Backend {
+            backend: backend.name().to_owned(),
+            message: format!("tract cannot load the model: {e:#}"),
+        })
+}
+
 /// The ONNX file itself (after the requested transforms).
 pub struct OnnxBackend;
 

@@ -8,7 +8,7 @@
 
 use tract_onnx::prelude::*;
 
-use crate::backend::{Artifact, ArtifactFile, Backend, Job, Runnable};
+use crate::backend::{decluttered, Artifact, ArtifactFile, Backend, Job, Runnable};
 use crate::BridgeError;
 
 /// See the module documentation.
@@ -30,11 +30,7 @@ impl Backend for TractNnefBackend {
             backend: self.name().to_owned(),
             message,
         };
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &job.model[..])
-            .and_then(|m| m.into_typed())
-            .and_then(|m| m.into_decluttered())
-            .map_err(|e| fail(format!("tract cannot load the model: {e:#}")))?;
+        let model = decluttered(self, job)?;
         let archive = tract_nnef::nnef()
             .with_onnx()
             .write_to_tar_with_config(&model, Vec::new(), false, true)

@@ -8,10 +8,8 @@
 //! so `--quantize int8` rounds the weights but does not shrink this artifact (fully int8 TFLite
 //! needs calibrated activations, which an external converter can provide).
 
-use tract_onnx::prelude::*;
-
 use crate::analysis::analyze_bytes;
-use crate::backend::{Artifact, ArtifactFile, Backend, CArrayBackend, Job, Runnable};
+use crate::backend::{decluttered, Artifact, ArtifactFile, Backend, CArrayBackend, Job, Runnable};
 use crate::BridgeError;
 
 /// See the module documentation.
@@ -32,11 +30,7 @@ impl Backend for TfliteMicroBackend {
             backend: self.name().to_owned(),
             message,
         };
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &job.model[..])
-            .and_then(|m| m.into_typed())
-            .and_then(|m| m.into_decluttered())
-            .map_err(|e| fail(format!("tract cannot load the model: {e:#}")))?;
+        let model = decluttered(self, job)?;
         let mut flatbuffer = Vec::new();
         tract_tflite::tflite()
             .write(&model, &mut flatbuffer)
