@@ -110,7 +110,8 @@ pub fn compile(
             "compiling TFLite models: the backends take ONNX (analysis reads TFLite)".into(),
         ));
     }
-    let original = analyze_bytes(request.model, None)?;
+    // The key needs only the file's digest: a hit costs a hash, a read and a signature check.
+    let model_sha256 = sha256_hex(request.model);
     let quantize = request.quantize_int8 || backend.quantizes();
     let backend_ref = BackendRef {
         name: backend.name().to_owned(),
@@ -132,7 +133,7 @@ pub fn compile(
             ),
         ]),
     };
-    let key = Cache::key(&original.sha256, &request.target, &backend_ref);
+    let key = Cache::key(&model_sha256, &request.target, &backend_ref);
     if let Some(cache) = cache {
         if let Some((bytes, package)) = cache.get(&key, &signer.public_key_hex()) {
             tracing::info!(key, "package cache hit");
@@ -146,6 +147,8 @@ pub fn compile(
         }
     }
 
+    // A miss: the model must be one SEAM can measure before anything is made from it.
+    analyze_bytes(request.model, None)?;
     let stem = safe_stem(&request.stem);
     let source = if request.fold_batch_norms {
         folded(request.model)?.0
@@ -208,7 +211,7 @@ pub fn compile(
         model: ModelRef {
             iri: request.model_iri.clone(),
             name: stem.clone(),
-            sha256: original.sha256.clone(),
+            sha256: model_sha256.clone(),
         },
         backend: backend_ref,
         target: request.target.clone(),
