@@ -346,10 +346,13 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         }
         let (server, addr) = http::bind(registry.clone(), config, &args.http)
             .with_context(|| format!("cannot listen on {}", args.http))?;
+        // The handlers are installed before the service says it is ready: a SIGTERM sent the
+        // moment it is listening must stop it cleanly, not kill it.
+        let shutdown = shutdown_signal()?;
         tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
         let handle = server.handle();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            shutdown.await;
             tracing::info!("shutting down");
             handle.stop(true).await;
         });
@@ -363,25 +366,25 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
 }
 
 /// Ctrl-C, or SIGTERM (what service managers send): finish the requests in flight, then stop.
-async fn shutdown_signal() {
+/// The signal handlers are installed when this is called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
