@@ -206,7 +206,7 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     }
 
     let fit = plan.as_ref().map(|p| {
-        let mut operators: BTreeSet<String> = analysis.operators.keys().cloned().collect();
+        let mut operators: BTreeSet<String> = packaging::onnx_operators(&analysis);
         if quantize {
             operators.insert("DequantizeLinear".into());
         }

@@ -996,4 +996,51 @@ fn a_tflite_model_is_registered_from_its_file_and_matched() {
     assert_eq!(n, 1);
     let matched = seam(&["match", "line3-acoustic-02", "--data", data_s, "--json"]);
     assert!(stdout(&matched).contains(&sha), "{}", stdout(&matched));
+
+    // Compiled for a TFLM device, the third-party flatbuffer ships as it is, embedded for firmware.
+    let out_dir = dir.path().join("out");
+    let out = seam(&[
+        "compile",
+        tflite.to_str().unwrap(),
+        "--target",
+        "line3-acoustic-02",
+        "--data",
+        data_s,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["manifest"]["backend"]["name"], "tflite-micro");
+    assert_eq!(report["fit"]["fits"], true, "{report}");
+    assert_eq!(
+        std::fs::read(out_dir.join("Micro_Speech_Yes_No_1.tflite")).unwrap(),
+        std::fs::read(&tflite).unwrap()
+    );
+    let gcc = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Werror", "-c", "-o"])
+        .arg(dir.path().join("m.o"))
+        .arg(out_dir.join("micro_speech_yes_no_1_model.c"))
+        .output()
+        .unwrap();
+    assert!(gcc.status.success(), "{}", String::from_utf8_lossy(&gcc.stderr));
+    // Backends that need an ONNX graph, and transforms, refuse it with the reason.
+    for extra in [
+        &["--backend", "tract-nnef"][..],
+        &["--backend", "c-array", "--quantize", "int8"][..],
+    ] {
+        let mut args = vec![
+            "compile",
+            tflite.to_str().unwrap(),
+            "--data",
+            data_s,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = seam(&args);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains("TFLite model"), "{}", stderr(&out));
+    }
 }

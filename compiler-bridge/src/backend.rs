@@ -71,6 +71,10 @@ pub trait Backend: Send + Sync {
     fn quantizes(&self) -> bool {
         false
     }
+    /// Whether it also takes a TFLite model (as it is: no transform applies to one).
+    fn accepts_tflite(&self) -> bool {
+        false
+    }
     /// Compiles one job.
     fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError>;
 }
@@ -187,6 +191,9 @@ impl Backend for CArrayBackend {
     }
     fn description(&self) -> String {
         "a C header and source with the model bytes (16-byte aligned) and the arena size".into()
+    }
+    fn accepts_tflite(&self) -> bool {
+        true
     }
     fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError> {
         let analysis = analyze_bytes(job.model, None)?;

@@ -105,10 +105,21 @@ pub fn compile(
     signer: &Signer,
     cache: Option<&Cache>,
 ) -> Result<Compiled, BridgeError> {
-    if crate::tflite::is_tflite(request.model) {
-        return Err(BridgeError::Unsupported(
-            "compiling TFLite models: the backends take ONNX (analysis reads TFLite)".into(),
-        ));
+    // A TFLite model is compiled as it is, by a backend that takes one: SEAM's transforms work
+    // on ONNX graphs.
+    let tflite = crate::tflite::is_tflite(request.model);
+    if tflite {
+        if !backend.accepts_tflite() {
+            return Err(BridgeError::Unsupported(format!(
+                "backend {} takes ONNX models; a TFLite model goes to tflite-micro or c-array",
+                backend.name()
+            )));
+        }
+        if request.quantize_int8 || request.prune.is_some() || backend.quantizes() {
+            return Err(BridgeError::Unsupported(
+                "a TFLite model is compiled as it is: quantise or prune it before converting it".into(),
+            ));
+        }
     }
     // The key needs only the file's digest: a hit costs a hash, a read and a signature check.
     let model_sha256 = sha256_hex(request.model);
@@ -118,7 +129,10 @@ pub fn compile(
         version: backend.version(),
         options: BTreeMap::from([
             ("quantize".to_owned(), if quantize { "int8" } else { "none" }.to_owned()),
-            ("foldBatchNorms".to_owned(), request.fold_batch_norms.to_string()),
+            (
+                "foldBatchNorms".to_owned(),
+                (request.fold_batch_norms && !tflite).to_string(),
+            ),
             (
                 "prune".to_owned(),
                 request.prune.map_or_else(|| "none".to_owned(), |s| s.to_string()),
@@ -150,7 +164,7 @@ pub fn compile(
     // A miss: the model must be one SEAM can measure before anything is made from it.
     analyze_bytes(request.model, None)?;
     let stem = safe_stem(&request.stem);
-    let source = if request.fold_batch_norms {
+    let source = if request.fold_batch_norms && !tflite {
         folded(request.model)?.0
     } else {
         request.model.to_vec()
@@ -190,6 +204,8 @@ pub fn compile(
     let artifact = backend.compile(&job)?;
     // What ships is what is validated, when tract can run it.
     let validation: Option<ValidationReport> = match artifact.runnable {
+        // Nothing was transformed: the TFLite model ships as it came.
+        _ if tflite => None,
         Some(Runnable::Onnx(i)) | Some(Runnable::Nnef(i)) | Some(Runnable::Tflite(i)) => {
             let file = artifact.files.get(i).ok_or_else(|| BridgeError::Backend {
                 backend: backend.name().to_owned(),
@@ -227,7 +243,9 @@ pub fn compile(
         sizes: BTreeMap::from([
             (
                 "weightBytes".to_owned(),
-                if quantize {
+                if tflite {
+                    model.len() as u64
+                } else if quantize {
                     measured.weight_bytes.int8
                 } else {
                     measured.weight_bytes.float32

@@ -6,7 +6,8 @@
 //! convolutions and dense layers become BATCH_MATMUL, ReLU becomes MAXIMUM — all kernels TFLM has.
 //! Weights are written as float32: an int8 QDQ model is dequantised by tract when it declutters,
 //! so `--quantize int8` rounds the weights but does not shrink this artifact (fully int8 TFLite
-//! needs calibrated activations, which an external converter can provide).
+//! needs calibrated activations, which an external converter can provide). A TFLite model given
+//! to it (a converter's fully int8 one, say) is embedded as it is.
 
 use crate::analysis::analyze_bytes;
 use crate::backend::{decluttered, Artifact, ArtifactFile, Backend, CArrayBackend, Job, Runnable};
@@ -25,16 +26,25 @@ impl Backend for TfliteMicroBackend {
     fn description(&self) -> String {
         "a float32 TFLite flatbuffer (written by tract) and its C array, for TensorFlow Lite Micro".into()
     }
+    fn accepts_tflite(&self) -> bool {
+        true
+    }
     fn compile(&self, job: &Job<'_>) -> Result<Artifact, BridgeError> {
         let fail = |message: String| BridgeError::Backend {
             backend: self.name().to_owned(),
             message,
         };
-        let model = decluttered(self, job)?;
-        let mut flatbuffer = Vec::new();
-        tract_tflite::tflite()
-            .write(&model, &mut flatbuffer)
-            .map_err(|e| fail(format!("tract cannot write TFLite: {e:#}")))?;
+        // A TFLite model is what TFLM runs already: it is embedded as it is.
+        let flatbuffer = if crate::tflite::is_tflite(job.model) {
+            job.model.to_vec()
+        } else {
+            let model = decluttered(self, job)?;
+            let mut written = Vec::new();
+            tract_tflite::tflite()
+                .write(&model, &mut written)
+                .map_err(|e| fail(format!("tract cannot write TFLite: {e:#}")))?;
+            written
+        };
         // The arena is planned on the flatbuffer itself: it is what TFLM will run.
         let arena = analyze_bytes(&flatbuffer, None)?.arena_bytes;
         let embedded = CArrayBackend::embed(&flatbuffer, job.stem, arena, "tflite-micro");

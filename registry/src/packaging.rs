@@ -98,10 +98,26 @@ pub enum PlanError {
     },
 }
 
+/// The operators of a measured model by their ONNX names, as runtimes list them (a TFLite
+/// builtin through its ONNX equivalent, or its own name when there is none).
+pub fn onnx_operators(analysis: &Analysis) -> std::collections::BTreeSet<String> {
+    analysis
+        .operators
+        .keys()
+        .map(|op| match analysis.format.as_str() {
+            "tflite" => seam_compiler_bridge::tflite::onnx_equivalent(op)
+                .unwrap_or(op)
+                .to_owned(),
+            _ => op.clone(),
+        })
+        .collect()
+}
+
 /// The model as the matchmaking engine sees it, from its measurement.
 pub fn model_facts(analysis: &Analysis, iri: &str, name: &str) -> ModelFacts {
-    let quantized =
-        analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv");
+    let tflite = analysis.format == "tflite";
+    let quantized = !tflite
+        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
     let dtype = if quantized {
         "int8"
     } else {
@@ -113,12 +129,15 @@ pub fn model_facts(analysis: &Analysis, iri: &str, name: &str) -> ModelFacts {
         dtype: Some(format!("{SEAM}{dtype}")),
         macs: Some(analysis.macs),
         peak_activation_bytes: Some(analysis.peak_activation_bytes),
-        weight_bytes: Some(if quantized {
+        // A TFLite flatbuffer is flashed as it is.
+        weight_bytes: Some(if tflite {
+            analysis.file_bytes
+        } else if quantized {
             analysis.weight_bytes.int8
         } else {
             analysis.weight_bytes.float32
         }),
-        operators: analysis.operators.keys().cloned().collect(),
+        operators: onnx_operators(analysis),
         ..ModelFacts::default()
     }
 }

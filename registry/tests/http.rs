@@ -543,6 +543,18 @@ fn models_register_from_their_file_and_bad_files_are_problems() {
         .unwrap();
     assert_eq!(count_json(&answer), 1);
 
+    // A TFLite file registers the same way.
+    let tflite = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/interop/seloc-ml/models/Hello_World.tflite"),
+    )
+    .unwrap();
+    let response = post("?task=anomaly-detection", tflite, Some("s3cret"));
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["analysis"]["format"], "tflite");
+    assert_eq!(body["analysis"]["macs"], 288);
+
     // Refusals are problems: no token, not a model, no task, an unknown parameter.
     assert_eq!(
         post("?task=image-classification", bytes.clone(), None)

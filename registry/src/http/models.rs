@@ -1,4 +1,4 @@
-//! `POST /models`: register a model from its file. The body is the ONNX file; what the file does
+//! `POST /models`: register a model from its file. The body is the ONNX or TFLite file; what the file does
 //! not say comes as query parameters (`task`, `accuracy`, `dataset`, `input-sensor`, repeatable).
 //! The compiler bridge measures it, the description is validated and loaded like any file, and
 //! the file is kept content-addressed beside the store.
@@ -54,13 +54,17 @@ pub(super) async fn add_model(
                 e.to_string(),
             )
         })?;
-        let doc = describe(std::path::Path::new("upload.onnx"), &analysis, &facts)?;
+        let doc = describe(
+            std::path::Path::new(&format!("upload.{}", analysis.format)),
+            &analysis,
+            &facts,
+        )?;
         registry.load(&[doc])?;
         // Keep the file beside an on-disk store, as `seam load` does.
         let stored = match registry.path() {
             Some(dir) => {
                 let models = dir.join("models");
-                let target = models.join(format!("{}.onnx", analysis.sha256));
+                let target = models.join(format!("{}.{}", analysis.sha256, analysis.format));
                 std::fs::create_dir_all(&models)
                     .and_then(|_| std::fs::write(&target, &body))
                     .map_err(Problem::internal)?;
