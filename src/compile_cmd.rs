@@ -295,8 +295,8 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
             if !f.fits && plan.as_ref().is_some_and(|p| p.via == Via::Int8) {
                 let _ = writeln!(
                     out,
-                    "  the graph's estimate assumed a fully int8 model (activations too); {backend_name} \
-                     quantises weights only, so its activations stay float32"
+                    "  the graph's estimate assumed a fully int8 model (activations too); SEAM's int8 \
+                     transform quantises weights only, and {backend_name}'s activations stay float32"
                 );
             }
         }
