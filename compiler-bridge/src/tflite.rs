@@ -327,9 +327,9 @@ fn file_macs(ops: &[FileOp], tensors: &[FileTensor]) -> u64 {
         let w = &tensors[weights].shape;
         let per_output = match name.as_str() {
             // Filter [Cout, KH, KW, Cin].
-            "CONV_2D" if w.len() == 4 => (w[1] * w[2] * w[3]) as u64,
+            "CONV_2D" if w.len() == 4 => (w[1] as u64).saturating_mul(w[2] as u64).saturating_mul(w[3] as u64),
             // Filter [1, KH, KW, Cout]: one input channel per output channel.
-            "DEPTHWISE_CONV_2D" if w.len() == 4 => (w[1] * w[2]) as u64,
+            "DEPTHWISE_CONV_2D" if w.len() == 4 => (w[1] as u64).saturating_mul(w[2] as u64),
             // Weights [units, features].
             "FULLY_CONNECTED" if w.len() == 2 => w[1] as u64,
             // Output [..., M, N] = X [..., M, K] · Y [..., K, N]: K per output element (what
@@ -354,13 +354,15 @@ fn file_macs(ops: &[FileOp], tensors: &[FileTensor]) -> u64 {
                 };
                 let f = &tensors[filter].shape;
                 if f.len() == 4 {
-                    macs += tensors[input].elements() * (f[0] * f[1] * f[2]) as u64;
+                    let per_input = (f[0] as u64).saturating_mul(f[1] as u64).saturating_mul(f[2] as u64);
+                    macs = macs.saturating_add(tensors[input].elements().saturating_mul(per_input));
                 }
                 continue;
             }
             _ => continue,
         };
-        macs += out * per_output;
+        // Each tensor is bounded, but a hostile file may chain many: saturate, never overflow.
+        macs = macs.saturating_add(out.saturating_mul(per_output));
     }
     macs
 }
