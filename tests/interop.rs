@@ -471,4 +471,37 @@ fn signed_packages_are_checked_by_the_devices_that_install_them() {
     endpoints.sort();
     assert_eq!(endpoints, ["trusting-0", "trusting-1"], "{rows:?}");
     assert!(rows.iter().all(|r| r[1] == "onnx-int8"), "{rows:?}");
+
+    // Apps see the same through GraphQL: what a device runs, and where it came from.
+    let answer: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .json(&serde_json::json!({ "query": format!(
+            "{{ device(id: \"trusting-0\") {{ runs {{ sha256 backend signerPublicKey model top1Agreement }} }}
+               wary: device(id: \"wary-0\") {{ runs {{ sha256 }} }}
+               artifact(id: \"{sha}\") {{ backend backendVersion options compiledAt }} }}"
+        ) }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let runs = &answer["data"]["device"]["runs"];
+    assert_eq!(runs[0]["sha256"], sha.as_str(), "{answer}");
+    assert_eq!(runs[0]["backend"], "onnx-int8", "{answer}");
+    assert_eq!(runs[0]["signerPublicKey"], key.as_str(), "{answer}");
+    assert!(
+        runs[0]["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://w3id.org/seam/model/"),
+        "{answer}"
+    );
+    assert!(runs[0]["top1Agreement"].as_f64().unwrap() >= 0.95, "{answer}");
+    assert_eq!(answer["data"]["wary"]["runs"], serde_json::json!([]), "{answer}");
+    assert!(
+        answer["data"]["artifact"]["options"]
+            .as_str()
+            .unwrap()
+            .contains("\"quantize\":\"int8\""),
+        "{answer}"
+    );
 }

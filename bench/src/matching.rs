@@ -134,12 +134,13 @@ pub fn run(
         let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
         let t = Instant::now();
         let response = runtime.block_on(async {
-            let (b, s) = loaders(&registry);
+            let (b, s, a) = loaders(&registry);
             gql.execute(
                 async_graphql::Request::new(query)
                     .data(Authorized(false))
                     .data(b)
-                    .data(s),
+                    .data(s)
+                    .data(a),
             )
             .await
         });
@@ -154,12 +155,13 @@ pub fn run(
     for _ in 0..100 {
         let t = Instant::now();
         let response = runtime.block_on(async {
-            let (b, s) = loaders(&registry);
+            let (b, s, a) = loaders(&registry);
             gql.execute(
                 async_graphql::Request::new("{ __typename }")
                     .data(Authorized(false))
                     .data(b)
-                    .data(s),
+                    .data(s)
+                    .data(a),
             )
             .await
         });

@@ -45,12 +45,15 @@ pub fn schema(registry: Registry) -> SeamSchema {
 pub type Boards = DataLoader<BoardLoader, HashMapCache>;
 /// The sensor loader of a request.
 pub type Sensors = DataLoader<SensorLoader, HashMapCache>;
+/// The loader of what devices run, of a request.
+pub type Artifacts = DataLoader<ArtifactLoader, HashMapCache>;
 
 /// The DataLoaders of one request.
-pub fn loaders(registry: &Registry) -> (Boards, Sensors) {
+pub fn loaders(registry: &Registry) -> (Boards, Sensors, Artifacts) {
     (
         DataLoader::with_cache(BoardLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
         DataLoader::with_cache(SensorLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
+        DataLoader::with_cache(ArtifactLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
     )
 }
 
@@ -189,6 +192,99 @@ impl Device {
             .await
             .map_err(|e: Arc<Error>| (*e).clone())?
             .unwrap_or_default())
+    }
+
+    /// The packages installed on it (`seam:runs`), with where each came from.
+    async fn runs(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
+        let loader = ctx.data::<Artifacts>()?;
+        Ok(loader
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?
+            .unwrap_or_default())
+    }
+}
+
+/// A compiled, signed package and its provenance: which model it was derived from, by which
+/// backend with which options, signed by which key, and how it validated.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Artifact {
+    /// Its IRI (content-addressed by the package's SHA-256).
+    pub id: ID,
+    /// The package's SHA-256.
+    pub sha256: Option<String>,
+    /// The package's size, bytes.
+    pub size_bytes: Option<Long>,
+    /// The model it was derived from (IRI).
+    pub model: Option<String>,
+    /// The backend that compiled it.
+    pub backend: Option<String>,
+    /// The backend's version.
+    pub backend_version: Option<String>,
+    /// The compilation's options, as canonical JSON.
+    pub options: Option<String>,
+    /// When the compilation ended (xsd:dateTime).
+    pub compiled_at: Option<String>,
+    /// The public key (hex) of the key that signed its manifest.
+    pub signer_public_key: Option<String>,
+    /// Share of seeded inputs on which it agrees with its original's top-1.
+    pub top1_agreement: Option<f64>,
+    /// Its largest output difference from the original, relative.
+    pub relative_error: Option<f64>,
+}
+
+const ARTIFACT_FIELDS: &str = "?a ?sha ?size ?model ?backend ?version ?options ?ended ?key ?top1 ?rel";
+const ARTIFACT_PATTERN: &str = "OPTIONAL { ?a seam:sha256 ?sha } OPTIONAL { ?a seam:sizeBytes ?size }
+       OPTIONAL { ?a prov:wasDerivedFrom ?model }
+       OPTIONAL { ?a prov:wasGeneratedBy ?c . OPTIONAL { ?c seam:backend ?backend } OPTIONAL { ?c seam:backendVersion ?version }
+                  OPTIONAL { ?c seam:options ?options } OPTIONAL { ?c prov:endedAtTime ?ended } }
+       OPTIONAL { ?a seam:signedWith ?k . ?k seam:publicKey ?key }
+       OPTIONAL { ?a seam:top1Agreement ?top1 } OPTIONAL { ?a seam:relativeError ?rel }";
+
+fn artifact_from(r: &Row, at: usize) -> Option<Artifact> {
+    Some(Artifact {
+        id: ID(text(r, at)?),
+        sha256: text(r, at + 1),
+        size_bytes: long(r, at + 2),
+        model: text(r, at + 3),
+        backend: text(r, at + 4),
+        backend_version: text(r, at + 5),
+        options: text(r, at + 6),
+        compiled_at: text(r, at + 7),
+        signer_public_key: text(r, at + 8),
+        top1_agreement: float(r, at + 9),
+        relative_error: float(r, at + 10),
+    })
+}
+
+/// Loads what devices run, by device IRI: one store query per batch.
+pub struct ArtifactLoader(Registry);
+
+impl Loader<String> for ArtifactLoader {
+    type Value = Vec<Artifact>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[String]) -> std::result::Result<HashMap<String, Vec<Artifact>>, Arc<Error>> {
+        let rows = select(
+            &self.0,
+            format!(
+                "SELECT ?d {ARTIFACT_FIELDS} WHERE {{ VALUES ?d {{ {} }} ?d seam:runs ?a . {ARTIFACT_PATTERN} }} ORDER BY ?d ?a",
+                values(keys)
+            ),
+        )
+        .await
+        .map_err(Arc::new)?;
+        let mut out: HashMap<String, Vec<Artifact>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        for r in &rows {
+            if let (Some(device), Some(artifact)) = (text(r, 0), artifact_from(r, 1)) {
+                let list = out.entry(device).or_default();
+                // A property given twice would repeat the artifact: keep its first row.
+                if !list.iter().any(|a| a.id == artifact.id) {
+                    list.push(artifact);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -658,6 +754,25 @@ pub struct QueryRoot;
 
 #[Object]
 impl QueryRoot {
+    /// A compiled package by IRI or by its SHA-256, with its provenance.
+    async fn artifact(&self, ctx: &Context<'_>, id: String) -> Result<Option<Artifact>> {
+        let registry = ctx.data::<Registry>()?;
+        let iri = if id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+            format!("https://w3id.org/seam/artifact/{}", id.to_ascii_lowercase())
+        } else {
+            expand(&id)
+        };
+        let rows = select(
+            registry,
+            format!(
+                "SELECT {ARTIFACT_FIELDS} WHERE {{ VALUES ?a {{ {} }} ?a a seam:Artifact . {ARTIFACT_PATTERN} }} LIMIT 1",
+                iri_term(&iri)?
+            ),
+        )
+        .await?;
+        Ok(rows.first().and_then(|r| artifact_from(r, 0)))
+    }
+
     /// A device by IRI, prefixed name (`dev:…`) or short name.
     async fn device(&self, ctx: &Context<'_>, id: String) -> Result<Option<Device>> {
         let registry = ctx.data::<Registry>()?;

@@ -22,11 +22,12 @@ fn seeded() -> Registry {
 
 async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
     let schema = schema(registry.clone());
-    let (boards, sensors) = loaders(registry);
+    let (boards, sensors, artifacts) = loaders(registry);
     let request = async_graphql::Request::new(query)
         .data(Authorized(authorized))
         .data(boards)
-        .data(sensors);
+        .data(sensors)
+        .data(artifacts);
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 

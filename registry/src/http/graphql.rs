@@ -79,8 +79,12 @@ async fn execute(
         TokenStatus::Missing | TokenStatus::NotConfigured => false,
         TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
     };
-    let (boards, sensors) = loaders(&state.registry);
-    let request = request.data(Authorized(authorized)).data(boards).data(sensors);
+    let (boards, sensors, artifacts) = loaders(&state.registry);
+    let request = request
+        .data(Authorized(authorized))
+        .data(boards)
+        .data(sensors)
+        .data(artifacts);
     let response = state.graphql.execute(request).await;
     Ok(HttpResponse::Ok().content_type("application/json").json(response))
 }
