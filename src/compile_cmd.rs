@@ -206,7 +206,7 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     }
 
     let fit = plan.as_ref().map(|p| {
-        let mut operators: BTreeSet<String> = packaging::onnx_operators(&analysis);
+        let mut operators: BTreeSet<String> = seam_registry::ingest::onnx::onnx_operator_names(&analysis);
         if quantize {
             operators.insert("DequantizeLinear".into());
         }

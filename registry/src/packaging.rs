@@ -22,6 +22,7 @@ use seam_compiler_bridge::compile::Compiled;
 use seam_compiler_bridge::package::{Cache, Signer};
 use serde::Serialize;
 
+use crate::ingest::onnx::{measured_dtype, onnx_operator_names, stored_weight_bytes};
 use crate::matching::evaluate::{ram_required, DeviceView, MatchOptions, Reason, Via};
 use crate::matching::facts::{Fleet, ModelFacts};
 use crate::vocab::{PROV, SEAM};
@@ -98,46 +99,16 @@ pub enum PlanError {
     },
 }
 
-/// The operators of a measured model by their ONNX names, as runtimes list them (a TFLite
-/// builtin through its ONNX equivalent, or its own name when there is none).
-pub fn onnx_operators(analysis: &Analysis) -> std::collections::BTreeSet<String> {
-    analysis
-        .operators
-        .keys()
-        .map(|op| match analysis.format.as_str() {
-            "tflite" => seam_compiler_bridge::tflite::onnx_equivalent(op)
-                .unwrap_or(op)
-                .to_owned(),
-            _ => op.clone(),
-        })
-        .collect()
-}
-
 /// The model as the matchmaking engine sees it, from its measurement.
 pub fn model_facts(analysis: &Analysis, iri: &str, name: &str) -> ModelFacts {
-    let tflite = analysis.format == "tflite";
-    let quantized = !tflite
-        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
-    let dtype = if quantized {
-        "int8"
-    } else {
-        analysis.inputs.first().map_or("float32", |i| i.dtype.as_str())
-    };
     ModelFacts {
         iri: iri.to_owned(),
         name: name.to_owned(),
-        dtype: Some(format!("{SEAM}{dtype}")),
+        dtype: Some(format!("{SEAM}{}", measured_dtype(analysis))),
         macs: Some(analysis.macs),
         peak_activation_bytes: Some(analysis.peak_activation_bytes),
-        // A TFLite flatbuffer is flashed as it is.
-        weight_bytes: Some(if tflite {
-            analysis.file_bytes
-        } else if quantized {
-            analysis.weight_bytes.int8
-        } else {
-            analysis.weight_bytes.float32
-        }),
-        operators: onnx_operators(analysis),
+        weight_bytes: Some(stored_weight_bytes(analysis)),
+        operators: onnx_operator_names(analysis),
         ..ModelFacts::default()
     }
 }

@@ -29,6 +29,44 @@ pub struct ModelFacts {
     pub input_sensors: Vec<String>,
 }
 
+/// The data type a measured model runs in: int8 when its weights are quantised (QDQ), otherwise
+/// its input's type (a TFLite model's tensors say it themselves).
+pub fn measured_dtype(analysis: &Analysis) -> &str {
+    let qdq = analysis.format != "tflite"
+        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
+    if qdq {
+        "int8"
+    } else {
+        analysis.inputs.first().map_or("float32", |i| i.dtype.as_str())
+    }
+}
+
+/// What a measured model's weights cost in flash: a TFLite flatbuffer is flashed as it is; an
+/// ONNX model's weights in the type it runs in.
+pub fn stored_weight_bytes(analysis: &Analysis) -> u64 {
+    match (analysis.format.as_str(), measured_dtype(analysis)) {
+        ("tflite", _) => analysis.file_bytes,
+        (_, "int8") => analysis.weight_bytes.int8,
+        _ => analysis.weight_bytes.float32,
+    }
+}
+
+/// A measured model's operators by their ONNX names, as runtimes list them: a TFLite builtin
+/// through its ONNX equivalent, or under its own name when there is none (so matching can say
+/// what is missing).
+pub fn onnx_operator_names(analysis: &Analysis) -> std::collections::BTreeSet<String> {
+    analysis
+        .operators
+        .keys()
+        .map(|op| match analysis.format.as_str() {
+            "tflite" => seam_compiler_bridge::tflite::onnx_equivalent(op)
+                .unwrap_or(op)
+                .to_owned(),
+            _ => op.clone(),
+        })
+        .collect()
+}
+
 /// The IRI a model file gets: content-addressed, so loading the same file twice is one model.
 pub fn model_iri(sha256: &str) -> String {
     format!("https://w3id.org/seam/model/{sha256}")
@@ -80,26 +118,11 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
     );
     add(m(), seam("sizeBytes"), Literal::from(analysis.file_bytes as i64).into());
     add(m(), seam("method"), seam("Measured").into());
-    // A model with quantised weights (QDQ) runs in int8; anything else as its input type says.
-    let tflite = analysis.format == "tflite";
-    let quantized = !tflite
-        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
-    let dtype = if quantized {
-        "int8"
-    } else {
-        analysis.inputs.first().map(|i| i.dtype.as_str()).unwrap_or("float32")
-    };
-    add(m(), seam("dtype"), seam(dtype).into());
+    add(m(), seam("dtype"), seam(measured_dtype(analysis)).into());
     add(m(), seam("params"), Literal::from(analysis.params as i64).into());
     add(m(), seam("macs"), Literal::from(analysis.macs as i64).into());
-    // A TFLite flatbuffer is flashed as it is: its size is what the weights cost.
-    let weights = if tflite {
-        analysis.file_bytes
-    } else if quantized {
-        analysis.weight_bytes.int8
-    } else {
-        analysis.weight_bytes.float32
-    };
+    let weights = stored_weight_bytes(analysis);
+
     add(m(), seam("weightBytes"), Literal::from(weights as i64).into());
     add(
         m(),
@@ -123,19 +146,7 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
             add(m(), seam("inputElements"), Literal::from(elements as i64).into());
         }
     }
-    // Runtimes list operators by their ONNX names; a TFLite builtin is recorded as its ONNX
-    // equivalent, or under its own name when there is none (so matching says what is missing).
-    let operators: std::collections::BTreeSet<&str> = analysis
-        .operators
-        .keys()
-        .map(|op| {
-            if tflite {
-                seam_compiler_bridge::tflite::onnx_equivalent(op).unwrap_or(op)
-            } else {
-                op.as_str()
-            }
-        })
-        .collect();
+    let operators = onnx_operator_names(analysis);
     for op in operators {
         add(m(), seam("requiresOperator"), Literal::new_simple_literal(op).into());
     }
