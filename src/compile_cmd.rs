@@ -1,26 +1,23 @@
 //! `seam compile`: measure, transform, compile, validate, sign and cache a model; with a target,
 //! the backend comes from the graph and the result is judged against the device.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use oxsdatatypes::DateTime;
-use seam_registry::bridge::analysis::analyze_bytes;
-use seam_registry::bridge::compile::{compile as run_pipeline, folded, safe_stem, Request};
-use seam_registry::bridge::package::TargetRef;
+use base64::Engine as _;
+use seam_registry::bridge::backend::ArtifactFile;
+use seam_registry::bridge::compile::safe_stem;
 use seam_registry::bridge::validate::Thresholds;
-use seam_registry::ingest::onnx::model_iri;
-use seam_registry::matching::{MatchOptions, Via};
-use seam_registry::packaging::{self, Needs, Packager, PlanError};
+use seam_registry::packaging::{self, CompileError, CompileOrder, Packager, PlanError};
+use serde_json::Value;
 
 use crate::Failure;
 
 /// The arguments of `seam compile`.
 #[derive(clap::Args)]
 pub struct CompileArgs {
-    /// The model file (ONNX).
+    /// The model file (ONNX, or TFLite for the backends that embed it).
     #[arg(required_unless_present = "list_backends")]
     model: Option<PathBuf>,
     /// The device to build for (IRI or short name): the backend comes from the runtime the graph
@@ -66,6 +63,14 @@ pub struct CompileArgs {
     /// List the backends and exit.
     #[arg(long)]
     list_backends: bool,
+    /// Compile through a running service instead (`seam serve`'s base URL, e.g.
+    /// http://127.0.0.1:8080): it plans from its graph, signs with its key and records the
+    /// provenance; the package lands in --out as usual.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The service's write token (with --endpoint).
+    #[arg(long, env = "SEAM_TOKEN")]
+    token: Option<String>,
 }
 
 /// Exit code when the compiled result does not fit the target (or cannot run there at all).
@@ -95,214 +100,230 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     let Some(model_path) = args.model.as_ref() else {
         return Err(Failure::Invalid(anyhow::anyhow!("a model is required")));
     };
-    if args.target.is_none() && args.backend.is_none() {
-        return Err(Failure::Invalid(anyhow::anyhow!(
-            "name a --backend, or a --target device to choose one from the graph"
-        )));
-    }
     let bytes = std::fs::read(model_path).with_context(|| format!("cannot read {}", model_path.display()))?;
     let stem = safe_stem(model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("model"));
-    let original = analyze_bytes(&bytes, model_path.parent()).map_err(anyhow::Error::from)?;
-    let iri = model_iri(&original.sha256);
-    // Plans are made on the model as the backends will receive it: batch norms folded.
-    let analysis = if seam_registry::bridge::tflite::is_tflite(&bytes) {
-        original
-    } else {
-        let (prepared, _) = folded(&bytes).map_err(anyhow::Error::from)?;
-        analyze_bytes(&prepared, None).map_err(anyhow::Error::from)?
-    };
-
-    let registry = crate::open(&args.data)?;
-    registry.seed_if_empty().context("seeding the empty store failed")?;
-    let packager = Packager::open(&args.data, &declarations).map_err(anyhow::Error::from)?;
-    let opts = MatchOptions {
-        headroom_pct: args.headroom,
-        ..MatchOptions::default()
-    };
-
-    // With a target: the graph says which runtime, which backend, and whether int8 is needed.
-    let fleet = registry.fleet().context("cannot read the fleet")?;
-    let plan = match &args.target {
-        None => None,
-        Some(device) => {
-            let facts = packaging::model_facts(&analysis, &iri, &stem);
-            match packaging::plan(&fleet, &facts, device, &opts) {
-                Ok(plan) => Some(plan),
-                Err(PlanError::UnknownDevice(d)) => {
-                    return Err(Failure::Invalid(anyhow::anyhow!("no device {d:?} in the graph")));
-                }
-                Err(e @ PlanError::DoesNotRun { .. }) => {
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "error: {e}");
-                    return Ok(DOES_NOT_FIT);
-                }
-            }
-        }
-    };
-    let backend_name = match (&args.backend, plan.as_ref().and_then(|p| p.backend.clone())) {
-        (Some(name), _) => name.clone(),
-        (None, Some(name)) => name,
-        (None, None) => {
-            let runtime = plan.as_ref().map(|p| p.runtime.as_str()).unwrap_or_default();
-            return Err(Failure::Invalid(anyhow::anyhow!(
-                "the runtime {runtime} declares no seam:compilerBackend in the graph; name one with --backend"
-            )));
-        }
-    };
-    let Some(backend) = packager.backends.get(&backend_name) else {
-        return Err(Failure::Invalid(anyhow::anyhow!(
-            "no backend {backend_name:?}; there are {}",
-            packager.backends.names().join(", ")
-        )));
-    };
-    let quantize = args.quantize.is_some() || plan.as_ref().is_some_and(|p| p.via == Via::Int8);
-    let target = match &plan {
-        Some(p) => TargetRef {
-            device: Some(p.device.clone()),
-            board: p.board.clone(),
-            runtime: Some(p.runtime.clone()),
-        },
-        None => TargetRef::default(),
-    };
-    let request = Request {
+    let order = CompileOrder {
         model: &bytes,
-        model_iri: iri.clone(),
+        model_dir: model_path.parent(),
         stem: stem.clone(),
-        fold_batch_norms: true,
+        target: args.target.clone(),
+        backend: args.backend.clone(),
+        quantize_int8: args.quantize.is_some(),
         prune: args.prune,
-        quantize_int8: quantize,
         thresholds: Thresholds {
             max_relative_error: args.max_relative_error,
             min_top1_agreement: args.min_top1,
         },
-        target,
-        target_name: plan.as_ref().and_then(|p| p.device_name.clone()),
+        headroom_pct: args.headroom,
+        use_cache: !args.no_cache,
     };
-    let started = DateTime::now();
-    let cache = (!args.no_cache).then_some(&packager.cache);
-    let compiled = run_pipeline(&request, backend, &packager.signer, cache).map_err(anyhow::Error::from)?;
-    let ended = DateTime::now();
-    let artifact = packaging::record(
-        &registry,
-        &compiled,
-        started,
-        ended,
-        plan.as_ref().map(|p| p.device.as_str()),
-    )
-    .context("cannot record the compilation in the graph")?;
+    let (report, package, files) = match &args.endpoint {
+        Some(endpoint) => remote_compile(endpoint, &order, args.token.as_deref())?,
+        None => {
+            let registry = crate::open(&args.data)?;
+            registry.seed_if_empty().context("seeding the empty store failed")?;
+            let packager = Packager::open(&args.data, &declarations).map_err(anyhow::Error::from)?;
+            match packaging::compile_model(&registry, &packager, &order) {
+                Ok(done) => (done.to_json(), done.compiled.package, done.compiled.files),
+                Err(CompileError::Plan(e @ PlanError::DoesNotRun { .. })) => {
+                    let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+                    return Ok(DOES_NOT_FIT);
+                }
+                Err(e) => return Err(compile_failure(e)),
+            }
+        }
+    };
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let package_path = args
         .out
         .join(format!("{stem}.{}", seam_registry::bridge::package::EXTENSION));
-    let mut written = vec![(package_path.clone(), compiled.package.clone())];
-    for file in &compiled.files {
+    let mut written = vec![(package_path.clone(), package.clone())];
+    for file in &files {
         written.push((args.out.join(&file.name), file.bytes.clone()));
     }
-    let manifest_json = serde_json::to_vec_pretty(&compiled.manifest).context("cannot serialise the manifest")?;
+    let manifest_json = serde_json::to_vec_pretty(&report["manifest"]).context("cannot serialise the manifest")?;
     written.push((args.out.join("manifest.json"), manifest_json));
     for (path, content) in &written {
         std::fs::write(path, content).with_context(|| format!("cannot write {}", path.display()))?;
     }
-
-    let fit = plan.as_ref().map(|p| {
-        let mut operators: BTreeSet<String> = seam_registry::ingest::onnx::onnx_operator_names(&analysis);
-        if quantize {
-            operators.insert("DequantizeLinear".into());
-        }
-        let size = |k: &str| compiled.manifest.sizes.get(k).copied().unwrap_or(0);
-        packaging::judge(
-            &fleet,
-            p,
-            &Needs {
-                arena_bytes: size("arenaBytes"),
-                device_bytes: size("deviceBytes"),
-                operators: &operators,
-            },
-            &opts,
-        )
-    });
+    let fits = report["fit"]["fits"].as_bool();
 
     if args.json {
-        let report = serde_json::json!({
-            "package": package_path,
-            "sha256": compiled.sha256,
-            "artifact": artifact,
-            "cacheHit": compiled.cache_hit,
-            "manifest": compiled.manifest,
-            "plan": plan,
-            "fit": fit,
-        });
+        let mut report = report;
+        report["package"] = serde_json::json!(package_path);
         println!("{report}");
     } else {
-        let mut out = std::io::stdout().lock();
-        if let Some(p) = &plan {
-            let _ = writeln!(
-                out,
-                "target {} on {} → backend {}{}",
-                p.device_name.as_deref().unwrap_or(&p.device),
-                seam_registry::answer::compact_iri(&p.runtime),
-                backend_name,
-                if quantize { ", int8 weights" } else { "" }
-            );
-        }
+        print_report(&report, &package_path, package.len());
+    }
+    Ok(match fits {
+        Some(false) => DOES_NOT_FIT,
+        _ => 0,
+    })
+}
+
+/// The people's form of a compile report (the JSON of `CompileReport::to_json`).
+fn print_report(report: &Value, package_path: &std::path::Path, package_len: usize) {
+    let mut out = std::io::stdout().lock();
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let plan = &report["plan"];
+    let backend = text(&report["backend"]);
+    if !plan.is_null() {
+        let device = plan["deviceName"]
+            .as_str()
+            .unwrap_or(plan["device"].as_str().unwrap_or(""));
         let _ = writeln!(
             out,
-            "{} {} ({} bytes, sha256 {}){}",
-            if compiled.cache_hit { "cached" } else { "built" },
-            package_path.display(),
-            compiled.package.len(),
-            compiled.sha256,
-            if compiled.cache_hit {
-                " — the same compilation was cached"
+            "target {device} on {} → backend {backend}{}",
+            seam_registry::answer::compact_iri(plan["runtime"].as_str().unwrap_or("")),
+            if report["quantized"] == true {
+                ", int8 weights"
             } else {
                 ""
             }
         );
-        for f in &compiled.manifest.outputs {
-            let _ = writeln!(out, "  {} ({} bytes)", f.file, f.size_bytes);
+    }
+    let cached = report["cacheHit"] == true;
+    let _ = writeln!(
+        out,
+        "{} {} ({package_len} bytes, sha256 {}){}",
+        if cached { "cached" } else { "built" },
+        package_path.display(),
+        text(&report["sha256"]),
+        if cached {
+            " — the same compilation was cached"
+        } else {
+            ""
         }
-        if let Some(v) = &compiled.manifest.validation {
-            let _ = writeln!(
-                out,
-                "validated on {} samples ({}): top-1 agreement {:.1}%, relative error {:.2}%",
-                v.samples,
-                v.compared,
-                v.top1_agreement * 100.0,
-                v.relative_error * 100.0
-            );
-        }
+    );
+    let manifest = &report["manifest"];
+    for f in manifest["outputs"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {} ({} bytes)", text(&f["file"]), f["sizeBytes"]);
+    }
+    let v = &manifest["validation"];
+    if !v.is_null() {
         let _ = writeln!(
             out,
-            "signed with Ed25519 key {}; provenance recorded as {artifact}",
-            compiled.manifest.signer.public_key
+            "validated on {} samples ({}): top-1 agreement {:.1}%, relative error {:.2}%",
+            v["samples"],
+            text(&v["compared"]),
+            v["top1Agreement"].as_f64().unwrap_or(0.0) * 100.0,
+            v["relativeError"].as_f64().unwrap_or(0.0) * 100.0
         );
-        if let Some(f) = &fit {
+    }
+    let _ = writeln!(
+        out,
+        "signed with Ed25519 key {}; provenance recorded as {}",
+        text(&manifest["signer"]["publicKey"]),
+        text(&report["artifact"])
+    );
+    let f = &report["fit"];
+    if !f.is_null() {
+        let missing: Vec<String> = f["missingOperators"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let fits = f["fits"] == true;
+        let _ = writeln!(
+            out,
+            "{}: RAM {} of {} B free, flash {} of {} B free{}",
+            if fits { "fits" } else { "does not fit" },
+            f["ramNeededBytes"],
+            f["ramFreeBytes"],
+            f["flashNeededBytes"],
+            f["flashFreeBytes"],
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(", unsupported operators: {}", missing.join(", "))
+            }
+        );
+        if !fits && plan["via"] == "int8" {
             let _ = writeln!(
                 out,
-                "{}: RAM {} of {} B free, flash {} of {} B free{}",
-                if f.fits { "fits" } else { "does not fit" },
-                f.ram_needed_bytes,
-                f.ram_free_bytes,
-                f.flash_needed_bytes,
-                f.flash_free_bytes,
-                if f.missing_operators.is_empty() {
-                    String::new()
-                } else {
-                    format!(", unsupported operators: {}", f.missing_operators.join(", "))
-                }
+                "  the graph's estimate assumed a fully int8 model (activations too); SEAM's int8 \
+                 transform quantises weights only, and {backend}'s activations stay float32"
             );
-            if !f.fits && plan.as_ref().is_some_and(|p| p.via == Via::Int8) {
-                let _ = writeln!(
-                    out,
-                    "  the graph's estimate assumed a fully int8 model (activations too); SEAM's int8 \
-                     transform quantises weights only, and {backend_name}'s activations stay float32"
-                );
-            }
         }
     }
-    Ok(match fit {
-        Some(f) if !f.fits => DOES_NOT_FIT,
-        _ => 0,
-    })
+}
+
+/// A compilation that did not happen, as the CLI reports it: the model or the request was at fault
+/// (exit 3), or the graph could not be read or written (exit 1).
+fn compile_failure(e: CompileError) -> Failure {
+    match e {
+        CompileError::Graph(_) => Failure::Runtime(anyhow::Error::from(e)),
+        other => Failure::Invalid(anyhow::Error::from(other)),
+    }
+}
+
+/// `seam compile --endpoint`: the running service plans, compiles, signs and records
+/// (`POST /compilations`); its answer carries the package.
+fn remote_compile(
+    endpoint: &str,
+    order: &CompileOrder<'_>,
+    token: Option<&str>,
+) -> Result<(Value, Vec<u8>, Vec<ArtifactFile>), Failure> {
+    let mut query: Vec<(&str, String)> = vec![("stem", order.stem.clone())];
+    if let Some(t) = &order.target {
+        query.push(("target", t.clone()));
+    }
+    if let Some(b) = &order.backend {
+        query.push(("backend", b.clone()));
+    }
+    if order.quantize_int8 {
+        query.push(("quantize", "int8".into()));
+    }
+    if let Some(p) = order.prune {
+        query.push(("prune", p.to_string()));
+    }
+    query.push(("max-relative-error", order.thresholds.max_relative_error.to_string()));
+    query.push(("min-top1", order.thresholds.min_top1_agreement.to_string()));
+    query.push(("headroom", order.headroom_pct.to_string()));
+    if !order.use_cache {
+        query.push(("cache", "false".into()));
+    }
+    seam_registry::remote::install_tls_provider();
+    let url = format!("{}/compilations", endpoint.trim_end_matches('/'));
+    let mut request = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .context("cannot make an HTTP client")?
+        .post(&url)
+        .query(&query)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(order.model.to_vec());
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .with_context(|| format!("{url} answered {status} without JSON"))?;
+    if !status.is_success() {
+        let detail = body["detail"].as_str().unwrap_or("").to_owned();
+        if body["type"].as_str().is_some_and(|t| t.ends_with("/does-not-run")) {
+            let _ = writeln!(std::io::stderr().lock(), "error: {detail}");
+            return Err(Failure::DoesNotFit);
+        }
+        let error = anyhow::anyhow!("{url} answered {status}: {detail}");
+        return Err(if status.is_client_error() {
+            Failure::Invalid(error)
+        } else {
+            Failure::Runtime(error)
+        });
+    }
+    let package = base64::engine::general_purpose::STANDARD
+        .decode(body["package"].as_str().unwrap_or(""))
+        .context("the service's package is not base64")?;
+    // The service's answer is checked like any package: signature and every digest.
+    let opened = seam_registry::bridge::package::verify(&package, None).map_err(anyhow::Error::from)?;
+    let mut report = body;
+    if let Some(map) = report.as_object_mut() {
+        map.remove("package");
+    }
+    Ok((report, package, opened.files))
 }

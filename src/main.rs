@@ -212,6 +212,8 @@ struct QueryArgs {
 pub(crate) enum Failure {
     Runtime(anyhow::Error),
     Invalid(anyhow::Error),
+    /// `seam compile --target`: the model cannot run on the device (already reported).
+    DoesNotFit,
 }
 
 impl From<anyhow::Error> for Failure {
@@ -257,10 +259,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(Failure::DoesNotFit) => ExitCode::from(compile_cmd::DOES_NOT_FIT),
         Err(failure) => {
             let (code, error) = match failure {
                 Failure::Runtime(e) => (1, e),
                 Failure::Invalid(e) => (3, e),
+                Failure::DoesNotFit => (compile_cmd::DOES_NOT_FIT, anyhow::anyhow!("does not fit")),
             };
             report(&error);
             ExitCode::from(code)

@@ -1044,3 +1044,108 @@ fn a_tflite_model_is_registered_from_its_file_and_matched() {
         assert!(stderr(&out).contains("TFLite model"), "{}", stderr(&out));
     }
 }
+
+/// `seam compile --endpoint`: a running service plans from its graph, signs with its own key,
+/// records the provenance and shelves the package for LwM2M; the CLI checks the package it gets.
+#[test]
+fn compile_through_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tiny = write(
+        dir.path(),
+        "tiny.ttl",
+        r#"@prefix seam: <https://w3id.org/seam/ontology#> .
+@prefix cat:  <https://w3id.org/seam/catalog/> .
+@prefix dev:  <https://w3id.org/seam/device/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+cat:test-tiny-board a seam:Board ; rdfs:label "Tiny test board" ; rdfs:comment "16 KiB of RAM." ;
+    seam:core "Cortex-M0+" ; seam:isa cat:armv6m ; seam:clockHz 48000000 ;
+    seam:ramBytes 16384 ; seam:flashBytes 131072 ; seam:reservedRamBytes 4096 ; seam:reservedFlashBytes 32768 ;
+    seam:throughput [ seam:dtype seam:int8 ; seam:macsPerCycle 0.25 ] .
+dev:tiny-01 a seam:Device ; rdfs:label "Tiny test device" ; seam:shortName "tiny-01" ; seam:board cat:test-tiny-board .
+"#,
+    );
+    let loaded = seam(&["load", &tiny, "--data", data.to_str().unwrap()]);
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    let server = Server::start(&data, &["--token", "t0ken"]);
+    let model = dir.path().join("kws.onnx");
+    std::fs::write(
+        &model,
+        seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(7).model),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let compile = |extra: &[&str]| {
+        let mut args = vec![
+            "compile",
+            model.to_str().unwrap(),
+            "--endpoint",
+            server.base.as_str(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        seam(&args)
+    };
+    let out = compile(&["--target", "edge-gateway-01", "--token", "t0ken", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["backend"], "tract-nnef", "{report}");
+    assert_eq!(report["fit"]["fits"], true, "{report}");
+    let sha = report["sha256"].as_str().unwrap().to_owned();
+    assert!(
+        report["packageUri"].as_str().unwrap().ends_with(&format!("/pkg/{sha}")),
+        "{report}"
+    );
+    // The package is the service's, signed with the key its graph publishes.
+    let package = std::fs::read(out_dir.join("kws.seampkg")).unwrap();
+    assert_eq!(seam_registry::bridge::analysis::sha256_hex(&package), sha);
+    let key = report["manifest"]["signer"]["publicKey"].as_str().unwrap().to_owned();
+    let rows = server.select(&format!(
+        "PREFIX seam: <https://w3id.org/seam/ontology#>
+         SELECT ?k WHERE {{ <https://w3id.org/seam/artifact/{sha}> seam:signedWith ?k . ?k seam:publicKey \"{key}\" }}"
+    ));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(out_dir.join("kws.nnef.tar").exists() && out_dir.join("manifest.json").exists());
+    // Human output, from the same report.
+    let again = compile(&["--target", "edge-gateway-01", "--token", "t0ken"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("cached"), "{}", stdout(&again));
+    assert!(stdout(&again).contains("fits: RAM"), "{}", stdout(&again));
+
+    // Refusals: no token, an unknown device, a model that cannot run on the device.
+    let no_token = compile(&["--target", "edge-gateway-01"]);
+    assert_eq!(no_token.status.code(), Some(3), "{}", stderr(&no_token));
+    assert!(stderr(&no_token).contains("401"), "{}", stderr(&no_token));
+    let unknown = compile(&["--target", "nobody", "--token", "t0ken"]);
+    assert_eq!(unknown.status.code(), Some(3), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("no device"), "{}", stderr(&unknown));
+    let big = dir.path().join("mobilenet.onnx");
+    std::fs::write(
+        &big,
+        seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::mobilenet_v1_025(2).model),
+    )
+    .unwrap();
+    let remote = |target: &str| {
+        seam(&[
+            "compile",
+            big.to_str().unwrap(),
+            "--endpoint",
+            server.base.as_str(),
+            "--target",
+            target,
+            "--token",
+            "t0ken",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    // Cannot run there at all (the service answers 409 with every reason) ...
+    let tiny = remote("tiny-01");
+    assert_eq!(tiny.status.code(), Some(4), "{}", stderr(&tiny));
+    assert!(stderr(&tiny).contains("does not run on tiny-01"), "{}", stderr(&tiny));
+    // ... or built, and too big once built.
+    let hvac = remote("hvac-monitor-07");
+    assert_eq!(hvac.status.code(), Some(4), "{}", stderr(&hvac));
+    assert!(stdout(&hvac).contains("does not fit: RAM"), "{}", stdout(&hvac));
+}

@@ -352,3 +352,194 @@ pub fn record(
     })?;
     Ok(artifact.into_string())
 }
+
+/// One compilation asked of the registry: the model, and how to build it.
+#[derive(Debug, Clone)]
+pub struct CompileOrder<'a> {
+    /// The model file's bytes (ONNX or TFLite).
+    pub model: &'a [u8],
+    /// The folder external data may be read from.
+    pub model_dir: Option<&'a Path>,
+    /// The name outputs are derived from.
+    pub stem: String,
+    /// The device to build for (IRI or short name).
+    pub target: Option<String>,
+    /// The backend; required without a target, overrides the graph's choice with one.
+    pub backend: Option<String>,
+    /// Quantise the weights to int8 (also done when the plan needs it).
+    pub quantize_int8: bool,
+    /// Prune to this sparsity first.
+    pub prune: Option<f64>,
+    /// What the compiled model must meet.
+    pub thresholds: seam_compiler_bridge::validate::Thresholds,
+    /// RAM headroom on the target, percent.
+    pub headroom_pct: u64,
+    /// Use the package cache.
+    pub use_cache: bool,
+}
+
+/// What a compilation produced and decided.
+#[derive(Debug, Clone)]
+pub struct CompileReport {
+    /// The signed package, its files and manifest.
+    pub compiled: Compiled,
+    /// The artifact's IRI in the graph.
+    pub artifact: String,
+    /// The plan, when there was a target.
+    pub plan: Option<Plan>,
+    /// Whether the result fits the target, when there was one.
+    pub fit: Option<Fit>,
+    /// The backend that ran.
+    pub backend: String,
+    /// Whether the weights were quantised.
+    pub quantized: bool,
+}
+
+/// Why a compilation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The model, a transform, the validation or the backend failed.
+    #[error(transparent)]
+    Bridge(#[from] seam_compiler_bridge::BridgeError),
+    /// No plan for the target: an unknown device, or a model that cannot run there.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Neither a backend nor a target to choose one.
+    #[error("name a backend, or a target device to choose one from the graph")]
+    NoBackendAsked,
+    /// The runtime the graph chose declares no backend.
+    #[error("the runtime {0} declares no seam:compilerBackend in the graph; name a backend")]
+    NoBackendDeclared(String),
+    /// No backend of that name.
+    #[error("no backend {name:?}; there are {known}")]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: String,
+    },
+    /// The graph could not be read or written.
+    #[error("the graph: {0}")]
+    Graph(String),
+}
+
+/// Plans (with a target), compiles, signs, caches, records the provenance and judges the fit:
+/// what `seam compile` and `POST /compilations` both do.
+pub fn compile_model(
+    registry: &Registry,
+    packager: &Packager,
+    order: &CompileOrder<'_>,
+) -> Result<CompileReport, CompileError> {
+    use seam_compiler_bridge::analysis::analyze_bytes;
+    use seam_compiler_bridge::compile::{compile, folded, Request};
+    use seam_compiler_bridge::package::TargetRef;
+
+    if order.target.is_none() && order.backend.is_none() {
+        return Err(CompileError::NoBackendAsked);
+    }
+    let original = analyze_bytes(order.model, order.model_dir)?;
+    let iri = crate::ingest::onnx::model_iri(&original.sha256);
+    // Plans are made on the model as the backends will receive it: batch norms folded.
+    let analysis = if original.format == "tflite" {
+        original
+    } else {
+        analyze_bytes(&folded(order.model)?.0, None)?
+    };
+    let opts = MatchOptions {
+        headroom_pct: order.headroom_pct,
+        ..MatchOptions::default()
+    };
+    let fleet = registry.fleet().map_err(|e| CompileError::Graph(e.to_string()))?;
+    let plan = match &order.target {
+        None => None,
+        Some(device) => Some(plan(&fleet, &model_facts(&analysis, &iri, &order.stem), device, &opts)?),
+    };
+    let backend_name = match (&order.backend, plan.as_ref().and_then(|p| p.backend.clone())) {
+        (Some(name), _) => name.clone(),
+        (None, Some(name)) => name,
+        (None, None) => {
+            return Err(CompileError::NoBackendDeclared(
+                plan.as_ref().map(|p| p.runtime.clone()).unwrap_or_default(),
+            ))
+        }
+    };
+    let backend = packager
+        .backends
+        .get(&backend_name)
+        .ok_or_else(|| CompileError::UnknownBackend {
+            name: backend_name.clone(),
+            known: packager.backends.names().join(", "),
+        })?;
+    let quantized = order.quantize_int8 || plan.as_ref().is_some_and(|p| p.via == Via::Int8);
+    let request = Request {
+        model: order.model,
+        model_iri: iri,
+        stem: order.stem.clone(),
+        fold_batch_norms: true,
+        prune: order.prune,
+        quantize_int8: quantized,
+        thresholds: order.thresholds,
+        target: plan
+            .as_ref()
+            .map(|p| TargetRef {
+                device: Some(p.device.clone()),
+                board: p.board.clone(),
+                runtime: Some(p.runtime.clone()),
+            })
+            .unwrap_or_default(),
+        target_name: plan.as_ref().and_then(|p| p.device_name.clone()),
+    };
+    let started = DateTime::now();
+    let cache = order.use_cache.then_some(&packager.cache);
+    let compiled = compile(&request, backend, &packager.signer, cache)?;
+    let artifact = record(
+        registry,
+        &compiled,
+        started,
+        DateTime::now(),
+        plan.as_ref().map(|p| p.device.as_str()),
+    )
+    .map_err(|e| CompileError::Graph(e.to_string()))?;
+    let fit = plan.as_ref().map(|p| {
+        let mut operators = onnx_operator_names(&analysis);
+        if quantized {
+            operators.insert("DequantizeLinear".into());
+        }
+        let size = |k: &str| compiled.manifest.sizes.get(k).copied().unwrap_or(0);
+        judge(
+            &fleet,
+            p,
+            &Needs {
+                arena_bytes: size("arenaBytes"),
+                device_bytes: size("deviceBytes"),
+                operators: &operators,
+            },
+            &opts,
+        )
+    });
+    Ok(CompileReport {
+        compiled,
+        artifact,
+        plan,
+        fit,
+        backend: backend_name,
+        quantized,
+    })
+}
+
+impl CompileReport {
+    /// The report as JSON (the package itself aside): what `seam compile --json` prints and
+    /// `POST /compilations` answers.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sha256": self.compiled.sha256,
+            "artifact": self.artifact,
+            "cacheHit": self.compiled.cache_hit,
+            "backend": self.backend,
+            "quantized": self.quantized,
+            "manifest": self.compiled.manifest,
+            "plan": self.plan,
+            "fit": self.fit,
+        })
+    }
+}

@@ -664,3 +664,61 @@ fn the_remote_backend_compiles_through_the_service() {
     let err = unauthorised.compile(&job).unwrap_err().to_string();
     assert!(err.contains("401"), "{err}");
 }
+
+/// `POST /compilations`: the whole compile by the service, and every refusal as a problem.
+#[test]
+fn compilations_plan_compile_sign_and_refuse_with_problems() {
+    let app = spawn_app(with_token());
+    let model = seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(2).model);
+    let post = |query: &str, body: Vec<u8>| {
+        app.client
+            .post(app.url(&format!("/compilations{query}")))
+            .bearer_auth("s3cret")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let response = post("?target=edge-gateway-01&stem=kws", model.clone());
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["backend"], "tract-nnef", "{body}");
+    assert_eq!(body["fit"]["fits"], true, "{body}");
+    use base64::Engine as _;
+    let package = base64::engine::general_purpose::STANDARD
+        .decode(body["package"].as_str().unwrap())
+        .unwrap();
+    let opened = seam_registry::bridge::package::verify(&package, None).unwrap();
+    assert_eq!(opened.files[0].name, "kws.nnef.tar");
+
+    for (query, body, status) in [
+        ("?backend=c-array&prune=lots", model.clone(), StatusCode::BAD_REQUEST),
+        ("?backend=c-array&colour=red", model.clone(), StatusCode::BAD_REQUEST),
+        ("?backend=c-array&quantize=int4", model.clone(), StatusCode::BAD_REQUEST),
+        ("", model.clone(), StatusCode::BAD_REQUEST),
+        ("?backend=tvm", model.clone(), StatusCode::BAD_REQUEST),
+        (
+            "?backend=c-array",
+            b"garbage".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("?target=nobody", model.clone(), StatusCode::NOT_FOUND),
+        (
+            "?backend=c-array&prune=0.99",
+            model.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let answer = problem(post(query, body), status);
+        assert!(!answer["detail"].as_str().unwrap().is_empty(), "{query}");
+    }
+    assert_eq!(
+        app.client
+            .post(app.url("/compilations?backend=c-array"))
+            .body(model)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+}

@@ -4,6 +4,11 @@
 //! server side of the remote backend: a workstation without a toolchain compiles through a
 //! server that has one, and packages, signs and validates locally.
 //!
+//! `POST /compilations?target=DEV|backend=NAME[&quantize=int8&prune=S&…]` (token; the body is the
+//! model) is the whole of `seam compile` run by the service: plan from its graph, compile, sign
+//! with its key, cache, record the provenance, judge the fit, keep the package on the LwM2M shelf
+//! when LwM2M runs (ready for `/deployments`). It answers the report and the package (base64).
+//!
 //! The service runs built-in backends only: an external compiler runs arbitrary commands, which a
 //! network request must not be able to choose.
 
@@ -89,4 +94,117 @@ pub(super) async fn compile(
     .await
     .map_err(Problem::internal)??;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Problem> {
+    value
+        .parse()
+        .map_err(|_| bad("Invalid parameter", format!("{key} {value:?} is not a number")))
+}
+
+pub(super) async fn compilations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    use crate::packaging::{compile_model, CompileError, CompileOrder, Packager, PlanError};
+    use base64::Engine as _;
+
+    authorize(&req, &state)?;
+    let (mut stem, mut target, mut backend, mut quantize, mut prune) = (None, None, None, false, None);
+    let mut thresholds = seam_compiler_bridge::validate::Thresholds::default();
+    let (mut headroom, mut use_cache) = (10u64, true);
+    for (key, value) in decode_pairs(req.query_string())? {
+        match key.as_str() {
+            "stem" => stem = Some(value),
+            "target" => target = Some(value),
+            "backend" => backend = Some(value),
+            "quantize" if value == "int8" => quantize = true,
+            "quantize" => return Err(bad("Invalid parameter", format!("quantize {value:?}: only int8"))),
+            "prune" => prune = Some(number::<f64>(&key, &value)?),
+            "max-relative-error" => thresholds.max_relative_error = number(&key, &value)?,
+            "min-top1" => thresholds.min_top1_agreement = number(&key, &value)?,
+            "headroom" => headroom = number(&key, &value)?,
+            "cache" => use_cache = value != "false",
+            other => {
+                return Err(bad(
+                    "Unknown parameter",
+                    format!(
+                        "unknown parameter {other:?} (stem, target, backend, quantize, prune, \
+                         max-relative-error, min-top1, headroom, cache)"
+                    ),
+                ))
+            }
+        }
+    }
+    let body = read_bytes(payload, state.config.max_body_bytes).await?;
+    let registry = state.registry.clone();
+    let shelf = state.config.lwm2m.clone();
+    let result = web::block(move || -> Result<_, Problem> {
+        // The service's own key and cache, beside its store; an in-memory registry gets a
+        // key for its lifetime only.
+        let scratch;
+        let data = match registry.path() {
+            Some(dir) => dir.to_owned(),
+            None => {
+                scratch = tempfile::tempdir().map_err(Problem::internal)?;
+                scratch.path().to_owned()
+            }
+        };
+        let packager = Packager::open(&data, &[]).map_err(Problem::internal)?;
+        let order = CompileOrder {
+            model: &body,
+            model_dir: None,
+            stem: seam_compiler_bridge::compile::safe_stem(stem.as_deref().unwrap_or("model")),
+            target,
+            backend,
+            quantize_int8: quantize,
+            prune,
+            thresholds,
+            headroom_pct: headroom,
+            use_cache,
+        };
+        let report = compile_model(&registry, &packager, &order).map_err(|e| match e {
+            CompileError::Plan(PlanError::UnknownDevice(d)) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-device",
+                "Unknown device",
+                format!("no device {d:?} in the graph"),
+            ),
+            CompileError::Plan(e @ PlanError::DoesNotRun { .. }) => Problem::new(
+                StatusCode::CONFLICT,
+                "does-not-run",
+                "The model does not run on the device",
+                e.to_string(),
+            ),
+            CompileError::Bridge(e) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "compile-failed",
+                "The model could not be compiled",
+                e.to_string(),
+            ),
+            CompileError::Graph(e) => Problem::internal(e),
+            other => bad("Invalid request", other.to_string()),
+        })?;
+        // Ready for /deployments: the package on the shelf the LwM2M server serves.
+        let package_uri = match &shelf {
+            Some(bridge) => {
+                let sha = bridge
+                    .add_package(report.compiled.package.clone())
+                    .map_err(Problem::internal)?;
+                Some(bridge.server().package_uri(&sha).map_err(Problem::internal)?)
+            }
+            None => None,
+        };
+        Ok((report, package_uri))
+    })
+    .await
+    .map_err(Problem::internal)??;
+    let (report, package_uri) = result;
+    let mut body = report.to_json();
+    body["packageUri"] = serde_json::json!(package_uri);
+    body["package"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&report.compiled.package));
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", report.artifact.clone()))
+        .json(body))
 }

@@ -107,6 +107,7 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
                     .route(web::get().to(compile::list))
                     .route(web::post().to(compile::compile)),
             )
+            .route("/compilations", web::post().to(compile::compilations))
             .route("/deployments", web::post().to(deploy::deploy))
             .service(
                 web::resource("/graphql")
