@@ -84,7 +84,15 @@ async fn block_wise_both_directions_at_every_block_size() {
 async fn retransmission_carries_transfers_through_loss_and_duplicates_are_answered_once() {
     let mut lossy = fast();
     lossy.loss = 0.2;
-    let (server, client, body) = pair(fast()).await;
+    // The server must keep an upload longer than its slowest client may take between two blocks:
+    // the patient uploader below retransmits up to 8 times, a MAX_TRANSMIT_WAIT of
+    // 50 ms × (2^9 − 1) × 1.5 ≈ 38 s. With fast()'s 3 s, a block lost six times in a row (about
+    // one run in a hundred) arrived after its upload had been dropped ("block N without block 0").
+    let server_params = TransmissionParams {
+        block1_timeout: Duration::from_secs(60),
+        ..fast()
+    };
+    let (server, client, body) = pair(server_params).await;
     let lossy_client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), lossy, Arc::new(NotFound))
         .await
         .unwrap();
