@@ -85,12 +85,8 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     }
     if args.list_backends {
         // Listing needs no key or store: only the declarations.
-        let mut backends = seam_registry::bridge::backend::Backends::builtin();
-        for file in &declarations {
-            for b in seam_registry::bridge::external::load(file).map_err(anyhow::Error::from)? {
-                backends.add(b).map_err(anyhow::Error::from)?;
-            }
-        }
+        let backends =
+            seam_registry::bridge::backend::Backends::with_declarations(&declarations).map_err(anyhow::Error::from)?;
         let mut out = std::io::stdout().lock();
         for b in backends.iter() {
             let _ = writeln!(out, "{:16} {}", b.name(), b.description());
@@ -104,7 +100,6 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     let stem = safe_stem(model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("model"));
     let order = CompileOrder {
         model: &bytes,
-        model_dir: model_path.parent(),
         stem: stem.clone(),
         target: args.target.clone(),
         backend: args.backend.clone(),
@@ -123,14 +118,8 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
             let registry = crate::open(&args.data)?;
             registry.seed_if_empty().context("seeding the empty store failed")?;
             let packager = Packager::open(&args.data, &declarations).map_err(anyhow::Error::from)?;
-            match packaging::compile_model(&registry, &packager, &order) {
-                Ok(done) => (done.to_json(), done.compiled.package, done.compiled.files),
-                Err(CompileError::Plan(e @ PlanError::DoesNotRun { .. })) => {
-                    let _ = writeln!(std::io::stderr().lock(), "error: {e}");
-                    return Ok(DOES_NOT_FIT);
-                }
-                Err(e) => return Err(compile_failure(e)),
-            }
+            let done = packaging::compile_model(&registry, &packager, &order).map_err(compile_failure)?;
+            (done.to_json(), done.compiled.package, done.compiled.files)
         }
     };
 
@@ -250,10 +239,15 @@ fn print_report(report: &Value, package_path: &std::path::Path, package_len: usi
     }
 }
 
-/// A compilation that did not happen, as the CLI reports it: the model or the request was at fault
-/// (exit 3), or the graph could not be read or written (exit 1).
+/// A compilation that did not happen, as the CLI reports it: the model cannot run on the target
+/// (exit 4, every reason printed), the model or the request was at fault (exit 3), or the graph
+/// could not be read or written (exit 1).
 fn compile_failure(e: CompileError) -> Failure {
     match e {
+        CompileError::Plan(e @ PlanError::DoesNotRun { .. }) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+            Failure::DoesNotFit
+        }
         CompileError::Graph(_) => Failure::Runtime(anyhow::Error::from(e)),
         other => Failure::Invalid(anyhow::Error::from(other)),
     }

@@ -260,14 +260,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::DoesNotFit) => ExitCode::from(compile_cmd::DOES_NOT_FIT),
-        Err(failure) => {
-            let (code, error) = match failure {
-                Failure::Runtime(e) => (1, e),
-                Failure::Invalid(e) => (3, e),
-                Failure::DoesNotFit => (compile_cmd::DOES_NOT_FIT, anyhow::anyhow!("does not fit")),
-            };
-            report(&error);
-            ExitCode::from(code)
+        Err(Failure::Runtime(e)) => {
+            report(&e);
+            ExitCode::from(1)
+        }
+        Err(Failure::Invalid(e)) => {
+            report(&e);
+            ExitCode::from(3)
         }
     }
 }

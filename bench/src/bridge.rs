@@ -87,7 +87,7 @@ fn packages(
 ) -> anyhow::Result<()> {
     use seam_registry::bridge::backend::Backends;
     use seam_registry::bridge::compile::{compile, Request};
-    use seam_registry::bridge::package::{Cache, Signer, TargetRef};
+    use seam_registry::bridge::package::{Cache, Signer};
     let dir = tempfile::tempdir()?;
     let signer = Signer::open_or_create(&dir.path().join("key"))?;
     let backends = Backends::builtin();
@@ -103,15 +103,8 @@ fn packages(
         ] {
             let chosen = backends.get(backend).context("backend")?;
             let request = Request {
-                model: &model,
-                model_iri: "https://w3id.org/seam/model/bench".into(),
-                stem: reference.name.to_owned(),
-                fold_batch_norms: true,
-                prune: None,
                 quantize_int8: quantize,
-                thresholds: Thresholds::default(),
-                target: TargetRef::default(),
-                target_name: None,
+                ..Request::new(&model, "https://w3id.org/seam/model/bench", reference.name)
             };
             let ms = time_ms(runs, || {
                 compile(&request, chosen, &signer, None)?;
@@ -121,17 +114,7 @@ fn packages(
         }
         // A cache hit: the key, a read, and a signature and digest check.
         let cache = Cache::new(&dir.path().join("cache"));
-        let request = Request {
-            model: &model,
-            model_iri: "https://w3id.org/seam/model/bench".into(),
-            stem: reference.name.to_owned(),
-            fold_batch_norms: true,
-            prune: None,
-            quantize_int8: false,
-            thresholds: Thresholds::default(),
-            target: TargetRef::default(),
-            target_name: None,
-        };
+        let request = Request::new(&model, "https://w3id.org/seam/model/bench", reference.name);
         let nnef = backends.get("tract-nnef").context("backend")?;
         let miss = time_ms(1, || {
             compile(&request, nnef, &signer, Some(&cache))?;

@@ -34,6 +34,25 @@ pub enum Runnable {
     Tflite(usize),
 }
 
+impl Runnable {
+    /// The index of the runnable file.
+    pub fn index(self) -> usize {
+        match self {
+            Self::Onnx(i) | Self::Nnef(i) | Self::Tflite(i) => i,
+        }
+    }
+
+    /// That file's bytes as something validation runs.
+    pub fn candidate(self, bytes: &[u8]) -> crate::validate::Candidate<'_> {
+        use crate::validate::Candidate;
+        match self {
+            Self::Onnx(_) => Candidate::Onnx(bytes),
+            Self::Nnef(_) => Candidate::Nnef(bytes),
+            Self::Tflite(_) => Candidate::Tflite(bytes),
+        }
+    }
+}
+
 /// What a backend produced.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Artifact {
@@ -228,6 +247,18 @@ impl Backends {
                 Box::new(CArrayBackend),
             ],
         }
+    }
+
+    /// The built-in backends and those declared in the TOML files `declarations`
+    /// ([`crate::external`]).
+    pub fn with_declarations(declarations: &[std::path::PathBuf]) -> Result<Self, BridgeError> {
+        let mut backends = Self::builtin();
+        for file in declarations {
+            for backend in crate::external::load(file)? {
+                backends.add(backend)?;
+            }
+        }
+        Ok(backends)
     }
 
     /// Adds a backend; a name already taken is refused.

@@ -15,16 +15,17 @@ use prost::Message as _;
 use tract_onnx::pb;
 
 use crate::analysis::{analyze_bytes, sha256_hex};
-use crate::backend::{ArtifactFile, Backend, Job, Runnable};
+use crate::backend::{ArtifactFile, Backend, Job};
 use crate::package::{self, BackendRef, Cache, Manifest, ModelRef, OutputRef, Signer, TargetRef};
 use crate::transform::{fold_batch_norms, prune, quantize_int8};
-use crate::validate::{compare, compare_with, Candidate, Thresholds, ValidationReport};
+use crate::validate::{compare, compare_with, Thresholds, ValidationReport};
 use crate::BridgeError;
 
 /// Seeded samples each validation runs.
 pub const VALIDATION_SAMPLES: usize = 20;
 
-/// One compilation.
+/// One compilation. [`Request::new`] gives the usual one: batch norms folded, nothing else
+/// transformed, default thresholds, no target.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// The model file (ONNX).
@@ -46,6 +47,23 @@ pub struct Request<'a> {
     pub target: TargetRef,
     /// The target's short name, for backends that take one (`{target}`).
     pub target_name: Option<String>,
+}
+
+impl<'a> Request<'a> {
+    /// `model`, known as `model_iri`, with outputs named after `stem`; change the fields for more.
+    pub fn new(model: &'a [u8], model_iri: &str, stem: &str) -> Self {
+        Self {
+            model,
+            model_iri: model_iri.to_owned(),
+            stem: stem.to_owned(),
+            fold_batch_norms: true,
+            prune: None,
+            quantize_int8: false,
+            thresholds: Thresholds::default(),
+            target: TargetRef::default(),
+            target_name: None,
+        }
+    }
 }
 
 /// A compiled, signed package.
@@ -83,18 +101,17 @@ pub fn safe_stem(stem: &str) -> String {
     }
 }
 
-/// The model with its batch normalisations folded, when it has any, and how many were folded.
-/// Planning uses this form, since it is what the backends receive.
-pub fn folded(model: &[u8]) -> Result<(Vec<u8>, usize), BridgeError> {
+/// The model with its batch normalisations folded (itself when it has none). Planning uses this
+/// form, since it is what the backends receive.
+pub fn folded(model: &[u8]) -> Result<Vec<u8>, BridgeError> {
     let mut proto = pb::ModelProto::decode(model).map_err(|e| BridgeError::InvalidModel {
         path: "<model>".into(),
         message: format!("not an ONNX model: {e}"),
     })?;
-    let n = fold_batch_norms(&mut proto)?;
-    Ok(if n == 0 {
-        (model.to_vec(), 0)
+    Ok(if fold_batch_norms(&mut proto)? == 0 {
+        model.to_vec()
     } else {
-        (proto.encode_to_vec(), n)
+        proto.encode_to_vec()
     })
 }
 
@@ -162,10 +179,10 @@ pub fn compile(
     }
 
     // A miss: the model must be one SEAM can measure before anything is made from it.
-    analyze_bytes(request.model, None)?;
+    let original = analyze_bytes(request.model, None)?;
     let stem = safe_stem(&request.stem);
     let source = if request.fold_batch_norms && !tflite {
-        folded(request.model)?.0
+        folded(request.model)?
     } else {
         request.model.to_vec()
     };
@@ -195,7 +212,11 @@ pub fn compile(
     } else {
         None
     };
-    let measured = analyze_bytes(&model, None)?;
+    let measured = if model == request.model {
+        original
+    } else {
+        analyze_bytes(&model, None)?
+    };
     let job = Job {
         model: &model,
         stem: &stem,
@@ -206,21 +227,24 @@ pub fn compile(
     let validation: Option<ValidationReport> = match artifact.runnable {
         // Nothing was transformed: the TFLite model ships as it came.
         _ if tflite => None,
-        Some(Runnable::Onnx(i)) | Some(Runnable::Nnef(i)) | Some(Runnable::Tflite(i)) => {
-            let file = artifact.files.get(i).ok_or_else(|| BridgeError::Backend {
-                backend: backend.name().to_owned(),
-                message: format!("its runnable output {i} does not exist"),
-            })?;
-            let candidate = match artifact.runnable {
-                Some(Runnable::Nnef(_)) => Candidate::Nnef(&file.bytes),
-                Some(Runnable::Tflite(_)) => Candidate::Tflite(&file.bytes),
-                _ => Candidate::Onnx(&file.bytes),
-            };
-            let report = compare_with(request.model, candidate, VALIDATION_SAMPLES, 1)?;
-            report.check(&request.thresholds)?;
-            Some(report)
-        }
         None => transform_report,
+        Some(runnable) => {
+            let file = artifact
+                .files
+                .get(runnable.index())
+                .ok_or_else(|| BridgeError::Backend {
+                    backend: backend.name().to_owned(),
+                    message: format!("its runnable output {} does not exist", runnable.index()),
+                })?;
+            if file.bytes == model {
+                // What ships is the transformed model itself, validated above.
+                transform_report
+            } else {
+                let report = compare_with(request.model, runnable.candidate(&file.bytes), VALIDATION_SAMPLES, 1)?;
+                report.check(&request.thresholds)?;
+                Some(report)
+            }
+        }
     };
     let manifest = Manifest {
         format: package::FORMAT.into(),

@@ -35,6 +35,7 @@ use serde::Deserialize;
 use crate::analysis::analyze_bytes;
 use crate::backend::{Artifact, ArtifactFile, Backend, Job, Runnable};
 use crate::package::MAX_LOG;
+use crate::validate::seeded_inputs;
 use crate::BridgeError;
 
 const PLACEHOLDERS: &[&str] = &["model", "target", "out", "stem"];
@@ -355,14 +356,8 @@ fn write_calibration(model: &[u8], dir: &Path, samples: usize) -> Result<(), Str
     let analysis = analyze_bytes(model, None).map_err(|e| e.to_string())?;
     let input = analysis.inputs.first().ok_or("the model has no input")?;
     let n: usize = input.shape.iter().product();
-    let mut rng = fastrand_seed(17);
-    for sample in 0..samples {
-        let data: Vec<u8> = (0..n)
-            .flat_map(|_| {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (((rng >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0).to_le_bytes()
-            })
-            .collect();
+    for (sample, values) in seeded_inputs(n, 17).take(samples).enumerate() {
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let tensor = tract_onnx::pb::TensorProto {
             dims: input.shape.iter().map(|&d| d as i64).collect(),
             data_type: 1,
@@ -375,10 +370,6 @@ fn write_calibration(model: &[u8], dir: &Path, samples: usize) -> Result<(), Str
         std::fs::write(set.join("input_0.pb"), tensor.encode_to_vec()).map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-fn fastrand_seed(seed: u64) -> u64 {
-    seed.wrapping_mul(6364136223846793005).wrapping_add(1)
 }
 
 impl ExternalBackend {

@@ -93,7 +93,13 @@ fn analyze_with(bytes: &[u8], cross_check: bool) -> Result<Analysis, BridgeError
     }
     let main = subgraphs.get(0);
     let buffers = model.buffers();
-    let opcodes = model.operator_codes();
+    // Operator names, by operator code index (the operator list refers to them by index).
+    let code_names: Vec<String> = model
+        .operator_codes()
+        .iter()
+        .flatten()
+        .map(|c| opcode_name(&c))
+        .collect();
 
     // Tensors, with every buffer index checked.
     let file_tensors = main
@@ -159,14 +165,10 @@ fn analyze_with(bytes: &[u8], cross_check: bool) -> Result<Analysis, BridgeError
     let mut ops: Vec<FileOp> = Vec::with_capacity(operators.len());
     for op in operators.iter() {
         let code = op.opcode_index() as usize;
-        let name = match &opcodes {
-            Some(codes) if code < codes.len() => opcode_name(&codes.get(code)),
-            _ => {
-                return Err(invalid(format!(
-                    "an operator names operator code {code}, which does not exist"
-                )))
-            }
-        };
+        let name = code_names
+            .get(code)
+            .cloned()
+            .ok_or_else(|| invalid(format!("an operator names operator code {code}, which does not exist")))?;
         let mut inputs = Vec::new();
         for i in op.inputs().into_iter().flatten() {
             inputs.extend(tensor_at(i)?);
@@ -209,21 +211,12 @@ fn analyze_with(bytes: &[u8], cross_check: bool) -> Result<Analysis, BridgeError
             subgraphs.len()
         ));
     }
-    let code_names: Vec<String> = opcodes.iter().flatten().map(|c| opcode_name(&c)).collect();
-    let second_opinion = if cross_check {
-        tract_macs(bytes, &code_names)
-    } else {
-        Err("not asked".to_owned())
-    };
-    match second_opinion {
-        _ if !cross_check => {}
-        Ok(tract) if tract == macs => notes.push(format!("tract-tflite loads it; its cost model agrees: {tract} MACs")),
-        Ok(tract) => notes.push(format!(
-            "tract-tflite loads it; its cost model counts {tract} MACs against the file's {macs}"
-        )),
-        Err(reason) => notes.push(format!(
-            "tract-tflite cannot load it ({reason}); figures are the file's own"
-        )),
+    if cross_check {
+        notes.push(match tract_macs(bytes, &code_names) {
+            Ok(tract) if tract == macs => format!("tract-tflite loads it; its cost model agrees: {tract} MACs"),
+            Ok(tract) => format!("tract-tflite loads it; its cost model counts {tract} MACs against the file's {macs}"),
+            Err(reason) => format!("tract-tflite cannot load it ({reason}); figures are the file's own"),
+        });
     }
 
     Ok(Analysis {
@@ -405,10 +398,9 @@ fn plan_memory(ops: &[FileOp], tensors: &[FileTensor], graph_inputs: &[usize], g
 /// panic there is caught and reported as a refusal; the verified structural pass above has
 /// already turned away what SEAM can detect itself.
 fn tract_macs(bytes: &[u8], code_names: &[String]) -> Result<u64, String> {
-    let owned = bytes.to_vec();
-    let loaded = std::panic::catch_unwind(move || {
+    let loaded = std::panic::catch_unwind(|| {
         tract_tflite::tflite()
-            .model_for_read(&mut owned.as_slice())
+            .model_for_read(&mut &bytes[..])
             .and_then(|m| m.into_decluttered())
     });
     let error = match loaded {

@@ -180,6 +180,20 @@ fn runnable(candidate: Candidate<'_>) -> Result<(Runnable, bool, Vec<usize>), Br
     Ok((plan, logits, shape))
 }
 
+/// Seeded inputs of `elements` values uniform in [-1, 1), one `Vec` per sample: the same seed
+/// gives the same inputs, for validation and for the calibration data external compilers get.
+pub fn seeded_inputs(elements: usize, seed: u64) -> impl Iterator<Item = Vec<f32>> {
+    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    std::iter::repeat_with(move || {
+        (0..elements)
+            .map(|_| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((rng >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    })
+}
+
 /// Runs `original` and an ONNX `transformed` on `samples` seeded inputs and compares them.
 pub fn compare(
     original: &[u8],
@@ -211,16 +225,9 @@ pub fn compare_with(
         )));
     }
     let run_fail = |e: TractError| BridgeError::ValidationFailed(format!("a run failed: {e:#}"));
-    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let (mut max_abs, mut max_ref, mut agree) = (0f32, 0f32, 0usize);
-    for _ in 0..samples.max(1) {
-        let n: usize = shape.iter().product();
-        let data: Vec<f32> = (0..n)
-            .map(|_| {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((rng >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect();
+    let elements: usize = shape.iter().product();
+    for data in seeded_inputs(elements, seed).take(samples.max(1)) {
         let input = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), data)
             .map_err(|e| BridgeError::ValidationFailed(e.to_string()))?;
         let tensor: Tensor = input.into();

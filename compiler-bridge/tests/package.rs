@@ -3,21 +3,11 @@
 use seam_compiler_bridge::backend::{ArtifactFile, Backends};
 use seam_compiler_bridge::compile::{compile, Request};
 use seam_compiler_bridge::onnx_build::{ds_cnn, to_bytes};
-use seam_compiler_bridge::package::{self, Cache, Signer, TargetRef};
+use seam_compiler_bridge::package::{self, Cache, Signer};
 use seam_compiler_bridge::BridgeError;
 
 fn request(model: &[u8]) -> Request<'_> {
-    Request {
-        model,
-        model_iri: "https://w3id.org/seam/model/test".into(),
-        stem: "kws".into(),
-        fold_batch_norms: true,
-        prune: None,
-        quantize_int8: false,
-        thresholds: Default::default(),
-        target: TargetRef::default(),
-        target_name: None,
-    }
+    Request::new(model, "https://w3id.org/seam/model/test", "kws")
 }
 
 fn package_error(result: Result<package::Package, BridgeError>) -> String {

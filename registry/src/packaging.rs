@@ -47,14 +47,8 @@ impl Packager {
     /// Opens the packager of the data folder `data` (creating the key on first use), with the
     /// backends declared in `declarations` added to the built-in ones.
     pub fn open(data: &Path, declarations: &[PathBuf]) -> Result<Self, seam_compiler_bridge::BridgeError> {
-        let mut backends = Backends::builtin();
-        for file in declarations {
-            for backend in seam_compiler_bridge::external::load(file)? {
-                backends.add(backend)?;
-            }
-        }
         Ok(Self {
-            backends,
+            backends: Backends::with_declarations(declarations)?,
             signer: Signer::open_or_create(&data.join(KEY_FILE))?,
             cache: Cache::new(&data.join(CACHE_DIR)),
         })
@@ -81,6 +75,9 @@ pub struct Plan {
     pub estimated_ram_bytes: u64,
     /// Flash needed, estimated.
     pub estimated_flash_bytes: u64,
+    /// The device's free RAM and flash, as matching saw them (for judging what gets built).
+    #[serde(skip)]
+    free: (u64, u64),
 }
 
 /// Why there is no plan.
@@ -138,6 +135,7 @@ pub fn plan(fleet: &Fleet, model: &ModelFacts, device_key: &str, opts: &MatchOpt
         via,
         estimated_ram_bytes: fit.ram_bytes,
         estimated_flash_bytes: fit.flash_bytes,
+        free: (view.free_ram(), view.free_flash()),
     })
 }
 
@@ -173,13 +171,7 @@ pub struct Needs<'a> {
 /// Judges a compiled model on the planned device and runtime.
 pub fn judge(fleet: &Fleet, plan: &Plan, needs: &Needs<'_>, opts: &MatchOptions) -> Fit {
     let runtime = fleet.runtimes.get(&plan.runtime);
-    let (ram_free, flash_free) = match fleet.device(&plan.device) {
-        Some(device) => {
-            let view = DeviceView::new(fleet, device);
-            (view.free_ram(), view.free_flash())
-        }
-        None => (0, 0),
-    };
+    let (ram_free, flash_free) = plan.free;
     let ram_needed = ram_required(
         needs.arena_bytes,
         runtime.map_or(0, |r| r.ram_overhead_bytes),
@@ -335,15 +327,13 @@ pub fn record(
     }
     registry.transact(|t| {
         // Times of an earlier compilation of the same package are replaced, not accumulated.
-        for subject in [&compilation] {
-            for p in [prov("startedAtTime"), prov("endedAtTime")] {
-                let old: Vec<Quad> = t
-                    .quads_for_pattern(Some(subject.as_ref().into()), Some(p.as_ref()), None, None)
-                    .filter_map(Result::ok)
-                    .collect();
-                for q in old {
-                    t.remove(q.as_ref());
-                }
+        for p in [prov("startedAtTime"), prov("endedAtTime")] {
+            let old: Vec<Quad> = t
+                .quads_for_pattern(Some(compilation.as_ref().into()), Some(p.as_ref()), None, None)
+                .filter_map(Result::ok)
+                .collect();
+            for q in old {
+                t.remove(q.as_ref());
             }
         }
         for (s, p, o) in quads {
@@ -358,8 +348,6 @@ pub fn record(
 pub struct CompileOrder<'a> {
     /// The model file's bytes (ONNX or TFLite).
     pub model: &'a [u8],
-    /// The folder external data may be read from.
-    pub model_dir: Option<&'a Path>,
     /// The name outputs are derived from.
     pub stem: String,
     /// The device to build for (IRI or short name).
@@ -430,36 +418,42 @@ pub fn compile_model(
     packager: &Packager,
     order: &CompileOrder<'_>,
 ) -> Result<CompileReport, CompileError> {
-    use seam_compiler_bridge::analysis::analyze_bytes;
+    use seam_compiler_bridge::analysis::{analyze_bytes, sha256_hex};
     use seam_compiler_bridge::compile::{compile, folded, Request};
     use seam_compiler_bridge::package::TargetRef;
 
     if order.target.is_none() && order.backend.is_none() {
         return Err(CompileError::NoBackendAsked);
     }
-    let original = analyze_bytes(order.model, order.model_dir)?;
-    let iri = crate::ingest::onnx::model_iri(&original.sha256);
-    // Plans are made on the model as the backends will receive it: batch norms folded.
-    let analysis = if original.format == "tflite" {
-        original
-    } else {
-        analyze_bytes(&folded(order.model)?.0, None)?
-    };
+    let iri = crate::ingest::onnx::model_iri(&sha256_hex(order.model));
     let opts = MatchOptions {
         headroom_pct: order.headroom_pct,
         ..MatchOptions::default()
     };
-    let fleet = registry.fleet().map_err(|e| CompileError::Graph(e.to_string()))?;
-    let plan = match &order.target {
+    // Only a target needs the model measured here; without one the pipeline checks it.
+    let planned = match &order.target {
         None => None,
-        Some(device) => Some(plan(&fleet, &model_facts(&analysis, &iri, &order.stem), device, &opts)?),
+        Some(device) => {
+            // Checked first (a hostile file never reaches the folding), then measured as the
+            // backends will receive it: batch norms folded.
+            let original = analyze_bytes(order.model, None)?;
+            let analysis = if original.format == "tflite" {
+                original
+            } else {
+                analyze_bytes(&folded(order.model)?, None)?
+            };
+            let fleet = registry.fleet().map_err(|e| CompileError::Graph(e.to_string()))?;
+            let plan = plan(&fleet, &model_facts(&analysis, &iri, &order.stem), device, &opts)?;
+            Some((plan, analysis, fleet))
+        }
     };
-    let backend_name = match (&order.backend, plan.as_ref().and_then(|p| p.backend.clone())) {
+    let plan = planned.as_ref().map(|(plan, _, _)| plan);
+    let backend_name = match (&order.backend, plan.and_then(|p| p.backend.clone())) {
         (Some(name), _) => name.clone(),
         (None, Some(name)) => name,
         (None, None) => {
             return Err(CompileError::NoBackendDeclared(
-                plan.as_ref().map(|p| p.runtime.clone()).unwrap_or_default(),
+                plan.map(|p| p.runtime.clone()).unwrap_or_default(),
             ))
         }
     };
@@ -470,24 +464,20 @@ pub fn compile_model(
             name: backend_name.clone(),
             known: packager.backends.names().join(", "),
         })?;
-    let quantized = order.quantize_int8 || plan.as_ref().is_some_and(|p| p.via == Via::Int8);
+    let quantized = order.quantize_int8 || plan.is_some_and(|p| p.via == Via::Int8);
     let request = Request {
-        model: order.model,
-        model_iri: iri,
-        stem: order.stem.clone(),
-        fold_batch_norms: true,
         prune: order.prune,
         quantize_int8: quantized,
         thresholds: order.thresholds,
         target: plan
-            .as_ref()
             .map(|p| TargetRef {
                 device: Some(p.device.clone()),
                 board: p.board.clone(),
                 runtime: Some(p.runtime.clone()),
             })
             .unwrap_or_default(),
-        target_name: plan.as_ref().and_then(|p| p.device_name.clone()),
+        target_name: plan.and_then(|p| p.device_name.clone()),
+        ..Request::new(order.model, &iri, &order.stem)
     };
     let started = DateTime::now();
     let cache = order.use_cache.then_some(&packager.cache);
@@ -497,17 +487,17 @@ pub fn compile_model(
         &compiled,
         started,
         DateTime::now(),
-        plan.as_ref().map(|p| p.device.as_str()),
+        plan.map(|p| p.device.as_str()),
     )
     .map_err(|e| CompileError::Graph(e.to_string()))?;
-    let fit = plan.as_ref().map(|p| {
-        let mut operators = onnx_operator_names(&analysis);
+    let fit = planned.as_ref().map(|(p, analysis, fleet)| {
+        let mut operators = onnx_operator_names(analysis);
         if quantized {
             operators.insert("DequantizeLinear".into());
         }
         let size = |k: &str| compiled.manifest.sizes.get(k).copied().unwrap_or(0);
         judge(
-            &fleet,
+            fleet,
             p,
             &Needs {
                 arena_bytes: size("arenaBytes"),
@@ -520,7 +510,7 @@ pub fn compile_model(
     Ok(CompileReport {
         compiled,
         artifact,
-        plan,
+        plan: planned.map(|(plan, _, _)| plan),
         fit,
         backend: backend_name,
         quantized,

@@ -589,7 +589,7 @@ fn models_register_from_their_file_and_bad_files_are_problems() {
 fn the_remote_backend_compiles_through_the_service() {
     use seam_registry::bridge::backend::Backend as _;
     use seam_registry::bridge::compile::{compile, Request};
-    use seam_registry::bridge::package::{self, Signer, TargetRef};
+    use seam_registry::bridge::package::{self, Signer};
     use seam_registry::bridge::remote::RemoteBackend;
 
     let app = spawn_app(with_token());
@@ -607,17 +607,7 @@ fn the_remote_backend_compiles_through_the_service() {
 
     let dir = tempfile::tempdir().unwrap();
     let signer = Signer::open_or_create(&dir.path().join("key")).unwrap();
-    let request = Request {
-        model: &model,
-        model_iri: "https://w3id.org/seam/model/x".into(),
-        stem: "kws".into(),
-        fold_batch_norms: true,
-        prune: None,
-        quantize_int8: false,
-        thresholds: Default::default(),
-        target: TargetRef::default(),
-        target_name: None,
-    };
+    let request = Request::new(&model, "https://w3id.org/seam/model/x", "kws");
     let compiled = compile(&request, &remote, &signer, None).unwrap();
     assert_eq!(compiled.files[0].name, "kws.nnef.tar");
     // The NNEF archive made remotely ran in tract here against the original.

@@ -59,20 +59,18 @@ pub(super) async fn compile(
     }
     let backend = backend.ok_or_else(|| bad("Missing parameter", "the backend parameter is required".into()))?;
     let stem = seam_compiler_bridge::compile::safe_stem(stem.as_deref().unwrap_or("model"));
-    if Backends::builtin().get(&backend).is_none() {
+    // Refused before the body is read.
+    let backends = Backends::builtin();
+    if backends.get(&backend).is_none() {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-backend",
             "Unknown backend",
-            format!(
-                "no backend {backend:?}; there are {}",
-                Backends::builtin().names().join(", ")
-            ),
+            format!("no backend {backend:?}; there are {}", backends.names().join(", ")),
         ));
     }
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let answer = web::block(move || -> Result<RemoteArtifact, Problem> {
-        let backends = Backends::builtin();
         let chosen = backends
             .get(&backend)
             .ok_or_else(|| Problem::internal("backend vanished"))?;
@@ -154,7 +152,6 @@ pub(super) async fn compilations(
         let packager = Packager::open(&data, &[]).map_err(Problem::internal)?;
         let order = CompileOrder {
             model: &body,
-            model_dir: None,
             stem: seam_compiler_bridge::compile::safe_stem(stem.as_deref().unwrap_or("model")),
             target,
             backend,
