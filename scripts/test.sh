@@ -25,10 +25,12 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo build (the device simulator the interop tests run)"
+step "cargo build (every target, the device simulator the interop tests run included)"
 # `cargo test` builds a package's binaries only for that package's own tests; the simulator is
-# run by the root package's interop tests, so it is built first (same dev profile, no rebuild).
-cargo build --locked -p seam-device-sim
+# run by the root package's interop tests, so it is built first. The whole workspace is built
+# at once: features are unified over the packages selected, so building the simulator alone
+# compiled its dependencies a second time with other features (8 minutes on a cold machine).
+cargo build --workspace --all-targets --locked
 
 step "cargo test (workspace)"
 cargo test --workspace --locked 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"

@@ -52,7 +52,7 @@ pub struct CompileArgs {
     #[arg(long, default_value_t = 0.95)]
     min_top1: f32,
     /// Extra RAM kept free on the target, percent.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
     headroom: u64,
     /// Compile even when the cache holds the same compilation.
     #[arg(long)]

@@ -101,7 +101,7 @@ struct MatchArgs {
     #[arg(long)]
     latency_budget: Option<f64>,
     /// RAM headroom over activations and runtime overhead, in percent.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
     headroom: u64,
     /// Store directory.
     #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
@@ -222,8 +222,10 @@ impl From<anyhow::Error> for Failure {
             matches!(
                 c.downcast_ref::<IngestError>(),
                 Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. })
-            ) || matches!(c.downcast_ref::<QueryError>(), Some(QueryError::Syntax { .. }))
-                || c.downcast_ref::<seam_registry::bridge::BridgeError>().is_some()
+            ) || matches!(
+                c.downcast_ref::<QueryError>(),
+                Some(QueryError::Syntax { .. } | QueryError::TooComplex(_))
+            ) || c.downcast_ref::<seam_registry::bridge::BridgeError>().is_some()
         });
         if invalid {
             Self::Invalid(e)
@@ -316,6 +318,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         limits: QueryLimits {
             timeout: Duration::from_secs_f64(args.query_timeout.max(0.001)),
             max_rows: args.max_results,
+            ..QueryLimits::default()
         },
         max_body_bytes: args.max_body,
         workers: 0,
@@ -354,9 +357,13 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         let shutdown = shutdown_signal()?;
         tracing::info!("SEAM listening on http://{addr} (SPARQL at http://{addr}/sparql)");
         let handle = server.handle();
+        let stopping = registry.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
+            // Requests in flight finish, but a runaway query or update is cancelled rather than
+            // waited for (its request answers 503).
+            stopping.stop_evaluations();
             handle.stop(true).await;
         });
         server.await.context("the HTTP server failed")?;
@@ -499,6 +506,8 @@ fn query(args: QueryArgs) -> Result<(), Failure> {
                     &QueryLimits {
                         timeout,
                         max_rows: usize::MAX,
+                        max_result_bytes: usize::MAX,
+                        ..QueryLimits::default()
                     },
                 )
                 .map_err(anyhow::Error::from)?

@@ -466,6 +466,80 @@ fn serve_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn sigterm_stops_a_runaway_update_at_once_and_it_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut server = Server::start(&store, &["--token", "t0k", "--query-timeout", "600"]);
+    let before = http_count(&server, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }");
+    // Billions of combinations, none of which passes the filter: it runs, and runs.
+    let update =
+        "INSERT { <urn:x> <urn:p> ?a } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i FILTER(?c = ?f && ?f = ?i && ?a != ?d) }";
+    let base = server.base.clone();
+    let sender = std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap()
+            .post(format!("{base}/update"))
+            .header("Authorization", "Bearer t0k")
+            .header("Content-Type", "application/sparql-update")
+            .body(update)
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "seam serve did not stop within 20 s of SIGTERM during an update"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The update's request got an answer (503) or its connection closed; it never committed.
+    let _ = sender.join().unwrap();
+    let after = cli_count(&[
+        "query",
+        "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+        "--data",
+        store.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(before, after);
+}
+
+#[test]
+fn an_rdf_xml_entity_bomb_is_refused_and_loads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut dtd = String::from("<!ENTITY l0 \"lol\">\n");
+    for i in 1..10 {
+        dtd.push_str(&format!("<!ENTITY l{i} \"{}\">\n", format!("&l{};", i - 1).repeat(10)));
+    }
+    let bomb = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n{dtd}]>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+         xmlns:ex=\"urn:ex:\"><rdf:Description rdf:about=\"urn:x\"><ex:p>&l9;</ex:p></rdf:Description></rdf:RDF>\n"
+    );
+    let file = write(dir.path(), "bomb.rdf", &bomb);
+    let out = seam(&["load", &file, "--data", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bomb.rdf:") && stderr(&out).contains("expands to"),
+        "{}",
+        stderr(&out)
+    );
+    // Files are parsed before the store is opened: nothing was written, not even the seed.
+    assert!(!store.exists());
+}
+
+#[test]
 fn analyze_measures_an_onnx_model_and_refuses_what_is_not_one() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("resnet8.onnx");

@@ -170,6 +170,59 @@ async fn malformed_registrations_are_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn registrations_are_bounded_and_their_ids_unguessable() {
+    let (server, _events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let raw = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), std::sync::Arc::new(NotFound))
+        .await
+        .unwrap();
+    let register = |name: &str, payload: Vec<u8>| {
+        let mut request = Request::new(Method::Post, "rd");
+        request.query = vec![format!("ep={name}")];
+        request.payload = payload;
+        request
+    };
+    // One registration may not announce thousands of objects (each becomes facts in the graph).
+    let flood: Vec<String> = (0..2000).map(|i| format!("</3303/{i}>")).collect();
+    let reply = raw
+        .request(addr, register("wide", flood.join(",").into_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::RequestEntityTooLarge);
+    assert!(server.registration("wide").is_none());
+    // IDs are 128 random bits, never a counter.
+    let reply = raw.request(addr, register("first", b"</3/0>".to_vec())).await.unwrap();
+    assert_eq!(reply.code, Code::Created);
+    let id = reply.location_path.last().cloned().unwrap();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    // A guessed ID changes nothing.
+    let guess = Request::new(Method::Delete, &format!("rd/{}", "0".repeat(32)));
+    assert_eq!(raw.request(addr, guess).await.unwrap().code, Code::NotFound);
+    assert!(server.registration("first").is_some());
+    // One socket holds a few endpoints, not a flood of them.
+    for i in 1..seam_lwm2m::server::MAX_ENDPOINTS_PER_PEER {
+        let reply = raw
+            .request(addr, register(&format!("n{i}"), b"</3/0>".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(reply.code, Code::Created, "endpoint {i}");
+    }
+    let reply = raw
+        .request(addr, register("one-too-many", b"</3/0>".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Forbidden);
+    // Re-registering a name it holds is still fine.
+    let reply = raw.request(addr, register("first", b"</3/0>".to_vec())).await.unwrap();
+    assert_eq!(reply.code, Code::Created);
+    // And another device, on its own socket, registers at once.
+    let other = client(addr, "real-device", profile(&[3303]), |_| {}).await;
+    other.register().await.unwrap();
+    assert!(server.registration("real-device").is_some());
+}
+
+#[tokio::test]
 async fn registrations_expire_and_updates_keep_them() {
     let (server, mut events) = server().await;
     let addr = server.local_addr().unwrap();

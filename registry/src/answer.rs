@@ -100,9 +100,31 @@ impl GraphFormat {
     }
 }
 
+/// What a term costs in memory, roughly: its text and a fixed overhead.
+fn term_bytes(term: &Term) -> usize {
+    const OVERHEAD: usize = 32;
+    OVERHEAD
+        + match term {
+            Term::NamedNode(n) => n.as_str().len(),
+            Term::BlankNode(b) => b.as_str().len(),
+            Term::Literal(l) => l.value().len() + l.datatype().as_str().len() + l.language().map_or(0, str::len),
+            #[allow(unreachable_patterns)]
+            _ => 64,
+        }
+}
+
 impl QueryAnswer {
-    /// Materialises evaluation results, refusing more than `max_rows` solutions or triples.
-    pub fn collect(results: QueryResults<'_>, max_rows: usize) -> Result<Self, QueryError> {
+    /// Materialises evaluation results, refusing more than `max_rows` solutions or triples, or
+    /// more than `max_bytes` of terms (their text plus a fixed overhead each).
+    pub fn collect(results: QueryResults<'_>, max_rows: usize, max_bytes: usize) -> Result<Self, QueryError> {
+        let mut bytes = 0usize;
+        let mut count = |terms: &mut dyn Iterator<Item = &Term>| -> Result<(), QueryError> {
+            bytes = terms.fold(bytes, |b, t| b.saturating_add(term_bytes(t)));
+            if bytes > max_bytes {
+                return Err(QueryError::ResultTooBig(max_bytes));
+            }
+            Ok(())
+        };
         let eval = |e: oxigraph::sparql::QueryEvaluationError| match e {
             oxigraph::sparql::QueryEvaluationError::Cancelled => QueryError::Evaluation("cancelled".into()),
             other => QueryError::Evaluation(other.to_string()),
@@ -116,7 +138,9 @@ impl QueryAnswer {
                     if rows.len() == max_rows {
                         return Err(QueryError::TooLarge(max_rows));
                     }
-                    rows.push(solution.map_err(eval)?.values().to_vec());
+                    let row = solution.map_err(eval)?.values().to_vec();
+                    count(&mut row.iter().flatten())?;
+                    rows.push(row);
                 }
                 Self::Solutions { variables, rows }
             }
@@ -126,7 +150,16 @@ impl QueryAnswer {
                     if out.len() == max_rows {
                         return Err(QueryError::TooLarge(max_rows));
                     }
-                    out.push(triple.map_err(eval)?);
+                    let triple = triple.map_err(eval)?;
+                    count(
+                        &mut [
+                            Term::from(triple.subject.clone()),
+                            triple.predicate.clone().into(),
+                            triple.object.clone(),
+                        ]
+                        .iter(),
+                    )?;
+                    out.push(triple);
                 }
                 Self::Graph(out)
             }

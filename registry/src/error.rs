@@ -121,9 +121,31 @@ pub enum QueryError {
     /// The result has more rows than allowed.
     #[error("the result has more than {0} rows (the size limit); add a LIMIT or narrow the query")]
     TooLarge(usize),
+    /// The result is larger, in bytes, than allowed.
+    #[error("the result is larger than {0} bytes (the size limit); add a LIMIT or select fewer or shorter values")]
+    ResultTooBig(usize),
     /// The query was valid but evaluation failed.
     #[error("query evaluation failed: {0}")]
     Evaluation(String),
+    /// The query is valid SPARQL but larger or deeper than the service evaluates (see
+    /// `guard::ShapeLimits`).
+    #[error("the query is too complex: {0}")]
+    TooComplex(String),
+    /// Every evaluator is busy and the queue in front of them is full; try again shortly.
+    #[error("the service is busy ({running} queries running, {waiting} waiting); try again shortly")]
+    Busy {
+        /// Evaluations that run at once.
+        running: usize,
+        /// Evaluations that may wait.
+        waiting: usize,
+    },
+    /// The service is stopping: evaluations in flight were cancelled, new ones are refused.
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    /// A defect of SEAM or of its evaluator (it panicked); this request failed, the next ones
+    /// are unaffected.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A remote endpoint could not be reached or answered with an error.
     #[error("SPARQL endpoint {endpoint}: {message}")]
     Remote {

@@ -694,14 +694,23 @@ fn options(latency_budget_ms: Option<f64>, headroom_pct: Option<i32>) -> Result<
     if latency_budget_ms.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
         return Err(bad_input("latencyBudgetMs must be a positive number"));
     }
-    let headroom = headroom_pct.unwrap_or(10);
-    if headroom < 0 {
-        return Err(bad_input("headroomPct must not be negative"));
-    }
-    Ok(MatchOptions {
-        headroom_pct: headroom as u64,
-        latency_budget_s: latency_budget_ms.map(|ms| ms / 1e3),
-    })
+    let headroom =
+        u64::try_from(headroom_pct.unwrap_or(10)).map_err(|_| bad_input("headroomPct must not be negative"))?;
+    MatchOptions::checked(headroom, latency_budget_ms.map(|ms| ms / 1e3)).map_err(|e| bad_input(&e))
+}
+
+/// What a whole-fleet match costs against the complexity limit (20,000): a request may hold a
+/// few, not thousands of aliases of one.
+const COMPLEXITY_FLEET_MATRIX: usize = 4_000;
+/// What matching one device against every model costs.
+const COMPLEXITY_PER_DEVICE: usize = 200;
+/// What matching one model against every device costs.
+const COMPLEXITY_PER_MODEL: usize = 400;
+
+/// Runs matching work on the blocking pool: it is CPU-bound and grows with the fleet, and the
+/// HTTP workers must stay free for cheap requests such as `/health`.
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(internal)
 }
 
 async fn fleet(registry: &Registry) -> Result<Arc<matching::Fleet>> {
@@ -925,6 +934,7 @@ impl QueryRoot {
     }
 
     /// The models that run on a device, ranked; with `explain`, the rejected ones and why.
+    #[graphql(complexity = "COMPLEXITY_PER_DEVICE + child_complexity")]
     async fn compatible_models(
         &self,
         ctx: &Context<'_>,
@@ -935,7 +945,9 @@ impl QueryRoot {
     ) -> Result<MatchReport> {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<Registry>()?).await?;
-        let report = matching::match_device(&fleet, &expand(&device), &opts, explain)
+        let key = expand(&device);
+        let report = off_the_workers(move || matching::match_device(&fleet, &key, &opts, explain))
+            .await?
             .ok_or_else(|| bad_input(format!("no device {device:?}")))?;
         Ok(MatchReport {
             device: report.device,
@@ -963,6 +975,7 @@ impl QueryRoot {
     }
 
     /// The devices a model runs on.
+    #[graphql(complexity = "COMPLEXITY_PER_MODEL + child_complexity")]
     async fn compatible_devices(
         &self,
         ctx: &Context<'_>,
@@ -972,7 +985,9 @@ impl QueryRoot {
     ) -> Result<Vec<DeviceMatch>> {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<Registry>()?).await?;
-        let list = matching::compatible_devices(&fleet, &expand(&model), &opts)
+        let key = expand(&model);
+        let list = off_the_workers(move || matching::compatible_devices(&fleet, &key, &opts))
+            .await?
             .ok_or_else(|| bad_input(format!("no model {model:?}")))?;
         Ok(list
             .into_iter()
@@ -985,6 +1000,7 @@ impl QueryRoot {
     }
 
     /// Every compatible (device, model) pair.
+    #[graphql(complexity = "COMPLEXITY_FLEET_MATRIX + child_complexity")]
     async fn fleet_matrix(
         &self,
         ctx: &Context<'_>,
@@ -993,7 +1009,8 @@ impl QueryRoot {
     ) -> Result<Vec<MatrixCell>> {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<Registry>()?).await?;
-        Ok(matching::fleet_matrix(&fleet, &opts)
+        Ok(off_the_workers(move || matching::fleet_matrix(&fleet, &opts))
+            .await?
             .into_iter()
             .map(|c| MatrixCell {
                 device: c.device,
@@ -1102,16 +1119,6 @@ impl MutationRoot {
         {
             return Err(bad_input("shortName must be non-empty and use only a-z, 0-9 and -"));
         }
-        if registry
-            .device_by_short_name(&input.short_name)
-            .map_err(internal)?
-            .is_some()
-        {
-            return Err(bad_input(format!(
-                "a device named {:?} exists already",
-                input.short_name
-            )));
-        }
         let iri = match &input.id {
             Some(id) => expand(id),
             None => format!("{DEVICE}{}", input.short_name),
@@ -1138,7 +1145,33 @@ impl MutationRoot {
             ttl.push_str(&format!(" ; seam:runtime {}", iri_term(&expand(r))?));
         }
         ttl.push_str(" .\n");
-        load_turtle(registry, "registerDevice", ttl).await?;
+        // The name is checked and the device written with no other write in between: ten
+        // concurrent registrations of one name make one device, not ten.
+        let short_name = input.short_name.clone();
+        let device_iri = iri.clone();
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || {
+            let doc =
+                parse_document("registerDevice", ttl, RdfFormat::Turtle, None).map_err(|e| bad_input(e.to_string()))?;
+            registry
+                .load_when(&[doc], |r| {
+                    if r.short_name_taken(&short_name).map_err(internal)? {
+                        return Err(bad_input(format!("a device named {short_name:?} exists already")));
+                    }
+                    if r.is_device(&device_iri).map_err(internal)? {
+                        return Err(bad_input(format!("a device with IRI <{device_iri}> exists already")));
+                    }
+                    Ok(())
+                })
+                .map(|_| ())
+                .map_err(|e| match e {
+                    crate::store::Guarded::Precondition(e) => e,
+                    crate::store::Guarded::Load(e @ crate::IngestError::Invalid(_)) => bad_input(e.to_string()),
+                    crate::store::Guarded::Load(other) => internal(other),
+                })
+        })
+        .await
+        .map_err(internal)??;
         QueryRoot
             .device(ctx, iri)
             .await?

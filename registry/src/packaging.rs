@@ -177,7 +177,9 @@ pub fn judge(fleet: &Fleet, plan: &Plan, needs: &Needs<'_>, opts: &MatchOptions)
         runtime.map_or(0, |r| r.ram_overhead_bytes),
         opts.headroom_pct,
     );
-    let flash_needed = needs.device_bytes + runtime.map_or(0, |r| r.flash_overhead_bytes);
+    let flash_needed = needs
+        .device_bytes
+        .saturating_add(runtime.map_or(0, |r| r.flash_overhead_bytes));
     let missing_operators: Vec<String> = match runtime {
         Some(r) => needs
             .operators

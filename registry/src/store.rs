@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oxigraph::io::RdfFormat;
 pub use oxigraph::model::NamedNode;
@@ -18,6 +18,8 @@ use oxigraph::store::{StorageError, Store};
 use crate::answer::QueryAnswer;
 use crate::bundled;
 use crate::error::{IngestError, QueryError, StoreError};
+use crate::executor::{Executor, ExecutorLimits};
+use crate::guard::{self, ShapeLimits};
 use crate::ingest::{parse_document, Document};
 use crate::matching::{load_fleet, Fleet};
 use crate::validate::Shapes;
@@ -30,6 +32,11 @@ pub struct QueryLimits {
     pub timeout: Duration,
     /// Largest number of solutions or triples returned.
     pub max_rows: usize,
+    /// Largest answer, counted as the bytes of the terms' text: rows alone do not bound memory
+    /// (a million rows of long literals), and the answer is held whole before it is sent.
+    pub max_result_bytes: usize,
+    /// Length and nesting of the text and depth of its algebra.
+    pub shape: ShapeLimits,
 }
 
 impl Default for QueryLimits {
@@ -37,8 +44,19 @@ impl Default for QueryLimits {
         Self {
             timeout: Duration::from_secs(30),
             max_rows: 1_000_000,
+            max_result_bytes: 256 * 1024 * 1024,
+            shape: ShapeLimits::default(),
         }
     }
+}
+
+/// Why a [`Registry::load_when`] wrote nothing.
+#[derive(Debug)]
+pub enum Guarded<E> {
+    /// The precondition failed.
+    Precondition(E),
+    /// The documents were invalid or the store failed.
+    Load(IngestError),
 }
 
 /// What a load did.
@@ -63,6 +81,50 @@ pub struct Registry {
     fleet: Arc<Mutex<Option<CachedFleet>>>,
     /// Queries run so far (observability, and tests that bound the queries of a request).
     queries_run: Arc<AtomicU64>,
+    /// The threads SPARQL is evaluated on, with the queue in front of them.
+    executor: Arc<Executor>,
+    /// Held from validation to commit of every write: a constraint checked against the store
+    /// (one short name per device, say) still holds when the write lands, whatever other
+    /// writers do meanwhile.
+    writer: Arc<Mutex<()>>,
+    /// Cancellation tokens of the queries and updates running now, so that a shutdown can stop
+    /// them instead of waiting for their time limits.
+    running: Arc<Running>,
+}
+
+/// The evaluations in flight, by number.
+#[derive(Default)]
+struct Running {
+    tokens: Mutex<std::collections::HashMap<u64, CancellationToken>>,
+    next: AtomicU64,
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+/// A running evaluation's entry; leaving the scope removes it.
+struct Tracked<'a> {
+    running: &'a Running,
+    id: u64,
+}
+
+impl Running {
+    fn track(&self, token: &CancellationToken) -> Result<Tracked<'_>, QueryError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(QueryError::ShuttingDown);
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(id, token.clone());
+        }
+        Ok(Tracked { running: self, id })
+    }
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut tokens) = self.running.tokens.lock() {
+            tokens.remove(&self.id);
+        }
+    }
 }
 
 /// The fleet index and the write generation it was read at.
@@ -118,7 +180,17 @@ impl Registry {
             generation: Arc::new(AtomicU64::new(0)),
             fleet: Arc::new(Mutex::new(None)),
             queries_run: Arc::new(AtomicU64::new(0)),
+            executor: Arc::new(Executor::new(ExecutorLimits::default())),
+            writer: Arc::new(Mutex::new(())),
+            running: Arc::new(Running::default()),
         })
+    }
+
+    /// The same store with its own evaluation pool of `limits` (call before sharing the handle:
+    /// clones made earlier keep the pool they had).
+    pub fn with_executor(mut self, limits: ExecutorLimits) -> Self {
+        self.executor = Arc::new(Executor::new(limits));
+        self
     }
 
     /// Number of SPARQL queries this registry has evaluated.
@@ -200,6 +272,24 @@ impl Registry {
     /// Validates `docs` together with the store's content and commits them in one atomic
     /// bulk load. On any violation nothing is written and every problem is returned.
     pub fn load(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
+        let _writer = self.write_lock();
+        self.load_locked(docs)
+    }
+
+    /// Like [`Self::load`], but `precondition` is checked first, with no other write in between
+    /// until the load commits: a check such as "no device has this short name yet" still holds
+    /// when the load lands, however many clients try at once.
+    pub fn load_when<E>(
+        &self,
+        docs: &[Document],
+        precondition: impl FnOnce(&Self) -> Result<(), E>,
+    ) -> Result<LoadReport, Guarded<E>> {
+        let _writer = self.write_lock();
+        precondition(self).map_err(Guarded::Precondition)?;
+        self.load_locked(docs).map_err(Guarded::Load)
+    }
+
+    fn load_locked(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
         let started = std::time::Instant::now();
         let diagnostics = self.shapes.validate(docs, &self.store)?;
         tracing::debug!(micros = started.elapsed().as_micros() as u64, "validated");
@@ -243,6 +333,7 @@ impl Registry {
     /// Validates `seed` and `docs` together, then in one transaction adds `seed` as it is and
     /// replaces the content of `graph` with `docs`.
     fn commit_graph(&self, graph: &NamedNode, seed: &[Document], docs: &[Document]) -> Result<LoadReport, IngestError> {
+        let _writer = self.write_lock();
         // Validation reads the documents as one slice; only a seeding commit needs to join two.
         let diagnostics = if seed.is_empty() {
             self.shapes.validate(docs, &self.store)?
@@ -285,48 +376,46 @@ impl Registry {
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
         self.queries_run.fetch_add(1, Ordering::Relaxed);
-        let token = CancellationToken::new();
-        let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token.clone());
-        for (prefix, ns) in PREFIXES {
-            evaluator = evaluator
-                .with_prefix(*prefix, *ns)
-                .map_err(|e| QueryError::Evaluation(e.to_string()))?;
-        }
-        let mut prepared = if bindings.is_empty() {
-            evaluator
-                .parse_query(sparql)
-                .map_err(|e| QueryError::syntax(e.to_string()))?
-        } else {
-            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
-            // with it; the query is parsed with the same prefixes.
-            let mut parser = spargebra::SparqlParser::new();
-            for (prefix, ns) in PREFIXES {
-                parser = parser
-                    .with_prefix(*prefix, *ns)
-                    .map_err(|e| QueryError::Evaluation(e.to_string()))?;
-            }
-            let parsed = parser
-                .parse_query(sparql)
+        guard::check_text(sparql, &limits.shape)?;
+        let limits = *limits;
+        let sparql = sparql.to_owned();
+        let store = self.store.clone();
+        let running = self.running.clone();
+        let deadline = Instant::now() + limits.timeout;
+        self.executor.run(deadline, limits.timeout, move || {
+            let parsed = sparql_parser()?
+                .parse_query(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
-            let bound = crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))?;
-            evaluator.for_query(bound)
-        };
-        // The default graph is the union of all graphs (imports live in named graphs of their
-        // own), unless the query names its dataset with FROM / FROM NAMED. The union costs a
-        // de-duplication on every read, so it is used only when there are named graphs.
-        if prepared.dataset().is_default_dataset() && self.store.named_graphs().next().is_some() {
-            prepared.dataset_mut().set_default_graph_as_union();
-        }
-        let _watchdog = Watchdog::start(token, limits.timeout);
-        let collected = prepared
-            .on_store(&self.store)
-            .execute()
-            .map_err(|e| evaluation_error(e, limits.timeout))
-            .and_then(|results| QueryAnswer::collect(results, limits.max_rows));
-        match collected {
-            Err(QueryError::Evaluation(m)) if m == "cancelled" => Err(QueryError::Timeout(limits.timeout)),
-            other => other,
-        }
+            guard::check_query(&parsed, &limits.shape)?;
+            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
+            // with it.
+            let parsed = if bindings.is_empty() {
+                parsed
+            } else {
+                crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))?
+            };
+            let token = CancellationToken::new();
+            let _tracked = running.track(&token)?;
+            let mut prepared = SparqlEvaluator::new()
+                .with_cancellation_token(token.clone())
+                .for_query(parsed);
+            // The default graph is the union of all graphs (imports live in named graphs of their
+            // own), unless the query names its dataset with FROM / FROM NAMED. The union costs a
+            // de-duplication on every read, so it is used only when there are named graphs.
+            if prepared.dataset().is_default_dataset() && store.named_graphs().next().is_some() {
+                prepared.dataset_mut().set_default_graph_as_union();
+            }
+            let _watchdog = Watchdog::start(token, deadline);
+            let collected = prepared
+                .on_store(&store)
+                .execute()
+                .map_err(|e| evaluation_error(e, limits.timeout))
+                .and_then(|results| QueryAnswer::collect(results, limits.max_rows, limits.max_result_bytes));
+            match collected {
+                Err(QueryError::Evaluation(m)) if m == "cancelled" => Err(QueryError::Timeout(limits.timeout)),
+                other => other,
+            }
+        })
     }
 
     /// Runs a named query with its parameters bound (by substitution, never by text).
@@ -337,6 +426,30 @@ impl Registry {
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
         self.run_query(&query.text, bindings, limits)
+    }
+
+    /// Whether any device has this short name.
+    pub fn short_name_taken(&self, short_name: &str) -> Result<bool, QueryError> {
+        let answer = self.run_query(
+            "ASK { ?d a seam:Device ; seam:shortName ?name }",
+            vec![(
+                "name".into(),
+                oxigraph::model::Literal::new_simple_literal(short_name).into(),
+            )],
+            &QueryLimits::default(),
+        )?;
+        Ok(matches!(answer, QueryAnswer::Boolean(true)))
+    }
+
+    /// Whether `iri` is a device.
+    pub fn is_device(&self, iri: &str) -> Result<bool, QueryError> {
+        let node = NamedNode::new(iri).map_err(|e| QueryError::Evaluation(format!("<{iri}>: {e}")))?;
+        let answer = self.run_query(
+            "ASK { ?d a seam:Device }",
+            vec![("d".into(), node.into())],
+            &QueryLimits::default(),
+        )?;
+        Ok(matches!(answer, QueryAnswer::Boolean(true)))
     }
 
     /// The IRI of the device with this short name, if there is exactly one.
@@ -358,22 +471,49 @@ impl Registry {
         })
     }
 
-    /// Runs a SPARQL update atomically.
+    /// Runs a SPARQL update atomically, within the default limits.
     pub fn update(&self, sparql: &str) -> Result<(), QueryError> {
-        let mut evaluator = SparqlEvaluator::new();
-        for (prefix, ns) in PREFIXES {
-            evaluator = evaluator
-                .with_prefix(*prefix, *ns)
-                .map_err(|e| QueryError::Evaluation(e.to_string()))?;
-        }
-        evaluator
-            .parse_update(sparql)
-            .map_err(|e| QueryError::syntax(e.to_string()))?
-            .on_store(&self.store)
-            .execute()
-            .map_err(|e| QueryError::Evaluation(e.to_string()))?;
+        self.update_within(sparql, &QueryLimits::default())
+    }
+
+    /// Runs a SPARQL update atomically: its shape is checked like a query's, it is evaluated on
+    /// an evaluation thread, and it is cancelled (nothing written) at the time limit.
+    pub fn update_within(&self, sparql: &str, limits: &QueryLimits) -> Result<(), QueryError> {
+        guard::check_text(sparql, &limits.shape)?;
+        let limits = *limits;
+        let sparql = sparql.to_owned();
+        let store = self.store.clone();
+        let deadline = Instant::now() + limits.timeout;
+        let writer = self.writer.clone();
+        let running = self.running.clone();
+        let result = self.executor.run(deadline, limits.timeout, move || {
+            let _writer = writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let parsed = sparql_parser()?
+                .parse_update(&sparql)
+                .map_err(|e| QueryError::syntax(e.to_string()))?;
+            guard::check_update(&parsed, &limits.shape)?;
+            let token = CancellationToken::new();
+            let _tracked = running.track(&token)?;
+            let _watchdog = Watchdog::start(token.clone(), deadline);
+            SparqlEvaluator::new()
+                .with_cancellation_token(token.clone())
+                .for_update(parsed)
+                .on_store(&store)
+                .execute()
+                .map_err(|e| {
+                    // Oxigraph reports a cancelled update as an unexpected error; the token
+                    // says what it was.
+                    if token.is_cancelled() {
+                        QueryError::Timeout(limits.timeout)
+                    } else {
+                        QueryError::Evaluation(e.to_string())
+                    }
+                })
+        });
+        // A timed-out update may still commit after the caller stopped waiting; either way the
+        // indexes derived from the store must be rebuilt.
         self.written();
-        Ok(())
+        result
     }
 
     /// Reads the store directly (index lookups the service makes itself, not user queries).
@@ -389,11 +529,30 @@ impl Registry {
         &self,
         change: impl FnOnce(&mut oxigraph::store::Transaction<'_>) -> T,
     ) -> Result<T, StoreError> {
+        let _writer = self.write_lock();
         let mut transaction = self.store.start_transaction()?;
         let out = change(&mut transaction);
         transaction.commit()?;
         self.written();
         Ok(out)
+    }
+
+    /// Cancels every query and update running now and refuses new ones: a service that was told
+    /// to stop does not wait for a runaway evaluation's time limit (an update cancelled this way
+    /// writes nothing).
+    pub fn stop_evaluations(&self) {
+        self.running.stopping.store(true, Ordering::SeqCst);
+        if let Ok(tokens) = self.running.tokens.lock() {
+            for token in tokens.values() {
+                token.cancel();
+            }
+        }
+    }
+
+    /// Serialises writers (see the field). A writer that panicked left nothing half-done behind
+    /// the lock (its transaction was never committed), so a poisoned lock is taken over.
+    fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes RocksDB's in-memory tables to disk (the write-ahead log already makes commits durable).
@@ -415,15 +574,27 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn start(token: CancellationToken, timeout: Duration) -> Self {
+    fn start(token: CancellationToken, deadline: Instant) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(left) {
                 token.cancel();
             }
         });
         Self { _stop: stop }
     }
+}
+
+/// A SPARQL parser with SEAM's prefixes predeclared.
+fn sparql_parser() -> Result<spargebra::SparqlParser, QueryError> {
+    PREFIXES
+        .iter()
+        .try_fold(spargebra::SparqlParser::new(), |parser, (prefix, ns)| {
+            parser
+                .with_prefix(*prefix, *ns)
+                .map_err(|e| QueryError::Internal(format!("predeclared prefix {prefix}: {e}")))
+        })
 }
 
 /// The ontology (without the shapes, which are configuration) and the example catalog, parsed.
@@ -519,12 +690,14 @@ mod tests {
         let tight = QueryLimits {
             timeout: Duration::from_millis(50),
             max_rows: usize::MAX,
+            ..QueryLimits::default()
         };
         let slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }";
         assert!(matches!(r.query(slow, &tight), Err(QueryError::Timeout(_))));
         let small = QueryLimits {
             timeout: Duration::from_secs(30),
             max_rows: 3,
+            ..QueryLimits::default()
         };
         assert!(matches!(
             r.query("SELECT * WHERE { ?s ?p ?o }", &small),

@@ -313,3 +313,50 @@ fn graphql_over_http() {
     assert_eq!(garbage.status(), 400);
     assert_eq!(garbage.headers()["content-type"], "application/problem+json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_registrations_of_one_name_make_one_device() {
+    let registry = seeded();
+    let mutation = |i: usize| {
+        format!(
+            "mutation {{ registerDevice(input: {{ shortName: \"twin-1\", id: \"urn:twin:{i}\", board: \"cat:raspberrypi-pico\" }}) {{ id }} }}"
+        )
+    };
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let registry = registry.clone();
+            let m = mutation(i);
+            tokio::spawn(async move { run(&registry, &m, true).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        if answer["errors"].is_null() {
+            ok += 1;
+        } else {
+            assert!(
+                answer["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exists already"),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(ok, 1, "exactly one registration of the name succeeds");
+    // And the next one, sequentially, is refused too.
+    let again = run(&registry, &mutation(99), true).await;
+    assert!(!again["errors"].is_null(), "{again}");
+    let count = match registry
+        .query(
+            "SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:shortName \"twin-1\" }",
+            &seam_registry::QueryLimits::default(),
+        )
+        .unwrap()
+    {
+        seam_registry::QueryAnswer::Solutions { rows, .. } => rows[0][0].as_ref().unwrap().to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert!(count.starts_with("\"1\""), "{count}");
+}

@@ -297,6 +297,7 @@ fn bodies_and_results_are_bounded() {
         limits: QueryLimits {
             timeout: Duration::from_millis(200),
             max_rows: 10,
+            ..QueryLimits::default()
         },
         ..with_token()
     });
@@ -711,4 +712,211 @@ fn compilations_plan_compile_sign_and_refuse_with_problems() {
             .as_u16(),
         401
     );
+}
+
+/// POSTs a query as a form (deep queries are too long for a URL).
+fn post_query(app: &App, query: &str) -> reqwest::blocking::Response {
+    app.client
+        .post(app.url("/sparql"))
+        .form(&[("query", query)])
+        .send()
+        .unwrap()
+}
+
+fn health_is_ok(app: &App) {
+    let r = app.client.get(app.url("/health")).send().unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the service must outlive every hostile request"
+    );
+}
+
+#[test]
+fn deeply_nested_queries_are_refused_and_the_service_lives_on() {
+    let app = spawn_app(with_token());
+    let n = 1000;
+    let chain = |item: &str, op: &str| vec![item; n].join(op);
+    let hostile = [
+        format!("SELECT * WHERE {{ FILTER({}1{}) }}", "(".repeat(n), ")".repeat(n)),
+        format!("SELECT * WHERE {}{}", "{".repeat(n), "}".repeat(n)),
+        format!("SELECT * WHERE {{ ?s ?p ?o FILTER({}) }}", chain("?o", " && ")),
+        format!("SELECT * WHERE {{ ?s ?p ?o FILTER({} > 0) }}", chain("1", "+")),
+        format!("SELECT * WHERE {{ ?s ?p ?o FILTER({} > 0) }}", chain("1", "-1")),
+        format!("SELECT * WHERE {{ ?s {} ?o }}", chain("seam:board", "/")),
+        format!("SELECT * WHERE {{ ?s ({}) ?o }}", chain("seam:board", "|")),
+        format!("SELECT * WHERE {{ {} }}", chain("{ ?s ?p ?o }", " UNION ")),
+        format!("SELECT * WHERE {{ ?s ?p ?o {} }}", chain("OPTIONAL { ?s ?p ?o }", " ")),
+        format!("SELECT * WHERE {{ ?s ?p ?o {} }}", chain("FILTER(?o)", " ")),
+        format!(
+            "SELECT * WHERE {{ {}?s ?p ?o{} }}",
+            "{ SELECT * WHERE { ".repeat(n),
+            " } }".repeat(n)
+        ),
+    ];
+    for query in &hostile {
+        let body = problem(post_query(&app, query), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["type"], "https://w3id.org/seam/problems/query-too-complex",
+            "{body}"
+        );
+        health_is_ok(&app);
+    }
+    // By GET, no token, the same.
+    let r = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", &hostile[0])])
+        .send()
+        .unwrap();
+    problem(r, StatusCode::BAD_REQUEST);
+    // Updates are bounded the same way.
+    let update = format!("DELETE {{ ?s ?p ?o }} WHERE {{ {} }}", chain("{ ?s ?p ?o }", " UNION "));
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .header("Authorization", "Bearer s3cret")
+        .header("Content-Type", "application/sparql-update")
+        .body(update)
+        .send()
+        .unwrap();
+    problem(r, StatusCode::BAD_REQUEST);
+    health_is_ok(&app);
+    // Ordinary depth still works.
+    let r = post_query(
+        &app,
+        "SELECT * WHERE { ?s ?p ?o FILTER(((?o = 1) || (?o = 2)) && ?o != 3) } LIMIT 1",
+    );
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[test]
+fn order_by_over_mixed_values_answers() {
+    let app = spawn_app(with_token());
+    // Every term of the seeded graph, ordered: IRIs, blank nodes and literals of many types.
+    let r = post_query(&app, "SELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Values that cannot all be compared by value, in an order that upsets a partial comparison.
+    let r = post_query(
+        &app,
+        r#"SELECT ?v WHERE { VALUES ?v { 10 "9.5" 9.5 "abc" "NaN"^^xsd:double 1e3 "x"@en true
+             "2026-01-01T00:00:00Z"^^xsd:dateTime "2026-01-01T00:00:00"^^xsd:dateTime <urn:a> "P1M"^^xsd:duration
+             "P30D"^^xsd:duration "11" 2 "z"^^<urn:t> } } ORDER BY ?v"#,
+    );
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().unwrap();
+    let values: Vec<&str> = body["results"]["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["v"]["value"].as_str().unwrap())
+        .collect();
+    // Numbers keep their numeric order among themselves.
+    let numbers: Vec<&str> = values
+        .iter()
+        .copied()
+        .filter(|v| ["2", "9.5", "10", "1e3", "1.0E3"].contains(v))
+        .collect();
+    assert_eq!(numbers.first(), Some(&"2"), "{values:?}");
+    health_is_ok(&app);
+}
+
+#[test]
+fn absurd_match_options_are_refused_and_the_next_request_is_served() {
+    let app = spawn_app(with_token());
+    for headroom in ["18446744073709551615", "1000001", "99999999999999999999"] {
+        let r = app
+            .client
+            .get(app.url(&format!("/match/line3-acoustic-02?headroomPct={headroom}")))
+            .send()
+            .unwrap();
+        problem(r, StatusCode::BAD_REQUEST);
+    }
+    let r = app
+        .client
+        .get(app.url("/match/line3-acoustic-02?latencyBudgetMs=1e300"))
+        .send()
+        .unwrap();
+    problem(r, StatusCode::BAD_REQUEST);
+    let r = app.client.get(app.url("/match/line3-acoustic-02")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let graphql = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&serde_json::json!({
+            "query": "{ fleetMatrix(headroomPct: 2147483647) { device } }"
+        }))
+        .send()
+        .unwrap();
+    let body: Value = graphql.json().unwrap();
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("out of range"),
+        "{body}"
+    );
+    health_is_ok(&app);
+}
+
+#[test]
+fn many_aliases_of_the_fleet_matrix_exceed_the_complexity_limit() {
+    let app = spawn_app(with_token());
+    let aliases: String = (0..5000).map(|i| format!("m{i}: fleetMatrix {{ device }} ")).collect();
+    let r = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&serde_json::json!({ "query": format!("{{ {aliases} }}") }))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("complex"),
+        "{body}"
+    );
+    health_is_ok(&app);
+}
+
+#[test]
+fn declared_oversized_bodies_are_refused_before_they_arrive() {
+    use std::io::{Read, Write};
+    let app = spawn_app(ServiceConfig {
+        max_body_bytes: 1024,
+        ..with_token()
+    });
+    let mut stream = std::net::TcpStream::connect(app.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .write_all(
+            b"POST /update HTTP/1.1\r\nHost: seam\r\nAuthorization: Bearer s3cret\r\n\
+              Content-Type: application/sparql-update\r\nContent-Length: 100000000000\r\n\r\nINSERT",
+        )
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}
+
+#[test]
+fn methods_a_path_does_not_take_get_problems() {
+    let app = spawn_app(with_token());
+    let r = app.client.delete(app.url("/sparql")).send().unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED);
+    let r = app.client.put(app.url("/update")).send().unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[test]
+fn the_bearer_scheme_is_matched_without_regard_to_case() {
+    let app = spawn_app(with_token());
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = app
+            .client
+            .post(app.url("/update"))
+            .header("Authorization", format!("{scheme} s3cret"))
+            .header("Content-Type", "application/sparql-update")
+            .body("INSERT DATA { <urn:x> <urn:p> 1 }")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{scheme}");
+    }
 }

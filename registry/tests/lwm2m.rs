@@ -218,3 +218,86 @@ async fn a_200_kb_package_reaches_100_devices_through_10_percent_loss_and_the_gr
     );
     eventually(&registry, &count, &[&["100"]]).await;
 }
+
+#[tokio::test]
+async fn a_registration_never_takes_over_a_device_it_did_not_create() {
+    let (registry, _bridge, addr) = service().await;
+    // A device registered by an operator (no LwM2M binding), with its own board and firmware.
+    registry
+        .update(
+            "INSERT DATA { dev:press-line-9 a seam:Device ; seam:shortName \"press-line-9\" ;
+               seam:board cat:sparkfun-edge ; seam:firmwareVersion \"7.0\" ; seam:status seam:Offline }",
+        )
+        .unwrap();
+    let mut profile = DeviceProfile::new("Raspberry Pi", "pico", "FAKE-1");
+    profile.sensors = vec![3303; 1];
+    let mut config = ClientConfig::new("press-line-9", addr, profile);
+    config.params = fast();
+    let client = Lwm2mClient::start(config).await.unwrap();
+    client.register().await.unwrap();
+    // A client that is bound (a catalog device) is described as usual, meanwhile.
+    let mut bound = ClientConfig::new(
+        "line3-vibration-01",
+        addr,
+        DeviceProfile::new("STMicroelectronics", "disco_l475_iot1", "L475-1"),
+    );
+    bound.params = fast();
+    let bound = Lwm2mClient::start(bound).await.unwrap();
+    bound.register().await.unwrap();
+    eventually(
+        &registry,
+        "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?s WHERE { ?d seam:shortName \"line3-vibration-01\" ; seam:status ?s ; seam:serialNumber \"L475-1\" }",
+        &[&[&format!("{SEAM}Online")]],
+    )
+    .await;
+    let rows = select(
+        &registry,
+        "PREFIX seam: <https://w3id.org/seam/ontology#>
+         SELECT ?status ?board ?fw (COUNT(?sensor) AS ?sensors) WHERE {
+           dev:press-line-9 seam:status ?status ; seam:board ?board ; seam:firmwareVersion ?fw
+           OPTIONAL { dev:press-line-9 seam:hasSensor ?sensor } } GROUP BY ?status ?board ?fw",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            format!("{SEAM}Offline"),
+            format!("{CAT}sparkfun-edge"),
+            "7.0".to_owned(),
+            "0".to_owned()
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn after_a_restart_devices_are_offline_and_unfinished_deliveries_interrupted() {
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    // What a killed service left behind: a device online, a delivery mid-way.
+    registry
+        .update(
+            "DELETE { dev:line3-acoustic-02 seam:status ?s } INSERT { dev:line3-acoustic-02 seam:status seam:Online }
+             WHERE { dev:line3-acoustic-02 seam:status ?s } ;
+             INSERT DATA { <urn:deployment:1> a seam:Deployment ; seam:target dev:line3-acoustic-02 ;
+               seam:result \"downloading\" ; prov:startedAtTime \"2026-01-01T00:00:00Z\"^^xsd:dateTime }",
+        )
+        .unwrap();
+    let (server, events) = Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .await
+        .unwrap();
+    let _bridge = Lwm2mBridge::start(registry.clone(), server, events, None).unwrap();
+    let online = select(
+        &registry,
+        "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?d WHERE { ?d seam:status seam:Online }",
+    );
+    assert!(online.is_empty(), "{online:?}");
+    let delivery = select(
+        &registry,
+        "PREFIX seam: <https://w3id.org/seam/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#>
+         SELECT ?result WHERE { <urn:deployment:1> seam:result ?result ; prov:endedAtTime ?end }",
+    );
+    assert_eq!(delivery.len(), 1, "{delivery:?}");
+    assert!(
+        delivery[0][0].starts_with("interrupted") && delivery[0][0].contains("downloading"),
+        "{delivery:?}"
+    );
+}

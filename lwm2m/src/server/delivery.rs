@@ -70,9 +70,15 @@ pub struct Delivery {
     pub method: DeliveryMethod,
 }
 
+/// Numbers deliveries within the process.
+static NEXT_DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A step of a delivery, as it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryProgress {
+    /// This delivery, unique in the process: two deliveries of one package to one device are
+    /// two deliveries.
+    pub id: u64,
     /// Endpoint name of the device.
     pub endpoint: String,
     /// The package.
@@ -120,8 +126,12 @@ impl Lwm2mServer {
                     .into(),
             });
         };
+        let id = NEXT_DELIVERY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Reported before the first exchange, so that a delivery that fails at once is recorded
+        // as one that started and failed, not missing.
+        self.step(delivery, id, object, "started", None, "");
         let timeout = self.config().delivery_timeout;
-        let outcome = match tokio::time::timeout(timeout, self.run_delivery(delivery, object)).await {
+        let outcome = match tokio::time::timeout(timeout, self.run_delivery(delivery, id, object)).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => DeliveryOutcome {
                 installed: false,
@@ -138,6 +148,7 @@ impl Lwm2mServer {
         };
         self.step(
             delivery,
+            id,
             object,
             if outcome.installed { "installed" } else { "failed" },
             outcome.result,
@@ -146,8 +157,9 @@ impl Lwm2mServer {
         Ok(outcome)
     }
 
-    fn step(&self, delivery: &Delivery, object: u16, step: &str, result: Option<i64>, detail: &str) {
+    fn step(&self, delivery: &Delivery, id: u64, object: u16, step: &str, result: Option<i64>, detail: &str) {
         self.report(DeliveryProgress {
+            id,
             endpoint: delivery.endpoint.clone(),
             sha256: delivery.sha256.clone(),
             object,
@@ -158,7 +170,7 @@ impl Lwm2mServer {
         });
     }
 
-    async fn run_delivery(&self, delivery: &Delivery, object: u16) -> Result<DeliveryOutcome, Lwm2mError> {
+    async fn run_delivery(&self, delivery: &Delivery, id: u64, object: u16) -> Result<DeliveryOutcome, Lwm2mError> {
         let name = delivery.endpoint.as_str();
         let instance = ResourcePath::instance(object, 0);
         let (package, uri, state, result, execute) = if object == 9 {
@@ -181,7 +193,6 @@ impl Lwm2mServer {
         // What the device reported before this delivery (a previous failure, a package still
         // staged) says nothing about this one: only notifications after the write count.
         let mut status = Status::default();
-        self.step(delivery, object, "started", None, "");
 
         let sent = match delivery.method {
             DeliveryMethod::Pull => {
@@ -202,7 +213,7 @@ impl Lwm2mServer {
             self.cancel_watch(&watch);
             return Err(e);
         }
-        self.step(delivery, object, "downloading", None, "");
+        self.step(delivery, id, object, "downloading", None, "");
 
         // Wait for the device to hold a verified package.
         let ready = |s: &Status| {
@@ -239,12 +250,12 @@ impl Lwm2mServer {
                 });
             }
         }
-        self.step(delivery, object, "delivered", status.result, "");
+        self.step(delivery, id, object, "delivered", status.result, "");
 
         // Execute is not idempotent, so it is not retried. If its answer is lost (or a duplicate
         // arrives after the install consumed the package), the device's state still tells.
         let executed = self.execute(name, ResourcePath::resource(object, 0, execute), "").await;
-        self.step(delivery, object, "installing", status.result, "");
+        self.step(delivery, id, object, "installing", status.result, "");
         let done = |s: &Status| {
             if object == 9 {
                 s.state == Some(object9::STATE_INSTALLED) && s.result == Some(object9::RESULT_INSTALLED)

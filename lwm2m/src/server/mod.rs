@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress};
-pub use registration::{Departure, Registration, MAX_ENDPOINT_NAME, SUPPORTED_VERSIONS};
+pub use registration::{
+    Departure, Registration, MAX_ENDPOINTS_PER_PEER, MAX_ENDPOINT_NAME, MAX_OBJECT_LINKS, SUPPORTED_VERSIONS,
+};
 
 use crate::coap::{
     content_format as cf, BoxFuture, Code, Endpoint, Handler, Method, Reply, Request, Response, TransmissionParams,
@@ -168,7 +170,17 @@ impl ServerHandler {
             Ok(r) => r,
             Err(refusal) => return refusal,
         };
-        let (registration, replaced) = self.table.insert(registration);
+        let peer = registration.address;
+        let Some((registration, replaced)) = self.table.insert(registration) else {
+            tracing::warn!(%peer, "registration refused: this source already holds the most endpoints one client may");
+            return Response::error(
+                Code::Forbidden,
+                &format!(
+                    "this address and port already hold {} registrations of other endpoints",
+                    registration::MAX_ENDPOINTS_PER_PEER
+                ),
+            );
+        };
         if let Some(old) = replaced {
             let _ = self.events.send(ServerEvent::Departed {
                 registration: old,

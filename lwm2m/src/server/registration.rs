@@ -16,6 +16,16 @@ pub const SUPPORTED_VERSIONS: [&str; 2] = ["1.1", "1.0"];
 /// Longest endpoint name accepted; names are identifiers, not payloads.
 pub const MAX_ENDPOINT_NAME: usize = 255;
 
+/// Most object links one registration may announce. A real client has a few dozen (the
+/// mandatory objects, a firmware object, some IPSO sensors); what a registration announces
+/// becomes facts in the graph, so it is bounded like any other write.
+pub const MAX_OBJECT_LINKS: usize = 256;
+
+/// Most live registrations of distinct endpoints from one source address and port. A client
+/// is one endpoint on one socket; a flood of names from one socket is refused at once instead
+/// of filling the table and the queue of devices to describe.
+pub const MAX_ENDPOINTS_PER_PEER: usize = 8;
+
 /// One live registration.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -101,11 +111,35 @@ impl RegistrationTable {
         self.lock().by_id.len()
     }
 
-    /// Registers (or re-registers) a client; returns the new registration and the one it replaced.
-    pub(crate) fn insert(&self, mut registration: Registration) -> (Registration, Option<Registration>) {
+    /// Registers (or re-registers) a client; returns the new registration and the one it
+    /// replaced, or `None` when its source already holds [`MAX_ENDPOINTS_PER_PEER`] others.
+    pub(crate) fn insert(&self, mut registration: Registration) -> Option<(Registration, Option<Registration>)> {
         let mut tables = self.lock();
+        let from_peer = tables
+            .by_id
+            .values()
+            .filter(|e| {
+                e.registration.address == registration.address && e.registration.endpoint != registration.endpoint
+            })
+            .take(MAX_ENDPOINTS_PER_PEER)
+            .count();
+        if from_peer >= MAX_ENDPOINTS_PER_PEER {
+            return None;
+        }
+        // 128 random bits: without DTLS, knowing the ID is what allows an Update or a
+        // De-register, so it must not be guessable (a counter with 16 random bits took 65,536
+        // datagrams). OS randomness; should it fail, the counter still keeps IDs unique.
+        let mut random = [0u8; 16];
+        if getrandom::fill(&mut random).is_err() {
+            random[..8].copy_from_slice(&fastrand::u64(..).to_le_bytes());
+            random[8..].copy_from_slice(&fastrand::u64(..).to_le_bytes());
+        }
         tables.next_id += 1;
-        registration.id = format!("{:x}{:04x}", tables.next_id, fastrand::u16(..));
+        random[..8]
+            .iter_mut()
+            .zip(tables.next_id.to_le_bytes())
+            .for_each(|(r, c)| *r ^= c);
+        registration.id = hex::encode(random);
         let replaced = tables
             .by_endpoint
             .insert(registration.endpoint.clone(), registration.id.clone())
@@ -119,7 +153,7 @@ impl RegistrationTable {
                 deadline,
             },
         );
-        (registration, replaced)
+        Some((registration, replaced))
     }
 
     /// Applies an Update; `None` for an unknown registration ID.
@@ -269,6 +303,15 @@ fn parse_objects(request: &Request) -> Result<(Vec<Link>, String), Response> {
         }
     }
     let links = parse_links(&request.payload).map_err(|e| Response::error(Code::BadRequest, &e.to_string()))?;
+    if links.len() > MAX_OBJECT_LINKS {
+        return Err(Response::error(
+            Code::RequestEntityTooLarge,
+            &format!(
+                "the registration announces {} object links; at most {MAX_OBJECT_LINKS} are accepted",
+                links.len()
+            ),
+        ));
+    }
     let root = links
         .iter()
         .find(|l| l.attribute("rt") == Some("oma.lwm2m") && l.target != "/")

@@ -135,6 +135,7 @@ pub(super) async fn compilations(
             }
         }
     }
+    crate::matching::MatchOptions::checked(headroom, None).map_err(|e| bad("Invalid parameter", e))?;
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let registry = state.registry.clone();
     let shelf = state.config.lwm2m.clone();

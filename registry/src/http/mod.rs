@@ -68,8 +68,35 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
         graphql,
     });
     let mut server = HttpServer::new(move || {
+        let body_limit = state.config.max_body_bytes;
         App::new()
             .app_data(state.clone())
+            .wrap_fn(move |req, srv| {
+                // A body declared larger than the limit is refused before a byte of it is read
+                // (a client announcing 10^11 bytes must not hold a worker while it trickles).
+                let declared = req
+                    .headers()
+                    .get(actix_web::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let refused = declared.is_some_and(|n| n > body_limit as u64);
+                let (early, call) = if refused {
+                    (Some(req), None)
+                } else {
+                    (None, Some(srv.call(req)))
+                };
+                async move {
+                    if let Some(req) = early {
+                        let response = actix_web::ResponseError::error_response(&Problem::too_large(body_limit));
+                        return Ok(req.into_response(response));
+                    }
+                    let Some(call) = call else {
+                        return Err(actix_web::error::ErrorInternalServerError("no request"));
+                    };
+                    let res = call.await?.map_into_boxed_body();
+                    Ok(problem_for_bare_errors(res))
+                }
+            })
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().clone();
@@ -127,6 +154,30 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
         .copied()
         .ok_or_else(|| std::io::Error::other("the server bound no address"))?;
     Ok((server.run(), local))
+}
+
+/// Gives the errors actix-web answers by itself (a method a resource does not take) the same
+/// RFC 9457 body as SEAM's own.
+fn problem_for_bare_errors(
+    res: actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::BoxBody> {
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED
+        || res.headers().contains_key(actix_web::http::header::CONTENT_TYPE)
+    {
+        return res;
+    }
+    let detail = format!(
+        "{} {} is not supported; the README lists the methods each path takes",
+        res.request().method(),
+        res.request().path()
+    );
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        detail,
+    );
+    res.into_response(actix_web::ResponseError::error_response(&problem))
 }
 
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {

@@ -151,6 +151,14 @@ pub(super) async fn match_device(
             }
         }
     }
+    let opts = MatchOptions::checked(opts.headroom_pct, opts.latency_budget_s).map_err(|detail| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+    })?;
     let registry = state.registry.clone();
     let device = crate::vocab::expand(&path);
     let report = web::block(move || {

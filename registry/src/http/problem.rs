@@ -16,6 +16,8 @@ pub struct Problem {
     detail: String,
     extensions: Map<String, Value>,
     www_authenticate: Option<&'static str>,
+    /// Seconds after which a client may try again (`Retry-After`), for 503s.
+    retry_after: Option<u32>,
 }
 
 impl std::fmt::Display for Problem {
@@ -35,6 +37,7 @@ impl Problem {
             detail: detail.into(),
             extensions: Map::new(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -116,6 +119,9 @@ impl ResponseError for Problem {
         if let Some(challenge) = self.www_authenticate {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
         response.body(body.to_string())
     }
 }
@@ -152,6 +158,31 @@ impl From<QueryError> for Problem {
                 StatusCode::BAD_REQUEST,
                 "query-evaluation",
                 "Query cannot be evaluated",
+                detail,
+            ),
+            QueryError::ResultTooBig(bytes) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "result-too-large",
+                "Result size limit reached",
+                detail,
+            )
+            .with("limitBytes", bytes),
+            QueryError::TooComplex(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "query-too-complex",
+                "Query too complex",
+                detail,
+            ),
+            QueryError::Busy { .. } => {
+                let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy", detail);
+                p.retry_after = Some(1);
+                p
+            }
+            QueryError::Internal(_) => Self::internal(detail),
+            QueryError::ShuttingDown => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "Service stopping",
                 detail,
             ),
             QueryError::Remote { .. } => Self::new(

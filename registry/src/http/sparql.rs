@@ -203,7 +203,10 @@ pub(super) async fn update(
         }
     };
     let registry = state.registry.clone();
-    web::block(move || registry.update(&update)).await.map_err(internal)??;
+    let limits = state.config.limits;
+    web::block(move || registry.update_within(&update, &limits))
+        .await
+        .map_err(internal)??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -227,13 +230,22 @@ pub(super) fn token_status(req: &HttpRequest, state: &AppState) -> TokenStatus {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match given {
         None => TokenStatus::Missing,
         Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => TokenStatus::Valid,
         Some(_) => TokenStatus::Invalid,
     }
+}
+
+/// The credentials of an `Authorization: Bearer <token>` value. The scheme is matched without
+/// regard to case (RFC 9110 §11.1) and may be followed by any run of spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Checks `Authorization: Bearer <token>` against the configured token.
@@ -273,4 +285,19 @@ fn not_acceptable(what: &str, offered: &str) -> Problem {
 
 fn internal(e: impl std::fmt::Display) -> Problem {
     Problem::internal(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER   t0k ", "bEaReR\tt0k"] {
+            assert_eq!(bearer_token(value), Some("t0k"), "{value:?}");
+        }
+        for value in ["Basic t0k", "Bearer", "Bearer   ", "Bearert0k"] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 pub mod locate;
 pub mod onnx;
 pub mod seloc;
+pub mod xml_entities;
 
 use std::path::Path;
 
@@ -82,6 +83,9 @@ pub fn parse_document(
                 message: format!("invalid base IRI {base}: {e}"),
             }])
         })?;
+    }
+    if matches!(format, RdfFormat::RdfXml) {
+        xml_entities::check(name, &text).map_err(|d| IngestError::Invalid(vec![d]))?;
     }
     let mut quads = Vec::new();
     let mut reader = parser.for_slice(&text).with_document_loader(load_bundled_context);

@@ -87,14 +87,23 @@ fn has(t: &Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: O
     .is_some()
 }
 
-/// The device an endpoint name belongs to: one the catalog or an earlier registration named with
-/// that short name, else a new IRI.
-pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> NamedNode {
+/// Whose facts a registration may write.
+pub(crate) enum Resolved {
+    /// The device bound to the endpoint (`seam:lwm2mEndpoint`, set by an operator or by the
+    /// registration that created it), or a new one this registration creates.
+    Device(NamedNode),
+    /// A device of that name or IRI exists but is not bound to LwM2M: until devices have
+    /// credentials (DTLS), a registration never takes over what it did not create.
+    NotBound(NamedNode),
+}
+
+/// The device an endpoint name belongs to (see [`Resolved`]).
+pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> Resolved {
     let name = Literal::new_simple_literal(endpoint);
-    let found = t
-        .quads_for_pattern(
+    let subject_with = |predicate: &str| {
+        t.quads_for_pattern(
             None,
-            Some(seam("shortName").as_ref()),
+            Some(seam(predicate).as_ref()),
             Some(name.as_ref().into()),
             Some(default_graph()),
         )
@@ -102,8 +111,19 @@ pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> NamedNode {
         .find_map(|q| match q.subject {
             oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
             _ => None,
-        });
-    found.unwrap_or_else(|| device_iri(endpoint))
+        })
+    };
+    if let Some(bound) = subject_with("lwm2mEndpoint") {
+        return Resolved::Device(bound);
+    }
+    if let Some(named) = subject_with("shortName") {
+        return Resolved::NotBound(named);
+    }
+    let iri = device_iri(endpoint);
+    if has(t, &iri, &NamedNode::new_unchecked(rdf::TYPE.as_str()), None) {
+        return Resolved::NotBound(iri);
+    }
+    Resolved::Device(iri)
 }
 
 /// An IPSO object announced in a registration, as a sensor kind of the ontology.
@@ -204,6 +224,81 @@ pub(crate) fn online(
 pub(crate) fn offline(t: &mut Transaction<'_>, device: &NamedNode) {
     replace(t, device, &seam("status"), seam("Offline"));
     replace(t, device, &seam("lastSeen"), now());
+}
+
+/// What a restart found and corrected.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Devices that said Online, now Offline: no registration survives a restart.
+    pub devices_offline: usize,
+    /// Deliveries that had not ended, now ended as interrupted.
+    pub deliveries_interrupted: usize,
+}
+
+/// Makes the graph true again after the service starts: it holds no registration and no delivery
+/// in flight, so devices recorded as online are offline until they register again, and
+/// deliveries that never ended are ended as interrupted, keeping their last known step.
+pub(crate) fn reconcile_after_start(t: &mut Transaction<'_>) -> Reconciled {
+    let mut out = Reconciled::default();
+    let status = seam("status");
+    let online: Vec<NamedNode> = t
+        .quads_for_pattern(
+            None,
+            Some(status.as_ref()),
+            Some(seam("Online").as_ref().into()),
+            Some(default_graph()),
+        )
+        .filter_map(Result::ok)
+        .filter_map(|q| match q.subject {
+            oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    for device in online {
+        replace(t, &device, &status, seam("Offline"));
+        out.devices_offline += 1;
+    }
+    let deployments: Vec<NamedNode> = t
+        .quads_for_pattern(
+            None,
+            Some(rdf::TYPE),
+            Some(seam("Deployment").as_ref().into()),
+            Some(default_graph()),
+        )
+        .filter_map(Result::ok)
+        .filter_map(|q| match q.subject {
+            oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let ended = prov("endedAtTime");
+    for deployment in deployments {
+        if has(t, &deployment, &ended, None) {
+            continue;
+        }
+        let last = t
+            .quads_for_pattern(
+                Some(deployment.as_ref().into()),
+                Some(seam("result").as_ref()),
+                None,
+                Some(default_graph()),
+            )
+            .filter_map(Result::ok)
+            .find_map(|q| match q.object {
+                Term::Literal(l) => Some(l.value().to_owned()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "started".to_owned());
+        replace(
+            t,
+            &deployment,
+            &seam("result"),
+            Literal::new_simple_literal(format!("interrupted: the service stopped during step {last:?}")),
+        );
+        insert(t, &deployment, ended.as_ref(), now());
+        out.deliveries_interrupted += 1;
+    }
+    out
 }
 
 /// What a device said of itself in Object 3.

@@ -22,7 +22,7 @@ use seam_lwm2m::content::ResourcePath;
 use seam_lwm2m::server::{Delivery, DeliveryMethod, DeliveryOutcome, Departure, Lwm2mServer, ServerEvent};
 use tokio::sync::{mpsc, Semaphore};
 
-pub use facts::DeviceReport;
+pub use facts::{DeviceReport, Reconciled};
 
 use crate::error::StoreError;
 use crate::store::Registry;
@@ -37,6 +37,13 @@ const BATCH: usize = 1024;
 /// Device reads in flight at once: enough to keep up with a registration storm without
 /// flooding the devices' links.
 const DESCRIBE_CONCURRENCY: usize = 256;
+/// How long one attempt to read a device's Object 3 may take. A silent device (or a flood of
+/// registrations that never answer) holds a reader this long, not CoAP's whole exchange lifetime.
+const DESCRIBE_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Waits between attempts to describe a device that did not answer: doubling from the first to
+/// the last, then the last again, for as long as the device stays registered.
+const DESCRIBE_BACKOFF: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_secs(5), std::time::Duration::from_secs(600));
 
 /// Connects an LwM2M server to the registry. Cloning shares it.
 #[derive(Clone)]
@@ -58,8 +65,13 @@ struct Inner {
     devices: Mutex<HashMap<String, NamedNode>>,
     /// Catalog boards by normalised model number, and the write generation they were read at.
     boards: Mutex<(Option<u64>, HashMap<String, NamedNode>)>,
-    deployments: Mutex<HashMap<(String, String), NamedNode>>,
+    /// The `seam:Deployment` of each delivery in flight, by the server's delivery id.
+    deployments: Mutex<HashMap<u64, NamedNode>>,
     describe: Semaphore,
+    /// Devices waiting to be described, newest registration last: readers take the newest
+    /// first, so that a burst of registrations that never answer cannot keep a real device
+    /// waiting behind it.
+    to_describe: Mutex<Vec<Pending>>,
     packages_dir: Option<PathBuf>,
 }
 
@@ -114,9 +126,22 @@ impl Lwm2mBridge {
                 boards: Mutex::new((None, HashMap::new())),
                 deployments: Mutex::new(HashMap::new()),
                 describe: Semaphore::new(DESCRIBE_CONCURRENCY),
+                to_describe: Mutex::new(Vec::new()),
                 packages_dir,
             }),
         };
+        let reconciled = bridge
+            .inner
+            .registry
+            .transact(facts::reconcile_after_start)
+            .map_err(std::io::Error::other)?;
+        if reconciled != facts::Reconciled::default() {
+            tracing::info!(
+                devices_offline = reconciled.devices_offline,
+                deliveries_interrupted = reconciled.deliveries_interrupted,
+                "after the restart: devices that were online wait to register again, unfinished deliveries are ended as interrupted"
+            );
+        }
         tokio::spawn(bridge.clone().run(events));
         Ok(bridge)
     }
@@ -134,9 +159,11 @@ impl Lwm2mBridge {
             let path = dir.join(&sha);
             if !path.exists() {
                 // Write then rename: a crash never leaves a truncated file under a digest name.
-                let partial = dir.join(format!(".{sha}.partial"));
-                std::fs::write(&partial, &bytes)?;
-                std::fs::rename(&partial, &path)?;
+                // Each writer has its own temporary file: concurrent uploads of one package
+                // must not write into each other's.
+                let mut partial = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir)?;
+                std::io::Write::write_all(&mut partial, &bytes)?;
+                partial.persist(&path).map_err(|e| e.error)?;
             }
         }
         self.inner.server.shelf().insert(sha.clone(), bytes);
@@ -214,7 +241,7 @@ impl Lwm2mBridge {
                 Err(e) => tracing::error!(error = %e, "device facts writer failed"),
             }
             for endpoint in to_describe {
-                tokio::spawn(self.clone().describe(endpoint));
+                self.queue_describe(Pending { endpoint, attempt: 0 });
             }
         }
     }
@@ -226,7 +253,9 @@ impl Lwm2mBridge {
             for event in events {
                 match event {
                     ServerEvent::Registered(r) | ServerEvent::Updated(r) => {
-                        let device = self.device(t, &r.endpoint);
+                        let Some(device) = self.device(t, &r.endpoint) else {
+                            continue;
+                        };
                         let sensors: Vec<(u16, u16)> = r
                             .object_paths()
                             .filter_map(|p| p.instance.map(|i| (p.object, i)))
@@ -235,17 +264,20 @@ impl Lwm2mBridge {
                     }
                     ServerEvent::Departed { registration, why } => {
                         if *why != Departure::Replaced {
-                            let device = self.device(t, &registration.endpoint);
-                            facts::offline(t, &device);
+                            if let Some(device) = self.device(t, &registration.endpoint) {
+                                facts::offline(t, &device);
+                            }
                         }
                     }
                     ServerEvent::Delivery(progress) => {
-                        let device = self.device(t, &progress.endpoint);
-                        let key = (progress.endpoint.clone(), progress.sha256.clone());
+                        let Some(device) = self.device(t, &progress.endpoint) else {
+                            continue;
+                        };
+                        let key = progress.id;
                         if progress.step == "started" {
                             let deployment = NamedNode::new_unchecked(format!(
                                 "https://w3id.org/seam/deployment/{}",
-                                deployment_id(&progress.endpoint, &progress.sha256)
+                                deployment_id(&progress.endpoint, &progress.sha256, progress.id)
                             ));
                             let method = match progress.method {
                                 DeliveryMethod::Pull => "pull",
@@ -259,7 +291,7 @@ impl Lwm2mBridge {
                                 method,
                                 progress.object,
                             );
-                            lock(&inner.deployments).insert(key.clone(), deployment);
+                            lock(&inner.deployments).insert(key, deployment);
                         }
                         let deployment = lock(&inner.deployments).get(&key).cloned();
                         if let Some(deployment) = deployment {
@@ -281,36 +313,76 @@ impl Lwm2mBridge {
         })
     }
 
-    fn device(&self, t: &oxigraph::store::Transaction<'_>, endpoint: &str) -> NamedNode {
+    /// The device an endpoint may write to, or `None` (logged) when the name belongs to a device
+    /// that no registration created and that is not bound to this endpoint.
+    fn device(&self, t: &oxigraph::store::Transaction<'_>, endpoint: &str) -> Option<NamedNode> {
         if let Some(device) = lock(&self.inner.devices).get(endpoint) {
-            return device.clone();
+            return Some(device.clone());
         }
-        let device = facts::resolve_device(t, endpoint);
-        lock(&self.inner.devices).insert(endpoint.to_owned(), device.clone());
-        device
+        match facts::resolve_device(t, endpoint) {
+            facts::Resolved::Device(device) => {
+                lock(&self.inner.devices).insert(endpoint.to_owned(), device.clone());
+                Some(device)
+            }
+            facts::Resolved::NotBound(existing) => {
+                tracing::warn!(
+                    %endpoint, device = %existing,
+                    "an LwM2M client registered with the name of a device that is not bound to LwM2M; \
+                     the device is left unchanged (bind it with seam:lwm2mEndpoint to accept it)"
+                );
+                None
+            }
+        }
     }
 
-    /// Reads a device's Object 3 and records what it says.
-    async fn describe(self, endpoint: String) {
+    /// Puts a device in line to be described and starts a reader for it (which takes the newest
+    /// in line when a permit frees, not necessarily this one).
+    fn queue_describe(&self, pending: Pending) {
+        lock(&self.inner.to_describe).push(pending);
+        tokio::spawn(self.clone().describe_next());
+    }
+
+    async fn describe_next(self) {
         let Ok(_permit) = self.inner.describe.acquire().await else {
             return;
         };
+        let Some(pending) = lock(&self.inner.to_describe).pop() else {
+            return;
+        };
+        // A device that left (or was replaced by a newer registration of the same name, which
+        // is in line itself) needs no reading.
+        if self.inner.server.registration(&pending.endpoint).is_none() {
+            return;
+        }
+        if let Err(why) = self.describe(&pending.endpoint).await {
+            let wait = backoff(pending.attempt);
+            tracing::warn!(
+                endpoint = %pending.endpoint, attempt = pending.attempt + 1, error = %why,
+                retry_in_s = wait.as_secs(),
+                "device did not describe itself; it stays flagged as not described and is read again later"
+            );
+            let bridge = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                if bridge.inner.server.registration(&pending.endpoint).is_some() {
+                    bridge.queue_describe(Pending {
+                        endpoint: pending.endpoint,
+                        attempt: pending.attempt.saturating_add(1),
+                    });
+                }
+            });
+        }
+    }
+
+    /// Reads a device's Object 3 and records what it says; an error says why it could not.
+    async fn describe(&self, endpoint: &str) -> Result<(), String> {
         let instance = ResourcePath::instance(3, 0);
-        let values = match self
-            .inner
-            .server
-            .read_instance(&endpoint, instance, &OBJECT3_RESOURCES)
-            .await
-        {
-            Ok(values) if !values.is_empty() => values,
-            outcome => {
-                let why = outcome
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "an empty answer".into());
-                tracing::info!(%endpoint, error = %why, "device did not describe itself; flagged as not described");
-                return;
-            }
+        let read = self.inner.server.read_instance(endpoint, instance, &OBJECT3_RESOURCES);
+        let values = match tokio::time::timeout(DESCRIBE_ATTEMPT, read).await {
+            Ok(Ok(values)) if !values.is_empty() => values,
+            Ok(Ok(_)) => return Err("an empty answer".into()),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no answer within {} s", DESCRIBE_ATTEMPT.as_secs())),
         };
         let text = |id: u16| {
             values
@@ -334,17 +406,22 @@ impl Lwm2mBridge {
             memory_total_bytes: kib(21),
         };
         let bridge = self.clone();
+        let endpoint = endpoint.to_owned();
         let written = tokio::task::spawn_blocking(move || {
             let board = bridge.board_for(&report)?;
             bridge.inner.registry.transact(|t| {
-                let device = bridge.device(t, &endpoint);
-                facts::described(t, &device, &report, board.as_ref());
+                if let Some(device) = bridge.device(t, &endpoint) {
+                    facts::described(t, &device, &report, board.as_ref());
+                }
             })
         })
         .await;
-        if let Ok(Err(e)) = written {
-            tracing::error!(error = %e, "device description could not be written");
+        match written {
+            Ok(Err(e)) => tracing::error!(error = %e, "device description could not be written"),
+            Err(e) => tracing::error!(error = %e, "device description writer failed"),
+            Ok(Ok(())) => {}
         }
+        Ok(())
     }
 
     /// The catalog board whose model number, label or name matches what the device reported.
@@ -403,12 +480,27 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
-fn deployment_id(endpoint: &str, sha256: &str) -> String {
+/// A device waiting to be described.
+struct Pending {
+    endpoint: String,
+    /// Attempts that already failed.
+    attempt: u32,
+}
+
+/// The wait after `failed` failed attempts.
+fn backoff(failed: u32) -> std::time::Duration {
+    let (first, last) = DESCRIBE_BACKOFF;
+    first
+        .saturating_mul(1u32.checked_shl(failed.min(16)).unwrap_or(u32::MAX))
+        .min(last)
+}
+
+fn deployment_id(endpoint: &str, sha256: &str, delivery: u64) -> String {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let device = facts::device_iri(endpoint);
     let short = device.as_str().trim_start_matches(crate::vocab::DEVICE);
-    format!("{short}-{}-{millis}", &sha256[..sha256.len().min(12)])
+    format!("{short}-{}-{millis}-{delivery}", &sha256[..sha256.len().min(12)])
 }

@@ -19,6 +19,33 @@ pub struct MatchOptions {
     pub latency_budget_s: Option<f64>,
 }
 
+impl MatchOptions {
+    /// The largest headroom accepted: 1000% (needing eleven times the model's memory) is already
+    /// far past any real margin; larger values are typing errors or probes.
+    pub const MAX_HEADROOM_PCT: u64 = 1000;
+
+    /// Options from a request's values, refused with a sentence when out of range.
+    pub fn checked(headroom_pct: u64, latency_budget_s: Option<f64>) -> Result<Self, String> {
+        if headroom_pct > Self::MAX_HEADROOM_PCT {
+            return Err(format!(
+                "headroom {headroom_pct}% is out of range (0 to {}%)",
+                Self::MAX_HEADROOM_PCT
+            ));
+        }
+        if let Some(budget) = latency_budget_s {
+            if !budget.is_finite() || budget <= 0.0 || budget > 86_400.0 {
+                return Err(format!(
+                    "latency budget {budget} s is out of range (above 0, at most one day)"
+                ));
+            }
+        }
+        Ok(Self {
+            headroom_pct,
+            latency_budget_s,
+        })
+    }
+}
+
 impl Default for MatchOptions {
     fn default() -> Self {
         Self {
@@ -340,7 +367,7 @@ impl<'a> DeviceView<'a> {
         let mut reasons = Vec::new();
         // Unknown activation or weight sizes cannot be shown to fit: they fail like a shortfall.
         let ram_required = c.peak.map(|p| ram_required(p, r.ram_overhead_bytes, opts.headroom_pct));
-        let flash_required = c.weight.map(|w| w + r.flash_overhead_bytes);
+        let flash_required = c.weight.map(|w| w.saturating_add(r.flash_overhead_bytes));
         match c.dtype {
             Some(dt) if r.dtypes.contains(dt) => {}
             dt => reasons.push(Reason {
@@ -433,7 +460,7 @@ impl<'a> DeviceView<'a> {
                     continue;
                 };
                 let ram = ram_required(peak, r.ram_overhead_bytes, opts.headroom_pct);
-                let flash = weight + r.flash_overhead_bytes;
+                let flash = weight.saturating_add(r.flash_overhead_bytes);
                 if ram <= self.free_ram && flash <= self.free_flash {
                     let better = best.is_none_or(|(b, br, bf)| (ram, flash, &r.iri) < (br, bf, &b.iri));
                     if better {
@@ -604,8 +631,11 @@ fn compatible(
 }
 
 /// RAM a model needs on a runtime: (activations + overhead) × (100 + headroom) / 100, rounded up.
+/// Computed without overflow: figures too large for any device saturate at `u64::MAX`, which no
+/// device has free, so they fail the RAM constraint instead of wrapping round to a small number.
 pub fn ram_required(peak: u64, overhead: u64, headroom_pct: u64) -> u64 {
-    ((peak + overhead) * (100 + headroom_pct)).div_ceil(100)
+    let scaled = (u128::from(peak) + u128::from(overhead)) * (100 + u128::from(headroom_pct));
+    u64::try_from(scaled.div_ceil(100)).unwrap_or(u64::MAX)
 }
 
 fn sensor_adequate(s: &SensorFacts, req: &SensorRequirement) -> bool {
@@ -644,7 +674,11 @@ pub fn rank(list: &mut [Compatible]) {
         acc(b)
             .total_cmp(&acc(a))
             .then(lat(a).total_cmp(&lat(b)))
-            .then((a.ram_bytes + a.flash_bytes).cmp(&(b.ram_bytes + b.flash_bytes)))
+            .then(
+                a.ram_bytes
+                    .saturating_add(a.flash_bytes)
+                    .cmp(&b.ram_bytes.saturating_add(b.flash_bytes)),
+            )
             .then(a.model.cmp(&b.model))
     });
 }

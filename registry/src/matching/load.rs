@@ -13,6 +13,7 @@ type Row = Vec<Option<Term>>;
 fn rows(registry: &Registry, sparql: &str) -> Result<Vec<Row>, QueryError> {
     let limits = QueryLimits {
         max_rows: usize::MAX,
+        max_result_bytes: usize::MAX,
         ..QueryLimits::default()
     };
     match registry.query(sparql, &limits)? {
