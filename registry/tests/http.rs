@@ -840,6 +840,30 @@ fn absurd_match_options_are_refused_and_the_next_request_is_served() {
     problem(r, StatusCode::BAD_REQUEST);
     let r = app.client.get(app.url("/match/line3-acoustic-02")).send().unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // A model with figures no device could hold is rejected with its reasons, not an overflow.
+    let huge = u64::MAX;
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .header("Authorization", "Bearer s3cret")
+        .header("Content-Type", "application/sparql-update")
+        .body(format!(
+            "INSERT DATA {{ <urn:model:huge> a seam:Model ; schema:name \"huge\" ; seam:task cat:keyword-spotting ;
+               seam:dtype seam:int8 ; seam:params {huge} ; seam:macs {huge} ; seam:weightBytes {huge} ;
+               seam:peakActivationBytes {huge} ; seam:method seam:Published }}"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .client
+        .get(app.url("/match/line3-acoustic-02?explain=true&headroomPct=1000"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: Value = r.json().unwrap();
+    let rejected = report["rejected"].as_array().unwrap();
+    assert!(rejected.iter().any(|m| m["model"] == "urn:model:huge"), "{report}");
     let graphql = app
         .client
         .post(app.url("/graphql"))
@@ -919,4 +943,40 @@ fn the_bearer_scheme_is_matched_without_regard_to_case() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT, "{scheme}");
     }
+}
+
+#[test]
+fn a_runaway_update_is_cancelled_at_the_time_limit_and_writes_nothing() {
+    let app = spawn_app(ServiceConfig {
+        limits: QueryLimits {
+            timeout: Duration::from_millis(500),
+            ..QueryLimits::default()
+        },
+        ..with_token()
+    });
+    let count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }";
+    let before = count_json(&post_query(&app, count).json().unwrap());
+    let started = std::time::Instant::now();
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .header("Authorization", "Bearer s3cret")
+        .header("Content-Type", "application/sparql-update")
+        .body("INSERT { <urn:x> <urn:p> ?a } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i FILTER(?c = ?f && ?f = ?i && ?a != ?d) }")
+        .send()
+        .unwrap();
+    let body = problem(r, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["type"], "https://w3id.org/seam/problems/query-timeout");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    // The same for a query whose ORDER BY sorts a product.
+    let started = std::time::Instant::now();
+    let r = post_query(
+        &app,
+        "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?c ?f ?i LIMIT 1",
+    );
+    assert!(r.status().is_client_error() || r.status().is_server_error());
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let after = count_json(&post_query(&app, count).json().unwrap());
+    assert_eq!(before, after);
+    health_is_ok(&app);
 }

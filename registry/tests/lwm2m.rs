@@ -301,3 +301,70 @@ async fn after_a_restart_devices_are_offline_and_unfinished_deliveries_interrupt
         "{delivery:?}"
     );
 }
+
+/// A device that registers and then never answers a request.
+struct Silent;
+
+impl seam_lwm2m::coap::Handler for Silent {
+    fn handle(&self, _request: Request) -> seam_lwm2m::coap::BoxFuture<seam_lwm2m::coap::Response> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flood_of_silent_registrations_a_real_device_is_described_in_seconds() {
+    // The server's own reads use CoAP's default transmission parameters: a silent device holds
+    // a read for as long as the bridge lets it, not 100 ms.
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    let config = ServerConfig {
+        expiry_check: Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let (server, events) = Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let _bridge = Lwm2mBridge::start(registry.clone(), server.clone(), events, None).unwrap();
+    // 400 registrations, more than the bridge reads at once, from 50 sockets that never answer.
+    let mut flooders = Vec::new();
+    for s in 0..50 {
+        let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), Arc::new(Silent))
+            .await
+            .unwrap();
+        for i in 0..8 {
+            let mut request = Request::new(Method::Post, "rd");
+            request.query = vec![format!("ep=flood-{s}-{i}"), "lt=600".into()];
+            request.payload = b"</1/0>,</3/0>".to_vec();
+            assert_eq!(endpoint.request(addr, request).await.unwrap().code, Code::Created);
+        }
+        flooders.push(endpoint);
+    }
+    assert_eq!(server.registered(), 400);
+    // Then a real device registers: it is read first, as soon as a reader is free.
+    let started = Instant::now();
+    let mut config = ClientConfig::new(
+        "after-the-flood",
+        addr,
+        DeviceProfile::new("STMicroelectronics", "disco_l475_iot1", "L475-99"),
+    );
+    config.params = fast();
+    let client = Lwm2mClient::start(config).await.unwrap();
+    client.register().await.unwrap();
+    loop {
+        let rows = select(
+            &registry,
+            "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?s WHERE { ?d seam:lwm2mEndpoint \"after-the-flood\" ; seam:serialNumber ?s }",
+        );
+        if rows == vec![vec!["L475-99".to_owned()]] {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the real device was not described within 20 s of a flood"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "described {:.1} s after registering behind 400 silent registrations",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -37,9 +37,12 @@ const BATCH: usize = 1024;
 /// Device reads in flight at once: enough to keep up with a registration storm without
 /// flooding the devices' links.
 const DESCRIBE_CONCURRENCY: usize = 256;
-/// How long one attempt to read a device's Object 3 may take. A silent device (or a flood of
-/// registrations that never answer) holds a reader this long, not CoAP's whole exchange lifetime.
-const DESCRIBE_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long attempts to read a device's Object 3 may take: the first is short (a device on a
+/// working link answers within CoAP's first retransmissions), later ones double up to the last.
+/// A silent device, or a flood of registrations that never answer, holds a reader this long,
+/// not CoAP's whole exchange lifetime (247 s).
+const DESCRIBE_ATTEMPT: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_secs(5), std::time::Duration::from_secs(60));
 /// Waits between attempts to describe a device that did not answer: doubling from the first to
 /// the last, then the last again, for as long as the device stays registered.
 const DESCRIBE_BACKOFF: (std::time::Duration, std::time::Duration) =
@@ -354,8 +357,11 @@ impl Lwm2mBridge {
         if self.inner.server.registration(&pending.endpoint).is_none() {
             return;
         }
-        if let Err(why) = self.describe(&pending.endpoint).await {
-            let wait = backoff(pending.attempt);
+        if let Err(why) = self
+            .describe(&pending.endpoint, doubling(DESCRIBE_ATTEMPT, pending.attempt))
+            .await
+        {
+            let wait = doubling(DESCRIBE_BACKOFF, pending.attempt);
             tracing::warn!(
                 endpoint = %pending.endpoint, attempt = pending.attempt + 1, error = %why,
                 retry_in_s = wait.as_secs(),
@@ -375,14 +381,14 @@ impl Lwm2mBridge {
     }
 
     /// Reads a device's Object 3 and records what it says; an error says why it could not.
-    async fn describe(&self, endpoint: &str) -> Result<(), String> {
+    async fn describe(&self, endpoint: &str, within: std::time::Duration) -> Result<(), String> {
         let instance = ResourcePath::instance(3, 0);
         let read = self.inner.server.read_instance(endpoint, instance, &OBJECT3_RESOURCES);
-        let values = match tokio::time::timeout(DESCRIBE_ATTEMPT, read).await {
+        let values = match tokio::time::timeout(within, read).await {
             Ok(Ok(values)) if !values.is_empty() => values,
             Ok(Ok(_)) => return Err("an empty answer".into()),
             Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err(format!("no answer within {} s", DESCRIBE_ATTEMPT.as_secs())),
+            Err(_) => return Err(format!("no answer within {} s", within.as_secs())),
         };
         let text = |id: u16| {
             values
@@ -487,11 +493,10 @@ struct Pending {
     attempt: u32,
 }
 
-/// The wait after `failed` failed attempts.
-fn backoff(failed: u32) -> std::time::Duration {
-    let (first, last) = DESCRIBE_BACKOFF;
+/// `first` doubled `n` times, at most `last`.
+fn doubling((first, last): (std::time::Duration, std::time::Duration), n: u32) -> std::time::Duration {
     first
-        .saturating_mul(1u32.checked_shl(failed.min(16)).unwrap_or(u32::MAX))
+        .saturating_mul(1u32.checked_shl(n.min(16)).unwrap_or(u32::MAX))
         .min(last)
 }
 

@@ -682,3 +682,30 @@ pub fn rank(list: &mut [Compatible]) {
             .then(a.model.cmp(&b.model))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_required_rounds_up_and_saturates_instead_of_wrapping() {
+        assert_eq!(ram_required(1000, 0, 10), 1100);
+        assert_eq!(ram_required(1, 0, 10), 2, "rounded up");
+        assert_eq!(ram_required(u64::MAX, 1, 10), u64::MAX);
+        assert_eq!(
+            ram_required(u64::MAX / 2, u64::MAX / 2, MatchOptions::MAX_HEADROOM_PCT),
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn options_out_of_range_are_refused_with_a_sentence() {
+        assert!(MatchOptions::checked(10, Some(0.05)).is_ok());
+        assert!(MatchOptions::checked(1000, None).is_ok());
+        let e = MatchOptions::checked(1001, None).unwrap_err();
+        assert!(e.contains("0 to 1000%"), "{e}");
+        for budget in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
+            assert!(MatchOptions::checked(10, Some(budget)).is_err(), "{budget}");
+        }
+    }
+}

@@ -1553,12 +1553,23 @@ impl<'a, D: QueryableDataset<'a>> SimpleEvaluator<'a, D> {
                 Rc::new(move |from| {
                     let mut errors = Vec::default();
                     let mut values = Vec::new();
+                    let limit = crate::limits::max_sorted_solutions();
                     for result in child(from) {
                         if cancellation_token.is_cancelled() {
                             return Box::new(once(Err(QueryEvaluationError::Cancelled)));
                         }
                         match result {
-                            Ok(result) => values.push(result),
+                            Ok(result) => {
+                                if values.len() >= limit {
+                                    return Box::new(once(Err(QueryEvaluationError::Unexpected(
+                                        format!(
+                                            "ORDER BY over more than {limit} solutions (the limit of solutions held to sort)"
+                                        )
+                                        .into(),
+                                    ))));
+                                }
+                                values.push(result)
+                            }
                             Err(error) => errors.push(Err(error)),
                         }
                     }

@@ -8,6 +8,7 @@ mod dataset;
 mod error;
 mod eval;
 mod expression;
+pub mod limits;
 mod model;
 mod service;
 mod update;
