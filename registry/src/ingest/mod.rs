@@ -45,8 +45,17 @@ pub fn format_for_path(path: &Path) -> Option<RdfFormat> {
 }
 
 /// Reads and parses one file, choosing the format by extension.
+///
+/// The file is first parsed as a stream, holding nothing: a file that is not what its name says
+/// (a gigabyte of garbage, say) is refused at its first error without being read into memory.
+/// Only a file that parses is then read whole, since its text points diagnostics at their line.
 pub fn read_file(path: &Path) -> Result<Document, IngestError> {
     let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat { path: path.to_owned() })?;
+    // RDF/XML is not streamed first: its entity declarations are bounded on the text before any
+    // parser may expand them.
+    if !matches!(format, RdfFormat::RdfXml) {
+        check_stream(path, format)?;
+    }
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
         source,
@@ -63,6 +72,35 @@ pub fn read_file(path: &Path) -> Result<Document, IngestError> {
         }])
     })?;
     parse_document(&path.display().to_string(), text, format, None)
+}
+
+/// Parses the file as a stream, keeping no quad, and reports its first syntax error.
+fn check_stream(path: &Path, format: RdfFormat) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let parser = RdfParser::from_format(format)
+        .for_reader(std::io::BufReader::new(file))
+        .with_document_loader(load_bundled_context);
+    for quad in parser {
+        match quad {
+            Ok(_) => {}
+            Err(oxigraph::io::RdfParseError::Syntax(e)) => {
+                return Err(IngestError::Invalid(vec![parse_diagnostic(
+                    &path.display().to_string(),
+                    e,
+                )]))
+            }
+            Err(oxigraph::io::RdfParseError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                // Not UTF-8: the whole read below says where, as it always has.
+                return Ok(());
+            }
+            Err(oxigraph::io::RdfParseError::Io(e)) => return Err(io(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Parses `text` as `format`. Relative IRIs are an error unless `base_iri` is given; JSON-LD
@@ -204,5 +242,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not bundled"), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_refused_at_its_first_error_with_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("half.ttl");
+        let mut text = String::from("@prefix ex: <urn:ex:> .\nex:a ex:p 1 .\n");
+        text.push_str("this is not turtle\n");
+        text.push_str(&"ex:a ex:p 2 .\n".repeat(10_000));
+        std::fs::write(&path, text).unwrap();
+        let err = read_file(&path).unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!(d.line, Some(3), "{err}");
+        assert!(d.file.ends_with("half.ttl"), "{err}");
+    }
+
+    #[test]
+    fn an_rdf_xml_entity_bomb_is_refused_before_it_is_expanded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.rdf");
+        let mut dtd = String::from("<!ENTITY l0 \"lol\">\n");
+        for i in 1..10 {
+            dtd.push_str(&format!("<!ENTITY l{i} \"{}\">\n", format!("&l{};", i - 1).repeat(10)));
+        }
+        let bomb = format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n{dtd}]>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+             xmlns:ex=\"urn:ex:\"><rdf:Description rdf:about=\"urn:x\"><ex:p>&l9;</ex:p></rdf:Description></rdf:RDF>\n"
+        );
+        std::fs::write(&path, bomb).unwrap();
+        let err = read_file(&path).unwrap_err();
+        assert!(err.to_string().contains("expands to"), "{err}");
     }
 }
