@@ -69,7 +69,7 @@ pub struct CompileArgs {
     #[arg(long)]
     endpoint: Option<String>,
     /// The service's write token (with --endpoint).
-    #[arg(long, env = "SEAM_TOKEN")]
+    #[arg(long, env = "SEAM_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
@@ -248,7 +248,10 @@ fn compile_failure(e: CompileError) -> Failure {
             let _ = writeln!(std::io::stderr().lock(), "error: {e}");
             Failure::DoesNotFit
         }
-        CompileError::Graph(_) => Failure::Runtime(anyhow::Error::from(e)),
+        // A backend whose tool is not installed is this machine's fault, not the model's.
+        CompileError::Graph(_) | CompileError::Bridge(seam_registry::bridge::BridgeError::ToolUnavailable { .. }) => {
+            Failure::Runtime(anyhow::Error::from(e))
+        }
         other => Failure::Invalid(anyhow::Error::from(other)),
     }
 }
@@ -297,7 +300,14 @@ fn remote_compile(
     let body: Value = response
         .json()
         .with_context(|| format!("{url} answered {status} without JSON"))?;
-    if !status.is_success() {
+    // A package that does not fit comes back refused (409) with the whole report: handled like
+    // a local compile that does not fit (files written, the figures printed, exit 4).
+    let body = if status == reqwest::StatusCode::CONFLICT
+        && body["type"].as_str().is_some_and(|t| t.ends_with("/does-not-fit"))
+        && body["report"].is_object()
+    {
+        body["report"].clone()
+    } else if !status.is_success() {
         let detail = body["detail"].as_str().unwrap_or("").to_owned();
         if body["type"].as_str().is_some_and(|t| t.ends_with("/does-not-run")) {
             let _ = writeln!(std::io::stderr().lock(), "error: {detail}");
@@ -309,7 +319,9 @@ fn remote_compile(
         } else {
             Failure::Runtime(error)
         });
-    }
+    } else {
+        body
+    };
     let package = base64::engine::general_purpose::STANDARD
         .decode(body["package"].as_str().unwrap_or(""))
         .context("the service's package is not base64")?;

@@ -34,25 +34,64 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: SPARQL endpoint over HTTP on an embedded store (seeded when empty).
+    #[command(
+        after_help = "Example:\n  seam serve --data ./seam-data --token \"$(openssl rand -hex 16)\"\n\n\
+        HTTP on 127.0.0.1:8080 (SPARQL at /sparql, GraphQL at /graphql), LwM2M on coap://127.0.0.1:5683."
+    )]
     Serve(ServeArgs),
-    /// Load RDF files (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD) into the store: validated, all or nothing.
+    /// Load RDF files or models into the store: validated, all or nothing.
+    #[command(
+        after_help = "Formats, by extension: Turtle (.ttl), N-Triples (.nt), N-Quads (.nq), TriG (.trig), \
+        RDF/XML (.rdf, .owl, .xml), JSON-LD and WoT Thing Descriptions (.jsonld, .json), \
+        ONNX (.onnx) and TFLite (.tflite) models (measured; give --task).\n\n\
+        Examples:\n  seam load my-boards.ttl thing-description.jsonld\n  \
+        seam load kws.onnx --task keyword-spotting --accuracy 0.9 --input-sensor microphone\n  \
+        seam load --from seloc-ml ../shared/interop/seloc-ml"
+    )]
     Load(LoadArgs),
     /// Run a SPARQL query on the store or on a SPARQL endpoint.
+    #[command(
+        after_help = "SEAM's prefixes (seam:, cat:, dev:, nnet:, s3n:, sosa:, td:, schema:, prov:, ...) are \
+        predeclared. Output: --format table (people), json, csv, tsv or xml.\n\n\
+        Examples:\n  seam query 'SELECT ?b ?ram WHERE { ?b a seam:Board ; seam:ramBytes ?ram }'\n  \
+        seam query -f queries/compatible-models.rq --endpoint http://127.0.0.1:8080 --format csv"
+    )]
     Query(QueryArgs),
     /// Rank the models that run on a device; with --explain, say why the others do not.
+    #[command(
+        after_help = "DEVICE is a short name (line3-acoustic-02) or an IRI (dev:line3-acoustic-02).\n\n\
+        Examples:\n  seam match line3-acoustic-02 --explain\n  \
+        seam match line3-acoustic-02 --json --latency-budget 50 --endpoint http://127.0.0.1:8080"
+    )]
     Match(MatchArgs),
     /// Deliver a package to devices over LwM2M through a running service, and report each outcome.
+    #[command(
+        after_help = "PACKAGE is a .seampkg from `seam compile` (verified before it is sent) or any file \
+        the devices' Object 9 or 5 installs.\n\n\
+        Example:\n  seam deploy out/kws.seampkg --to line3-acoustic-02 --endpoint http://127.0.0.1:8080 --token \"$SEAM_TOKEN\""
+    )]
     Deploy(DeployArgs),
     /// Measure an ONNX or TFLite model: params, MACs, weight and activation memory, per-runtime estimates.
+    #[command(after_help = "Formats: ONNX (.onnx) and TFLite (.tflite).\n\n\
+        Example:\n  seam analyze ../shared/interop/seloc-ml/models/Hello_World.tflite --json")]
     Analyze(AnalyzeArgs),
     /// Compile a model into a signed package: for a --target device (backend and fit from the
     /// graph) or with a --backend; the package, its files and manifest land in --out.
+    #[command(
+        after_help = "Formats: ONNX (.onnx); TFLite (.tflite) with the tflite-micro and c-array backends, \
+        without transforms.\n\n\
+        Examples:\n  seam compile kws.onnx --target line3-acoustic-02 --out out\n  \
+        seam compile kws.onnx --backend onnx-int8 --quantize int8 --out out\n  \
+        seam compile --list-backends\n\n\
+        Exit codes: 0 built (and fits), 3 invalid model or failed validation, 4 cannot run on or does not \
+        fit the target, 1 anything else (a compiler that is not installed, say)."
+    )]
     Compile(compile_cmd::CompileArgs),
 }
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// The model file (ONNX).
+    /// The model file (ONNX or TFLite).
     model: PathBuf,
     /// Print the JSON report (stdout only).
     #[arg(long)]
@@ -197,7 +236,9 @@ struct QueryArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
     data: PathBuf,
-    /// A SPARQL endpoint URL (e.g. http://127.0.0.1:8080/sparql) instead of a store directory.
+    /// A running SEAM service's base URL (e.g. http://127.0.0.1:8080), or any SPARQL 1.1 endpoint's
+    /// query URL (e.g. http://fuseki:3030/ds/query), instead of a store directory. A URL with no
+    /// path is a SEAM service: its /sparql is asked.
     #[arg(long)]
     endpoint: Option<String>,
     /// Output format.
@@ -225,7 +266,9 @@ impl From<anyhow::Error> for Failure {
             ) || matches!(
                 c.downcast_ref::<QueryError>(),
                 Some(QueryError::Syntax { .. } | QueryError::TooComplex(_))
-            ) || c.downcast_ref::<seam_registry::bridge::BridgeError>().is_some()
+            ) || c
+                .downcast_ref::<seam_registry::bridge::BridgeError>()
+                .is_some_and(|e| !matches!(e, seam_registry::bridge::BridgeError::ToolUnavailable { .. }))
         });
         if invalid {
             Self::Invalid(e)
@@ -296,7 +339,7 @@ fn report(error: &anyhow::Error) {
     if let Some(StoreError::Locked { .. }) = error.chain().find_map(|c| c.downcast_ref::<StoreError>()) {
         let _ = writeln!(
             stderr,
-            "  hint: ask the running server instead, e.g. `seam query --endpoint http://127.0.0.1:8080/sparql '...'`"
+            "  hint: ask the running server instead, e.g. `seam query --endpoint http://127.0.0.1:8080 '...'`"
         );
     }
 }
@@ -373,6 +416,18 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     // Deliveries still waiting on devices and the LwM2M sockets end here; the store is flushed.
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(())
+}
+
+/// The SPARQL query URL of `--endpoint`: a URL without a path names a SEAM service, whose
+/// protocol endpoint is `/sparql`; any other URL is a SPARQL endpoint as it is.
+fn sparql_url(endpoint: &str) -> String {
+    let trimmed = endpoint.trim_end_matches('/');
+    let path_start = trimmed.find("://").map_or(0, |i| i + 3);
+    if trimmed[path_start..].contains('/') {
+        endpoint.to_owned()
+    } else {
+        format!("{trimmed}/sparql")
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what service managers send): finish the requests in flight, then stop.
@@ -483,7 +538,7 @@ fn query(args: QueryArgs) -> Result<(), Failure> {
     let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
     let answer = match &args.endpoint {
         Some(url) => {
-            let endpoint = SparqlEndpoint::new(url, timeout).map_err(anyhow::Error::from)?;
+            let endpoint = SparqlEndpoint::new(&sparql_url(url), timeout).map_err(anyhow::Error::from)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -994,4 +1049,20 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
         let _ = writeln!(out, "  note: {note}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparql_url;
+
+    #[test]
+    fn an_endpoint_without_a_path_is_a_seam_service() {
+        assert_eq!(sparql_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080/sparql");
+        assert_eq!(sparql_url("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/sparql");
+        assert_eq!(
+            sparql_url("http://127.0.0.1:8080/sparql"),
+            "http://127.0.0.1:8080/sparql"
+        );
+        assert_eq!(sparql_url("http://fuseki:3030/ds/query"), "http://fuseki:3030/ds/query");
+    }
 }

@@ -68,6 +68,11 @@ fn serve_seeds_an_empty_store_and_cli_agrees_with_http() {
             cli_count(&["query", MODELS, "--endpoint", &endpoint, "--format", "json"]),
             models
         );
+        // The service's base URL works as well, as for every other command.
+        assert_eq!(
+            cli_count(&["query", MODELS, "--endpoint", &server.base, "--format", "json"]),
+            models
+        );
 
         // The store is locked by the server: one sentence, and a pointer to --endpoint.
         let locked = seam(&["query", BOARDS, "--data", data_s]);
@@ -323,6 +328,9 @@ fn match_cli_graphql_and_named_query_agree() {
     {
         let server = Server::start(&data, &[]);
         cli_remote = match_json(&["match", device, "--json", "--endpoint", &server.base]);
+        // The people's table from a remote match shows the share of free memory, as a local one does.
+        let table = seam(&["match", device, "--endpoint", &server.base]);
+        assert!(stdout(&table).contains("% of free)"), "{}", stdout(&table));
         let client = reqwest::blocking::Client::new();
         let q = format!("{{ compatibleModels(device: \"{device}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
         let v: Value = client
@@ -463,6 +471,33 @@ fn serve_stops_cleanly_on_sigterm() {
             .code(),
         Some(0)
     );
+}
+
+#[test]
+fn help_never_prints_the_token_and_names_formats_with_an_example() {
+    for command in ["serve", "deploy", "compile"] {
+        let out = Command::new(SEAM)
+            .args([command, "--help"])
+            .env("SEAM_TOKEN", "do-not-print-me")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let help = stdout(&out);
+        assert!(
+            !help.contains("do-not-print-me"),
+            "seam {command} --help printed the token"
+        );
+        assert!(help.contains("Example"), "seam {command} --help gives no example");
+    }
+    for (command, format) in [
+        ("load", "RDF/XML"),
+        ("analyze", "TFLite"),
+        ("compile", "TFLite"),
+        ("query", "csv"),
+    ] {
+        let help = stdout(&seam(&[command, "--help"]));
+        assert!(help.contains(format), "seam {command} --help does not name {format}");
+    }
 }
 
 #[test]

@@ -168,6 +168,11 @@ timeout_seconds = 1
 name = "writes-nothing"
 command = ["${SEAM_PYTHON}", "-c", "print('done')"]
 version = "1"
+
+[[compiler]]
+name = "not-installed"
+command = ["seam-no-such-compiler-on-this-machine", "{model}"]
+version = "1"
 "#,
     )
     .unwrap();
@@ -200,6 +205,14 @@ version = "1"
     let nothing = compile("writes-nothing");
     assert_eq!(nothing.status.code(), Some(3), "{}", text(&nothing));
     assert!(text(&nothing).contains("left no output"), "{}", text(&nothing));
+    // A compiler that is not installed is this machine's fault (exit 1), not the model's.
+    let missing = compile("not-installed");
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("cannot start seam-no-such-compiler"),
+        "{}",
+        text(&missing)
+    );
     assert!(
         !dir.path().join("out").exists(),
         "nothing is written when compiling fails"

@@ -282,8 +282,10 @@ fn expand(arg: &str, values: &BTreeMap<&str, String>) -> String {
 
 /// Runs `program args` in `dir` with a deadline; stdout and stderr are read on their own threads
 /// so a chatty compiler cannot block on a full pipe.
-fn run(argv: &[String], dir: &Path, timeout: Duration) -> Result<(std::process::ExitStatus, String), String> {
-    let (program, args) = argv.split_first().ok_or("empty command")?;
+fn run(argv: &[String], dir: &Path, timeout: Duration) -> Result<(std::process::ExitStatus, String), RunError> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| RunError::Failed("empty command".into()))?;
     let mut child = Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -291,7 +293,7 @@ fn run(argv: &[String], dir: &Path, timeout: Duration) -> Result<(std::process::
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        .map_err(|e| RunError::Start(format!("cannot start {program}: {e}")))?;
     let reader = |stream: Option<Box<dyn std::io::Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -334,8 +336,17 @@ fn run(argv: &[String], dir: &Path, timeout: Duration) -> Result<(std::process::
     );
     match status {
         Ok(status) => Ok((status, log)),
-        Err(e) => Err(format!("{e}\n{}", tail(&log))),
+        Err(e) => Err(RunError::Failed(format!("{e}\n{}", tail(&log)))),
     }
+}
+
+/// Why a command did not run to an exit status.
+enum RunError {
+    /// It could not be started (not installed, not executable): a fault of this machine, not of
+    /// the model.
+    Start(String),
+    /// It ran and failed to finish (timed out, could not be waited for).
+    Failed(String),
 }
 
 /// The end of a log, at most [`MAX_LOG`] bytes, cut on a character boundary.
@@ -483,7 +494,13 @@ impl Backend for ExternalBackend {
         let argv: Vec<String> = self.declaration.command.iter().map(|a| expand(a, &values)).collect();
         let timeout = Duration::from_secs(self.declaration.timeout_seconds);
         tracing::info!(backend = %self.declaration.name, command = %argv.join(" "), "running an external compiler");
-        let (status, log) = run(&argv, work.path(), timeout).map_err(|e| self.fail(e))?;
+        let (status, log) = run(&argv, work.path(), timeout).map_err(|e| match e {
+            RunError::Start(message) => BridgeError::ToolUnavailable {
+                backend: self.declaration.name.clone(),
+                message,
+            },
+            RunError::Failed(message) => self.fail(message),
+        })?;
         if !status.success() {
             return Err(self.fail(format!("exited with {status}\n{}", tail(&log))));
         }

@@ -57,6 +57,15 @@ pub enum BridgeError {
         /// What went wrong.
         message: String,
     },
+    /// A backend's tool could not be started (not installed, not executable): a fault of the
+    /// machine, not of the model.
+    #[error("backend {backend}: {message}")]
+    ToolUnavailable {
+        /// The backend's name.
+        backend: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A package or its signing key is unusable: unreadable, tampered with, or signed by a key
     /// that is not trusted.
     #[error("package: {0}")]

@@ -550,11 +550,31 @@ fn models_register_from_their_file_and_bad_files_are_problems() {
             .join("../../shared/interop/seloc-ml/models/Hello_World.tflite"),
     )
     .unwrap();
-    let response = post("?task=anomaly-detection", tflite, Some("s3cret"));
+    let response = post(
+        "?task=anomaly-detection&name=Hello_World.tflite",
+        tflite,
+        Some("s3cret"),
+    );
     assert_eq!(response.status().as_u16(), 201);
     let body: Value = response.json().unwrap();
     assert_eq!(body["analysis"]["format"], "tflite");
     assert_eq!(body["analysis"]["macs"], 288);
+    // It is named as the client said, not "upload".
+    let named: Value = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[(
+            "query",
+            format!(
+                "SELECT ?name WHERE {{ <{}> schema:name ?name }}",
+                body["model"].as_str().unwrap()
+            ),
+        )])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(named["results"]["bindings"][0]["name"]["value"], "Hello_World");
 
     // Refusals are problems: no token, not a model, no task, an unknown parameter.
     assert_eq!(
@@ -572,7 +592,8 @@ fn models_register_from_their_file_and_bad_files_are_problems() {
             400,
         ),
         ("?task=image-classification&colour=blue", bytes.clone(), 400),
-        ("?task=image-classification&accuracy=high", bytes, 400),
+        ("?task=image-classification&accuracy=high", bytes.clone(), 400),
+        ("?task=image-classification&name=../../x", bytes, 400),
     ] {
         let response = post(query, body, Some("s3cret"));
         assert_eq!(response.status().as_u16(), status, "{query}");
@@ -680,6 +701,25 @@ fn compilations_plan_compile_sign_and_refuse_with_problems() {
         .unwrap();
     let opened = seam_registry::bridge::package::verify(&package, None).unwrap();
     assert_eq!(opened.files[0].name, "kws.nnef.tar");
+
+    // A compile whose result does not fit its target is refused like `seam compile --target`
+    // exits 4: a 409 with the whole report, the figures that do not fit among it.
+    let big = seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::resnet8(2).model);
+    let answer = problem(post("?target=line3-vibration-01&stem=ic", big), StatusCode::CONFLICT);
+    assert_eq!(
+        answer["type"], "https://w3id.org/seam/problems/does-not-fit",
+        "{answer}"
+    );
+    assert_eq!(answer["report"]["fit"]["fits"], false, "{answer}");
+    assert!(
+        answer["report"]["fit"]["ramNeededBytes"].as_u64() > answer["report"]["fit"]["ramFreeBytes"].as_u64(),
+        "{answer}"
+    );
+    assert!(answer["report"]["package"].is_string(), "{answer}");
+    assert!(
+        answer["report"]["packageUri"].is_null(),
+        "a package that does not fit is not shelved"
+    );
 
     for (query, body, status) in [
         ("?backend=c-array&prune=lots", model.clone(), StatusCode::BAD_REQUEST),

@@ -175,6 +175,12 @@ pub(super) async fn compilations(
                 "The model does not run on the device",
                 e.to_string(),
             ),
+            CompileError::Bridge(e @ seam_compiler_bridge::BridgeError::ToolUnavailable { .. }) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tool-unavailable",
+                "A compiler this service needs is not available",
+                e.to_string(),
+            ),
             CompileError::Bridge(e) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "compile-failed",
@@ -184,15 +190,17 @@ pub(super) async fn compilations(
             CompileError::Graph(e) => Problem::internal(e),
             other => bad("Invalid request", other.to_string()),
         })?;
-        // Ready for /deployments: the package on the shelf the LwM2M server serves.
+        // Ready for /deployments: the package on the shelf the LwM2M server serves — unless it
+        // does not fit its target, which no delivery should then be offered.
+        let fits = report.to_json()["fit"]["fits"].as_bool() != Some(false);
         let package_uri = match &shelf {
-            Some(bridge) => {
+            Some(bridge) if fits => {
                 let sha = bridge
                     .add_package(report.compiled.package.clone())
                     .map_err(Problem::internal)?;
                 Some(bridge.server().package_uri(&sha).map_err(Problem::internal)?)
             }
-            None => None,
+            _ => None,
         };
         Ok((report, package_uri))
     })
@@ -202,6 +210,24 @@ pub(super) async fn compilations(
     let mut body = report.to_json();
     body["packageUri"] = serde_json::json!(package_uri);
     body["package"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&report.compiled.package));
+    // What `seam compile --target` exits 4 for is a refusal here too (409), with the whole
+    // report: the figures that do not fit, and the package for inspection (not shelved).
+    if body["fit"]["fits"].as_bool() == Some(false) {
+        let detail = format!(
+            "the compiled model does not fit the device: RAM {} of {} B free, flash {} of {} B free",
+            body["fit"]["ramNeededBytes"],
+            body["fit"]["ramFreeBytes"],
+            body["fit"]["flashNeededBytes"],
+            body["fit"]["flashFreeBytes"]
+        );
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "does-not-fit",
+            "The compiled model does not fit the device",
+            detail,
+        )
+        .with("report", body));
+    }
     Ok(HttpResponse::Created()
         .insert_header(("Location", report.artifact.clone()))
         .json(body))

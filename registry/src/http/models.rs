@@ -18,8 +18,16 @@ pub(super) async fn add_model(
 ) -> Result<HttpResponse, Problem> {
     authorize(&req, &state)?;
     let mut facts = ModelFacts::default();
+    // The model's name: `?name=`, else the file name a client sent (`Content-Disposition`), else
+    // "upload".
+    let mut name = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(disposition_file_name);
     for (key, value) in decode_pairs(req.query_string())? {
         match key.as_str() {
+            "name" => name = Some(value),
             "task" => facts.task = Some(value),
             "accuracy" => {
                 facts.accuracy = Some(value.parse().map_err(|_| {
@@ -38,11 +46,19 @@ pub(super) async fn add_model(
                     StatusCode::BAD_REQUEST,
                     "invalid-parameter",
                     "Unknown parameter",
-                    format!("unknown parameter {other:?} (task, accuracy, dataset, input-sensor)"),
+                    format!("unknown parameter {other:?} (name, task, accuracy, dataset, input-sensor)"),
                 ))
             }
         }
     }
+    let name = model_name(name.as_deref().unwrap_or("upload")).map_err(|detail| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+    })?;
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let registry = state.registry.clone();
     let (analysis, stored) = web::block(move || -> Result<_, Problem> {
@@ -55,7 +71,7 @@ pub(super) async fn add_model(
             )
         })?;
         let doc = describe(
-            std::path::Path::new(&format!("upload.{}", analysis.format)),
+            std::path::Path::new(&format!("{name}.{}", analysis.format)),
             &analysis,
             &facts,
         )?;
@@ -80,4 +96,49 @@ pub(super) async fn add_model(
     Ok(HttpResponse::Created()
         .insert_header(("Location", iri.clone()))
         .json(serde_json::json!({ "model": iri, "stored": stored, "analysis": analysis })))
+}
+
+/// The file name of a `Content-Disposition` value (`attachment; filename="kws.onnx"`), without its
+/// extension.
+fn disposition_file_name(value: &str) -> Option<String> {
+    let file = value
+        .split(';')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("filename="))?;
+    let file = file.trim_matches('"');
+    let stem = std::path::Path::new(file).file_stem()?.to_str()?;
+    Some(stem.to_owned())
+}
+
+/// A model name as given, refused when it is empty, long, or holds what no name should (path
+/// separators, control characters).
+fn model_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let stem = name
+        .strip_suffix(".onnx")
+        .or_else(|| name.strip_suffix(".tflite"))
+        .unwrap_or(name);
+    if stem.is_empty() || stem.len() > 200 || stem.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(format!(
+            "name {name:?} must be 1 to 200 characters without path separators or control characters"
+        ));
+    }
+    Ok(stem.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_parameter_or_the_file_name() {
+        assert_eq!(
+            disposition_file_name("attachment; filename=\"kws-dscnn.onnx\"").as_deref(),
+            Some("kws-dscnn")
+        );
+        assert_eq!(disposition_file_name("inline").as_deref(), None);
+        assert_eq!(model_name("my model.tflite").unwrap(), "my model");
+        assert!(model_name("../etc/passwd").is_err());
+        assert!(model_name("").is_err());
+    }
 }

@@ -21,11 +21,11 @@ use evaluate::DeviceView;
 pub struct MatchReport {
     /// Device IRI.
     pub device: String,
-    /// Free RAM of the device, bytes (not part of the JSON shape).
-    #[serde(skip)]
+    /// Free RAM of the device, bytes: what the percentages of a report are of.
+    #[serde(rename = "freeRamBytes", default, skip_serializing_if = "Option::is_none")]
     pub free_ram: Option<u64>,
-    /// Free flash of the device, bytes (not part of the JSON shape).
-    #[serde(skip)]
+    /// Free flash of the device, bytes.
+    #[serde(rename = "freeFlashBytes", default, skip_serializing_if = "Option::is_none")]
     pub free_flash: Option<u64>,
     /// Compatible models, ranked.
     pub compatible: Vec<Compatible>,
