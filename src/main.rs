@@ -176,6 +176,10 @@ struct ServeArgs {
     /// How devices reach the LwM2M server, for Package URIs (default: coap://<bound address>).
     #[arg(long)]
     coap_public: Option<String>,
+    /// How long one delivery may take, from the first write to the device's final result, in
+    /// seconds; past it the delivery fails and says what the device last reported.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    delivery_timeout: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -382,6 +386,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 .with_context(|| format!("--coap {:?} is not an address like 127.0.0.1:5683", args.coap))?;
             let lwm2m_config = ServerConfig {
                 public_base: args.coap_public.clone(),
+                delivery_timeout: Duration::from_secs(args.delivery_timeout),
                 ..ServerConfig::default()
             };
             let (server, events) = Lwm2mServer::bind(coap, lwm2m_config)

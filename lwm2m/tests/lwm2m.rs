@@ -384,3 +384,185 @@ async fn object_5_push_corruption_and_rejection() {
         .remove(0);
     assert!(!outcome.installed);
 }
+
+/// What an independent LwM2M 1.1 client with 16-byte blocks does, reproduced with SEAM's own
+/// client set that way: notifications larger than a block, SenML JSON, Object 5 push only.
+#[tokio::test]
+async fn sixteen_byte_blocks_foreign_formats_and_a_push_only_firmware_object() {
+    let (server, _events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let sha = server.shelf().put(package(3000));
+    // Notifications of Object 9's instance in SenML JSON are far larger than 16 bytes: each comes
+    // as its first block, and the server fetches the rest.
+    let small = client(addr, "small-blocks", profile(&[]), |c| {
+        c.params.block_size = 16;
+        c.read_format = cf::SENML_JSON;
+    })
+    .await;
+    small.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["small-blocks".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(outcome.installed && outcome.object == 9, "{outcome:?}");
+
+    // Object 5 that only takes pushed packages: never sent a Package URI, even when pull is asked.
+    let mut push_only = profile(&[]);
+    push_only.software_management = false;
+    push_only.firmware_delivery_method = 1;
+    let fw = client(addr, "push-only", push_only, |c| c.params.block_size = 16).await;
+    fw.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["push-only".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(outcome.installed && outcome.object == 5, "{outcome:?}");
+    assert_eq!(fw.installed(), vec![sha.clone()]);
+}
+
+#[tokio::test]
+async fn a_delivery_that_times_out_says_what_the_device_last_reported_and_stops_observing() {
+    let config = ServerConfig {
+        params: fast(),
+        delivery_timeout: Duration::from_secs(2),
+        state_poll: Duration::from_millis(500),
+        ..ServerConfig::default()
+    };
+    let (server, _events) = Lwm2mServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    // A device whose download starts and never gets further.
+    let sha = server.shelf().put(package(100));
+    let c = client(addr, "stuck", profile(&[]), |c| c.stall_download = true).await;
+    c.register().await.unwrap();
+    let outcome = deliver_all(&server, &sha, &["stuck".to_owned()], DeliveryMethod::Pull)
+        .await
+        .remove(0);
+    assert!(!outcome.installed);
+    assert!(
+        outcome
+            .detail
+            .contains("no result within 2 s: the device last reported state 1 (download started)"),
+        "{}",
+        outcome.detail
+    );
+    // The observation was cancelled: neither side keeps it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        server.endpoint().state_sizes().4,
+        0,
+        "the server still follows the observation"
+    );
+    assert_eq!(c.observer_count(), 0, "the device still notifies");
+}
+
+/// One confirmable request as raw bytes, with the options given in order.
+fn raw_request(
+    mid: u16,
+    method: coap_lite::RequestType,
+    options: &[(coap_lite::CoapOption, Vec<u8>)],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut packet = coap_lite::Packet::new();
+    packet.header.set_type(coap_lite::MessageType::Confirmable);
+    packet.header.code = coap_lite::MessageClass::Request(method);
+    packet.header.message_id = mid;
+    packet.set_token(vec![0x5e, mid as u8]);
+    for (option, value) in options {
+        packet.add_option(*option, value.clone());
+    }
+    packet.payload = payload.to_vec();
+    packet.to_bytes().unwrap()
+}
+
+#[tokio::test]
+async fn a_block_wise_update_whose_later_blocks_carry_another_content_format_is_accepted() {
+    use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
+    let (server, _events) = server().await;
+    let addr = server.local_addr().unwrap();
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let exchange = |bytes: Vec<u8>| {
+        let socket = &socket;
+        async move {
+            socket.send_to(&bytes, addr).await.unwrap();
+            let mut buf = vec![0u8; 2048];
+            let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            Packet::from_bytes(&buf[..n]).unwrap()
+        }
+    };
+    let register = raw_request(
+        1,
+        RequestType::Post,
+        &[
+            (CoapOption::UriPath, b"rd".to_vec()),
+            (CoapOption::ContentFormat, vec![40]),
+            (CoapOption::UriQuery, b"ep=foreign-client".to_vec()),
+            (CoapOption::UriQuery, b"lwm2m=1.1".to_vec()),
+        ],
+        b"</1/0>,</3/0>",
+    );
+    let created = exchange(register).await;
+    assert_eq!(created.header.code, MessageClass::Response(ResponseType::Created));
+    let id: Vec<u8> = created
+        .get_option(CoapOption::LocationPath)
+        .and_then(|values| values.back().cloned())
+        .unwrap();
+    // An Update with the object list in 16-byte blocks: block 0 says link-format, block 1 says
+    // Content-Format 0 (text), as some clients send it.
+    let objects = b"</1/0>,</3/0>,</3303/0>";
+    let path = |options: &mut Vec<(CoapOption, Vec<u8>)>| {
+        options.push((CoapOption::UriPath, b"rd".to_vec()));
+        options.push((CoapOption::UriPath, id.clone()));
+    };
+    let mut first = Vec::new();
+    path(&mut first);
+    first.push((CoapOption::ContentFormat, vec![40]));
+    first.push((CoapOption::Block1, vec![0x08])); // block 0, more, 16 bytes
+    let answer = exchange(raw_request(2, RequestType::Post, &first, &objects[..16])).await;
+    assert_eq!(answer.header.code, MessageClass::Response(ResponseType::Continue));
+    let mut last = Vec::new();
+    path(&mut last);
+    last.push((CoapOption::ContentFormat, Vec::new())); // 0: text/plain
+    last.push((CoapOption::Block1, vec![0x10])); // block 1, last, 16 bytes
+    let answer = exchange(raw_request(3, RequestType::Post, &last, &objects[16..])).await;
+    assert_eq!(
+        answer.header.code,
+        MessageClass::Response(ResponseType::Changed),
+        "{}",
+        String::from_utf8_lossy(&answer.payload)
+    );
+    assert!(server.registration("foreign-client").unwrap().has_object(3303));
+}
+
+#[tokio::test]
+async fn a_4_13_asking_for_smaller_blocks_restarts_the_upload_at_that_size() {
+    /// Takes uploads in 16-byte blocks only: a larger first block gets 4.13 with Block1 16.
+    struct SmallBlocksOnly;
+    impl seam_lwm2m::coap::Handler for SmallBlocksOnly {
+        fn handle(&self, request: Request) -> seam_lwm2m::coap::BoxFuture<seam_lwm2m::coap::Response> {
+            let n = request.payload.len();
+            Box::pin(async move {
+                seam_lwm2m::coap::Response::with_body(Code::Changed, cf::TEXT, n.to_string().into_bytes())
+            })
+        }
+    }
+    let mut params = fast();
+    params.block_size = 16;
+    let small = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        params,
+        std::sync::Arc::new(SmallBlocksOnly),
+    )
+    .await
+    .unwrap();
+    // The device's endpoint answers a 1024-byte first block with 4.13 and Block1 16; the
+    // sender starts the upload again at 16 bytes a block.
+    let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), std::sync::Arc::new(NotFound))
+        .await
+        .unwrap();
+    let mut request = Request::new(Method::Put, "sink");
+    request.payload = vec![7u8; 3000];
+    let reply = client.request(small.local_addr().unwrap(), request).await.unwrap();
+    assert_eq!(reply.code, Code::Changed);
+    assert_eq!(reply.payload, b"3000");
+}

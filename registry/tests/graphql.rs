@@ -266,7 +266,35 @@ fn graphql_over_http() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    assert!(page.text().unwrap().contains("graphiql"));
+    let page = page.text().unwrap();
+    assert!(page.contains("graphiql"));
+    // Everything the page loads comes from this service: no CDN, so it works offline.
+    let base = url.trim_end_matches("/graphql").to_owned();
+    let mut loaded = 0;
+    for reference in page
+        .split(['"', '\''])
+        .filter(|r| r.starts_with('/') || r.starts_with("http"))
+    {
+        assert!(reference.starts_with("/graphql/assets/"), "the page loads {reference}");
+        let asset = client.get(format!("{base}{reference}")).send().unwrap();
+        assert_eq!(asset.status(), 200, "{reference}");
+        let kind = asset.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            kind.starts_with("text/javascript") || kind.starts_with("text/css"),
+            "{reference}: {kind}"
+        );
+        assert!(asset.bytes().unwrap().len() > 100, "{reference}");
+        loaded += 1;
+    }
+    assert_eq!(loaded, 5, "the page's scripts and styles");
+    assert_eq!(
+        client
+            .get(format!("{base}/graphql/assets/../Cargo.toml"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
     let v: Value = client
         .get(&url)
         .query(&[("query", "{ boards { id } }")])

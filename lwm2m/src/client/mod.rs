@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub corrupt_block: bool,
     /// Fault injection: fail every installation.
     pub reject_install: bool,
+    /// Fault injection: start downloading a Package URI and never finish (a link that went
+    /// silent mid-way).
+    pub stall_download: bool,
     /// A check every package must pass after its digest (a signature check, for instance); a
     /// package it refuses is reported as failing its integrity check.
     pub package_check: Option<PackageCheck>,
@@ -72,6 +75,7 @@ impl ClientConfig {
             read_format: cf::TLV,
             corrupt_block: false,
             reject_install: false,
+            stall_download: false,
             package_check: None,
         }
     }
@@ -367,6 +371,17 @@ fn discover(shared: &Shared, path: ResourcePath) -> Response {
 
 fn write(shared: &Arc<Shared>, path: ResourcePath, request: Request) -> Response {
     let is = |object: u16, resource: u16| path.object == object && path.resource == Some(resource);
+    // Object 5 takes packages the way its Delivery Method says, as a real client does.
+    let method = lock(&shared.store)
+        .get(ResourcePath::resource(5, 0, 9))
+        .and_then(|v| v.as_i64())
+        .unwrap_or(2);
+    if (is(5, 1) && method == 1) || (is(5, 0) && method == 0) {
+        return Response::error(
+            Code::MethodNotAllowed,
+            "this device does not take packages that way (/5/0/9)",
+        );
+    }
     if is(9, 3) || is(5, 1) {
         let Ok(uri) = String::from_utf8(request.payload) else {
             return Response::error(Code::BadRequest, "Package URI is not UTF-8");
@@ -448,6 +463,9 @@ async fn download(shared: Arc<Shared>, object: u16, uri: String) {
         return;
     }
     set_state(&shared, object, downloading_state, downloading).await;
+    if shared.config.stall_download {
+        return;
+    }
     let Some((peer, path, expected)) = parse_package_uri(&uri).await else {
         set_state(&shared, object, 0, invalid_uri).await;
         return;

@@ -26,6 +26,8 @@ pub struct DeviceProfile {
     pub software_management: bool,
     /// Whether Object 5 (Firmware Update) is offered.
     pub firmware_update: bool,
+    /// Object 5's Firmware Update Delivery Method (/5/0/9): 0 pull only, 1 push only, 2 both.
+    pub firmware_delivery_method: i64,
 }
 
 impl DeviceProfile {
@@ -41,6 +43,7 @@ impl DeviceProfile {
             sensors: Vec::new(),
             software_management: true,
             firmware_update: true,
+            firmware_delivery_method: 2,
         }
     }
 }
@@ -94,7 +97,7 @@ impl ObjectStore {
                 (5, Value::Integer(0)),
                 (6, s("")),
                 (7, s("")),
-                (9, Value::Integer(2)),
+                (9, Value::Integer(profile.firmware_delivery_method)),
             ] {
                 store.set(ResourcePath::resource(5, 0, id), value);
             }

@@ -99,6 +99,9 @@ struct Assembly {
     next: u32,
     body: Vec<u8>,
     touched: Instant,
+    /// The Content-Format of block 0: it describes the whole body. Clients differ in what later
+    /// blocks carry (the same, none, or 0), so theirs is not used.
+    content_format: Option<u16>,
 }
 
 #[derive(Default)]
@@ -256,6 +259,17 @@ impl Endpoint {
                 }
                 packet.payload = body[offset..end].to_vec();
                 let reply = self.exchange(peer, packet).await?;
+                // 4.13 with a smaller Block1 size: the server wants smaller blocks; the upload
+                // starts again at that size (RFC 7959 §2.9.3).
+                if reply.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge) {
+                    if let Ok(Some(wanted)) = block_option(&reply, CoapOption::Block1) {
+                        if wanted.szx < szx {
+                            szx = wanted.szx;
+                            offset = 0;
+                            continue;
+                        }
+                    }
+                }
                 if !more {
                     break reply;
                 }
@@ -375,6 +389,15 @@ impl Endpoint {
         let mut packet = Packet::new();
         fill_response(&mut packet, response);
         packet.payload = response.payload.to_vec();
+        // A notification larger than a block carries its first block; the observer fetches the
+        // rest with GETs (RFC 7959 §3.4).
+        let first = Block::new(0, true, self.inner.params.block_size);
+        if packet.payload.len() > first.size() {
+            set_block(&mut packet, CoapOption::Block2, first);
+            let total = packet.payload.len() as u32;
+            set_uint(&mut packet, CoapOption::Size2, total);
+            packet.payload.truncate(first.size());
+        }
         packet.set_token(token.to_vec());
         if confirmable {
             packet.header.set_type(MessageType::Confirmable);
@@ -869,6 +892,14 @@ async fn answer_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, ou
                 out.header.code = MessageClass::Response(ResponseType::Continue);
                 return;
             }
+            Assembled::Smaller(wanted) => {
+                set_block(out, CoapOption::Block1, wanted);
+                return reply(
+                    out,
+                    ResponseType::RequestEntityTooLarge,
+                    &format!("blocks of at most {} bytes", wanted.size()),
+                );
+            }
             Assembled::Refused(code, reason, size1) => {
                 if let Some(size) = size1 {
                     set_uint(out, CoapOption::Size1, size);
@@ -916,6 +947,8 @@ enum Assembled {
     Complete,
     Continue,
     Refused(ResponseType, String, Option<u32>),
+    /// Blocks larger than this endpoint takes: 4.13 with the size it wants (RFC 7959 §2.9.3).
+    Smaller(Block),
 }
 
 /// Adds one Block1 block to the upload it belongs to (RFC 7959 §2.5); on the last block,
@@ -931,6 +964,14 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
             format!("body larger than {max} bytes"),
             Some(max as u32),
         );
+    }
+    let own = Block::new(0, false, params.block_size);
+    if block.num == 0 && block.more && block.szx > own.szx {
+        return Assembled::Smaller(Block {
+            num: 0,
+            more: false,
+            szx: own.szx,
+        });
     }
     if block.more && request.payload.len() != block.size() {
         return Assembled::Refused(
@@ -973,6 +1014,7 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
                 next: 1,
                 body,
                 touched: Instant::now(),
+                content_format: request.content_format,
             },
         );
         return Assembled::Continue;
@@ -1003,6 +1045,7 @@ fn assemble(inner: &Inner, request: &mut Request, block: Block, size1: Option<u3
     }
     if let Some(upload) = state.uploads.remove(&key) {
         request.payload = upload.body;
+        request.content_format = upload.content_format.or(request.content_format);
     }
     Assembled::Complete
 }

@@ -154,6 +154,9 @@ pub struct Reply {
     pub observe: Option<u32>,
     /// The whole body (all Block2 blocks joined).
     pub payload: Vec<u8>,
+    /// The body is only the first block of a larger one (an Observe notification carries just
+    /// its first block; RFC 7959 §3.4): the rest must be fetched with a GET.
+    pub partial: bool,
 }
 
 impl Reply {
@@ -178,6 +181,7 @@ impl Reply {
             location_path: string_options(packet, CoapOption::LocationPath),
             observe: uint_option(packet, CoapOption::Observe),
             payload: packet.payload.clone(),
+            partial: matches!(block_option(packet, CoapOption::Block2), Ok(Some(b)) if b.more),
         }
     }
 }

@@ -48,6 +48,24 @@ pub mod object5 {
     pub const STATE_DOWNLOADED: i64 = 2;
     /// Result: firmware updated successfully.
     pub const RESULT_SUCCESS: i64 = 1;
+    /// Firmware Update Delivery Method (integer, R): 0 pull only, 1 push only, 2 both.
+    pub const DELIVERY_METHOD: u16 = 9;
+}
+
+/// A state's name, for what a timeout says the device last reported.
+fn state_name(object: u16, state: i64) -> &'static str {
+    match (object, state) {
+        (9, 0) => "initial",
+        (9, 1) => "download started",
+        (9, 2) => "downloaded",
+        (9, 3) => "delivered",
+        (9, 4) => "installed",
+        (5, 0) => "idle",
+        (5, 1) => "downloading",
+        (5, 2) => "downloaded",
+        (5, 3) => "updating",
+        _ => "unknown",
+    }
 }
 
 /// How the package reaches the device.
@@ -131,7 +149,9 @@ impl Lwm2mServer {
         // as one that started and failed, not missing.
         self.step(delivery, id, object, "started", None, "");
         let timeout = self.config().delivery_timeout;
-        let outcome = match tokio::time::timeout(timeout, self.run_delivery(delivery, id, object)).await {
+        let mut status = Status::default();
+        let run = tokio::time::timeout(timeout, self.run_delivery(delivery, id, object, &mut status)).await;
+        let outcome = match run {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => DeliveryOutcome {
                 installed: false,
@@ -142,8 +162,19 @@ impl Lwm2mServer {
             Err(_) => DeliveryOutcome {
                 installed: false,
                 object,
-                result: None,
-                detail: format!("no result within {} s", timeout.as_secs()),
+                result: status.result,
+                detail: match status.state {
+                    Some(state) => format!(
+                        "no result within {} s: the device last reported state {state} ({}), result {}",
+                        timeout.as_secs(),
+                        state_name(object, state),
+                        status.result.map_or("none".to_owned(), |r| r.to_string())
+                    ),
+                    None => format!(
+                        "no result within {} s: the device reported no state since the delivery began",
+                        timeout.as_secs()
+                    ),
+                },
             },
         };
         self.step(
@@ -170,7 +201,13 @@ impl Lwm2mServer {
         });
     }
 
-    async fn run_delivery(&self, delivery: &Delivery, id: u64, object: u16) -> Result<DeliveryOutcome, Lwm2mError> {
+    async fn run_delivery(
+        &self,
+        delivery: &Delivery,
+        id: u64,
+        object: u16,
+        status: &mut Status,
+    ) -> Result<DeliveryOutcome, Lwm2mError> {
         let name = delivery.endpoint.as_str();
         let instance = ResourcePath::instance(object, 0);
         let (package, uri, state, result, execute) = if object == 9 {
@@ -192,7 +229,34 @@ impl Lwm2mServer {
         };
         // What the device reported before this delivery (a previous failure, a package still
         // staged) says nothing about this one: only notifications after the write count.
-        let mut status = Status::default();
+        // Object 5 says how it takes packages (/5/0/9): a push-only device is never sent a
+        // Package URI, a pull-only one never a package.
+        let method = if object == 5 {
+            let target = ResourcePath::resource(5, 0, object5::DELIVERY_METHOD);
+            match crate::again_on_timeout(|| self.read(name, target, None)).await {
+                Ok(values) => match values.first().and_then(|(_, v)| v.as_i64()) {
+                    Some(0) => DeliveryMethod::Pull,
+                    Some(1) => DeliveryMethod::Push,
+                    _ => delivery.method,
+                },
+                // Optional in LwM2M 1.0 clients: without it, what was asked.
+                Err(_) => delivery.method,
+            }
+        } else {
+            delivery.method
+        };
+        if method != delivery.method {
+            tracing::info!(
+                endpoint = name,
+                ?method,
+                "the device's Delivery Method (/5/0/9) decides how the package goes"
+            );
+        }
+        let owned = Delivery {
+            method,
+            ..delivery.clone()
+        };
+        let delivery = &owned;
 
         let sent = match delivery.method {
             DeliveryMethod::Pull => {
@@ -224,7 +288,7 @@ impl Lwm2mServer {
             }
         };
         if let Some(outcome) = self
-            .await_status(name, &mut watch, &mut status, object, state, result, ready)
+            .await_status(name, &mut watch, status, object, state, result, ready)
             .await
         {
             self.cancel_watch(&watch);
@@ -265,12 +329,12 @@ impl Lwm2mServer {
         };
         let waited = match executed {
             Ok(()) => {
-                self.await_status(name, &mut watch, &mut status, object, state, result, done)
+                self.await_status(name, &mut watch, status, object, state, result, done)
                     .await
             }
             Err(e) => {
                 let grace = self.config().params.response_timeout * 2;
-                let waited = self.await_status(name, &mut watch, &mut status, object, state, result, done);
+                let waited = self.await_status(name, &mut watch, status, object, state, result, done);
                 match tokio::time::timeout(grace, waited).await {
                     Ok(waited) => waited,
                     Err(_) => {
@@ -359,7 +423,7 @@ impl Lwm2mServer {
 }
 
 #[derive(Debug, Default)]
-struct Status {
+pub(crate) struct Status {
     /// Whether a notification arrived since the delivery began.
     fresh: bool,
     state: Option<i64>,

@@ -409,8 +409,35 @@ impl Lwm2mServer {
             self.endpoint.cancel(address, &token);
             return Err(refused(&reply));
         }
-        let values = content::decode(reply.content_format, path, &reply.payload)?;
+        // A first answer larger than a block carries its first block only: the whole
+        // representation is fetched with a GET (RFC 7959 §3.4), as for notifications.
+        let reply = if reply.partial {
+            let mut whole = Request::new(Method::Get, "");
+            whole.path = segments.clone();
+            whole.accept = reply.content_format;
+            match self.endpoint.request(address, whole).await {
+                Ok(whole) if whole.is_success() => whole,
+                Ok(whole) => {
+                    self.endpoint.cancel(address, &token);
+                    return Err(refused(&whole));
+                }
+                Err(e) => {
+                    self.endpoint.cancel(address, &token);
+                    return Err(e);
+                }
+            }
+        } else {
+            reply
+        };
+        let values = match content::decode(reply.content_format, path, &reply.payload) {
+            Ok(values) => values,
+            Err(e) => {
+                self.endpoint.cancel(address, &token);
+                return Err(e);
+            }
+        };
         Ok(Observation {
+            endpoint: self.endpoint.clone(),
             peer: address,
             path,
             segments,
@@ -418,6 +445,7 @@ impl Lwm2mServer {
             last: reply.observe,
             initial: values,
             notifications,
+            ended: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -425,16 +453,7 @@ impl Lwm2mServer {
     /// Observe 1 (sent in the background; a device that misses it gets RST on its next
     /// notification instead).
     pub fn cancel_observation(&self, observation: &Observation) {
-        self.endpoint.cancel(observation.peer, &observation.token);
-        let endpoint = self.endpoint.clone();
-        let mut request = Request::new(Method::Get, "");
-        request.path = observation.segments.clone();
-        let (peer, token) = (observation.peer, observation.token.clone());
-        tokio::spawn(async move {
-            if let Err(e) = endpoint.cancel_actively(peer, request, token).await {
-                tracing::debug!(%peer, error = %e, "observation cancel not answered");
-            }
-        });
+        observation.end();
     }
 
     /// Reports a delivery step to the event channel.
@@ -450,6 +469,7 @@ impl Lwm2mServer {
 /// An observation in progress.
 #[derive(Debug)]
 pub struct Observation {
+    endpoint: Endpoint,
     peer: SocketAddr,
     path: ResourcePath,
     token: Vec<u8>,
@@ -459,9 +479,41 @@ pub struct Observation {
     /// The values the first response carried.
     pub initial: Vec<(ResourcePath, Value)>,
     notifications: mpsc::UnboundedReceiver<Reply>,
+    /// Whether the device was told the observation is over.
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Observation {
+    /// An observation nobody follows any more (a delivery that failed or timed out, a caller
+    /// that went away) is cancelled, so the device stops notifying and the token is forgotten.
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 impl Observation {
+    /// Ends the observation once: forgotten at once, and the device told with a GET carrying
+    /// Observe 1 (in the background, when a runtime is there to send it; a device that misses it
+    /// gets RST on its next notification instead).
+    fn end(&self) {
+        if self.ended.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        self.endpoint.cancel(self.peer, &self.token);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let endpoint = self.endpoint.clone();
+        let mut request = Request::new(Method::Get, "");
+        request.path = self.segments.clone();
+        let (peer, token) = (self.peer, self.token.clone());
+        runtime.spawn(async move {
+            if let Err(e) = endpoint.cancel_actively(peer, request, token).await {
+                tracing::debug!(%peer, error = %e, "observation cancel not answered");
+            }
+        });
+    }
+
     /// The next notification's values; `None` when the observation is over. Notifications that
     /// do not decode are skipped (and logged): one bad datagram does not end an observation.
     pub async fn next(&mut self) -> Option<Vec<(ResourcePath, Value)>> {
@@ -479,6 +531,27 @@ impl Observation {
             if reply.observe.is_some() {
                 self.last = reply.observe;
             }
+            // A notification larger than a block carries its first block only: the whole
+            // representation is fetched with a GET, whose Block2 transfer the request side
+            // follows (RFC 7959 §3.4).
+            let reply = if reply.partial {
+                let mut request = Request::new(Method::Get, "");
+                request.path = self.segments.clone();
+                request.accept = reply.content_format;
+                match self.endpoint.request(self.peer, request).await {
+                    Ok(whole) if whole.is_success() => whole,
+                    Ok(whole) => {
+                        tracing::warn!(path = %self.path, code = %whole.code_string(), "the rest of a notification was refused");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %self.path, error = %e, "the rest of a notification could not be fetched");
+                        continue;
+                    }
+                }
+            } else {
+                reply
+            };
             match content::decode(reply.content_format, self.path, &reply.payload) {
                 Ok(values) => return Some(values),
                 Err(e) => tracing::warn!(path = %self.path, error = %e, "notification did not decode"),

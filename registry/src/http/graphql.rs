@@ -3,7 +3,6 @@
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use async_graphql::http::GraphiQLSource;
 
 use super::problem::Problem;
 use super::sparql::{media_type, read_body, token_status, TokenStatus};
@@ -19,12 +18,9 @@ fn wants_html(req: &HttpRequest) -> bool {
 
 pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     if req.query_string().is_empty() && wants_html(&req) {
-        return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("SEAM GraphQL")
-                .finish(),
-        ));
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(GRAPHIQL_PAGE));
     }
     let request = async_graphql::http::parse_query_string(req.query_string()).map_err(|e| {
         Problem::new(
@@ -36,6 +32,55 @@ pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<
     })?;
     // GET never mutates (GraphQL over HTTP): mutations must be POSTed.
     execute(&req, &state, request.data(GetRequest)).await
+}
+
+/// GraphiQL's page and assets, compiled in (`registry/assets/graphiql/`): the page loads nothing
+/// from outside this service.
+const GRAPHIQL_PAGE: &str = include_str!("../../assets/graphiql/index.html");
+const GRAPHIQL_ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/graphiql/graphiql.min.js"),
+    ),
+    (
+        "graphiql.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/graphiql/graphiql.min.css"),
+    ),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+    ),
+    (
+        "seam-graphiql.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/graphiql/seam-graphiql.js"),
+    ),
+];
+
+/// `GET /graphql/assets/{file}`: GraphiQL's scripts and styles.
+pub(super) async fn asset(path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let name = path.into_inner();
+    let (_, content_type, bytes) = GRAPHIQL_ASSETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "No such resource",
+            format!("GET /graphql/assets/{name} is not one of GraphiQL's files"),
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(*content_type)
+        // The files change only with the binary.
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(*bytes))
 }
 
 /// Marks a request that came by GET: mutations refuse to run in it.

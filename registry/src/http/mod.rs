@@ -141,6 +141,7 @@ pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::R
                     .route(web::get().to(graphql::get))
                     .route(web::post().to(graphql::post)),
             )
+            .route("/graphql/assets/{file}", web::get().to(graphql::asset))
             .default_service(web::to(not_found))
     })
     .disable_signals();
