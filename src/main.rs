@@ -59,8 +59,10 @@ enum Command {
     Query(QueryArgs),
     /// Rank the models that run on a device; with --explain, say why the others do not.
     #[command(
-        after_help = "DEVICE is a short name (line3-acoustic-02) or an IRI (dev:line3-acoustic-02).\n\n\
-        Examples:\n  seam match line3-acoustic-02 --explain\n  \
+        after_help = "DEVICE is a short name (line3-acoustic-02) or an IRI (dev:line3-acoustic-02); or a board \
+        type, by its catalog name (arduino-nano-33-ble-sense) or IRI (cat:arduino-nano-33-ble-sense), judged on \
+        its datasheet figures with nothing reserved: \"what runs on this board?\"\n\n\
+        Examples:\n  seam match line3-acoustic-02 --explain\n  seam match arduino-nano-33-ble-sense\n  \
         seam match line3-acoustic-02 --json --latency-budget 50 --endpoint http://127.0.0.1:8080"
     )]
     Match(MatchArgs),
@@ -128,7 +130,9 @@ struct DeployArgs {
 
 #[derive(clap::Args)]
 struct MatchArgs {
-    /// The device: its IRI, a prefixed name (dev:line3-vibration-01) or its short name.
+    /// The device (its IRI, a prefixed name such as dev:line3-vibration-01, or its short name), or a
+    /// board type (its IRI or catalog name, such as arduino-nano-33-ble-sense).
+    #[arg(value_name = "DEVICE|BOARD")]
     device: String,
     /// Also list every rejected model with its reasons.
     #[arg(long)]
@@ -601,7 +605,7 @@ fn match_device(args: MatchArgs) -> Result<(), Failure> {
             let key = seam_registry::vocab::expand(&args.device);
             matching::match_device(&fleet, &key, &opts, args.explain).ok_or_else(|| {
                 Failure::Invalid(anyhow::anyhow!(
-                    "no device {} in the registry (give its IRI or short name)",
+                    "no device or board {} in the registry (give a device's IRI or short name, or a board's IRI or catalog name)",
                     args.device
                 ))
             })?
@@ -651,7 +655,14 @@ fn percent_encode(s: &str) -> String {
 /// The people's view of a match: a ranked table, then the rejected models and their reasons.
 fn render_match(report: &MatchReport) -> String {
     use seam_registry::answer::compact_iri;
-    let mut out = format!("Models for {}\n\n", compact_iri(&report.device));
+    let mut out = if report.board {
+        format!(
+            "Models for the board {} (its datasheet memory, nothing reserved for firmware)\n\n",
+            compact_iri(&report.device)
+        )
+    } else {
+        format!("Models for {}\n\n", compact_iri(&report.device))
+    };
     let header = [
         "#",
         "model",

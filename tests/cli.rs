@@ -408,6 +408,17 @@ fn match_cli_for_people_and_its_errors() {
     let text = stdout(&table);
     assert!(text.contains("kws-dscnn-int8") && text.contains("Rejected"), "{text}");
     assert!(text.contains("sensor   The model needs a camera"), "{text}");
+    // "What runs on this board?" without registering a device first.
+    let board = seam(&["match", "arduino-nano-33-ble-sense", "--data", d]);
+    assert!(board.status.success(), "{}", stderr(&board));
+    assert!(
+        stdout(&board).contains("Models for the board cat:arduino-nano-33-ble-sense (its datasheet memory"),
+        "{}",
+        stdout(&board)
+    );
+    let board_json = match_json(&["match", "cat:arduino-nano-33-ble-sense", "--json", "--data", d]);
+    assert_eq!(board_json["board"], true);
+    assert_eq!(board_json["freeRamBytes"], 262_144);
     let explained = match_json(&[
         "match",
         "line3-acoustic-02",

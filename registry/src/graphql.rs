@@ -639,8 +639,14 @@ pub struct RejectedModel {
 /// Models for a device.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct MatchReport {
-    /// Device IRI.
+    /// Device IRI (the board's IRI when a board type was asked about).
     pub device: String,
+    /// Whether this is a board type judged on its datasheet figures with nothing reserved.
+    pub board: bool,
+    /// Free RAM the percentages are of, bytes.
+    pub free_ram_bytes: Option<Long>,
+    /// Free flash, bytes.
+    pub free_flash_bytes: Option<Long>,
     /// Compatible models, ranked.
     pub compatible: Vec<CompatibleModel>,
     /// Rejected models (with `explain: true`).
@@ -933,7 +939,9 @@ impl QueryRoot {
             .collect())
     }
 
-    /// The models that run on a device, ranked; with `explain`, the rejected ones and why.
+    /// The models that run on a device, ranked; with `explain`, the rejected ones and why. `device`
+    /// may also name a board type (IRI or catalog name): "what runs on this board?", judged on
+    /// its datasheet figures with nothing reserved.
     #[graphql(complexity = "COMPLEXITY_PER_DEVICE + child_complexity")]
     async fn compatible_models(
         &self,
@@ -948,9 +956,12 @@ impl QueryRoot {
         let key = expand(&device);
         let report = off_the_workers(move || matching::match_device(&fleet, &key, &opts, explain))
             .await?
-            .ok_or_else(|| bad_input(format!("no device {device:?}")))?;
+            .ok_or_else(|| bad_input(format!("no device or board {device:?}")))?;
         Ok(MatchReport {
             device: report.device,
+            board: report.board,
+            free_ram_bytes: report.free_ram.map(Long),
+            free_flash_bytes: report.free_flash.map(Long),
             compatible: report.compatible.into_iter().map(compatible_model).collect(),
             rejected: report.rejected.map(|list| {
                 list.into_iter()

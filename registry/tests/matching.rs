@@ -340,3 +340,39 @@ fn the_fast_verdict_and_the_explanation_agree() {
         );
     }
 }
+
+/// "What runs on this board?": a board type is matched on its datasheet figures with nothing
+/// reserved, without registering a device first.
+#[test]
+fn a_board_is_matched_on_its_datasheet_figures_with_nothing_reserved() {
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    let fleet = registry.fleet().unwrap();
+    let opts = matching::MatchOptions::default();
+    let by_name = matching::match_device(&fleet, "arduino-nano-33-ble-sense", &opts, true).unwrap();
+    let by_iri = matching::match_device(
+        &fleet,
+        "https://w3id.org/seam/catalog/arduino-nano-33-ble-sense",
+        &opts,
+        true,
+    )
+    .unwrap();
+    assert_eq!(by_name, by_iri);
+    assert!(by_name.board);
+    // The nRF52840's datasheet: 256 KiB of RAM, 1 MiB of flash, all of it counted.
+    assert_eq!(by_name.free_ram, Some(262_144));
+    assert_eq!(by_name.free_flash, Some(1_048_576));
+    assert!(!by_name.compatible.is_empty());
+    // A device on that board, with firmware reserving memory, never fits more than the board.
+    let device = matching::match_device(&fleet, "line3-acoustic-02", &opts, true).unwrap();
+    assert!(!device.board);
+    assert!(device.free_ram < by_name.free_ram);
+    for model in &device.compatible {
+        assert!(
+            by_name.compatible.iter().any(|m| m.model == model.model),
+            "{} runs on a device of the board but not on the board",
+            model.model
+        );
+    }
+    assert!(matching::match_device(&fleet, "no-such-board", &opts, false).is_none());
+}

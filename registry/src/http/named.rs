@@ -176,7 +176,7 @@ pub(super) async fn match_device(
             "unknown-device",
             "No such device",
             format!(
-                "there is no device {:?} (give its IRI, a prefixed name or its short name)",
+                "there is no device or board {:?} (give a device's IRI, prefixed name or short name, or a board's IRI or catalog name)",
                 path.as_str()
             ),
         )),

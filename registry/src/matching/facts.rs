@@ -143,4 +143,14 @@ impl Fleet {
             .get(key)
             .or_else(|| self.devices.values().find(|d| d.short_name.as_deref() == Some(key)))
     }
+
+    /// Finds a board by IRI or by the last segment of its IRI (the catalog's name for it, e.g.
+    /// `arduino-nano-33-ble-sense`).
+    pub fn board(&self, key: &str) -> Option<&BoardFacts> {
+        self.boards.get(key).or_else(|| {
+            self.boards
+                .values()
+                .find(|b| b.iri.rsplit(['/', '#']).next() == Some(key))
+        })
+    }
 }

@@ -27,6 +27,10 @@ pub struct MatchReport {
     /// Free flash of the device, bytes.
     #[serde(rename = "freeFlashBytes", default, skip_serializing_if = "Option::is_none")]
     pub free_flash: Option<u64>,
+    /// Whether the report is for a board type (its datasheet figures, nothing reserved) rather
+    /// than a device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub board: bool,
     /// Compatible models, ranked.
     pub compatible: Vec<Compatible>,
     /// Rejected models with reasons (only when asked for).
@@ -34,10 +38,29 @@ pub struct MatchReport {
     pub rejected: Option<Vec<Rejected>>,
 }
 
-/// Ranks every model of `fleet` for the device `device_key` (IRI or short name); `None` when
-/// there is no such device.
+/// Ranks every model of `fleet` for the device `device_key` (IRI or short name) or, when no
+/// device has that key, for the board type it names (IRI or catalog name, e.g.
+/// `arduino-nano-33-ble-sense`), judged on the board's datasheet figures with nothing reserved;
+/// `None` when there is neither.
 pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explain: bool) -> Option<MatchReport> {
-    let device = fleet.device(device_key)?;
+    let board_device;
+    let (device, board) = match fleet.device(device_key) {
+        Some(device) => (device, false),
+        None => {
+            let board = fleet.board(device_key)?;
+            // A board as a device that reports all of its memory free: nothing reserved for a
+            // base firmware, no sensors beyond the board's own.
+            board_device = facts::DeviceFacts {
+                iri: board.iri.clone(),
+                short_name: None,
+                board: Some(board.iri.clone()),
+                free_ram_bytes: board.ram_bytes,
+                free_flash_bytes: board.flash_bytes,
+                sensors: Vec::new(),
+            };
+            (&board_device, true)
+        }
+    };
     let view = DeviceView::new(fleet, device);
     let mut compatible = Vec::new();
     let mut rejected = Vec::new();
@@ -52,6 +75,7 @@ pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explai
         device: device.iri.clone(),
         free_ram: Some(view.free_ram()),
         free_flash: Some(view.free_flash()),
+        board,
         compatible,
         rejected: explain.then_some(rejected),
     })
