@@ -707,6 +707,43 @@ fn render_match(report: &MatchReport) -> String {
     if report.compatible.is_empty() {
         out.push_str("no model in the registry runs on this device\n");
     }
+    // What every latency shown assumes, once per distinct assumption.
+    let mut assumptions: Vec<String> = Vec::new();
+    for c in &report.compatible {
+        let line = match &c.latency_assumption {
+            Some(a) => format!(
+                "  {} on {} at {} MHz, {} {}: {} MACs/cycle, {}{}",
+                compact_iri(&a.runtime),
+                a.core.as_deref().unwrap_or("an unnamed core"),
+                a.clock_hz as f64 / 1e6,
+                seam_registry::matching::evaluate::local(&a.dtype),
+                a.operator_class.as_deref().map_or("models".to_owned(), |k| {
+                    match seam_registry::matching::evaluate::local(k) {
+                        "DenseLayers" => "dense layers".to_owned(),
+                        _ => "convolution layers".to_owned(),
+                    }
+                }),
+                a.macs_per_cycle,
+                a.basis,
+                a.source.as_deref().map_or(String::new(), |s| format!(" ({s})"))
+            ),
+            None => format!(
+                "  {} ({}): no estimate, no figure for this core, data type and class of model",
+                c.name,
+                compact_iri(&c.runtime)
+            ),
+        };
+        if !assumptions.contains(&line) {
+            assumptions.push(line);
+        }
+    }
+    if !assumptions.is_empty() {
+        out.push_str("\nLatency estimates assume (MACs ÷ (clock × MACs per cycle)):\n");
+        for line in assumptions {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     if let Some(rejected) = &report.rejected {
         out.push_str(&format!("\nRejected ({}):\n", rejected.len()));
         for r in rejected {
@@ -1003,12 +1040,47 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
                     !r.operators.iter().any(|o| o == name)
                 })
                 .collect();
+            // Latency where the runtime has a figure measured for this data type and class of
+            // model: cycles per inference, and milliseconds at 100 MHz (scale by the clock).
+            let onnx_ops: std::collections::BTreeSet<String> = analysis
+                .operators
+                .keys()
+                .map(|op| {
+                    if tflite {
+                        seam_registry::bridge::tflite::onnx_equivalent(op)
+                            .unwrap_or(op)
+                            .to_owned()
+                    } else {
+                        op.clone()
+                    }
+                })
+                .collect();
+            let class = seam_registry::matching::facts::OperatorClass::of(&onnx_ops);
+            let dtype_iri = format!("{}{dtype}", seam_registry::vocab::SEAM);
+            let latency: Vec<serde_json::Value> = r
+                .throughput
+                .iter()
+                .filter(|t| t.dtype == dtype_iri && t.class == class && t.macs_per_cycle > 0.0)
+                .map(|t| {
+                    let cycles = analysis.macs as f64 / t.macs_per_cycle;
+                    serde_json::json!({
+                        "core": t.core,
+                        "macsPerCycle": t.macs_per_cycle,
+                        "operatorClass": class.iri(),
+                        "cycles": cycles.round(),
+                        "msAt100MHz": (cycles / 100_000.0 * 1000.0).round() / 1000.0,
+                        "basis": "measured",
+                        "source": t.source,
+                    })
+                })
+                .collect();
             serde_json::json!({
                 "runtime": r.iri,
                 "dtype": dtype,
                 "ramBytes": arena + r.ram_overhead_bytes,
                 "flashBytes": weights + r.flash_overhead_bytes,
                 "missingOperators": missing,
+                "latency": latency,
             })
         })
         .collect();
@@ -1060,6 +1132,15 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
                 String::new()
             }
         );
+        for l in e["latency"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "     latency on {}: {} ms at 100 MHz ({} MACs/cycle, measured; scale by the clock)",
+                l["core"].as_str().unwrap_or(""),
+                l["msAt100MHz"],
+                l["macsPerCycle"]
+            );
+        }
     }
     for note in &analysis.notes {
         let _ = writeln!(out, "  note: {note}");

@@ -600,6 +600,8 @@ pub struct CompatibleModel {
     pub accuracy: Option<f64>,
     /// Estimated latency, ms.
     pub estimated_latency_ms: Option<f64>,
+    /// What the latency estimate assumes (runtime, core, clock, MACs per cycle, source).
+    pub latency_assumption: Option<LatencyAssumption>,
     /// RAM needed, bytes.
     pub ram_bytes: Long,
     /// Flash needed, bytes.
@@ -608,6 +610,27 @@ pub struct CompatibleModel {
     pub via: String,
     /// The runtime it runs on.
     pub runtime: String,
+}
+
+/// What a latency estimate assumes: MACs ÷ (clock × MACs per cycle).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct LatencyAssumption {
+    /// The runtime the figure is for.
+    pub runtime: String,
+    /// The board's core.
+    pub core: Option<String>,
+    /// The clock assumed (the board's nominal clock), Hz.
+    pub clock_hz: Long,
+    /// MACs per cycle assumed.
+    pub macs_per_cycle: f64,
+    /// The data type computed in.
+    pub dtype: String,
+    /// The class of model a measured figure is for.
+    pub operator_class: Option<String>,
+    /// "measured" (a runtime's published measurement) or "estimate" (SEAM's figure for the core).
+    pub basis: String,
+    /// Where the figure comes from.
+    pub source: Option<String>,
 }
 
 /// Why a model does not run.
@@ -667,6 +690,16 @@ fn compatible_model(c: matching::Compatible) -> CompatibleModel {
         task: c.task,
         accuracy: c.accuracy,
         estimated_latency_ms: c.estimated_latency_ms,
+        latency_assumption: c.latency_assumption.map(|a| *a).map(|a| LatencyAssumption {
+            runtime: a.runtime,
+            core: a.core,
+            clock_hz: Long(a.clock_hz),
+            macs_per_cycle: a.macs_per_cycle,
+            dtype: a.dtype,
+            operator_class: a.operator_class,
+            basis: a.basis,
+            source: a.source,
+        }),
         ram_bytes: Long(c.ram_bytes),
         flash_bytes: Long(c.flash_bytes),
         via: via(c.via),

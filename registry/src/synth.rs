@@ -75,10 +75,15 @@ const OPS: &[&str] = &[
     "Pad",
 ];
 const DTYPES: &[&str] = &["float32", "int8", "int16"];
+/// Core names of generated boards; runtimes may carry measured figures for them.
+const CORES: &[&str] = &["core-a", "core-b", "core-c"];
 
 /// Turtle for a fleet of `spec`'s size. Subjects live under `https://w3id.org/seam/synth/`.
 pub fn fleet_turtle(spec: FleetSpec, seed: u64) -> String {
     let mut rng = Rng::new(seed);
+    // Cores and runtimes' measured throughput draw from a stream of their own, so that the rest
+    // of a fleet is what it was before they were added.
+    let mut measured = Rng::new(seed ^ 0x5eed_cafe);
     let mut out = String::with_capacity(spec.devices * 400 + spec.models * 700);
     out.push_str(
         "@prefix seam: <https://w3id.org/seam/ontology#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\
@@ -131,6 +136,19 @@ pub fn fleet_turtle(spec: FleetSpec, seed: u64) -> String {
         if rng.chance(15) {
             out.push_str(" ;\n  seam:targetsAccelerator s:npu");
         }
+        for core in CORES {
+            for dt in DTYPES {
+                for class in ["ConvolutionLayers", "DenseLayers"] {
+                    if measured.chance(20) {
+                        let _ = write!(
+                            out,
+                            " ;\n  seam:throughput [ seam:core \"{core}\" ; seam:dtype seam:{dt} ; seam:operatorClass seam:{class} ; seam:macsPerCycle 0.{} ]",
+                            1 + measured.below(9)
+                        );
+                    }
+                }
+            }
+        }
         out.push_str(" .\n");
     }
     for b in 0..spec.boards {
@@ -138,7 +156,8 @@ pub fn fleet_turtle(spec: FleetSpec, seed: u64) -> String {
         let flash = 65_536 * (1 + rng.below(64));
         let _ = write!(
             out,
-            "s:board{b} a seam:Board ; rdfs:label \"board {b}\" ; seam:core \"core\" ; seam:isa s:{} ;\n  seam:clockHz {} ; seam:ramBytes {ram} ; seam:flashBytes {flash}",
+            "s:board{b} a seam:Board ; rdfs:label \"board {b}\" ; seam:core \"{}\" ; seam:isa s:{} ;\n  seam:clockHz {} ; seam:ramBytes {ram} ; seam:flashBytes {flash}",
+            CORES[measured.below(CORES.len() as u64) as usize],
             rng.pick(ISAS),
             8_000_000 * (1 + rng.below(60))
         );

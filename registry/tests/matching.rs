@@ -376,3 +376,69 @@ fn a_board_is_matched_on_its_datasheet_figures_with_nothing_reserved() {
     }
     assert!(matching::match_device(&fleet, "no-such-board", &opts, false).is_none());
 }
+
+/// Latency estimates are the runtime's, say what they assume, and are absent rather than
+/// borrowed when nothing was measured for that kind of model on that core.
+#[test]
+fn latency_estimates_are_per_runtime_and_say_what_they_assume() {
+    let registry = Registry::in_memory().unwrap();
+    registry.seed_if_empty().unwrap();
+    let fleet = registry.fleet().unwrap();
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), false).unwrap();
+    let find = |name: &str| report.compatible.iter().find(|c| c.name == name).unwrap();
+    // DS-CNN int8 on the Nano 33 BLE Sense (Cortex-M4F, 64 MHz) with TFLM: 2,656,768 MACs at
+    // the measured 0.10 MACs/cycle for convolutional models.
+    let kws = find("kws-dscnn-int8");
+    assert_eq!(kws.estimated_latency_ms, Some(415.12));
+    let assumption = kws.latency_assumption.as_ref().unwrap();
+    assert_eq!(assumption.basis, "measured");
+    assert_eq!(assumption.macs_per_cycle, 0.10);
+    assert_eq!(assumption.clock_hz, 64_000_000);
+    assert_eq!(assumption.core.as_deref(), Some("Cortex-M4F"));
+    assert!(assumption.source.as_deref().unwrap().contains("tiny_results_v0.5"));
+    assert!(assumption
+        .operator_class
+        .as_deref()
+        .unwrap()
+        .ends_with("#ConvolutionLayers"));
+    // A dense model gets the dense figure.
+    let ad = find("ad-fc-autoencoder-int8");
+    assert_eq!(ad.latency_assumption.as_ref().unwrap().macs_per_cycle, 0.21);
+    assert!(ad
+        .latency_assumption
+        .as_ref()
+        .unwrap()
+        .operator_class
+        .as_deref()
+        .unwrap()
+        .ends_with("#DenseLayers"));
+    // float32 was not measured on this core: no estimate, not a borrowed one.
+    let float = find("kws-dscnn-float32");
+    assert_eq!(float.estimated_latency_ms, None);
+    assert!(float.latency_assumption.is_none());
+    // The MAX78000's accelerator runtime never gets the CPU's figure.
+    let camera = matching::match_device(&fleet, "dock-camera-01", &MatchOptions::default(), false).unwrap();
+    for c in camera
+        .compatible
+        .iter()
+        .filter(|c| c.runtime.ends_with("max78000-ai8x"))
+    {
+        assert_eq!(c.estimated_latency_ms, None, "{}", c.name);
+    }
+    // With a budget, a model without an estimate on its runtime is rejected with that reason.
+    let budget = MatchOptions {
+        latency_budget_s: Some(1.0),
+        ..MatchOptions::default()
+    };
+    let report = matching::match_device(&fleet, "line3-acoustic-02", &budget, true).unwrap();
+    let rejected = report.rejected.unwrap();
+    let float = rejected.iter().find(|r| r.name == "kws-dscnn-float32").unwrap();
+    assert!(
+        float
+            .reasons
+            .iter()
+            .any(|r| r.constraint == Constraint::Latency && r.message.contains("cannot be estimated")),
+        "{:?}",
+        float.reasons
+    );
+}

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::facts::{BoardFacts, DeviceFacts, Fleet, ModelFacts, RuntimeFacts, SensorFacts, SensorRequirement};
+use super::facts::{
+    BoardFacts, DeviceFacts, Fleet, ModelFacts, OperatorClass, RuntimeFacts, SensorFacts, SensorRequirement,
+};
 use crate::vocab::SEAM;
 
 /// Knobs of a match.
@@ -131,6 +133,10 @@ pub struct Compatible {
     pub accuracy: Option<f64>,
     /// Estimated latency of one inference, ms.
     pub estimated_latency_ms: Option<f64>,
+    /// What the latency estimate assumes: runtime, core, clock, MACs per cycle and where that
+    /// figure comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_assumption: Option<Box<LatencyAssumption>>,
     /// RAM needed (activations + runtime + headroom), bytes.
     pub ram_bytes: u64,
     /// Flash needed (weights + runtime), bytes.
@@ -142,6 +148,31 @@ pub struct Compatible {
     /// What actually runs: the model itself, its declared variant, or (derived) the model.
     #[serde(skip)]
     pub runs: String,
+}
+
+/// What a latency estimate assumes: MACs ÷ (clock × MACs per cycle), with the figure's origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyAssumption {
+    /// The runtime the figure is for.
+    pub runtime: String,
+    /// The board's core (`seam:core`), when known.
+    pub core: Option<String>,
+    /// The clock assumed (the board's nominal clock), Hz.
+    pub clock_hz: u64,
+    /// MACs per cycle assumed.
+    pub macs_per_cycle: f64,
+    /// The data type computed in (IRI).
+    pub dtype: String,
+    /// The class of model the figure is for (IRI of a `seam:OperatorClass`), for measured figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_class: Option<String>,
+    /// `measured` (a runtime's published measurement) or `estimate` (SEAM's generic figure for
+    /// the core).
+    pub basis: String,
+    /// Where the figure comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// A rejected model and every reason.
@@ -248,8 +279,8 @@ impl<'a> DeviceView<'a> {
             .chain(self.device.sensors.iter())
     }
 
-    /// Checks that do not depend on the runtime: runtime availability, sensors, latency.
-    fn device_reasons(&self, c: &Candidate<'_>, opts: &MatchOptions) -> (Vec<Reason>, Option<f64>) {
+    /// Checks that do not depend on the runtime: runtime availability, sensors.
+    fn device_reasons(&self, c: &Candidate<'_>) -> Vec<Reason> {
         let mut reasons = Vec::new();
         if self.board.is_none() {
             reasons.push(Reason {
@@ -280,31 +311,40 @@ impl<'a> DeviceView<'a> {
                 reasons.push(r);
             }
         }
-        let latency = self.estimated_latency_s(c);
-        if let Some(budget) = opts.latency_budget_s {
-            match latency {
-                Some(est) if est <= budget => {}
-                Some(est) => reasons.push(Reason {
-                    constraint: Constraint::Latency,
-                    required: format!("{}", round3(budget * 1e3)),
-                    available: format!("{}", round3(est * 1e3)),
-                    unit: Some("ms".into()),
-                    message: format!(
-                        "Estimated latency {} ms exceeds the budget of {} ms.",
-                        round3(est * 1e3),
-                        round3(budget * 1e3)
-                    ),
-                }),
-                None => reasons.push(Reason {
-                    constraint: Constraint::Latency,
-                    required: format!("{}", round3(budget * 1e3)),
-                    available: "unknown".into(),
-                    unit: Some("ms".into()),
-                    message: "Latency cannot be estimated (no clock or MACs-per-cycle figure for this data type), so the budget cannot be met.".into(),
-                }),
-            }
+        reasons
+    }
+
+    /// The latency reason of one runtime, when a budget is set and not met.
+    fn latency_reason(&self, c: &Candidate<'_>, r: &RuntimeFacts, opts: &MatchOptions) -> Option<Reason> {
+        let budget = opts.latency_budget_s?;
+        match self.latency(c, r) {
+            Some((est, _)) if est <= budget => None,
+            Some((est, assumption)) => Some(Reason {
+                constraint: Constraint::Latency,
+                required: format!("{}", round3(budget * 1e3)),
+                available: format!("{}", round3(est * 1e3)),
+                unit: Some("ms".into()),
+                message: format!(
+                    "Estimated latency {} ms on {} exceeds the budget of {} ms (assuming {} MACs/cycle at {} MHz, {}).",
+                    round3(est * 1e3),
+                    r.label,
+                    round3(budget * 1e3),
+                    assumption.macs_per_cycle,
+                    round3(assumption.clock_hz as f64 / 1e6),
+                    assumption.basis
+                ),
+            }),
+            None => Some(Reason {
+                constraint: Constraint::Latency,
+                required: format!("{}", round3(budget * 1e3)),
+                available: "unknown".into(),
+                unit: Some("ms".into()),
+                message: format!(
+                    "Latency on {} cannot be estimated (no clock, MAC count, or throughput figure for this core, data type and class of model), so the budget cannot be shown to be met.",
+                    r.label
+                ),
+            }),
         }
-        (reasons, latency)
     }
 
     fn sensor_reason(&self, req: &SensorRequirement) -> Option<Reason> {
@@ -355,16 +395,54 @@ impl<'a> DeviceView<'a> {
         })
     }
 
-    fn estimated_latency_s(&self, c: &Candidate<'_>) -> Option<f64> {
+    /// The estimated latency of `c` on runtime `r`, seconds, and what it assumes: a figure
+    /// measured for the runtime on the board's core (data type and class of model), else, for a
+    /// runtime on the CPU with no figure measured on that core, the board's generic figure.
+    /// A runtime on an accelerator, or one measured on this core but not for this data type and
+    /// class, has no estimate: a figure of another kind would be a guess shown as a fact.
+    fn latency(&self, c: &Candidate<'_>, r: &RuntimeFacts) -> Option<(f64, LatencyAssumption)> {
         let board = self.board?;
-        let mpc = *board.macs_per_cycle.get(c.dtype?)?;
-        let clock = board.clock_hz? as f64;
-        let macs = c.macs? as f64;
-        (mpc > 0.0 && clock > 0.0).then(|| macs / (clock * mpc))
+        let dtype = c.dtype?;
+        let clock = board.clock_hz.filter(|c| *c > 0)?;
+        let macs = c.macs?;
+        let class = OperatorClass::of(c.operators);
+        let core = board.core.as_deref();
+        let measured = core.and_then(|core| {
+            r.throughput
+                .iter()
+                .find(|t| t.core == core && t.dtype == dtype && t.class == class)
+        });
+        let (mpc, basis, source, operator_class) = match measured {
+            Some(t) => (t.macs_per_cycle, "measured", t.source.clone(), Some(class.iri())),
+            None => {
+                let measured_on_core = core.is_some_and(|core| r.throughput.iter().any(|t| t.core == core));
+                if !r.accelerators.is_empty() || measured_on_core {
+                    return None;
+                }
+                (*board.macs_per_cycle.get(dtype)?, "estimate", None, None)
+            }
+        };
+        if mpc <= 0.0 {
+            return None;
+        }
+        let seconds = macs as f64 / (clock as f64 * mpc);
+        Some((
+            seconds,
+            LatencyAssumption {
+                runtime: r.iri.clone(),
+                core: board.core.clone(),
+                clock_hz: clock,
+                macs_per_cycle: mpc,
+                dtype: dtype.to_owned(),
+                operator_class,
+                basis: basis.to_owned(),
+                source,
+            },
+        ))
     }
 
     fn fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
-        let mut reasons = Vec::new();
+        let mut reasons: Vec<Reason> = self.latency_reason(c, r, opts).into_iter().collect();
         // Unknown activation or weight sizes cannot be shown to fit: they fail like a shortfall.
         let ram_required = c.peak.map(|p| ram_required(p, r.ram_overhead_bytes, opts.headroom_pct));
         let flash_required = c.weight.map(|w| w.saturating_add(r.flash_overhead_bytes));
@@ -437,15 +515,11 @@ impl<'a> DeviceView<'a> {
 
     /// The fast verdict of one candidate: no reason is built, nothing is allocated.
     fn quick(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Quick<'a> {
-        let latency = self.estimated_latency_s(c);
         let device_ok = self.board.is_some()
             && !self.runtimes.is_empty()
             && c.sensors
                 .iter()
-                .all(|req| self.sensors().any(|s| s.kind == req.kind && sensor_adequate(s, req)))
-            && opts
-                .latency_budget_s
-                .is_none_or(|budget| latency.is_some_and(|est| est <= budget));
+                .all(|req| self.sensors().any(|s| s.kind == req.kind && sensor_adequate(s, req)));
         let mut memory_only = false;
         let mut best: Option<(&'a RuntimeFacts, u64, u64)> = None;
         if device_ok {
@@ -454,6 +528,12 @@ impl<'a> DeviceView<'a> {
                     && c.operators.iter().all(|op| r.operators.contains(op));
                 if !typed {
                     continue;
+                }
+                // The latency budget, when set, is the runtime's: its own figure decides.
+                if let Some(budget) = opts.latency_budget_s {
+                    if self.latency(c, r).is_none_or(|(est, _)| est > budget) {
+                        continue;
+                    }
                 }
                 memory_only = true;
                 let (Some(peak), Some(weight)) = (c.peak, c.weight) else {
@@ -469,6 +549,7 @@ impl<'a> DeviceView<'a> {
                 }
             }
         }
+        let latency = best.and_then(|(r, _, _)| self.latency(c, r));
         Quick {
             best,
             memory_only,
@@ -480,7 +561,7 @@ impl<'a> DeviceView<'a> {
     /// reasons, and, when no runtime takes it, those of the runtime that came closest (fewest
     /// failed constraints, then IRI order).
     fn reasons_of(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Vec<Reason> {
-        let (mut reasons, _) = self.device_reasons(c, opts);
+        let mut reasons = self.device_reasons(c);
         let fits: Vec<RuntimeFit<'a>> = self.runtimes.iter().map(|r| self.fit(c, r, opts)).collect();
         let some_fit = fits.iter().any(|f| f.reasons.is_empty());
         if !some_fit {
@@ -550,7 +631,7 @@ impl<'a> DeviceView<'a> {
 struct Quick<'a> {
     best: Option<(&'a RuntimeFacts, u64, u64)>,
     memory_only: bool,
-    latency: Option<f64>,
+    latency: Option<(f64, LatencyAssumption)>,
 }
 
 /// An int8 variant: the declared one, or one derived from a float32 model by weight
@@ -613,15 +694,20 @@ fn compatible(
     runtime: &RuntimeFacts,
     ram_bytes: u64,
     flash_bytes: u64,
-    latency: Option<f64>,
+    latency: Option<(f64, LatencyAssumption)>,
     via: Via,
 ) -> Compatible {
+    let (latency, latency_assumption) = match latency {
+        Some((seconds, assumption)) => (Some(seconds), Some(Box::new(assumption))),
+        None => (None, None),
+    };
     Compatible {
         model: model.iri.clone(),
         name: model.name.clone(),
         task: model.task.clone(),
         accuracy: c.accuracy,
         estimated_latency_ms: latency.map(|s| round3(s * 1e3)),
+        latency_assumption,
         ram_bytes,
         flash_bytes,
         via,

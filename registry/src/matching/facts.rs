@@ -27,6 +27,8 @@ pub struct BoardFacts {
     pub label: String,
     /// Instruction set of the main core.
     pub isa: Option<String>,
+    /// The main core's name (`seam:core`, e.g. "Cortex-M4F"): runtimes' measured figures are per core.
+    pub core: Option<String>,
     /// Core clock, Hz.
     pub clock_hz: Option<u64>,
     /// On-chip RAM, bytes.
@@ -41,8 +43,59 @@ pub struct BoardFacts {
     pub accelerators: BTreeSet<String>,
     /// On-board sensors.
     pub sensors: Vec<SensorFacts>,
-    /// MACs per cycle of the main core, by data type IRI.
+    /// SEAM's generic MACs per cycle of the main core, by data type IRI (an estimate).
     pub macs_per_cycle: BTreeMap<String, f64>,
+}
+
+/// What dominates a model's multiply-accumulates (`seam:operatorClass`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OperatorClass {
+    /// Convolutions: weights reused across positions.
+    Convolution,
+    /// Only dense layers (fully connected, matrix products): every weight read once.
+    Dense,
+}
+
+impl OperatorClass {
+    /// The class of a model from its operators (ONNX names).
+    pub fn of(operators: &BTreeSet<String>) -> Self {
+        const CONVOLUTIONS: [&str; 4] = ["Conv", "ConvInteger", "QLinearConv", "ConvTranspose"];
+        if operators.is_empty() || operators.iter().any(|op| CONVOLUTIONS.contains(&op.as_str())) {
+            // An unknown mix counts as convolutional: its figures are the slower ones.
+            Self::Convolution
+        } else {
+            Self::Dense
+        }
+    }
+
+    /// The ontology's individual for the class.
+    pub fn iri(self) -> String {
+        format!(
+            "{}{}",
+            crate::vocab::SEAM,
+            match self {
+                Self::Convolution => "ConvolutionLayers",
+                Self::Dense => "DenseLayers",
+            }
+        )
+    }
+}
+
+/// A throughput figure measured for a runtime on one core, for one data type and class of model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredThroughput {
+    /// The core it was measured on (`seam:core`).
+    pub core: String,
+    /// Data type IRI.
+    pub dtype: String,
+    /// The class of model.
+    pub class: OperatorClass,
+    /// MACs per cycle.
+    pub macs_per_cycle: f64,
+    /// Where the figure comes from (`rdfs:seeAlso`).
+    pub source: Option<String>,
+    /// How it was derived (`rdfs:comment`).
+    pub basis: Option<String>,
 }
 
 /// A device: an instance of a board plus what it reported.
@@ -83,6 +136,8 @@ pub struct RuntimeFacts {
     pub flash_overhead_bytes: u64,
     /// The compiler backend that builds artifacts for it (`seam:compilerBackend`), if declared.
     pub compiler_backend: Option<String>,
+    /// Throughput figures measured for it, per core, data type and class of model.
+    pub throughput: Vec<MeasuredThroughput>,
 }
 
 /// What a model needs from one sensor.

@@ -3,7 +3,10 @@
 
 use oxigraph::model::Term;
 
-use super::facts::{BoardFacts, DeviceFacts, Fleet, ModelFacts, RuntimeFacts, SensorFacts, SensorRequirement};
+use super::facts::{
+    BoardFacts, DeviceFacts, Fleet, MeasuredThroughput, ModelFacts, OperatorClass, RuntimeFacts, SensorFacts,
+    SensorRequirement,
+};
 use crate::answer::QueryAnswer;
 use crate::error::QueryError;
 use crate::store::{QueryLimits, Registry};
@@ -63,8 +66,9 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
     for r in rows(
         registry,
         "SELECT ?b (SAMPLE(?l) AS ?label) (SAMPLE(?i) AS ?isa) (SAMPLE(?c) AS ?clock) (SAMPLE(?ram) AS ?r) (SAMPLE(?flash) AS ?f)
-                (SAMPLE(?rr) AS ?resR) (SAMPLE(?rf) AS ?resF)
+                (SAMPLE(?rr) AS ?resR) (SAMPLE(?rf) AS ?resF) (SAMPLE(?co) AS ?core)
          WHERE { ?b a seam:Board OPTIONAL { ?b rdfs:label ?l } OPTIONAL { ?b seam:isa ?i } OPTIONAL { ?b seam:clockHz ?c }
+                 OPTIONAL { ?b seam:core ?co }
                  OPTIONAL { ?b seam:ramBytes ?ram } OPTIONAL { ?b seam:flashBytes ?flash }
                  OPTIONAL { ?b seam:reservedRamBytes ?rr } OPTIONAL { ?b seam:reservedFlashBytes ?rf } }
          GROUP BY ?b",
@@ -81,6 +85,7 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
                 flash_bytes: int(&r, 5),
                 reserved_ram_bytes: int(&r, 6).unwrap_or(0),
                 reserved_flash_bytes: int(&r, 7).unwrap_or(0),
+                core: text(&r, 8),
                 ..BoardFacts::default()
             },
         );
@@ -94,7 +99,7 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
     }
     for r in rows(
         registry,
-        "SELECT ?b ?dt (MAX(?m) AS ?mpc) WHERE { ?b a seam:Board ; seam:throughput ?t . ?t seam:dtype ?dt ; seam:macsPerCycle ?m } GROUP BY ?b ?dt",
+        "SELECT ?b ?dt (MIN(?m) AS ?mpc) WHERE { ?b a seam:Board ; seam:throughput ?t . ?t seam:dtype ?dt ; seam:macsPerCycle ?m } GROUP BY ?b ?dt",
     )? {
         if let (Some(b), Some(dt), Some(m)) = (iri(&r, 0), iri(&r, 1), num(&r, 2)) {
             if let Some(board) = fleet.boards.get_mut(&b) {
@@ -161,6 +166,35 @@ pub fn load_fleet(registry: &Registry) -> Result<Fleet, QueryError> {
                 ..RuntimeFacts::default()
             },
         );
+    }
+    for r in rows(
+        registry,
+        "SELECT ?r ?core ?dt ?class (MIN(?m) AS ?mpc) (SAMPLE(?src) AS ?source) (SAMPLE(?note) AS ?basis)
+         WHERE { ?r a seam:Runtime ; seam:throughput ?t .
+                 ?t seam:core ?core ; seam:dtype ?dt ; seam:operatorClass ?class ; seam:macsPerCycle ?m
+                 OPTIONAL { ?t rdfs:seeAlso ?src } OPTIONAL { ?t rdfs:comment ?note } }
+         GROUP BY ?r ?core ?dt ?class",
+    )? {
+        let (Some(rt), Some(core), Some(dtype), Some(class), Some(mpc)) =
+            (iri(&r, 0), text(&r, 1), iri(&r, 2), iri(&r, 3), num(&r, 4))
+        else {
+            continue;
+        };
+        let class = if class.ends_with("#DenseLayers") {
+            OperatorClass::Dense
+        } else {
+            OperatorClass::Convolution
+        };
+        if let Some(runtime) = fleet.runtimes.get_mut(&rt) {
+            runtime.throughput.push(MeasuredThroughput {
+                core,
+                dtype,
+                class,
+                macs_per_cycle: mpc,
+                source: iri(&r, 5),
+                basis: text(&r, 6),
+            });
+        }
     }
     for r in rows(
         registry,

@@ -10,7 +10,7 @@ mod load;
 
 use serde::{Deserialize, Serialize};
 
-pub use evaluate::{Compatible, Constraint, MatchOptions, Outcome, Reason, Rejected, Via};
+pub use evaluate::{Compatible, Constraint, LatencyAssumption, MatchOptions, Outcome, Reason, Rejected, Via};
 pub use facts::Fleet;
 pub use load::load_fleet;
 
