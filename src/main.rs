@@ -1012,6 +1012,7 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
     let fleet = catalog.fleet().context("cannot read the catalog's runtimes")?;
     let float32 = format!("{}float32", seam_registry::vocab::SEAM);
     let tflite = analysis.format == "tflite";
+    let kernels = seam_registry::ingest::onnx::onnx_operator_names(&analysis);
     let estimates: Vec<serde_json::Value> = fleet
         .runtimes
         .values()
@@ -1020,42 +1021,26 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
             let (dtype, arena, weights) = if tflite {
                 let dtype = analysis.inputs.first().map_or("float32", |t| t.dtype.as_str());
                 (dtype, analysis.arena_bytes, analysis.file_bytes)
+            } else if seam_registry::ingest::onnx::measured_dtype(&analysis) == "int8" {
+                // Already quantised (QDQ or QOperator): as it is stored, activations in 8 bits.
+                ("int8", analysis.arena_bytes, analysis.weight_bytes.stored)
             } else if r.dtypes.contains(&float32) {
                 ("float32", analysis.arena_bytes, analysis.weight_bytes.float32)
             } else {
                 ("int8", analysis.arena_bytes.div_ceil(4), analysis.weight_bytes.int8)
             };
-            // The catalog names operators as ONNX does; a TFLite builtin is checked through its
-            // ONNX equivalent, and one without any is reported as missing under its own name.
-            let missing: Vec<&str> = analysis
-                .operators
-                .keys()
+            // The catalog names operators as ONNX does: a TFLite builtin is checked through its
+            // ONNX equivalent (one without any is reported under its own name), a QOperator
+            // layer as the int8 kernel it runs on, and a no-op not at all; registration and
+            // matching use the same names.
+            let missing: Vec<&str> = kernels
+                .iter()
                 .map(String::as_str)
-                .filter(|op| {
-                    let name = if tflite {
-                        seam_registry::bridge::tflite::onnx_equivalent(op).unwrap_or(op)
-                    } else {
-                        op
-                    };
-                    !r.operators.iter().any(|o| o == name)
-                })
+                .filter(|op| !r.operators.iter().any(|o| o == op))
                 .collect();
             // Latency where the runtime has a figure measured for this data type and class of
             // model: cycles per inference, and milliseconds at 100 MHz (scale by the clock).
-            let onnx_ops: std::collections::BTreeSet<String> = analysis
-                .operators
-                .keys()
-                .map(|op| {
-                    if tflite {
-                        seam_registry::bridge::tflite::onnx_equivalent(op)
-                            .unwrap_or(op)
-                            .to_owned()
-                    } else {
-                        op.clone()
-                    }
-                })
-                .collect();
-            let class = seam_registry::matching::facts::OperatorClass::of(&onnx_ops);
+            let class = seam_registry::matching::facts::OperatorClass::of(&kernels);
             let dtype_iri = format!("{}{dtype}", seam_registry::vocab::SEAM);
             let latency: Vec<serde_json::Value> = r
                 .throughput
@@ -1109,13 +1094,13 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
     let _ = writeln!(out, "  MACs        {}", analysis.macs);
     let _ = writeln!(
         out,
-        "  weights     {} bytes as float32, {} as int8",
-        analysis.weight_bytes.float32, analysis.weight_bytes.int8
+        "  weights     {} bytes stored ({}), {} as float32, {} as int8",
+        analysis.weight_bytes.stored, analysis.weight_dtype, analysis.weight_bytes.float32, analysis.weight_bytes.int8
     );
     let _ = writeln!(
         out,
-        "  activations {} bytes at the peak, {} bytes of arena (greedy plan)",
-        analysis.peak_activation_bytes, analysis.arena_bytes
+        "  activations {} bytes at the peak, {} bytes of arena (greedy plan), in {}",
+        analysis.peak_activation_bytes, analysis.arena_bytes, analysis.activation_dtype
     );
     for e in report["estimates"].as_array().into_iter().flatten() {
         let missing = e["missingOperators"].as_array().map(Vec::len).unwrap_or(0);

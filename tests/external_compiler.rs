@@ -224,3 +224,100 @@ version = "1"
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
     assert!(text(&bad).contains("compilers.toml: 3:"), "{}", text(&bad));
 }
+
+/// Quantised files written by another tool are measured as what they are: ONNX Runtime's
+/// QOperator form (QLinearConv) and its QDQ form, from the same float model.
+#[test]
+fn quantised_files_from_onnx_runtime_are_measured_as_they_are_stored() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let float = dir.path().join("kws.onnx");
+    let reference = seam_registry::bridge::onnx_build::ds_cnn(7);
+    std::fs::write(&float, seam_registry::bridge::onnx_build::to_bytes(&reference.model)).unwrap();
+    let script = r#"
+import sys, numpy as np
+from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader
+import onnx
+model = onnx.load(sys.argv[1])
+dims = [d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim]
+name = model.graph.input[0].name
+rng = np.random.default_rng(1)
+class Reader(CalibrationDataReader):
+    def __init__(self): self.left = 8
+    def get_next(self):
+        self.left -= 1
+        return None if self.left < 0 else {name: rng.standard_normal(dims).astype(np.float32)}
+# Convolutions only: the standard QLinearConv (contrib operators such as QLinearAveragePool are
+# ONNX Runtime's own).
+quantize_static(sys.argv[1], sys.argv[2], Reader(), quant_format=QuantFormat.QOperator,
+                op_types_to_quantize=["Conv"], weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+quantize_static(sys.argv[1], sys.argv[3], Reader(), quant_format=QuantFormat.QDQ,
+                weight_type=QuantType.QInt8, activation_type=QuantType.QInt8)
+"#;
+    let qop = dir.path().join("kws-qop.onnx");
+    let qdq = dir.path().join("kws-qdq.onnx");
+    let made = Command::new(&python)
+        .args([
+            "-c",
+            script,
+            float.to_str().unwrap(),
+            qop.to_str().unwrap(),
+            qdq.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let analyze = |path: &Path| -> Value {
+        let out = seam(&["analyze", path.to_str().unwrap(), "--json"], &python);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let float = analyze(&float);
+    let qop = analyze(&qop);
+    let qdq = analyze(&qdq);
+    assert_eq!(float["params"], reference.params);
+    // Every parameter is counted in both quantised forms (QOperator files reported 12 before).
+    assert_eq!(qop["params"], reference.params, "{qop}");
+    assert_eq!(qdq["params"], reference.params, "{qdq}");
+    assert!(qop["operators"]["QLinearConv"].as_u64().unwrap() > 0);
+    // Stored bytes are what the file holds: about a quarter of the float model's.
+    let stored = |a: &Value| a["weightBytes"]["stored"].as_u64().unwrap();
+    assert_eq!(stored(&float), float["weightBytes"]["float32"].as_u64().unwrap());
+    assert!(
+        stored(&qop) * 3 < stored(&float),
+        "{} vs {}",
+        stored(&qop),
+        stored(&float)
+    );
+    assert!(
+        stored(&qdq) * 3 < stored(&float),
+        "{} vs {}",
+        stored(&qdq),
+        stored(&float)
+    );
+    assert_eq!(qop["weightDtype"], "int8");
+    assert_eq!(qdq["weightDtype"], "int8");
+    // Activations are 8-bit, and the arena is sized in them.
+    assert_eq!(float["activationDtype"], "float32");
+    assert_eq!(qop["activationDtype"], "uint8");
+    assert_eq!(qdq["activationDtype"], "int8");
+    let arena = |a: &Value| a["arenaBytes"].as_u64().unwrap();
+    assert!(arena(&qdq) * 3 < arena(&float), "{} vs {}", arena(&qdq), arena(&float));
+    assert!(arena(&qop) < arena(&float), "{} vs {}", arena(&qop), arena(&float));
+    // QLinearConv runs on the runtimes' int8 convolution: TFLM does not miss it.
+    let tflm = qop["estimates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["runtime"].as_str().unwrap().ends_with("tflite-micro-cmsis-nn"))
+        .unwrap();
+    assert_eq!(tflm["dtype"], "int8");
+    assert!(
+        !tflm["missingOperators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "QLinearConv"),
+        "{tflm}"
+    );
+}

@@ -48,6 +48,9 @@ pub struct WeightBytes {
     pub float32: u64,
     /// Weights as int8 and biases as int32, as TFLite int8 models store them.
     pub int8: u64,
+    /// The parameters as the file stores them, each in its own type (an int8 QDQ or QOperator
+    /// model's weights take one byte each, its int32 biases four).
+    pub stored: u64,
 }
 
 /// The measurement of one model file.
@@ -72,6 +75,11 @@ pub struct Analysis {
     pub macs: u64,
     /// Weight storage as float32 and as int8.
     pub weight_bytes: WeightBytes,
+    /// The type most parameter bytes are stored in (`int8`, `uint8`, `float32`, …).
+    pub weight_dtype: String,
+    /// The type activations flow in between layers: 8-bit in a quantised model (QOperator, or QDQ
+    /// around the activations), else the graph's float type. The arena is sized in it.
+    pub activation_dtype: String,
     /// Largest sum of simultaneously live activation tensors (a lower bound).
     pub peak_activation_bytes: u64,
     /// Arena a TFLM-style greedy planner allocates for the activations.
@@ -134,7 +142,8 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
     for node in &graph.node {
         *operators.entry(node.op_type.clone()).or_insert(0u64) += 1;
     }
-    let (params, weight_bytes) = count_params(graph, &initializers);
+    let (params, weight_bytes, weight_dtype) = count_params(graph, &initializers);
+    let activation_dtype = activation_dtype(graph, &initializers);
 
     let model_dir_text = model_dir.and_then(Path::to_str);
     let parsed = tract_onnx::onnx()
@@ -163,7 +172,12 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
         .map_err(|e| invalid(format!("tract cannot type the model: {e:#}")))?;
 
     let macs = count_macs(&typed).map_err(invalid)?;
-    let (peak, arena) = plan_memory(&typed).map_err(invalid)?;
+    // tract computes a quantised graph's activations as float; the device keeps them in 8 bits.
+    let activation_width = match activation_dtype.as_deref() {
+        Some("int8" | "uint8") => Some(1),
+        _ => None,
+    };
+    let (peak, arena) = plan_memory(&typed, activation_width).map_err(invalid)?;
     let tensor_info = |outlet: &OutletId, name: String| -> Result<TensorInfo, String> {
         let fact = typed.outlet_fact(*outlet).map_err(|e| e.to_string())?;
         Ok(TensorInfo {
@@ -193,15 +207,18 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
         format: "onnx".into(),
         sha256: sha256_hex(bytes),
         file_bytes: bytes.len() as u64,
-        inputs,
-        outputs,
         operators,
         params,
         macs,
         weight_bytes,
+        weight_dtype,
+        activation_dtype: activation_dtype
+            .unwrap_or_else(|| inputs.first().map_or("float32".to_owned(), |i| i.dtype.clone())),
         peak_activation_bytes: peak,
         arena_bytes: arena,
         notes: Vec::new(),
+        inputs,
+        outputs,
     })
 }
 
@@ -379,10 +396,83 @@ fn concrete_input(info: &pb::ValueInfoProto) -> Option<(DatumType, Vec<usize>)> 
     ))
 }
 
+/// Which inputs of a quantised compute operator are learnable: (input index, whether it is a
+/// bias). Scales and zero points are quantisation parameters, not parameters of the model.
+fn quantized_learnable_inputs(op: &str) -> &'static [(usize, bool)] {
+    match op {
+        // x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B
+        "QLinearConv" => &[(3, false), (8, true)],
+        // a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point
+        "QLinearMatMul" => &[(0, false), (3, false)],
+        // x, w, x_zero_point, w_zero_point
+        "ConvInteger" => &[(1, false)],
+        // A, B, a_zero_point, b_zero_point
+        "MatMulInteger" => &[(0, false), (1, false)],
+        // com.microsoft QGemm: A, a_scale, a_zp, B, b_scale, b_zp, C, ...
+        "QGemm" => &[(0, false), (3, false), (6, true)],
+        _ => &[],
+    }
+}
+
+/// The type activations flow in: the zero point's type of a QOperator layer's input, or of a
+/// QuantizeLinear applied to an activation (not to an initializer); `None` for a float graph.
+fn activation_dtype(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::TensorProto>) -> Option<String> {
+    let zero_point_type = |name: Option<&String>| -> Option<String> {
+        let tensor = initializers.get(name?.as_str())?;
+        Some(
+            match tensor.data_type {
+                2 => "uint8",
+                3 => "int8",
+                4 => "uint16",
+                5 => "int16",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    };
+    for node in &graph.node {
+        let found = match node.op_type.as_str() {
+            "QLinearConv" | "QLinearMatMul" => zero_point_type(node.input.get(2)),
+            "QuantizeLinear"
+                if node
+                    .input
+                    .first()
+                    .is_some_and(|i| !initializers.contains_key(i.as_str())) =>
+            {
+                // Without a zero point the output is uint8 (the ONNX default).
+                zero_point_type(node.input.get(2)).or_else(|| Some("uint8".to_owned()))
+            }
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// The name of an ONNX tensor type, for what the analysis reports.
+fn onnx_type_name(data_type: i32) -> &'static str {
+    match data_type {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        10 => "float16",
+        11 => "float64",
+        _ => "other",
+    }
+}
+
 /// Learnable parameters: initializers (directly, or through DequantizeLinear) feeding compute
-/// operators. BatchNormalization counts scale and bias, not its running statistics; integer
-/// tensors (shapes, axes, zero points) are never parameters.
-fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::TensorProto>) -> (u64, WeightBytes) {
+/// operators, and the weights and biases of quantised operators (QLinearConv, QLinearMatMul,
+/// ConvInteger, MatMulInteger, QGemm). BatchNormalization counts scale and bias, not its running
+/// statistics; integer tensors (shapes, axes, zero points) are never parameters. Also returns
+/// the type most parameter bytes are stored in.
+fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::TensorProto>) -> (u64, WeightBytes, String) {
     // Outputs of DequantizeLinear over an initializer stand for that initializer.
     let dequantized: HashMap<&str, &str> = graph
         .node
@@ -392,7 +482,29 @@ fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::Tensor
         .filter(|(_, src)| initializers.contains_key(src))
         .collect();
     let mut counted: HashSet<&str> = HashSet::new();
-    let (mut params, mut weights, mut biases) = (0u64, 0u64, 0u64);
+    let (mut params, mut weights, mut biases, mut stored) = (0u64, 0u64, 0u64, 0u64);
+    let mut stored_by_type: HashMap<&'static str, u64> = HashMap::new();
+    for node in &graph.node {
+        for &(index, is_bias) in quantized_learnable_inputs(&node.op_type) {
+            let Some(input) = node.input.get(index) else { continue };
+            let Some(tensor) = initializers.get(input.as_str()) else {
+                continue;
+            };
+            if !counted.insert(input.as_str()) {
+                continue;
+            }
+            let n = elements(&tensor.dims).unwrap_or(0);
+            let bytes = n.saturating_mul(element_width(tensor.data_type));
+            params += n;
+            stored += bytes;
+            *stored_by_type.entry(onnx_type_name(tensor.data_type)).or_insert(0) += bytes;
+            if is_bias {
+                biases += n;
+            } else {
+                weights += n;
+            }
+        }
+    }
     for node in graph.node.iter().filter(|n| COMPUTE_OPS.contains(&n.op_type.as_str())) {
         for (index, input) in node.input.iter().enumerate() {
             if node.op_type == "BatchNormalization" && !(1..=2).contains(&index) {
@@ -402,12 +514,20 @@ fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::Tensor
             let Some(tensor) = initializers.get(source) else {
                 continue;
             };
-            let float_or_int8 = matches!(tensor.data_type, 1 | 10 | 11 | 3 | 2);
-            if !float_or_int8 || !counted.insert(source) {
+            // A 1-D third input of Conv/Gemm, an Add's operand or a batch norm's scale and bias
+            // is a bias; quantised, it is int32 (it reaches the layer through DequantizeLinear).
+            let bias_position = (index == 2 && matches!(node.op_type.as_str(), "Conv" | "ConvTranspose" | "Gemm"))
+                || node.op_type == "Add"
+                || node.op_type == "BatchNormalization";
+            let numeric = matches!(tensor.data_type, 1 | 10 | 11 | 3 | 2) || (bias_position && tensor.data_type == 6);
+            if !numeric || !counted.insert(source) {
                 continue;
             }
             let n = elements(&tensor.dims).unwrap_or(0);
             params += n;
+            let bytes = n.saturating_mul(element_width(tensor.data_type));
+            stored += bytes;
+            *stored_by_type.entry(onnx_type_name(tensor.data_type)).or_insert(0) += bytes;
             // A 1-D third input of Conv/Gemm, or an Add's operand, is a bias.
             let is_bias = (index == 2 && matches!(node.op_type.as_str(), "Conv" | "ConvTranspose" | "Gemm"))
                 || node.op_type == "Add"
@@ -419,12 +539,19 @@ fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::Tensor
             }
         }
     }
+    let weight_dtype = stored_by_type
+        .into_iter()
+        .max_by_key(|(name, bytes)| (*bytes, *name))
+        .map_or("float32", |(name, _)| name)
+        .to_owned();
     (
         params,
         WeightBytes {
             float32: params * 4,
             int8: weights + biases * 4,
+            stored,
         },
+        weight_dtype,
     )
 }
 
@@ -465,7 +592,7 @@ pub(crate) fn count_macs(model: &TypedModel) -> Result<u64, String> {
 }
 
 /// The liveness peak and the greedy arena over the activations (constants excluded).
-fn plan_memory(model: &TypedModel) -> Result<(u64, u64), String> {
+fn plan_memory(model: &TypedModel, activation_width: Option<u64>) -> Result<(u64, u64), String> {
     let order = model.eval_order().map_err(|e| e.to_string())?;
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &n)| (n, p)).collect();
     let end = order.len();
@@ -494,7 +621,12 @@ fn plan_memory(model: &TypedModel) -> Result<(u64, u64), String> {
             let Some(shape) = fact.shape.as_concrete() else {
                 return Err(format!("{}: the shape of output {slot} is not concrete", node.name));
             };
-            let bytes = shape.iter().product::<usize>() as u64 * fact.datum_type.size_of() as u64;
+            // A quantised model's activations are 8-bit on the device, whatever tract computes.
+            let width = match activation_width {
+                Some(w) if fact.datum_type.is_float() => w,
+                _ => fact.datum_type.size_of() as u64,
+            };
+            let bytes = shape.iter().product::<usize>() as u64 * width;
             let first = position[&n];
             let last = if outputs.contains(&outlet) {
                 end

@@ -195,7 +195,7 @@ fn analyze_with(bytes: &[u8], cross_check: bool) -> Result<Analysis, BridgeError
         graph_outputs.extend(tensor_at(i)?);
     }
 
-    let (params, weight_bytes) = count_params(&ops, &tensors);
+    let (params, weight_bytes, weight_dtype) = count_params(&ops, &tensors);
     let macs = file_macs(&ops, &tensors);
     let (peak, arena) = plan_memory(&ops, &tensors, &graph_inputs, &graph_outputs);
     let info = |&i: &usize| TensorInfo {
@@ -229,6 +229,11 @@ fn analyze_with(bytes: &[u8], cross_check: bool) -> Result<Analysis, BridgeError
         params,
         macs,
         weight_bytes,
+        weight_dtype,
+        // Activations flow in the graph input's type (int8 in a fully quantised model).
+        activation_dtype: graph_inputs
+            .first()
+            .map_or_else(|| "float32".to_owned(), |&t| tensors[t].dtype.clone()),
         peak_activation_bytes: peak,
         arena_bytes: arena,
         notes,
@@ -265,9 +270,10 @@ fn tensor_type(t: fb::TensorType) -> (String, u64) {
 }
 
 /// Constant inputs of compute operators; a bias is stored as int32 in an int8 model.
-fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes) {
+fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes, String) {
     let mut counted = HashSet::new();
-    let (mut weights, mut biases) = (0u64, 0u64);
+    let (mut weights, mut biases, mut stored) = (0u64, 0u64, 0u64);
+    let mut stored_by_type: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
     for FileOp { name, inputs, .. } in ops {
         let Some(bias_index) = compute_op(name) else {
             continue;
@@ -285,6 +291,9 @@ fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes) {
             if name == "TRANSPOSE_CONV" && position == 0 {
                 continue;
             }
+            let bytes = tensor.elements().saturating_mul(tensor.width);
+            stored += bytes;
+            *stored_by_type.entry(tensor.dtype.as_str()).or_insert(0) += bytes;
             if position == bias_index || (bias_index == usize::MAX && tensor.shape.len() <= 1) {
                 biases += tensor.elements();
             } else {
@@ -293,12 +302,19 @@ fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes) {
         }
     }
     let params = weights + biases;
+    let weight_dtype = stored_by_type
+        .into_iter()
+        .max_by_key(|(name, bytes)| (*bytes, *name))
+        .map_or("float32", |(name, _)| name)
+        .to_owned();
     (
         params,
         WeightBytes {
             float32: params * 4,
             int8: weights + biases * 4,
+            stored,
         },
+        weight_dtype,
     )
 }
 

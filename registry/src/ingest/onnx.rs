@@ -29,12 +29,22 @@ pub struct ModelFacts {
     pub input_sensors: Vec<String>,
 }
 
-/// The data type a measured model runs in: int8 when its weights are quantised (QDQ), otherwise
-/// its input's type (a TFLite model's tensors say it themselves).
+/// The data type a measured model runs in: int8 when its weights are stored quantised (QDQ or
+/// QOperator: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger; uint8 weights run on the
+/// runtimes' int8 kernels), otherwise its input's type (a TFLite model's tensors say it themselves).
 pub fn measured_dtype(analysis: &Analysis) -> &str {
-    let qdq = analysis.format != "tflite"
-        && (analysis.operators.contains_key("DequantizeLinear") || analysis.operators.contains_key("QLinearConv"));
-    if qdq {
+    let quantised = analysis.format != "tflite"
+        && (matches!(analysis.weight_dtype.as_str(), "int8" | "uint8")
+            || [
+                "DequantizeLinear",
+                "QLinearConv",
+                "QLinearMatMul",
+                "ConvInteger",
+                "MatMulInteger",
+            ]
+            .iter()
+            .any(|op| analysis.operators.contains_key(*op)));
+    if quantised {
         "int8"
     } else {
         analysis.inputs.first().map_or("float32", |i| i.dtype.as_str())
@@ -42,12 +52,12 @@ pub fn measured_dtype(analysis: &Analysis) -> &str {
 }
 
 /// What a measured model's weights cost in flash: a TFLite flatbuffer is flashed as it is; an
-/// ONNX model's weights in the type it runs in.
+/// ONNX model's parameters as the file stores them (one byte per int8 weight, four per int32
+/// bias or float).
 pub fn stored_weight_bytes(analysis: &Analysis) -> u64 {
-    match (analysis.format.as_str(), measured_dtype(analysis)) {
-        ("tflite", _) => analysis.file_bytes,
-        (_, "int8") => analysis.weight_bytes.int8,
-        _ => analysis.weight_bytes.float32,
+    match analysis.format.as_str() {
+        "tflite" => analysis.file_bytes,
+        _ => analysis.weight_bytes.stored,
     }
 }
 
@@ -58,13 +68,28 @@ pub fn onnx_operator_names(analysis: &Analysis) -> std::collections::BTreeSet<St
     analysis
         .operators
         .keys()
-        .map(|op| match analysis.format.as_str() {
-            "tflite" => seam_compiler_bridge::tflite::onnx_equivalent(op)
-                .unwrap_or(op)
-                .to_owned(),
-            _ => op.clone(),
+        .filter_map(|op| match analysis.format.as_str() {
+            "tflite" => Some(
+                seam_compiler_bridge::tflite::onnx_equivalent(op)
+                    .unwrap_or(op)
+                    .to_owned(),
+            ),
+            _ => onnx_kernel(op).map(str::to_owned),
         })
         .collect()
+}
+
+/// The kernel a runtime runs an ONNX operator with: ONNX Runtime's QOperator forms are the int8
+/// convolution and matrix product the runtimes list as Conv, MatMul and Gemm (the model's dtype
+/// says int8); a no-op needs no kernel at all.
+fn onnx_kernel(op: &str) -> Option<&str> {
+    Some(match op {
+        "Identity" => return None,
+        "QLinearConv" | "ConvInteger" => "Conv",
+        "QLinearMatMul" | "MatMulInteger" => "MatMul",
+        "QGemm" => "Gemm",
+        other => other,
+    })
 }
 
 /// The IRI a model file gets: content-addressed, so loading the same file twice is one model.
