@@ -112,6 +112,16 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Write the MLPerf Tiny reference architectures as float32 ONNX files (seeded weights, the
+    /// published layer structure, params and MACs): the models the README's tour compiles.
+    ReferenceModels {
+        /// Folder to write them into.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Seed of the weights (the same seed gives the same files).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write the generated registry to a file (for other tools).
     Generate {
         /// Output Turtle file.
@@ -147,6 +157,25 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Cmd::ReferenceModels { dir, seed } => {
+            use seam_registry::bridge::onnx_build;
+            std::fs::create_dir_all(&dir)?;
+            for (file, reference) in [
+                ("kws-dscnn.onnx", onnx_build::ds_cnn(seed)),
+                ("ic-resnet8.onnx", onnx_build::resnet8(seed)),
+                ("mobilenet-v1-0.25.onnx", onnx_build::mobilenet_v1_025(seed)),
+                ("ad-fc-autoencoder.onnx", onnx_build::fc_autoencoder(seed)),
+            ] {
+                let path = dir.join(file);
+                std::fs::write(&path, onnx_build::to_bytes(&reference.model))?;
+                println!(
+                    "{}: {} params, {} MACs (MLPerf Tiny)",
+                    path.display(),
+                    reference.params,
+                    reference.published_macs
+                );
+            }
+        }
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;
