@@ -87,6 +87,15 @@ fn seloc_graph_imports_with_repairs_and_bytes() {
         speech[0][..3],
         ["18712".to_owned(), "8080".to_owned(), "336000".to_owned()]
     );
+    // Hello_World's input comes from a sensor SeLoC names only as some other sensor: it needs one,
+    // not none.
+    assert_eq!(
+        rows(
+            &registry,
+            "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m seam:requiresSensor/seam:sensorKind seam:otherSensor }"
+        )[0][0],
+        "1"
+    );
     // No relative <None> IRI made it in, and TD 1.1 IRIs are used.
     assert_eq!(
         rows(
