@@ -112,6 +112,14 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// What isolating evaluation costs: the same queries through `Registry::query` (shape checks,
+    /// the hand-off to an evaluation thread and back) and straight through Oxigraph's evaluator on
+    /// the same store, on the seeded catalog.
+    QueryOverhead {
+        /// Queries of each kind per side.
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+    },
     /// Write the MLPerf Tiny reference architectures as float32 ONNX files (seeded weights, the
     /// published layer structure, params and MACs): the models the README's tour compiles.
     ReferenceModels {
@@ -176,6 +184,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Cmd::QueryOverhead { queries } => query_overhead(queries)?,
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;
@@ -330,5 +339,47 @@ fn cold_start(seam: &PathBuf, runs: usize) -> anyhow::Result<()> {
         "cold start of seam serve on a seeded store (spawn → first /health 200): median {:.0} ms over {runs} runs",
         median(times) * 1e3
     );
+    Ok(())
+}
+
+/// `seam-bench query-overhead`: per-query medians through the registry and straight through
+/// Oxigraph, for a trivial query (where the hand-off is all there is) and a typical one.
+fn query_overhead(queries: usize) -> anyhow::Result<()> {
+    use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+    let registry = Registry::in_memory()?;
+    registry.seed_if_empty()?;
+    let store = Store::new()?;
+    let mut loader = store.bulk_loader();
+    for doc in seam_registry::store::bundled_documents()? {
+        loader.load_quads(doc.quads)?;
+    }
+    loader.commit()?;
+    let limits = seam_registry::QueryLimits::default();
+    let typical = "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?b ?ram WHERE { ?b a seam:Board ; seam:ramBytes ?ram } ORDER BY ?ram";
+    println!("| query | through Registry::query | straight through Oxigraph | ratio |");
+    println!("|---|---:|---:|---:|");
+    for (name, text) in [("ASK {}", "ASK {}"), ("boards by RAM (12 rows, ORDER BY)", typical)] {
+        let mut registry_us = Vec::with_capacity(queries);
+        let mut direct_us = Vec::with_capacity(queries);
+        for _ in 0..queries {
+            let started = Instant::now();
+            std::hint::black_box(registry.query(text, &limits)?);
+            registry_us.push(started.elapsed().as_secs_f64() * 1e6);
+            let started = Instant::now();
+            let rows = match SparqlEvaluator::new().parse_query(text)?.on_store(&store).execute()? {
+                QueryResults::Solutions(s) => s.filter_map(Result::ok).count(),
+                QueryResults::Boolean(_) => 1,
+                QueryResults::Graph(g) => g.count(),
+            };
+            std::hint::black_box(rows);
+            direct_us.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (r, d) = (median(&mut registry_us), median(&mut direct_us));
+        println!("| {name} | {r:.1} µs | {d:.1} µs | {:.2}× |", r / d);
+    }
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use oxigraph::io::RdfFormat;
@@ -568,33 +568,119 @@ fn evaluation_error(e: QueryEvaluationError, timeout: Duration) -> QueryError {
     }
 }
 
-/// Cancels a query when its time is up; dropping it (the query finished) stops the timer.
+/// Cancels a query when its time is up; dropping it (the query finished) disarms it. One timer
+/// thread serves every watchdog of the process: a thread per query cost more than most queries
+/// (measured: `seam-bench query-overhead`), and a flood of queries must not be a flood of threads.
 struct Watchdog {
-    _stop: mpsc::Sender<()>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Watchdog {
     fn start(token: CancellationToken, deadline: Instant) -> Self {
-        let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(left) {
-                token.cancel();
-            }
-        });
-        Self { _stop: stop }
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        deadlines().arm(deadline, token, finished.clone());
+        Self { finished }
     }
 }
 
-/// A SPARQL parser with SEAM's prefixes predeclared.
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.finished.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A deadline to keep: cancel `token` at `at` unless `finished` by then.
+struct Armed {
+    at: Instant,
+    token: CancellationToken,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PartialEq for Armed {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+impl Eq for Armed {}
+impl PartialOrd for Armed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Armed {
+    /// Earliest first in a max-heap.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+/// The process's deadline keeper: one thread, a heap of deadlines, woken by new ones.
+struct Deadlines {
+    heap: Mutex<std::collections::BinaryHeap<Armed>>,
+    wake: std::sync::Condvar,
+}
+
+impl Deadlines {
+    fn arm(&self, at: Instant, token: CancellationToken, finished: Arc<std::sync::atomic::AtomicBool>) {
+        if let Ok(mut heap) = self.heap.lock() {
+            heap.push(Armed { at, token, finished });
+        }
+        self.wake.notify_one();
+    }
+
+    fn run(&self) {
+        let Ok(mut heap) = self.heap.lock() else { return };
+        loop {
+            let now = Instant::now();
+            while heap.peek().is_some_and(|a| a.at <= now) {
+                if let Some(due) = heap.pop() {
+                    if !due.finished.load(Ordering::SeqCst) {
+                        due.token.cancel();
+                    }
+                }
+            }
+            let wait = heap
+                .peek()
+                .map_or(Duration::from_secs(3600), |a| a.at.saturating_duration_since(now));
+            heap = match self.wake.wait_timeout(heap, wait) {
+                Ok((guard, _)) => guard,
+                Err(_) => return,
+            };
+        }
+    }
+}
+
+fn deadlines() -> &'static Deadlines {
+    static DEADLINES: std::sync::OnceLock<&'static Deadlines> = std::sync::OnceLock::new();
+    DEADLINES.get_or_init(|| {
+        let keeper: &'static Deadlines = Box::leak(Box::new(Deadlines {
+            heap: Mutex::new(std::collections::BinaryHeap::new()),
+            wake: std::sync::Condvar::new(),
+        }));
+        // Should the thread not start, queries run without a watchdog: the caller still stops
+        // waiting at the deadline (the executor's own limit).
+        if let Err(e) = std::thread::Builder::new()
+            .name("seam-deadlines".into())
+            .spawn(move || keeper.run())
+        {
+            tracing::error!(error = %e, "cannot start the query deadline thread");
+        }
+        keeper
+    })
+}
+
+/// A SPARQL parser with SEAM's prefixes predeclared (built once: each prefix is an IRI to parse).
 fn sparql_parser() -> Result<spargebra::SparqlParser, QueryError> {
-    PREFIXES
-        .iter()
-        .try_fold(spargebra::SparqlParser::new(), |parser, (prefix, ns)| {
-            parser
-                .with_prefix(*prefix, *ns)
-                .map_err(|e| QueryError::Internal(format!("predeclared prefix {prefix}: {e}")))
-        })
+    static PARSER: std::sync::LazyLock<Result<spargebra::SparqlParser, String>> = std::sync::LazyLock::new(|| {
+        PREFIXES
+            .iter()
+            .try_fold(spargebra::SparqlParser::new(), |parser, (prefix, ns)| {
+                parser
+                    .with_prefix(*prefix, *ns)
+                    .map_err(|e| format!("predeclared prefix {prefix}: {e}"))
+            })
+    });
+    PARSER.clone().map_err(QueryError::Internal)
 }
 
 /// The ontology (without the shapes, which are configuration) and the example catalog, parsed.

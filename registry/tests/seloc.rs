@@ -195,9 +195,7 @@ fn seloc_questions_in_seam_vocabulary_give_the_authors_answers() {
     assert!(!expected.is_empty());
     assert_eq!(got, expected, "seloc-q1");
     // SeLoC's question is about SeLoC's graph: the catalog seeded beside it does not answer.
-    assert!(named(&registry, "seloc-q1")
-        .iter()
-        .all(|r| r[0].starts_with(SELOC_NS)));
+    assert!(named(&registry, "seloc-q1").iter().all(|r| r[0].starts_with(SELOC_NS)));
 
     // Q2: camera models needing ≤ 144 kB RAM and ≤ 621 kB flash.
     let mut expected: Vec<(String, String, String, String)> = original(&registry, 2)
