@@ -336,10 +336,10 @@ impl Registry {
         let _writer = self.write_lock();
         // Validation reads the documents as one slice; only a seeding commit needs to join two.
         let diagnostics = if seed.is_empty() {
-            self.shapes.validate(docs, &self.store)?
+            self.shapes.validate_replacing(docs, &self.store, Some(graph))?
         } else {
             let all: Vec<Document> = seed.iter().chain(docs).cloned().collect();
-            self.shapes.validate(&all, &self.store)?
+            self.shapes.validate_replacing(&all, &self.store, Some(graph))?
         };
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));

@@ -157,7 +157,19 @@ impl Shapes {
     /// Validates the documents (read together with `store`) and lists every violation, each
     /// located in the document that mentions the offending node.
     pub fn validate(&self, docs: &[Document], store: &Store) -> Result<Vec<Diagnostic>, StoreError> {
-        let facts = Facts::new(docs, store)?;
+        self.validate_replacing(docs, store, None)
+    }
+
+    /// Like [`Self::validate`], for documents that replace the content of the named graph
+    /// `replaced`: what that graph holds now is left out (it is about to go, and its blank nodes
+    /// are not those of the documents).
+    pub fn validate_replacing(
+        &self,
+        docs: &[Document],
+        store: &Store,
+        replaced: Option<&NamedNode>,
+    ) -> Result<Vec<Diagnostic>, StoreError> {
+        let facts = Facts::new(docs, store, replaced.cloned())?;
         let mut found: Vec<(usize, &NamedOrBlankNode, String)> = Vec::new();
         for &(focus, doc_index) in &facts.subjects {
             let types = facts.types(focus)?;
@@ -204,10 +216,12 @@ struct Facts<'a> {
     ancestors: HashMap<NamedNode, HashSet<NamedNode>>,
     in_store: RefCell<HashMap<NamedOrBlankNode, bool>>,
     value_types: RefCell<HashMap<Term, Vec<NamedNode>>>,
+    /// A named graph of the store being replaced: its facts do not count.
+    replaced: Option<NamedNode>,
 }
 
 impl<'a> Facts<'a> {
-    fn new(docs: &'a [Document], store: &'a Store) -> Result<Self, StoreError> {
+    fn new(docs: &'a [Document], store: &'a Store, replaced: Option<NamedNode>) -> Result<Self, StoreError> {
         let mut by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>> = HashMap::new();
         let mut subjects = Vec::new();
         let mut parents: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
@@ -250,7 +264,16 @@ impl<'a> Facts<'a> {
             ancestors,
             in_store: RefCell::default(),
             value_types: RefCell::default(),
+            replaced,
         })
+    }
+
+    /// Whether a stored quad counts (it is not in the graph being replaced).
+    fn counts(&self, q: &oxigraph::model::Quad) -> bool {
+        match (&self.replaced, &q.graph_name) {
+            (Some(replaced), oxigraph::model::GraphName::NamedNode(g)) => g != replaced,
+            _ => true,
+        }
     }
 
     /// Whether the store holds any fact about `s` (cached).
@@ -262,12 +285,13 @@ impl<'a> Facts<'a> {
         if let Some(known) = self.in_store.borrow().get(s) {
             return Ok(*known);
         }
-        let known = self
-            .store
-            .quads_for_pattern(Some(n.into()), None, None, None)
-            .next()
-            .transpose()?
-            .is_some();
+        let mut known = false;
+        for q in self.store.quads_for_pattern(Some(n.into()), None, None, None) {
+            if self.counts(&q?) {
+                known = true;
+                break;
+            }
+        }
         self.in_store.borrow_mut().insert(s.clone(), known);
         Ok(known)
     }
@@ -286,7 +310,11 @@ impl<'a> Facts<'a> {
                 .store
                 .quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None)
             {
-                let o = q?.object;
+                let q = q?;
+                if !self.counts(&q) {
+                    continue;
+                }
+                let o = q.object;
                 if !out.contains(&o) {
                     out.push(o);
                 }

@@ -100,6 +100,9 @@ pub fn import(dir: &Path) -> Result<SelocImport, IngestError> {
         documents.push(doc);
     }
     documents.push(derive(&documents)?);
+    let (measured, notes) = measure_models(&dir.join("models"), &documents)?;
+    repairs.extend(notes);
+    documents.push(measured);
     Ok(SelocImport { documents, repairs })
 }
 
@@ -284,6 +287,114 @@ fn derive(documents: &[Document]) -> Result<Document, IngestError> {
         prefixes: Vec::new(),
         quads,
     })
+}
+
+/// SeLoC's models as models SEAM matches: each `nnet:NeuralNetwork` whose file
+/// `models/<schema:name>.tflite` ships with the graph is measured by the compiler bridge, as
+/// `seam load` measures a TFLite file (operators by their ONNX names, the flatbuffer as its
+/// weights, the greedy arena as its activations), and described on SeLoC's own IRI; its task is
+/// SeLoC's category (`nnet:hasCategory`). SeLoC's MAC count stays the model's (the mapping's; the
+/// two agree for all 23 files). A model without its file is reported and stays SeLoC's only.
+fn measure_models(models: &Path, documents: &[Document]) -> Result<(Document, Vec<Repair>), IngestError> {
+    let scratch = Store::new().map_err(StoreError::from)?;
+    scratch
+        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
+        .map_err(StoreError::from)?;
+    let query = "PREFIX nnet: <https://w3id.org/tinyml-schema/neural-network-schema#>
+        PREFIX schema: <http://schema.org/>
+        SELECT ?m ?name (SAMPLE(?c) AS ?category) WHERE { ?m a nnet:NeuralNetwork ; schema:name ?name
+          OPTIONAL { ?m nnet:hasCategory ?c } } GROUP BY ?m ?name ORDER BY ?name";
+    let results = SparqlEvaluator::new()
+        .parse_query(query)
+        .map_err(|e| invalid_mapping(e.to_string()))?
+        .on_store(&scratch)
+        .execute()
+        .map_err(|e| invalid_mapping(e.to_string()))?;
+    let QueryResults::Solutions(solutions) = results else {
+        return Err(invalid_mapping("the model query is not a SELECT".into()));
+    };
+    let seam_iri = |local: &str| NamedNode::new_unchecked(format!("{}{local}", crate::vocab::SEAM));
+    let mut quads = Vec::new();
+    let mut notes = Vec::new();
+    let mut add = |s: &NamedNode, p: NamedNode, o: Term| {
+        quads.push(Quad::new(s.clone(), p, o, oxigraph::model::GraphName::DefaultGraph));
+    };
+    for solution in solutions {
+        let solution = solution.map_err(|e| invalid_mapping(e.to_string()))?;
+        let (Some(Term::NamedNode(model)), Some(Term::Literal(name))) = (solution.get("m"), solution.get("name"))
+        else {
+            continue;
+        };
+        let file = models.join(format!("{}.tflite", name.value()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            notes.push(Repair {
+                file: file.display().to_string(),
+                line: None,
+                description: format!(
+                    "model {} has no file here: it stays SeLoC-ML's description only",
+                    name.value()
+                ),
+            });
+            continue;
+        };
+        let analysis = match seam_compiler_bridge::analysis::analyze_bytes(&bytes, None) {
+            Ok(a) => a,
+            Err(e) => {
+                notes.push(Repair {
+                    file: file.display().to_string(),
+                    line: None,
+                    description: format!(
+                        "model {} could not be measured ({e}): it stays SeLoC-ML's description only",
+                        name.value()
+                    ),
+                });
+                continue;
+            }
+        };
+        let dtype = match super::onnx::measured_dtype(&analysis) {
+            "uint8" => "uint8",
+            "int8" => "int8",
+            "int16" => "int16",
+            _ => "float32",
+        };
+        let rdf_type = NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
+        add(model, rdf_type, seam_iri("Model").into());
+        let task = match solution.get("category") {
+            Some(Term::NamedNode(c)) => c.clone(),
+            _ => NamedNode::new_unchecked("https://w3id.org/tinyml-schema/neural-network-schema#Classification"),
+        };
+        add(model, seam_iri("task"), task.into());
+        add(model, seam_iri("dtype"), seam_iri(dtype).into());
+        add(model, seam_iri("params"), Literal::from(analysis.params as i64).into());
+        add(
+            model,
+            seam_iri("weightBytes"),
+            Literal::from(super::onnx::stored_weight_bytes(&analysis) as i64).into(),
+        );
+        add(
+            model,
+            seam_iri("peakActivationBytes"),
+            Literal::from(analysis.arena_bytes as i64).into(),
+        );
+        for op in super::onnx::onnx_operator_names(&analysis) {
+            add(
+                model,
+                seam_iri("requiresOperator"),
+                Literal::new_simple_literal(op).into(),
+            );
+        }
+        add(model, seam_iri("method"), seam_iri("Measured").into());
+    }
+    Ok((
+        Document {
+            name: models.display().to_string(),
+            text: String::new(),
+            format: RdfFormat::NTriples,
+            prefixes: Vec::new(),
+            quads,
+        },
+        notes,
+    ))
 }
 
 fn invalid_mapping(message: String) -> IngestError {
