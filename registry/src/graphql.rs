@@ -36,7 +36,9 @@ pub struct Authorized(pub bool);
 pub fn schema(registry: Registry) -> SeamSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(registry)
-        .limit_depth(12)
+        // Deep enough for the standard introspection query (seven `ofType` levels), which
+        // GraphiQL sends to load the schema; the complexity limit bounds the cost.
+        .limit_depth(16)
         .limit_complexity(20_000)
         .finish()
 }

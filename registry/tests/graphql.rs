@@ -388,3 +388,35 @@ async fn concurrent_registrations_of_one_name_make_one_device() {
     };
     assert!(count.starts_with("\"1\""), "{count}");
 }
+
+/// GraphiQL (and other tools) fetch the schema with the standard introspection query, whose
+/// type references nest seven `ofType` deep: the depth limit must let it through.
+#[tokio::test]
+async fn the_standard_introspection_query_passes_the_limits() {
+    let registry = seeded();
+    let query = r#"
+      query IntrospectionQuery {
+        __schema {
+          queryType { name } mutationType { name } subscriptionType { name }
+          types { ...FullType }
+          directives { name description locations args { ...InputValue } }
+        }
+      }
+      fragment FullType on __Type {
+        kind name description
+        fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+        inputFields { ...InputValue }
+        interfaces { ...TypeRef }
+        enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+        possibleTypes { ...TypeRef }
+      }
+      fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+      fragment TypeRef on __Type {
+        kind name
+        ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+          ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+      }"#;
+    let answer = run(&registry, query, false).await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    assert!(answer["data"]["__schema"]["types"].as_array().unwrap().len() > 10);
+}
