@@ -31,9 +31,8 @@ pub struct ExecutorLimits {
     pub threads: usize,
     /// Jobs that may wait for a thread; more are refused as busy.
     pub queue: usize,
-    /// Most solutions one `ORDER BY` may hold to sort (measured: 4 million solutions of nine
-    /// variables held 1.5 GB, about 40 bytes a value); process-wide,
-    /// since the evaluator holds one setting.
+    /// Most solutions one `ORDER BY` or `DISTINCT` may hold (measured: 4 million solutions of nine
+    /// variables held 1.5 GB, about 40 bytes a value).
     pub max_sorted_solutions: usize,
 }
 
@@ -129,7 +128,6 @@ impl Executor {
 }
 
 fn start(limits: ExecutorLimits) -> Result<SyncSender<Job>, String> {
-    spareval::limits::set_max_sorted_solutions(limits.max_sorted_solutions);
     let (sender, receiver) = mpsc::sync_channel::<Job>(limits.queue);
     let receiver = Arc::new(Mutex::new(receiver));
     for n in 0..limits.threads {
@@ -137,7 +135,11 @@ fn start(limits: ExecutorLimits) -> Result<SyncSender<Job>, String> {
         std::thread::Builder::new()
             .name(format!("seam-sparql-{n}"))
             .stack_size(STACK_BYTES)
-            .spawn(move || serve(&receiver))
+            .spawn(move || {
+                // The evaluator reads its memory bound on the thread it evaluates on.
+                spareval::limits::set_max_sorted_solutions(limits.max_sorted_solutions);
+                serve(&receiver)
+            })
             .map_err(|e| e.to_string())?;
     }
     Ok(sender)

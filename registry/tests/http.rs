@@ -1020,3 +1020,27 @@ fn a_runaway_update_is_cancelled_at_the_time_limit_and_writes_nothing() {
     assert_eq!(before, after);
     health_is_ok(&app);
 }
+
+#[test]
+fn order_by_and_distinct_hold_a_bounded_number_of_solutions() {
+    use seam_registry::executor::ExecutorLimits;
+    let registry = Registry::in_memory().unwrap().with_executor(ExecutorLimits {
+        max_sorted_solutions: 1_000,
+        ..ExecutorLimits::default()
+    });
+    registry.seed_if_empty().unwrap();
+    let limits = QueryLimits::default();
+    // About 1,700 triples: a product of two is about 2.9 million solutions.
+    for query in [
+        "SELECT ?c ?f WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1",
+        "SELECT DISTINCT ?a ?d WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT 5000",
+    ] {
+        let err = registry.query(query, &limits).unwrap_err().to_string();
+        assert!(err.contains("more than 1000 solutions"), "{query}: {err}");
+    }
+    // Within the bound, both work.
+    assert!(registry.query("SELECT DISTINCT ?p WHERE { ?s ?p ?o }", &limits).is_ok());
+    assert!(registry
+        .query("SELECT ?b WHERE { ?b a seam:Board } ORDER BY ?b", &limits)
+        .is_ok());
+}

@@ -1603,7 +1603,8 @@ impl<'a, D: QueryableDataset<'a>> SimpleEvaluator<'a, D> {
                 let (child, child_stats) = self.graph_pattern_evaluator(inner, encoded_variables);
                 stat_children.push(child_stats);
                 let child = child?;
-                Rc::new(move |from| Box::new(hash_deduplicate(child(from))))
+                // SEAM patch: DISTINCT holds every distinct solution; bounded like ORDER BY.
+                Rc::new(move |from| Box::new(bounded_hash_deduplicate(child(from))))
             }
             GraphPattern::Reduced { inner } => {
                 let (child, child_stats) = self.graph_pattern_evaluator(inner, encoded_variables);
@@ -4438,6 +4439,37 @@ fn hash_deduplicate<T: Eq + Hash + Clone, E>(
             true
         }
     })
+}
+
+/// SEAM patch: [`hash_deduplicate`] that holds at most `limits::max_sorted_solutions()`
+/// distinct solutions, then yields one error and ends.
+fn bounded_hash_deduplicate<T: Eq + Hash + Clone>(
+    iter: impl Iterator<Item = Result<T, QueryEvaluationError>>,
+) -> impl Iterator<Item = Result<T, QueryEvaluationError>> {
+    let limit = crate::limits::max_sorted_solutions();
+    let mut already_seen = FxHashSet::with_capacity_and_hasher(0, FxBuildHasher);
+    let mut over = false;
+    iter.map_while(move |e| {
+        if over {
+            return None;
+        }
+        Some(match e {
+            Ok(e) if already_seen.contains(&e) => None,
+            Ok(e) => {
+                if already_seen.len() >= limit {
+                    over = true;
+                    Some(Err(QueryEvaluationError::Unexpected(
+                        format!("DISTINCT over more than {limit} solutions (the limit of solutions held)").into(),
+                    )))
+                } else {
+                    already_seen.insert(e.clone());
+                    Some(Ok(e))
+                }
+            }
+            Err(e) => Some(Err(e)),
+        })
+    })
+    .flatten()
 }
 
 trait ResultIterator<T, E>: Iterator<Item = Result<T, E>> + Sized {

@@ -1,18 +1,22 @@
-//! SEAM patch: process-wide bounds on what evaluation holds in memory.
+//! SEAM patch: bounds on what evaluation holds in memory.
 //!
-//! `ORDER BY` collects every solution before sorting; over a large product that is gigabytes
-//! before any time limit is reached. The bound turns that into an error of the query.
+//! `ORDER BY` collects every solution before sorting and `DISTINCT` keeps every distinct one;
+//! over a large product that is gigabytes before any time limit is reached. The bound turns that
+//! into an error of the query. It is per thread: a caller sets it on the threads it evaluates on.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
-static MAX_SORTED_SOLUTIONS: AtomicUsize = AtomicUsize::new(usize::MAX);
-
-/// Sets the largest number of solutions an `ORDER BY` may hold to sort (default: no bound).
-pub fn set_max_sorted_solutions(limit: usize) {
-    MAX_SORTED_SOLUTIONS.store(limit.max(1), Ordering::Relaxed);
+thread_local! {
+    static MAX_HELD_SOLUTIONS: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-/// The largest number of solutions an `ORDER BY` may hold to sort.
+/// Sets, for the calling thread, the largest number of solutions an `ORDER BY` or a `DISTINCT`
+/// may hold (default: no bound).
+pub fn set_max_sorted_solutions(limit: usize) {
+    MAX_HELD_SOLUTIONS.with(|m| m.set(limit.max(1)));
+}
+
+/// The largest number of solutions an `ORDER BY` or a `DISTINCT` may hold on this thread.
 pub fn max_sorted_solutions() -> usize {
-    MAX_SORTED_SOLUTIONS.load(Ordering::Relaxed)
+    MAX_HELD_SOLUTIONS.with(Cell::get)
 }
