@@ -484,10 +484,12 @@ impl Registry {
         let sparql = sparql.to_owned();
         let store = self.store.clone();
         let deadline = Instant::now() + limits.timeout;
-        let writer = self.writer.clone();
         let running = self.running.clone();
+        // The writer lock is taken here, by the caller, not on the evaluation thread: a writer
+        // holding it may itself wait for an evaluation thread (a precondition's query), and
+        // evaluation threads blocked on the lock would leave it waiting until its deadline.
+        let _writer = self.write_lock();
         let result = self.executor.run(deadline, limits.timeout, move || {
-            let _writer = writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let parsed = sparql_parser()?
                 .parse_update(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
@@ -764,6 +766,37 @@ mod tests {
         let err = r.load(&[doc]).unwrap_err();
         assert!(err.diagnostics().len() >= 2, "{err}");
         assert_eq!(r.len().unwrap(), before);
+    }
+
+    #[test]
+    fn a_writer_waiting_on_a_query_is_not_stalled_by_updates_waiting_on_the_writer() {
+        // One evaluation thread: an update that waited for the writer lock on it would leave the
+        // writer's own query queued until its deadline.
+        let r = Registry::in_memory().unwrap().with_executor(ExecutorLimits {
+            threads: 1,
+            queue: 8,
+            ..ExecutorLimits::default()
+        });
+        r.seed_if_empty().unwrap();
+        let doc = parse_document("x.ttl", "<urn:x> <urn:p> 1 .".into(), RdfFormat::Turtle, None).unwrap();
+        let started = std::time::Instant::now();
+        let writer = {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                r.load_when(&[doc], |reg| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    reg.short_name_taken("nobody").map(|_| ())
+                })
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let updater = {
+            let r = r.clone();
+            std::thread::spawn(move || r.update("INSERT DATA { <urn:y> <urn:p> 2 }"))
+        };
+        assert!(writer.join().unwrap().is_ok());
+        assert!(updater.join().unwrap().is_ok());
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
     #[test]
