@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use oxigraph::io::{JsonLdProfileSet, RdfFormat, RdfParser, RdfSerializer};
+use oxigraph::model::TermRef;
 /// The RDF terms and triples answers are made of (re-exported so callers need no oxigraph dependency).
 pub use oxigraph::model::{Term, Triple};
 use oxigraph::sparql::results::{
@@ -101,13 +102,13 @@ impl GraphFormat {
 }
 
 /// What a term costs in memory, roughly: its text and a fixed overhead.
-fn term_bytes(term: &Term) -> usize {
+fn term_bytes(term: TermRef<'_>) -> usize {
     const OVERHEAD: usize = 32;
     OVERHEAD
         + match term {
-            Term::NamedNode(n) => n.as_str().len(),
-            Term::BlankNode(b) => b.as_str().len(),
-            Term::Literal(l) => l.value().len() + l.datatype().as_str().len() + l.language().map_or(0, str::len),
+            TermRef::NamedNode(n) => n.as_str().len(),
+            TermRef::BlankNode(b) => b.as_str().len(),
+            TermRef::Literal(l) => l.value().len() + l.datatype().as_str().len() + l.language().map_or(0, str::len),
             #[allow(unreachable_patterns)]
             _ => 64,
         }
@@ -118,8 +119,8 @@ impl QueryAnswer {
     /// more than `max_bytes` of terms (their text plus a fixed overhead each).
     pub fn collect(results: QueryResults<'_>, max_rows: usize, max_bytes: usize) -> Result<Self, QueryError> {
         let mut bytes = 0usize;
-        let mut count = |terms: &mut dyn Iterator<Item = &Term>| -> Result<(), QueryError> {
-            bytes = terms.fold(bytes, |b, t| b.saturating_add(term_bytes(t)));
+        let mut count = |more: usize| -> Result<(), QueryError> {
+            bytes = bytes.saturating_add(more);
             if bytes > max_bytes {
                 return Err(QueryError::ResultTooBig(max_bytes));
             }
@@ -139,7 +140,7 @@ impl QueryAnswer {
                         return Err(QueryError::TooLarge(max_rows));
                     }
                     let row = solution.map_err(eval)?.values().to_vec();
-                    count(&mut row.iter().flatten())?;
+                    count(row.iter().flatten().map(|t| term_bytes(t.as_ref())).sum())?;
                     rows.push(row);
                 }
                 Self::Solutions { variables, rows }
@@ -152,12 +153,9 @@ impl QueryAnswer {
                     }
                     let triple = triple.map_err(eval)?;
                     count(
-                        &mut [
-                            Term::from(triple.subject.clone()),
-                            triple.predicate.clone().into(),
-                            triple.object.clone(),
-                        ]
-                        .iter(),
+                        term_bytes(triple.subject.as_ref().into())
+                            + term_bytes(triple.predicate.as_ref().into())
+                            + term_bytes(triple.object.as_ref()),
                     )?;
                     out.push(triple);
                 }

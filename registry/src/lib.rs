@@ -15,6 +15,7 @@
 pub mod answer;
 pub mod bind;
 pub mod bundled;
+mod cancel;
 pub mod error;
 pub mod executor;
 pub mod graphql;

@@ -17,6 +17,7 @@ use oxigraph::store::{StorageError, Store};
 
 use crate::answer::QueryAnswer;
 use crate::bundled;
+use crate::cancel::Evaluations;
 use crate::error::{IngestError, QueryError, StoreError};
 use crate::executor::{Executor, ExecutorLimits};
 use crate::guard::{self, ShapeLimits};
@@ -89,42 +90,7 @@ pub struct Registry {
     writer: Arc<Mutex<()>>,
     /// Cancellation tokens of the queries and updates running now, so that a shutdown can stop
     /// them instead of waiting for their time limits.
-    running: Arc<Running>,
-}
-
-/// The evaluations in flight, by number.
-#[derive(Default)]
-struct Running {
-    tokens: Mutex<std::collections::HashMap<u64, CancellationToken>>,
-    next: AtomicU64,
-    stopping: std::sync::atomic::AtomicBool,
-}
-
-/// A running evaluation's entry; leaving the scope removes it.
-struct Tracked<'a> {
-    running: &'a Running,
-    id: u64,
-}
-
-impl Running {
-    fn track(&self, token: &CancellationToken) -> Result<Tracked<'_>, QueryError> {
-        if self.stopping.load(Ordering::SeqCst) {
-            return Err(QueryError::ShuttingDown);
-        }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(id, token.clone());
-        }
-        Ok(Tracked { running: self, id })
-    }
-}
-
-impl Drop for Tracked<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut tokens) = self.running.tokens.lock() {
-            tokens.remove(&self.id);
-        }
-    }
+    running: Arc<Evaluations>,
 }
 
 /// The fleet index and the write generation it was read at.
@@ -182,7 +148,7 @@ impl Registry {
             queries_run: Arc::new(AtomicU64::new(0)),
             executor: Arc::new(Executor::new(ExecutorLimits::default())),
             writer: Arc::new(Mutex::new(())),
-            running: Arc::new(Running::default()),
+            running: Arc::new(Evaluations::default()),
         })
     }
 
@@ -395,7 +361,7 @@ impl Registry {
                 crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))?
             };
             let token = CancellationToken::new();
-            let _tracked = running.track(&token)?;
+            let _running = running.begin(&token, deadline)?;
             let mut prepared = SparqlEvaluator::new()
                 .with_cancellation_token(token.clone())
                 .for_query(parsed);
@@ -405,7 +371,6 @@ impl Registry {
             if prepared.dataset().is_default_dataset() && store.named_graphs().next().is_some() {
                 prepared.dataset_mut().set_default_graph_as_union();
             }
-            let _watchdog = Watchdog::start(token, deadline);
             let collected = prepared
                 .on_store(&store)
                 .execute()
@@ -430,25 +395,19 @@ impl Registry {
 
     /// Whether any device has this short name.
     pub fn short_name_taken(&self, short_name: &str) -> Result<bool, QueryError> {
-        let answer = self.run_query(
-            "ASK { ?d a seam:Device ; seam:shortName ?name }",
-            vec![(
-                "name".into(),
-                oxigraph::model::Literal::new_simple_literal(short_name).into(),
-            )],
-            &QueryLimits::default(),
-        )?;
-        Ok(matches!(answer, QueryAnswer::Boolean(true)))
+        let name = oxigraph::model::Literal::new_simple_literal(short_name);
+        self.ask("ASK { ?d a seam:Device ; seam:shortName ?name }", ("name", name.into()))
     }
 
     /// Whether `iri` is a device.
     pub fn is_device(&self, iri: &str) -> Result<bool, QueryError> {
         let node = NamedNode::new(iri).map_err(|e| QueryError::Evaluation(format!("<{iri}>: {e}")))?;
-        let answer = self.run_query(
-            "ASK { ?d a seam:Device }",
-            vec![("d".into(), node.into())],
-            &QueryLimits::default(),
-        )?;
+        self.ask("ASK { ?d a seam:Device }", ("d", node.into()))
+    }
+
+    /// An ASK with one parameter bound.
+    fn ask(&self, sparql: &str, (name, value): (&str, oxigraph::model::Term)) -> Result<bool, QueryError> {
+        let answer = self.run_query(sparql, vec![(name.into(), value)], &QueryLimits::default())?;
         Ok(matches!(answer, QueryAnswer::Boolean(true)))
     }
 
@@ -495,8 +454,7 @@ impl Registry {
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
             guard::check_update(&parsed, &limits.shape)?;
             let token = CancellationToken::new();
-            let _tracked = running.track(&token)?;
-            let _watchdog = Watchdog::start(token.clone(), deadline);
+            let _running = running.begin(&token, deadline)?;
             SparqlEvaluator::new()
                 .with_cancellation_token(token.clone())
                 .for_update(parsed)
@@ -543,12 +501,7 @@ impl Registry {
     /// to stop does not wait for a runaway evaluation's time limit (an update cancelled this way
     /// writes nothing).
     pub fn stop_evaluations(&self) {
-        self.running.stopping.store(true, Ordering::SeqCst);
-        if let Ok(tokens) = self.running.tokens.lock() {
-            for token in tokens.values() {
-                token.cancel();
-            }
-        }
+        self.running.stop_all();
     }
 
     /// Serialises writers (see the field). A writer that panicked left nothing half-done behind
@@ -568,107 +521,6 @@ fn evaluation_error(e: QueryEvaluationError, timeout: Duration) -> QueryError {
         QueryEvaluationError::Cancelled => QueryError::Timeout(timeout),
         other => QueryError::Evaluation(other.to_string()),
     }
-}
-
-/// Cancels a query when its time is up; dropping it (the query finished) disarms it. One timer
-/// thread serves every watchdog of the process: a thread per query cost more than most queries
-/// (measured: `seam-bench query-overhead`), and a flood of queries must not be a flood of threads.
-struct Watchdog {
-    finished: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Watchdog {
-    fn start(token: CancellationToken, deadline: Instant) -> Self {
-        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        deadlines().arm(deadline, token, finished.clone());
-        Self { finished }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.finished.store(true, Ordering::SeqCst);
-    }
-}
-
-/// A deadline to keep: cancel `token` at `at` unless `finished` by then.
-struct Armed {
-    at: Instant,
-    token: CancellationToken,
-    finished: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl PartialEq for Armed {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
-    }
-}
-impl Eq for Armed {}
-impl PartialOrd for Armed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Armed {
-    /// Earliest first in a max-heap.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.at.cmp(&self.at)
-    }
-}
-
-/// The process's deadline keeper: one thread, a heap of deadlines, woken by new ones.
-struct Deadlines {
-    heap: Mutex<std::collections::BinaryHeap<Armed>>,
-    wake: std::sync::Condvar,
-}
-
-impl Deadlines {
-    fn arm(&self, at: Instant, token: CancellationToken, finished: Arc<std::sync::atomic::AtomicBool>) {
-        if let Ok(mut heap) = self.heap.lock() {
-            heap.push(Armed { at, token, finished });
-        }
-        self.wake.notify_one();
-    }
-
-    fn run(&self) {
-        let Ok(mut heap) = self.heap.lock() else { return };
-        loop {
-            let now = Instant::now();
-            while heap.peek().is_some_and(|a| a.at <= now) {
-                if let Some(due) = heap.pop() {
-                    if !due.finished.load(Ordering::SeqCst) {
-                        due.token.cancel();
-                    }
-                }
-            }
-            let wait = heap
-                .peek()
-                .map_or(Duration::from_secs(3600), |a| a.at.saturating_duration_since(now));
-            heap = match self.wake.wait_timeout(heap, wait) {
-                Ok((guard, _)) => guard,
-                Err(_) => return,
-            };
-        }
-    }
-}
-
-fn deadlines() -> &'static Deadlines {
-    static DEADLINES: std::sync::OnceLock<&'static Deadlines> = std::sync::OnceLock::new();
-    DEADLINES.get_or_init(|| {
-        let keeper: &'static Deadlines = Box::leak(Box::new(Deadlines {
-            heap: Mutex::new(std::collections::BinaryHeap::new()),
-            wake: std::sync::Condvar::new(),
-        }));
-        // Should the thread not start, queries run without a watchdog: the caller still stops
-        // waiting at the deadline (the executor's own limit).
-        if let Err(e) = std::thread::Builder::new()
-            .name("seam-deadlines".into())
-            .spawn(move || keeper.run())
-        {
-            tracing::error!(error = %e, "cannot start the query deadline thread");
-        }
-        keeper
-    })
 }
 
 /// A SPARQL parser with SEAM's prefixes predeclared (built once: each prefix is an IRI to parse).

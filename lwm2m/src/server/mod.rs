@@ -409,28 +409,12 @@ impl Lwm2mServer {
             self.endpoint.cancel(address, &token);
             return Err(refused(&reply));
         }
-        // A first answer larger than a block carries its first block only: the whole
-        // representation is fetched with a GET (RFC 7959 §3.4), as for notifications.
-        let reply = if reply.partial {
-            let mut whole = Request::new(Method::Get, "");
-            whole.path = segments.clone();
-            whole.accept = reply.content_format;
-            match self.endpoint.request(address, whole).await {
-                Ok(whole) if whole.is_success() => whole,
-                Ok(whole) => {
-                    self.endpoint.cancel(address, &token);
-                    return Err(refused(&whole));
-                }
-                Err(e) => {
-                    self.endpoint.cancel(address, &token);
-                    return Err(e);
-                }
-            }
-        } else {
-            reply
-        };
-        let values = match content::decode(reply.content_format, path, &reply.payload) {
-            Ok(values) => values,
+        // A first answer larger than a block carries its first block only (RFC 7959 §3.4).
+        let decoded = whole_representation(&self.endpoint, address, &segments, reply)
+            .await
+            .and_then(|reply| content::decode(reply.content_format, path, &reply.payload).map(|v| (v, reply.observe)));
+        let (values, last) = match decoded {
+            Ok(decoded) => decoded,
             Err(e) => {
                 self.endpoint.cancel(address, &token);
                 return Err(e);
@@ -442,7 +426,7 @@ impl Lwm2mServer {
             path,
             segments,
             token,
-            last: reply.observe,
+            last,
             initial: values,
             notifications,
             ended: std::sync::atomic::AtomicBool::new(false),
@@ -531,26 +515,13 @@ impl Observation {
             if reply.observe.is_some() {
                 self.last = reply.observe;
             }
-            // A notification larger than a block carries its first block only: the whole
-            // representation is fetched with a GET, whose Block2 transfer the request side
-            // follows (RFC 7959 §3.4).
-            let reply = if reply.partial {
-                let mut request = Request::new(Method::Get, "");
-                request.path = self.segments.clone();
-                request.accept = reply.content_format;
-                match self.endpoint.request(self.peer, request).await {
-                    Ok(whole) if whole.is_success() => whole,
-                    Ok(whole) => {
-                        tracing::warn!(path = %self.path, code = %whole.code_string(), "the rest of a notification was refused");
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::warn!(path = %self.path, error = %e, "the rest of a notification could not be fetched");
-                        continue;
-                    }
+            // A notification larger than a block carries its first block only (RFC 7959 §3.4).
+            let reply = match whole_representation(&self.endpoint, self.peer, &self.segments, reply).await {
+                Ok(whole) => whole,
+                Err(e) => {
+                    tracing::warn!(path = %self.path, error = %e, "the rest of a notification could not be fetched");
+                    continue;
                 }
-            } else {
-                reply
             };
             match content::decode(reply.content_format, self.path, &reply.payload) {
                 Ok(values) => return Some(values),
@@ -565,6 +536,29 @@ impl Observation {
 pub fn is_fresher(new: u32, old: u32) -> bool {
     const HALF: u32 = 1 << 23;
     (old < new && new - old < HALF) || (old > new && old - new > HALF)
+}
+
+/// `reply` itself when it is whole; otherwise the whole representation, fetched with a GET
+/// whose Block2 transfer the request side follows (RFC 7959 §3.4): an observe answer or a
+/// notification larger than a block carries its first block only.
+async fn whole_representation(
+    endpoint: &Endpoint,
+    peer: SocketAddr,
+    segments: &[String],
+    reply: Reply,
+) -> Result<Reply, Lwm2mError> {
+    if !reply.partial {
+        return Ok(reply);
+    }
+    let mut request = Request::new(Method::Get, "");
+    request.path = segments.to_vec();
+    request.accept = reply.content_format;
+    let whole = endpoint.request(peer, request).await?;
+    if whole.is_success() {
+        Ok(whole)
+    } else {
+        Err(refused(&whole))
+    }
 }
 
 fn refused(reply: &Reply) -> Lwm2mError {

@@ -30,35 +30,22 @@ pub(super) async fn add_model(
             "name" => name = Some(value),
             "task" => facts.task = Some(value),
             "accuracy" => {
-                facts.accuracy = Some(value.parse().map_err(|_| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid-parameter",
-                        "Invalid parameter",
-                        format!("accuracy {value:?} is not a number"),
-                    )
-                })?)
+                facts.accuracy = Some(
+                    value
+                        .parse()
+                        .map_err(|_| Problem::invalid_parameter(format!("accuracy {value:?} is not a number")))?,
+                )
             }
             "dataset" => facts.dataset = Some(value),
             "input-sensor" => facts.input_sensors.push(value),
             other => {
-                return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-parameter",
-                    "Unknown parameter",
-                    format!("unknown parameter {other:?} (name, task, accuracy, dataset, input-sensor)"),
-                ))
+                return Err(Problem::unknown_parameter(format!(
+                    "unknown parameter {other:?} (name, task, accuracy, dataset, input-sensor)"
+                )))
             }
         }
     }
-    let name = model_name(name.as_deref().unwrap_or("upload")).map_err(|detail| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Invalid parameter",
-            detail,
-        )
-    })?;
+    let name = model_name(name.as_deref().unwrap_or("upload")).map_err(Problem::invalid_parameter)?;
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let registry = state.registry.clone();
     let (analysis, stored) = web::block(move || -> Result<_, Problem> {

@@ -59,12 +59,9 @@ pub(super) async fn run_post(
                     serde_json::Value::Number(n) => n.to_string(),
                     serde_json::Value::Bool(b) => b.to_string(),
                     other => {
-                        return Err(Problem::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid-parameter",
-                            "Invalid parameter",
-                            format!("parameter `{k}` must be a string, number or boolean, not {other}"),
-                        ))
+                        return Err(Problem::invalid_parameter(format!(
+                            "parameter `{k}` must be a string, number or boolean, not {other}"
+                        )))
                     }
                 };
                 given.push((k, value));
@@ -99,14 +96,9 @@ async fn run(
     let limits = state.config.limits;
     let answer = web::block(move || {
         let resolver = |short: &str| registry.device_by_short_name(short).ok().flatten();
-        let bindings = query.bind(&given, &resolver).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-parameter",
-                "Invalid parameter",
-                e.to_string(),
-            )
-        })?;
+        let bindings = query
+            .bind(&given, &resolver)
+            .map_err(|e| Problem::invalid_parameter(e.to_string()))?;
         registry.query_named(&query, bindings, &limits).map_err(Problem::from)
     })
     .await
@@ -123,12 +115,7 @@ pub(super) async fn match_device(
     let mut explain = false;
     let mut opts = MatchOptions::default();
     let bad = |name: &str, value: &str, what: &str| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Invalid parameter",
-            format!("parameter `{name}`: {value:?} is not {what}"),
-        )
+        Problem::invalid_parameter(format!("parameter `{name}`: {value:?} is not {what}"))
     };
     for (k, v) in decode_pairs(req.query_string())? {
         match k.as_str() {
@@ -142,23 +129,13 @@ pub(super) async fn match_device(
                 opts.latency_budget_s = Some(ms / 1e3);
             }
             other => {
-                return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-parameter",
-                    "Unknown parameter",
-                    format!("unknown parameter `{other}` (this endpoint takes explain, headroomPct, latencyBudgetMs)"),
-                ))
+                return Err(Problem::unknown_parameter(format!(
+                    "unknown parameter `{other}` (this endpoint takes explain, headroomPct, latencyBudgetMs)"
+                )))
             }
         }
     }
-    let opts = MatchOptions::checked(opts.headroom_pct, opts.latency_budget_s).map_err(|detail| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Invalid parameter",
-            detail,
-        )
-    })?;
+    let opts = MatchOptions::checked(opts.headroom_pct, opts.latency_budget_s).map_err(Problem::invalid_parameter)?;
     let registry = state.registry.clone();
     let device = crate::vocab::expand(&path);
     let report = web::block(move || {

@@ -47,6 +47,26 @@ impl Problem {
         self
     }
 
+    /// 400 for a query or form parameter whose value is not what the endpoint takes.
+    pub fn invalid_parameter(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+    }
+
+    /// 400 for a parameter the endpoint does not know; `detail` names the ones it does.
+    pub fn unknown_parameter(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Unknown parameter",
+            detail,
+        )
+    }
+
     /// 401 asking for a bearer token.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let mut p = Self::new(

@@ -46,23 +46,25 @@ pub fn format_for_path(path: &Path) -> Option<RdfFormat> {
 
 /// Reads and parses one file, choosing the format by extension.
 ///
-/// The file is first parsed as a stream, holding nothing: a file that is not what its name says
-/// (a gigabyte of garbage, say) is refused at its first error without being read into memory.
-/// Only a file that parses is then read whole, since its text points diagnostics at their line.
+/// The file is parsed as a stream: a file that is not what its name says (a gigabyte of
+/// garbage, say) is refused at its first error without being read into memory. Only a file that
+/// parses is then read whole, since its text points later diagnostics at their line.
 pub fn read_file(path: &Path) -> Result<Document, IngestError> {
     let format = format_for_path(path).ok_or_else(|| IngestError::UnknownFormat { path: path.to_owned() })?;
-    // RDF/XML is not streamed first: its entity declarations are bounded on the text before any
+    let name = path.display().to_string();
+    // RDF/XML is not streamed: its entity declarations are bounded on the text before any
     // parser may expand them.
-    if !matches!(format, RdfFormat::RdfXml) {
-        check_stream(path, format)?;
-    }
+    let streamed = match format {
+        RdfFormat::RdfXml => None,
+        _ => parse_stream(path, format)?,
+    };
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
         source,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         IngestError::Invalid(vec![Diagnostic {
-            file: path.display().to_string(),
+            file: name.clone(),
             line: None,
             column: None,
             message: format!(
@@ -71,36 +73,48 @@ pub fn read_file(path: &Path) -> Result<Document, IngestError> {
             ),
         }])
     })?;
-    parse_document(&path.display().to_string(), text, format, None)
+    match streamed {
+        Some((quads, prefixes)) => Ok(Document {
+            name,
+            text,
+            format,
+            prefixes,
+            quads,
+        }),
+        None => parse_document(&name, text, format, None),
+    }
 }
 
-/// Parses the file as a stream, keeping no quad, and reports its first syntax error.
-fn check_stream(path: &Path, format: RdfFormat) -> Result<(), IngestError> {
+/// Quads and prefixes, as a parser reports them.
+type Parsed = (Vec<Quad>, Vec<(String, String)>);
+
+/// Parses the file as a stream and reports its first syntax error; `None` when it is not UTF-8
+/// (the whole read then says where, as it always has).
+fn parse_stream(path: &Path, format: RdfFormat) -> Result<Option<Parsed>, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_owned(),
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let parser = RdfParser::from_format(format)
+    let mut reader = RdfParser::from_format(format)
         .for_reader(std::io::BufReader::new(file))
         .with_document_loader(load_bundled_context);
-    for quad in parser {
+    let mut quads = Vec::new();
+    for quad in reader.by_ref() {
         match quad {
-            Ok(_) => {}
+            Ok(q) => quads.push(q),
             Err(oxigraph::io::RdfParseError::Syntax(e)) => {
                 return Err(IngestError::Invalid(vec![parse_diagnostic(
                     &path.display().to_string(),
                     e,
                 )]))
             }
-            Err(oxigraph::io::RdfParseError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                // Not UTF-8: the whole read below says where, as it always has.
-                return Ok(());
-            }
+            Err(oxigraph::io::RdfParseError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(None),
             Err(oxigraph::io::RdfParseError::Io(e)) => return Err(io(e)),
         }
     }
-    Ok(())
+    let prefixes = reader.prefixes().map(|(p, ns)| (p.to_owned(), ns.to_owned())).collect();
+    Ok(Some((quads, prefixes)))
 }
 
 /// Parses `text` as `format`. Relative IRIs are an error unless `base_iri` is given; JSON-LD
@@ -262,14 +276,7 @@ mod tests {
     fn an_rdf_xml_entity_bomb_is_refused_before_it_is_expanded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bomb.rdf");
-        let mut dtd = String::from("<!ENTITY l0 \"lol\">\n");
-        for i in 1..10 {
-            dtd.push_str(&format!("<!ENTITY l{i} \"{}\">\n", format!("&l{};", i - 1).repeat(10)));
-        }
-        let bomb = format!(
-            "<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n{dtd}]>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
-             xmlns:ex=\"urn:ex:\"><rdf:Description rdf:about=\"urn:x\"><ex:p>&l9;</ex:p></rdf:Description></rdf:RDF>\n"
-        );
+        let bomb = xml_entities::tests::laughs(10, 1);
         std::fs::write(&path, bomb).unwrap();
         let err = read_file(&path).unwrap_err();
         assert!(err.to_string().contains("expands to"), "{err}");

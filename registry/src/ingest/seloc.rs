@@ -99,8 +99,17 @@ pub fn import(dir: &Path) -> Result<SelocImport, IngestError> {
         repair_quads(&mut doc, &mut repairs);
         documents.push(doc);
     }
-    documents.push(derive(&documents)?);
-    let (measured, notes) = measure_models(&dir.join("models"), &documents)?;
+    // One scratch store serves both queries: the model query sees the derived facts too.
+    let scratch = Store::new().map_err(StoreError::from)?;
+    scratch
+        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
+        .map_err(StoreError::from)?;
+    let derived = derive(&scratch)?;
+    scratch
+        .extend(derived.quads.iter().cloned())
+        .map_err(StoreError::from)?;
+    documents.push(derived);
+    let (measured, notes) = measure_models(&dir.join("models"), &scratch)?;
     repairs.extend(notes);
     documents.push(measured);
     Ok(SelocImport { documents, repairs })
@@ -252,19 +261,19 @@ fn operation_iri(op: &str) -> Option<NamedNode> {
     Some(NamedNode::new_unchecked(format!("{TD}{local}")))
 }
 
-/// Runs the mapping query over the repaired graph and returns the derived facts as a document.
-fn derive(documents: &[Document]) -> Result<Document, IngestError> {
-    let scratch = Store::new().map_err(StoreError::from)?;
-    scratch
-        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
-        .map_err(StoreError::from)?;
-    let results = SparqlEvaluator::new()
-        .parse_query(MAPPING_QUERY)
+/// Evaluates one of the import's own queries over the scratch store.
+fn run<'a>(scratch: &'a Store, query: &str) -> Result<QueryResults<'a>, IngestError> {
+    SparqlEvaluator::new()
+        .parse_query(query)
         .map_err(|e| invalid_mapping(e.to_string()))?
-        .on_store(&scratch)
+        .on_store(scratch)
         .execute()
-        .map_err(|e| invalid_mapping(e.to_string()))?;
-    let QueryResults::Graph(triples) = results else {
+        .map_err(|e| invalid_mapping(e.to_string()))
+}
+
+/// Runs the mapping query over the repaired graph and returns the derived facts as a document.
+fn derive(scratch: &Store) -> Result<Document, IngestError> {
+    let QueryResults::Graph(triples) = run(scratch, MAPPING_QUERY)? else {
         return Err(invalid_mapping("the mapping is not a CONSTRUCT query".into()));
     };
     let quads = triples
@@ -295,22 +304,12 @@ fn derive(documents: &[Document]) -> Result<Document, IngestError> {
 /// weights, the greedy arena as its activations), and described on SeLoC's own IRI; its task is
 /// SeLoC's category (`nnet:hasCategory`). SeLoC's MAC count stays the model's (the mapping's; the
 /// two agree for all 23 files). A model without its file is reported and stays SeLoC's only.
-fn measure_models(models: &Path, documents: &[Document]) -> Result<(Document, Vec<Repair>), IngestError> {
-    let scratch = Store::new().map_err(StoreError::from)?;
-    scratch
-        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
-        .map_err(StoreError::from)?;
+fn measure_models(models: &Path, scratch: &Store) -> Result<(Document, Vec<Repair>), IngestError> {
     let query = "PREFIX nnet: <https://w3id.org/tinyml-schema/neural-network-schema#>
         PREFIX schema: <http://schema.org/>
         SELECT ?m ?name (SAMPLE(?c) AS ?category) WHERE { ?m a nnet:NeuralNetwork ; schema:name ?name
           OPTIONAL { ?m nnet:hasCategory ?c } } GROUP BY ?m ?name ORDER BY ?name";
-    let results = SparqlEvaluator::new()
-        .parse_query(query)
-        .map_err(|e| invalid_mapping(e.to_string()))?
-        .on_store(&scratch)
-        .execute()
-        .map_err(|e| invalid_mapping(e.to_string()))?;
-    let QueryResults::Solutions(solutions) = results else {
+    let QueryResults::Solutions(solutions) = run(scratch, query)? else {
         return Err(invalid_mapping("the model query is not a SELECT".into()));
     };
     let seam_iri = |local: &str| NamedNode::new_unchecked(format!("{}{local}", crate::vocab::SEAM));

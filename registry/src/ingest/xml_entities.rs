@@ -111,10 +111,12 @@ fn refusal(name: &str, text: &str, at: usize, message: String) -> Diagnostic {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn laughs(levels: usize, refs_in_body: usize) -> String {
+    /// An RDF/XML document whose entity `l{levels-1}` expands to 10^(levels-1) × "ha",
+    /// referenced `refs_in_body` times.
+    pub(crate) fn laughs(levels: usize, refs_in_body: usize) -> String {
         let mut dtd = String::from("<!ENTITY l0 \"ha\">\n");
         for i in 1..levels {
             dtd.push_str(&format!("<!ENTITY l{i} \"{}\">\n", format!("&l{};", i - 1).repeat(10)));

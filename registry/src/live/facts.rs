@@ -97,22 +97,25 @@ pub(crate) enum Resolved {
     NotBound(NamedNode),
 }
 
-/// The device an endpoint name belongs to (see [`Resolved`]).
-pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> Resolved {
-    let name = Literal::new_simple_literal(endpoint);
-    let subject_with = |predicate: &str| {
-        t.quads_for_pattern(
-            None,
-            Some(seam(predicate).as_ref()),
-            Some(name.as_ref().into()),
-            Some(default_graph()),
-        )
+/// The named subjects of `predicate` `object` in the default graph, in store order (lazily:
+/// callers that need one take the first).
+fn subjects_with<'a>(
+    t: &'a Transaction<'_>,
+    predicate: NamedNodeRef<'a>,
+    object: TermRef<'a>,
+) -> impl Iterator<Item = NamedNode> + 'a {
+    t.quads_for_pattern(None, Some(predicate), Some(object), Some(default_graph()))
         .filter_map(Result::ok)
-        .find_map(|q| match q.subject {
+        .filter_map(|q| match q.subject {
             oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
             _ => None,
         })
-    };
+}
+
+/// The device an endpoint name belongs to (see [`Resolved`]).
+pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> Resolved {
+    let name = Literal::new_simple_literal(endpoint);
+    let subject_with = |predicate: &str| subjects_with(t, seam(predicate).as_ref(), name.as_ref().into()).next();
     if let Some(bound) = subject_with("lwm2mEndpoint") {
         return Resolved::Device(bound);
     }
@@ -241,36 +244,12 @@ pub struct Reconciled {
 pub(crate) fn reconcile_after_start(t: &mut Transaction<'_>) -> Reconciled {
     let mut out = Reconciled::default();
     let status = seam("status");
-    let online: Vec<NamedNode> = t
-        .quads_for_pattern(
-            None,
-            Some(status.as_ref()),
-            Some(seam("Online").as_ref().into()),
-            Some(default_graph()),
-        )
-        .filter_map(Result::ok)
-        .filter_map(|q| match q.subject {
-            oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+    let online: Vec<NamedNode> = subjects_with(t, status.as_ref(), seam("Online").as_ref().into()).collect();
     for device in online {
         replace(t, &device, &status, seam("Offline"));
         out.devices_offline += 1;
     }
-    let deployments: Vec<NamedNode> = t
-        .quads_for_pattern(
-            None,
-            Some(rdf::TYPE),
-            Some(seam("Deployment").as_ref().into()),
-            Some(default_graph()),
-        )
-        .filter_map(Result::ok)
-        .filter_map(|q| match q.subject {
-            oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+    let deployments: Vec<NamedNode> = subjects_with(t, rdf::TYPE, seam("Deployment").as_ref().into()).collect();
     let ended = prov("endedAtTime");
     for deployment in deployments {
         if has(t, &deployment, &ended, None) {

@@ -203,6 +203,8 @@ struct Candidate<'a> {
     weight: Option<u64>,
     macs: Option<u64>,
     operators: &'a BTreeSet<String>,
+    /// What dominates its MACs, which decides the throughput figure its latency is estimated with.
+    class: OperatorClass,
     sensors: &'a [SensorRequirement],
     accuracy: Option<f64>,
 }
@@ -216,8 +218,41 @@ impl<'a> Candidate<'a> {
             weight: m.weight_bytes,
             macs: m.macs,
             operators: &m.operators,
+            class: OperatorClass::of(&m.operators),
             sensors: &m.sensors,
             accuracy: m.accuracy,
+        }
+    }
+}
+
+/// A latency estimate and the figures it rests on, borrowed from the fleet (matching estimates
+/// latency for every pair; the owned [`LatencyAssumption`] is made only for what is reported).
+#[derive(Clone, Copy)]
+struct Estimate<'a> {
+    seconds: f64,
+    clock_hz: u64,
+    macs_per_cycle: f64,
+    core: Option<&'a str>,
+    /// The runtime's measured figure, or `None` for the board's generic estimate.
+    measured: Option<&'a super::facts::MeasuredThroughput>,
+}
+
+impl Estimate<'_> {
+    fn assumption(&self, runtime: &RuntimeFacts, dtype: &str) -> LatencyAssumption {
+        LatencyAssumption {
+            runtime: runtime.iri.clone(),
+            core: self.core.map(str::to_owned),
+            clock_hz: self.clock_hz,
+            macs_per_cycle: self.macs_per_cycle,
+            dtype: dtype.to_owned(),
+            operator_class: self.measured.map(|t| t.class.iri()),
+            basis: if self.measured.is_some() {
+                "measured"
+            } else {
+                "estimate"
+            }
+            .to_owned(),
+            source: self.measured.and_then(|t| t.source.clone()),
         }
     }
 }
@@ -318,20 +353,20 @@ impl<'a> DeviceView<'a> {
     fn latency_reason(&self, c: &Candidate<'_>, r: &RuntimeFacts, opts: &MatchOptions) -> Option<Reason> {
         let budget = opts.latency_budget_s?;
         match self.latency(c, r) {
-            Some((est, _)) if est <= budget => None,
-            Some((est, assumption)) => Some(Reason {
+            Some(e) if e.seconds <= budget => None,
+            Some(e) => Some(Reason {
                 constraint: Constraint::Latency,
                 required: format!("{}", round3(budget * 1e3)),
-                available: format!("{}", round3(est * 1e3)),
+                available: format!("{}", round3(e.seconds * 1e3)),
                 unit: Some("ms".into()),
                 message: format!(
                     "Estimated latency {} ms on {} exceeds the budget of {} ms (assuming {} MACs/cycle at {} MHz, {}).",
-                    round3(est * 1e3),
+                    round3(e.seconds * 1e3),
                     r.label,
                     round3(budget * 1e3),
-                    assumption.macs_per_cycle,
-                    round3(assumption.clock_hz as f64 / 1e6),
-                    assumption.basis
+                    e.macs_per_cycle,
+                    round3(e.clock_hz as f64 / 1e6),
+                    if e.measured.is_some() { "measured" } else { "estimate" }
                 ),
             }),
             None => Some(Reason {
@@ -400,45 +435,37 @@ impl<'a> DeviceView<'a> {
     /// runtime on the CPU with no figure measured on that core, the board's generic figure.
     /// A runtime on an accelerator, or one measured on this core but not for this data type and
     /// class, has no estimate: a figure of another kind would be a guess shown as a fact.
-    fn latency(&self, c: &Candidate<'_>, r: &RuntimeFacts) -> Option<(f64, LatencyAssumption)> {
+    fn latency<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts) -> Option<Estimate<'r>>
+    where
+        'a: 'r,
+    {
         let board = self.board?;
         let dtype = c.dtype?;
         let clock = board.clock_hz.filter(|c| *c > 0)?;
         let macs = c.macs?;
-        let class = OperatorClass::of(c.operators);
         let core = board.core.as_deref();
         let measured = core.and_then(|core| {
             r.throughput
                 .iter()
-                .find(|t| t.core == core && t.dtype == dtype && t.class == class)
+                .find(|t| t.core == core && t.dtype == dtype && t.class == c.class)
         });
-        let (mpc, basis, source, operator_class) = match measured {
-            Some(t) => (t.macs_per_cycle, "measured", t.source.clone(), Some(class.iri())),
+        let mpc = match measured {
+            Some(t) => t.macs_per_cycle,
             None => {
                 let measured_on_core = core.is_some_and(|core| r.throughput.iter().any(|t| t.core == core));
                 if !r.accelerators.is_empty() || measured_on_core {
                     return None;
                 }
-                (*board.macs_per_cycle.get(dtype)?, "estimate", None, None)
+                *board.macs_per_cycle.get(dtype)?
             }
         };
-        if mpc <= 0.0 {
-            return None;
-        }
-        let seconds = macs as f64 / (clock as f64 * mpc);
-        Some((
-            seconds,
-            LatencyAssumption {
-                runtime: r.iri.clone(),
-                core: board.core.clone(),
-                clock_hz: clock,
-                macs_per_cycle: mpc,
-                dtype: dtype.to_owned(),
-                operator_class,
-                basis: basis.to_owned(),
-                source,
-            },
-        ))
+        (mpc > 0.0).then(|| Estimate {
+            seconds: macs as f64 / (clock as f64 * mpc),
+            clock_hz: clock,
+            macs_per_cycle: mpc,
+            core,
+            measured,
+        })
     }
 
     fn fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
@@ -522,6 +549,7 @@ impl<'a> DeviceView<'a> {
                 .all(|req| self.sensors().any(|s| s.kind == req.kind && sensor_adequate(s, req)));
         let mut memory_only = false;
         let mut best: Option<(&'a RuntimeFacts, u64, u64)> = None;
+        let mut best_estimate: Option<Estimate<'a>> = None;
         if device_ok {
             for r in &self.runtimes {
                 let typed = c.dtype.is_some_and(|dt| r.dtypes.contains(dt))
@@ -530,11 +558,13 @@ impl<'a> DeviceView<'a> {
                     continue;
                 }
                 // The latency budget, when set, is the runtime's: its own figure decides.
-                if let Some(budget) = opts.latency_budget_s {
-                    if self.latency(c, r).is_none_or(|(est, _)| est > budget) {
-                        continue;
-                    }
-                }
+                let estimate = match opts.latency_budget_s {
+                    Some(budget) => match self.latency(c, r) {
+                        Some(e) if e.seconds <= budget => Some(e),
+                        _ => continue,
+                    },
+                    None => None,
+                };
                 memory_only = true;
                 let (Some(peak), Some(weight)) = (c.peak, c.weight) else {
                     continue;
@@ -545,11 +575,16 @@ impl<'a> DeviceView<'a> {
                     let better = best.is_none_or(|(b, br, bf)| (ram, flash, &r.iri) < (br, bf, &b.iri));
                     if better {
                         best = Some((r, ram, flash));
+                        best_estimate = estimate;
                     }
                 }
             }
         }
-        let latency = best.and_then(|(r, _, _)| self.latency(c, r));
+        // Without a budget nothing was estimated yet: only what is reported needs it.
+        let latency = match (best, opts.latency_budget_s) {
+            (Some((r, _, _)), None) => self.latency(c, r),
+            _ => best_estimate,
+        };
         Quick {
             best,
             memory_only,
@@ -631,7 +666,7 @@ impl<'a> DeviceView<'a> {
 struct Quick<'a> {
     best: Option<(&'a RuntimeFacts, u64, u64)>,
     memory_only: bool,
-    latency: Option<(f64, LatencyAssumption)>,
+    latency: Option<Estimate<'a>>,
 }
 
 /// An int8 variant: the declared one, or one derived from a float32 model by weight
@@ -680,6 +715,7 @@ impl<'a> Variant<'a> {
                 weight: *weight,
                 macs: model.macs,
                 operators: &model.operators,
+                class: OperatorClass::of(&model.operators),
                 sensors: &model.sensors,
                 accuracy: model.accuracy,
             },
@@ -694,13 +730,13 @@ fn compatible(
     runtime: &RuntimeFacts,
     ram_bytes: u64,
     flash_bytes: u64,
-    latency: Option<(f64, LatencyAssumption)>,
+    latency: Option<Estimate<'_>>,
     via: Via,
 ) -> Compatible {
-    let (latency, latency_assumption) = match latency {
-        Some((seconds, assumption)) => (Some(seconds), Some(Box::new(assumption))),
-        None => (None, None),
-    };
+    let latency_assumption = latency
+        .zip(c.dtype)
+        .map(|(e, dtype)| Box::new(e.assumption(runtime, dtype)));
+    let latency = latency.map(|e| e.seconds);
     Compatible {
         model: model.iri.clone(),
         name: model.name.clone(),
