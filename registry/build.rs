@@ -9,16 +9,21 @@ use std::{env, fs};
 
 fn list(dir: &Path, ext: &str) -> Vec<String> {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<String> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == ext))
-                .map(|p| p.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    // A folder that cannot be read is a broken checkout: fail the build rather than bundle
+    // nothing (a registry without its ontology and shapes would accept anything).
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => panic!("cannot read {}: {e}", dir.display()),
+    };
+    let mut files: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .map(|p| p.display().to_string())
+        .collect();
+    if files.is_empty() {
+        panic!("no *.{ext} file in {}", dir.display());
+    }
     files.sort();
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

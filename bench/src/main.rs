@@ -350,7 +350,7 @@ fn query_overhead(queries: usize) -> anyhow::Result<()> {
     registry.seed_if_empty()?;
     let store = Store::new()?;
     let mut loader = store.bulk_loader();
-    for doc in seam_registry::store::bundled_documents()? {
+    for doc in seam_registry::graph::bundled_documents()? {
         loader.load_quads(doc.quads)?;
     }
     loader.commit()?;

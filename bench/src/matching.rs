@@ -78,7 +78,7 @@ pub fn run(
     registry.load(std::slice::from_ref(&synth))?;
     println!("registry: {devices} generated devices + 8 catalog devices, {models} generated + 13 catalog models ({} quads), loaded in {:.1} s", registry.len()?, started.elapsed().as_secs_f64());
     let started = Instant::now();
-    let fleet = registry.fleet()?;
+    let fleet = seam_registry::matching::load_fleet(&registry)?;
     println!(
         "fleet index built from the graph in {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -128,7 +128,7 @@ pub fn run(
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let gql = schema(registry.clone());
+    let gql = schema(seam_registry::matching::FleetIndex::new(registry.clone()));
     let (mut via_graphql, mut direct) = (Vec::new(), Vec::new());
     for d in picks.iter().take(samples.min(100)) {
         let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
@@ -216,7 +216,7 @@ fn peer_run(
     let data = dir.path().join("data.nt");
     let mut writer = RdfSerializer::from_format(RdfFormat::NTriples)
         .for_writer(std::io::BufWriter::new(std::fs::File::create(&data)?));
-    for doc in seam_registry::store::bundled_documents()?
+    for doc in seam_registry::graph::bundled_documents()?
         .iter()
         .chain(std::iter::once(synth))
     {

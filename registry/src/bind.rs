@@ -32,11 +32,37 @@ pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, Unbindab
             _ => return Err(UnbindableTerm(name.clone())),
         }));
     }
-    let values = GraphPattern::Values {
-        variables,
-        bindings: vec![row],
-    };
-    Ok(match query {
+    Ok(join_values(
+        query,
+        GraphPattern::Values {
+            variables,
+            bindings: vec![row],
+        },
+    ))
+}
+
+/// Joins a `VALUES ?variable { … }` of `terms` (one row each) into `query`'s WHERE pattern: a
+/// list of IRIs or literals bound as terms of the algebra, never as text.
+pub fn bind_each(query: Query, variable: &str, terms: &[Term]) -> Result<Query, UnbindableTerm> {
+    let rows = terms
+        .iter()
+        .map(|term| match term {
+            Term::NamedNode(n) => Ok(vec![Some(GroundTerm::NamedNode(n.clone()))]),
+            Term::Literal(l) => Ok(vec![Some(GroundTerm::Literal(l.clone()))]),
+            _ => Err(UnbindableTerm(variable.to_owned())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(join_values(
+        query,
+        GraphPattern::Values {
+            variables: vec![Variable::new_unchecked(variable)],
+            bindings: rows,
+        },
+    ))
+}
+
+fn join_values(query: Query, values: GraphPattern) -> Query {
+    match query {
         Query::Select {
             dataset,
             pattern,
@@ -75,7 +101,7 @@ pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, Unbindab
             pattern: top(pattern, values, true),
             base_iri,
         },
-    })
+    }
 }
 
 /// Walks down the solution modifiers (slice, distinct, the top projection, order, select

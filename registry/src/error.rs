@@ -4,9 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oxigraph::store::StorageError;
-
-/// Opening or writing the embedded store failed.
+/// Opening, reading or writing the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (usually a running `seam serve`) holds the store's lock.
@@ -20,13 +18,13 @@ pub enum StoreError {
     Open {
         /// The store directory.
         path: PathBuf,
-        /// What RocksDB said.
+        /// What the storage said.
         #[source]
-        source: StorageError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A read or write of the store failed.
     #[error("storage error: {0}")]
-    Storage(#[from] StorageError),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// One precise complaint about an input: where it is and what is wrong.
@@ -93,12 +91,6 @@ fn summarize(diagnostics: &[Diagnostic]) -> String {
         [] => "invalid input".to_owned(),
         [one] => one.to_string(),
         [first, rest @ ..] => format!("{first} (and {} more problems)", rest.len()),
-    }
-}
-
-impl From<StorageError> for IngestError {
-    fn from(e: StorageError) -> Self {
-        Self::Store(StoreError::Storage(e))
     }
 }
 

@@ -20,9 +20,10 @@ use oxigraph::io::RdfFormat;
 use oxigraph::model::{NamedNode, Term};
 
 use crate::answer::QueryAnswer;
+use crate::graph::{QueryLimits, Registry};
 use crate::ingest::parse_document;
+use crate::matching::FleetIndex;
 use crate::matching::{self, MatchOptions};
-use crate::store::{QueryLimits, Registry};
 use crate::vocab::{expand, DEVICE, SEAM};
 
 /// The schema type served at `/graphql`.
@@ -32,10 +33,11 @@ pub type SeamSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized(pub bool);
 
-/// Builds the schema over `registry`, with depth and complexity limits.
-pub fn schema(registry: Registry) -> SeamSchema {
+/// Builds the schema over the registry `fleet` indexes, with depth and complexity limits.
+pub fn schema(fleet: FleetIndex) -> SeamSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .data(registry)
+        .data(fleet.registry().clone())
+        .data(fleet)
         // Deep enough for the standard introspection query (seven `ofType` levels), which
         // GraphiQL sends to load the schema; the complexity limit bounds the cost.
         .limit_depth(16)
@@ -754,13 +756,13 @@ async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 's
     tokio::task::spawn_blocking(work).await.map_err(internal)
 }
 
-async fn fleet(registry: &Registry) -> Result<Arc<matching::Fleet>> {
+async fn fleet(index: &FleetIndex) -> Result<Arc<matching::Fleet>> {
     // The index is current almost always; only a rebuild reads the store (on the blocking pool).
-    if let Some(fleet) = registry.cached_fleet() {
+    if let Some(fleet) = index.cached() {
         return Ok(fleet);
     }
-    let registry = registry.clone();
-    tokio::task::spawn_blocking(move || registry.fleet())
+    let index = index.clone();
+    tokio::task::spawn_blocking(move || index.fleet())
         .await
         .map_err(internal)?
         .map_err(internal)
@@ -808,7 +810,7 @@ impl QueryRoot {
     async fn artifact(&self, ctx: &Context<'_>, id: String) -> Result<Option<Artifact>> {
         let registry = ctx.data::<Registry>()?;
         let iri = if id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()) {
-            format!("https://w3id.org/seam/artifact/{}", id.to_ascii_lowercase())
+            crate::iri::artifact(&id.to_ascii_lowercase()).into_string()
         } else {
             expand(&id)
         };
@@ -987,7 +989,7 @@ impl QueryRoot {
         headroom_pct: Option<i32>,
     ) -> Result<MatchReport> {
         let opts = options(latency_budget_ms, headroom_pct)?;
-        let fleet = fleet(ctx.data::<Registry>()?).await?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
         let key = expand(&device);
         let report = off_the_workers(move || matching::match_device(&fleet, &key, &opts, explain))
             .await?
@@ -1030,7 +1032,7 @@ impl QueryRoot {
         headroom_pct: Option<i32>,
     ) -> Result<Vec<DeviceMatch>> {
         let opts = options(latency_budget_ms, headroom_pct)?;
-        let fleet = fleet(ctx.data::<Registry>()?).await?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
         let key = expand(&model);
         let list = off_the_workers(move || matching::compatible_devices(&fleet, &key, &opts))
             .await?
@@ -1054,7 +1056,7 @@ impl QueryRoot {
         headroom_pct: Option<i32>,
     ) -> Result<Vec<MatrixCell>> {
         let opts = options(latency_budget_ms, headroom_pct)?;
-        let fleet = fleet(ctx.data::<Registry>()?).await?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
         Ok(off_the_workers(move || matching::fleet_matrix(&fleet, &opts))
             .await?
             .into_iter()
@@ -1211,9 +1213,9 @@ impl MutationRoot {
                 })
                 .map(|_| ())
                 .map_err(|e| match e {
-                    crate::store::Guarded::Precondition(e) => e,
-                    crate::store::Guarded::Load(e @ crate::IngestError::Invalid(_)) => bad_input(e.to_string()),
-                    crate::store::Guarded::Load(other) => internal(other),
+                    crate::graph::Guarded::Precondition(e) => e,
+                    crate::graph::Guarded::Load(e @ crate::IngestError::Invalid(_)) => bad_input(e.to_string()),
+                    crate::graph::Guarded::Load(other) => internal(other),
                 })
         })
         .await

@@ -13,20 +13,27 @@
 //! - [`live`]: the LwM2M bridge that keeps devices' status, reports and deployments in the graph.
 
 pub mod answer;
+pub mod app;
 pub mod bind;
 pub mod bundled;
 mod cancel;
+pub mod client;
+pub mod data_dir;
 pub mod error;
 pub mod executor;
+pub mod graph;
 pub mod graphql;
 pub mod guard;
 pub mod http;
 pub mod ingest;
+pub mod iri;
 pub mod live;
 pub mod matching;
+pub mod models;
 pub mod named;
 pub mod packaging;
 pub mod remote;
+pub mod selection;
 pub mod store;
 pub mod synth;
 pub mod validate;
@@ -34,8 +41,8 @@ pub mod vocab;
 
 pub use answer::QueryAnswer;
 pub use error::{Diagnostic, IngestError, QueryError, StoreError};
+pub use graph::{QueryLimits, Registry};
 /// The compiler bridge (model analysis), for callers that measure models.
 pub use seam_compiler_bridge as bridge;
 /// The LwM2M protocol crate, for callers that configure the server the bridge serves.
 pub use seam_lwm2m as lwm2m;
-pub use store::{QueryLimits, Registry};

@@ -11,10 +11,10 @@
 //! - [`record`] writes the provenance: artifact ← compilation (backend + options) ← model, and
 //!   the signing key's public key.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oxigraph::model::vocab::{rdf, rdfs, xsd};
-use oxigraph::model::{GraphNameRef, Literal, NamedNode, Quad, Term};
+use oxigraph::model::{Literal, NamedNode, Term};
 use oxsdatatypes::DateTime;
 use seam_compiler_bridge::analysis::Analysis;
 use seam_compiler_bridge::backend::Backends;
@@ -22,16 +22,14 @@ use seam_compiler_bridge::compile::Compiled;
 use seam_compiler_bridge::package::{Cache, Signer};
 use serde::Serialize;
 
+use crate::data_dir::DataDir;
 use crate::ingest::onnx::{measured_dtype, onnx_operator_names, stored_weight_bytes};
+use crate::iri;
 use crate::matching::evaluate::{ram_required, DeviceView, MatchOptions, Reason, Via};
 use crate::matching::facts::{Fleet, ModelFacts};
+use crate::matching::FleetIndex;
 use crate::vocab::{PROV, SEAM};
 use crate::{Registry, StoreError};
-
-/// Where this installation keeps its package signing key, under the data folder.
-pub const KEY_FILE: &str = "keys/package-signing.ed25519";
-/// Where compiled packages are cached, under the data folder.
-pub const CACHE_DIR: &str = "compile-cache";
 
 /// The signing key, the package cache and the backends of one installation.
 pub struct Packager {
@@ -46,11 +44,11 @@ pub struct Packager {
 impl Packager {
     /// Opens the packager of the data folder `data` (creating the key on first use), with the
     /// backends declared in `declarations` added to the built-in ones.
-    pub fn open(data: &Path, declarations: &[PathBuf]) -> Result<Self, seam_compiler_bridge::BridgeError> {
+    pub fn open(data: &DataDir, declarations: &[PathBuf]) -> Result<Self, seam_compiler_bridge::BridgeError> {
         Ok(Self {
             backends: Backends::with_declarations(declarations)?,
-            signer: Signer::open_or_create(&data.join(KEY_FILE))?,
-            cache: Cache::new(&data.join(CACHE_DIR)),
+            signer: Signer::open_or_create(&data.signing_key())?,
+            cache: Cache::new(&data.compile_cache()),
         })
     }
 }
@@ -207,21 +205,6 @@ fn prov(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{PROV}{local}"))
 }
 
-/// The IRI of a package (an artifact), from its SHA-256.
-pub fn artifact_iri(sha256: &str) -> String {
-    format!("https://w3id.org/seam/artifact/{sha256}")
-}
-
-/// The IRI of a signing key, from its public key.
-pub fn key_iri(public_key_hex: &str) -> String {
-    format!("https://w3id.org/seam/key/{public_key_hex}")
-}
-
-/// The IRI of a backend (a `prov:SoftwareAgent`), from its name.
-pub fn backend_iri(name: &str) -> String {
-    format!("https://w3id.org/seam/backend/{name}")
-}
-
 /// Writes the provenance of `compiled` in one transaction:
 /// the artifact (`seam:Artifact`, `prov:wasGeneratedBy` the compilation, `prov:wasDerivedFrom`
 /// the model, `seam:signedWith` the key), the compilation (`seam:Compilation`, `prov:used` the
@@ -235,12 +218,11 @@ pub fn record(
     target: Option<&str>,
 ) -> Result<String, StoreError> {
     let m = &compiled.manifest;
-    let artifact = NamedNode::new_unchecked(artifact_iri(&compiled.sha256));
-    let compilation = NamedNode::new_unchecked(format!("https://w3id.org/seam/compilation/{}", compiled.sha256));
-    let model = NamedNode::new(m.model.iri.clone())
-        .unwrap_or_else(|_| NamedNode::new_unchecked(format!("https://w3id.org/seam/model/{}", m.model.sha256)));
-    let backend = NamedNode::new_unchecked(backend_iri(&m.backend.name));
-    let key = NamedNode::new_unchecked(key_iri(&m.signer.public_key));
+    let artifact = iri::artifact(&compiled.sha256);
+    let compilation = iri::compilation(&compiled.sha256);
+    let model = NamedNode::new(m.model.iri.clone()).unwrap_or_else(|_| iri::model(&m.model.sha256));
+    let backend = iri::backend(&m.backend.name);
+    let key = iri::signing_key(&m.signer.public_key);
     let options = serde_json::to_string(&m.backend.options).unwrap_or_default();
     let target = target.and_then(|t| NamedNode::new(t).ok());
     let mut quads: Vec<(NamedNode, NamedNode, Term)> = vec![
@@ -327,19 +309,13 @@ pub fn record(
         quads.push((artifact.clone(), seam("target"), target.clone().into()));
         quads.push((compilation.clone(), seam("target"), target.into()));
     }
-    registry.transact(|t| {
+    registry.change(|t| {
         // Times of an earlier compilation of the same package are replaced, not accumulated.
         for p in [prov("startedAtTime"), prov("endedAtTime")] {
-            let old: Vec<Quad> = t
-                .quads_for_pattern(Some(compilation.as_ref().into()), Some(p.as_ref()), None, None)
-                .filter_map(Result::ok)
-                .collect();
-            for q in old {
-                t.remove(q.as_ref());
-            }
+            t.remove_all(&compilation, &p);
         }
         for (s, p, o) in quads {
-            t.insert(&Quad::new(s, p, o, GraphNameRef::DefaultGraph));
+            t.add(&s, &p, o);
         }
     })?;
     Ok(artifact.into_string())
@@ -416,7 +392,7 @@ pub enum CompileError {
 /// Plans (with a target), compiles, signs, caches, records the provenance and judges the fit:
 /// what `seam compile` and `POST /compilations` both do.
 pub fn compile_model(
-    registry: &Registry,
+    index: &FleetIndex,
     packager: &Packager,
     order: &CompileOrder<'_>,
 ) -> Result<CompileReport, CompileError> {
@@ -444,7 +420,7 @@ pub fn compile_model(
             } else {
                 analyze_bytes(&folded(order.model)?, None)?
             };
-            let fleet = registry.fleet().map_err(|e| CompileError::Graph(e.to_string()))?;
+            let fleet = index.fleet().map_err(|e| CompileError::Graph(e.to_string()))?;
             let plan = plan(&fleet, &model_facts(&analysis, &iri, &order.stem), device, &opts)?;
             Some((plan, analysis, fleet))
         }
@@ -485,7 +461,7 @@ pub fn compile_model(
     let cache = order.use_cache.then_some(&packager.cache);
     let compiled = compile(&request, backend, &packager.signer, cache)?;
     let artifact = record(
-        registry,
+        index.registry(),
         &compiled,
         started,
         DateTime::now(),

@@ -14,12 +14,12 @@ use std::collections::{HashMap, HashSet};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::vocab::{rdf, rdfs, xsd};
 use oxigraph::model::{Graph, NamedNode, NamedNodeRef, NamedOrBlankNode, Term, TermRef};
-use oxigraph::store::Store;
 
 use crate::answer::compact;
 use crate::error::{Diagnostic, IngestError, StoreError};
 use crate::ingest::locate::Locator;
 use crate::ingest::Document;
+use crate::store::{GraphStore, QuadPattern};
 use crate::vocab::SH;
 
 /// Node kinds `sh:nodeKind` can require.
@@ -156,7 +156,7 @@ impl Shapes {
 
     /// Validates the documents (read together with `store`) and lists every violation, each
     /// located in the document that mentions the offending node.
-    pub fn validate(&self, docs: &[Document], store: &Store) -> Result<Vec<Diagnostic>, StoreError> {
+    pub fn validate(&self, docs: &[Document], store: &dyn GraphStore) -> Result<Vec<Diagnostic>, StoreError> {
         self.validate_replacing(docs, store, None)
     }
 
@@ -166,7 +166,7 @@ impl Shapes {
     pub fn validate_replacing(
         &self,
         docs: &[Document],
-        store: &Store,
+        store: &dyn GraphStore,
         replaced: Option<&NamedNode>,
     ) -> Result<Vec<Diagnostic>, StoreError> {
         let facts = Facts::new(docs, store, replaced.cloned())?;
@@ -211,7 +211,7 @@ struct Facts<'a> {
     by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>>,
     /// Subjects in order of first appearance, with the document they first appear in.
     subjects: Vec<(&'a NamedOrBlankNode, usize)>,
-    store: &'a Store,
+    store: &'a dyn GraphStore,
     /// Every class with all its superclasses (itself included).
     ancestors: HashMap<NamedNode, HashSet<NamedNode>>,
     in_store: RefCell<HashMap<NamedOrBlankNode, bool>>,
@@ -221,7 +221,7 @@ struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    fn new(docs: &'a [Document], store: &'a Store, replaced: Option<NamedNode>) -> Result<Self, StoreError> {
+    fn new(docs: &'a [Document], store: &'a dyn GraphStore, replaced: Option<NamedNode>) -> Result<Self, StoreError> {
         let mut by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>> = HashMap::new();
         let mut subjects = Vec::new();
         let mut parents: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
@@ -239,8 +239,11 @@ impl<'a> Facts<'a> {
                 }
             }
         }
-        for q in store.quads_for_pattern(None, Some(rdfs::SUB_CLASS_OF), None, None) {
-            let q = q?;
+        let sub_class_of = rdfs::SUB_CLASS_OF.into_owned();
+        for q in store.quads_for_pattern(QuadPattern {
+            predicate: Some(&sub_class_of),
+            ..QuadPattern::default()
+        })? {
             if let (NamedOrBlankNode::NamedNode(c), Term::NamedNode(parent)) = (q.subject, q.object) {
                 parents.entry(c).or_default().push(parent);
             }
@@ -285,13 +288,15 @@ impl<'a> Facts<'a> {
         if let Some(known) = self.in_store.borrow().get(s) {
             return Ok(*known);
         }
-        let mut known = false;
-        for q in self.store.quads_for_pattern(Some(n.into()), None, None, None) {
-            if self.counts(&q?) {
-                known = true;
-                break;
-            }
-        }
+        let _ = n;
+        let known = self
+            .store
+            .quads_for_pattern(QuadPattern {
+                subject: Some(s),
+                ..QuadPattern::default()
+            })?
+            .iter()
+            .any(|q| self.counts(q));
         self.in_store.borrow_mut().insert(s.clone(), known);
         Ok(known)
     }
@@ -306,11 +311,11 @@ impl<'a> Facts<'a> {
             .map(|(_, o)| (*o).clone())
             .collect();
         if self.known_to_store(s)? {
-            for q in self
-                .store
-                .quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None)
-            {
-                let q = q?;
+            for q in self.store.quads_for_pattern(QuadPattern {
+                subject: Some(s),
+                predicate: Some(p),
+                ..QuadPattern::default()
+            })? {
                 if !self.counts(&q) {
                     continue;
                 }
@@ -519,7 +524,7 @@ mod tests {
           sh:property [ sh:path ex:ram ; sh:minCount 1 ; sh:maxCount 1 ; sh:datatype xsd:integer ; sh:minInclusive 1 ] ;
           sh:property [ sh:path ex:sensor ; sh:class ex:Sensor ] ."#;
 
-    fn check(data: &str, store: &Store) -> Vec<Diagnostic> {
+    fn check(data: &str, store: &dyn GraphStore) -> Vec<Diagnostic> {
         let shapes = Shapes::parse(SHAPES).unwrap();
         let doc = parse_document("d.ttl", data.into(), RdfFormat::Turtle, None).unwrap();
         shapes.validate(&[doc], store).unwrap()
@@ -527,7 +532,7 @@ mod tests {
 
     #[test]
     fn valid_data_passes_and_subclasses_are_targets() {
-        let store = Store::new().unwrap();
+        let store = crate::store::EmbeddedStore::in_memory().unwrap();
         let d = check(
             "@prefix ex: <http://e/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
              ex:Kit rdfs:subClassOf ex:Board . ex:s a ex:Sensor .
@@ -539,7 +544,7 @@ mod tests {
 
     #[test]
     fn each_violation_is_reported_with_its_position() {
-        let store = Store::new().unwrap();
+        let store = crate::store::EmbeddedStore::in_memory().unwrap();
         let d = check(
             "@prefix ex: <http://e/> .\n\nex:b a ex:Board ; ex:ram -3 , \"x\" ; ex:sensor ex:unknown .\nex:c a ex:Board .\n",
             &store,
@@ -561,12 +566,18 @@ mod tests {
 
     #[test]
     fn store_facts_count_toward_constraints() {
-        let store = Store::new().unwrap();
+        let store = crate::store::EmbeddedStore::in_memory().unwrap();
+        let stored = parse_document(
+            "s.ttl",
+            "<http://e/b> a <http://e/Board> ; <http://e/ram> 4 . <http://e/s> a <http://e/Sensor> .".into(),
+            RdfFormat::Turtle,
+            None,
+        )
+        .unwrap();
         store
-            .load_from_slice(
-                RdfFormat::Turtle,
-                "<http://e/b> a <http://e/Board> ; <http://e/ram> 4 . <http://e/s> a <http://e/Sensor> .",
-            )
+            .commit(crate::store::Commit::Load {
+                parts: &[stored.quads.as_slice()],
+            })
             .unwrap();
         // The sensor is known from the store: fine. A second RAM figure: too many.
         let d = check("@prefix ex: <http://e/> . ex:b ex:sensor ex:s ; ex:ram 8 .", &store);

@@ -137,19 +137,11 @@ pub(super) async fn compilations(
     }
     crate::matching::MatchOptions::checked(headroom, None).map_err(|e| bad("Invalid parameter", e))?;
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
-    let registry = state.registry.clone();
+    let index = state.fleet.clone();
+    let data = state.data.clone();
     let shelf = state.config.lwm2m.clone();
     let result = web::block(move || -> Result<_, Problem> {
-        // The service's own key and cache, beside its store; an in-memory registry gets a
-        // key for its lifetime only.
-        let scratch;
-        let data = match registry.path() {
-            Some(dir) => dir.to_owned(),
-            None => {
-                scratch = tempfile::tempdir().map_err(Problem::internal)?;
-                scratch.path().to_owned()
-            }
-        };
+        // The service's own key and cache (a scratch folder's for an in-memory registry).
         let packager = Packager::open(&data, &[]).map_err(Problem::internal)?;
         let order = CompileOrder {
             model: &body,
@@ -162,7 +154,7 @@ pub(super) async fn compilations(
             headroom_pct: headroom,
             use_cache,
         };
-        let report = compile_model(&registry, &packager, &order).map_err(|e| match e {
+        let report = compile_model(&index, &packager, &order).map_err(|e| match e {
             CompileError::Plan(PlanError::UnknownDevice(d)) => Problem::new(
                 StatusCode::NOT_FOUND,
                 "unknown-device",

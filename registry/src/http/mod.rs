@@ -20,7 +20,9 @@ use actix_web::dev::{Server, Service as _};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::store::{QueryLimits, Registry};
+use crate::data_dir::DataDir;
+use crate::graph::{QueryLimits, Registry};
+use crate::matching::FleetIndex;
 use problem::Problem;
 
 /// How the service behaves.
@@ -36,6 +38,9 @@ pub struct ServiceConfig {
     pub workers: usize,
     /// The LwM2M bridge, when the service runs its LwM2M server (packages and deployments).
     pub lwm2m: Option<crate::live::Lwm2mBridge>,
+    /// The data folder (signing key, compile cache, model files); `None`: a scratch folder
+    /// made for this service (an in-memory registry).
+    pub data: Option<DataDir>,
 }
 
 impl Default for ServiceConfig {
@@ -46,6 +51,7 @@ impl Default for ServiceConfig {
             max_body_bytes: 8 * 1024 * 1024,
             workers: 0,
             lwm2m: None,
+            data: None,
         }
     }
 }
@@ -53,17 +59,27 @@ impl Default for ServiceConfig {
 /// Shared state of the handlers.
 pub(crate) struct AppState {
     pub(crate) registry: Registry,
+    pub(crate) fleet: FleetIndex,
+    /// Where the signing key, the compile cache and model files live.
+    pub(crate) data: DataDir,
     pub(crate) config: ServiceConfig,
     pub(crate) graphql: crate::graphql::SeamSchema,
 }
 
-/// Binds the service on `addr` (use port 0 for an ephemeral port) and returns the server (to be
-/// awaited or spawned) and the address it listens on.
-pub fn bind(registry: Registry, config: ServiceConfig, addr: &str) -> std::io::Result<(Server, SocketAddr)> {
+/// Binds the service over the registry `fleet` indexes on `addr` (use port 0 for an ephemeral
+/// port) and returns the server (to be awaited or spawned) and the address it listens on.
+pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Result<(Server, SocketAddr)> {
     let workers = config.workers;
-    let graphql = crate::graphql::schema(registry.clone());
+    let registry = fleet.registry().clone();
+    let graphql = crate::graphql::schema(fleet.clone());
+    let data = match &config.data {
+        Some(data) => data.clone(),
+        None => DataDir::scratch()?,
+    };
     let state = web::Data::new(AppState {
         registry,
+        fleet,
+        data,
         config,
         graphql,
     });

@@ -9,7 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::problem::Problem;
 use super::sparql::{authorize, decode_pairs, read_bytes};
 use super::AppState;
-use crate::ingest::onnx::{describe, model_iri, ModelFacts};
+use crate::ingest::onnx::ModelFacts;
+use crate::models::{self, ModelError, ModelFile};
 
 pub(super) async fn add_model(
     req: HttpRequest,
@@ -48,41 +49,34 @@ pub(super) async fn add_model(
     let name = model_name(name.as_deref().unwrap_or("upload")).map_err(Problem::invalid_parameter)?;
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let registry = state.registry.clone();
-    let (analysis, stored) = web::block(move || -> Result<_, Problem> {
-        let analysis = seam_compiler_bridge::analysis::analyze_bytes(&body, None).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-model",
-                "Invalid model",
-                e.to_string(),
-            )
-        })?;
-        let doc = describe(
-            std::path::Path::new(&format!("{name}.{}", analysis.format)),
-            &analysis,
-            &facts,
-        )?;
-        registry.load(&[doc])?;
-        // Keep the file beside an on-disk store, as `seam load` does.
-        let stored = match registry.path() {
-            Some(dir) => {
-                let models = dir.join("models");
-                let target = models.join(format!("{}.{}", analysis.sha256, analysis.format));
-                std::fs::create_dir_all(&models)
-                    .and_then(|_| std::fs::write(&target, &body))
-                    .map_err(Problem::internal)?;
-                true
-            }
-            None => false,
-        };
-        Ok((analysis, stored))
+    let data = state.data.clone();
+    let registered = web::block(move || -> Result<_, Problem> {
+        let model = ModelFile::from_bytes(&name, body.to_vec(), &facts).map_err(model_problem)?;
+        let registered =
+            models::register(&registry, &data, std::slice::from_ref(&model), Vec::new()).map_err(model_problem)?;
+        Ok((model.analysis, registered))
     })
     .await
     .map_err(Problem::internal)??;
-    let iri = model_iri(&analysis.sha256);
+    let (analysis, registered) = registered;
+    let stored = registered.models.iter().any(|(_, kept)| kept.is_some());
+    let iri = crate::iri::model(&analysis.sha256).into_string();
     Ok(HttpResponse::Created()
         .insert_header(("Location", iri.clone()))
         .json(serde_json::json!({ "model": iri, "stored": stored, "analysis": analysis })))
+}
+
+fn model_problem(e: ModelError) -> Problem {
+    match e {
+        ModelError::Invalid(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-model",
+            "Invalid model",
+            e.to_string(),
+        ),
+        ModelError::Ingest(e) => Problem::from(e),
+        keep @ ModelError::Keep { .. } => Problem::internal(keep),
+    }
 }
 
 /// The file name of a `Content-Disposition` value (`attachment; filename="kws.onnx"`), without its

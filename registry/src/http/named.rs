@@ -136,10 +136,10 @@ pub(super) async fn match_device(
         }
     }
     let opts = MatchOptions::checked(opts.headroom_pct, opts.latency_budget_s).map_err(Problem::invalid_parameter)?;
-    let registry = state.registry.clone();
+    let index = state.fleet.clone();
     let device = crate::vocab::expand(&path);
     let report = web::block(move || {
-        registry
+        index
             .fleet()
             .map(|fleet| matching::match_device(&fleet, &device, &opts, explain))
     })

@@ -94,7 +94,7 @@ fn onnx_kernel(op: &str) -> Option<&str> {
 
 /// The IRI a model file gets: content-addressed, so loading the same file twice is one model.
 pub fn model_iri(sha256: &str) -> String {
-    format!("https://w3id.org/seam/model/{sha256}")
+    crate::iri::model(sha256).into_string()
 }
 
 fn seam(local: &str) -> NamedNode {

@@ -16,11 +16,11 @@ use std::path::Path;
 
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Literal, NamedNode, Quad, Term};
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
-use oxigraph::store::Store;
 
 use super::{parse_document, Document};
-use crate::error::{Diagnostic, IngestError, StoreError};
+use crate::answer::QueryAnswer;
+use crate::error::{Diagnostic, IngestError};
+use crate::store::{Commit, EmbeddedStore, Evaluation, GraphStore};
 use crate::vocab::{HCTL, SCHEMA, TD, XSD};
 
 /// The named graph SeLoC-ML's import lives in (replaced on re-import).
@@ -100,14 +100,13 @@ pub fn import(dir: &Path) -> Result<SelocImport, IngestError> {
         documents.push(doc);
     }
     // One scratch store serves both queries: the model query sees the derived facts too.
-    let scratch = Store::new().map_err(StoreError::from)?;
-    scratch
-        .extend(documents.iter().flat_map(|d| d.quads.iter().cloned()))
-        .map_err(StoreError::from)?;
+    let scratch = EmbeddedStore::in_memory()?;
+    let parts: Vec<&[Quad]> = documents.iter().map(|d| d.quads.as_slice()).collect();
+    scratch.commit(Commit::Load { parts: &parts })?;
     let derived = derive(&scratch)?;
-    scratch
-        .extend(derived.quads.iter().cloned())
-        .map_err(StoreError::from)?;
+    scratch.commit(Commit::Load {
+        parts: &[derived.quads.as_slice()],
+    })?;
     documents.push(derived);
     let (measured, notes) = measure_models(&dir.join("models"), &scratch)?;
     repairs.extend(notes);
@@ -262,33 +261,31 @@ fn operation_iri(op: &str) -> Option<NamedNode> {
 }
 
 /// Evaluates one of the import's own queries over the scratch store.
-fn run<'a>(scratch: &'a Store, query: &str) -> Result<QueryResults<'a>, IngestError> {
-    SparqlEvaluator::new()
+fn run(scratch: &EmbeddedStore, query: &str) -> Result<QueryAnswer, IngestError> {
+    let parsed = spargebra::SparqlParser::new()
         .parse_query(query)
-        .map_err(|e| invalid_mapping(e.to_string()))?
-        .on_store(scratch)
-        .execute()
+        .map_err(|e| invalid_mapping(e.to_string()))?;
+    scratch
+        .query(parsed, &Evaluation::unbounded())
         .map_err(|e| invalid_mapping(e.to_string()))
 }
 
 /// Runs the mapping query over the repaired graph and returns the derived facts as a document.
-fn derive(scratch: &Store) -> Result<Document, IngestError> {
-    let QueryResults::Graph(triples) = run(scratch, MAPPING_QUERY)? else {
+fn derive(scratch: &EmbeddedStore) -> Result<Document, IngestError> {
+    let QueryAnswer::Graph(triples) = run(scratch, MAPPING_QUERY)? else {
         return Err(invalid_mapping("the mapping is not a CONSTRUCT query".into()));
     };
     let quads = triples
+        .into_iter()
         .map(|t| {
-            t.map(|t| {
-                Quad::new(
-                    t.subject,
-                    t.predicate,
-                    t.object,
-                    oxigraph::model::GraphName::DefaultGraph,
-                )
-            })
+            Quad::new(
+                t.subject,
+                t.predicate,
+                t.object,
+                oxigraph::model::GraphName::DefaultGraph,
+            )
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid_mapping(e.to_string()))?;
+        .collect();
     Ok(Document {
         name: "ontology/mappings/seloc-ml.rq".into(),
         text: String::new(),
@@ -304,13 +301,17 @@ fn derive(scratch: &Store) -> Result<Document, IngestError> {
 /// weights, the greedy arena as its activations), and described on SeLoC's own IRI; its task is
 /// SeLoC's category (`nnet:hasCategory`). SeLoC's MAC count stays the model's (the mapping's; the
 /// two agree for all 23 files). A model without its file is reported and stays SeLoC's only.
-fn measure_models(models: &Path, scratch: &Store) -> Result<(Document, Vec<Repair>), IngestError> {
+fn measure_models(models: &Path, scratch: &EmbeddedStore) -> Result<(Document, Vec<Repair>), IngestError> {
     let query = "PREFIX nnet: <https://w3id.org/tinyml-schema/neural-network-schema#>
         PREFIX schema: <http://schema.org/>
         SELECT ?m ?name (SAMPLE(?c) AS ?category) WHERE { ?m a nnet:NeuralNetwork ; schema:name ?name
           OPTIONAL { ?m nnet:hasCategory ?c } } GROUP BY ?m ?name ORDER BY ?name";
-    let QueryResults::Solutions(solutions) = run(scratch, query)? else {
+    let QueryAnswer::Solutions { variables, rows } = run(scratch, query)? else {
         return Err(invalid_mapping("the model query is not a SELECT".into()));
+    };
+    let column = |name: &str| variables.iter().position(|v| v.as_str() == name);
+    let (Some(m_at), Some(name_at), category_at) = (column("m"), column("name"), column("category")) else {
+        return Err(invalid_mapping("the model query does not select ?m and ?name".into()));
     };
     let seam_iri = |local: &str| NamedNode::new_unchecked(format!("{}{local}", crate::vocab::SEAM));
     let mut quads = Vec::new();
@@ -318,10 +319,9 @@ fn measure_models(models: &Path, scratch: &Store) -> Result<(Document, Vec<Repai
     let mut add = |s: &NamedNode, p: NamedNode, o: Term| {
         quads.push(Quad::new(s.clone(), p, o, oxigraph::model::GraphName::DefaultGraph));
     };
-    for solution in solutions {
-        let solution = solution.map_err(|e| invalid_mapping(e.to_string()))?;
-        let (Some(Term::NamedNode(model)), Some(Term::Literal(name))) = (solution.get("m"), solution.get("name"))
-        else {
+    for row in &rows {
+        let cell = |at: usize| row.get(at).and_then(Option::as_ref);
+        let (Some(Term::NamedNode(model)), Some(Term::Literal(name))) = (cell(m_at), cell(name_at)) else {
             continue;
         };
         let file = models.join(format!("{}.tflite", name.value()));
@@ -358,7 +358,7 @@ fn measure_models(models: &Path, scratch: &Store) -> Result<(Document, Vec<Repai
         };
         let rdf_type = NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
         add(model, rdf_type, seam_iri("Model").into());
-        let task = match solution.get("category") {
+        let task = match category_at.and_then(cell) {
             Some(Term::NamedNode(c)) => c.clone(),
             _ => NamedNode::new_unchecked("https://w3id.org/tinyml-schema/neural-network-schema#Classification"),
         };

@@ -5,10 +5,10 @@
 //! already describes keeps its location, runtime and catalog sensors when it comes online.
 
 use oxigraph::model::vocab::{rdf, rdfs};
-use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedNodeRef, Quad, Term, TermRef};
-use oxigraph::store::Transaction;
+use oxigraph::model::{Literal, NamedNode, Quad, Term};
 use oxsdatatypes::DateTime;
 
+use crate::store::Draft;
 use crate::vocab::{DEVICE, PROV, SEAM};
 
 pub(crate) fn seam(local: &str) -> NamedNode {
@@ -22,69 +22,15 @@ fn prov(local: &str) -> NamedNode {
 /// The IRI a newly seen endpoint gets: `dev:` + the name, percent-encoded beyond the
 /// unreserved characters (an endpoint name is whatever the device chose; `urn:imei:…` is common).
 pub(crate) fn device_iri(endpoint: &str) -> NamedNode {
-    let mut iri = String::from(DEVICE);
-    for byte in endpoint.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            iri.push(byte as char);
-        } else {
-            iri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    NamedNode::new_unchecked(iri)
+    NamedNode::new_unchecked(format!("{DEVICE}{}", crate::iri::encode_segment(endpoint)))
 }
 
 fn now() -> Literal {
     Literal::from(DateTime::now())
 }
 
-fn default_graph() -> GraphNameRef<'static> {
-    GraphNameRef::DefaultGraph
-}
-
-/// Sets `subject predicate value`, removing the predicate's previous values.
-fn replace(t: &mut Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
-    remove_all(t, subject, predicate);
-    t.insert(&Quad::new(
-        subject.clone(),
-        predicate.clone(),
-        value.into(),
-        default_graph(),
-    ));
-}
-
-fn remove_all(t: &mut Transaction<'_>, subject: &NamedNode, predicate: &NamedNode) {
-    let old: Vec<Quad> = t
-        .quads_for_pattern(
-            Some(subject.as_ref().into()),
-            Some(predicate.as_ref()),
-            None,
-            Some(default_graph()),
-        )
-        .filter_map(Result::ok)
-        .collect();
-    for quad in &old {
-        t.remove(quad);
-    }
-}
-
-fn insert(t: &mut Transaction<'_>, subject: &NamedNode, predicate: NamedNodeRef<'_>, value: impl Into<Term>) {
-    t.insert(&Quad::new(
-        subject.clone(),
-        predicate.into_owned(),
-        value.into(),
-        default_graph(),
-    ));
-}
-
-fn has(t: &Transaction<'_>, subject: &NamedNode, predicate: &NamedNode, value: Option<TermRef<'_>>) -> bool {
-    t.quads_for_pattern(
-        Some(subject.as_ref().into()),
-        Some(predicate.as_ref()),
-        value,
-        Some(default_graph()),
-    )
-    .next()
-    .is_some()
+fn text(value: impl Into<String>) -> Literal {
+    Literal::new_simple_literal(value)
 }
 
 /// Whose facts a registration may write.
@@ -97,25 +43,10 @@ pub(crate) enum Resolved {
     NotBound(NamedNode),
 }
 
-/// The named subjects of `predicate` `object` in the default graph, in store order (lazily:
-/// callers that need one take the first).
-fn subjects_with<'a>(
-    t: &'a Transaction<'_>,
-    predicate: NamedNodeRef<'a>,
-    object: TermRef<'a>,
-) -> impl Iterator<Item = NamedNode> + 'a {
-    t.quads_for_pattern(None, Some(predicate), Some(object), Some(default_graph()))
-        .filter_map(Result::ok)
-        .filter_map(|q| match q.subject {
-            oxigraph::model::NamedOrBlankNode::NamedNode(n) => Some(n),
-            _ => None,
-        })
-}
-
 /// The device an endpoint name belongs to (see [`Resolved`]).
-pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> Resolved {
-    let name = Literal::new_simple_literal(endpoint);
-    let subject_with = |predicate: &str| subjects_with(t, seam(predicate).as_ref(), name.as_ref().into()).next();
+pub(crate) fn resolve_device(t: &Draft<'_>, endpoint: &str) -> Resolved {
+    let name = Term::from(text(endpoint));
+    let subject_with = |predicate: &str| t.subjects(&seam(predicate), &name).into_iter().next();
     if let Some(bound) = subject_with("lwm2mEndpoint") {
         return Resolved::Device(bound);
     }
@@ -123,7 +54,7 @@ pub(crate) fn resolve_device(t: &Transaction<'_>, endpoint: &str) -> Resolved {
         return Resolved::NotBound(named);
     }
     let iri = device_iri(endpoint);
-    if has(t, &iri, &NamedNode::new_unchecked(rdf::TYPE.as_str()), None) {
+    if t.has(&iri, &rdf::TYPE.into_owned(), None) {
         return Resolved::NotBound(iri);
     }
     Resolved::Device(iri)
@@ -147,30 +78,17 @@ pub(crate) fn ipso_sensor_kind(object: u16) -> Option<&'static str> {
 }
 
 /// A device registered or updated: online, seen now, with the sensors its registration announces.
-pub(crate) fn online(
-    t: &mut Transaction<'_>,
-    device: &NamedNode,
-    endpoint: &str,
-    version: &str,
-    sensors: &[(u16, u16)],
-) {
-    insert(t, device, rdf::TYPE, seam("Device"));
-    if !has(t, device, &seam("shortName"), None) {
-        insert(
-            t,
-            device,
-            seam("shortName").as_ref(),
-            Literal::new_simple_literal(endpoint),
-        );
+pub(crate) fn online(t: &mut Draft<'_>, device: &NamedNode, endpoint: &str, version: &str, sensors: &[(u16, u16)]) {
+    t.add(device, &rdf::TYPE.into_owned(), seam("Device"));
+    if !t.has(device, &seam("shortName"), None) {
+        t.add(device, &seam("shortName"), text(endpoint));
     }
-    replace(t, device, &seam("lwm2mEndpoint"), Literal::new_simple_literal(endpoint));
-    replace(t, device, &seam("lwm2mVersion"), Literal::new_simple_literal(version));
-    replace(t, device, &seam("status"), seam("Online"));
-    replace(t, device, &seam("lastSeen"), now());
-    if !has(t, device, &seam("board"), None)
-        && !has(t, device, &seam("flag"), Some(seam("UnknownBoard").as_ref().into()))
-    {
-        insert(t, device, seam("flag").as_ref(), seam("NotDescribed"));
+    t.set(device, &seam("lwm2mEndpoint"), text(endpoint));
+    t.set(device, &seam("lwm2mVersion"), text(version));
+    t.set(device, &seam("status"), seam("Online"));
+    t.set(device, &seam("lastSeen"), now());
+    if !t.has(device, &seam("board"), None) && !t.has(device, &seam("flag"), Some(&seam("UnknownBoard").into())) {
+        t.add(device, &seam("flag"), seam("NotDescribed"));
     }
 
     // Sensors this service created from a registration live under the device's IRI; they are
@@ -178,55 +96,50 @@ pub(crate) fn online(
     let prefix = format!("{}/sensor/", device.as_str());
     let has_sensor = seam("hasSensor");
     let old: Vec<NamedNode> = t
-        .quads_for_pattern(
-            Some(device.as_ref().into()),
-            Some(has_sensor.as_ref()),
-            None,
-            Some(default_graph()),
-        )
-        .filter_map(Result::ok)
-        .filter_map(|q| match q.object {
+        .objects(device, &has_sensor)
+        .into_iter()
+        .filter_map(|o| match o {
             Term::NamedNode(n) if n.as_str().starts_with(&prefix) => Some(n),
             _ => None,
         })
         .collect();
     for sensor in old {
-        let quads: Vec<Quad> = t
-            .quads_for_pattern(Some(sensor.as_ref().into()), None, None, Some(default_graph()))
-            .filter_map(Result::ok)
-            .collect();
-        for quad in &quads {
-            t.remove(quad);
+        let subject = sensor.clone().into();
+        for quad in t.quads(crate::store::QuadPattern {
+            subject: Some(&subject),
+            graph: Some(&oxigraph::model::GraphName::DefaultGraph),
+            ..Default::default()
+        }) {
+            t.remove(&quad);
         }
-        t.remove(&Quad::new(device.clone(), has_sensor.clone(), sensor, default_graph()));
+        t.remove(&Quad::new(
+            device.clone(),
+            has_sensor.clone(),
+            sensor,
+            oxigraph::model::GraphName::DefaultGraph,
+        ));
     }
     for (object, instance) in sensors {
         let Some(kind) = ipso_sensor_kind(*object) else {
             continue;
         };
         let sensor = NamedNode::new_unchecked(format!("{prefix}{object}-{instance}"));
-        insert(t, device, has_sensor.as_ref(), sensor.clone());
-        insert(t, &sensor, rdf::TYPE, seam("Sensor"));
-        insert(t, &sensor, seam("sensorKind").as_ref(), seam(kind));
-        insert(
-            t,
+        t.add(device, &has_sensor, sensor.clone());
+        t.add(&sensor, &rdf::TYPE.into_owned(), seam("Sensor"));
+        t.add(&sensor, &seam("sensorKind"), seam(kind));
+        t.add(&sensor, &seam("ipsoObject"), Literal::from(i64::from(*object)));
+        t.add(
             &sensor,
-            seam("ipsoObject").as_ref(),
-            Literal::from(i64::from(*object)),
-        );
-        insert(
-            t,
-            &sensor,
-            rdfs::LABEL,
-            Literal::new_simple_literal(format!("IPSO {object}/{instance} ({kind})")),
+            &rdfs::LABEL.into_owned(),
+            text(format!("IPSO {object}/{instance} ({kind})")),
         );
     }
 }
 
 /// A device de-registered or expired: offline, with its history kept.
-pub(crate) fn offline(t: &mut Transaction<'_>, device: &NamedNode) {
-    replace(t, device, &seam("status"), seam("Offline"));
-    replace(t, device, &seam("lastSeen"), now());
+pub(crate) fn offline(t: &mut Draft<'_>, device: &NamedNode) {
+    t.set(device, &seam("status"), seam("Offline"));
+    t.set(device, &seam("lastSeen"), now());
 }
 
 /// What a restart found and corrected.
@@ -241,40 +154,32 @@ pub struct Reconciled {
 /// Makes the graph true again after the service starts: it holds no registration and no delivery
 /// in flight, so devices recorded as online are offline until they register again, and
 /// deliveries that never ended are ended as interrupted, keeping their last known step.
-pub(crate) fn reconcile_after_start(t: &mut Transaction<'_>) -> Reconciled {
+pub(crate) fn reconcile_after_start(t: &mut Draft<'_>) -> Reconciled {
     let mut out = Reconciled::default();
     let status = seam("status");
-    let online: Vec<NamedNode> = subjects_with(t, status.as_ref(), seam("Online").as_ref().into()).collect();
-    for device in online {
-        replace(t, &device, &status, seam("Offline"));
+    for device in t.subjects(&status, &seam("Online").into()) {
+        t.set(&device, &status, seam("Offline"));
         out.devices_offline += 1;
     }
-    let deployments: Vec<NamedNode> = subjects_with(t, rdf::TYPE, seam("Deployment").as_ref().into()).collect();
     let ended = prov("endedAtTime");
-    for deployment in deployments {
-        if has(t, &deployment, &ended, None) {
+    for deployment in t.subjects(&rdf::TYPE.into_owned(), &seam("Deployment").into()) {
+        if t.has(&deployment, &ended, None) {
             continue;
         }
         let last = t
-            .quads_for_pattern(
-                Some(deployment.as_ref().into()),
-                Some(seam("result").as_ref()),
-                None,
-                Some(default_graph()),
-            )
-            .filter_map(Result::ok)
-            .find_map(|q| match q.object {
+            .objects(&deployment, &seam("result"))
+            .into_iter()
+            .find_map(|o| match o {
                 Term::Literal(l) => Some(l.value().to_owned()),
                 _ => None,
             })
             .unwrap_or_else(|| "started".to_owned());
-        replace(
-            t,
+        t.set(
             &deployment,
             &seam("result"),
-            Literal::new_simple_literal(format!("interrupted: the service stopped during step {last:?}")),
+            text(format!("interrupted: the service stopped during step {last:?}")),
         );
-        insert(t, &deployment, ended.as_ref(), now());
+        t.add(&deployment, &ended, now());
         out.deliveries_interrupted += 1;
     }
     out
@@ -299,104 +204,91 @@ pub struct DeviceReport {
 
 /// A device described by its Object 3: the reported facts, its board if the catalog knows it,
 /// or the unknown-board flag if not.
-pub(crate) fn described(t: &mut Transaction<'_>, device: &NamedNode, report: &DeviceReport, board: Option<&NamedNode>) {
-    let text = |t: &mut Transaction<'_>, p: &str, v: &Option<String>| {
+pub(crate) fn described(t: &mut Draft<'_>, device: &NamedNode, report: &DeviceReport, board: Option<&NamedNode>) {
+    for (p, v) in [
+        ("reportedManufacturer", &report.manufacturer),
+        ("reportedModelNumber", &report.model_number),
+        ("serialNumber", &report.serial_number),
+        ("firmwareVersion", &report.firmware_version),
+    ] {
         if let Some(v) = v {
-            replace(t, device, &seam(p), Literal::new_simple_literal(v));
+            t.set(device, &seam(p), text(v));
         }
-    };
-    text(t, "reportedManufacturer", &report.manufacturer);
-    text(t, "reportedModelNumber", &report.model_number);
-    text(t, "serialNumber", &report.serial_number);
-    text(t, "firmwareVersion", &report.firmware_version);
+    }
     if let Some(free) = report.memory_free_bytes.filter(|v| *v >= 0) {
-        replace(t, device, &seam("freeFlashBytes"), Literal::from(free));
+        t.set(device, &seam("freeFlashBytes"), Literal::from(free));
     }
     if let Some(total) = report.memory_total_bytes.filter(|v| *v >= 0) {
-        replace(t, device, &seam("reportedMemoryTotalBytes"), Literal::from(total));
+        t.set(device, &seam("reportedMemoryTotalBytes"), Literal::from(total));
     }
     let flag = seam("flag");
+    let default = oxigraph::model::GraphName::DefaultGraph;
     t.remove(&Quad::new(
         device.clone(),
         flag.clone(),
         seam("NotDescribed"),
-        default_graph(),
+        default.clone(),
     ));
     match board {
         Some(board) => {
-            replace(t, device, &seam("board"), board.clone());
-            t.remove(&Quad::new(device.clone(), flag, seam("UnknownBoard"), default_graph()));
+            t.set(device, &seam("board"), board.clone());
+            t.remove(&Quad::new(device.clone(), flag, seam("UnknownBoard"), default));
         }
-        None => insert(t, device, flag.as_ref(), seam("UnknownBoard")),
+        None => t.add(device, &flag, seam("UnknownBoard")),
     }
-}
-
-/// The IRI of the artifact with digest `sha256`.
-pub(crate) fn artifact_iri(sha256: &str) -> NamedNode {
-    NamedNode::new_unchecked(format!("https://w3id.org/seam/artifact/{sha256}"))
 }
 
 /// A deployment begins: a `seam:Deployment` (a `prov:Activity`) that used the artifact and
 /// targets the device.
 pub(crate) fn deployment_started(
-    t: &mut Transaction<'_>,
+    t: &mut Draft<'_>,
     deployment: &NamedNode,
     device: &NamedNode,
     sha256: &str,
     method: &str,
     object: u16,
 ) {
-    let artifact = artifact_iri(sha256);
-    insert(t, &artifact, rdf::TYPE, seam("Artifact"));
-    replace(t, &artifact, &seam("sha256"), Literal::new_simple_literal(sha256));
-    insert(t, deployment, rdf::TYPE, seam("Deployment"));
-    insert(t, deployment, prov("used").as_ref(), artifact);
-    insert(t, deployment, seam("target").as_ref(), device.clone());
-    insert(t, deployment, prov("startedAtTime").as_ref(), now());
-    insert(
-        t,
-        deployment,
-        seam("deliveryMethod").as_ref(),
-        Literal::new_simple_literal(method),
-    );
-    insert(
-        t,
-        deployment,
-        seam("lwm2mObject").as_ref(),
-        Literal::from(i64::from(object)),
-    );
-    replace(t, deployment, &seam("result"), Literal::new_simple_literal("started"));
+    let artifact = crate::iri::artifact(sha256);
+    t.add(&artifact, &rdf::TYPE.into_owned(), seam("Artifact"));
+    t.set(&artifact, &seam("sha256"), text(sha256));
+    t.add(deployment, &rdf::TYPE.into_owned(), seam("Deployment"));
+    t.add(deployment, &prov("used"), artifact);
+    t.add(deployment, &seam("target"), device.clone());
+    t.add(deployment, &prov("startedAtTime"), now());
+    t.add(deployment, &seam("deliveryMethod"), text(method));
+    t.add(deployment, &seam("lwm2mObject"), Literal::from(i64::from(object)));
+    t.set(deployment, &seam("result"), text("started"));
 }
 
 /// A deployment moved on to `step` (with the device's Update Result, when known).
 pub(crate) fn deployment_step(
-    t: &mut Transaction<'_>,
+    t: &mut Draft<'_>,
     deployment: &NamedNode,
     step: &str,
     result: Option<i64>,
     detail: &str,
 ) {
-    let text = if detail.is_empty() {
+    let line = if detail.is_empty() {
         step.to_owned()
     } else {
         format!("{step}: {detail}")
     };
-    replace(t, deployment, &seam("result"), Literal::new_simple_literal(text));
+    t.set(deployment, &seam("result"), text(line));
     if let Some(code) = result {
-        replace(t, deployment, &seam("updateResult"), Literal::from(code));
+        t.set(deployment, &seam("updateResult"), Literal::from(code));
     }
 }
 
 /// A deployment ended; on success the device now runs the artifact.
 pub(crate) fn deployment_ended(
-    t: &mut Transaction<'_>,
+    t: &mut Draft<'_>,
     deployment: &NamedNode,
     device: &NamedNode,
     sha256: &str,
     installed: bool,
 ) {
-    insert(t, deployment, prov("endedAtTime").as_ref(), now());
+    t.add(deployment, &prov("endedAtTime"), now());
     if installed {
-        replace(t, device, &seam("runs"), artifact_iri(sha256));
+        t.set(device, &seam("runs"), crate::iri::artifact(sha256));
     }
 }

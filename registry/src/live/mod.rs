@@ -25,7 +25,8 @@ use tokio::sync::{mpsc, Semaphore};
 pub use facts::{DeviceReport, Reconciled};
 
 use crate::error::StoreError;
-use crate::store::Registry;
+use crate::graph::Registry;
+use crate::store::QuadPattern;
 use crate::vocab::CATALOG;
 
 /// Object 3 resources SEAM records: manufacturer, model number, serial number, firmware
@@ -136,7 +137,7 @@ impl Lwm2mBridge {
         let reconciled = bridge
             .inner
             .registry
-            .transact(facts::reconcile_after_start)
+            .change(facts::reconcile_after_start)
             .map_err(std::io::Error::other)?;
         if reconciled != facts::Reconciled::default() {
             tracing::info!(
@@ -252,7 +253,7 @@ impl Lwm2mBridge {
     /// Applies a batch of server events in one transaction.
     fn apply(&self, events: &[ServerEvent]) -> Result<(), StoreError> {
         let inner = &self.inner;
-        inner.registry.transact(|t| {
+        inner.registry.change(|t| {
             for event in events {
                 match event {
                     ServerEvent::Registered(r) | ServerEvent::Updated(r) => {
@@ -278,9 +279,10 @@ impl Lwm2mBridge {
                         };
                         let key = progress.id;
                         if progress.step == "started" {
-                            let deployment = NamedNode::new_unchecked(format!(
-                                "https://w3id.org/seam/deployment/{}",
-                                deployment_id(&progress.endpoint, &progress.sha256, progress.id)
+                            let deployment = crate::iri::deployment(&deployment_id(
+                                &progress.endpoint,
+                                &progress.sha256,
+                                progress.id,
                             ));
                             let method = match progress.method {
                                 DeliveryMethod::Pull => "pull",
@@ -318,7 +320,7 @@ impl Lwm2mBridge {
 
     /// The device an endpoint may write to, or `None` (logged) when the name belongs to a device
     /// that no registration created and that is not bound to this endpoint.
-    fn device(&self, t: &oxigraph::store::Transaction<'_>, endpoint: &str) -> Option<NamedNode> {
+    fn device(&self, t: &crate::store::Draft<'_>, endpoint: &str) -> Option<NamedNode> {
         if let Some(device) = lock(&self.inner.devices).get(endpoint) {
             return Some(device.clone());
         }
@@ -415,7 +417,7 @@ impl Lwm2mBridge {
         let endpoint = endpoint.to_owned();
         let written = tokio::task::spawn_blocking(move || {
             let board = bridge.board_for(&report)?;
-            bridge.inner.registry.transact(|t| {
+            bridge.inner.registry.change(|t| {
                 if let Some(device) = bridge.device(t, &endpoint) {
                     facts::described(t, &device, &report, board.as_ref());
                 }
@@ -435,7 +437,7 @@ impl Lwm2mBridge {
         let Some(model) = report.model_number.as_deref().map(normalise) else {
             return Ok(None);
         };
-        let generation = self.inner.registry.generation();
+        let generation = self.inner.registry.version();
         {
             let boards = lock(&self.inner.boards);
             if let Some(board) = boards.1.get(&model) {
@@ -455,26 +457,37 @@ impl Lwm2mBridge {
     fn board_index(&self) -> Result<HashMap<String, NamedNode>, StoreError> {
         let board_class = facts::seam("Board");
         let model_number = facts::seam("modelNumber");
-        self.inner.registry.read(|store| {
-            let mut index = HashMap::new();
-            for quad in store.quads_for_pattern(None, Some(rdf::TYPE), Some(board_class.as_ref().into()), None) {
-                let NamedOrBlankNode::NamedNode(board) = quad?.subject else {
-                    continue;
-                };
-                let mut names = vec![board.as_str().trim_start_matches(CATALOG).to_owned()];
-                for predicate in [model_number.as_ref(), rdfs::LABEL] {
-                    for q in store.quads_for_pattern(Some(board.as_ref().into()), Some(predicate), None, None) {
-                        if let Term::Literal(l) = q?.object {
-                            names.push(l.value().to_owned());
-                        }
+        let registry = &self.inner.registry;
+        let board_type = Term::from(board_class);
+        let rdf_type = rdf::TYPE.into_owned();
+        let boards = registry.quads_for_pattern(QuadPattern {
+            predicate: Some(&rdf_type),
+            object: Some(&board_type),
+            ..QuadPattern::default()
+        })?;
+        let mut index = HashMap::new();
+        for quad in boards {
+            let NamedOrBlankNode::NamedNode(board) = quad.subject else {
+                continue;
+            };
+            let mut names = vec![board.as_str().trim_start_matches(CATALOG).to_owned()];
+            let subject = NamedOrBlankNode::from(board.clone());
+            for predicate in [model_number.clone(), rdfs::LABEL.into_owned()] {
+                for q in registry.quads_for_pattern(QuadPattern {
+                    subject: Some(&subject),
+                    predicate: Some(&predicate),
+                    ..QuadPattern::default()
+                })? {
+                    if let Term::Literal(l) = q.object {
+                        names.push(l.value().to_owned());
                     }
                 }
-                for name in names {
-                    index.insert(normalise(&name), board.clone());
-                }
             }
-            Ok(index)
-        })
+            for name in names {
+                index.insert(normalise(&name), board.clone());
+            }
+        }
+        Ok(index)
     }
 }
 

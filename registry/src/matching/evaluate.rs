@@ -472,7 +472,7 @@ impl<'a> DeviceView<'a> {
         let mut reasons: Vec<Reason> = self.latency_reason(c, r, opts).into_iter().collect();
         // Unknown activation or weight sizes cannot be shown to fit: they fail like a shortfall.
         let ram_required = c.peak.map(|p| ram_required(p, r.ram_overhead_bytes, opts.headroom_pct));
-        let flash_required = c.weight.map(|w| w.saturating_add(r.flash_overhead_bytes));
+        let flash_required = c.weight.map(|w| super::estimate::flash_required(w, r));
         match c.dtype {
             Some(dt) if r.dtypes.contains(dt) => {}
             dt => reasons.push(Reason {
@@ -487,12 +487,7 @@ impl<'a> DeviceView<'a> {
                 ),
             }),
         }
-        let missing: Vec<&str> = c
-            .operators
-            .iter()
-            .filter(|op| !r.operators.contains(*op))
-            .map(String::as_str)
-            .collect();
+        let missing = super::estimate::missing_operators(c.operators, r);
         if !missing.is_empty() {
             reasons.push(Reason {
                 constraint: Constraint::Operator,
@@ -570,7 +565,7 @@ impl<'a> DeviceView<'a> {
                     continue;
                 };
                 let ram = ram_required(peak, r.ram_overhead_bytes, opts.headroom_pct);
-                let flash = weight.saturating_add(r.flash_overhead_bytes);
+                let flash = super::estimate::flash_required(weight, r);
                 if ram <= self.free_ram && flash <= self.free_flash {
                     let better = best.is_none_or(|(b, br, bf)| (ram, flash, &r.iri) < (br, bf, &b.iri));
                     if better {

@@ -9,7 +9,7 @@ use super::facts::{
 };
 use crate::answer::QueryAnswer;
 use crate::error::QueryError;
-use crate::store::{QueryLimits, Registry};
+use crate::graph::{QueryLimits, Registry};
 
 type Row = Vec<Option<Term>>;
 

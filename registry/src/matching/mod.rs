@@ -4,14 +4,17 @@
 //! [`load`] reads the facts from the graph. The named SPARQL queries in `queries/` state the same
 //! rules; the service answers from the in-memory facts, which the one-truth test keeps honest.
 
+pub mod estimate;
 pub mod evaluate;
 pub mod facts;
+mod index;
 mod load;
 
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{Compatible, Constraint, LatencyAssumption, MatchOptions, Outcome, Reason, Rejected, Via};
 pub use facts::Fleet;
+pub use index::FleetIndex;
 pub use load::load_fleet;
 
 use evaluate::DeviceView;

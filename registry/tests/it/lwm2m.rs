@@ -1,6 +1,5 @@
 //! LwM2M devices in the graph: real clients over UDP on loopback, the bridge, the real store,
 //! and SPARQL to see the result.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,7 +118,7 @@ async fn a_registering_client_becomes_a_described_device_and_goes_offline() {
     )
     .await;
     // Matching sees it like any catalog device.
-    let fleet = registry.fleet().unwrap();
+    let fleet = crate::helpers::fleet(&registry);
     let options = seam_registry::matching::MatchOptions::default();
     assert!(seam_registry::matching::match_device(&fleet, "plant-a-7", &options, true).is_some());
 

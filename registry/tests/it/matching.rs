@@ -2,8 +2,6 @@
 //! `queries/compatible-models.rq` and the in-memory fast path agree, pair by pair, on generated
 //! fleets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 use oxigraph::io::RdfFormat;
 use oxigraph::model::Term;
 use seam_registry::ingest::parse_document;
@@ -12,11 +10,7 @@ use seam_registry::named::{self, NamedQuery};
 use seam_registry::synth::{fleet_turtle, FleetSpec};
 use seam_registry::{QueryAnswer, QueryLimits, Registry};
 
-fn seeded() -> Registry {
-    let r = Registry::in_memory().unwrap();
-    r.seed_if_empty().unwrap();
-    r
-}
+use crate::helpers::{fleet, seeded};
 
 const DEV: &str = "https://w3id.org/seam/device/";
 const CAT: &str = "https://w3id.org/seam/catalog/";
@@ -24,7 +18,7 @@ const CAT: &str = "https://w3id.org/seam/catalog/";
 #[test]
 fn nano_33_ble_sense_takes_keyword_spotting_but_not_visual_wake_words() {
     let r = seeded();
-    let fleet = r.fleet().unwrap();
+    let fleet = fleet(&r);
     let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
     assert_eq!(report.device, format!("{DEV}line3-acoustic-02"));
     let kws = report
@@ -53,7 +47,7 @@ fn nano_33_ble_sense_takes_keyword_spotting_but_not_visual_wake_words() {
 #[test]
 fn too_big_float32_is_rejected_for_ram_or_runs_via_int8() {
     let r = seeded();
-    let fleet = r.fleet().unwrap();
+    let fleet = fleet(&r);
     // The FC autoencoder in float32 needs >1 MB of flash on the Nano's 832 KiB free: its int8
     // variant fits, so it comes back via int8.
     let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
@@ -79,7 +73,7 @@ fn too_big_float32_is_rejected_for_ram_or_runs_via_int8() {
 #[test]
 fn latency_budget_rejects_slow_models() {
     let r = seeded();
-    let fleet = r.fleet().unwrap();
+    let fleet = fleet(&r);
     let opts = MatchOptions {
         latency_budget_s: Some(0.05),
         ..MatchOptions::default()
@@ -137,7 +131,7 @@ fn sparql_rows(r: &Registry, q: &NamedQuery, device: &str, params: &[(&str, &str
 }
 
 fn rust_rows(r: &Registry, device: &str, opts: &MatchOptions) -> Vec<Row> {
-    let fleet = r.fleet().unwrap();
+    let fleet = fleet(r);
     matching::match_device(&fleet, device, opts, false)
         .unwrap()
         .compatible
@@ -182,7 +176,7 @@ fn compare_everywhere(r: &Registry, params: &[(&str, &str)], opts: &MatchOptions
         .into_iter()
         .find(|q| q.name == "compatible-models")
         .unwrap();
-    let fleet = r.fleet().unwrap();
+    let fleet = fleet(r);
     let mut pairs = 0;
     for device in fleet.devices.keys() {
         let sparql = sparql_rows(r, &q, device, params);
@@ -292,7 +286,7 @@ fn the_fast_verdict_and_the_explanation_agree() {
         );
         r.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
             .unwrap();
-        let fleet = r.fleet().unwrap();
+        let fleet = fleet(&r);
         let opts = MatchOptions {
             headroom_pct: 10,
             latency_budget_s: Some(0.5),
@@ -347,7 +341,7 @@ fn the_fast_verdict_and_the_explanation_agree() {
 fn a_board_is_matched_on_its_datasheet_figures_with_nothing_reserved() {
     let registry = Registry::in_memory().unwrap();
     registry.seed_if_empty().unwrap();
-    let fleet = registry.fleet().unwrap();
+    let fleet = fleet(&registry);
     let opts = matching::MatchOptions::default();
     let by_name = matching::match_device(&fleet, "arduino-nano-33-ble-sense", &opts, true).unwrap();
     let by_iri = matching::match_device(
@@ -383,7 +377,7 @@ fn a_board_is_matched_on_its_datasheet_figures_with_nothing_reserved() {
 fn latency_estimates_are_per_runtime_and_say_what_they_assume() {
     let registry = Registry::in_memory().unwrap();
     registry.seed_if_empty().unwrap();
-    let fleet = registry.fleet().unwrap();
+    let fleet = fleet(&registry);
     let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), false).unwrap();
     let find = |name: &str| report.compatible.iter().find(|c| c.name == name).unwrap();
     // DS-CNN int8 on the Nano 33 BLE Sense (Cortex-M4F, 64 MHz) with TFLM: 2,656,768 MACs at

@@ -1,6 +1,5 @@
 //! `analyze` on the MLPerf Tiny reference architectures (built as ONNX with seeded weights) and
 //! on hostile files.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use seam_compiler_bridge::analysis::{analyze_bytes, analyze_path};
 use seam_compiler_bridge::onnx_build::{mlperf_tiny, to_bytes};

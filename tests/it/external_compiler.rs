@@ -3,8 +3,6 @@
 //! installs it (scripts/interop-peers.sh) and exports `SEAM_INTEROP_PYTHON`; a missing peer fails
 //! the test with what to install.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -1,5 +1,4 @@
 //! LwM2M server and clients talking over real UDP sockets on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

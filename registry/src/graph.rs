@@ -1,19 +1,20 @@
-//! The embedded knowledge graph: an Oxigraph store with SEAM's rules.
+//! SEAM's knowledge graph: a [`GraphStore`] with SEAM's rules around it.
 //!
 //! - A load is parsed, validated against the shapes, and only then committed, in one atomic
-//!   bulk-load: a file that fails leaves the store exactly as it was.
-//! - A query runs with a time limit (cancelled, not abandoned) and a result-size limit.
+//!   step: a file that fails leaves the store exactly as it was.
+//! - A query runs on the evaluation threads with a time limit (cancelled, not abandoned) and a
+//!   result-size limit.
+//! - Writers are serialised from validation (or a precondition) to commit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use oxigraph::io::RdfFormat;
 pub use oxigraph::model::NamedNode;
-use oxigraph::model::QuadRef;
-use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator};
-use oxigraph::store::{StorageError, Store};
+use oxigraph::model::{Literal, Term};
+use oxigraph::sparql::CancellationToken;
 
 use crate::answer::QueryAnswer;
 use crate::bundled;
@@ -22,7 +23,7 @@ use crate::error::{IngestError, QueryError, StoreError};
 use crate::executor::{Executor, ExecutorLimits};
 use crate::guard::{self, ShapeLimits};
 use crate::ingest::{parse_document, Document};
-use crate::matching::{load_fleet, Fleet};
+use crate::store::{ChangeSet, Commit, Draft, EmbeddedStore, Evaluation, GraphStore, QuadPattern};
 use crate::validate::Shapes;
 use crate::vocab::PREFIXES;
 
@@ -71,15 +72,11 @@ pub struct LoadReport {
     pub store_size: usize,
 }
 
-/// SEAM's knowledge graph on an embedded Oxigraph store. Cheap to clone (shared handle).
+/// SEAM's knowledge graph on a [`GraphStore`]. Cheap to clone (shared handle).
 #[derive(Clone)]
 pub struct Registry {
-    store: Store,
-    path: Option<PathBuf>,
+    store: Arc<dyn GraphStore>,
     shapes: Arc<Shapes>,
-    /// Bumped by every write; derived indexes are valid for one generation.
-    generation: Arc<AtomicU64>,
-    fleet: Arc<Mutex<Option<CachedFleet>>>,
     /// Queries run so far (observability, and tests that bound the queries of a request).
     queries_run: Arc<AtomicU64>,
     /// The threads SPARQL is evaluated on, with the queue in front of them.
@@ -93,13 +90,10 @@ pub struct Registry {
     running: Arc<Evaluations>,
 }
 
-/// The fleet index and the write generation it was read at.
-type CachedFleet = (u64, Arc<Fleet>);
-
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("path", &self.path)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -109,47 +103,35 @@ fn bundled_shapes() -> Result<Arc<Shapes>, StoreError> {
     // a storage-level error rather than a panic.
     Shapes::parse(bundled::shapes())
         .map(Arc::new)
-        .map_err(|e| StoreError::Storage(StorageError::Other(format!("bundled shapes.ttl: {e}").into())))
+        .map_err(|e| StoreError::Storage(format!("bundled shapes.ttl: {e}").into()))
 }
 
 impl Registry {
-    /// Opens (or creates) the RocksDB store in `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
-            path: path.to_owned(),
-            source: StorageError::Io(e),
-        })?;
-        let store = Store::open(path).map_err(|source| {
-            let text = source.to_string();
-            if text.contains("lock file") || text.contains("LOCK") {
-                StoreError::Locked { path: path.to_owned() }
-            } else {
-                StoreError::Open {
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
-        Self::wrap(store, Some(path.to_owned()))
-    }
-
-    /// An in-memory store (tests, tools).
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::wrap(Store::new()?, None)
-    }
-
-    fn wrap(store: Store, path: Option<PathBuf>) -> Result<Self, StoreError> {
+    /// SEAM's rules over `store`.
+    pub fn new(store: Arc<dyn GraphStore>) -> Result<Self, StoreError> {
         Ok(Self {
             store,
-            path,
             shapes: bundled_shapes()?,
-            generation: Arc::new(AtomicU64::new(0)),
-            fleet: Arc::new(Mutex::new(None)),
             queries_run: Arc::new(AtomicU64::new(0)),
             executor: Arc::new(Executor::new(ExecutorLimits::default())),
             writer: Arc::new(Mutex::new(())),
             running: Arc::new(Evaluations::default()),
         })
+    }
+
+    /// Opens (or creates) the embedded RocksDB store in `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::new(Arc::new(EmbeddedStore::open(path)?))
+    }
+
+    /// An embedded in-memory store (tests, tools).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::new(Arc::new(EmbeddedStore::in_memory()?))
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &dyn GraphStore {
+        self.store.as_ref()
     }
 
     /// The same store with its own evaluation pool of `limits` (call before sharing the handle:
@@ -164,53 +146,20 @@ impl Registry {
         self.queries_run.load(Ordering::Relaxed)
     }
 
-    /// The write generation: changes whenever the store is written.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    fn written(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// The fleet index if it is current, without touching the store (never blocks on I/O).
-    pub fn cached_fleet(&self) -> Option<Arc<Fleet>> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        let cache = self.fleet.lock().ok()?;
-        cache.as_ref().filter(|(g, _)| *g == generation).map(|(_, f)| f.clone())
-    }
-
-    /// The matching facts of the whole fleet, read from the graph once per write generation and
-    /// shared until the next write.
-    pub fn fleet(&self) -> Result<Arc<Fleet>, QueryError> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Ok(cache) = self.fleet.lock() {
-            if let Some((g, fleet)) = cache.as_ref() {
-                if *g == generation {
-                    return Ok(fleet.clone());
-                }
-            }
-        }
-        let fleet = Arc::new(load_fleet(self)?);
-        if let Ok(mut cache) = self.fleet.lock() {
-            *cache = Some((generation, fleet.clone()));
-        }
-        Ok(fleet)
-    }
-
-    /// The directory of an on-disk store.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+    /// The store's version: changes whenever the store is written. What is derived from the
+    /// graph (the fleet index, the board index) is valid for one version.
+    pub fn version(&self) -> u64 {
+        self.store.version()
     }
 
     /// Number of quads.
     pub fn len(&self) -> Result<usize, StoreError> {
-        Ok(self.store.len()?)
+        self.store.len()
     }
 
     /// Whether the store holds nothing.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.store.is_empty()?)
+        self.store.is_empty()
     }
 
     /// Seeds an empty store with the ontology and the example catalog; does nothing (returns
@@ -257,18 +206,14 @@ impl Registry {
 
     fn load_locked(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
         let started = std::time::Instant::now();
-        let diagnostics = self.shapes.validate(docs, &self.store)?;
+        let diagnostics = self.shapes.validate(docs, self.store.as_ref())?;
         tracing::debug!(micros = started.elapsed().as_micros() as u64, "validated");
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));
         }
         let quads_read = docs.iter().map(|d| d.quads.len()).sum();
-        let mut loader = self.store.bulk_loader();
-        loader
-            .load_quads(docs.iter().flat_map(|d| d.quads.iter().cloned()))
-            .map_err(StoreError::from)?;
-        loader.commit().map_err(StoreError::from)?;
-        self.written();
+        let parts: Vec<&[oxigraph::model::Quad]> = docs.iter().map(|d| d.quads.as_slice()).collect();
+        self.store.commit(Commit::Load { parts: &parts })?;
         Ok(LoadReport {
             documents: docs.len(),
             quads_read,
@@ -302,26 +247,22 @@ impl Registry {
         let _writer = self.write_lock();
         // Validation reads the documents as one slice; only a seeding commit needs to join two.
         let diagnostics = if seed.is_empty() {
-            self.shapes.validate_replacing(docs, &self.store, Some(graph))?
+            self.shapes.validate_replacing(docs, self.store.as_ref(), Some(graph))?
         } else {
             let all: Vec<Document> = seed.iter().chain(docs).cloned().collect();
-            self.shapes.validate_replacing(&all, &self.store, Some(graph))?
+            self.shapes.validate_replacing(&all, self.store.as_ref(), Some(graph))?
         };
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));
         }
-        let mut transaction = self.store.start_transaction().map_err(StoreError::from)?;
-        for q in seed.iter().flat_map(|d| &d.quads) {
-            transaction.insert(q);
-        }
-        transaction.clear_graph(graph).map_err(StoreError::from)?;
-        let mut quads_read = 0;
-        for q in docs.iter().flat_map(|d| &d.quads) {
-            quads_read += 1;
-            transaction.insert(QuadRef::new(&q.subject, &q.predicate, &q.object, graph));
-        }
-        transaction.commit().map_err(StoreError::from)?;
-        self.written();
+        let seed: Vec<&[oxigraph::model::Quad]> = seed.iter().map(|d| d.quads.as_slice()).collect();
+        let parts: Vec<&[oxigraph::model::Quad]> = docs.iter().map(|d| d.quads.as_slice()).collect();
+        let quads_read = parts.iter().map(|p| p.len()).sum();
+        self.store.commit(Commit::ReplaceGraph {
+            graph,
+            seed: &seed,
+            parts: &parts,
+        })?;
         Ok(LoadReport {
             documents: docs.len(),
             quads_read,
@@ -338,48 +279,56 @@ impl Registry {
     fn run_query(
         &self,
         sparql: &str,
-        bindings: Vec<(String, oxigraph::model::Term)>,
+        bindings: Vec<(String, Term)>,
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
-        self.queries_run.fetch_add(1, Ordering::Relaxed);
         guard::check_text(sparql, &limits.shape)?;
-        let limits = *limits;
         let sparql = sparql.to_owned();
+        self.evaluate(limits, move || {
+            let parsed = sparql_parser()?
+                .parse_query(&sparql)
+                .map_err(|e| QueryError::syntax(e.to_string()))?;
+            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
+            // with it.
+            if bindings.is_empty() {
+                Ok(parsed)
+            } else {
+                crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))
+            }
+        })
+    }
+
+    /// Evaluates a query SEAM built as algebra (a typed builder, a named query already bound),
+    /// within `limits`: no text is parsed, the algebra's shape is still checked.
+    pub fn query_algebra(&self, query: spargebra::Query, limits: &QueryLimits) -> Result<QueryAnswer, QueryError> {
+        self.evaluate(limits, move || Ok(query))
+    }
+
+    /// Runs `prepare` (parsing, binding) and then the query on an evaluation thread, within
+    /// `limits`; the wait in the queue counts against the deadline.
+    fn evaluate(
+        &self,
+        limits: &QueryLimits,
+        prepare: impl FnOnce() -> Result<spargebra::Query, QueryError> + Send + 'static,
+    ) -> Result<QueryAnswer, QueryError> {
+        self.queries_run.fetch_add(1, Ordering::Relaxed);
+        let limits = *limits;
         let store = self.store.clone();
         let running = self.running.clone();
         let deadline = Instant::now() + limits.timeout;
         self.executor.run(deadline, limits.timeout, move || {
-            let parsed = sparql_parser()?
-                .parse_query(&sparql)
-                .map_err(|e| QueryError::syntax(e.to_string()))?;
+            let parsed = prepare()?;
             guard::check_query(&parsed, &limits.shape)?;
-            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
-            // with it.
-            let parsed = if bindings.is_empty() {
-                parsed
-            } else {
-                crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))?
-            };
             let token = CancellationToken::new();
             let _running = running.begin(&token, deadline)?;
-            let mut prepared = SparqlEvaluator::new()
-                .with_cancellation_token(token.clone())
-                .for_query(parsed);
-            // The default graph is the union of all graphs (imports live in named graphs of their
-            // own), unless the query names its dataset with FROM / FROM NAMED. The union costs a
-            // de-duplication on every read, so it is used only when there are named graphs.
-            if prepared.dataset().is_default_dataset() && store.named_graphs().next().is_some() {
-                prepared.dataset_mut().set_default_graph_as_union();
-            }
-            let collected = prepared
-                .on_store(&store)
-                .execute()
-                .map_err(|e| evaluation_error(e, limits.timeout))
-                .and_then(|results| QueryAnswer::collect(results, limits.max_rows, limits.max_result_bytes));
-            match collected {
-                Err(QueryError::Evaluation(m)) if m == "cancelled" => Err(QueryError::Timeout(limits.timeout)),
-                other => other,
-            }
+            let run = Evaluation {
+                cancel: token,
+                max_rows: limits.max_rows,
+                max_result_bytes: limits.max_result_bytes,
+            };
+            store
+                .query(parsed, &run)
+                .map_err(|e| cancelled_is_timeout(e, limits.timeout))
         })
     }
 
@@ -387,7 +336,7 @@ impl Registry {
     pub fn query_named(
         &self,
         query: &crate::named::NamedQuery,
-        bindings: Vec<(String, oxigraph::model::Term)>,
+        bindings: Vec<(String, Term)>,
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
         self.run_query(&query.text, bindings, limits)
@@ -395,7 +344,7 @@ impl Registry {
 
     /// Whether any device has this short name.
     pub fn short_name_taken(&self, short_name: &str) -> Result<bool, QueryError> {
-        let name = oxigraph::model::Literal::new_simple_literal(short_name);
+        let name = Literal::new_simple_literal(short_name);
         self.ask("ASK { ?d a seam:Device ; seam:shortName ?name }", ("name", name.into()))
     }
 
@@ -406,7 +355,7 @@ impl Registry {
     }
 
     /// An ASK with one parameter bound.
-    fn ask(&self, sparql: &str, (name, value): (&str, oxigraph::model::Term)) -> Result<bool, QueryError> {
+    fn ask(&self, sparql: &str, (name, value): (&str, Term)) -> Result<bool, QueryError> {
         let answer = self.run_query(sparql, vec![(name.into(), value)], &QueryLimits::default())?;
         Ok(matches!(answer, QueryAnswer::Boolean(true)))
     }
@@ -415,15 +364,12 @@ impl Registry {
     pub fn device_by_short_name(&self, short_name: &str) -> Result<Option<String>, QueryError> {
         let answer = self.run_query(
             "SELECT ?d ?name WHERE { ?d a seam:Device ; seam:shortName ?name } LIMIT 2",
-            vec![(
-                "name".into(),
-                oxigraph::model::Literal::new_simple_literal(short_name).into(),
-            )],
+            vec![("name".into(), Literal::new_simple_literal(short_name).into())],
             &QueryLimits::default(),
         )?;
         Ok(match answer {
             QueryAnswer::Solutions { rows, .. } if rows.len() == 1 => match rows[0].first() {
-                Some(Some(oxigraph::model::Term::NamedNode(n))) => Some(n.as_str().to_owned()),
+                Some(Some(Term::NamedNode(n))) => Some(n.as_str().to_owned()),
                 _ => None,
             },
             _ => None,
@@ -448,52 +394,40 @@ impl Registry {
         // holding it may itself wait for an evaluation thread (a precondition's query), and
         // evaluation threads blocked on the lock would leave it waiting until its deadline.
         let _writer = self.write_lock();
-        let result = self.executor.run(deadline, limits.timeout, move || {
+        self.executor.run(deadline, limits.timeout, move || {
             let parsed = sparql_parser()?
                 .parse_update(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
             guard::check_update(&parsed, &limits.shape)?;
             let token = CancellationToken::new();
             let _running = running.begin(&token, deadline)?;
-            SparqlEvaluator::new()
-                .with_cancellation_token(token.clone())
-                .for_update(parsed)
-                .on_store(&store)
-                .execute()
-                .map_err(|e| {
-                    // Oxigraph reports a cancelled update as an unexpected error; the token
-                    // says what it was.
-                    if token.is_cancelled() {
-                        QueryError::Timeout(limits.timeout)
-                    } else {
-                        QueryError::Evaluation(e.to_string())
-                    }
-                })
-        });
-        // A timed-out update may still commit after the caller stopped waiting; either way the
-        // indexes derived from the store must be rebuilt.
-        self.written();
-        result
+            let run = Evaluation {
+                cancel: token,
+                max_rows: limits.max_rows,
+                max_result_bytes: limits.max_result_bytes,
+            };
+            store
+                .update(parsed, &run)
+                .map_err(|e| cancelled_is_timeout(e, limits.timeout))
+        })
     }
 
-    /// Reads the store directly (index lookups the service makes itself, not user queries).
-    pub(crate) fn read<T>(&self, read: impl FnOnce(&Store) -> Result<T, StorageError>) -> Result<T, StoreError> {
-        Ok(read(&self.store)?)
+    /// The quads matching `pattern` (index lookups the service makes itself, not user queries).
+    pub fn quads_for_pattern(&self, pattern: QuadPattern<'_>) -> Result<Vec<oxigraph::model::Quad>, StoreError> {
+        self.store.quads_for_pattern(pattern)
     }
 
-    /// Runs `change` in one transaction: it sees the store as of the transaction and its writes
-    /// commit together or not at all. For facts the service derives itself (device reports over
-    /// LwM2M, deployments); files and user updates go through [`Registry::load`] and
-    /// [`Registry::update`], which validate.
-    pub(crate) fn transact<T>(
-        &self,
-        change: impl FnOnce(&mut oxigraph::store::Transaction<'_>) -> T,
-    ) -> Result<T, StoreError> {
+    /// Builds a change set with `change`, reading the store through the draft, and applies it
+    /// in one step, with no other SEAM write in between. For facts the service derives itself
+    /// (device reports over LwM2M, deployments, provenance); files and user updates go through
+    /// [`Registry::load`] and [`Registry::update`], which validate. Nothing is written if a read
+    /// failed.
+    pub fn change<T>(&self, change: impl FnOnce(&mut Draft<'_>) -> T) -> Result<T, StoreError> {
         let _writer = self.write_lock();
-        let mut transaction = self.store.start_transaction()?;
-        let out = change(&mut transaction);
-        transaction.commit()?;
-        self.written();
+        let mut draft = Draft::new(self.store.as_ref());
+        let out = change(&mut draft);
+        let changes: ChangeSet = draft.finish()?;
+        self.store.apply(&changes)?;
         Ok(out)
     }
 
@@ -505,21 +439,23 @@ impl Registry {
     }
 
     /// Serialises writers (see the field). A writer that panicked left nothing half-done behind
-    /// the lock (its transaction was never committed), so a poisoned lock is taken over.
+    /// the lock (its change was never applied), so a poisoned lock is taken over.
     fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes RocksDB's in-memory tables to disk (the write-ahead log already makes commits durable).
+    /// Makes what was committed durable beyond the write-ahead log (RocksDB's memtables).
     pub fn flush(&self) -> Result<(), StoreError> {
-        Ok(self.store.flush()?)
+        self.store.flush()
     }
 }
 
-fn evaluation_error(e: QueryEvaluationError, timeout: Duration) -> QueryError {
+/// The store reports a cancelled evaluation as such; the registry knows it was the deadline
+/// (or a shutdown, which the caller sees as its own error).
+fn cancelled_is_timeout(e: QueryError, timeout: Duration) -> QueryError {
     match e {
-        QueryEvaluationError::Cancelled => QueryError::Timeout(timeout),
-        other => QueryError::Evaluation(other.to_string()),
+        QueryError::Evaluation(m) if m == "cancelled" => QueryError::Timeout(timeout),
+        other => other,
     }
 }
 

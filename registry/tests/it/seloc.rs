@@ -1,7 +1,5 @@
 //! The SeLoC-ML import on SeLoC-ML's published graph (`../shared/interop/seloc-ml`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 use std::path::PathBuf;
 
 use seam_registry::ingest::seloc;
@@ -52,7 +50,7 @@ fn seloc_graph_imports_with_repairs_and_bytes() {
 
     let registry = Registry::in_memory().unwrap();
     registry.seed_if_empty().unwrap();
-    let graph = seam_registry::store::NamedNode::new(seloc::GRAPH).unwrap();
+    let graph = seam_registry::graph::NamedNode::new(seloc::GRAPH).unwrap();
     let first = registry.replace_graph(&graph, &import.documents).unwrap();
     // Re-importing replaces the graph: blank nodes are not duplicated.
     let again = seloc::import(&seloc_dir()).unwrap();
@@ -176,7 +174,7 @@ const SELOC_NS: &str = "<https://w3id.org/tinyml-schema/neural-network-schema/";
 fn seloc_questions_in_seam_vocabulary_give_the_authors_answers() {
     let registry = Registry::in_memory().unwrap();
     registry.seed_if_empty().unwrap();
-    let graph = seam_registry::store::NamedNode::new(seloc::GRAPH).unwrap();
+    let graph = seam_registry::graph::NamedNode::new(seloc::GRAPH).unwrap();
     registry
         .replace_graph(&graph, &seloc::import(&seloc_dir()).unwrap().documents)
         .unwrap();
@@ -295,7 +293,7 @@ fn seloc_devices_and_models_are_matched_and_differ_from_seloc_s_rule_only_with_a
             )
         })
         .collect();
-    let fleet = registry.fleet().unwrap();
+    let fleet = crate::helpers::fleet(&registry);
     let (mut agree, mut seam_only, mut seloc_only) = (0, 0, 0);
     let mut why: std::collections::BTreeMap<&'static str, usize> = std::collections::BTreeMap::new();
     for device in &devices {

@@ -4,14 +4,11 @@
 //! (scripts/interop-peers.sh) and says where they are; a missing peer fails the test with
 //! what to install, it is never skipped silently.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{Server, SEAM};
+use crate::common::{Server, SEAM};
 
 const TOKEN: &str = "interop-token";
 

@@ -1,8 +1,6 @@
 //! End-to-end tests of the `seam` binary: a real server process on an ephemeral port, real HTTP,
 //! real RocksDB stores in temporary directories, and the exit codes of DESIGN §4.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -10,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-mod common;
-use common::{Server, SEAM};
+use crate::common::{Server, SEAM};
 const BOARDS: &str = "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a/rdfs:subClassOf* s3n:SmartSensor }";
 const MODELS: &str = "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }";
 const TRIPLES: &str = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }";

@@ -1,6 +1,5 @@
 //! The CoAP exchange layer over real UDP on loopback: block-wise both ways at every size,
 //! duplicates, retransmission under loss, and hostile datagrams.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,11 +12,15 @@ use seam_registry::bridge::validate::Thresholds;
 use seam_registry::packaging::{self, CompileError, CompileOrder, Packager, PlanError};
 use serde_json::Value;
 
-use crate::Failure;
+use seam_registry::data_dir::DataDir;
+use seam_registry::matching::FleetIndex;
+use seam_registry::Registry;
+
+use crate::failure::Failure;
 
 /// The arguments of `seam compile`.
 #[derive(clap::Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     /// The model file (ONNX, or TFLite for the backends that embed it).
     #[arg(required_unless_present = "list_backends")]
     model: Option<PathBuf>,
@@ -74,12 +78,13 @@ pub struct CompileArgs {
 }
 
 /// Exit code when the compiled result does not fit the target (or cannot run there at all).
-pub const DOES_NOT_FIT: u8 = 4;
+pub(crate) const DOES_NOT_FIT: u8 = 4;
 
 /// Runs `seam compile`.
-pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
+pub(crate) fn compile(args: CompileArgs) -> Result<u8, Failure> {
+    let data = DataDir::at(&args.data);
     let mut declarations = args.compilers.clone();
-    let default_declarations = args.data.join("compilers.toml");
+    let default_declarations = data.compilers();
     if default_declarations.is_file() {
         declarations.push(default_declarations);
     }
@@ -115,10 +120,11 @@ pub fn compile(args: CompileArgs) -> Result<u8, Failure> {
     let (report, package, files) = match &args.endpoint {
         Some(endpoint) => remote_compile(endpoint, &order, args.token.as_deref())?,
         None => {
-            let registry = crate::open(&args.data)?;
+            let registry = Registry::open(data.store()).map_err(anyhow::Error::from)?;
             registry.seed_if_empty().context("seeding the empty store failed")?;
-            let packager = Packager::open(&args.data, &declarations).map_err(anyhow::Error::from)?;
-            let done = packaging::compile_model(&registry, &packager, &order).map_err(compile_failure)?;
+            let packager = Packager::open(&data, &declarations).map_err(anyhow::Error::from)?;
+            let index = FleetIndex::new(registry);
+            let done = packaging::compile_model(&index, &packager, &order).map_err(compile_failure)?;
             (done.to_json(), done.compiled.package, done.compiled.files)
         }
     };

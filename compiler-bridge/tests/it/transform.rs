@@ -1,6 +1,5 @@
 //! int8 weight quantisation and pruning on the MLPerf Tiny reference architectures, validated by
 //! running original and transformed models in tract.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use seam_compiler_bridge::analysis::analyze_bytes;
 use seam_compiler_bridge::onnx_build::{mlperf_tiny, to_bytes};

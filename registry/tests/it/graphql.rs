@@ -1,27 +1,19 @@
 //! The GraphQL API: schema drift, DataLoader batching (store queries counted), pagination,
 //! matching, mutations with the token, and GraphQL over HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
-use std::time::Duration;
-
 use oxigraph::io::RdfFormat;
 use seam_registry::graphql::{loaders, schema, Authorized};
-use seam_registry::http::{bind, ServiceConfig};
+use seam_registry::http::ServiceConfig;
 use seam_registry::ingest::parse_document;
 use seam_registry::matching::{self, MatchOptions};
 use seam_registry::synth::{fleet_turtle, FleetSpec};
 use seam_registry::Registry;
 use serde_json::{json, Value};
 
-fn seeded() -> Registry {
-    let r = Registry::in_memory().unwrap();
-    r.seed_if_empty().unwrap();
-    r
-}
+use crate::helpers::{fleet, seeded};
 
 async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
-    let schema = schema(registry.clone());
+    let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()));
     let (boards, sensors, artifacts) = loaders(registry);
     let request = async_graphql::Request::new(query)
         .data(Authorized(authorized))
@@ -33,7 +25,7 @@ async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
 
 #[test]
 fn committed_sdl_matches_the_schema() {
-    let sdl = schema(Registry::in_memory().unwrap()).sdl();
+    let sdl = schema(seam_registry::matching::FleetIndex::new(Registry::in_memory().unwrap())).sdl();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
     if std::env::var_os("SEAM_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &sdl).unwrap();
@@ -130,7 +122,7 @@ async fn compatible_models_is_the_match_report() {
     )
     .await;
     assert!(v["errors"].is_null(), "{v}");
-    let fleet = registry.fleet().unwrap();
+    let fleet = fleet(&registry);
     let report = matching::match_device(&fleet, "line3-acoustic-02", &MatchOptions::default(), true).unwrap();
     let direct = serde_json::to_value(&report).unwrap();
     let gql = &v["data"]["compatibleModels"];
@@ -239,26 +231,11 @@ async fn mutations_need_the_token_and_are_validated() {
 
 #[test]
 fn graphql_over_http() {
-    let registry = seeded();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let config = ServiceConfig {
-                token: Some("tok".into()),
-                workers: 1,
-                ..ServiceConfig::default()
-            };
-            let (server, addr) = bind(registry, config, "127.0.0.1:0").unwrap();
-            tx.send(addr).unwrap();
-            server.await.unwrap();
-        });
+    let app = crate::helpers::spawn_app(ServiceConfig {
+        token: Some("tok".into()),
+        ..ServiceConfig::default()
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-    seam_registry::remote::install_tls_provider();
+    let addr = app.addr;
     let client = reqwest::blocking::Client::new();
     let url = format!("http://{addr}/graphql");
     let page = client.get(&url).header("accept", "text/html").send().unwrap();

@@ -1,50 +1,14 @@
 //! The HTTP service on a real socket (port 0) over a seeded in-memory store, spoken to with a
 //! real HTTP client: the SPARQL 1.1 Protocol, update authorisation, limits, and problem details.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use reqwest::StatusCode;
-use seam_registry::http::{bind, ServiceConfig};
-use seam_registry::{QueryLimits, Registry};
+use seam_registry::http::ServiceConfig;
+use seam_registry::QueryLimits;
 use serde_json::Value;
 
-struct App {
-    addr: SocketAddr,
-    client: Client,
-}
-
-impl App {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-fn spawn_app(config: ServiceConfig) -> App {
-    let registry = Registry::in_memory().unwrap();
-    registry.seed_if_empty().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let (server, addr) = bind(registry, ServiceConfig { workers: 1, ..config }, "127.0.0.1:0").unwrap();
-            tx.send(addr).unwrap();
-            server.await.unwrap();
-        });
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-    seam_registry::remote::install_tls_provider();
-    App {
-        addr,
-        client: Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
-    }
-}
+use crate::helpers::{spawn_app, TestApp as App};
 
 fn with_token() -> ServiceConfig {
     ServiceConfig {
@@ -1024,10 +988,12 @@ fn a_runaway_update_is_cancelled_at_the_time_limit_and_writes_nothing() {
 #[test]
 fn order_by_and_distinct_hold_a_bounded_number_of_solutions() {
     use seam_registry::executor::ExecutorLimits;
-    let registry = Registry::in_memory().unwrap().with_executor(ExecutorLimits {
-        max_sorted_solutions: 1_000,
-        ..ExecutorLimits::default()
-    });
+    let registry = seam_registry::Registry::in_memory()
+        .unwrap()
+        .with_executor(ExecutorLimits {
+            max_sorted_solutions: 1_000,
+            ..ExecutorLimits::default()
+        });
     registry.seed_if_empty().unwrap();
     let limits = QueryLimits::default();
     // About 1,700 triples: a product of two is about 2.9 million solutions.

@@ -1,0 +1,252 @@
+//! The application: everything `seam serve` runs, wired in one place. The store (opened and
+//! seeded), the fleet index, the LwM2M server and its bridge into the graph, the HTTP service,
+//! and an orderly stop: [`Application::build`] binds every socket (port 0 in tests) and
+//! returns; [`Application::run_until_stopped`] serves until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use seam_lwm2m::server::{Lwm2mServer, ServerConfig};
+
+use crate::data_dir::DataDir;
+use crate::error::{IngestError, StoreError};
+use crate::graph::Registry;
+use crate::http::{self, ServiceConfig};
+use crate::live::Lwm2mBridge;
+use crate::matching::FleetIndex;
+
+/// What the application is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The data folder (embedded store, key, caches); `None`: an in-memory store with a scratch
+    /// folder (tests, demos).
+    pub data: Option<PathBuf>,
+    /// HTTP listen address (`127.0.0.1:0` for an ephemeral port).
+    pub http: String,
+    /// LwM2M/CoAP listen address; `None` runs no LwM2M server.
+    pub coap: Option<SocketAddr>,
+    /// The LwM2M server's behaviour.
+    pub lwm2m: ServerConfig,
+    /// The HTTP service's behaviour (its `lwm2m` and `data` are filled in by the build).
+    pub service: ServiceConfig,
+}
+
+impl Settings {
+    /// An in-memory application on ephemeral loopback ports, with `token` for writes: what
+    /// tests start.
+    pub fn ephemeral(token: &str) -> Self {
+        Self {
+            data: None,
+            http: "127.0.0.1:0".into(),
+            coap: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            lwm2m: ServerConfig::default(),
+            service: ServiceConfig {
+                token: Some(token.to_owned()),
+                ..ServiceConfig::default()
+            },
+        }
+    }
+}
+
+/// The application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened (or is in use).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Seeding an empty store failed.
+    #[error("seeding the empty store failed: {0}")]
+    Seed(#[source] IngestError),
+    /// A folder of the data folder could not be made.
+    #[error("cannot prepare {}: {source}", path.display())]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {message}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        message: String,
+    },
+    /// The HTTP server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A running application.
+pub struct Application {
+    registry: Registry,
+    fleet: FleetIndex,
+    data: DataDir,
+    bridge: Option<Lwm2mBridge>,
+    http: Server,
+    http_addr: SocketAddr,
+    coap_addr: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("http", &self.http_addr)
+            .field("coap", &self.coap_addr)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the store (seeding it when empty), starts the LwM2M server and its bridge, and
+    /// binds the HTTP service. Must run inside a Tokio runtime (the bridge is a task).
+    pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        let (registry, data) = match &settings.data {
+            Some(root) => {
+                let data = DataDir::at(root);
+                (Registry::open(data.store())?, data)
+            }
+            None => {
+                let data = DataDir::scratch().map_err(|source| AppError::DataDir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+                (Registry::in_memory()?, data)
+            }
+        };
+        if let Some(report) = registry.seed_if_empty().map_err(AppError::Seed)? {
+            tracing::info!(
+                quads = report.store_size,
+                "seeded an empty store with the ontology and the example catalog"
+            );
+        }
+        let fleet = FleetIndex::new(registry.clone());
+        let mut service = settings.service.clone();
+        if service.token.as_deref().is_some_and(str::is_empty) {
+            service.token = None;
+        }
+        if service.token.is_none() {
+            tracing::warn!("no write token configured (--token or SEAM_TOKEN): updates will be refused");
+        }
+        service.data = Some(data.clone());
+        let mut bridge = None;
+        let mut coap_addr = None;
+        if let Some(coap) = settings.coap {
+            let bind_error = |e: &dyn std::fmt::Display| AppError::Bind {
+                addr: format!("coap://{coap}"),
+                message: e.to_string(),
+            };
+            let (server, events) = Lwm2mServer::bind(coap, settings.lwm2m.clone())
+                .await
+                .map_err(|e| bind_error(&e))?;
+            let local = server.local_addr().map_err(|e| bind_error(&e))?;
+            let packages = data.packages();
+            let started = Lwm2mBridge::start(registry.clone(), server, events, Some(packages.clone()))
+                .map_err(|source| AppError::DataDir { path: packages, source })?;
+            tracing::info!("SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
+            service.lwm2m = Some(started.clone());
+            bridge = Some(started);
+            coap_addr = Some(local);
+        }
+        let (http, http_addr) = http::bind(fleet.clone(), service, &settings.http).map_err(|e| AppError::Bind {
+            addr: settings.http.clone(),
+            message: e.to_string(),
+        })?;
+        tracing::info!("SEAM listening on http://{http_addr} (SPARQL at http://{http_addr}/sparql)");
+        Ok(Self {
+            registry,
+            fleet,
+            data,
+            bridge,
+            http,
+            http_addr,
+            coap_addr,
+        })
+    }
+
+    /// Where HTTP is served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Where LwM2M is served, when it is.
+    pub fn coap_addr(&self) -> Option<SocketAddr> {
+        self.coap_addr
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The fleet index the service matches with.
+    pub fn fleet(&self) -> &FleetIndex {
+        &self.fleet
+    }
+
+    /// The data folder.
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// The LwM2M bridge, when LwM2M runs.
+    pub fn bridge(&self) -> Option<&Lwm2mBridge> {
+        self.bridge.as_ref()
+    }
+
+    /// A handle that stops the HTTP service (gracefully: requests in flight finish).
+    pub fn http_handle(&self) -> ServerHandle {
+        self.http.handle()
+    }
+
+    /// Serves until `shutdown` completes, then stops in order: evaluations running now are
+    /// cancelled (a runaway query answers 503 instead of being waited for), HTTP requests in
+    /// flight finish, the store is flushed.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+        let handle = self.http.handle();
+        let stopping = self.registry.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stopping.stop_evaluations();
+            handle.stop(true).await;
+        });
+        self.http.await.map_err(AppError::Serve)?;
+        self.registry.flush()?;
+        Ok(())
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send). The handlers are installed when this is
+/// called, not when the future is first polled: a signal sent the moment the service says it
+/// is ready stops it cleanly instead of killing it.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// How long the runtime waits, after the service stopped, for deliveries still waiting on
+/// devices and the LwM2M sockets to end.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

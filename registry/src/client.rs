@@ -1,0 +1,216 @@
+//! A client of a running SEAM service: what the CLI asks of `seam serve` over HTTP (matching,
+//! device selection, package delivery in waves), typed, with problem+json errors turned into
+//! sentences.
+
+use std::time::Duration;
+
+use crate::matching::{MatchOptions, MatchReport};
+use crate::remote::{get_json, install_tls_provider, SparqlEndpoint};
+use crate::selection::{self, SelectionError};
+
+/// A request to a service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The service could not be reached.
+    #[error("cannot reach {base}: {message}")]
+    Unreachable {
+        /// The service's base URL.
+        base: String,
+        /// What failed.
+        message: String,
+    },
+    /// The service refused the request (its problem's detail).
+    #[error("{what}: {status}: {detail}")]
+    Refused {
+        /// What was asked.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The problem's detail.
+        detail: String,
+    },
+    /// The service answered something this client does not understand.
+    #[error("{0}")]
+    Malformed(String),
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] crate::error::QueryError),
+    /// The device selection failed.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+}
+
+/// A running SEAM service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+/// What a delivery in waves did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivered {
+    /// The package's SHA-256.
+    pub package: String,
+    /// Its size, as the service stored it.
+    #[serde(rename = "sizeBytes")]
+    pub size_bytes: u64,
+    /// Devices that installed it.
+    pub installed: usize,
+    /// Devices that did not.
+    pub failed: usize,
+    /// Devices never asked (a canary wave failed before their turn).
+    pub skipped: usize,
+    /// The service's result for each device asked, in order.
+    pub results: Vec<serde_json::Value>,
+    /// Whether the canary wave failed and the rest were not touched.
+    #[serde(skip)]
+    pub stopped_after_canary: bool,
+}
+
+impl Service {
+    /// The service at `base` (e.g. `http://127.0.0.1:8080`), with the write token (may be empty).
+    pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
+        install_tls_provider();
+        let base = base.trim_end_matches('/').to_owned();
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                base: base.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            base,
+            token: token.to_owned(),
+            client,
+        })
+    }
+
+    /// `GET /match/{device}`: the models ranked for a device or board type.
+    pub async fn match_device(
+        &self,
+        device: &str,
+        opts: &MatchOptions,
+        explain: bool,
+    ) -> Result<MatchReport, ClientError> {
+        let mut url = format!(
+            "{}/match/{}?explain={explain}&headroomPct={}",
+            self.base,
+            crate::iri::encode_segment(device),
+            opts.headroom_pct
+        );
+        if let Some(s) = opts.latency_budget_s {
+            // Milliseconds on the wire, rounded to a nanosecond: no binary fraction shows.
+            url.push_str(&format!("&latencyBudgetMs={}", (s * 1e9).round() / 1e6));
+        }
+        let body = get_json(&url, Duration::from_secs(60)).await?;
+        serde_json::from_value(body)
+            .map_err(|e| ClientError::Malformed(format!("the service's match report is malformed: {e}")))
+    }
+
+    /// The device names a SELECT picks, asked of the service's SPARQL endpoint.
+    pub async fn devices_where(&self, select: &str) -> Result<Vec<String>, ClientError> {
+        let endpoint = SparqlEndpoint::new(&format!("{}/sparql", self.base), Duration::from_secs(60))?;
+        Ok(selection::devices_where_remote(&endpoint, select).await?)
+    }
+
+    /// Stores the package (`POST /packages`) and delivers it (`POST /deployments`) to `devices`
+    /// in waves: with a canary share, to that share first and to the rest only if every
+    /// canary installed it. `progress` hears of each wave as it starts.
+    pub async fn deliver(
+        &self,
+        package: Vec<u8>,
+        devices: &[String],
+        canary_pct: Option<f64>,
+        push: bool,
+        mut progress: impl FnMut(&str),
+    ) -> Result<Delivered, ClientError> {
+        let stored = self
+            .post(
+                "the package was not accepted",
+                "/packages",
+                self.client.post(format!("{}/packages", self.base)).body(package),
+            )
+            .await?;
+        let sha = stored["sha256"]
+            .as_str()
+            .ok_or_else(|| ClientError::Malformed("the service did not name the stored package".into()))?
+            .to_owned();
+        let size_bytes = stored["sizeBytes"].as_u64().unwrap_or(0);
+        progress(&format!("package {sha} stored ({size_bytes} bytes)"));
+        let waves = selection::waves(devices, canary_pct);
+        let mut results = Vec::new();
+        let mut stopped_after_canary = false;
+        for (i, wave) in waves.iter().enumerate() {
+            if waves.len() > 1 {
+                progress(&format!(
+                    "{} wave: {} devices",
+                    if i == 0 { "canary" } else { "rollout" },
+                    wave.len()
+                ));
+            }
+            let body = serde_json::json!({
+                "package": sha,
+                "devices": wave,
+                "method": if push { "push" } else { "pull" },
+            });
+            let report = self
+                .post(
+                    "the deployment was refused",
+                    "/deployments",
+                    self.client.post(format!("{}/deployments", self.base)).json(&body),
+                )
+                .await?;
+            let failed = report["failed"].as_u64().unwrap_or(0);
+            results.extend(report["results"].as_array().cloned().unwrap_or_default());
+            if failed > 0 && i + 1 < waves.len() {
+                stopped_after_canary = true;
+                break;
+            }
+        }
+        let installed = results
+            .iter()
+            .filter(|r| r["installed"].as_bool() == Some(true))
+            .count();
+        Ok(Delivered {
+            package: sha,
+            size_bytes,
+            installed,
+            failed: results.len() - installed,
+            skipped: devices.len() - results.len(),
+            results,
+            stopped_after_canary,
+        })
+    }
+
+    /// Sends a write with the token; the JSON body of a success, or the problem's detail.
+    async fn post(
+        &self,
+        what: &'static str,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value, ClientError> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                base: self.base.clone(),
+                message: format!("{path}: {e}"),
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(|e| {
+            ClientError::Malformed(format!("{path}: the service answered something other than JSON: {e}"))
+        })?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(ClientError::Refused {
+                what,
+                status: status.as_u16(),
+                detail: body["detail"].as_str().unwrap_or("no detail").to_owned(),
+            })
+        }
+    }
+}

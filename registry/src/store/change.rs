@@ -1,0 +1,217 @@
+//! Change sets: the writes SEAM derives itself (device facts from LwM2M, deployments,
+//! provenance), as quads to delete and then quads to insert.
+//!
+//! A [`Draft`] builds one while reading the store *through* it: a read sees the store as it
+//! was, minus what the draft deletes, plus what it inserts, so a batch of events can be written
+//! by code that asks "does the device have a board yet?" after an earlier event of the same
+//! batch gave it one. The registry holds its writer lock from the first read to the commit,
+//! which makes the draft's reads and its change set one atomic step among SEAM's writers.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
+
+use super::{GraphStore, QuadPattern};
+use crate::error::StoreError;
+
+/// Quads to delete, then quads to insert, applied atomically by [`GraphStore::apply`]. A quad
+/// never appears in both lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// Removed first (absent quads are ignored).
+    pub delete: Vec<Quad>,
+    /// Added after the deletions.
+    pub insert: Vec<Quad>,
+}
+
+impl ChangeSet {
+    /// Whether applying it would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.insert.is_empty()
+    }
+}
+
+/// A change set being built over a store (see the module documentation). Reads that fail are
+/// remembered, and [`Draft::finish`] refuses to produce a change set from a draft that read
+/// wrongly.
+pub struct Draft<'a> {
+    store: &'a dyn GraphStore,
+    deleted: HashSet<Quad>,
+    inserted: Vec<Quad>,
+    /// Positions in `inserted` by subject and by predicate, for reads that name either (a
+    /// batch of a thousand registrations reads its own inserts thousands of times).
+    by_subject: HashMap<NamedOrBlankNode, Vec<usize>>,
+    by_predicate: HashMap<NamedNode, Vec<usize>>,
+    /// Inserted quads since deleted again (their positions stay, marked dead).
+    dead: HashSet<usize>,
+    failed: RefCell<Option<StoreError>>,
+}
+
+impl std::fmt::Debug for Draft<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draft")
+            .field("deleted", &self.deleted.len())
+            .field("inserted", &(self.inserted.len() - self.dead.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Draft<'a> {
+    /// An empty draft over `store`.
+    pub fn new(store: &'a dyn GraphStore) -> Self {
+        Self {
+            store,
+            deleted: HashSet::new(),
+            inserted: Vec::new(),
+            by_subject: HashMap::new(),
+            by_predicate: HashMap::new(),
+            dead: HashSet::new(),
+            failed: RefCell::new(None),
+        }
+    }
+
+    /// The quads matching `pattern` as the store will hold them once the draft is applied.
+    pub fn quads(&self, pattern: QuadPattern<'_>) -> Vec<Quad> {
+        let mut out = match self.store.quads_for_pattern(pattern) {
+            Ok(quads) => quads,
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                Vec::new()
+            }
+        };
+        out.retain(|q| !self.deleted.contains(q));
+        let candidates: Box<dyn Iterator<Item = usize> + '_> = match (pattern.subject, pattern.predicate) {
+            (Some(s), _) => Box::new(self.by_subject.get(s).into_iter().flatten().copied()),
+            (None, Some(p)) => Box::new(self.by_predicate.get(p).into_iter().flatten().copied()),
+            (None, None) => Box::new(0..self.inserted.len()),
+        };
+        for i in candidates {
+            let q = &self.inserted[i];
+            if !self.dead.contains(&i) && pattern.matches(q) && !out.contains(q) {
+                out.push(q.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether the default graph holds `subject predicate object` (any object when `None`).
+    pub fn has(&self, subject: &NamedNode, predicate: &NamedNode, object: Option<&Term>) -> bool {
+        let subject = NamedOrBlankNode::from(subject.clone());
+        !self
+            .quads(QuadPattern {
+                subject: Some(&subject),
+                predicate: Some(predicate),
+                object,
+                graph: Some(&GraphName::DefaultGraph),
+            })
+            .is_empty()
+    }
+
+    /// The objects of `subject predicate` in the default graph.
+    pub fn objects(&self, subject: &NamedNode, predicate: &NamedNode) -> Vec<Term> {
+        let subject = NamedOrBlankNode::from(subject.clone());
+        self.quads(QuadPattern {
+            subject: Some(&subject),
+            predicate: Some(predicate),
+            object: None,
+            graph: Some(&GraphName::DefaultGraph),
+        })
+        .into_iter()
+        .map(|q| q.object)
+        .collect()
+    }
+
+    /// The named subjects of `predicate object` in the default graph.
+    pub fn subjects(&self, predicate: &NamedNode, object: &Term) -> Vec<NamedNode> {
+        self.quads(QuadPattern {
+            subject: None,
+            predicate: Some(predicate),
+            object: Some(object),
+            graph: Some(&GraphName::DefaultGraph),
+        })
+        .into_iter()
+        .filter_map(|q| match q.subject {
+            NamedOrBlankNode::NamedNode(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+    }
+
+    /// Adds a quad.
+    pub fn insert(&mut self, quad: Quad) {
+        self.deleted.remove(&quad);
+        if self.position(&quad).is_some() {
+            return;
+        }
+        let i = self.inserted.len();
+        self.by_subject.entry(quad.subject.clone()).or_default().push(i);
+        self.by_predicate.entry(quad.predicate.clone()).or_default().push(i);
+        self.inserted.push(quad);
+    }
+
+    /// Removes a quad (from the store, or from what this draft inserted).
+    pub fn remove(&mut self, quad: &Quad) {
+        if let Some(i) = self.position(quad) {
+            self.dead.insert(i);
+        }
+        self.deleted.insert(quad.clone());
+    }
+
+    /// Adds `subject predicate value` to the default graph.
+    pub fn add(&mut self, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
+        self.insert(Quad::new(
+            subject.clone(),
+            predicate.clone(),
+            value.into(),
+            GraphName::DefaultGraph,
+        ));
+    }
+
+    /// Sets `subject predicate value` in the default graph, removing the predicate's other values.
+    pub fn set(&mut self, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
+        self.remove_all(subject, predicate);
+        self.add(subject, predicate, value);
+    }
+
+    /// Removes every value of `subject predicate` in the default graph.
+    pub fn remove_all(&mut self, subject: &NamedNode, predicate: &NamedNode) {
+        let s = NamedOrBlankNode::from(subject.clone());
+        for quad in self.quads(QuadPattern {
+            subject: Some(&s),
+            predicate: Some(predicate),
+            object: None,
+            graph: Some(&GraphName::DefaultGraph),
+        }) {
+            self.remove(&quad);
+        }
+    }
+
+    fn position(&self, quad: &Quad) -> Option<usize> {
+        self.by_subject
+            .get(&quad.subject)?
+            .iter()
+            .copied()
+            .find(|i| !self.dead.contains(i) && self.inserted[*i] == *quad)
+    }
+
+    /// The change set, or the first read error (nothing is to be written then: the draft may
+    /// have decided on a partial view).
+    pub fn finish(self) -> Result<ChangeSet, StoreError> {
+        if let Some(e) = self.failed.into_inner() {
+            return Err(e);
+        }
+        let dead = self.dead;
+        let insert: Vec<Quad> = self
+            .inserted
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !dead.contains(i))
+            .map(|(_, q)| q)
+            .collect();
+        let mut delete: Vec<Quad> = self.deleted.into_iter().collect();
+        // Deterministic order: a remote store receives the same request for the same change.
+        delete.sort_by_key(|q| q.to_string());
+        Ok(ChangeSet { delete, insert })
+    }
+}

@@ -1,0 +1,90 @@
+//! `seam serve`: the application, built from the command line, until a signal stops it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use seam_registry::app::{self, Application, Settings};
+use seam_registry::http::ServiceConfig;
+use seam_registry::lwm2m::server::ServerConfig;
+use seam_registry::QueryLimits;
+
+use crate::failure::Failure;
+
+/// The arguments of `seam serve`.
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Store directory.
+    #[arg(long, default_value = "./seam-data")]
+    data: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// Bearer token required for writes (without one, writes are refused).
+    #[arg(long, env = "SEAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Query time limit, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    query_timeout: f64,
+    /// Largest number of rows a query may return.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_results: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_body: usize,
+    /// LwM2M/CoAP listen address (UDP), or `off`.
+    #[arg(long, default_value = "127.0.0.1:5683")]
+    coap: String,
+    /// How devices reach the LwM2M server, for Package URIs (default: coap://<bound address>).
+    #[arg(long)]
+    coap_public: Option<String>,
+    /// How long one delivery may take, from the first write to the device's final result, in
+    /// seconds; past it the delivery fails and says what the device last reported.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    delivery_timeout: u64,
+}
+
+/// Runs `seam serve`.
+pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    let coap = match args.coap.as_str() {
+        "off" => None,
+        addr => Some(
+            addr.parse()
+                .with_context(|| format!("--coap {addr:?} is not an address like 127.0.0.1:5683"))?,
+        ),
+    };
+    let settings = Settings {
+        data: Some(args.data),
+        http: args.http,
+        coap,
+        lwm2m: ServerConfig {
+            public_base: args.coap_public,
+            delivery_timeout: Duration::from_secs(args.delivery_timeout),
+            ..ServerConfig::default()
+        },
+        service: ServiceConfig {
+            token: args.token,
+            limits: QueryLimits {
+                timeout: Duration::from_secs_f64(args.query_timeout.max(0.001)),
+                max_rows: args.max_results,
+                ..QueryLimits::default()
+            },
+            max_body_bytes: args.max_body,
+            ..ServiceConfig::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let application = Application::build(settings).await?;
+        // The handlers are installed before the service says it is ready.
+        let shutdown = app::shutdown_signal().context("cannot handle SIGTERM and SIGINT")?;
+        application.run_until_stopped(shutdown).await?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    // Deliveries still waiting on devices and the LwM2M sockets end here.
+    runtime.shutdown_timeout(app::SHUTDOWN_GRACE);
+    Ok(())
+}
