@@ -17,6 +17,45 @@ use spargebra::Query;
 #[error("parameter ?{0} cannot be bound to a blank node")]
 pub struct UnbindableTerm(pub String);
 
+/// What a query is bound to: parameters (one row: each variable one term) and, optionally, one
+/// variable bound to each of a list of terms (one row each, e.g. the keys of a batch).
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// One term per variable.
+    pub one: Vec<(String, Term)>,
+    /// A variable and the terms it takes, one solution each.
+    pub each: Option<(String, Vec<Term>)>,
+}
+
+impl Bindings {
+    /// Parameters, one term each.
+    pub fn of(one: Vec<(String, Term)>) -> Self {
+        Self { one, each: None }
+    }
+
+    /// `variable` bound to each of `terms`.
+    pub fn each(variable: &str, terms: Vec<Term>) -> Self {
+        Self {
+            one: Vec::new(),
+            each: Some((variable.to_owned(), terms)),
+        }
+    }
+
+    /// Whether nothing is bound.
+    pub fn is_empty(&self) -> bool {
+        self.one.is_empty() && self.each.is_none()
+    }
+
+    /// `query` with every binding joined into its WHERE pattern.
+    pub fn apply(&self, query: Query) -> Result<Query, UnbindableTerm> {
+        let query = bind(query, &self.one)?;
+        match &self.each {
+            Some((variable, terms)) => bind_each(query, variable, terms),
+            None => Ok(query),
+        }
+    }
+}
+
 /// Joins a one-row `VALUES` of `bindings` into `query`'s WHERE pattern.
 pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, UnbindableTerm> {
     if bindings.is_empty() {

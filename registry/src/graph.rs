@@ -17,6 +17,7 @@ use oxigraph::model::{Literal, Term};
 use oxigraph::sparql::CancellationToken;
 
 use crate::answer::QueryAnswer;
+use crate::bind::Bindings;
 use crate::bundled;
 use crate::cancel::Evaluations;
 use crate::error::{IngestError, QueryError, StoreError};
@@ -273,13 +274,15 @@ impl Registry {
     /// Runs a SPARQL query with SEAM's prefixes predeclared, within `limits`. The default graph
     /// is the union of all graphs unless the query says otherwise.
     pub fn query(&self, sparql: &str, limits: &QueryLimits) -> Result<QueryAnswer, QueryError> {
-        self.run_query(sparql, Vec::new(), limits)
+        self.query_bound(sparql, Bindings::default(), limits)
     }
 
-    fn run_query(
+    /// Runs a query with terms bound to its variables in the algebra (never in the text): the
+    /// way SEAM asks its own questions with values that came from outside.
+    pub fn query_bound(
         &self,
         sparql: &str,
-        bindings: Vec<(String, Term)>,
+        bindings: Bindings,
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
         guard::check_text(sparql, &limits.shape)?;
@@ -293,7 +296,9 @@ impl Registry {
             if bindings.is_empty() {
                 Ok(parsed)
             } else {
-                crate::bind::bind(parsed, &bindings).map_err(|e| QueryError::Evaluation(e.to_string()))
+                bindings
+                    .apply(parsed)
+                    .map_err(|e| QueryError::Evaluation(e.to_string()))
             }
         })
     }
@@ -339,7 +344,7 @@ impl Registry {
         bindings: Vec<(String, Term)>,
         limits: &QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
-        self.run_query(&query.text, bindings, limits)
+        self.query_bound(&query.text, Bindings::of(bindings), limits)
     }
 
     /// Whether any device has this short name.
@@ -356,15 +361,19 @@ impl Registry {
 
     /// An ASK with one parameter bound.
     fn ask(&self, sparql: &str, (name, value): (&str, Term)) -> Result<bool, QueryError> {
-        let answer = self.run_query(sparql, vec![(name.into(), value)], &QueryLimits::default())?;
+        let answer = self.query_bound(
+            sparql,
+            Bindings::of(vec![(name.into(), value)]),
+            &QueryLimits::default(),
+        )?;
         Ok(matches!(answer, QueryAnswer::Boolean(true)))
     }
 
     /// The IRI of the device with this short name, if there is exactly one.
     pub fn device_by_short_name(&self, short_name: &str) -> Result<Option<String>, QueryError> {
-        let answer = self.run_query(
+        let answer = self.query_bound(
             "SELECT ?d ?name WHERE { ?d a seam:Device ; seam:shortName ?name } LIMIT 2",
-            vec![("name".into(), Literal::new_simple_literal(short_name).into())],
+            Bindings::of(vec![("name".into(), Literal::new_simple_literal(short_name).into())]),
             &QueryLimits::default(),
         )?;
         Ok(match answer {

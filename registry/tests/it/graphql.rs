@@ -33,7 +33,7 @@ fn committed_sdl_matches_the_schema() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == sdl,
-        "registry/schema.graphql is out of date: run `SEAM_UPDATE_SCHEMA=1 cargo test -p seam-registry --test graphql` and commit it"
+        "registry/schema.graphql is out of date: run `SEAM_UPDATE_SCHEMA=1 cargo test -p seam-registry --test it graphql::committed` and commit it"
     );
 }
 

@@ -1,0 +1,110 @@
+//! The DataLoaders of a request: boards, sensors and what devices run, each batch one store
+//! query with its keys bound in the algebra.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::Error;
+
+use super::rows::{iris, select_text, text};
+use super::types::{
+    artifact_from, board_from, sensor_from, Artifact, Board, Sensor, ARTIFACT_FIELDS, ARTIFACT_PATTERN, BOARD_PATTERN,
+    BOARD_SELECT, SENSOR_FIELDS, SENSOR_PATTERN,
+};
+use crate::bind::Bindings;
+use crate::graph::Registry;
+
+/// The board loader of a request (caching: what a list resolver primed is not loaded again).
+pub type Boards = DataLoader<BoardLoader, HashMapCache>;
+/// The sensor loader of a request.
+pub type Sensors = DataLoader<SensorLoader, HashMapCache>;
+/// The loader of what devices run, of a request.
+pub type Artifacts = DataLoader<ArtifactLoader, HashMapCache>;
+
+/// The DataLoaders of one request.
+pub fn loaders(registry: &Registry) -> (Boards, Sensors, Artifacts) {
+    (
+        DataLoader::with_cache(BoardLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
+        DataLoader::with_cache(SensorLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
+        DataLoader::with_cache(ArtifactLoader(registry.clone()), tokio::spawn, HashMapCache::default()),
+    )
+}
+
+/// Loads what devices run, by device IRI: one store query per batch.
+pub struct ArtifactLoader(Registry);
+
+impl Loader<String> for ArtifactLoader {
+    type Value = Vec<Artifact>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[String]) -> std::result::Result<HashMap<String, Vec<Artifact>>, Arc<Error>> {
+        let rows = select_text(
+            &self.0,
+            format!("SELECT ?d {ARTIFACT_FIELDS} WHERE {{ ?d seam:runs ?a . {ARTIFACT_PATTERN} }} ORDER BY ?d ?a"),
+            Bindings::each("d", iris(keys)),
+        )
+        .await
+        .map_err(Arc::new)?;
+        let mut out: HashMap<String, Vec<Artifact>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        for r in &rows {
+            if let (Some(device), Some(artifact)) = (text(r, 0), artifact_from(r, 1)) {
+                let list = out.entry(device).or_default();
+                // A property given twice would repeat the artifact: keep its first row.
+                if !list.iter().any(|a| a.id == artifact.id) {
+                    list.push(artifact);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Loads boards by IRI: one store query per batch.
+pub struct BoardLoader(Registry);
+
+impl Loader<String> for BoardLoader {
+    type Value = Board;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[String]) -> std::result::Result<HashMap<String, Board>, Arc<Error>> {
+        let rows = select_text(
+            &self.0,
+            format!("{BOARD_SELECT} WHERE {{ {BOARD_PATTERN} }} GROUP BY ?b"),
+            Bindings::each("b", iris(keys)),
+        )
+        .await
+        .map_err(Arc::new)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| board_from(r).map(|b| (b.id.to_string(), b)))
+            .collect())
+    }
+}
+
+/// Loads the sensors of boards and devices by owner IRI: one store query per batch.
+pub struct SensorLoader(Registry);
+
+impl Loader<String> for SensorLoader {
+    type Value = Vec<Sensor>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[String]) -> std::result::Result<HashMap<String, Vec<Sensor>>, Arc<Error>> {
+        let rows = select_text(
+            &self.0,
+            format!(
+                "SELECT ?owner {SENSOR_FIELDS} WHERE {{ ?owner seam:hasSensor ?s . {SENSOR_PATTERN} }} ORDER BY ?owner ?s"
+            ),
+            Bindings::each("owner", iris(keys)),
+        )
+        .await
+        .map_err(Arc::new)?;
+        let mut out: HashMap<String, Vec<Sensor>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        for r in &rows {
+            if let (Some(owner), Some(sensor)) = (text(r, 0), sensor_from(r, 1)) {
+                out.entry(owner).or_default().push(sensor);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,288 @@
+//! Matching in the schema: the match report, compatible devices and the fleet matrix, answered
+//! from the fleet index on the blocking pool, each with a complexity cost of its own.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+
+use super::scalars::Long;
+use super::{bad_input, internal};
+use crate::matching::{self, FleetIndex, MatchOptions};
+use crate::vocab::expand;
+
+/// A compatible model (the `seam match --json` shape).
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct CompatibleModel {
+    /// Model IRI.
+    pub model: String,
+    /// Model name.
+    pub name: String,
+    /// Task label.
+    pub task: Option<String>,
+    /// Accuracy (0..1).
+    pub accuracy: Option<f64>,
+    /// Estimated latency, ms.
+    pub estimated_latency_ms: Option<f64>,
+    /// What the latency estimate assumes (runtime, core, clock, MACs per cycle, source).
+    pub latency_assumption: Option<LatencyAssumption>,
+    /// RAM needed, bytes.
+    pub ram_bytes: Long,
+    /// Flash needed, bytes.
+    pub flash_bytes: Long,
+    /// "as-is" or "int8".
+    pub via: String,
+    /// The runtime it runs on.
+    pub runtime: String,
+}
+
+/// What a latency estimate assumes: MACs ÷ (clock × MACs per cycle).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct LatencyAssumption {
+    /// The runtime the figure is for.
+    pub runtime: String,
+    /// The board's core.
+    pub core: Option<String>,
+    /// The clock assumed (the board's nominal clock), Hz.
+    pub clock_hz: Long,
+    /// MACs per cycle assumed.
+    pub macs_per_cycle: f64,
+    /// The data type computed in.
+    pub dtype: String,
+    /// The class of model a measured figure is for.
+    pub operator_class: Option<String>,
+    /// "measured" (a runtime's published measurement) or "estimate" (SEAM's figure for the core).
+    pub basis: String,
+    /// Where the figure comes from.
+    pub source: Option<String>,
+}
+
+/// Why a model does not run.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Reason {
+    /// ram, flash, sensor, dtype, operator, runtime or latency.
+    pub constraint: String,
+    /// What the model needs.
+    pub required: String,
+    /// What the device offers.
+    pub available: String,
+    /// Unit of the two, when quantities.
+    pub unit: Option<String>,
+    /// One sentence.
+    pub message: String,
+}
+
+/// A rejected model.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RejectedModel {
+    /// Model IRI.
+    pub model: String,
+    /// Model name.
+    pub name: String,
+    /// Every reason.
+    pub reasons: Vec<Reason>,
+}
+
+/// Models for a device.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct MatchReport {
+    /// Device IRI (the board's IRI when a board type was asked about).
+    pub device: String,
+    /// Whether this is a board type judged on its datasheet figures with nothing reserved.
+    pub board: bool,
+    /// Free RAM the percentages are of, bytes.
+    pub free_ram_bytes: Option<Long>,
+    /// Free flash, bytes.
+    pub free_flash_bytes: Option<Long>,
+    /// Compatible models, ranked.
+    pub compatible: Vec<CompatibleModel>,
+    /// Rejected models (with `explain: true`).
+    pub rejected: Option<Vec<RejectedModel>>,
+}
+
+fn via(v: matching::Via) -> String {
+    match v {
+        matching::Via::AsIs => "as-is".into(),
+        matching::Via::Int8 => "int8".into(),
+    }
+}
+
+fn compatible_model(c: matching::Compatible) -> CompatibleModel {
+    CompatibleModel {
+        model: c.model,
+        name: c.name,
+        task: c.task,
+        accuracy: c.accuracy,
+        estimated_latency_ms: c.estimated_latency_ms,
+        latency_assumption: c.latency_assumption.map(|a| *a).map(|a| LatencyAssumption {
+            runtime: a.runtime,
+            core: a.core,
+            clock_hz: Long(a.clock_hz),
+            macs_per_cycle: a.macs_per_cycle,
+            dtype: a.dtype,
+            operator_class: a.operator_class,
+            basis: a.basis,
+            source: a.source,
+        }),
+        ram_bytes: Long(c.ram_bytes),
+        flash_bytes: Long(c.flash_bytes),
+        via: via(c.via),
+        runtime: c.runtime,
+    }
+}
+
+/// A device a model runs on.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct DeviceMatch {
+    /// Device IRI.
+    pub device: String,
+    /// Its short name.
+    pub short_name: Option<String>,
+    /// How the model runs there.
+    pub fit: CompatibleModel,
+}
+
+/// A compatible pair of the fleet.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct MatrixCell {
+    /// Device IRI.
+    pub device: String,
+    /// Model IRI.
+    pub model: String,
+    /// "as-is" or "int8".
+    pub via: String,
+}
+
+fn options(latency_budget_ms: Option<f64>, headroom_pct: Option<i32>) -> Result<MatchOptions> {
+    if latency_budget_ms.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
+        return Err(bad_input("latencyBudgetMs must be a positive number"));
+    }
+    let headroom =
+        u64::try_from(headroom_pct.unwrap_or(10)).map_err(|_| bad_input("headroomPct must not be negative"))?;
+    MatchOptions::checked(headroom, latency_budget_ms.map(|ms| ms / 1e3)).map_err(|e| bad_input(&e))
+}
+
+/// What a whole-fleet match costs against the complexity limit (20,000): a request may hold a
+/// few, not thousands of aliases of one.
+const COMPLEXITY_FLEET_MATRIX: usize = 4_000;
+/// What matching one device against every model costs.
+const COMPLEXITY_PER_DEVICE: usize = 200;
+/// What matching one model against every device costs.
+const COMPLEXITY_PER_MODEL: usize = 400;
+
+/// Runs matching work on the blocking pool: it is CPU-bound and grows with the fleet, and the
+/// HTTP workers must stay free for cheap requests such as `/health`.
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(internal)
+}
+
+async fn fleet(index: &FleetIndex) -> Result<Arc<matching::Fleet>> {
+    // The index is current almost always; only a rebuild reads the store (on the blocking pool).
+    if let Some(fleet) = index.cached() {
+        return Ok(fleet);
+    }
+    let index = index.clone();
+    tokio::task::spawn_blocking(move || index.fleet())
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
+/// The matching fields of the query root.
+#[derive(Default)]
+pub struct MatchingQuery;
+
+#[Object]
+impl MatchingQuery {
+    /// The models that run on a device, ranked; with `explain`, the rejected ones and why. `device`
+    /// may also name a board type (IRI or catalog name): "what runs on this board?", judged on
+    /// its datasheet figures with nothing reserved.
+    #[graphql(complexity = "COMPLEXITY_PER_DEVICE + child_complexity")]
+    async fn compatible_models(
+        &self,
+        ctx: &Context<'_>,
+        device: String,
+        #[graphql(default = false)] explain: bool,
+        latency_budget_ms: Option<f64>,
+        headroom_pct: Option<i32>,
+    ) -> Result<MatchReport> {
+        let opts = options(latency_budget_ms, headroom_pct)?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
+        let key = expand(&device);
+        let report = off_the_workers(move || matching::match_device(&fleet, &key, &opts, explain))
+            .await?
+            .ok_or_else(|| bad_input(format!("no device or board {device:?}")))?;
+        Ok(MatchReport {
+            device: report.device,
+            board: report.board,
+            free_ram_bytes: report.free_ram.map(Long),
+            free_flash_bytes: report.free_flash.map(Long),
+            compatible: report.compatible.into_iter().map(compatible_model).collect(),
+            rejected: report.rejected.map(|list| {
+                list.into_iter()
+                    .map(|r| RejectedModel {
+                        model: r.model,
+                        name: r.name,
+                        reasons: r
+                            .reasons
+                            .into_iter()
+                            .map(|x| Reason {
+                                constraint: x.constraint.as_str().into(),
+                                required: x.required,
+                                available: x.available,
+                                unit: x.unit,
+                                message: x.message,
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            }),
+        })
+    }
+
+    /// The devices a model runs on.
+    #[graphql(complexity = "COMPLEXITY_PER_MODEL + child_complexity")]
+    async fn compatible_devices(
+        &self,
+        ctx: &Context<'_>,
+        model: String,
+        latency_budget_ms: Option<f64>,
+        headroom_pct: Option<i32>,
+    ) -> Result<Vec<DeviceMatch>> {
+        let opts = options(latency_budget_ms, headroom_pct)?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
+        let key = expand(&model);
+        let list = off_the_workers(move || matching::compatible_devices(&fleet, &key, &opts))
+            .await?
+            .ok_or_else(|| bad_input(format!("no model {model:?}")))?;
+        Ok(list
+            .into_iter()
+            .map(|d| DeviceMatch {
+                device: d.device,
+                short_name: d.short_name,
+                fit: compatible_model(d.fit),
+            })
+            .collect())
+    }
+
+    /// Every compatible (device, model) pair.
+    #[graphql(complexity = "COMPLEXITY_FLEET_MATRIX + child_complexity")]
+    async fn fleet_matrix(
+        &self,
+        ctx: &Context<'_>,
+        latency_budget_ms: Option<f64>,
+        headroom_pct: Option<i32>,
+    ) -> Result<Vec<MatrixCell>> {
+        let opts = options(latency_budget_ms, headroom_pct)?;
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
+        Ok(off_the_workers(move || matching::fleet_matrix(&fleet, &opts))
+            .await?
+            .into_iter()
+            .map(|c| MatrixCell {
+                device: c.device,
+                model: c.model,
+                via: via(c.via),
+            })
+            .collect())
+    }
+}

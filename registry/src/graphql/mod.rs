@@ -1,0 +1,63 @@
+//! The GraphQL API (async-graphql): devices, models, boards, sensors, runtimes, matching, and the
+//! registration mutations.
+//!
+//! Object fields that point at other nodes (a device's board, a board's sensors) are resolved
+//! through request-scoped DataLoaders, so a page of devices with their boards and sensors costs a
+//! fixed number of store queries whatever the page size. Matching fields answer from the same
+//! in-memory fleet index as `seam match`.
+//!
+//! - `types`: the object and input types, and how each is read from a row;
+//! - `loaders`: the DataLoaders;
+//! - `paging`: Relay connections;
+//! - `query`: the catalog's fields of the query root; `matching`: its matching fields;
+//! - `mutation`: the registrations;
+//! - `rows`, `scalars`: reading rows, and the `Long` scalar.
+
+mod loaders;
+mod matching;
+mod mutation;
+mod paging;
+mod query;
+mod rows;
+mod scalars;
+mod types;
+
+use async_graphql::{EmptySubscription, Error, ErrorExtensions, Schema};
+
+pub use loaders::{loaders, ArtifactLoader, Artifacts, BoardLoader, Boards, SensorLoader, Sensors};
+pub use matching::{
+    CompatibleModel, DeviceMatch, LatencyAssumption, MatchReport, MatchingQuery, MatrixCell, Reason, RejectedModel,
+};
+pub use mutation::{DeviceInput, ModelInput, MutationRoot};
+pub use query::{CatalogQuery, QueryRoot};
+pub use scalars::Long;
+pub use types::{Artifact, Board, Device, DeviceFilter, DeviceStatus, Model, ModelFilter, Runtime, Sensor};
+
+use crate::matching::FleetIndex;
+
+/// The schema type served at `/graphql`.
+pub type SeamSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Whether the request carried the write token (request data).
+#[derive(Debug, Clone, Copy)]
+pub struct Authorized(pub bool);
+
+/// Builds the schema over the registry `fleet` indexes, with depth and complexity limits.
+pub fn schema(fleet: FleetIndex) -> SeamSchema {
+    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
+        .data(fleet.registry().clone())
+        .data(fleet)
+        // Deep enough for the standard introspection query (seven `ofType` levels), which
+        // GraphiQL sends to load the schema; the complexity limit bounds the cost.
+        .limit_depth(16)
+        .limit_complexity(20_000)
+        .finish()
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(e.to_string()).extend_with(|_, x| x.set("code", "INTERNAL"))
+}
+
+fn bad_input(message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, x| x.set("code", "BAD_USER_INPUT"))
+}
