@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Runs the service (or any seam command) after making sure the build's system packages are there:
-#   ./scripts/run.sh serve        (== cargo run --release -- serve)
+#   ./scripts/run.sh serve
+#
+# One cargo profile for everything: the `dev` profile, with dependencies optimised (opt-level 1,
+# see Cargo.toml), is what the test command builds too, in the same target directory. Whichever
+# of the two runs second finds every dependency built (RocksDB's C++ included) and compiles
+# SEAM's own crates only. The whole workspace is built, as the test command builds it: features
+# are unified over the packages selected, so building `seam` alone would compile shared
+# dependencies a second time with other features.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
-exec cargo run --release -- "$@"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
+cargo build --workspace --locked --quiet
+exec "$CARGO_TARGET_DIR/debug/seam" "$@"
