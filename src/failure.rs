@@ -23,9 +23,9 @@ impl From<anyhow::Error> for Failure {
             ) || matches!(
                 c.downcast_ref::<QueryError>(),
                 Some(QueryError::Syntax { .. } | QueryError::TooComplex(_))
-            ) || c
-                .downcast_ref::<seam_registry::bridge::BridgeError>()
-                .is_some_and(|e| !matches!(e, seam_registry::bridge::BridgeError::ToolUnavailable { .. }))
+            ) || c.is::<seam_registry::bridge::package::PackageError>()
+                || c.downcast_ref::<seam_registry::bridge::BridgeError>()
+                    .is_some_and(|e| !matches!(e, seam_registry::bridge::BridgeError::ToolUnavailable { .. }))
         });
         if invalid {
             Self::Invalid(e)

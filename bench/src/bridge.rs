@@ -62,7 +62,7 @@ pub fn run(runs: usize, peers: Option<&Path>) -> anyhow::Result<()> {
             let mut model = reference.model.clone();
             quantize_int8(&mut model)?;
             let quantized = to_bytes(&model);
-            compare(&original, &quantized, 20, 1)?.check(&Thresholds::default())?;
+            Thresholds::default().check(&compare(&original, &quantized, 20, 1)?)?;
             Ok(())
         })?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();

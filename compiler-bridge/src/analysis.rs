@@ -222,11 +222,7 @@ pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis,
     })
 }
 
-/// SHA-256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
+pub use seam_package::sha256_hex;
 
 /// Structural checks before tract: sizes, cycles, external data.
 fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), String> {

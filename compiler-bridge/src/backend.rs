@@ -14,14 +14,7 @@
 use crate::analysis::analyze_bytes;
 use crate::BridgeError;
 
-/// One file of an artifact.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArtifactFile {
-    /// File name (no directories).
-    pub name: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-}
+pub use seam_package::ArtifactFile;
 
 /// A compiled model in a form tract can run, so the pipeline can validate it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -207,7 +207,7 @@ pub fn compile(
     // Every transform is checked against the original, whatever the backend does next.
     let transform_report = if model != request.model {
         let report = compare(request.model, &model, VALIDATION_SAMPLES, 1)?;
-        report.check(&request.thresholds)?;
+        request.thresholds.check(&report)?;
         Some(report)
     } else {
         None
@@ -241,7 +241,7 @@ pub fn compile(
                 transform_report
             } else {
                 let report = compare_with(request.model, runnable.candidate(&file.bytes), VALIDATION_SAMPLES, 1)?;
-                report.check(&request.thresholds)?;
+                request.thresholds.check(&report)?;
                 Some(report)
             }
         }

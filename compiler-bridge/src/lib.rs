@@ -25,12 +25,21 @@ pub mod external;
 pub mod memory;
 pub mod nnef;
 pub mod onnx_build;
-pub mod package;
 pub mod remote;
 pub mod tflite;
 pub mod tflite_micro;
 pub mod transform;
 pub mod validate;
+
+impl From<seam_package::PackageError> for BridgeError {
+    fn from(e: seam_package::PackageError) -> Self {
+        Self::Package(e.0)
+    }
+}
+
+/// The package format (manifests, signatures, archives, the cache): its own crate, shared with
+/// whoever verifies packages without tract.
+pub use seam_package as package;
 
 /// Errors of the compiler bridge.
 #[derive(Debug, thiserror::Error)]

@@ -5,26 +5,11 @@
 //! saturate and hide errors, and they are where tract's quantised-softmax lookup table would hide
 //! a broken model. Top-1 agreement is the share of samples whose arg-max is the same.
 
-use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
 use crate::BridgeError;
 
-/// How a transformed model compares with its original.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ValidationReport {
-    /// Seeded inputs run through both.
-    pub samples: usize,
-    /// What was compared: `logits` (before a final Softmax) or `outputs`.
-    pub compared: String,
-    /// Largest absolute difference of any output value.
-    pub max_abs_error: f32,
-    /// `max_abs_error` over the largest absolute original value.
-    pub relative_error: f32,
-    /// Share of samples with the same arg-max (the last axis).
-    pub top1_agreement: f32,
-}
+pub use seam_package::ValidationReport;
 
 /// Thresholds a transformed model must meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,19 +29,20 @@ impl Default for Thresholds {
     }
 }
 
-impl ValidationReport {
-    /// `Err` with the report when a threshold is exceeded.
-    pub fn check(&self, thresholds: &Thresholds) -> Result<(), BridgeError> {
-        if self.relative_error > thresholds.max_relative_error || self.top1_agreement < thresholds.min_top1_agreement {
+impl Thresholds {
+    /// `Err` with the report when `report` exceeds a threshold.
+    pub fn check(&self, report: &ValidationReport) -> Result<(), BridgeError> {
+        let (thresholds, this) = (self, report);
+        if this.relative_error > thresholds.max_relative_error || this.top1_agreement < thresholds.min_top1_agreement {
             return Err(BridgeError::ValidationFailed(format!(
                 "relative error {:.4} (at most {}), top-1 agreement {:.3} (at least {}), max abs error {:.5} over {} samples of the {}",
-                self.relative_error,
+                this.relative_error,
                 thresholds.max_relative_error,
-                self.top1_agreement,
+                this.top1_agreement,
                 thresholds.min_top1_agreement,
-                self.max_abs_error,
-                self.samples,
-                self.compared
+                this.max_abs_error,
+                this.samples,
+                this.compared
             )));
         }
         Ok(())

@@ -38,6 +38,31 @@ pub enum ClientError {
     /// The device selection failed.
     #[error(transparent)]
     Selection(#[from] SelectionError),
+    /// The model cannot run on the target at all (the service's reasons).
+    #[error("{0}")]
+    DoesNotRun(String),
+    /// The package the service sent does not verify.
+    #[error(transparent)]
+    Package(#[from] seam_compiler_bridge::package::PackageError),
+}
+
+impl ClientError {
+    /// Whether the request itself was at fault (a 4xx), rather than the service or the network.
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::Refused { status, .. } if (400..500).contains(status))
+    }
+}
+
+/// A compilation done by a service: its report (the `CompileReport` JSON, without the package),
+/// the package, and the package's files (verified: signature and every digest).
+#[derive(Debug, Clone)]
+pub struct RemoteCompiled {
+    /// The report.
+    pub report: serde_json::Value,
+    /// The `.seampkg` bytes.
+    pub package: Vec<u8>,
+    /// The files inside it.
+    pub files: Vec<seam_compiler_bridge::backend::ArtifactFile>,
 }
 
 /// A running SEAM service.
@@ -181,6 +206,82 @@ impl Service {
             skipped: devices.len() - results.len(),
             results,
             stopped_after_canary,
+        })
+    }
+
+    /// `POST /compilations`: the service plans from its graph, compiles, signs with its key and
+    /// records the provenance. A package that does not fit comes back with its whole report
+    /// (the fit says so); one that cannot run there at all is [`ClientError::DoesNotRun`].
+    pub async fn compile(&self, order: &crate::packaging::CompileOrder<'_>) -> Result<RemoteCompiled, ClientError> {
+        use base64::Engine as _;
+        let mut query: Vec<(&str, String)> = vec![("stem", order.stem.clone())];
+        if let Some(t) = &order.target {
+            query.push(("target", t.clone()));
+        }
+        if let Some(b) = &order.backend {
+            query.push(("backend", b.clone()));
+        }
+        if order.quantize_int8 {
+            query.push(("quantize", "int8".into()));
+        }
+        if let Some(p) = order.prune {
+            query.push(("prune", p.to_string()));
+        }
+        query.push(("max-relative-error", order.thresholds.max_relative_error.to_string()));
+        query.push(("min-top1", order.thresholds.min_top1_agreement.to_string()));
+        query.push(("headroom", order.headroom_pct.to_string()));
+        if !order.use_cache {
+            query.push(("cache", "false".into()));
+        }
+        let url = format!("{}/compilations", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .timeout(Duration::from_secs(600))
+            .query(&query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .bearer_auth(&self.token)
+            .body(order.model.to_vec())
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                base: self.base.clone(),
+                message: format!("/compilations: {e}"),
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| ClientError::Malformed(format!("{url} answered {status} without JSON: {e}")))?;
+        let kind = |suffix: &str| body["type"].as_str().is_some_and(|t| t.ends_with(suffix));
+        let mut report =
+            if status == reqwest::StatusCode::CONFLICT && kind("/does-not-fit") && body["report"].is_object() {
+                body["report"].clone()
+            } else if !status.is_success() {
+                let detail = body["detail"].as_str().unwrap_or("").to_owned();
+                if kind("/does-not-run") {
+                    return Err(ClientError::DoesNotRun(detail));
+                }
+                return Err(ClientError::Refused {
+                    what: "the compilation was refused",
+                    status: status.as_u16(),
+                    detail,
+                });
+            } else {
+                body
+            };
+        let package = base64::engine::general_purpose::STANDARD
+            .decode(report["package"].as_str().unwrap_or(""))
+            .map_err(|e| ClientError::Malformed(format!("the service's package is not base64: {e}")))?;
+        // The service's answer is checked like any package: signature and every digest.
+        let opened = seam_compiler_bridge::package::verify(&package, None)?;
+        if let Some(map) = report.as_object_mut() {
+            map.remove("package");
+        }
+        Ok(RemoteCompiled {
+            report,
+            package,
+            files: opened.files,
         })
     }
 

@@ -324,16 +324,7 @@ impl Registry {
         self.executor.run(deadline, limits.timeout, move || {
             let parsed = prepare()?;
             guard::check_query(&parsed, &limits.shape)?;
-            let token = CancellationToken::new();
-            let _running = running.begin(&token, deadline)?;
-            let run = Evaluation {
-                cancel: token,
-                max_rows: limits.max_rows,
-                max_result_bytes: limits.max_result_bytes,
-            };
-            store
-                .query(parsed, &run)
-                .map_err(|e| cancelled_is_timeout(e, limits.timeout))
+            watched(&running, deadline, &limits, |run| store.query(parsed, run))
         })
     }
 
@@ -408,16 +399,7 @@ impl Registry {
                 .parse_update(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
             guard::check_update(&parsed, &limits.shape)?;
-            let token = CancellationToken::new();
-            let _running = running.begin(&token, deadline)?;
-            let run = Evaluation {
-                cancel: token,
-                max_rows: limits.max_rows,
-                max_result_bytes: limits.max_result_bytes,
-            };
-            store
-                .update(parsed, &run)
-                .map_err(|e| cancelled_is_timeout(e, limits.timeout))
+            watched(&running, deadline, &limits, |run| store.update(parsed, run))
         })
     }
 
@@ -457,6 +439,24 @@ impl Registry {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.store.flush()
     }
+}
+
+/// Runs `evaluate` with a cancellation token the watchdog fires at `deadline` (or a shutdown
+/// fires at once) and the answer's bounds of `limits`.
+fn watched<T>(
+    running: &Evaluations,
+    deadline: Instant,
+    limits: &QueryLimits,
+    evaluate: impl FnOnce(&Evaluation) -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
+    let token = CancellationToken::new();
+    let _running = running.begin(&token, deadline)?;
+    let run = Evaluation {
+        cancel: token,
+        max_rows: limits.max_rows,
+        max_result_bytes: limits.max_result_bytes,
+    };
+    evaluate(&run).map_err(|e| cancelled_is_timeout(e, limits.timeout))
 }
 
 /// The store reports a cancelled evaluation as such; the registry knows it was the deadline

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::data_dir::DataDir;
 use crate::ingest::onnx::{measured_dtype, onnx_operator_names, stored_weight_bytes};
 use crate::iri;
+use crate::matching::estimate;
 use crate::matching::evaluate::{ram_required, DeviceView, MatchOptions, Reason, Via};
 use crate::matching::facts::{Fleet, ModelFacts};
 use crate::matching::FleetIndex;
@@ -175,15 +176,14 @@ pub fn judge(fleet: &Fleet, plan: &Plan, needs: &Needs<'_>, opts: &MatchOptions)
         runtime.map_or(0, |r| r.ram_overhead_bytes),
         opts.headroom_pct,
     );
-    let flash_needed = needs
-        .device_bytes
-        .saturating_add(runtime.map_or(0, |r| r.flash_overhead_bytes));
+    let flash_needed = match runtime {
+        Some(r) => estimate::flash_required(needs.device_bytes, r),
+        None => needs.device_bytes,
+    };
     let missing_operators: Vec<String> = match runtime {
-        Some(r) => needs
-            .operators
-            .iter()
-            .filter(|op| !r.operators.contains(*op))
-            .cloned()
+        Some(r) => estimate::missing_operators(needs.operators, r)
+            .into_iter()
+            .map(str::to_owned)
             .collect(),
         None => Vec::new(),
     };
@@ -509,5 +509,70 @@ impl CompileReport {
             "plan": self.plan,
             "fit": self.fit,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::fixture::{fleet, model};
+
+    #[test]
+    fn a_plan_names_the_runtime_its_backend_and_the_estimates() {
+        let mut f = fleet();
+        if let Some(r) = f.runtimes.get_mut("urn:rt") {
+            r.compiler_backend = Some("tflite-micro".into());
+            r.dtypes.insert(format!("{}float32", crate::vocab::SEAM));
+        }
+        let m = model("float32", 80_000, 400_000, &["Conv"]);
+        let plan = plan(&f, &m, "d", &MatchOptions::default()).unwrap();
+        assert_eq!(
+            (plan.runtime.as_str(), plan.backend.as_deref()),
+            ("urn:rt", Some("tflite-micro"))
+        );
+        assert_eq!(plan.via, Via::Int8);
+        assert_eq!(plan.free, (61_440, 262_144));
+        assert!(matches!(
+            super::plan(&f, &m, "nobody", &MatchOptions::default()),
+            Err(PlanError::UnknownDevice(_))
+        ));
+    }
+
+    #[test]
+    fn a_model_that_cannot_run_is_refused_with_every_reason() {
+        let f = fleet();
+        let m = model("int8", 70_000, 300_000, &["Conv", "LSTM"]);
+        match plan(&f, &m, "d", &MatchOptions::default()) {
+            Err(PlanError::DoesNotRun { device, reasons }) => {
+                assert_eq!(device, "d");
+                assert!(reasons.len() >= 3, "{reasons:?}");
+            }
+            other => panic!("expected DoesNotRun, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_was_built_is_judged_on_its_own_figures() {
+        let f = fleet();
+        let m = model("int8", 20_000, 100_000, &["Conv"]);
+        let plan = plan(&f, &m, "d", &MatchOptions::default()).unwrap();
+        let ops: std::collections::BTreeSet<String> = ["Conv".to_owned(), "Softmax".to_owned()].into();
+        let built = Needs {
+            arena_bytes: 20_000,
+            device_bytes: 100_000,
+            operators: &ops,
+        };
+        let fit = judge(&f, &plan, &built, &MatchOptions::default());
+        assert!(!fit.fits, "Softmax is not a kernel of the runtime");
+        assert_eq!(fit.missing_operators, ["Softmax"]);
+        assert_eq!(fit.flash_needed_bytes, 132_768);
+        let ops: std::collections::BTreeSet<String> = ["Conv".to_owned()].into();
+        let bigger = Needs {
+            arena_bytes: 60_000,
+            device_bytes: 100_000,
+            operators: &ops,
+        };
+        let fit = judge(&f, &plan, &bigger, &MatchOptions::default());
+        assert!(!fit.fits && fit.ram_needed_bytes > fit.ram_free_bytes, "{fit:?}");
     }
 }

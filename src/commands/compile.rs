@@ -5,13 +5,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use seam_registry::bridge::backend::ArtifactFile;
 use seam_registry::bridge::compile::safe_stem;
 use seam_registry::bridge::validate::Thresholds;
 use seam_registry::packaging::{self, CompileError, CompileOrder, Packager, PlanError};
 use serde_json::Value;
 
+use seam_registry::client::{ClientError, Service};
 use seam_registry::data_dir::DataDir;
 use seam_registry::matching::FleetIndex;
 use seam_registry::Registry;
@@ -262,80 +262,20 @@ fn compile_failure(e: CompileError) -> Failure {
     }
 }
 
-/// `seam compile --endpoint`: the running service plans, compiles, signs and records
-/// (`POST /compilations`); its answer carries the package.
+/// `seam compile --endpoint`: the running service plans, compiles, signs and records.
 fn remote_compile(
     endpoint: &str,
     order: &CompileOrder<'_>,
     token: Option<&str>,
 ) -> Result<(Value, Vec<u8>, Vec<ArtifactFile>), Failure> {
-    let mut query: Vec<(&str, String)> = vec![("stem", order.stem.clone())];
-    if let Some(t) = &order.target {
-        query.push(("target", t.clone()));
-    }
-    if let Some(b) = &order.backend {
-        query.push(("backend", b.clone()));
-    }
-    if order.quantize_int8 {
-        query.push(("quantize", "int8".into()));
-    }
-    if let Some(p) = order.prune {
-        query.push(("prune", p.to_string()));
-    }
-    query.push(("max-relative-error", order.thresholds.max_relative_error.to_string()));
-    query.push(("min-top1", order.thresholds.min_top1_agreement.to_string()));
-    query.push(("headroom", order.headroom_pct.to_string()));
-    if !order.use_cache {
-        query.push(("cache", "false".into()));
-    }
-    seam_registry::remote::install_tls_provider();
-    let url = format!("{}/compilations", endpoint.trim_end_matches('/'));
-    let mut request = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(600))
-        .build()
-        .context("cannot make an HTTP client")?
-        .post(&url)
-        .query(&query)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(order.model.to_vec());
-    if let Some(t) = token {
-        request = request.bearer_auth(t);
-    }
-    let response = request.send().with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .with_context(|| format!("{url} answered {status} without JSON"))?;
-    // A package that does not fit comes back refused (409) with the whole report: handled like
-    // a local compile that does not fit (files written, the figures printed, exit 4).
-    let body = if status == reqwest::StatusCode::CONFLICT
-        && body["type"].as_str().is_some_and(|t| t.ends_with("/does-not-fit"))
-        && body["report"].is_object()
-    {
-        body["report"].clone()
-    } else if !status.is_success() {
-        let detail = body["detail"].as_str().unwrap_or("").to_owned();
-        if body["type"].as_str().is_some_and(|t| t.ends_with("/does-not-run")) {
+    let service = Service::new(endpoint, token.unwrap_or_default()).map_err(anyhow::Error::from)?;
+    match super::client_runtime()?.block_on(service.compile(order)) {
+        Ok(done) => Ok((done.report, done.package, done.files)),
+        Err(ClientError::DoesNotRun(detail)) => {
             let _ = writeln!(std::io::stderr().lock(), "error: {detail}");
-            return Err(Failure::DoesNotFit);
+            Err(Failure::DoesNotFit)
         }
-        let error = anyhow::anyhow!("{url} answered {status}: {detail}");
-        return Err(if status.is_client_error() {
-            Failure::Invalid(error)
-        } else {
-            Failure::Runtime(error)
-        });
-    } else {
-        body
-    };
-    let package = base64::engine::general_purpose::STANDARD
-        .decode(body["package"].as_str().unwrap_or(""))
-        .context("the service's package is not base64")?;
-    // The service's answer is checked like any package: signature and every digest.
-    let opened = seam_registry::bridge::package::verify(&package, None).map_err(anyhow::Error::from)?;
-    let mut report = body;
-    if let Some(map) = report.as_object_mut() {
-        map.remove("package");
+        Err(e) if e.is_client_error() => Err(Failure::Invalid(e.into())),
+        Err(e) => Err(Failure::from(anyhow::Error::from(e))),
     }
-    Ok((report, package, opened.files))
 }

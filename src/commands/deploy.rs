@@ -62,10 +62,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         );
     }
     let service = Service::new(&args.endpoint, args.token.as_deref().unwrap_or_default()).map_err(runtime)?;
-    let runtime_ = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime_ = super::client_runtime()?;
     let devices = match &args.select {
         None => args.to.clone(),
         Some(query) => runtime_.block_on(service.devices_where(query)).map_err(runtime)?,

@@ -51,10 +51,7 @@ pub(crate) fn run(args: MatchArgs) -> Result<(), Failure> {
     let report: MatchReport = match &args.endpoint {
         Some(base) => {
             let service = Service::new(base, "").map_err(runtime)?;
-            let runtime_ = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let runtime_ = super::client_runtime()?;
             runtime_
                 .block_on(service.match_device(&args.device, &opts, args.explain))
                 .map_err(runtime)?

@@ -64,10 +64,7 @@ pub(crate) fn run(args: QueryArgs) -> Result<(), Failure> {
     let answer = match &args.endpoint {
         Some(url) => {
             let endpoint = SparqlEndpoint::new(&sparql_url(url), timeout).map_err(runtime)?;
-            let runtime_ = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let runtime_ = super::client_runtime()?;
             // Remote endpoints do not know SEAM's prefixes: declare them in the text.
             let text = format!("{}{}", seam_registry::vocab::sparql_prefixes(), sparql);
             runtime_.block_on(endpoint.query(&text)).map_err(runtime)?

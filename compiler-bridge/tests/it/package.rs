@@ -4,15 +4,14 @@ use seam_compiler_bridge::backend::{ArtifactFile, Backends};
 use seam_compiler_bridge::compile::{compile, Request};
 use seam_compiler_bridge::onnx_build::{ds_cnn, to_bytes};
 use seam_compiler_bridge::package::{self, Cache, Signer};
-use seam_compiler_bridge::BridgeError;
 
 fn request(model: &[u8]) -> Request<'_> {
     Request::new(model, "https://w3id.org/seam/model/test", "kws")
 }
 
-fn package_error(result: Result<package::Package, BridgeError>) -> String {
+fn package_error(result: Result<package::Package, package::PackageError>) -> String {
     match result {
-        Err(BridgeError::Package(message)) => message,
+        Err(package::PackageError(message)) => message,
         other => panic!("expected a package error, got {:?}", other.map(|p| p.manifest)),
     }
 }

@@ -27,7 +27,7 @@ fn int8_shrinks_weights_3_5_times_and_agrees_on_top1() {
         );
         assert!(shrink >= 3.5, "{}: {shrink:.2}×", reference.name);
         assert!(validation.top1_agreement >= 0.95, "{}: {validation:?}", reference.name);
-        validation.check(&Thresholds::default()).unwrap();
+        Thresholds::default().check(&validation).unwrap();
         // The quantised file is a valid model tract runs, and analyses as int8 storage.
         let analysis = analyze_bytes(&quantized, None).unwrap();
         assert!(analysis.operators.contains_key("DequantizeLinear"));
@@ -58,7 +58,7 @@ fn pruning_reaches_the_sparsity_and_validation_catches_a_broken_model() {
     let mut broken = reference.model.clone();
     prune(&mut broken, 0.99).unwrap();
     let report = compare(&to_bytes(&reference.model), &to_bytes(&broken), 20, 3).unwrap();
-    match report.check(&Thresholds::default()) {
+    match Thresholds::default().check(&report) {
         Err(BridgeError::ValidationFailed(message)) => {
             assert!(
                 message.contains("relative error") && message.contains("logits"),

@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         if let Some(key) = &args.trust_key {
             let key = key.clone();
             config.package_check = Some(PackageCheck(std::sync::Arc::new(move |bytes: &[u8]| {
-                seam_compiler_bridge::package::verify(bytes, Some(&key))
+                seam_package::verify(bytes, Some(&key))
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             })));

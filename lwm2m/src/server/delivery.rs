@@ -91,6 +91,48 @@ pub struct Delivery {
 /// Numbers deliveries within the process.
 static NEXT_DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStep {
+    /// Begun: reported before the first exchange with the device.
+    Started,
+    /// The device was told where to download the package (pull) or is being sent it (push).
+    Downloading,
+    /// The device has the whole package and checked it.
+    Delivered,
+    /// Install was executed; the device is installing.
+    Installing,
+    /// The device reports the package installed (the end).
+    Installed,
+    /// The delivery failed (the end); the progress says why.
+    Failed,
+}
+
+impl DeliveryStep {
+    /// Its name, as the graph records it (`seam:result`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Downloading => "downloading",
+            Self::Delivered => "delivered",
+            Self::Installing => "installing",
+            Self::Installed => "installed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the delivery ended with this step.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Installed | Self::Failed)
+    }
+}
+
+impl std::fmt::Display for DeliveryStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A step of a delivery, as it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryProgress {
@@ -105,8 +147,8 @@ pub struct DeliveryProgress {
     pub object: u16,
     /// Pull or push.
     pub method: DeliveryMethod,
-    /// What happened: `started`, `downloading`, `delivered`, `installing`, `installed`, `failed`.
-    pub step: String,
+    /// What happened.
+    pub step: DeliveryStep,
     /// The device's Update Result, where it reported one.
     pub result: Option<i64>,
     /// A human-readable detail (failure reason).
@@ -147,7 +189,7 @@ impl Lwm2mServer {
         let id = NEXT_DELIVERY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Reported before the first exchange, so that a delivery that fails at once is recorded
         // as one that started and failed, not missing.
-        self.step(delivery, id, object, "started", None, "");
+        self.step(delivery, id, object, DeliveryStep::Started, None, "");
         let timeout = self.config().delivery_timeout;
         let mut status = Status::default();
         let run = tokio::time::timeout(timeout, self.run_delivery(delivery, id, object, &mut status)).await;
@@ -181,21 +223,25 @@ impl Lwm2mServer {
             delivery,
             id,
             object,
-            if outcome.installed { "installed" } else { "failed" },
+            if outcome.installed {
+                DeliveryStep::Installed
+            } else {
+                DeliveryStep::Failed
+            },
             outcome.result,
             &outcome.detail,
         );
         Ok(outcome)
     }
 
-    fn step(&self, delivery: &Delivery, id: u64, object: u16, step: &str, result: Option<i64>, detail: &str) {
+    fn step(&self, delivery: &Delivery, id: u64, object: u16, step: DeliveryStep, result: Option<i64>, detail: &str) {
         self.report(DeliveryProgress {
             id,
             endpoint: delivery.endpoint.clone(),
             sha256: delivery.sha256.clone(),
             object,
             method: delivery.method,
-            step: step.to_owned(),
+            step,
             result,
             detail: detail.to_owned(),
         });
@@ -277,7 +323,7 @@ impl Lwm2mServer {
             self.cancel_watch(&watch);
             return Err(e);
         }
-        self.step(delivery, id, object, "downloading", None, "");
+        self.step(delivery, id, object, DeliveryStep::Downloading, None, "");
 
         // Wait for the device to hold a verified package.
         let ready = |s: &Status| {
@@ -314,12 +360,12 @@ impl Lwm2mServer {
                 });
             }
         }
-        self.step(delivery, id, object, "delivered", status.result, "");
+        self.step(delivery, id, object, DeliveryStep::Delivered, status.result, "");
 
         // Execute is not idempotent, so it is not retried. If its answer is lost (or a duplicate
         // arrives after the install consumed the package), the device's state still tells.
         let executed = self.execute(name, ResourcePath::resource(object, 0, execute), "").await;
-        self.step(delivery, id, object, "installing", status.result, "");
+        self.step(delivery, id, object, DeliveryStep::Installing, status.result, "");
         let done = |s: &Status| {
             if object == 9 {
                 s.state == Some(object9::STATE_INSTALLED) && s.result == Some(object9::RESULT_INSTALLED)

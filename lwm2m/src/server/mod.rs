@@ -6,6 +6,7 @@
 //! never waits on storage.
 
 mod delivery;
+mod device;
 mod registration;
 
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
-pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress};
+pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress, DeliveryStep};
+pub use device::{AnnouncedSensor, DeviceReport, SensorKind};
 pub use registration::{
     Departure, Registration, MAX_ENDPOINTS_PER_PEER, MAX_ENDPOINT_NAME, MAX_OBJECT_LINKS, SUPPORTED_VERSIONS,
 };
@@ -129,11 +131,8 @@ impl PackageShelf {
     }
 }
 
-/// SHA-256 of `bytes` as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
+/// The SHA-256 of `bytes` in lowercase hex, as packages are named (the package format's own).
+pub use seam_package::sha256_hex;
 
 struct ServerHandler {
     table: Arc<RegistrationTable>,

@@ -307,7 +307,7 @@ async fn a_200_kb_package_reaches_devices_through_10_percent_loss() {
     let mut installed = 0;
     while let Ok(event) = events.try_recv() {
         if let ServerEvent::Delivery(p) = event {
-            if p.step == "installed" {
+            if p.step == seam_lwm2m::server::DeliveryStep::Installed {
                 installed += 1;
             }
         }

@@ -85,3 +85,17 @@ pub(super) async fn page<T: async_graphql::OutputType>(
     }
     Ok(connection)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_a_clear_error() {
+        let iri = "https://w3id.org/seam/device/line3-acoustic-02";
+        assert_eq!(decode_cursor(&encode_cursor(iri)).unwrap(), iri);
+        assert!(decode_cursor("not base64!").is_err());
+        // Valid base64 of bytes that are not UTF-8.
+        assert!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xff, 0xfe])).is_err());
+    }
+}

@@ -66,3 +66,38 @@ pub(super) fn long(row: &Row, i: usize) -> Option<Long> {
 pub(super) fn float(row: &Row, i: usize) -> Option<f64> {
     text(row, i).and_then(|v| v.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_iris_are_checked_and_prefixes_expanded() {
+        assert_eq!(
+            iri("dev:line3-acoustic-02").unwrap(),
+            Term::NamedNode(NamedNode::new_unchecked(
+                "https://w3id.org/seam/device/line3-acoustic-02"
+            ))
+        );
+        // What would end a term in a text is refused, not escaped.
+        assert!(iri("http://e/x> } ?s ?p ?o {").is_err());
+        assert!(iri("no scheme").is_err());
+        // Batch keys that are not IRIs are left out rather than failing the batch.
+        assert_eq!(iris(&["urn:a".into(), "bad key".into()]).len(), 1);
+    }
+
+    #[test]
+    fn cells_read_as_text_numbers_or_nothing() {
+        let row: Row = vec![
+            Some(Term::NamedNode(NamedNode::new_unchecked("urn:x"))),
+            Some(oxigraph::model::Literal::from(42_i64).into()),
+            Some(oxigraph::model::Literal::new_simple_literal("n/a").into()),
+            None,
+        ];
+        assert_eq!(text(&row, 0).as_deref(), Some("urn:x"));
+        assert_eq!(long(&row, 1), Some(Long(42)));
+        assert_eq!(long(&row, 2), None);
+        assert_eq!(float(&row, 3), None);
+        assert_eq!(text(&row, 9), None);
+    }
+}

@@ -24,3 +24,20 @@ impl ScalarType for Long {
         Value::Number(self.0.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longs_are_non_negative_and_exact_in_json() {
+        assert_eq!(Long::parse(Value::from(1_u64 << 53)).unwrap(), Long(1 << 53));
+        assert!(
+            Long::parse(Value::from((1_u64 << 53) + 1)).is_err(),
+            "past 2^53 a JSON number is not exact"
+        );
+        assert!(Long::parse(Value::from(-1)).is_err());
+        assert!(Long::parse(Value::from("12")).is_err());
+        assert_eq!(Long(7).to_value(), Value::from(7));
+    }
+}

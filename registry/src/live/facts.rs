@@ -8,6 +8,8 @@ use oxigraph::model::vocab::{rdf, rdfs};
 use oxigraph::model::{Literal, NamedNode, Quad, Term};
 use oxsdatatypes::DateTime;
 
+use seam_lwm2m::server::{AnnouncedSensor, DeliveryStep, DeviceReport};
+
 use crate::store::Draft;
 use crate::vocab::{DEVICE, PROV, SEAM};
 
@@ -60,25 +62,14 @@ pub(crate) fn resolve_device(t: &Draft<'_>, endpoint: &str) -> Resolved {
     Resolved::Device(iri)
 }
 
-/// An IPSO object announced in a registration, as a sensor kind of the ontology.
-pub(crate) fn ipso_sensor_kind(object: u16) -> Option<&'static str> {
-    Some(match object {
-        3301 => "light",
-        3302 => "proximity",
-        3303 => "temperature",
-        3304 => "humidity",
-        3313 => "accelerometer",
-        3314 => "magnetometer",
-        3315 => "pressure",
-        3324 => "microphone",
-        3330 => "distance",
-        3334 => "gyroscope",
-        _ => return None,
-    })
-}
-
 /// A device registered or updated: online, seen now, with the sensors its registration announces.
-pub(crate) fn online(t: &mut Draft<'_>, device: &NamedNode, endpoint: &str, version: &str, sensors: &[(u16, u16)]) {
+pub(crate) fn online(
+    t: &mut Draft<'_>,
+    device: &NamedNode,
+    endpoint: &str,
+    version: &str,
+    sensors: &[AnnouncedSensor],
+) {
     t.add(device, &rdf::TYPE.into_owned(), seam("Device"));
     if !t.has(device, &seam("shortName"), None) {
         t.add(device, &seam("shortName"), text(endpoint));
@@ -119,15 +110,13 @@ pub(crate) fn online(t: &mut Draft<'_>, device: &NamedNode, endpoint: &str, vers
             oxigraph::model::GraphName::DefaultGraph,
         ));
     }
-    for (object, instance) in sensors {
-        let Some(kind) = ipso_sensor_kind(*object) else {
-            continue;
-        };
+    for &AnnouncedSensor { object, instance, kind } in sensors {
+        let kind = kind.name();
         let sensor = NamedNode::new_unchecked(format!("{prefix}{object}-{instance}"));
         t.add(device, &has_sensor, sensor.clone());
         t.add(&sensor, &rdf::TYPE.into_owned(), seam("Sensor"));
         t.add(&sensor, &seam("sensorKind"), seam(kind));
-        t.add(&sensor, &seam("ipsoObject"), Literal::from(i64::from(*object)));
+        t.add(&sensor, &seam("ipsoObject"), Literal::from(i64::from(object)));
         t.add(
             &sensor,
             &rdfs::LABEL.into_owned(),
@@ -183,23 +172,6 @@ pub(crate) fn reconcile_after_start(t: &mut Draft<'_>) -> Reconciled {
         out.deliveries_interrupted += 1;
     }
     out
-}
-
-/// What a device said of itself in Object 3.
-#[derive(Debug, Default, Clone)]
-pub struct DeviceReport {
-    /// /3/0/0.
-    pub manufacturer: Option<String>,
-    /// /3/0/1.
-    pub model_number: Option<String>,
-    /// /3/0/2.
-    pub serial_number: Option<String>,
-    /// /3/0/3.
-    pub firmware_version: Option<String>,
-    /// /3/0/10, in bytes.
-    pub memory_free_bytes: Option<i64>,
-    /// /3/0/21, in bytes.
-    pub memory_total_bytes: Option<i64>,
 }
 
 /// A device described by its Object 3: the reported facts, its board if the catalog knows it,
@@ -264,12 +236,12 @@ pub(crate) fn deployment_started(
 pub(crate) fn deployment_step(
     t: &mut Draft<'_>,
     deployment: &NamedNode,
-    step: &str,
+    step: DeliveryStep,
     result: Option<i64>,
     detail: &str,
 ) {
     let line = if detail.is_empty() {
-        step.to_owned()
+        step.as_str().to_owned()
     } else {
         format!("{step}: {detail}")
     };
@@ -290,5 +262,122 @@ pub(crate) fn deployment_ended(
     t.add(deployment, &prov("endedAtTime"), now());
     if installed {
         t.set(device, &seam("runs"), crate::iri::artifact(sha256));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use seam_lwm2m::server::SensorKind;
+
+    use super::*;
+    use crate::graph::Registry;
+
+    fn registry() -> Registry {
+        let r = Registry::in_memory().unwrap();
+        r.seed_if_empty().unwrap();
+        r
+    }
+
+    fn ask(r: &Registry, sparql: &str) -> bool {
+        matches!(
+            r.query(sparql, &crate::QueryLimits::default()).unwrap(),
+            crate::QueryAnswer::Boolean(true)
+        )
+    }
+
+    fn mic() -> AnnouncedSensor {
+        AnnouncedSensor {
+            object: 3324,
+            instance: 0,
+            kind: SensorKind::Microphone,
+        }
+    }
+
+    #[test]
+    fn a_new_endpoint_becomes_an_online_device_with_its_announced_sensors() {
+        let r = registry();
+        let device = r
+            .change(|t| match resolve_device(t, "node 1") {
+                Resolved::Device(d) => {
+                    online(t, &d, "node 1", "1.1", &[mic()]);
+                    d
+                }
+                Resolved::NotBound(d) => panic!("{d} should be new"),
+            })
+            .unwrap();
+        assert_eq!(device.as_str(), "https://w3id.org/seam/device/node%201");
+        assert!(ask(
+            &r,
+            "ASK { <https://w3id.org/seam/device/node%201> a seam:Device ; seam:status seam:Online ;
+                   seam:shortName \"node 1\" ; seam:flag seam:NotDescribed ;
+                   seam:hasSensor [ seam:sensorKind seam:microphone ; seam:ipsoObject 3324 ] }"
+        ));
+        // Registering again replaces the announced sensors instead of adding to them.
+        r.change(|t| online(t, &device, "node 1", "1.1", &[])).unwrap();
+        assert!(!ask(
+            &r,
+            "ASK { <https://w3id.org/seam/device/node%201> seam:hasSensor ?s }"
+        ));
+    }
+
+    #[test]
+    fn a_registration_never_takes_over_a_catalog_device_it_did_not_create() {
+        let r = registry();
+        // The catalog's devices are bound to their endpoint names: they are taken as they are.
+        let bound = r.change(|t| resolve_device(t, "line3-acoustic-02")).unwrap();
+        assert!(matches!(bound, Resolved::Device(_)));
+        // A device known by short name but not bound to LwM2M is refused.
+        r.update("DELETE WHERE { dev:dock-camera-01 seam:lwm2mEndpoint ?e }")
+            .unwrap();
+        let unbound = r.change(|t| resolve_device(t, "dock-camera-01")).unwrap();
+        assert!(matches!(unbound, Resolved::NotBound(_)));
+    }
+
+    #[test]
+    fn a_report_sets_the_board_or_flags_it_unknown() {
+        let r = registry();
+        let device = device_iri("sim-7");
+        r.change(|t| online(t, &device, "sim-7", "1.1", &[])).unwrap();
+        let report = DeviceReport {
+            model_number: Some("NOPE-1".into()),
+            memory_free_bytes: Some(65_536),
+            ..DeviceReport::default()
+        };
+        r.change(|t| described(t, &device, &report, None)).unwrap();
+        assert!(ask(
+            &r,
+            "ASK { dev:sim-7 seam:flag seam:UnknownBoard ; seam:reportedModelNumber \"NOPE-1\" ; seam:freeFlashBytes 65536
+                   FILTER NOT EXISTS { dev:sim-7 seam:flag seam:NotDescribed } }"
+        ));
+        let board = NamedNode::new_unchecked(format!("{}st-b-l475e-iot01a", crate::vocab::CATALOG));
+        r.change(|t| described(t, &device, &report, Some(&board))).unwrap();
+        assert!(ask(
+            &r,
+            "ASK { dev:sim-7 seam:board cat:st-b-l475e-iot01a FILTER NOT EXISTS { dev:sim-7 seam:flag ?f } }"
+        ));
+    }
+
+    #[test]
+    fn after_a_restart_nothing_is_online_and_nothing_is_in_flight() {
+        let r = registry();
+        let device = device_iri("sim-8");
+        let deployment = crate::iri::deployment("sim-8-x");
+        r.change(|t| {
+            online(t, &device, "sim-8", "1.1", &[]);
+            deployment_started(t, &deployment, &device, "ab", "pull", 9);
+            deployment_step(t, &deployment, DeliveryStep::Downloading, None, "");
+        })
+        .unwrap();
+        let reconciled = r.change(reconcile_after_start).unwrap();
+        assert_eq!(reconciled.deliveries_interrupted, 1);
+        assert!(reconciled.devices_offline >= 1);
+        assert!(ask(
+            &r,
+            "ASK { dev:sim-8 seam:status seam:Offline .
+                   ?d seam:target dev:sim-8 ; prov:endedAtTime ?t ; seam:result ?res
+                   FILTER(STRSTARTS(?res, \"interrupted\") && CONTAINS(?res, \"downloading\")) }"
+        ));
+        // A second start finds nothing to correct.
+        assert_eq!(r.change(reconcile_after_start).unwrap(), Reconciled::default());
     }
 }

@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex};
 
 use oxigraph::model::vocab::{rdf, rdfs};
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
-use seam_lwm2m::content::ResourcePath;
-use seam_lwm2m::server::{Delivery, DeliveryMethod, DeliveryOutcome, Departure, Lwm2mServer, ServerEvent};
+use seam_lwm2m::server::{
+    Delivery, DeliveryMethod, DeliveryOutcome, DeliveryStep, Departure, Lwm2mServer, ServerEvent,
+};
 use tokio::sync::{mpsc, Semaphore};
 
-pub use facts::{DeviceReport, Reconciled};
+pub use facts::Reconciled;
+pub use seam_lwm2m::server::DeviceReport;
 
 use crate::error::StoreError;
 use crate::graph::Registry;
@@ -31,8 +33,6 @@ use crate::vocab::CATALOG;
 
 /// Object 3 resources SEAM records: manufacturer, model number, serial number, firmware
 /// version, memory free, memory total.
-const OBJECT3_RESOURCES: [u16; 6] = [0, 1, 2, 3, 10, 21];
-
 /// Largest number of server events applied in one transaction.
 const BATCH: usize = 1024;
 /// Device reads in flight at once: enough to keep up with a registration storm without
@@ -260,11 +260,7 @@ impl Lwm2mBridge {
                         let Some(device) = self.device(t, &r.endpoint) else {
                             continue;
                         };
-                        let sensors: Vec<(u16, u16)> = r
-                            .object_paths()
-                            .filter_map(|p| p.instance.map(|i| (p.object, i)))
-                            .collect();
-                        facts::online(t, &device, &r.endpoint, &r.version, &sensors);
+                        facts::online(t, &device, &r.endpoint, &r.version, &r.sensors());
                     }
                     ServerEvent::Departed { registration, why } => {
                         if *why != Departure::Replaced {
@@ -278,7 +274,7 @@ impl Lwm2mBridge {
                             continue;
                         };
                         let key = progress.id;
-                        if progress.step == "started" {
+                        if progress.step == DeliveryStep::Started {
                             let deployment = crate::iri::deployment(&deployment_id(
                                 &progress.endpoint,
                                 &progress.sha256,
@@ -300,14 +296,14 @@ impl Lwm2mBridge {
                         }
                         let deployment = lock(&inner.deployments).get(&key).cloned();
                         if let Some(deployment) = deployment {
-                            facts::deployment_step(t, &deployment, &progress.step, progress.result, &progress.detail);
-                            if progress.step == "installed" || progress.step == "failed" {
+                            facts::deployment_step(t, &deployment, progress.step, progress.result, &progress.detail);
+                            if progress.step.is_final() {
                                 facts::deployment_ended(
                                     t,
                                     &deployment,
                                     &device,
                                     &progress.sha256,
-                                    progress.step == "installed",
+                                    progress.step == DeliveryStep::Installed,
                                 );
                                 lock(&inner.deployments).remove(&key);
                             }
@@ -384,34 +380,10 @@ impl Lwm2mBridge {
 
     /// Reads a device's Object 3 and records what it says; an error says why it could not.
     async fn describe(&self, endpoint: &str, within: std::time::Duration) -> Result<(), String> {
-        let instance = ResourcePath::instance(3, 0);
-        let read = self.inner.server.read_instance(endpoint, instance, &OBJECT3_RESOURCES);
-        let values = match tokio::time::timeout(within, read).await {
-            Ok(Ok(values)) if !values.is_empty() => values,
-            Ok(Ok(_)) => return Err("an empty answer".into()),
+        let report = match tokio::time::timeout(within, self.inner.server.read_device(endpoint)).await {
+            Ok(Ok(report)) => report,
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err(format!("no answer within {} s", within.as_secs())),
-        };
-        let text = |id: u16| {
-            values
-                .iter()
-                .find(|(p, _)| p.resource == Some(id) && p.resource_instance.is_none())
-                .and_then(|(_, v)| v.as_text())
-        };
-        let kib = |id: u16| {
-            values
-                .iter()
-                .find(|(p, _)| p.resource == Some(id))
-                .and_then(|(_, v)| v.as_i64())
-                .map(|k| k.saturating_mul(1024))
-        };
-        let report = DeviceReport {
-            manufacturer: text(0),
-            model_number: text(1),
-            serial_number: text(2),
-            firmware_version: text(3),
-            memory_free_bytes: kib(10),
-            memory_total_bytes: kib(21),
         };
         let bridge = self.clone();
         let endpoint = endpoint.to_owned();

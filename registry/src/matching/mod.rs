@@ -7,6 +7,8 @@
 pub mod estimate;
 pub mod evaluate;
 pub mod facts;
+#[cfg(test)]
+pub(crate) mod fixture;
 mod index;
 mod load;
 

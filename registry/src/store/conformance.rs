@@ -340,6 +340,14 @@ pub fn concurrent_change_sets_all_land(store: &dyn GraphStore) {
 /// fresh store from `$make` (a closure returning a `GraphStore`).
 #[macro_export]
 macro_rules! graph_store_conformance {
+    (@tests $($check:ident),*) => {
+        $(
+            #[test]
+            fn $check() {
+                suite::$check(&fresh());
+            }
+        )*
+    };
     ($name:ident, $make:expr) => {
         mod $name {
             #[allow(unused_imports)]
@@ -350,46 +358,18 @@ macro_rules! graph_store_conformance {
                 ($make)()
             }
 
-            #[test]
-            fn starts_empty() {
-                suite::starts_empty(&fresh());
-            }
-            #[test]
-            fn loads_keep_terms_and_graphs() {
-                suite::loads_keep_terms_and_graphs(&fresh());
-            }
-            #[test]
-            fn patterns_match_each_position() {
-                suite::patterns_match_each_position(&fresh());
-            }
-            #[test]
-            fn replacing_a_graph_is_exact() {
-                suite::replacing_a_graph_is_exact(&fresh());
-            }
-            #[test]
-            fn change_sets_delete_then_insert() {
-                suite::change_sets_delete_then_insert(&fresh());
-            }
-            #[test]
-            fn drafts_read_their_own_writes() {
-                suite::drafts_read_their_own_writes(&fresh());
-            }
-            #[test]
-            fn the_default_graph_is_the_union() {
-                suite::the_default_graph_is_the_union(&fresh());
-            }
-            #[test]
-            fn answers_are_bounded_and_cancellable() {
-                suite::answers_are_bounded_and_cancellable(&fresh());
-            }
-            #[test]
-            fn updates_are_atomic() {
-                suite::updates_are_atomic(&fresh());
-            }
-            #[test]
-            fn concurrent_change_sets_all_land() {
-                suite::concurrent_change_sets_all_land(&fresh());
-            }
+            $crate::graph_store_conformance!(@tests
+                starts_empty,
+                loads_keep_terms_and_graphs,
+                patterns_match_each_position,
+                replacing_a_graph_is_exact,
+                change_sets_delete_then_insert,
+                drafts_read_their_own_writes,
+                the_default_graph_is_the_union,
+                answers_are_bounded_and_cancellable,
+                updates_are_atomic,
+                concurrent_change_sets_all_land
+            );
         }
     };
 }

@@ -1,4 +1,6 @@
-//! Packages: an artifact's files with a manifest signed with Ed25519, in one tar file.
+//! SEAM's package format: an artifact's files with a manifest signed with Ed25519, in one tar
+//! file. A crate of its own so that whoever verifies packages (the device simulator, a device's
+//! tooling) needs neither tract nor the registry.
 //!
 //! A package (`<name>.seampkg`) is a plain ustar archive, so any device toolchain can open it:
 //! `manifest.json` first, `manifest.sig` (the hex Ed25519 signature of those exact bytes) second,
@@ -18,10 +20,43 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::sha256_hex;
-use crate::backend::ArtifactFile;
-use crate::validate::ValidationReport;
-use crate::BridgeError;
+use sha2::Digest as _;
+
+/// A package or its signing key is unusable: unreadable, tampered with, or signed by a key that
+/// is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("package: {0}")]
+pub struct PackageError(pub String);
+
+/// The SHA-256 of `bytes`, as lowercase hex: how packages, models and files are named.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// One file of an artifact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactFile {
+    /// File name (no directories).
+    pub name: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// How a transformed model compares with its original (recorded in the manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationReport {
+    /// Seeded inputs run through both.
+    pub samples: usize,
+    /// What was compared: `logits` (before a final Softmax) or `outputs`.
+    pub compared: String,
+    /// Largest absolute difference of any output value.
+    pub max_abs_error: f32,
+    /// `max_abs_error` over the largest absolute original value.
+    pub relative_error: f32,
+    /// Share of samples with the same arg-max (the last axis).
+    pub top1_agreement: f32,
+}
 
 /// The manifest's format name; a reader refuses any other.
 pub const FORMAT: &str = "seam-package/1";
@@ -128,8 +163,8 @@ pub struct Package {
     pub files: Vec<ArtifactFile>,
 }
 
-fn package_error(message: impl Into<String>) -> BridgeError {
-    BridgeError::Package(message.into())
+fn package_error(message: impl Into<String>) -> PackageError {
+    PackageError(message.into())
 }
 
 /// The signing key of this installation.
@@ -150,7 +185,7 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     /// The key kept at `path`, created there (with a fresh random seed, owner-only) if absent.
-    pub fn open_or_create(path: &Path) -> Result<Self, BridgeError> {
+    pub fn open_or_create(path: &Path) -> Result<Self, PackageError> {
         let fail = |what: &str, e: std::io::Error| package_error(format!("{what} {}: {e}", path.display()));
         match std::fs::read_to_string(path) {
             Ok(text) => {
@@ -222,7 +257,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Checks an Ed25519 signature (hex) of `message` by `public_key` (hex).
-pub fn verify_signature(public_key: &str, message: &[u8], signature: &str) -> Result<(), BridgeError> {
+pub fn verify_signature(public_key: &str, message: &[u8], signature: &str) -> Result<(), PackageError> {
     let key: [u8; 32] = hex::decode(public_key)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -237,12 +272,12 @@ pub fn verify_signature(public_key: &str, message: &[u8], signature: &str) -> Re
 }
 
 /// Signs `manifest` with `signer` and packs it with `files` into package bytes.
-pub fn seal(mut manifest: Manifest, files: &[ArtifactFile], signer: &Signer) -> Result<Vec<u8>, BridgeError> {
+pub fn seal(mut manifest: Manifest, files: &[ArtifactFile], signer: &Signer) -> Result<Vec<u8>, PackageError> {
     manifest.signer = signer.reference();
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| package_error(format!("manifest: {e}")))?;
     let signature = signer.sign_hex(&json);
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, bytes: &[u8]| -> Result<(), BridgeError> {
+    let mut add = |name: &str, bytes: &[u8]| -> Result<(), PackageError> {
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -264,7 +299,7 @@ pub fn seal(mut manifest: Manifest, files: &[ArtifactFile], signer: &Signer) -> 
 }
 
 /// Reads a package, bounded by its own size: at most [`MAX_FILES`] plain files with simple names.
-pub fn open(bytes: &[u8]) -> Result<Package, BridgeError> {
+pub fn open(bytes: &[u8]) -> Result<Package, PackageError> {
     let mut archive = tar::Archive::new(bytes);
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     let iter = archive
@@ -324,7 +359,7 @@ pub fn open(bytes: &[u8]) -> Result<Package, BridgeError> {
 
 /// Opens a package and checks it: the signature by the key the manifest names (which must be
 /// `trusted` when given), then every file against the manifest's digests and sizes.
-pub fn verify(bytes: &[u8], trusted: Option<&str>) -> Result<Package, BridgeError> {
+pub fn verify(bytes: &[u8], trusted: Option<&str>) -> Result<Package, PackageError> {
     let package = open(bytes)?;
     let signer = &package.manifest.signer;
     if signer.algorithm != "Ed25519" {
@@ -406,7 +441,7 @@ impl Cache {
     }
 
     /// Stores package bytes under `key`.
-    pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BridgeError> {
+    pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), PackageError> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| package_error(format!("cannot create {}: {e}", self.dir.display())))?;
         let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
