@@ -85,7 +85,7 @@ fn packages(
     files: &[(seam_registry::bridge::onnx_build::Reference, std::path::PathBuf)],
     runs: usize,
 ) -> anyhow::Result<()> {
-    use seam_registry::bridge::backend::Backends;
+    use seam_registry::bridge::backends::Backends;
     use seam_registry::bridge::compile::{compile, Request};
     use seam_registry::bridge::package::{Cache, Signer};
     let dir = tempfile::tempdir()?;

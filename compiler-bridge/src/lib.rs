@@ -20,8 +20,10 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod backends;
 pub mod compile;
 pub mod external;
+pub mod measured;
 pub mod memory;
 pub mod nnef;
 pub mod onnx_build;

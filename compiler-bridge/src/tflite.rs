@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use tract_tflite::prelude::*;
 use tract_tflite::tflite as fb;
 
-use crate::analysis::{count_macs, sha256_hex, Analysis, TensorInfo, WeightBytes, ARENA_ALIGNMENT, MAX_ELEMENTS};
+use crate::measured::{count_macs, Analysis, TensorInfo, WeightBytes, ARENA_ALIGNMENT, MAX_ELEMENTS};
 use crate::memory::{greedy_arena, peak_live_bytes, Lifetime};
 use crate::BridgeError;
+use seam_package::sha256_hex;
 
 /// The file identifier of a TFLite flatbuffer, at bytes 4..8.
 pub const MAGIC: &[u8; 4] = b"TFL3";

@@ -17,7 +17,7 @@ use oxigraph::model::vocab::{rdf, rdfs, xsd};
 use oxigraph::model::{Literal, NamedNode, Term};
 use oxsdatatypes::DateTime;
 use seam_compiler_bridge::analysis::Analysis;
-use seam_compiler_bridge::backend::Backends;
+use seam_compiler_bridge::backends::Backends;
 use seam_compiler_bridge::compile::Compiled;
 use seam_compiler_bridge::package::{Cache, Signer};
 use serde::Serialize;

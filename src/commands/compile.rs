@@ -91,7 +91,7 @@ pub(crate) fn compile(args: CompileArgs) -> Result<u8, Failure> {
     if args.list_backends {
         // Listing needs no key or store: only the declarations.
         let backends =
-            seam_registry::bridge::backend::Backends::with_declarations(&declarations).map_err(anyhow::Error::from)?;
+            seam_registry::bridge::backends::Backends::with_declarations(&declarations).map_err(anyhow::Error::from)?;
         let mut out = std::io::stdout().lock();
         for b in backends.iter() {
             let _ = writeln!(out, "{:16} {}", b.name(), b.description());

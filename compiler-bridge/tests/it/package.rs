@@ -1,6 +1,7 @@
 //! Signed packages: what verifies, and every way a package can be damaged or forged.
 
-use seam_compiler_bridge::backend::{ArtifactFile, Backends};
+use seam_compiler_bridge::backend::ArtifactFile;
+use seam_compiler_bridge::backends::Backends;
 use seam_compiler_bridge::compile::{compile, Request};
 use seam_compiler_bridge::onnx_build::{ds_cnn, to_bytes};
 use seam_compiler_bridge::package::{self, Cache, Signer};

@@ -1,16 +1,17 @@
 //! The DataLoaders of a request: boards, sensors and what devices run, each batch one store
-//! query with its keys bound in the algebra.
+//! query with its keys bound in the algebra; and the fields that resolve through them (a
+//! device's board, sensors and what it runs; a board's sensors).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::Error;
+use async_graphql::{ComplexObject, Context, Error, Result};
 
 use super::rows::{iris, select_text, text};
 use super::types::{
-    artifact_from, board_from, sensor_from, Artifact, Board, Sensor, ARTIFACT_FIELDS, ARTIFACT_PATTERN, BOARD_PATTERN,
-    BOARD_SELECT, SENSOR_FIELDS, SENSOR_PATTERN,
+    artifact_from, board_from, sensor_from, Artifact, Board, Device, Sensor, ARTIFACT_FIELDS, ARTIFACT_PATTERN,
+    BOARD_PATTERN, BOARD_SELECT, SENSOR_FIELDS, SENSOR_PATTERN,
 };
 use crate::bind::Bindings;
 use crate::graph::Registry;
@@ -106,5 +107,50 @@ impl Loader<String> for SensorLoader {
             }
         }
         Ok(out)
+    }
+}
+
+#[ComplexObject]
+impl Device {
+    /// The board it is an instance of.
+    async fn board(&self, ctx: &Context<'_>) -> Result<Option<Board>> {
+        let Some(iri) = &self.board_iri else { return Ok(None) };
+        ctx.data::<Boards>()?
+            .load_one(iri.clone())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())
+    }
+
+    /// Sensors attached to this device (besides its board's).
+    async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
+        let loader = ctx.data::<Sensors>()?;
+        Ok(loader
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?
+            .unwrap_or_default())
+    }
+
+    /// The packages installed on it (`seam:runs`), with where each came from.
+    async fn runs(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
+        let loader = ctx.data::<Artifacts>()?;
+        Ok(loader
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?
+            .unwrap_or_default())
+    }
+}
+
+#[ComplexObject]
+impl Board {
+    /// Its on-board sensors.
+    async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
+        let loader = ctx.data::<Sensors>()?;
+        Ok(loader
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())?
+            .unwrap_or_default())
     }
 }

@@ -1,10 +1,7 @@
 //! The schema's object and input types over the graph, and how each is read from a row.
 
-use std::sync::Arc;
+use async_graphql::{Enum, InputObject, SimpleObject, ID};
 
-use async_graphql::{ComplexObject, Context, Enum, Error, InputObject, Result, SimpleObject, ID};
-
-use super::loaders::{Artifacts, Boards, Sensors};
 use super::rows::{float, long, text, Row};
 use super::scalars::Long;
 use crate::vocab::SEAM;
@@ -44,38 +41,6 @@ pub struct Device {
     pub firmware_version: Option<String>,
     #[graphql(skip)]
     pub(super) board_iri: Option<String>,
-}
-
-#[ComplexObject]
-impl Device {
-    /// The board it is an instance of.
-    async fn board(&self, ctx: &Context<'_>) -> Result<Option<Board>> {
-        let Some(iri) = &self.board_iri else { return Ok(None) };
-        ctx.data::<Boards>()?
-            .load_one(iri.clone())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())
-    }
-
-    /// Sensors attached to this device (besides its board's).
-    async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<Sensors>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
-    }
-
-    /// The packages installed on it (`seam:runs`), with where each came from.
-    async fn runs(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        let loader = ctx.data::<Artifacts>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
-    }
 }
 
 /// A compiled, signed package and its provenance: which model it was derived from, by which
@@ -148,19 +113,6 @@ pub struct Board {
     pub ram_bytes: Option<Long>,
     /// Program storage, bytes.
     pub flash_bytes: Option<Long>,
-}
-
-#[ComplexObject]
-impl Board {
-    /// Its on-board sensors.
-    async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<Sensors>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
-    }
 }
 
 /// A sensor.

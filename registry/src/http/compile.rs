@@ -14,7 +14,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use seam_compiler_bridge::backend::{Backends, Job};
+use seam_compiler_bridge::backend::Job;
+use seam_compiler_bridge::backends::Backends;
 use seam_compiler_bridge::remote::{RemoteArtifact, RemoteBackendInfo};
 
 use super::problem::Problem;
