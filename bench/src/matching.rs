@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use oxigraph::io::RdfFormat;
-use seam_registry::graphql::{loaders, schema, Authorized};
+use seam_registry::graphql::{prepare, schema};
 use seam_registry::ingest::parse_document;
 use seam_registry::matching::facts::Fleet;
 use seam_registry::matching::{self, MatchOptions};
@@ -134,15 +134,8 @@ pub fn run(
         let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
         let t = Instant::now();
         let response = runtime.block_on(async {
-            let (b, s, a) = loaders(&registry);
-            gql.execute(
-                async_graphql::Request::new(query)
-                    .data(Authorized(false))
-                    .data(b)
-                    .data(s)
-                    .data(a),
-            )
-            .await
+            gql.execute(prepare(async_graphql::Request::new(query), &registry, false))
+                .await
         });
         std::hint::black_box(serde_json::to_vec(&response)?);
         via_graphql.push(t.elapsed().as_secs_f64());
@@ -155,15 +148,8 @@ pub fn run(
     for _ in 0..100 {
         let t = Instant::now();
         let response = runtime.block_on(async {
-            let (b, s, a) = loaders(&registry);
-            gql.execute(
-                async_graphql::Request::new("{ __typename }")
-                    .data(Authorized(false))
-                    .data(b)
-                    .data(s)
-                    .data(a),
-            )
-            .await
+            gql.execute(prepare(async_graphql::Request::new("{ __typename }"), &registry, false))
+                .await
         });
         std::hint::black_box(serde_json::to_vec(&response)?);
         trivial.push(t.elapsed().as_secs_f64());

@@ -473,20 +473,7 @@ fn count_params(graph: &pb::GraphProto, initializers: &HashMap<&str, &pb::Tensor
             }
         }
     }
-    let weight_dtype = stored_by_type
-        .into_iter()
-        .max_by_key(|(name, bytes)| (*bytes, *name))
-        .map_or("float32", |(name, _)| name)
-        .to_owned();
-    (
-        params,
-        WeightBytes {
-            float32: params * 4,
-            int8: weights + biases * 4,
-            stored,
-        },
-        weight_dtype,
-    )
+    WeightBytes::tally(params, weights, biases, stored, &stored_by_type)
 }
 
 /// The liveness peak and the greedy arena over the activations (constants excluded).

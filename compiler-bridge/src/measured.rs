@@ -72,6 +72,34 @@ pub struct Analysis {
     pub notes: Vec<String>,
 }
 
+impl WeightBytes {
+    /// The parameters and weight sizes of `weights` learnable weights and `biases` biases
+    /// (elements), stored in `stored` bytes: float32 is 4 bytes a parameter, int8 quantisation
+    /// keeps biases in 32 bits; the stored data type is the one holding the most bytes.
+    pub(crate) fn tally(
+        params: u64,
+        weights: u64,
+        biases: u64,
+        stored: u64,
+        stored_by_type: &std::collections::HashMap<&str, u64>,
+    ) -> (u64, Self, String) {
+        let weight_dtype = stored_by_type
+            .iter()
+            .max_by_key(|(name, bytes)| (**bytes, **name))
+            .map_or("float32", |(name, _)| name)
+            .to_owned();
+        (
+            params,
+            Self {
+                float32: params * 4,
+                int8: weights + biases * 4,
+                stored,
+            },
+            weight_dtype,
+        )
+    }
+}
+
 /// Operators whose multiply-accumulates are a model's MACs: convolutions and matrix products.
 /// tract also prices element-wise work as FMA — an unfused batch norm's `Mul`, a pooling's
 /// `Reduce` — which published MAC counts leave out (MobileNetV1-0.25: 7,489,664 from the linear

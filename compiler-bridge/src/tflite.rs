@@ -303,20 +303,7 @@ fn count_params(ops: &[FileOp], tensors: &[FileTensor]) -> (u64, WeightBytes, St
         }
     }
     let params = weights + biases;
-    let weight_dtype = stored_by_type
-        .into_iter()
-        .max_by_key(|(name, bytes)| (*bytes, *name))
-        .map_or("float32", |(name, _)| name)
-        .to_owned();
-    (
-        params,
-        WeightBytes {
-            float32: params * 4,
-            int8: weights + biases * 4,
-            stored,
-        },
-        weight_dtype,
-    )
+    WeightBytes::tally(params, weights, biases, stored, &stored_by_type)
 }
 
 /// Multiply-accumulates of the linear layers, from the shapes the file declares:

@@ -101,6 +101,11 @@ impl GraphFormat {
     }
 }
 
+/// The essence of a `Content-Type` value (`type/subtype`, lowercase, parameters dropped).
+pub fn media_type_essence(value: &str) -> String {
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// What a term costs in memory, roughly: its text and a fixed overhead.
 fn term_bytes(term: TermRef<'_>) -> usize {
     const OVERHEAD: usize = 32;

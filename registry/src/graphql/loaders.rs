@@ -110,6 +110,20 @@ impl Loader<String> for SensorLoader {
     }
 }
 
+/// What the request's loader `L` lists for `owner` (nothing when it lists nothing).
+async fn listed<L>(ctx: &Context<'_>, owner: &async_graphql::ID) -> Result<L::Value>
+where
+    L: Loader<String, Error = Arc<Error>> + Send + Sync + 'static,
+    L::Value: Default,
+{
+    Ok(ctx
+        .data::<DataLoader<L, HashMapCache>>()?
+        .load_one(owner.to_string())
+        .await
+        .map_err(|e: Arc<Error>| (*e).clone())?
+        .unwrap_or_default())
+}
+
 #[ComplexObject]
 impl Device {
     /// The board it is an instance of.
@@ -123,22 +137,12 @@ impl Device {
 
     /// Sensors attached to this device (besides its board's).
     async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<Sensors>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
+        listed::<SensorLoader>(ctx, &self.id).await
     }
 
     /// The packages installed on it (`seam:runs`), with where each came from.
     async fn runs(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        let loader = ctx.data::<Artifacts>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
+        listed::<ArtifactLoader>(ctx, &self.id).await
     }
 }
 
@@ -146,11 +150,6 @@ impl Device {
 impl Board {
     /// Its on-board sensors.
     async fn sensors(&self, ctx: &Context<'_>) -> Result<Vec<Sensor>> {
-        let loader = ctx.data::<Sensors>()?;
-        Ok(loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|e: Arc<Error>| (*e).clone())?
-            .unwrap_or_default())
+        listed::<SensorLoader>(ctx, &self.id).await
     }
 }

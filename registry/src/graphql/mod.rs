@@ -54,6 +54,21 @@ pub fn schema(fleet: FleetIndex) -> SeamSchema {
         .finish()
 }
 
+/// `request` with what each request carries: its own DataLoaders (their caches live as long as
+/// the request) and whether it came with the write token.
+pub fn prepare(
+    request: async_graphql::Request,
+    registry: &crate::graph::Registry,
+    authorized: bool,
+) -> async_graphql::Request {
+    let (boards, sensors, artifacts) = loaders(registry);
+    request
+        .data(Authorized(authorized))
+        .data(boards)
+        .data(sensors)
+        .data(artifacts)
+}
+
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::new(e.to_string()).extend_with(|_, x| x.set("code", "INTERNAL"))
 }

@@ -7,7 +7,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::problem::Problem;
 use super::sparql::{media_type, read_body, token_status, TokenStatus};
 use super::AppState;
-use crate::graphql::{loaders, Authorized};
 
 fn wants_html(req: &HttpRequest) -> bool {
     req.headers()
@@ -124,12 +123,7 @@ async fn execute(
         TokenStatus::Missing | TokenStatus::NotConfigured => false,
         TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
     };
-    let (boards, sensors, artifacts) = loaders(&state.registry);
-    let request = request
-        .data(Authorized(authorized))
-        .data(boards)
-        .data(sensors)
-        .data(artifacts);
+    let request = crate::graphql::prepare(request, &state.registry, authorized);
     let response = state.graphql.execute(request).await;
     Ok(HttpResponse::Ok().content_type("application/json").json(response))
 }

@@ -45,15 +45,12 @@ fn parse_params(encoded: &str) -> Result<Params, Problem> {
 }
 
 pub(super) fn media_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    crate::answer::media_type_essence(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
 }
 
 /// The request body as bytes, refused with 413 past `limit`.

@@ -2,7 +2,7 @@
 //! matching, mutations with the token, and GraphQL over HTTP.
 
 use oxigraph::io::RdfFormat;
-use seam_registry::graphql::{loaders, schema, Authorized};
+use seam_registry::graphql::schema;
 use seam_registry::http::ServiceConfig;
 use seam_registry::ingest::parse_document;
 use seam_registry::matching::{self, MatchOptions};
@@ -14,12 +14,7 @@ use crate::helpers::{fleet, seeded};
 
 async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
     let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()));
-    let (boards, sensors, artifacts) = loaders(registry);
-    let request = async_graphql::Request::new(query)
-        .data(Authorized(authorized))
-        .data(boards)
-        .data(sensors)
-        .data(artifacts);
+    let request = seam_registry::graphql::prepare(async_graphql::Request::new(query), registry, authorized);
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 
