@@ -279,32 +279,7 @@ impl QueryAnswer {
                     .collect(),
             ),
         };
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: &[String]| -> String {
-            let mut s = String::new();
-            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-                if i > 0 {
-                    s.push_str(" | ");
-                }
-                s.push_str(cell);
-                if i + 1 < cells.len() {
-                    s.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
-                }
-            }
-            s.push('\n');
-            s
-        };
-        let mut out = line(&header);
-        out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
-        out.push('\n');
-        for row in &rows {
-            out.push_str(&line(row));
-        }
+        let mut out = aligned(&header, &rows);
         out.push_str(&format!(
             "({} {})\n",
             rows.len(),
@@ -312,6 +287,31 @@ impl QueryAnswer {
         ));
         out
     }
+}
+
+/// Columns separated by ` | `, the header underlined (`-+-` where columns meet), no outer
+/// border, no trailing blanks: comfy-table, styled so.
+fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    use comfy_table::{presets, Table, TableComponent};
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_style(TableComponent::VerticalLines, '|');
+    table.set_style(TableComponent::HeaderLines, '-');
+    table.set_style(TableComponent::MiddleHeaderIntersections, '+');
+    table.set_header(header);
+    for row in rows {
+        table.add_row(row);
+    }
+    let last = header.len().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((u16::from(i > 0), u16::from(i < last)));
+    }
+    let mut out = String::new();
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// An IRI as people read it: `dev:line3-vibration-01` rather than the full IRI.
@@ -360,6 +360,29 @@ mod tests {
                 Some(Literal::from(270_336).into()),
             ]],
         }
+    }
+
+    #[test]
+    fn tables_align_columns_under_an_underlined_header() {
+        let answer = QueryAnswer::Solutions {
+            variables: vec![Variable::new_unchecked("b"), Variable::new_unchecked("label")],
+            rows: vec![
+                vec![
+                    Some(Literal::new_simple_literal("ünï").into()),
+                    Some(Literal::new_simple_literal("x").into()),
+                ],
+                vec![Some(Literal::new_simple_literal("longer").into()), None],
+            ],
+        };
+        assert_eq!(
+            answer.to_table(),
+            "b      | label\n-------+------\nünï    | x\nlonger |\n(2 rows)\n"
+        );
+        let empty = QueryAnswer::Solutions {
+            variables: vec![Variable::new_unchecked("n")],
+            rows: Vec::new(),
+        };
+        assert_eq!(empty.to_table(), "n\n-\n(0 rows)\n");
     }
 
     #[test]

@@ -57,11 +57,7 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
             eprintln!("repaired {repair}");
         }
         let registry = Registry::open(data.store()).map_err(runtime)?;
-        let graph = seam_registry::graph::NamedNode::new(seloc::GRAPH)
-            .map_err(|e| anyhow::anyhow!("invalid graph IRI {}: {e}", seloc::GRAPH))?;
-        let (report, seeded) = registry
-            .replace_graph_seeding(&graph, &import.documents)
-            .map_err(runtime)?;
+        let (report, seeded) = import.load_into(&registry).map_err(runtime)?;
         say_loaded(&report, seeded);
         return Ok(());
     }

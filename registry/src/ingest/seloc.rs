@@ -20,6 +20,7 @@ use oxigraph::model::{Literal, NamedNode, Quad, Term};
 use super::{parse_document, Document};
 use crate::answer::QueryAnswer;
 use crate::error::{Diagnostic, IngestError};
+use crate::graph::{LoadReport, Registry};
 use crate::store::{Commit, EmbeddedStore, Evaluation, GraphStore};
 use crate::vocab::{HCTL, SCHEMA, TD, XSD};
 
@@ -59,6 +60,15 @@ pub struct SelocImport {
     pub documents: Vec<Document>,
     /// Every repair, in file order.
     pub repairs: Vec<Repair>,
+}
+
+impl SelocImport {
+    /// Replaces what an earlier import left in the named graph [`GRAPH`] with this one,
+    /// validated, in one step; a new store gets the ontology and catalog in that same step.
+    /// Returns the load and whether the store was seeded.
+    pub fn load_into(&self, registry: &Registry) -> Result<(LoadReport, bool), IngestError> {
+        registry.replace_graph_seeding(&NamedNode::new_unchecked(GRAPH), &self.documents)
+    }
 }
 
 /// Reads `dir/description/*.ttl` and `dir/schema/*.ttl` of a SeLoC-ML checkout.
