@@ -12,5 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
-cargo build --workspace --locked --quiet
+cargo build --workspace --locked
 exec "$CARGO_TARGET_DIR/debug/seam" "$@"

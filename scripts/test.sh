@@ -12,6 +12,8 @@ source scripts/ensure-deps.sh
 source scripts/interop-peers.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
+# The logs are written there before cargo has made it (a fresh machine has no target directory).
+mkdir -p "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Keep test builds lean on 2 cores: no incremental artefacts in CI.
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi

@@ -1,7 +1,8 @@
 //! The application: everything `seam serve` runs, wired in one place. The store (opened and
 //! seeded), the fleet index, the LwM2M server and its bridge into the graph, the HTTP service,
 //! and an orderly stop: [`Application::build`] binds every socket (port 0 in tests) and
-//! returns; [`Application::run_until_stopped`] serves until told to stop.
+//! returns; [`Application::run_until_stopped`] serves until told to stop. Its log lines carry
+//! the target `seam`, as operators filter them (`SEAM_LOG=seam=info`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -122,6 +123,7 @@ impl Application {
         };
         if let Some(report) = registry.seed_if_empty().map_err(AppError::Seed)? {
             tracing::info!(
+                target: "seam",
                 quads = report.store_size,
                 "seeded an empty store with the ontology and the example catalog"
             );
@@ -132,7 +134,7 @@ impl Application {
             service.token = None;
         }
         if service.token.is_none() {
-            tracing::warn!("no write token configured (--token or SEAM_TOKEN): updates will be refused");
+            tracing::warn!(target: "seam", "no write token configured (--token or SEAM_TOKEN): updates will be refused");
         }
         service.data = Some(data.clone());
         let mut bridge = None;
@@ -149,7 +151,7 @@ impl Application {
             let packages = data.packages();
             let started = Lwm2mBridge::start(registry.clone(), server, events, Some(packages.clone()))
                 .map_err(|source| AppError::DataDir { path: packages, source })?;
-            tracing::info!("SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
+            tracing::info!(target: "seam", "SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
             service.lwm2m = Some(started.clone());
             bridge = Some(started);
             coap_addr = Some(local);
@@ -158,7 +160,7 @@ impl Application {
             addr: settings.http.clone(),
             message: e.to_string(),
         })?;
-        tracing::info!("SEAM listening on http://{http_addr} (SPARQL at http://{http_addr}/sparql)");
+        tracing::info!(target: "seam", "SEAM listening on http://{http_addr} (SPARQL at http://{http_addr}/sparql)");
         Ok(Self {
             registry,
             fleet,
@@ -213,7 +215,7 @@ impl Application {
         let stopping = self.registry.clone();
         tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutting down");
+            tracing::info!(target: "seam", "shutting down");
             stopping.stop_evaluations();
             handle.stop(true).await;
         });

@@ -1,16 +1,17 @@
-//! SEAM's knowledge graph: the store, ingest and validation, queries, and the HTTP service.
+//! SEAM's knowledge graph and every use case that speaks about it.
 //!
-//! The crate's public surface is small on purpose:
-//! - [`Registry`]: an embedded Oxigraph store with SEAM's rules (transactional, validated loads;
-//!   bounded queries);
-//! - [`ingest`]: parsing RDF files with precise positions, the SeLoC-ML importer;
-//! - [`answer::QueryAnswer`]: a query's result, independent of where it was computed, with its
-//!   serialisations;
-//! - [`remote::SparqlEndpoint`]: the same queries against any SPARQL 1.1 Protocol endpoint;
-//! - [`http`]: the actix-web service (SPARQL Protocol, update, health, GraphQL, deployments);
-//! - [`packaging`]: backend choice and fit for a target device, package signing keys and cache,
-//!   and the provenance of compiled packages;
-//! - [`live`]: the LwM2M bridge that keeps devices' status, reports and deployments in the graph.
+//! From the bottom up:
+//! - [`store`]: the [`store::GraphStore`] trait (parsed queries and updates, commits of validated
+//!   quads, change sets, pattern reads, length, version) and its embedded implementation;
+//! - [`Registry`] ([`graph`]): SEAM's rules over any store — validated, all-or-nothing loads,
+//!   bounded queries with values bound in the algebra, change sets under one writer lock;
+//! - [`ingest`], [`validate`], [`answer::QueryAnswer`], [`iri`], [`data_dir::DataDir`];
+//! - [`matching`]: explainable matchmaking over a fleet index keyed by the store's version;
+//! - use cases: [`models`] (a model from its file), [`selection`] (which devices), [`packaging`]
+//!   (compiling for a device, provenance), [`live`] (the LwM2M bridge), [`named`] (the named
+//!   queries), [`client`] (a running service, for the CLI);
+//! - [`graphql`] and [`http`]: the GraphQL schema and the actix-web service;
+//! - [`app::Application`]: all of it wired, as `seam serve` runs it.
 
 pub mod answer;
 pub mod app;
