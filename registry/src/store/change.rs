@@ -37,15 +37,29 @@ impl ChangeSet {
 /// wrongly.
 pub struct Draft<'a> {
     store: &'a dyn GraphStore,
-    deleted: HashSet<Quad>,
+    /// What the draft deletes, each with the order it was deleted in.
+    deleted: HashMap<Quad, usize>,
+    deletions: usize,
     inserted: Vec<Quad>,
-    /// Positions in `inserted` by subject and by predicate, for reads that name either (a
-    /// batch of a thousand registrations reads its own inserts thousands of times).
-    by_subject: HashMap<NamedOrBlankNode, Vec<usize>>,
-    by_predicate: HashMap<NamedNode, Vec<usize>>,
+    /// Positions in `inserted` by the hash of their subject and of their predicate, for reads
+    /// that name either (a batch of a thousand registrations reads its own inserts thousands of
+    /// times); hashes rather than copies of the terms, every candidate is matched anyway.
+    by_subject: HashMap<u64, Vec<usize>>,
+    by_predicate: HashMap<u64, Vec<usize>>,
+    /// And by predicate and object together: "which device has this endpoint name" is asked
+    /// once per event of a batch.
+    by_predicate_object: HashMap<u64, Vec<usize>>,
     /// Inserted quads since deleted again (their positions stay, marked dead).
     dead: HashSet<usize>,
     failed: RefCell<Option<StoreError>>,
+}
+
+/// The hash a term is indexed by.
+fn key(term: &impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher as _;
+    static STATE: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+        std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
+    STATE.hash_one(term)
 }
 
 impl std::fmt::Debug for Draft<'_> {
@@ -62,10 +76,12 @@ impl<'a> Draft<'a> {
     pub fn new(store: &'a dyn GraphStore) -> Self {
         Self {
             store,
-            deleted: HashSet::new(),
+            deleted: HashMap::new(),
+            deletions: 0,
             inserted: Vec::new(),
             by_subject: HashMap::new(),
             by_predicate: HashMap::new(),
+            by_predicate_object: HashMap::new(),
             dead: HashSet::new(),
             failed: RefCell::new(None),
         }
@@ -80,12 +96,20 @@ impl<'a> Draft<'a> {
                 Vec::new()
             }
         };
-        out.retain(|q| !self.deleted.contains(q));
-        let candidates: Box<dyn Iterator<Item = usize> + '_> = match (pattern.subject, pattern.predicate) {
-            (Some(s), _) => Box::new(self.by_subject.get(s).into_iter().flatten().copied()),
-            (None, Some(p)) => Box::new(self.by_predicate.get(p).into_iter().flatten().copied()),
-            (None, None) => Box::new(0..self.inserted.len()),
-        };
+        out.retain(|q| !self.deleted.contains_key(q));
+        let candidates: Box<dyn Iterator<Item = usize> + '_> =
+            match (pattern.subject, pattern.predicate, pattern.object) {
+                (Some(s), _, _) => Box::new(self.by_subject.get(&key(s)).into_iter().flatten().copied()),
+                (None, Some(p), Some(o)) => Box::new(
+                    self.by_predicate_object
+                        .get(&key(&(p, o)))
+                        .into_iter()
+                        .flatten()
+                        .copied(),
+                ),
+                (None, Some(p), None) => Box::new(self.by_predicate.get(&key(p)).into_iter().flatten().copied()),
+                (None, None, _) => Box::new(0..self.inserted.len()),
+            };
         for i in candidates {
             let q = &self.inserted[i];
             if !self.dead.contains(&i) && pattern.matches(q) && !out.contains(q) {
@@ -145,8 +169,12 @@ impl<'a> Draft<'a> {
             return;
         }
         let i = self.inserted.len();
-        self.by_subject.entry(quad.subject.clone()).or_default().push(i);
-        self.by_predicate.entry(quad.predicate.clone()).or_default().push(i);
+        self.by_subject.entry(key(&quad.subject)).or_default().push(i);
+        self.by_predicate.entry(key(&quad.predicate)).or_default().push(i);
+        self.by_predicate_object
+            .entry(key(&(&quad.predicate, &quad.object)))
+            .or_default()
+            .push(i);
         self.inserted.push(quad);
     }
 
@@ -155,7 +183,9 @@ impl<'a> Draft<'a> {
         if let Some(i) = self.position(quad) {
             self.dead.insert(i);
         }
-        self.deleted.insert(quad.clone());
+        let order = self.deletions;
+        self.deletions += 1;
+        self.deleted.entry(quad.clone()).or_insert(order);
     }
 
     /// Adds `subject predicate value` to the default graph.
@@ -189,7 +219,7 @@ impl<'a> Draft<'a> {
 
     fn position(&self, quad: &Quad) -> Option<usize> {
         self.by_subject
-            .get(&quad.subject)?
+            .get(&key(&quad.subject))?
             .iter()
             .copied()
             .find(|i| !self.dead.contains(i) && self.inserted[*i] == *quad)
@@ -209,9 +239,11 @@ impl<'a> Draft<'a> {
             .filter(|(i, _)| !dead.contains(i))
             .map(|(_, q)| q)
             .collect();
-        let mut delete: Vec<Quad> = self.deleted.into_iter().collect();
-        // Deterministic order: a remote store receives the same request for the same change.
-        delete.sort_by_key(|q| q.to_string());
+        // In the order the draft deleted them: a remote store receives the same request for the
+        // same change.
+        let mut deleted: Vec<(Quad, usize)> = self.deleted.into_iter().collect();
+        deleted.sort_by_key(|(_, order)| *order);
+        let delete = deleted.into_iter().map(|(q, _)| q).collect();
         Ok(ChangeSet { delete, insert })
     }
 }
