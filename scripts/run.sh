@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the service (or any seam command) after making sure the build's system packages are there:
 #   ./scripts/run.sh serve
+#   ./scripts/run.sh seam-device-sim --devices 100     (any binary of the workspace, by name)
 #
 # One cargo profile for everything: the `dev` profile, with dependencies optimised (opt-level 1,
 # see Cargo.toml), is what the test command builds too, in the same target directory. Whichever
@@ -13,4 +14,8 @@ cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seam-target}"
 cargo build --workspace --locked
-exec "$CARGO_TARGET_DIR/debug/seam" "$@"
+binary=seam
+case "${1:-}" in
+    seam-bench | seam-device-sim) binary=$1; shift ;;
+esac
+exec "$CARGO_TARGET_DIR/debug/$binary" "$@"
