@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub struct DataDir {
     root: PathBuf,
     /// Keeps a scratch folder alive.
-    _scratch: Option<Arc<tempfile::TempDir>>,
+    scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl DataDir {
@@ -29,7 +29,7 @@ impl DataDir {
     pub fn at(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
-            _scratch: None,
+            scratch: None,
         }
     }
 
@@ -39,13 +39,13 @@ impl DataDir {
         let dir = tempfile::Builder::new().prefix("seam-").tempdir()?;
         Ok(Self {
             root: dir.path().to_owned(),
-            _scratch: Some(Arc::new(dir)),
+            scratch: Some(Arc::new(dir)),
         })
     }
 
     /// Whether the folder is scratch (nothing in it outlives the process).
     pub fn is_scratch(&self) -> bool {
-        self._scratch.is_some()
+        self.scratch.is_some()
     }
 
     /// The folder itself.

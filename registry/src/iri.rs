@@ -13,11 +13,6 @@ pub fn encode_segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
-/// `text` as a URL query value (the same set: safe in paths and queries alike).
-pub fn encode_query_value(text: &str) -> String {
-    encode_segment(text)
-}
-
 const BASE: &str = "https://w3id.org/seam/";
 
 fn minted(kind: &str, id: &str) -> NamedNode {

@@ -24,15 +24,15 @@ pub enum SelectionError {
     Query(#[from] QueryError),
 }
 
-/// The names (literals) and device IRIs of an answer's first column.
-fn first_column(answer: QueryAnswer) -> Result<(Vec<String>, Vec<Term>), SelectionError> {
+/// The literals (names) and the distinct IRIs of column `at` of a SELECT's answer.
+fn column(answer: QueryAnswer, at: usize) -> Result<(Vec<String>, Vec<Term>), SelectionError> {
     let QueryAnswer::Solutions { rows, .. } = answer else {
         return Err(SelectionError::NotASelect);
     };
     let mut names = Vec::new();
     let mut iris = Vec::new();
     for row in rows {
-        match row.into_iter().next().flatten() {
+        match row.into_iter().nth(at).flatten() {
             Some(iri @ Term::NamedNode(_)) if !iris.contains(&iri) => iris.push(iri),
             Some(Term::Literal(l)) => names.push(l.value().to_owned()),
             _ => {}
@@ -52,36 +52,19 @@ fn names_of(iris: &[Term]) -> Result<spargebra::Query, SelectionError> {
     crate::bind::bind_each(query, "d", iris).map_err(|e| SelectionError::Query(QueryError::Internal(e.to_string())))
 }
 
+/// The names picked, with those the lookup of `iris` IRIs found (each IRI must have one).
 fn finish(mut names: Vec<String>, iris: usize, resolved: QueryAnswer) -> Result<Vec<String>, SelectionError> {
-    let (found, _) = first_column_at(resolved, 1)?;
+    let (found, _) = column(resolved, 1)?;
     if found.len() < iris {
         return Err(SelectionError::Unnamed(iris - found.len()));
     }
     names.extend(found);
-    names.sort();
-    names.dedup();
-    Ok(names)
-}
-
-/// The literal values of column `at`.
-fn first_column_at(answer: QueryAnswer, at: usize) -> Result<(Vec<String>, ()), SelectionError> {
-    let QueryAnswer::Solutions { rows, .. } = answer else {
-        return Err(SelectionError::NotASelect);
-    };
-    Ok((
-        rows.into_iter()
-            .filter_map(|row| match row.into_iter().nth(at).flatten() {
-                Some(Term::Literal(l)) => Some(l.value().to_owned()),
-                _ => None,
-            })
-            .collect(),
-        (),
-    ))
+    Ok(sorted(names))
 }
 
 /// The device names `select` picks, asked of the registry (sorted, without repeats).
 pub fn devices_where(registry: &Registry, select: &str, limits: &QueryLimits) -> Result<Vec<String>, SelectionError> {
-    let (names, iris) = first_column(registry.query(select, limits)?)?;
+    let (names, iris) = column(registry.query(select, limits)?, 0)?;
     if iris.is_empty() {
         return Ok(sorted(names));
     }
@@ -92,7 +75,7 @@ pub fn devices_where(registry: &Registry, select: &str, limits: &QueryLimits) ->
 /// The device names `select` picks, asked of a SPARQL endpoint (a running SEAM service). The
 /// lookup query is sent as the algebra's own serialisation.
 pub async fn devices_where_remote(endpoint: &SparqlEndpoint, select: &str) -> Result<Vec<String>, SelectionError> {
-    let (names, iris) = first_column(endpoint.query(select).await?)?;
+    let (names, iris) = column(endpoint.query(select).await?, 0)?;
     if iris.is_empty() {
         return Ok(sorted(names));
     }

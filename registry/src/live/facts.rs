@@ -5,7 +5,7 @@
 //! already describes keeps its location, runtime and catalog sensors when it comes online.
 
 use oxigraph::model::vocab::{rdf, rdfs};
-use oxigraph::model::{Literal, NamedNode, Quad, Term};
+use oxigraph::model::{GraphName, Literal, NamedNode, Quad, Term};
 use oxsdatatypes::DateTime;
 
 use seam_lwm2m::server::{AnnouncedSensor, DeliveryStep, DeviceReport};
@@ -98,7 +98,7 @@ pub(crate) fn online(
         let subject = sensor.clone().into();
         for quad in t.quads(crate::store::QuadPattern {
             subject: Some(&subject),
-            graph: Some(&oxigraph::model::GraphName::DefaultGraph),
+            graph: Some(&GraphName::DefaultGraph),
             ..Default::default()
         }) {
             t.remove(&quad);
@@ -107,7 +107,7 @@ pub(crate) fn online(
             device.clone(),
             has_sensor.clone(),
             sensor,
-            oxigraph::model::GraphName::DefaultGraph,
+            GraphName::DefaultGraph,
         ));
     }
     for &AnnouncedSensor { object, instance, kind } in sensors {
@@ -194,17 +194,21 @@ pub(crate) fn described(t: &mut Draft<'_>, device: &NamedNode, report: &DeviceRe
         t.set(device, &seam("reportedMemoryTotalBytes"), Literal::from(total));
     }
     let flag = seam("flag");
-    let default = oxigraph::model::GraphName::DefaultGraph;
     t.remove(&Quad::new(
         device.clone(),
         flag.clone(),
         seam("NotDescribed"),
-        default.clone(),
+        GraphName::DefaultGraph,
     ));
     match board {
         Some(board) => {
             t.set(device, &seam("board"), board.clone());
-            t.remove(&Quad::new(device.clone(), flag, seam("UnknownBoard"), default));
+            t.remove(&Quad::new(
+                device.clone(),
+                flag,
+                seam("UnknownBoard"),
+                GraphName::DefaultGraph,
+            ));
         }
         None => t.add(device, &flag, seam("UnknownBoard")),
     }
