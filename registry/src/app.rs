@@ -78,6 +78,9 @@ pub enum AppError {
         /// Why.
         message: String,
     },
+    /// The rollouts the store holds could not be read back.
+    #[error("the rollouts in the store could not be read: {0}")]
+    Rollouts(#[source] crate::rollout::RolloutError),
     /// The HTTP server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -92,6 +95,7 @@ pub struct Application {
     http: Server,
     http_addr: SocketAddr,
     coap_addr: Option<SocketAddr>,
+    rollouts: crate::rollout::Rollouts,
 }
 
 impl std::fmt::Debug for Application {
@@ -156,6 +160,9 @@ impl Application {
             bridge = Some(started);
             coap_addr = Some(local);
         }
+        let rollouts = crate::rollout::Rollouts::start(registry.clone(), fleet.clone(), bridge.clone(), data.clone())
+            .map_err(AppError::Rollouts)?;
+        service.rollouts = Some(rollouts.clone());
         let (http, http_addr) = http::bind(fleet.clone(), service, &settings.http).map_err(|e| AppError::Bind {
             addr: settings.http.clone(),
             message: e.to_string(),
@@ -169,7 +176,13 @@ impl Application {
             http,
             http_addr,
             coap_addr,
+            rollouts,
         })
+    }
+
+    /// The rollouts.
+    pub fn rollouts(&self) -> &crate::rollout::Rollouts {
+        &self.rollouts
     }
 
     /// Where HTTP is served.

@@ -34,6 +34,7 @@ pub mod models;
 pub mod named;
 pub mod packaging;
 pub mod remote;
+pub mod rollout;
 pub mod selection;
 pub mod store;
 pub mod synth;

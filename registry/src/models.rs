@@ -111,7 +111,7 @@ pub struct Registered {
     pub report: LoadReport,
     /// Whether the store was new and got the ontology and catalog in the same load.
     pub seeded: bool,
-    /// Each model's IRI and where its file was kept (`None` in a scratch data folder).
+    /// Each model's IRI and where its file was kept.
     pub models: Vec<(String, Option<PathBuf>)>,
 }
 
@@ -127,11 +127,8 @@ pub fn register(
     let (report, seeded) = registry.load_seeding(documents)?;
     let mut kept = Vec::with_capacity(models.len());
     for model in models {
-        let at = if data.is_scratch() {
-            None
-        } else {
-            Some(model.keep(data)?)
-        };
+        // Kept in a scratch folder too: a rollout of the model compiles it from this file.
+        let at = Some(model.keep(data)?);
         kept.push((model.iri(), at));
     }
     Ok(Registered {

@@ -495,6 +495,47 @@ pub fn compile_model(
     })
 }
 
+/// One build of `model` for every device that shares a board, runtime, backend and path (as
+/// is or int8): the target names the board and runtime, not a device, so the package (and its
+/// cache entry) serves them all. What rollouts compile; the provenance's target is the board.
+pub fn compile_for_board(
+    registry: &Registry,
+    packager: &Packager,
+    model: &[u8],
+    model_iri: &str,
+    stem: &str,
+    plan: &Plan,
+) -> Result<Compiled, CompileError> {
+    use seam_compiler_bridge::compile::{compile, Request};
+    use seam_compiler_bridge::package::TargetRef;
+
+    let backend_name = plan
+        .backend
+        .clone()
+        .ok_or_else(|| CompileError::NoBackendDeclared(plan.runtime.clone()))?;
+    let backend = packager
+        .backends
+        .get(&backend_name)
+        .ok_or_else(|| CompileError::UnknownBackend {
+            name: backend_name.clone(),
+            known: packager.backends.names().join(", "),
+        })?;
+    let request = Request {
+        quantize_int8: plan.via == Via::Int8,
+        target: TargetRef {
+            device: None,
+            board: plan.board.clone(),
+            runtime: Some(plan.runtime.clone()),
+        },
+        ..Request::new(model, model_iri, stem)
+    };
+    let started = DateTime::now();
+    let compiled = compile(&request, backend, &packager.signer, Some(&packager.cache))?;
+    record(registry, &compiled, started, DateTime::now(), plan.board.as_deref())
+        .map_err(|e| CompileError::Graph(e.to_string()))?;
+    Ok(compiled)
+}
+
 impl CompileReport {
     /// The report as JSON (the package itself aside): what `seam compile --json` prints and
     /// `POST /compilations` answers.

@@ -64,7 +64,17 @@ fn finish(mut names: Vec<String>, iris: usize, resolved: QueryAnswer) -> Result<
 
 /// The device names `select` picks, asked of the registry (sorted, without repeats).
 pub fn devices_where(registry: &Registry, select: &str, limits: &QueryLimits) -> Result<Vec<String>, SelectionError> {
-    let (names, iris) = column(registry.query(select, limits)?, 0)?;
+    devices_answered(registry, registry.query(select, limits)?, limits)
+}
+
+/// The device names the first column of a SELECT's `answer` picks (a named query's, say), IRIs
+/// resolved through the registry.
+pub fn devices_answered(
+    registry: &Registry,
+    answer: QueryAnswer,
+    limits: &QueryLimits,
+) -> Result<Vec<String>, SelectionError> {
+    let (names, iris) = column(answer, 0)?;
     if iris.is_empty() {
         return Ok(sorted(names));
     }

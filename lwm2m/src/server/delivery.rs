@@ -168,6 +168,47 @@ pub struct DeliveryOutcome {
     pub detail: String,
 }
 
+/// What a device publishes of its package slot (Object 9, else Object 5): the name of the
+/// package it holds (a SEAM device names it by its SHA-256: `/9/0/0` PkgName, `/5/0/6`
+/// PkgName), the state and the Update Result. Read after a restart, it says whether a delivery
+/// the server lost sight of ended with the package installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSlot {
+    /// The object read (9 or 5).
+    pub object: u16,
+    /// The package name the device publishes.
+    pub name: Option<String>,
+    /// Update State (9) or State (5).
+    pub state: Option<i64>,
+    /// Update Result.
+    pub result: Option<i64>,
+}
+
+impl PackageSlot {
+    /// Whether the device reports the package with digest `sha256` installed.
+    pub fn holds_installed(&self, sha256: &str) -> bool {
+        let named = self.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(sha256));
+        let installed = if self.object == 9 {
+            self.state == Some(object9::STATE_INSTALLED) || self.result == Some(object9::RESULT_INSTALLED)
+        } else {
+            self.result == Some(object5::RESULT_SUCCESS)
+        };
+        named && installed
+    }
+
+    /// What the device says, for a person.
+    pub fn describe(&self) -> String {
+        format!(
+            "Object {} reports package {}, state {} ({}), result {}",
+            self.object,
+            self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or("(none)"),
+            self.state.map_or("none".to_owned(), |s| s.to_string()),
+            self.state.map_or("unknown", |s| state_name(self.object, s)),
+            self.result.map_or("none".to_owned(), |r| r.to_string()),
+        )
+    }
+}
+
 impl Lwm2mServer {
     /// Delivers a package from the shelf to a registered device and installs it, reporting each
     /// step as a [`super::ServerEvent::Delivery`].
@@ -232,6 +273,31 @@ impl Lwm2mServer {
             &outcome.detail,
         );
         Ok(outcome)
+    }
+
+    /// Reads a registered device's package slot (see [`PackageSlot`]).
+    pub async fn read_package_slot(&self, name: &str) -> Result<PackageSlot, Lwm2mError> {
+        let registration = self
+            .registration(name)
+            .ok_or_else(|| Lwm2mError::UnknownEndpoint(name.to_owned()))?;
+        let (object, resources) = if registration.has_object(9) {
+            (9, [0, object9::UPDATE_STATE, object9::UPDATE_RESULT])
+        } else {
+            (5, [6, object5::STATE, object5::UPDATE_RESULT])
+        };
+        let values = self
+            .read_instance(name, ResourcePath::instance(object, 0), &resources)
+            .await?;
+        let value = |id: u16| values.iter().find(|(p, _)| p.resource == Some(id)).map(|(_, v)| v);
+        Ok(PackageSlot {
+            object,
+            name: value(resources[0]).and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            }),
+            state: value(resources[1]).and_then(Value::as_i64),
+            result: value(resources[2]).and_then(Value::as_i64),
+        })
     }
 
     fn step(&self, delivery: &Delivery, id: u64, object: u16, step: DeliveryStep, result: Option<i64>, detail: &str) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
-pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress, DeliveryStep};
+pub use delivery::{Delivery, DeliveryMethod, DeliveryOutcome, DeliveryProgress, DeliveryStep, PackageSlot};
 pub use device::{AnnouncedSensor, DeviceReport, SensorKind};
 pub use registration::{
     Departure, Registration, MAX_ENDPOINTS_PER_PEER, MAX_ENDPOINT_NAME, MAX_OBJECT_LINKS, SUPPORTED_VERSIONS,

@@ -11,6 +11,7 @@ mod models;
 mod named;
 pub mod negotiate;
 pub mod problem;
+mod rollouts;
 mod sparql;
 
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ pub struct ServiceConfig {
     /// The data folder (signing key, compile cache, model files); `None`: a scratch folder
     /// made for this service (an in-memory registry).
     pub data: Option<DataDir>,
+    /// The rollouts, when the service runs them (it needs its LwM2M server).
+    pub rollouts: Option<crate::rollout::Rollouts>,
 }
 
 impl Default for ServiceConfig {
@@ -52,6 +55,7 @@ impl Default for ServiceConfig {
             workers: 0,
             lwm2m: None,
             data: None,
+            rollouts: None,
         }
     }
 }
@@ -152,6 +156,13 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
             )
             .route("/compilations", web::post().to(compile::compilations))
             .route("/deployments", web::post().to(deploy::deploy))
+            .service(
+                web::resource("/rollouts")
+                    .route(web::get().to(rollouts::list))
+                    .route(web::post().to(rollouts::start)),
+            )
+            .route("/rollouts/{id}", web::get().to(rollouts::get))
+            .route("/rollouts/{id}/{action}", web::post().to(rollouts::act))
             .service(
                 web::resource("/graphql")
                     .route(web::get().to(graphql::get))

@@ -71,6 +71,8 @@ struct Inner {
     boards: Mutex<(Option<u64>, HashMap<String, NamedNode>)>,
     /// The `seam:Deployment` of each delivery in flight, by the server's delivery id.
     deployments: Mutex<HashMap<u64, NamedNode>>,
+    /// The rollout a delivery about to start belongs to, by (endpoint, package).
+    part_of: Mutex<HashMap<(String, String), NamedNode>>,
     describe: Semaphore,
     /// Devices waiting to be described, newest registration last: readers take the newest
     /// first, so that a burst of registrations that never answer cannot keep a real device
@@ -129,6 +131,7 @@ impl Lwm2mBridge {
                 devices: Mutex::new(HashMap::new()),
                 boards: Mutex::new((None, HashMap::new())),
                 deployments: Mutex::new(HashMap::new()),
+                part_of: Mutex::new(HashMap::new()),
                 describe: Semaphore::new(DESCRIBE_CONCURRENCY),
                 to_describe: Mutex::new(Vec::new()),
                 packages_dir,
@@ -183,47 +186,69 @@ impl Lwm2mBridge {
     pub async fn deploy(&self, request: &DeployRequest) -> Vec<DeployResult> {
         let mut tasks = Vec::with_capacity(request.devices.len());
         for device in &request.devices {
-            let server = self.inner.server.clone();
-            let delivery = Delivery {
-                endpoint: device.clone(),
-                sha256: request.sha256.clone(),
-                method: request.method,
-            };
-            tasks.push(tokio::spawn(async move { server.deliver(&delivery).await }));
+            let bridge = self.clone();
+            let (device, sha256, method) = (device.clone(), request.sha256.clone(), request.method);
+            tasks.push(tokio::spawn(async move {
+                bridge.deliver_one(&device, &sha256, method, None).await
+            }));
         }
         let mut results = Vec::with_capacity(tasks.len());
         for (device, task) in request.devices.iter().zip(tasks) {
-            let result = match task.await {
-                Ok(Ok(DeliveryOutcome {
-                    installed,
-                    object,
-                    result,
-                    detail,
-                })) => DeployResult {
-                    device: device.clone(),
-                    installed,
-                    object: Some(object),
-                    result,
-                    detail,
-                },
-                Ok(Err(e)) => DeployResult {
-                    device: device.clone(),
-                    installed: false,
-                    object: None,
-                    result: None,
-                    detail: e.to_string(),
-                },
-                Err(e) => DeployResult {
-                    device: device.clone(),
-                    installed: false,
-                    object: None,
-                    result: None,
-                    detail: format!("delivery task failed: {e}"),
-                },
-            };
-            results.push(result);
+            results.push(task.await.unwrap_or_else(|e| DeployResult {
+                device: device.clone(),
+                installed: false,
+                object: None,
+                result: None,
+                detail: format!("delivery task failed: {e}"),
+            }));
         }
         results
+    }
+
+    /// Delivers a package to one device and waits for the outcome; the deployment the graph
+    /// records is `seam:partOf` the rollout `part_of`, when one is given.
+    pub async fn deliver_one(
+        &self,
+        device: &str,
+        sha256: &str,
+        method: DeliveryMethod,
+        part_of: Option<NamedNode>,
+    ) -> DeployResult {
+        let key = (device.to_owned(), sha256.to_owned());
+        if let Some(rollout) = part_of {
+            lock(&self.inner.part_of).insert(key.clone(), rollout);
+        }
+        let delivery = Delivery {
+            endpoint: device.to_owned(),
+            sha256: sha256.to_owned(),
+            method,
+        };
+        let outcome = self.inner.server.deliver(&delivery).await;
+        if outcome.is_err() {
+            // Refused before it started: no Started event will take the tag.
+            lock(&self.inner.part_of).remove(&key);
+        }
+        match outcome {
+            Ok(DeliveryOutcome {
+                installed,
+                object,
+                result,
+                detail,
+            }) => DeployResult {
+                device: device.to_owned(),
+                installed,
+                object: Some(object),
+                result,
+                detail,
+            },
+            Err(e) => DeployResult {
+                device: device.to_owned(),
+                installed: false,
+                object: None,
+                result: None,
+                detail: e.to_string(),
+            },
+        }
     }
 
     async fn run(self, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
@@ -292,6 +317,11 @@ impl Lwm2mBridge {
                                 method,
                                 progress.object,
                             );
+                            let rollout =
+                                lock(&inner.part_of).remove(&(progress.endpoint.clone(), progress.sha256.clone()));
+                            if let Some(rollout) = rollout {
+                                t.add(&deployment, &facts::seam("partOf"), rollout);
+                            }
                             lock(&inner.deployments).insert(key, deployment);
                         }
                         let deployment = lock(&inner.deployments).get(&key).cloned();

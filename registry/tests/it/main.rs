@@ -8,5 +8,6 @@ mod helpers;
 mod http;
 mod lwm2m;
 mod matching;
+mod rollout;
 mod seloc;
 mod store;

@@ -1,0 +1,225 @@
+//! `/rollouts`: start a rollout (a model to devices), follow it, steer it. Starting and steering
+//! need the write token; reading is open like every other read.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::problem::Problem;
+use super::sparql::{authorize, read_bytes};
+use super::AppState;
+use crate::rollout::{RolloutError, RolloutSpec, Rollouts, Selection};
+
+fn rollouts(state: &AppState) -> Result<&Rollouts, Problem> {
+    state.config.rollouts.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "lwm2m-disabled",
+            "Rollouts are not running",
+            "this service was started without its LwM2M server: nothing can be rolled out",
+        )
+    })
+}
+
+/// A rollout error as a problem: what the request got wrong is a 4xx, and nothing was started.
+pub(crate) fn problem(e: RolloutError) -> Problem {
+    let (status, kind, title) = match &e {
+        RolloutError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid-rollout", "Invalid rollout"),
+        RolloutError::Selection(_) | RolloutError::NamedQuery(_) => {
+            (StatusCode::BAD_REQUEST, "invalid-selection", "Invalid device selection")
+        }
+        RolloutError::NoDevices => (StatusCode::UNPROCESSABLE_ENTITY, "no-devices", "No devices selected"),
+        RolloutError::UnknownModel(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-model", "Unknown model"),
+        RolloutError::NoModelFile(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no-model-file",
+            "The model has no file",
+        ),
+        RolloutError::UnknownDevices(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown-devices", "Unknown devices"),
+        RolloutError::RunsNowhere(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "runs-nowhere",
+            "The model runs on none of the devices",
+        ),
+        RolloutError::Busy(_) => (StatusCode::CONFLICT, "devices-busy", "Devices already in a rollout"),
+        RolloutError::WrongState { .. } => (StatusCode::CONFLICT, "wrong-state", "Not possible in this state"),
+        RolloutError::NotFound(_) => (StatusCode::NOT_FOUND, "unknown-rollout", "No such rollout"),
+        RolloutError::NoLwm2m => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "lwm2m-disabled",
+            "LwM2M is not running",
+        ),
+        RolloutError::Graph(_) => return Problem::internal(e),
+    };
+    let mut p = Problem::new(status, kind, title, e.to_string());
+    if let RolloutError::RunsNowhere(reasons) = &e {
+        let reasons: serde_json::Map<String, serde_json::Value> =
+            reasons.iter().map(|(d, r)| (d.clone(), r.clone().into())).collect();
+        p = p.with("reasons", serde_json::Value::Object(reasons));
+    }
+    p
+}
+
+/// The body of `POST /rollouts`: the model, exactly one way of selecting devices, and the
+/// rules (every rule has a default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StartBody {
+    model: String,
+    #[serde(default)]
+    devices: Option<Vec<String>>,
+    #[serde(default, rename = "where")]
+    select: Option<String>,
+    #[serde(default)]
+    named_query: Option<NamedQueryBody>,
+    #[serde(default)]
+    compatible: bool,
+    #[serde(default)]
+    canary_pct: Option<f64>,
+    #[serde(default)]
+    canary_size: Option<usize>,
+    #[serde(default)]
+    wave_size: Option<usize>,
+    #[serde(default)]
+    success_threshold_pct: Option<f64>,
+    #[serde(default)]
+    error_threshold_pct: Option<f64>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+    #[serde(default)]
+    rollback: Option<bool>,
+    #[serde(default)]
+    offline_deadline_s: Option<u64>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    headroom_pct: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedQueryBody {
+    name: String,
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, String>,
+}
+
+impl StartBody {
+    fn into_spec(self) -> Result<RolloutSpec, String> {
+        let mut ways = Vec::new();
+        if let Some(d) = self.devices {
+            ways.push(Selection::Devices(d));
+        }
+        if let Some(q) = self.select {
+            ways.push(Selection::Where(q));
+        }
+        if let Some(n) = self.named_query {
+            ways.push(Selection::NamedQuery {
+                name: n.name,
+                params: n.params,
+            });
+        }
+        if self.compatible {
+            ways.push(Selection::Compatible);
+        }
+        if ways.len() != 1 {
+            return Err(format!(
+                "select the devices one way: `devices`, `where`, `namedQuery` or `compatible: true` ({} given)",
+                ways.len()
+            ));
+        }
+        let mut spec = RolloutSpec::new(&self.model, ways.remove(0));
+        spec.canary_pct = self.canary_pct;
+        spec.canary_size = self.canary_size;
+        spec.wave_size = self.wave_size;
+        if let Some(v) = self.success_threshold_pct {
+            spec.success_threshold_pct = v;
+        }
+        if let Some(v) = self.error_threshold_pct {
+            spec.error_threshold_pct = v;
+        }
+        if let Some(v) = self.concurrency {
+            spec.concurrency = v;
+        }
+        if let Some(v) = self.rollback {
+            spec.rollback = v;
+        }
+        if let Some(v) = self.offline_deadline_s {
+            spec.offline_deadline_s = v;
+        }
+        if let Some(v) = self.method {
+            spec.method = v;
+        }
+        if let Some(v) = self.headroom_pct {
+            spec.headroom_pct = v;
+        }
+        Ok(spec)
+    }
+}
+
+/// `POST /rollouts`: plans and starts a rollout; `202 Accepted` with `Location: /rollouts/{id}`
+/// and the rollout as planned.
+pub(super) async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    let rollouts = rollouts(&state)?.clone();
+    let body = read_bytes(payload, state.config.max_body_bytes).await?;
+    let parsed: StartBody = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+            "Invalid rollout request",
+            format!("line {} column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    let spec = parsed
+        .into_spec()
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-rollout", "Invalid rollout", e))?;
+    let rollout = rollouts.begin(spec).await.map_err(problem)?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/rollouts/{}", rollout.id)))
+        .json(rollout.to_json()))
+}
+
+/// `GET /rollouts`: every rollout, oldest first, in short.
+pub(super) async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let all: Vec<serde_json::Value> = rollouts(&state)?.list().iter().map(|r| r.summary_json()).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "rollouts": all })))
+}
+
+/// `GET /rollouts/{id}`: the rollout, its counts per state and per group, and every device.
+pub(super) async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let rollout = rollouts(&state)?
+        .get(&id)
+        .ok_or_else(|| problem(RolloutError::NotFound(id.into_inner())))?;
+    Ok(HttpResponse::Ok().json(rollout.to_json()))
+}
+
+/// `POST /rollouts/{id}/{pause|resume|cancel|retry-failed}`.
+pub(super) async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    let rollouts = rollouts(&state)?;
+    let (id, action) = path.into_inner();
+    let done = match action.as_str() {
+        "pause" => rollouts.pause(&id).await,
+        "resume" => rollouts.resume(&id).await,
+        "cancel" => rollouts.cancel(&id).await,
+        "retry-failed" => rollouts.retry_failed(&id).await,
+        other => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-action",
+                "No such action",
+                format!("{other:?} is not an action of a rollout (pause, resume, cancel, retry-failed)"),
+            ))
+        }
+    };
+    Ok(HttpResponse::Ok().json(done.map_err(problem)?.to_json()))
+}

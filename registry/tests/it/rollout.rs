@@ -1,0 +1,433 @@
+//! Rollouts end to end: the whole application (real store, HTTP on an ephemeral port, the LwM2M
+//! server on loopback UDP), real model files compiled by the bridge, and real LwM2M clients
+//! that download, verify and install what they are sent.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+use seam_lwm2m::coap::TransmissionParams;
+use seam_lwm2m::server::ServerConfig;
+use seam_registry::app::{Application, Settings};
+use seam_registry::bridge::onnx_build;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "rollout-token";
+
+fn fast() -> TransmissionParams {
+    TransmissionParams::fast(Duration::from_millis(100))
+}
+
+struct Service {
+    http: String,
+    coap: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Service {
+    async fn start() -> Self {
+        let mut settings = Settings::ephemeral(TOKEN);
+        settings.lwm2m = ServerConfig {
+            params: fast(),
+            expiry_check: Duration::from_millis(200),
+            delivery_timeout: Duration::from_secs(60),
+            state_poll: Duration::from_secs(1),
+            ..ServerConfig::default()
+        };
+        settings.service.workers = 1;
+        let app = Application::build(settings).await.unwrap();
+        let (http, coap) = (app.http_addr(), app.coap_addr().unwrap());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        seam_registry::remote::install_tls_provider();
+        Self {
+            http: format!("http://{http}"),
+            coap,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.http))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}{path}", self.http))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a keyword-spotting model (DS-CNN, from the bridge's MLPerf Tiny builders) from
+    /// its file; answers its IRI.
+    async fn register_kws(&self, seed: u64) -> String {
+        let bytes = onnx_build::to_bytes(&onnx_build::ds_cnn(seed).model);
+        let response = self
+            .client
+            .post(format!(
+                "{}/models?task=keyword-spotting&input-sensor=microphone&name=kws-{seed}.onnx",
+                self.http
+            ))
+            .bearer_auth(TOKEN)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["model"].as_str().unwrap().to_owned()
+    }
+
+    async fn sparql(&self, query: &str) -> Vec<Value> {
+        let body: Value = self
+            .client
+            .get(format!("{}/sparql", self.http))
+            .query(&[("query", query)])
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["results"]["bindings"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls the rollout until it is no longer active.
+    async fn finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = self.get(&format!("/rollouts/{id}")).await;
+            if ["completed", "halted", "cancelled"].contains(&r["state"].as_str().unwrap_or("")) {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "the rollout did not finish: {r:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until every device named is described with a board.
+    async fn described(&self, names: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for name in names {
+            loop {
+                let answer: Value = self
+                    .client
+                    .get(format!("{}/sparql", self.http))
+                    .query(&[(
+                        "query",
+                        format!("ASK {{ ?d seam:shortName \"{name}\" ; seam:board ?b ; seam:status seam:Online }}"),
+                    )])
+                    .header("Accept", "application/sparql-results+json")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if answer["boolean"] == true {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{name} was not described");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// An Arduino Nano 33 BLE Sense (it has a microphone), registered.
+async fn arduino(coap: SocketAddr, name: &str, reject_install: bool) -> Lwm2mClient {
+    let mut profile = DeviceProfile::new("Arduino", "ABX00031", &format!("SN-{name}"));
+    profile.memory_free_kib = 832;
+    profile.memory_total_kib = 1024;
+    profile.sensors = vec![3303, 3324];
+    let mut config = ClientConfig::new(name, coap, profile);
+    config.params = fast();
+    config.reject_install = reject_install;
+    let client = Lwm2mClient::start(config).await.unwrap();
+    client.register().await.unwrap();
+    client
+}
+
+fn state_of<'a>(rollout: &'a Value, device: &str) -> &'a str {
+    rollout["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["device"] == device)
+        .and_then(|t| t["state"].as_str())
+        .unwrap_or("absent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_rolls_out_to_every_compatible_device_in_groups_and_the_graph_says_what_runs_where() {
+    let service = Service::start().await;
+    let model = service.register_kws(7).await;
+    let names: Vec<String> = (0..5).map(|i| format!("mic-{i}")).collect();
+    let mut clients = Vec::new();
+    for name in &names {
+        clients.push(arduino(service.coap, name, false).await);
+    }
+    service.described(&names).await;
+
+    let (status, started) = service
+        .post(
+            "/rollouts",
+            json!({ "model": model, "devices": names, "canaryPct": 20, "errorThresholdPct": 0 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started:#}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["groups"].as_array().unwrap().len(), 2, "{started:#}");
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert_eq!(done["summary"]["installed"], 5, "{done:#}");
+    // One board, one runtime: one build serves every device.
+    let builds = done["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 1, "{builds:#?}");
+    let sha = builds[0]["artifact"].as_str().unwrap().to_owned();
+    for client in &clients {
+        assert_eq!(client.installed(), std::slice::from_ref(&sha), "{}", client.name());
+    }
+    // The graph: each device runs the artifact, by a deployment that is part of the rollout.
+    let rows = service
+        .sparql(&format!(
+            "SELECT ?d WHERE {{ ?d seam:runs <https://w3id.org/seam/artifact/{sha}> .
+               ?dep seam:partOf <https://w3id.org/seam/rollout/{id}> ; seam:target ?d ; prov:used ?a }}"
+        ))
+        .await;
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    let listed = service.get("/rollouts").await;
+    assert!(listed["rollouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id.as_str()));
+
+    // Again, to every compatible device: the build is a cache hit, the devices that run it
+    // already are not flashed again, and the catalog's devices (offline) fail at their deadline.
+    let (status, again) = service
+        .post(
+            "/rollouts",
+            json!({ "model": model, "compatible": true, "errorThresholdPct": 100, "offlineDeadlineS": 1 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{again:#}");
+    let again = service.finished(again["id"].as_str().unwrap()).await;
+    // One build per board: the Arduino's comes from the cache, with the six devices it serves.
+    let arduino_build = again["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["board"].as_str().unwrap_or("").ends_with("arduino-nano-33-ble-sense"))
+        .unwrap();
+    assert_eq!(arduino_build["cacheHit"], true, "{again:#}");
+    assert_eq!(arduino_build["devices"], 6, "{again:#}");
+    for name in &names {
+        assert_eq!(state_of(&again, name), "installed");
+    }
+    for client in &clients {
+        assert_eq!(client.installed().len(), 1, "{} was flashed again", client.name());
+    }
+    assert!(again["summary"]["failed"].as_u64().unwrap_or(0) >= 1, "{again:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_that_fails_halts_the_rollout_rolls_the_canary_back_and_never_touches_the_rest() {
+    let service = Service::start().await;
+    let first = service.register_kws(1).await;
+    let second = service.register_kws(2).await;
+    let refusing = arduino(service.coap, "node-0", true).await;
+    let mut healthy = Vec::new();
+    for i in 1..5 {
+        healthy.push(arduino(service.coap, &format!("node-{i}"), false).await);
+    }
+    let all: Vec<String> = (0..5).map(|i| format!("node-{i}")).collect();
+    service.described(&all).await;
+
+    // Every healthy device runs the first model.
+    let (status, r) = service
+        .post("/rollouts", json!({ "model": first, "devices": &all[1..] }))
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let r = service.finished(r["id"].as_str().unwrap()).await;
+    assert_eq!(r["summary"]["installed"], 4, "{r:#}");
+    let previous = r["builds"][0]["artifact"].as_str().unwrap().to_owned();
+
+    // The second: a canary of two (node-0 refuses installs, node-1 takes it), 40% error threshold.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": second, "devices": all, "canarySize": 2, "errorThresholdPct": 40 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let r = service.finished(&id).await;
+    assert_eq!(r["state"], "halted", "{r:#}");
+    assert!(r["reason"].as_str().unwrap().contains("canary"), "{r:#}");
+    assert_eq!(state_of(&r, "node-0"), "failed");
+    assert_eq!(state_of(&r, "node-1"), "rolled-back", "{r:#}");
+    for i in 2..5 {
+        assert_eq!(state_of(&r, &format!("node-{i}")), "cancelled");
+    }
+    let new = r["builds"][0]["artifact"].as_str().unwrap().to_owned();
+    assert!(refusing.installed().is_empty());
+    assert_eq!(healthy[0].installed(), [previous.clone(), new, previous.clone()]);
+    for other in &healthy[1..] {
+        assert_eq!(
+            other.installed(),
+            std::slice::from_ref(&previous),
+            "{} was touched",
+            other.name()
+        );
+    }
+    // The graph says so: the rollout halted, node-1 runs its earlier artifact again.
+    let rows = service
+        .sparql(&format!(
+            "SELECT ?s WHERE {{ <https://w3id.org/seam/rollout/{id}> seam:state ?s .
+               ?n seam:shortName \"node-1\" ; seam:runs <https://w3id.org/seam/artifact/{previous}> }}"
+        ))
+        .await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["s"]["value"], "halted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rollouts_are_precise_problems_and_start_nothing() {
+    let service = Service::start().await;
+    let model = service.register_kws(3).await;
+    let _device = arduino(service.coap, "solo", false).await;
+    service.described(&["solo".to_owned()]).await;
+    let cases = [
+        (
+            json!({ "model": "https://example.org/nope", "compatible": true }),
+            422,
+            "unknown-model",
+        ),
+        (json!({ "model": model, "devices": ["ghost"] }), 422, "unknown-devices"),
+        (
+            json!({ "model": model, "where": "ASK { ?s ?p ?o }" }),
+            400,
+            "invalid-selection",
+        ),
+        (
+            json!({ "model": model, "where": "SELECT ?d WHERE {" }),
+            400,
+            "invalid-selection",
+        ),
+        (json!({ "model": model }), 400, "invalid-rollout"),
+        (
+            json!({ "model": model, "devices": ["solo"], "compatible": true }),
+            400,
+            "invalid-rollout",
+        ),
+        (
+            json!({ "model": model, "devices": ["solo"], "concurrency": 1e12 }),
+            400,
+            "invalid-json",
+        ),
+        (
+            json!({ "model": model, "devices": ["solo"], "canaryPct": 150 }),
+            400,
+            "invalid-rollout",
+        ),
+        (
+            json!({ "model": model, "devices": ["solo"], "bogus": 1 }),
+            400,
+            "invalid-json",
+        ),
+        // A catalog model the graph describes but holds no file for.
+        (
+            json!({ "model": "https://w3id.org/seam/catalog/kws-dscnn-int8", "compatible": true }),
+            422,
+            "no-model-file",
+        ),
+        // A device with no microphone: the model runs nowhere, with the reason.
+        (
+            json!({ "model": model, "devices": ["hvac-monitor-07"] }),
+            422,
+            "runs-nowhere",
+        ),
+    ];
+    for (body, status, kind) in cases {
+        let (got, problem) = service.post("/rollouts", body.clone()).await;
+        assert_eq!(got, status, "{body} → {problem:#}");
+        assert!(
+            problem["type"].as_str().unwrap_or("").ends_with(kind),
+            "{body} → {problem:#}"
+        );
+        assert!(!problem["detail"].as_str().unwrap_or("").is_empty());
+    }
+    // Without the token: 401.
+    let response = service
+        .client
+        .post(format!("{}/rollouts", service.http))
+        .json(&json!({ "model": model, "devices": ["solo"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(service.get("/rollouts").await["rollouts"], json!([]));
+
+    // A second rollout to a device already in one is refused while the first is active.
+    let (status, first) = service
+        .post("/rollouts", json!({ "model": model, "devices": ["solo"] }))
+        .await;
+    assert_eq!(status, 202);
+    let (status, problem) = service
+        .post("/rollouts", json!({ "model": model, "devices": ["solo"] }))
+        .await;
+    assert_eq!(status, 409, "{problem:#}");
+    assert!(problem["detail"].as_str().unwrap().contains("solo"));
+    service.finished(first["id"].as_str().unwrap()).await;
+    let unknown = service.post("/rollouts/nope/pause", json!({})).await;
+    assert_eq!(unknown.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_offline_at_its_turn_is_waited_for_until_its_deadline_then_fails_with_that_reason() {
+    let service = Service::start().await;
+    let model = service.register_kws(4).await;
+    let _online = arduino(service.coap, "here", false).await;
+    // Registered once, then gone: in the graph, offline.
+    let gone = arduino(service.coap, "gone", false).await;
+    service.described(&["here".to_owned(), "gone".to_owned()]).await;
+    gone.deregister().await.unwrap();
+    drop(gone);
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": model, "devices": ["gone", "here"], "offlineDeadlineS": 1, "errorThresholdPct": 100 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let r = service.finished(r["id"].as_str().unwrap()).await;
+    assert_eq!(state_of(&r, "here"), "installed", "{r:#}");
+    assert_eq!(state_of(&r, "gone"), "failed", "{r:#}");
+    let reason = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["device"] == "gone")
+        .unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("offline"), "{reason}");
+}
