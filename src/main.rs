@@ -10,7 +10,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{analyze, compile, deploy, load, match_device, query, serve};
+use commands::{analyze, compile, deploy, load, match_device, query, rollouts, serve};
 use failure::Failure;
 
 #[derive(Parser)]
@@ -59,11 +59,17 @@ enum Command {
         seam match line3-acoustic-02 --json --latency-budget 50 --endpoint http://127.0.0.1:8080"
     )]
     Match(match_device::MatchArgs),
-    /// Deliver a package to devices over LwM2M through a running service, and report each outcome.
+    /// Roll a model out to devices through a running service (compiled per board, delivered in
+    /// groups, followed to the end), or deliver a ready package as it is.
     #[command(
-        after_help = "PACKAGE is a .seampkg from `seam compile` (verified before it is sent) or any file \
-        the devices' Object 9 or 5 installs.\n\n\
-        Example:\n  seam deploy out/kws.seampkg --to line3-acoustic-02 --endpoint http://127.0.0.1:8080 --token \"$SEAM_TOKEN\""
+        after_help = "WHAT is a model (its IRI or name in the graph, or an ONNX/TFLite file, registered first), \
+        or a package: a .seampkg from `seam compile` (verified before it is sent) or any file the devices' \
+        Object 9 or 5 installs.\n\n\
+        Examples:\n  seam deploy kws.onnx --compatible --canary 10 --error-threshold 20\n  \
+        seam deploy https://w3id.org/seam/model/<sha256> --to node-1 node-2 --detach\n  \
+        seam deploy out/kws.seampkg --to line3-acoustic-02\n\n\
+        Exit codes: 0 every device installed (or was skipped as incompatible), 1 the rollout halted or \
+        devices failed, 3 the request was refused (unknown model or device, runs nowhere, busy devices)."
     )]
     Deploy(deploy::DeployArgs),
     /// Measure an ONNX or TFLite model: params, MACs, weight and activation memory, per-runtime estimates.
@@ -82,6 +88,11 @@ enum Command {
         fit the target, 1 anything else (a compiler that is not installed, say)."
     )]
     Compile(compile::CompileArgs),
+    /// List the rollouts of a running service, show one device by device, or steer one.
+    #[command(
+        after_help = "Examples:\n  seam rollouts\n  seam rollouts r1a2b3c4d00\n  seam rollouts r1a2b3c4d00 --pause"
+    )]
+    Rollouts(rollouts::RolloutsArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +116,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args).map(|()| 0),
         Command::Match(args) => match_device::run(args).map(|()| 0),
         Command::Deploy(args) => deploy::run(args).map(|()| 0),
+        Command::Rollouts(args) => rollouts::run(args).map(|()| 0),
         Command::Analyze(args) => analyze::run(args).map(|()| 0),
         Command::Compile(args) => compile::compile(args),
     };

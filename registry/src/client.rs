@@ -285,6 +285,64 @@ impl Service {
         })
     }
 
+    /// `POST /models`: registers a model from its file, with what the file cannot say (`task`,
+    /// `accuracy`, `input-sensor`, ... as `POST /models` takes them); answers its IRI.
+    pub async fn register_model(
+        &self,
+        file_name: &str,
+        bytes: Vec<u8>,
+        facts: &[(&str, String)],
+    ) -> Result<String, ClientError> {
+        let url = format!("{}/models", self.base);
+        let mut query: Vec<(&str, String)> = vec![("name", file_name.to_owned())];
+        query.extend(facts.iter().cloned());
+        let request = self.client.post(&url).query(&query).body(bytes);
+        let answer = self.post("the model was not registered", "/models", request).await?;
+        answer["model"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Malformed("the service did not name the registered model".into()))
+    }
+
+    /// `POST /rollouts`: starts a rollout (the body as the service takes it); answers it as
+    /// planned.
+    pub async fn start_rollout(&self, body: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+        let request = self.client.post(format!("{}/rollouts", self.base)).json(body);
+        self.post("the rollout was refused", "/rollouts", request).await
+    }
+
+    /// `GET /rollouts/{id}`, or every rollout (`GET /rollouts`) without an id.
+    pub async fn rollout(&self, id: Option<&str>) -> Result<serde_json::Value, ClientError> {
+        let url = match id {
+            Some(id) => format!("{}/rollouts/{}", self.base, crate::iri::encode_segment(id)),
+            None => format!("{}/rollouts", self.base),
+        };
+        get_json(&url, Duration::from_secs(60)).await.map_err(|e| match e {
+            crate::error::QueryError::Remote {
+                status: Some(status),
+                message,
+                ..
+            } => ClientError::Refused {
+                what: "the rollout could not be read",
+                status,
+                detail: message,
+            },
+            other => ClientError::Query(other),
+        })
+    }
+
+    /// `POST /rollouts/{id}/{action}` (pause, resume, cancel, retry-failed).
+    pub async fn steer_rollout(&self, id: &str, action: &str) -> Result<serde_json::Value, ClientError> {
+        let path = format!(
+            "/rollouts/{}/{}",
+            crate::iri::encode_segment(id),
+            crate::iri::encode_segment(action)
+        );
+        let request = self.client.post(format!("{}{path}", self.base));
+        self.post("the rollout could not be changed", "/rollouts", request)
+            .await
+    }
+
     /// Sends a write with the token; the JSON body of a success, or the problem's detail.
     async fn post(
         &self,

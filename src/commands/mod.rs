@@ -6,6 +6,7 @@ pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod match_device;
 pub(crate) mod query;
+pub(crate) mod rollouts;
 pub(crate) mod serve;
 
 /// A runtime for a command that talks to a service: one thread, the calls made in turn.

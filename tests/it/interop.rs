@@ -502,3 +502,68 @@ fn signed_packages_are_checked_by_the_devices_that_install_them() {
         "{answer}"
     );
 }
+
+/// An independent LwM2M client (lwm2m-node-lib, Object 5) takes part in a rollout: the model is
+/// registered from its file by `seam deploy`, compiled for the client's board, delivered, and the
+/// `running-models` named query names it.
+#[test]
+fn lwm2m_node_lib_client_takes_part_in_a_rollout() {
+    let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
+    let node = tool("node");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lwm2m-node-client.js");
+    let client = Command::new(node)
+        .args([script, "127.0.0.1", &server.coap.port().to_string(), "node-roll", "40"])
+        .env("SEAM_NODE_MODULES", &modules)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = KillOnDrop(client);
+    eventually(&server, &device_facts("node-roll"), |rows| {
+        has(rows, "#board", "nordic-nrf52840-dk")
+    });
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/interop/seloc-ml/models/Hello_World.tflite"
+    );
+    let out = Command::new(SEAM)
+        .args(["deploy", model, "--task", "anomaly-detection", "--to", "node-roll"])
+        .args(["--endpoint", &server.base, "--json"])
+        .env("SEAM_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["state"], "completed", "{report:#}");
+    assert_eq!(report["summary"]["installed"], 1, "{report:#}");
+    let sha = report["targets"][0]["artifact"].as_str().unwrap().to_owned();
+    let id = report["id"].as_str().unwrap().to_owned();
+    let running: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/queries/running-models", server.base))
+        .header("Accept", "application/sparql-results+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let rows = running["results"]["bindings"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["shortName"]["value"] == "node-roll")
+        .unwrap_or_else(|| panic!("{running:#}"));
+    assert!(row["artifact"]["value"].as_str().unwrap().ends_with(&sha), "{row:#}");
+    assert!(row["rollout"]["value"].as_str().unwrap().ends_with(&id), "{row:#}");
+    // `seam rollouts ID` shows it device by device.
+    let out = Command::new(SEAM)
+        .args(["rollouts", &id, "--endpoint", &server.base])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("node-roll") && text(&out).contains("installed"),
+        "{}",
+        text(&out)
+    );
+    drop(client);
+}

@@ -108,6 +108,21 @@ impl Service {
         body["results"]["bindings"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The rows of a named query.
+    async fn named(&self, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/queries/{name}", self.http))
+            .query(params)
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{name}");
+        let body: Value = response.json().await.unwrap();
+        body["results"]["bindings"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Polls the rollout until it is no longer active.
     async fn finished(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -212,6 +227,26 @@ async fn a_model_rolls_out_to_every_compatible_device_in_groups_and_the_graph_sa
         ))
         .await;
     assert_eq!(rows.len(), 5, "{rows:#?}");
+    // The named queries say the same, device by device.
+    let running = service.named("running-models", &[("model", &model)]).await;
+    assert_eq!(running.len(), 5, "{running:#?}");
+    for row in &running {
+        assert!(row["artifact"]["value"].as_str().unwrap().ends_with(&sha), "{row:#}");
+        assert!(row["rollout"]["value"].as_str().unwrap().ends_with(&id), "{row:#}");
+        assert!(row["since"]["value"].as_str().is_some(), "{row:#}");
+    }
+    let status = service
+        .named(
+            "rollout-status",
+            &[("rollout", &format!("https://w3id.org/seam/rollout/{id}"))],
+        )
+        .await;
+    assert_eq!(status.len(), 1, "{status:#?}");
+    assert_eq!(status[0]["deviceState"]["value"], "installed");
+    assert_eq!(status[0]["devices"]["value"], "5");
+    let history = service.named("device-history", &[("device", "mic-0")]).await;
+    assert_eq!(history.len(), 1, "{history:#?}");
+    assert_eq!(history[0]["result"]["value"], "installed");
     let listed = service.get("/rollouts").await;
     assert!(listed["rollouts"]
         .as_array()
