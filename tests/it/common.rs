@@ -23,6 +23,12 @@ pub struct Server {
 impl Server {
     /// Starts `seam serve` on a store in `data`, HTTP and CoAP on ephemeral ports.
     pub fn start(data: &Path, extra: &[&str]) -> Self {
+        Self::start_at(data, "127.0.0.1:0", extra)
+    }
+
+    /// Starts `seam serve` on a store in `data`, HTTP on an ephemeral port, CoAP on `coap` (a
+    /// fixed port lets devices find a restarted server).
+    pub fn start_at(data: &Path, coap: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(SEAM)
             .args([
                 "serve",
@@ -31,7 +37,7 @@ impl Server {
                 "--http",
                 "127.0.0.1:0",
                 "--coap",
-                "127.0.0.1:0",
+                coap,
             ])
             .args(extra)
             .env_remove("SEAM_TOKEN")

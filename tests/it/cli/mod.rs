@@ -14,6 +14,7 @@ mod compile;
 mod load;
 mod matching;
 mod models;
+mod rollout;
 mod serve;
 
 const BOARDS: &str = "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a/rdfs:subClassOf* s3n:SmartSensor }";
