@@ -5,6 +5,8 @@
 #     packages block-wise;
 #   - aiocoap (PyPI): a Python CoAP stack, scripted registrations and malformed options;
 #   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package;
+#   - graphql-ws + ws + graphql (npm): the reference graphql-transport-ws client, for rollout
+#     subscriptions over /graphql/ws;
 #   - onnxruntime + onnx (PyPI): ONNX Runtime's static quantiser, the external compiler declared
 #     in compilers/onnxruntime.toml, run by the compiler bridge's `external` backend.
 
@@ -33,4 +35,10 @@ if [ ! -f "$SEAM_NODE_MODULES/lwm2m-node-lib/package.json" ]; then
     mkdir -p "$seam_cache/seam-interop-node"
     npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
         lwm2m-node-lib@1.4.0 >&2
+fi
+if [ ! -f "$SEAM_NODE_MODULES/graphql-ws/package.json" ]; then
+    echo "installing graphql-ws into $seam_cache/seam-interop-node (interop tests)..." >&2
+    mkdir -p "$seam_cache/seam-interop-node"
+    npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
+        lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 >&2
 fi

@@ -128,7 +128,7 @@ pub fn run(
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let gql = schema(seam_registry::matching::FleetIndex::new(registry.clone()));
+    let gql = schema(seam_registry::matching::FleetIndex::new(registry.clone()), None);
     let (mut via_graphql, mut direct) = (Vec::new(), Vec::new());
     for d in picks.iter().take(samples.min(100)) {
         let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");

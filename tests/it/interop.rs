@@ -567,3 +567,78 @@ fn lwm2m_node_lib_client_takes_part_in_a_rollout() {
     );
     drop(client);
 }
+
+/// The reference graphql-transport-ws client (graphql-ws, npm) starts a rollout with the
+/// `startRollout` mutation over `/graphql/ws` and follows it with `rolloutEvents` to the end;
+/// without the token the mutation is refused.
+#[test]
+fn graphql_ws_client_starts_a_rollout_and_follows_its_events() {
+    let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
+    let node = tool("node");
+    let sim = PathBuf::from(SEAM).with_file_name("seam-device-sim");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let bytes = seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(5).model);
+    let registered: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/models?task=keyword-spotting&input-sensor=microphone&name=kws.onnx",
+            server.base
+        ))
+        .bearer_auth(TOKEN)
+        .body(bytes)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let model = registered["model"].as_str().unwrap().to_owned();
+    let devices = Command::new(&sim)
+        .args(["--server", &format!("coap://{}", server.coap), "--devices", "3"])
+        .args(["--board", "arduino-nano-33-ble-sense", "--endpoint-prefix", "gql"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let devices = KillOnDrop(devices);
+    for i in 0..3 {
+        eventually(&server, &device_facts(&format!("gql-{i}")), |rows| {
+            has(rows, "#board", "arduino-nano-33-ble-sense")
+        });
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/graphql-ws-rollout.js");
+    let url = format!("{}/graphql/ws", server.base.replacen("http://", "ws://", 1));
+    let out = Command::new(node)
+        .args([script, &url, TOKEN, &model, "gql-0", "gql-1", "gql-2"])
+        .env("SEAM_NODE_MODULES", &modules)
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let id = lines[0]["started"].as_str().unwrap().to_owned();
+    let events: Vec<&serde_json::Value> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| &l["data"]["rolloutEvents"])
+        .collect();
+    assert!(events.iter().all(|e| e["rollout"] == id.as_str()), "{report}");
+    let installed: Vec<&str> = events
+        .iter()
+        .filter(|e| e["deviceState"] == "installed")
+        .filter_map(|e| e["device"].as_str())
+        .collect();
+    assert_eq!(installed.len(), 3, "{report}");
+    let last = events.last().unwrap();
+    assert_eq!(last["state"], "completed", "{report}");
+    assert!(last["device"].is_null(), "{report}");
+    let anonymous = &lines[lines.len() - 1]["anonymous"];
+    assert!(
+        anonymous["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Authorization"),
+        "{report}"
+    );
+    drop(devices);
+}

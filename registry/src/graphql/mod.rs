@@ -10,7 +10,7 @@
 //! - `loaders`: the DataLoaders;
 //! - `paging`: Relay connections;
 //! - `query`: the catalog's fields of the query root; `matching`: its matching fields;
-//! - `mutation`: the registrations;
+//! - `mutation`: the registrations; `rollouts`: rollouts (query, mutation, subscription);
 //! - `rows`, `scalars`: reading rows, and the `Long` scalar.
 
 mod loaders;
@@ -18,35 +18,45 @@ mod matching;
 mod mutation;
 mod paging;
 mod query;
+mod rollouts;
 mod rows;
 mod scalars;
 mod types;
 
-use async_graphql::{EmptySubscription, Error, ErrorExtensions, Schema};
+use async_graphql::{Error, ErrorExtensions, Schema};
 
 pub use loaders::{loaders, ArtifactLoader, Artifacts, BoardLoader, Boards, SensorLoader, Sensors};
 pub use matching::{
     CompatibleModel, DeviceMatch, LatencyAssumption, MatchReport, MatchingQuery, MatrixCell, Reason, RejectedModel,
 };
-pub use mutation::{DeviceInput, ModelInput, MutationRoot};
+pub use mutation::{DeviceInput, ModelInput, MutationRoot, RegistrationMutation};
 pub use query::{CatalogQuery, QueryRoot};
+pub use rollouts::{
+    Rollout, RolloutBuild, RolloutDevice, RolloutEvent, RolloutGroup, RolloutInput, RolloutMutation, RolloutQuery,
+    StateCount, SubscriptionRoot,
+};
 pub use scalars::Long;
 pub use types::{Artifact, Board, Device, DeviceFilter, DeviceStatus, Model, ModelFilter, Runtime, Sensor};
 
 use crate::matching::FleetIndex;
 
 /// The schema type served at `/graphql`.
-pub type SeamSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type SeamSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Whether the request carried the write token (request data).
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized(pub bool);
 
-/// Builds the schema over the registry `fleet` indexes, with depth and complexity limits.
-pub fn schema(fleet: FleetIndex) -> SeamSchema {
-    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
+/// Builds the schema over the registry `fleet` indexes (and the service's `rollouts`, when it
+/// runs them), with depth and complexity limits.
+pub fn schema(fleet: FleetIndex, rollouts: Option<crate::rollout::Rollouts>) -> SeamSchema {
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .data(fleet.registry().clone())
-        .data(fleet)
+        .data(fleet);
+    if let Some(rollouts) = rollouts {
+        builder = builder.data(rollouts);
+    }
+    builder
         // Deep enough for the standard introspection query (seven `ofType` levels), which
         // GraphiQL sends to load the schema; the complexity limit bounds the cost.
         .limit_depth(16)

@@ -66,10 +66,15 @@ pub struct ModelInput {
     pub metric: Option<String>,
 }
 
-/// Mutations (they require the write token).
-pub struct MutationRoot;
+/// Mutations (they require the write token): registrations, and starting rollouts.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct MutationRoot(RegistrationMutation, super::rollouts::RolloutMutation);
 
-fn require_token(ctx: &Context<'_>) -> Result<()> {
+/// The registration mutations.
+#[derive(Default)]
+pub struct RegistrationMutation;
+
+pub(super) fn require_token(ctx: &Context<'_>) -> Result<()> {
     if ctx.data_opt::<crate::http::graphql::GetRequest>().is_some() {
         return Err(Error::new("mutations must be sent with POST").extend_with(|_, x| x.set("code", "BAD_REQUEST")));
     }
@@ -122,7 +127,7 @@ fn load_error(e: crate::IngestError) -> Error {
 }
 
 #[Object]
-impl MutationRoot {
+impl RegistrationMutation {
     /// Registers a device, validated like `seam load`.
     async fn register_device(&self, ctx: &Context<'_>, input: DeviceInput) -> Result<Device> {
         require_token(ctx)?;

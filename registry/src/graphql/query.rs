@@ -23,7 +23,7 @@ use crate::vocab::expand;
 
 /// Queries.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, MatchingQuery);
+pub struct QueryRoot(CatalogQuery, MatchingQuery, super::rollouts::RolloutQuery);
 
 /// The catalog fields of the query root.
 #[derive(Default)]

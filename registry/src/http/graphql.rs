@@ -127,3 +127,157 @@ async fn execute(
     let response = state.graphql.execute(request).await;
     Ok(HttpResponse::Ok().content_type("application/json").json(response))
 }
+
+/// Largest WebSocket message a client may send (a GraphQL operation, not a file).
+const WS_MAX_MESSAGE: usize = 256 * 1024;
+
+/// `GET /graphql/ws`: GraphQL over WebSocket, the graphql-transport-ws protocol (and the older
+/// graphql-ws): subscriptions (`rolloutEvents`), queries and mutations. Mutations need the token,
+/// from the upgrade request's `Authorization` header or from `connection_init`'s payload
+/// (`{"Authorization": "Bearer …"}`: browsers cannot set headers on a WebSocket).
+pub(super) async fn ws(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    use async_graphql::http::WebSocketProtocols;
+
+    let protocol = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').find_map(|p| p.trim().parse::<WebSocketProtocols>().ok()))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "websocket-protocol",
+                "Unsupported WebSocket subprotocol",
+                "ask for the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol: graphql-transport-ws)",
+            )
+        })?;
+    let by_header = match token_status(&req, &state) {
+        TokenStatus::Valid => true,
+        TokenStatus::Missing | TokenStatus::NotConfigured => false,
+        TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
+    };
+    let (mut response, session, messages) = actix_ws::handle(&req, payload).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "not-a-websocket",
+            "Not a WebSocket upgrade",
+            e.to_string(),
+        )
+    })?;
+    response.headers_mut().insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        header::HeaderValue::from_static(protocol.sec_websocket_protocol()),
+    );
+    let connection = Connection {
+        schema: state.graphql.clone(),
+        registry: state.registry.clone(),
+        token: state.config.token.clone(),
+        by_header,
+    };
+    actix_web::rt::spawn(connection.serve(protocol, session, messages));
+    Ok(response)
+}
+
+/// One WebSocket connection's GraphQL session.
+struct Connection {
+    schema: crate::graphql::SeamSchema,
+    registry: crate::graph::Registry,
+    token: Option<String>,
+    by_header: bool,
+}
+
+impl Connection {
+    /// Relays frames between the socket and async-graphql's protocol state machine until
+    /// either side closes.
+    async fn serve(
+        self,
+        protocol: async_graphql::http::WebSocketProtocols,
+        mut session: actix_ws::Session,
+        messages: actix_ws::MessageStream,
+    ) {
+        use async_graphql::futures_util::{stream, StreamExt as _};
+        use async_graphql::http::{WebSocket, WsMessage};
+
+        let (to_graphql, from_socket) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+        let input = stream::unfold(from_socket, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+        let Self {
+            schema,
+            registry,
+            token,
+            by_header,
+        } = self;
+        let mut graphql = WebSocket::new(schema, input, protocol)
+            .on_connection_init(move |payload: serde_json::Value| async move {
+                // A token in the payload must be the configured one; without one, the upgrade
+                // request's header decides.
+                let given = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .and_then(super::sparql::bearer_token);
+                let authorized = match (given, token.as_deref()) {
+                    (Some(given), Some(expected)) => {
+                        if !super::sparql::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+                            return Err(async_graphql::Error::new("the bearer token is not valid"));
+                        }
+                        true
+                    }
+                    (Some(_), None) => false,
+                    (None, _) => by_header,
+                };
+                let (boards, sensors, artifacts) = crate::graphql::loaders(&registry);
+                let mut data = async_graphql::Data::default();
+                data.insert(crate::graphql::Authorized(authorized));
+                data.insert(boards);
+                data.insert(sensors);
+                data.insert(artifacts);
+                Ok(data)
+            })
+            .boxed();
+        let mut messages = messages.aggregate_continuations().max_continuation_size(WS_MAX_MESSAGE);
+        loop {
+            tokio::select! {
+                incoming = messages.recv() => match incoming {
+                    Some(Ok(actix_ws::AggregatedMessage::Text(text))) => {
+                        if to_graphql.send(text.as_bytes().to_vec()).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(actix_ws::AggregatedMessage::Binary(bytes))) => {
+                        if to_graphql.send(bytes.to_vec()).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(actix_ws::AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(actix_ws::AggregatedMessage::Pong(_))) => {}
+                    // A close, a protocol error (an oversized message) or the end: done.
+                    Some(Ok(actix_ws::AggregatedMessage::Close(_))) | Some(Err(_)) | None => break,
+                },
+                outgoing = graphql.next() => match outgoing {
+                    Some(WsMessage::Text(text)) => {
+                        if session.text(text).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(WsMessage::Close(code, reason)) => {
+                        let reason = actix_ws::CloseReason {
+                            code: actix_ws::CloseCode::Other(code),
+                            description: Some(reason),
+                        };
+                        let _ = session.close(Some(reason)).await;
+                        return;
+                    }
+                    None => break,
+                },
+            }
+        }
+        let _ = session.close(None).await;
+    }
+}

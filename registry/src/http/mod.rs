@@ -75,7 +75,7 @@ pub(crate) struct AppState {
 pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Result<(Server, SocketAddr)> {
     let workers = config.workers;
     let registry = fleet.registry().clone();
-    let graphql = crate::graphql::schema(fleet.clone());
+    let graphql = crate::graphql::schema(fleet.clone(), config.rollouts.clone());
     let data = match &config.data {
         Some(data) => data.clone(),
         None => DataDir::scratch()?,
@@ -168,6 +168,7 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     .route(web::get().to(graphql::get))
                     .route(web::post().to(graphql::post)),
             )
+            .route("/graphql/ws", web::get().to(graphql::ws))
             .route("/graphql/assets/{file}", web::get().to(graphql::asset))
             .default_service(web::to(not_found))
     })

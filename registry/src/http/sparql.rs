@@ -237,7 +237,7 @@ pub(super) fn token_status(req: &HttpRequest, state: &AppState) -> TokenStatus {
 
 /// The credentials of an `Authorization: Bearer <token>` value. The scheme is matched without
 /// regard to case (RFC 9110 §11.1) and may be followed by any run of spaces.
-fn bearer_token(value: &str) -> Option<&str> {
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, rest) = value.trim_start().split_once([' ', '\t'])?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -264,7 +264,7 @@ pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Probl
 
 /// Compares without an early exit, so that response time does not leak how much of a guessed
 /// token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -400,6 +400,9 @@ enum Control {
 struct Held {
     rollout: Mutex<Rollout>,
     control: watch::Sender<Control>,
+    /// Set when the error threshold stops the rollout: the state says halted only once the
+    /// rollback is done, but devices waiting for their turn must know at once.
+    halting: std::sync::atomic::AtomicBool,
 }
 
 /// The rollouts of a service. Cloning shares them.
@@ -480,6 +483,7 @@ impl Rollouts {
         let held = Arc::new(Held {
             rollout: Mutex::new(rollout),
             control: watch::channel(control).0,
+            halting: std::sync::atomic::AtomicBool::new(false),
         });
         lock(&self.inner.held).insert(id, held.clone());
         held

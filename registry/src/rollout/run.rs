@@ -399,7 +399,7 @@ async fn deliver_groups(rollouts: &Rollouts, held: &Arc<Held>, bridge: &Lwm2mBri
             halted = over_threshold(&lock(&held.rollout), groups.get(..next).unwrap_or(&[]));
             if let Some(reason) = &halted {
                 tracing::warn!(target: "seam", rollout = %lock(&held.rollout).id, %reason, "rollout halted");
-                lock(&held.rollout).state = RolloutState::Halted;
+                held.halting.store(true, std::sync::atomic::Ordering::SeqCst);
                 held.control.send_replace(Control::Cancel);
             }
         }
@@ -511,7 +511,7 @@ async fn await_turn(
         let steering = *control.borrow_and_update();
         match steering {
             Control::Cancel => {
-                let why = if lock(&held.rollout).state == RolloutState::Halted {
+                let why = if held.halting.load(std::sync::atomic::Ordering::SeqCst) {
                     "never touched: the rollout halted before its turn"
                 } else {
                     "never touched: the rollout was cancelled before its turn"

@@ -13,14 +13,18 @@ use serde_json::{json, Value};
 use crate::helpers::{fleet, seeded};
 
 async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
-    let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()));
+    let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()), None);
     let request = seam_registry::graphql::prepare(async_graphql::Request::new(query), registry, authorized);
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 
 #[test]
 fn committed_sdl_matches_the_schema() {
-    let sdl = schema(seam_registry::matching::FleetIndex::new(Registry::in_memory().unwrap())).sdl();
+    let sdl = schema(
+        seam_registry::matching::FleetIndex::new(Registry::in_memory().unwrap()),
+        None,
+    )
+    .sdl();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
     if std::env::var_os("SEAM_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &sdl).unwrap();

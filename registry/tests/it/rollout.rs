@@ -247,6 +247,23 @@ async fn a_model_rolls_out_to_every_compatible_device_in_groups_and_the_graph_sa
     let history = service.named("device-history", &[("device", "mic-0")]).await;
     assert_eq!(history.len(), 1, "{history:#?}");
     assert_eq!(history[0]["result"]["value"], "installed");
+    // GraphQL answers the same rollout.
+    let (status, answer) = service
+        .post(
+            "/graphql",
+            json!({ "query": format!("{{ rollout(id: \"{id}\") {{ state counts {{ state devices }} devices {{ device state artifact }} }} rollouts {{ id }} }}") }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer:#}");
+    let r = &answer["data"]["rollout"];
+    assert_eq!(r["state"], "completed", "{answer:#}");
+    assert_eq!(
+        r["counts"],
+        json!([{ "state": "installed", "devices": 5 }]),
+        "{answer:#}"
+    );
+    assert_eq!(r["devices"][0]["artifact"], sha.as_str(), "{answer:#}");
+    assert_eq!(answer["data"]["rollouts"][0]["id"], id.as_str());
     let listed = service.get("/rollouts").await;
     assert!(listed["rollouts"]
         .as_array()
