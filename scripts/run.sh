@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the service (or any seam command) after making sure the build's system packages are there:
+# Runs SEAM (any seam command) after making sure the build's system packages are there:
+#   ./scripts/run.sh               seam demo: the whole story in one process (SeLoC-ML's TFLite
+#                                  models too when ../shared/interop/seloc-ml/models is there)
 #   ./scripts/run.sh serve
 #   ./scripts/run.sh seam-device-sim --devices 100     (any binary of the workspace, by name)
 #
@@ -17,5 +19,11 @@ cargo build --workspace --locked
 binary=seam
 case "${1:-}" in
     seam-bench | seam-device-sim) binary=$1; shift ;;
+    "")
+        set -- demo
+        if [ -d ../shared/interop/seloc-ml/models ]; then
+            set -- demo --seloc-models ../shared/interop/seloc-ml/models
+        fi
+        ;;
 esac
 exec "$CARGO_TARGET_DIR/debug/$binary" "$@"

@@ -10,7 +10,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{analyze, compile, deploy, load, match_device, query, rollouts, serve};
+use commands::{analyze, compile, demo, deploy, load, match_device, query, rollouts, serve};
 use failure::Failure;
 
 #[derive(Parser)]
@@ -26,6 +26,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole story in one process: the service on an embedded store, real model files, simulated
+    /// devices of mixed boards, and per job the best compatible model rolled out, with a summary.
+    #[command(
+        after_help = "Examples:\n  seam demo                          # 50 devices, then serve until Ctrl-C\n  \
+        seam demo --devices 20 --until-done --json\n  \
+        seam demo --seloc-models ../shared/interop/seloc-ml/models\n\n\
+        HTTP on 127.0.0.1:8080, LwM2M on coap://127.0.0.1:5683 (--http, --coap); a temporary store unless --data."
+    )]
+    Demo(demo::DemoArgs),
     /// Run the service: SPARQL endpoint over HTTP on an embedded store (seeded when empty).
     #[command(
         after_help = "Example:\n  seam serve --data ./seam-data --token \"$(openssl rand -hex 16)\"\n\n\
@@ -115,6 +124,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(args).map(|()| 0),
         Command::Query(args) => query::run(args).map(|()| 0),
         Command::Match(args) => match_device::run(args).map(|()| 0),
+        Command::Demo(args) => demo::run(args).map(|()| 0),
         Command::Deploy(args) => deploy::run(args).map(|()| 0),
         Command::Rollouts(args) => rollouts::run(args).map(|()| 0),
         Command::Analyze(args) => analyze::run(args).map(|()| 0),

@@ -2,6 +2,7 @@
 
 pub(crate) mod analyze;
 pub(crate) mod compile;
+pub(crate) mod demo;
 pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod match_device;

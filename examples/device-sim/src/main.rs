@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
-use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient, PackageCheck};
+use seam_lwm2m::client::{boards, ClientConfig, DeviceProfile, Lwm2mClient, PackageCheck};
 use seam_lwm2m::coap::{content_format as cf, TransmissionParams};
 
 #[derive(Parser)]
@@ -69,53 +69,10 @@ enum Format {
     Mixed,
 }
 
-/// Boards the simulator can impersonate: what each reports in Object 3 and which IPSO objects
-/// its sensors appear as. Model numbers are those the catalog lists (seam:modelNumber), except
-/// `unknown`, which no catalog knows.
-const BOARDS: &[Board] = &[
-    Board(
-        "b-l475e-iot01a",
-        "STMicroelectronics",
-        "B-L475E-IOT01A",
-        704,
-        1024,
-        &[3303, 3304, 3313, 3314, 3315, 3334, 3330],
-    ),
-    Board(
-        "arduino-nano-33-ble-sense",
-        "Arduino",
-        "ABX00031",
-        832,
-        1024,
-        &[3303, 3304, 3313, 3314, 3315, 3324, 3334, 3302],
-    ),
-    Board(
-        "nrf52840-dk",
-        "Nordic Semiconductor",
-        "nrf52840dk_nrf52840",
-        768,
-        1024,
-        &[3303],
-    ),
-    Board("esp32-s3-devkitc-1", "Espressif", "esp32s3_devkitc", 6144, 8192, &[]),
-    Board("max78000fthr", "Analog Devices", "MAX78000FTHR", 384, 512, &[3324]),
-    Board("unknown", "ACME Sensing", "ACME-X1000", 100, 256, &[3303, 3313]),
-];
-
-/// name, manufacturer, model number, memory free KiB, memory total KiB, IPSO objects.
-struct Board(&'static str, &'static str, &'static str, i64, i64, &'static [u16]);
-
 fn profile(board: &str, serial: usize) -> anyhow::Result<DeviceProfile> {
-    let Board(_, manufacturer, model, free, total, sensors) = BOARDS
-        .iter()
-        .find(|b| b.0 == board)
-        .with_context(|| format!("unknown board {board:?}; --list-boards lists them"))?;
-    let mut p = DeviceProfile::new(manufacturer, model, &format!("SIM-{serial:06}"));
-    p.memory_free_kib = *free;
-    p.memory_total_kib = *total;
-    p.sensors = sensors.to_vec();
-    p.firmware_version = "1.0.0-sim".to_owned();
-    Ok(p)
+    Ok(boards::board(board)
+        .with_context(|| format!("unknown board {board:?}; --list-boards lists them"))?
+        .profile(serial))
 }
 
 async fn server_address(uri: &str) -> anyhow::Result<SocketAddr> {
@@ -141,8 +98,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     if args.list_boards {
-        for Board(name, manufacturer, model, _, _, sensors) in BOARDS {
-            println!("{name:28} {manufacturer} {model}, IPSO {sensors:?}");
+        for b in boards::BOARDS {
+            println!(
+                "{:28} {} {}, IPSO {:?}",
+                b.name, b.manufacturer, b.model_number, b.sensors
+            );
         }
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! takes packages through Object 9 or Object 5, verifying each package's SHA-256 before it
 //! reports success. The device simulator runs many of these; the tests run a few.
 
+pub mod boards;
 mod objects;
 
 use std::net::SocketAddr;

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
+pub use plan::compatible_devices;
 pub use spec::{RolloutSpec, Selection};
 
 use crate::data_dir::DataDir;

@@ -166,6 +166,48 @@ fn selected(registry: &Registry, selection: &Selection) -> Result<Option<Vec<Str
     })
 }
 
+/// The fleet as a rollout sees it: only the runtimes SEAM can build for (those that declare a
+/// `seam:compilerBackend`). A rollout delivers what it compiled, so a runtime without a backend
+/// (a vendor toolchain not declared in compilers.toml) is no way to run the model: the device
+/// gets the best runtime that can be built for, or none.
+pub(crate) fn buildable(fleet: &Fleet) -> std::borrow::Cow<'_, Fleet> {
+    if fleet.runtimes.values().all(|r| r.compiler_backend.is_some()) {
+        return std::borrow::Cow::Borrowed(fleet);
+    }
+    let mut owned = fleet.clone();
+    owned.runtimes.retain(|_, r| r.compiler_backend.is_some());
+    std::borrow::Cow::Owned(owned)
+}
+
+/// The devices (short names) `model` can be rolled out to, each with how it runs there (`as-is`
+/// or `int8`): the verdict a rollout would reach, on the model as it is built.
+pub fn compatible_devices(
+    registry: &Registry,
+    index: &FleetIndex,
+    data: &DataDir,
+    model: &str,
+    headroom_pct: u64,
+) -> Result<BTreeMap<String, &'static str>, RolloutError> {
+    let indexed = index.fleet().map_err(|e| RolloutError::Graph(e.to_string()))?;
+    let fleet = buildable(&indexed);
+    let declared = find_model(&fleet, model)?;
+    let path = model_file(registry, data, &declared.iri)?;
+    let (_, analysis) = measure(&path).map_err(RolloutError::Invalid)?;
+    let built = as_built(declared, &analysis);
+    let opts = MatchOptions {
+        headroom_pct,
+        ..MatchOptions::default()
+    };
+    let mut out = BTreeMap::new();
+    for device in fleet.devices.values() {
+        let Some(name) = &device.short_name else { continue };
+        if let Ok(p) = packaging::plan(&fleet, &built, &device.iri, &opts) {
+            out.insert(name.clone(), via_name(p.via));
+        }
+    }
+    Ok(out)
+}
+
 /// Plans `spec`: every target with its verdict, runtime, previous artifact and group. Devices
 /// in `busy` (device → rollout) make an explicit selection fail and are left out of a
 /// "compatible" one. An error starts nothing.
@@ -176,7 +218,8 @@ pub(crate) fn plan(
     mut spec: RolloutSpec,
     busy: &BTreeMap<String, String>,
 ) -> Result<Rollout, RolloutError> {
-    let fleet = index.fleet().map_err(|e| RolloutError::Graph(e.to_string()))?;
+    let indexed = index.fleet().map_err(|e| RolloutError::Graph(e.to_string()))?;
+    let fleet = buildable(&indexed);
     let declared = find_model(&fleet, &spec.model)?;
     spec.model = declared.iri.clone();
     let path = model_file(registry, data, &declared.iri)?;

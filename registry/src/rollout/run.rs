@@ -246,7 +246,8 @@ fn build_blocking(
     let compilers = inner.data.compilers();
     let declarations: Vec<std::path::PathBuf> = compilers.is_file().then_some(compilers).into_iter().collect();
     let packager = Packager::open(&inner.data, &declarations).map_err(|e| e.to_string())?;
-    let fleet = inner.fleet.fleet().map_err(|e| e.to_string())?;
+    let indexed = inner.fleet.fleet().map_err(|e| e.to_string())?;
+    let fleet = super::plan::buildable(&indexed);
     let declared = fleet
         .models
         .get(&rollout.spec.model)

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::common::{Server, SEAM};
 
 mod compile;
+mod demo;
 mod load;
 mod matching;
 mod models;
