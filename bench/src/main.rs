@@ -10,6 +10,7 @@
 mod bridge;
 mod lwm2m;
 mod matching;
+mod rollout;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -30,6 +31,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// One model rolled out to simulated devices of four boards, end to end: devices per second,
+    /// compiles against distinct targets, and the share of planning, building, delivering and
+    /// graph writes.
+    Rollout {
+        /// Devices.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Deliveries in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Bulk-load throughput of `seam load` vs Oxigraph's bulk loader.
     Load {
         /// Approximate size of the generated file, in triples.
@@ -165,6 +177,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Cmd::Rollout { devices, concurrency } => rollout::run(devices, concurrency)?,
         Cmd::ReferenceModels { dir, seed } => {
             use seam_registry::bridge::onnx_build;
             std::fs::create_dir_all(&dir)?;

@@ -215,6 +215,25 @@ pub struct Build {
     pub error: Option<String>,
 }
 
+/// Where a rollout's time went, in this process (not kept in the graph): what the benchmark
+/// reports and operators ask when a rollout is slow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Planning: the model measured, the selection, every device's verdict (wall).
+    pub planning_ms: f64,
+    /// Building: one compile per distinct target, each package judged on its devices (wall).
+    pub building_ms: f64,
+    /// Delivering: from the first group's start to the last device's end (wall).
+    pub delivering_ms: f64,
+    /// The deliveries themselves, added up over devices (they overlap).
+    pub delivery_ms_total: f64,
+    /// Graph writes of device and rollout states, added up.
+    pub graph_writes_ms_total: f64,
+    /// How many graph writes.
+    pub graph_writes: u64,
+}
+
 /// A rollout as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -239,6 +258,8 @@ pub struct Rollout {
     pub builds: Vec<Build>,
     /// Every device, in delivery order (skipped devices last).
     pub targets: Vec<Target>,
+    /// Where its time went in this process.
+    pub timings: Timings,
 }
 
 /// Counts of devices per state.
@@ -501,7 +522,9 @@ impl Rollouts {
         let busy = self.busy_devices();
         let this = self.clone();
         let rollout = tokio::task::spawn_blocking(move || -> Result<Rollout, RolloutError> {
-            let rollout = plan::plan(&this.inner.registry, &this.inner.fleet, &this.inner.data, spec, &busy)?;
+            let planning = std::time::Instant::now();
+            let mut rollout = plan::plan(&this.inner.registry, &this.inner.fleet, &this.inner.data, spec, &busy)?;
+            rollout.timings.planning_ms = planning.elapsed().as_secs_f64() * 1e3;
             let r = &rollout;
             this.inner
                 .registry

@@ -332,5 +332,6 @@ pub(crate) fn plan(
         ended: None,
         builds: Vec::new(),
         targets: deliverable,
+        timings: super::Timings::default(),
     })
 }

@@ -244,6 +244,7 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
             ended: r.text(&prov("endedAtTime")),
             builds: Vec::new(),
             targets,
+            timings: super::Timings::default(),
         });
     }
     Ok(out)

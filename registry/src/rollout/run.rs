@@ -90,6 +90,7 @@ async fn set_target(
     };
     let registry = rollouts.inner.registry.clone();
     let iri = snapshot.iri.clone();
+    let writing = Instant::now();
     let written = tokio::task::spawn_blocking(move || {
         registry.change(|t| {
             record::write_target(t, &iri, &target);
@@ -103,6 +104,11 @@ async fn set_target(
         })
     })
     .await;
+    {
+        let mut r = lock(&held.rollout);
+        r.timings.graph_writes_ms_total += writing.elapsed().as_secs_f64() * 1e3;
+        r.timings.graph_writes += 1;
+    }
     let _ = rollouts
         .inner
         .events
@@ -126,7 +132,9 @@ pub(super) async fn drive(rollouts: Rollouts, held: Arc<Held>) {
             .any(|t| t.state == TargetState::Pending && t.artifact.is_none())
     };
     if needs_build {
+        let building = Instant::now();
         build(&rollouts, &held, &bridge).await;
+        lock(&held.rollout).timings.building_ms = building.elapsed().as_secs_f64() * 1e3;
     }
     let state = lock(&held.rollout).state;
     if state == RolloutState::Building {
@@ -137,7 +145,9 @@ pub(super) async fn drive(rollouts: Rollouts, held: Arc<Held>) {
         };
         set_rollout_state(&rollouts, &held, next, "").await;
     }
+    let delivering = Instant::now();
     let halted = deliver_groups(&rollouts, &held, &bridge).await;
+    lock(&held.rollout).timings.delivering_ms = delivering.elapsed().as_secs_f64() * 1e3;
     let (rollback, cancelled) = {
         let r = lock(&held.rollout);
         (r.spec.rollback, *held.control.borrow() == Control::Cancel)
@@ -598,7 +608,9 @@ async fn deliver(rollouts: Rollouts, held: Arc<Held>, bridge: Lwm2mBridge, slots
         return;
     }
     let rollout = NamedNode::new(iri).ok();
+    let delivering = Instant::now();
     let result = bridge.deliver_one(&device, &sha, method, rollout).await;
+    lock(&held.rollout).timings.delivery_ms_total += delivering.elapsed().as_secs_f64() * 1e3;
     let (state, reason) = if result.installed {
         (TargetState::Installed, String::new())
     } else {
