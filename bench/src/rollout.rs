@@ -100,7 +100,10 @@ async fn measure(n: usize, concurrency: usize) -> anyhow::Result<()> {
         if described >= n {
             break;
         }
-        anyhow::ensure!(registering.elapsed() < Duration::from_secs(600), "devices were not described");
+        anyhow::ensure!(
+            registering.elapsed() < Duration::from_secs(600),
+            "devices were not described"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!(
@@ -131,7 +134,10 @@ async fn measure(n: usize, concurrency: usize) -> anyhow::Result<()> {
     let compiles = finished.builds.iter().filter(|b| !b.cache_hit).count();
     let t = &finished.timings;
     let wall_ms = wall * 1e3;
-    println!("rollout of {} to {n} devices, concurrency {concurrency}: {counts:?}", finished.model_name);
+    println!(
+        "rollout of {} to {n} devices, concurrency {concurrency}: {counts:?}",
+        finished.model_name
+    );
     println!(
         "end to end {wall:.2} s: {:.1} devices/s ({installed} installed)",
         n as f64 / wall

@@ -7,7 +7,7 @@
 //!     seam:hasTarget <rollout/ID/target/DEVICE> .
 //! <rollout/ID/target/DEVICE> a seam:RolloutTarget ; seam:device <device> ;
 //!     seam:deviceName "…" ; seam:group 0 ; seam:state "installed" ; seam:reason "…" ;
-//!     seam:board <board> ; seam:runtime <runtime> ; seam:backend "…" ; seam:via "int8" ;
+//!     seam:onBoard <board> ; seam:runtime <runtime> ; seam:backend "…" ; seam:via "int8" ;
 //!     seam:artifact <artifact/SHA> ; seam:previousArtifact <artifact/SHA> ; seam:updatedAt … .
 //! ```
 
@@ -121,7 +121,7 @@ pub(crate) fn write_target(t: &mut Draft<'_>, rollout: &str, target: &Target) {
         Some(v) => t.set(&node, &seam(p), v),
         None => t.remove_all(&node, &seam(p)),
     };
-    optional_iri(t, "board", target.board.as_deref().and_then(iri));
+    optional_iri(t, "onBoard", target.board.as_deref().and_then(iri));
     optional_iri(t, "runtime", target.runtime.as_deref().and_then(iri));
     optional_iri(t, "artifact", target.artifact.as_deref().map(crate::iri::artifact));
     optional_iri(
@@ -219,7 +219,7 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
             targets.push(Target {
                 device,
                 device_iri: t.iri(&seam("device")).unwrap_or_default(),
-                board: t.iri(&seam("board")),
+                board: t.iri(&seam("onBoard")),
                 group: t.text(&seam("group")).and_then(|g| g.parse::<u32>().ok()),
                 state,
                 reason: t.text(&seam("reason")).unwrap_or_default(),
