@@ -365,7 +365,7 @@ pub enum RolloutError {
     #[error("the model {0} has no file in this registry (register it from its ONNX or TFLite file first: seam load FILE, or POST /models); a model without a file cannot be compiled")]
     NoModelFile(String),
     /// Devices named that the graph does not know.
-    #[error("unknown devices: {}", .0.join(", "))]
+    #[error("unknown devices: {}", listed(.0.iter()))]
     UnknownDevices(Vec<String>),
     /// The selection query failed or is not a SELECT.
     #[error(transparent)]
@@ -377,10 +377,10 @@ pub enum RolloutError {
     #[error("the selection picks no device")]
     NoDevices,
     /// The model runs on none of the devices; why, device by device.
-    #[error("the model runs on none of the {} selected devices: {}", .0.len(), .0.iter().map(|(d, r)| format!("{d}: {r}")).collect::<Vec<_>>().join("; "))]
+    #[error("the model runs on none of the {} selected devices: {}", .0.len(), listed(.0.iter().map(|(d, r)| format!("{d}: {r}"))))]
     RunsNowhere(Vec<(String, String)>),
     /// Devices already in an active rollout.
-    #[error("already in an active rollout: {}", .0.iter().map(|(d, r)| format!("{d} (rollout {r})")).collect::<Vec<_>>().join(", "))]
+    #[error("already in an active rollout: {}", listed(.0.iter().map(|(d, r)| format!("{d} (rollout {r})"))))]
     Busy(Vec<(String, String)>),
     /// No rollout of that id.
     #[error("no rollout {0:?}")]
@@ -401,6 +401,18 @@ pub enum RolloutError {
     /// The graph could not be read or written.
     #[error("the graph: {0}")]
     Graph(String),
+}
+
+/// The first twenty items, and how many more: an error names what is wrong without becoming
+/// as long as a hostile request.
+fn listed<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
+    const SHOWN: usize = 20;
+    let total = items.len();
+    let mut text = items.take(SHOWN).map(|i| i.to_string()).collect::<Vec<_>>().join("; ");
+    if total > SHOWN {
+        text.push_str(&format!("; … and {} more", total - SHOWN));
+    }
+    text
 }
 
 impl RolloutError {

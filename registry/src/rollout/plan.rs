@@ -231,17 +231,28 @@ pub(crate) fn plan(
         ..MatchOptions::default()
     };
 
-    let explicit = selected(registry, &spec.selection)?;
+    // Devices by IRI and by short name: a selection of many names is looked up, never scanned.
+    let by_name: std::collections::HashMap<&str, &crate::matching::facts::DeviceFacts> = fleet
+        .devices
+        .values()
+        .filter_map(|d| d.short_name.as_deref().map(|n| (n, d)))
+        .collect();
+    let lookup = |key: &str| fleet.devices.get(key).or_else(|| by_name.get(key).copied());
+    let explicit = selected(registry, &spec.selection)?.map(|mut names| {
+        names.sort();
+        names.dedup();
+        names
+    });
     let candidates: Vec<String> = match &explicit {
         Some(names) => {
-            let unknown: Vec<String> = names.iter().filter(|n| fleet.device(n).is_none()).cloned().collect();
+            let unknown: Vec<String> = names.iter().filter(|n| lookup(n).is_none()).cloned().collect();
             if !unknown.is_empty() {
                 return Err(RolloutError::UnknownDevices(unknown));
             }
             let taken: Vec<(String, String)> = names
                 .iter()
                 .filter_map(|n| {
-                    let d = fleet.device(n)?;
+                    let d = lookup(n)?;
                     let name = d.short_name.clone()?;
                     busy.get(&name).map(|r| (name, r.clone()))
                 })
@@ -265,7 +276,7 @@ pub(crate) fn plan(
     let mut deliverable = Vec::new();
     let mut skipped = Vec::new();
     for key in &candidates {
-        let Some(device) = fleet.device(key) else { continue };
+        let Some(device) = lookup(key) else { continue };
         let name = device.short_name.clone().unwrap_or_else(|| key.clone());
         let mut target = Target {
             device: name.clone(),

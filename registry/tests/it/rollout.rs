@@ -450,6 +450,77 @@ async fn bad_rollouts_are_precise_problems_and_start_nothing() {
     service.finished(first["id"].as_str().unwrap()).await;
     let unknown = service.post("/rollouts/nope/pause", json!({})).await;
     assert_eq!(unknown.0, 404);
+    let unknown = service
+        .post(
+            &format!("/rollouts/{}/explode", first["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown.0, 404);
+
+    // /graphql/ws is a WebSocket for graphql-transport-ws: anything else is a problem.
+    for headers in [vec![], vec![("Sec-WebSocket-Protocol", "graphql-transport-ws")]] {
+        let mut request = service.client.get(format!("{}/graphql/ws", service.http));
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let problem: Value = response.json().await.unwrap();
+        assert!(!problem["detail"].as_str().unwrap_or("").is_empty(), "{problem:#}");
+    }
+
+    // Hostile but well-formed: 200,000 device names. Refused at once, the detail bounded.
+    let many: Vec<String> = (0..200_000).map(|i| format!("ghost-{i}")).collect();
+    let (status, problem) = service
+        .post("/rollouts", json!({ "model": model, "devices": many }))
+        .await;
+    assert_eq!(status, 422, "{}", problem["title"]);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.len() < 2_000 && detail.contains("and 199980 more"), "{detail}");
+
+    // Concurrent starts for one device: exactly one is started, the others are refused. The
+    // device is offline, so the one started stays active (waiting for it) until cancelled.
+    let away = arduino(service.coap, "away", false).await;
+    service.described(&["away".to_owned()]).await;
+    away.deregister().await.unwrap();
+    drop(away);
+    let starts = (0..8).map(|_| service.post("/rollouts", json!({ "model": model, "devices": ["away"] })));
+    let answers = futures_join_all(starts).await;
+    let started: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 202).map(|(_, b)| b).collect();
+    assert_eq!(started.len(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, _)| *s == 202 || *s == 409), "{answers:?}");
+    let id = started[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = service.post(&format!("/rollouts/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 200);
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "cancelled", "{done:#}");
+    assert_eq!(state_of(&done, "away"), "cancelled", "{done:#}");
+}
+
+/// Runs futures concurrently (all polled together, on this task) and collects their outputs in
+/// order.
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,4 +553,97 @@ async fn a_device_offline_at_its_turn_is_waited_for_until_its_deadline_then_fail
         .unwrap()
         .to_owned();
     assert!(reason.contains("offline"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_cancel_and_retry_failed_steer_a_rollout() {
+    let service = Service::start().await;
+    let first = service.register_kws(21).await;
+    let second = service.register_kws(22).await;
+    let names: Vec<String> = (0..4).map(|i| format!("s-{i}")).collect();
+    let mut clients = Vec::new();
+    for name in &names {
+        clients.push(arduino(service.coap, name, false).await);
+    }
+    service.described(&names).await;
+
+    // Paused at once: nothing more starts; resumed, it completes.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": first, "devices": names, "concurrency": 1 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let (status, paused) = service.post(&format!("/rollouts/{id}/pause"), json!({})).await;
+    assert_eq!(status, 200, "{paused:#}");
+    assert_eq!(paused["state"], "paused");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let held = service.get(&format!("/rollouts/{id}")).await;
+    assert_eq!(held["state"], "paused", "{held:#}");
+    let moved = |r: &Value| {
+        r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["state"] != "pending")
+            .count()
+    };
+    // At most the delivery that was already under way when the pause came.
+    assert!(moved(&held) <= 1, "{held:#}");
+    let (status, problem) = service.post(&format!("/rollouts/{id}/pause"), json!({})).await;
+    assert_eq!(status, 409, "pausing a paused rollout: {problem:#}");
+    let (status, _) = service.post(&format!("/rollouts/{id}/resume"), json!({})).await;
+    assert_eq!(status, 200);
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert_eq!(done["summary"]["installed"], 4, "{done:#}");
+
+    // Cancelled at once: the devices not yet started are never touched.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": second, "devices": names, "concurrency": 1 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let (status, _) = service.post(&format!("/rollouts/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 200);
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "cancelled", "{done:#}");
+    let cancelled = done["summary"]["cancelled"].as_u64().unwrap_or(0);
+    let installed = done["summary"]["installed"].as_u64().unwrap_or(0);
+    assert_eq!(cancelled + installed, 4, "{done:#}");
+    assert!(cancelled >= 3, "{done:#}");
+    let touched = clients.iter().filter(|c| c.installed().len() > 1).count() as u64;
+    assert_eq!(touched, installed, "only the devices it reached run the second model");
+    let (status, _) = service.post(&format!("/rollouts/{id}/resume"), json!({})).await;
+    assert_eq!(status, 409, "a cancelled rollout does not resume");
+
+    // A device offline at its turn fails; once back, retry-failed gives it its turn.
+    let late = arduino(service.coap, "late", false).await;
+    service.described(&["late".to_owned()]).await;
+    late.deregister().await.unwrap();
+    drop(late);
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": first, "devices": ["late"], "offlineDeadlineS": 1 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let done = service.finished(&id).await;
+    assert_eq!(state_of(&done, "late"), "failed", "{done:#}");
+    let _back = arduino(service.coap, "late", false).await;
+    service.described(&["late".to_owned()]).await;
+    let (status, retried) = service.post(&format!("/rollouts/{id}/retry-failed"), json!({})).await;
+    assert_eq!(status, 200, "{retried:#}");
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert_eq!(state_of(&done, "late"), "installed", "{done:#}");
+    let (status, problem) = service.post(&format!("/rollouts/{id}/retry-failed"), json!({})).await;
+    assert_eq!(status, 400, "nothing left to retry: {problem:#}");
 }
