@@ -30,14 +30,8 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
 fi
 
 export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"
-if [ ! -f "$SEAM_NODE_MODULES/lwm2m-node-lib/package.json" ]; then
-    echo "installing lwm2m-node-lib into $seam_cache/seam-interop-node (interop tests)..." >&2
-    mkdir -p "$seam_cache/seam-interop-node"
-    npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
-        lwm2m-node-lib@1.4.0 >&2
-fi
-if [ ! -f "$SEAM_NODE_MODULES/graphql-ws/package.json" ]; then
-    echo "installing graphql-ws into $seam_cache/seam-interop-node (interop tests)..." >&2
+if [ ! -f "$SEAM_NODE_MODULES/lwm2m-node-lib/package.json" ] || [ ! -f "$SEAM_NODE_MODULES/graphql-ws/package.json" ]; then
+    echo "installing lwm2m-node-lib and graphql-ws into $seam_cache/seam-interop-node (interop tests)..." >&2
     mkdir -p "$seam_cache/seam-interop-node"
     npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
         lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 >&2
