@@ -9,7 +9,7 @@ use seam_compiler_bridge::analysis::{analyze_bytes, analyze_path, Analysis};
 use crate::data_dir::DataDir;
 use crate::error::IngestError;
 use crate::graph::{LoadReport, Registry};
-use crate::ingest::onnx::{describe, ModelFacts};
+use crate::ingest::onnx::{describe_deployed, ModelFacts};
 use crate::ingest::Document;
 
 /// Why a model could not be registered; nothing was written.
@@ -56,7 +56,7 @@ impl ModelFile {
             path: path.to_owned(),
             source,
         })?;
-        let document = describe(path, &analysis, facts)?;
+        let document = describe_deployed(path, &analysis, deployed(&analysis, &bytes).as_ref(), facts)?;
         Ok(Self {
             analysis,
             document,
@@ -68,7 +68,7 @@ impl ModelFile {
     pub fn from_bytes(name: &str, bytes: Vec<u8>, facts: &ModelFacts) -> Result<Self, ModelError> {
         let analysis = analyze_bytes(&bytes, None)?;
         let label = PathBuf::from(format!("{name}.{}", analysis.format));
-        let document = describe(&label, &analysis, facts)?;
+        let document = describe_deployed(&label, &analysis, deployed(&analysis, &bytes).as_ref(), facts)?;
         Ok(Self {
             analysis,
             document,
@@ -102,6 +102,16 @@ impl ModelFile {
         partial.persist(&target).map_err(|e| keep_error(e.error))?;
         Ok(target)
     }
+}
+
+/// An ONNX model as every backend receives it (batch normalisations folded), measured; `None`
+/// for TFLite (built as it is) or when folding does not apply.
+fn deployed(analysis: &Analysis, bytes: &[u8]) -> Option<Analysis> {
+    if analysis.format == "tflite" {
+        return None;
+    }
+    let folded = seam_compiler_bridge::compile::folded(bytes).ok()?;
+    analyze_bytes(&folded, None).ok()
 }
 
 /// What a registration did.

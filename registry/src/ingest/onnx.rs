@@ -122,6 +122,19 @@ fn name_or_iri(file: &str, what: &str, value: &str, namespace: &str) -> Result<N
 
 /// Describes the model measured in `analysis` (file `path`) as a document to load.
 pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<Document, IngestError> {
+    describe_deployed(path, analysis, None, facts)
+}
+
+/// As [`describe`], with the operators a runtime must have (`seam:requiresOperator`) taken from
+/// `deployed`, the model as every backend receives it (batch normalisations folded into the
+/// convolutions before them), when it is given: a BatchNormalization that no runtime will ever
+/// see is not a requirement. Every other figure is the file's own.
+pub fn describe_deployed(
+    path: &Path,
+    analysis: &Analysis,
+    deployed: Option<&Analysis>,
+    facts: &ModelFacts,
+) -> Result<Document, IngestError> {
     let file = path.display().to_string();
     let model = NamedNode::new_unchecked(model_iri(&analysis.sha256));
     let mut quads = Vec::new();
@@ -171,7 +184,7 @@ pub fn describe(path: &Path, analysis: &Analysis, facts: &ModelFacts) -> Result<
             add(m(), seam("inputElements"), Literal::from(elements as i64).into());
         }
     }
-    let operators = onnx_operator_names(analysis);
+    let operators = onnx_operator_names(deployed.unwrap_or(analysis));
     for op in operators {
         add(m(), seam("requiresOperator"), Literal::new_simple_literal(op).into());
     }

@@ -199,6 +199,17 @@ async fn a_model_rolls_out_to_every_compatible_device_in_groups_and_the_graph_sa
         clients.push(arduino(service.coap, name, false).await);
     }
     service.described(&names).await;
+    // Matching and the rollout agree: the model's batch normalisations, which every backend
+    // folds, are no requirement on the runtime.
+    let report = service.get("/match/mic-0").await;
+    assert!(
+        report["compatible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["model"] == model.as_str()),
+        "{report:#}"
+    );
 
     let (status, started) = service
         .post(
