@@ -658,3 +658,83 @@ async fn pause_resume_cancel_and_retry_failed_steer_a_rollout() {
     let (status, problem) = service.post(&format!("/rollouts/{id}/retry-failed"), json!({})).await;
     assert_eq!(status, 400, "nothing left to retry: {problem:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selections_by_query_and_named_query_and_a_halt_without_rollback() {
+    let service = Service::start().await;
+    let models = [
+        service.register_kws(31).await,
+        service.register_kws(32).await,
+        service.register_kws(33).await,
+    ];
+    let _n0 = arduino(service.coap, "n-0", false).await;
+    let _n1 = arduino(service.coap, "n-1", false).await;
+    let _n2 = arduino(service.coap, "n-2", true).await;
+    let names: Vec<String> = (0..3).map(|i| format!("n-{i}")).collect();
+    service.described(&names).await;
+
+    // A SELECT picks the devices.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({
+                "model": models[0],
+                "where": "SELECT ?d WHERE { ?d seam:shortName ?n FILTER(STRSTARTS(?n, \"n-\")) }",
+                "errorThresholdPct": 100
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let done = service.finished(r["id"].as_str().unwrap()).await;
+    assert_eq!(done["devices"], 3, "{done:#}");
+    assert_eq!(done["summary"]["installed"], 2, "{done:#}");
+    assert_eq!(state_of(&done, "n-2"), "failed");
+
+    // A halt with rollback off: the devices that installed keep the new model.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({ "model": models[1], "devices": names, "canarySize": 2, "errorThresholdPct": 50, "rollback": false }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let done = service.finished(r["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "halted", "{done:#}");
+    assert_eq!(state_of(&done, "n-0"), "installed", "{done:#}");
+    assert_eq!(state_of(&done, "n-1"), "installed", "{done:#}");
+    assert_eq!(state_of(&done, "n-2"), "failed", "{done:#}");
+
+    // A named query picks them: compatible-devices, the SPARQL statement of the rules. The
+    // catalog's devices it also names are offline: they fail at their deadline.
+    let (status, r) = service
+        .post(
+            "/rollouts",
+            json!({
+                "model": models[2],
+                "namedQuery": { "name": "compatible-devices", "params": { "model": models[2] } },
+                "offlineDeadlineS": 1,
+                "errorThresholdPct": 100
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{r:#}");
+    let done = service.finished(r["id"].as_str().unwrap()).await;
+    for name in ["n-0", "n-1"] {
+        assert_eq!(state_of(&done, name), "installed", "{done:#}");
+    }
+    assert!(
+        done["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["device"] == "line3-acoustic-02"),
+        "{done:#}"
+    );
+    let (status, problem) = service
+        .post(
+            "/rollouts",
+            json!({ "model": models[2], "namedQuery": { "name": "no-such-query" } }),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem:#}");
+}
