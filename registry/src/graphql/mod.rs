@@ -29,7 +29,7 @@ pub use loaders::{loaders, ArtifactLoader, Artifacts, BoardLoader, Boards, Senso
 pub use matching::{
     CompatibleModel, DeviceMatch, LatencyAssumption, MatchReport, MatchingQuery, MatrixCell, Reason, RejectedModel,
 };
-pub use mutation::{DeviceInput, ModelInput, MutationRoot, RegistrationMutation};
+pub use mutation::{DeviceInput, ModelInput, RegistrationMutation};
 pub use query::{CatalogQuery, QueryRoot};
 pub use rollouts::{
     Rollout, RolloutBuild, RolloutDevice, RolloutEvent, RolloutGroup, RolloutInput, RolloutMutation, RolloutQuery,
@@ -46,6 +46,26 @@ pub type SeamSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Whether the request carried the write token (request data).
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized(pub bool);
+
+/// Marks a request that came by GET (request data): mutations refuse to run in it.
+#[derive(Debug, Clone, Copy)]
+pub struct GetRequest;
+
+/// Mutations (they require the write token): registrations, and starting rollouts.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct MutationRoot(RegistrationMutation, RolloutMutation);
+
+/// Refuses a mutation that came by GET or without the write token.
+fn require_token(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+    if ctx.data_opt::<GetRequest>().is_some() {
+        return Err(Error::new("mutations must be sent with POST").extend_with(|_, x| x.set("code", "BAD_REQUEST")));
+    }
+    match ctx.data_opt::<Authorized>() {
+        Some(Authorized(true)) => Ok(()),
+        _ => Err(Error::new("this mutation requires `Authorization: Bearer <token>`")
+            .extend_with(|_, x| x.set("code", "UNAUTHENTICATED"))),
+    }
+}
 
 /// Builds the schema over the registry `fleet` indexes (and the service's `rollouts`, when it
 /// runs them), with depth and complexity limits.

@@ -1,7 +1,7 @@
 //! The mutations: registering a device or a model from what a client states. The facts are
 //! built as quads (never as Turtle text) and validated and loaded like `seam load`.
 
-use async_graphql::{Context, Error, ErrorExtensions, InputObject, Object, Result};
+use async_graphql::{Context, Error, InputObject, Object, Result};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::vocab::{rdf, rdfs, xsd};
 use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -9,7 +9,7 @@ use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode
 use super::query::CatalogQuery;
 use super::scalars::Long;
 use super::types::{Device, Model};
-use super::{bad_input, internal, Authorized};
+use super::{bad_input, internal, require_token};
 use crate::graph::{Guarded, Registry};
 use crate::ingest::Document;
 use crate::vocab::{expand, DEVICE, SEAM};
@@ -66,24 +66,9 @@ pub struct ModelInput {
     pub metric: Option<String>,
 }
 
-/// Mutations (they require the write token): registrations, and starting rollouts.
-#[derive(async_graphql::MergedObject, Default)]
-pub struct MutationRoot(RegistrationMutation, super::rollouts::RolloutMutation);
-
 /// The registration mutations.
 #[derive(Default)]
 pub struct RegistrationMutation;
-
-pub(super) fn require_token(ctx: &Context<'_>) -> Result<()> {
-    if ctx.data_opt::<crate::http::graphql::GetRequest>().is_some() {
-        return Err(Error::new("mutations must be sent with POST").extend_with(|_, x| x.set("code", "BAD_REQUEST")));
-    }
-    match ctx.data_opt::<Authorized>() {
-        Some(Authorized(true)) => Ok(()),
-        _ => Err(Error::new("this mutation requires `Authorization: Bearer <token>`")
-            .extend_with(|_, x| x.set("code", "UNAUTHENTICATED"))),
-    }
-}
 
 /// An IRI the client gave (or a prefixed name), refused when it is not one.
 fn node(text: &str) -> Result<NamedNode> {

@@ -5,8 +5,7 @@
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Error, ErrorExtensions, InputObject, Object, Result, SimpleObject, Subscription, ID};
 
-use super::bad_input;
-use super::mutation::require_token;
+use super::{bad_input, require_token};
 use crate::rollout::{self, RolloutError, RolloutSpec, Rollouts, Selection};
 
 /// How many devices are in one state.

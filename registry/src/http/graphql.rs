@@ -30,7 +30,7 @@ pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<
         )
     })?;
     // GET never mutates (GraphQL over HTTP): mutations must be POSTed.
-    execute(&req, &state, request.data(GetRequest)).await
+    execute(&req, &state, request.data(crate::graphql::GetRequest)).await
 }
 
 /// GraphiQL's page and assets, compiled in (`registry/assets/graphiql/`): the page loads nothing
@@ -81,10 +81,6 @@ pub(super) async fn asset(path: web::Path<String>) -> Result<HttpResponse, Probl
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(*bytes))
 }
-
-/// Marks a request that came by GET: mutations refuse to run in it.
-#[derive(Debug, Clone, Copy)]
-pub struct GetRequest;
 
 pub(super) async fn post(
     req: HttpRequest,
