@@ -186,7 +186,7 @@ pub(super) async fn start(
 
 /// `GET /rollouts`: every rollout, oldest first, in short.
 pub(super) async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let all: Vec<serde_json::Value> = rollouts(&state)?.list().iter().map(|r| r.summary_json()).collect();
+    let all = rollouts(&state)?.summaries();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "rollouts": all })))
 }
 

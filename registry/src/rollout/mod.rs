@@ -589,6 +589,21 @@ impl Rollouts {
         all
     }
 
+    /// Every rollout in short (`Rollout::summary_json`), oldest first: what `GET /rollouts`
+    /// lists, without copying any rollout's devices.
+    pub fn summaries(&self) -> Vec<serde_json::Value> {
+        let held: Vec<Arc<Held>> = lock(&self.inner.held).values().cloned().collect();
+        let mut all: Vec<(String, String, serde_json::Value)> = held
+            .iter()
+            .map(|h| {
+                let r = lock(&h.rollout);
+                (r.started.clone(), r.id.clone(), r.summary_json())
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        all.into_iter().map(|(_, _, s)| s).collect()
+    }
+
     /// Events of every rollout from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
         self.inner.events.subscribe()

@@ -78,7 +78,8 @@ async fn set_target(
     reason: String,
     runs: Option<String>,
 ) -> Result<(), String> {
-    let (snapshot, target) = {
+    // Only the target is copied out: a rollout of many devices is not cloned per change.
+    let (iri, target) = {
         let mut r = lock(&held.rollout);
         let Some(t) = r.targets.get_mut(at) else {
             return Err("no such target".into());
@@ -86,11 +87,11 @@ async fn set_target(
         t.state = state;
         t.reason = reason.clone();
         let target = t.clone();
-        (r.clone(), target)
+        (r.iri.clone(), target)
     };
     let registry = rollouts.inner.registry.clone();
-    let iri = snapshot.iri.clone();
     let writing = Instant::now();
+    let device = target.device.clone();
     let written = tokio::task::spawn_blocking(move || {
         registry.change(|t| {
             record::write_target(t, &iri, &target);
@@ -104,15 +105,13 @@ async fn set_target(
         })
     })
     .await;
-    {
+    let told = {
         let mut r = lock(&held.rollout);
         r.timings.graph_writes_ms_total += writing.elapsed().as_secs_f64() * 1e3;
         r.timings.graph_writes += 1;
-    }
-    let _ = rollouts
-        .inner
-        .events
-        .send(event(&snapshot, Some((&snapshot.targets[at].device, state)), &reason));
+        event(&r, Some((&device, state)), &reason)
+    };
+    let _ = rollouts.inner.events.send(told);
     match written {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
