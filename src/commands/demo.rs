@@ -353,8 +353,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     say(
         json,
         &format!(
-            "open http://{http}/ (the service), http://{http}/graphql (GraphiQL), http://{http}/rollouts, \
-             http://{http}/queries/running-models"
+            "open http://{http}/graphql (GraphiQL: try `{{ rollouts {{ modelName state counts {{ state devices }} }} }}`), \
+             http://{http}/rollouts, http://{http}/queries/running-models, http://{http}/queries/inventory"
         ),
     );
     if json {
