@@ -148,3 +148,56 @@ fn a_rollout_killed_mid_way_resumes_and_every_device_ends_in_exactly_one_final_s
     assert_eq!(recorded[0][0], "100");
     drop(devices);
 }
+
+#[test]
+fn refused_rollouts_exit_3_with_the_reason_and_start_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let run = |args: &[&str]| {
+        Command::new(SEAM)
+            .args(args)
+            .args(["--endpoint", &server.base])
+            .env("SEAM_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["deploy", "https://example.org/no-such-model", "--compatible"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no model"), "{}", stderr(&out));
+
+    // A model file is registered first, which needs its task.
+    let model = dir.path().join("kws.onnx");
+    std::fs::write(
+        &model,
+        seam_registry::bridge::onnx_build::to_bytes(&seam_registry::bridge::onnx_build::ds_cnn(3).model),
+    )
+    .unwrap();
+    let out = run(&["deploy", model.to_str().unwrap(), "--to", "line3-acoustic-02"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--task"), "{}", stderr(&out));
+
+    // Registered, then refused: the device named is not in the graph.
+    let out = run(&[
+        "deploy",
+        model.to_str().unwrap(),
+        "--task",
+        "keyword-spotting",
+        "--to",
+        "nobody-here",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nobody-here"), "{}", stderr(&out));
+    // A package needs devices named, not --compatible.
+    let package = dir.path().join("x.seampkg");
+    std::fs::write(&package, b"not a package").unwrap();
+    let out = run(&["deploy", package.to_str().unwrap(), "--compatible"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    // Nothing was started.
+    let out = run(&["rollouts", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(listed["rollouts"], json!([]));
+    let out = run(&["rollouts", "no-such-rollout"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
