@@ -1,4 +1,5 @@
-//! Rollouts in GraphQL: `rollout(id)` and `rollouts`, the `startRollout` mutation, and the
+//! Rollouts in GraphQL: `rollout(id)` and `rollouts`, the `startRollout`, `pauseRollout`,
+//! `resumeRollout`, `cancelRollout` and `retryFailedRollout` mutations, and the
 //! `rolloutEvents(id)` subscription (over `/graphql/ws`, graphql-transport-ws). The same
 //! [`Rollouts`] as `/rollouts` answers them.
 
@@ -354,6 +355,30 @@ impl RolloutMutation {
         let spec = input.into_spec()?;
         let started = rollouts(ctx)?.begin(spec).await.map_err(rollout_error)?;
         Ok(started.into())
+    }
+
+    /// Pauses a rollout: deliveries in flight finish, none start.
+    async fn pause_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
+        require_token(ctx)?;
+        Ok(rollouts(ctx)?.pause(&id).await.map_err(rollout_error)?.into())
+    }
+
+    /// Resumes a paused rollout.
+    async fn resume_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
+        require_token(ctx)?;
+        Ok(rollouts(ctx)?.resume(&id).await.map_err(rollout_error)?.into())
+    }
+
+    /// Cancels a rollout: the devices not yet started are never touched; nothing is rolled back.
+    async fn cancel_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
+        require_token(ctx)?;
+        Ok(rollouts(ctx)?.cancel(&id).await.map_err(rollout_error)?.into())
+    }
+
+    /// Gives the failed devices of a finished rollout another turn.
+    async fn retry_failed_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
+        require_token(ctx)?;
+        Ok(rollouts(ctx)?.retry_failed(&id).await.map_err(rollout_error)?.into())
     }
 }
 

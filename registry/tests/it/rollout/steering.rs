@@ -51,17 +51,33 @@ async fn pause_resume_cancel_and_retry_failed_steer_a_rollout() {
     assert_eq!(done["state"], "completed", "{done:#}");
     assert_eq!(done["summary"]["installed"], 4, "{done:#}");
 
-    // Cancelled at once: the devices not yet started are never touched.
-    let (status, r) = service
+    // Cancelled at once (through GraphQL): the devices not yet started are never touched.
+    let (status, answer) = service
         .post(
-            "/rollouts",
-            json!({ "model": second, "devices": names, "concurrency": 1 }),
+            "/graphql",
+            json!({
+                "query": "mutation ($input: RolloutInput!) { startRollout(input: $input) { id state } }",
+                "variables": { "input": { "model": second, "devices": names, "concurrency": 1 } }
+            }),
         )
         .await;
-    assert_eq!(status, 202, "{r:#}");
-    let id = r["id"].as_str().unwrap().to_owned();
-    let (status, _) = service.post(&format!("/rollouts/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 200, "{answer:#}");
+    let id = answer["data"]["startRollout"]["id"].as_str().unwrap().to_owned();
+    let (status, answer) = service
+        .post(
+            "/graphql",
+            json!({ "query": format!("mutation {{ cancelRollout(id: \"{id}\") {{ id }} }}") }),
+        )
+        .await;
     assert_eq!(status, 200);
+    assert_eq!(answer["data"]["cancelRollout"]["id"], id.as_str(), "{answer:#}");
+    let (_, refused) = service
+        .post(
+            "/graphql",
+            json!({ "query": format!("mutation {{ pauseRollout(id: \"{id}x\") {{ id }} }}") }),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused:#}");
     let done = service.finished(&id).await;
     assert_eq!(done["state"], "cancelled", "{done:#}");
     let cancelled = done["summary"]["cancelled"].as_u64().unwrap_or(0);
