@@ -98,8 +98,8 @@ const PATTERN: [Role; 10] = [
     ),
     ("max78000fthr", "max78000", &[], &[&KWS], Fault::None),
     ("b-l475e-iot01a", "l475", &[], &[&KWS, &ANOMALY], Fault::Lossy),
-    // A temperature node: nothing here runs on it.
-    ("nrf52840-dk", "nrf52840", &[], &[&KWS, &ANOMALY], Fault::None),
+    // A node with a microphone attached but 48 KiB of flash left: too small for any model here.
+    ("nrf52840-dk", "nrf52840", &[3324], &[&KWS, &ANOMALY], Fault::None),
     (
         "arduino-nano-33-ble-sense",
         "nano33",
@@ -345,11 +345,37 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         started_rollouts.push((job, rollout.id, name.clone()));
     }
 
+    // Why the devices no job took: matching's reasons for the first model of the job they want.
+    let mut why_not: BTreeMap<String, String> = BTreeMap::new();
+    let facts = fleet.fleet()?;
+    for sim in &sims {
+        if assigned.values().flatten().any(|d| d.name == sim.name) {
+            continue;
+        }
+        let job = sim.jobs[0];
+        let model = started_rollouts
+            .iter()
+            .find(|(j, _, _)| j.task == job.task)
+            .and_then(|(_, _, name)| models.iter().find(|(_, n, _)| n == name))
+            .or_else(|| models.iter().find(|(_, _, task)| *task == job.task));
+        let reason = model.and_then(|(iri, name, _)| {
+            let options = seam_registry::matching::MatchOptions::default();
+            let report = seam_registry::matching::match_device(&facts, &sim.name, &options, true)?;
+            let rejected = report.rejected?.into_iter().find(|r| &r.model == iri)?;
+            let reasons: Vec<String> = rejected.reasons.into_iter().map(|r| r.message).collect();
+            Some(format!("{} ({name}): {}", job.name, reasons.join(" ")))
+        });
+        why_not.insert(
+            sim.name.clone(),
+            reason.unwrap_or_else(|| "no job's model runs on it".to_owned()),
+        );
+    }
+
     // 4. Follow them.
     let finished = follow(&rollouts, &started_rollouts, json).await;
 
     // 5. The summary.
-    let outcome = summarise(&sims, &started_rollouts, &finished, json, started.elapsed());
+    let outcome = summarise(&sims, &started_rollouts, &finished, &why_not, json, started.elapsed());
     say(
         json,
         &format!(
@@ -447,6 +473,9 @@ async fn start_devices(coap: SocketAddr, n: usize) -> anyhow::Result<Vec<Sim>> {
             .context("a board of the pattern is not in the roster")?
             .profile(i);
         profile.sensors.extend_from_slice(attached);
+        if board == "nrf52840-dk" {
+            profile.memory_free_kib = 48;
+        }
         let name = format!("{short}-{i:03}");
         let mut config = ClientConfig::new(&name, coap, profile);
         let mut params = TransmissionParams::fast(Duration::from_millis(500));
@@ -543,6 +572,7 @@ fn summarise(
     sims: &[Sim],
     started: &[(&'static Job, String, String)],
     finished: &[Rollout],
+    why_not: &BTreeMap<String, String>,
     json: bool,
     took: Duration,
 ) -> Outcome {
@@ -595,7 +625,12 @@ fn summarise(
                     "-".into(),
                     String::new(),
                     String::new(),
-                    "skipped: no job's model runs on it".into(),
+                    format!(
+                        "skipped: {}",
+                        why_not
+                            .get(&sim.name)
+                            .map_or("no job's model runs on it", String::as_str)
+                    ),
                 )
             }
         };
