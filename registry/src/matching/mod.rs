@@ -126,38 +126,95 @@ pub struct MatrixCell {
     pub via: Via,
 }
 
-/// Every compatible (device, model) pair of the fleet, device by device, using every core.
+/// Every compatible (device, model) pair of the fleet, using every core.
+///
+/// A verdict reads of a device only its board, its sensors and its free memory. Each board is
+/// judged once against every model, up to the memory each model needs on each runtime
+/// ([`evaluate::MemoryNeeds`]), with the board's sensors and with the model's sensors taken as
+/// present; each device then compares those needs with its free RAM and flash, and checks its
+/// own sensors only where the board's do not suffice. The cells are those of judging every
+/// device on its own (a test holds the two together).
 pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
     let devices: Vec<&facts::DeviceFacts> = fleet.devices.values().collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(devices.len().max(1));
-    let chunk = devices.len().div_ceil(threads.max(1)).max(1);
-    let row = |device: &facts::DeviceFacts| -> Vec<MatrixCell> {
+    let models: Vec<&facts::ModelFacts> = fleet.models.values().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+
+    // The boards, each judged as a device with no sensors of its own.
+    let mut group_of: Vec<usize> = Vec::with_capacity(devices.len());
+    let mut boards: Vec<facts::DeviceFacts> = Vec::new();
+    let mut index: std::collections::HashMap<Option<&str>, usize> = std::collections::HashMap::new();
+    for device in &devices {
+        let next = boards.len();
+        let at = *index.entry(device.board.as_deref()).or_insert(next);
+        if at == next {
+            boards.push(facts::DeviceFacts {
+                board: device.board.clone(),
+                ..facts::DeviceFacts::default()
+            });
+        }
+        group_of.push(at);
+    }
+    // Per board and model: the needs with the board's sensors, and with the model's sensors
+    // taken as present (for devices whose own sensors may make up the difference).
+    let needs: Vec<Vec<(evaluate::MemoryNeeds, Option<evaluate::MemoryNeeds>)>> =
+        in_parallel(&boards, threads, |board| {
+            let view = DeviceView::new(fleet, board);
+            models
+                .iter()
+                .map(|m| {
+                    let with = view.memory_needs(fleet, m, opts, true);
+                    let without = (!with.sensors_ok()).then(|| view.memory_needs(fleet, m, opts, false));
+                    (with, without)
+                })
+                .collect()
+        });
+    let numbered: Vec<(usize, &facts::DeviceFacts)> = devices.iter().copied().enumerate().collect();
+    let rows = in_parallel(&numbered, threads, |(n, device)| {
         let view = DeviceView::new(fleet, device);
-        fleet
-            .models
-            .values()
-            .filter_map(|model| {
-                view.verdict(fleet, model, opts).map(|(via, _)| MatrixCell {
+        let (free_ram, free_flash) = (view.free_ram(), view.free_flash());
+        needs[group_of[*n]]
+            .iter()
+            .zip(&models)
+            .filter_map(|((with, without), model)| {
+                if with.needs_whole_verdict() {
+                    return view.verdict(fleet, model, opts).map(|(via, _)| MatrixCell {
+                        device: device.iri.clone(),
+                        model: model.iri.clone(),
+                        via,
+                    });
+                }
+                let need = match without {
+                    None => with,
+                    // The board's sensors fall short; the device's own may not.
+                    Some(without) if !device.sensors.is_empty() && view.senses(model) => without,
+                    Some(_) => return None,
+                };
+                need.via(free_ram, free_flash).map(|via| MatrixCell {
                     device: device.iri.clone(),
                     model: model.iri.clone(),
                     via,
                 })
             })
-            .collect()
-    };
+            .collect::<Vec<_>>()
+    });
+    rows.into_iter().flatten().collect()
+}
+
+/// `f` over `items` on up to `threads` scoped threads, results in the items' order. A panicking
+/// worker is a bug in the rules; its part is recomputed on this thread rather than lost.
+fn in_parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = devices
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().flat_map(|d| row(d)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
             .collect();
-        // A panicking worker is a bug in the rules; its rows are recomputed here rather than lost.
-        let mut out = Vec::new();
-        for (handle, part) in handles.into_iter().zip(devices.chunks(chunk)) {
+        let mut out = Vec::with_capacity(items.len());
+        for (handle, part) in handles.into_iter().zip(items.chunks(chunk)) {
             match handle.join() {
-                Ok(cells) => out.extend(cells),
-                Err(_) => out.extend(part.iter().flat_map(|d| row(d))),
+                Ok(results) => out.extend(results),
+                Err(_) => out.extend(part.iter().map(f)),
             }
         }
         out

@@ -436,3 +436,75 @@ fn latency_estimates_are_per_runtime_and_say_what_they_assume() {
         float.reasons
     );
 }
+
+/// The fleet matrix judges each group of devices (one board, one set of own sensors) once, up to
+/// memory; its cells are exactly those of judging every device on its own, in the same order.
+#[test]
+fn the_fleet_matrix_judged_by_groups_equals_judging_every_device() {
+    use seam_registry::matching::evaluate::DeviceView;
+    for (seed, budget) in [(21, None), (22, Some(0.05)), (23, None)] {
+        let r = seeded();
+        let text = fleet_turtle(
+            FleetSpec {
+                boards: 6,
+                devices: 150,
+                runtimes: 5,
+                models: 40,
+            },
+            seed,
+        );
+        r.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
+            .unwrap();
+        let fleet = fleet(&r);
+        let opts = MatchOptions {
+            headroom_pct: 10,
+            latency_budget_s: budget,
+        };
+        let mut one_by_one = Vec::new();
+        for device in fleet.devices.values() {
+            let view = DeviceView::new(&fleet, device);
+            for model in fleet.models.values() {
+                if let Some((via, _)) = view.verdict(&fleet, model, &opts) {
+                    one_by_one.push((device.iri.clone(), model.iri.clone(), via));
+                }
+            }
+        }
+        let grouped: Vec<_> = matching::fleet_matrix(&fleet, &opts)
+            .into_iter()
+            .map(|c| (c.device, c.model, c.via))
+            .collect();
+        assert!(
+            one_by_one.iter().any(|c| c.2 == Via::Int8),
+            "seed {seed}: no int8 pair to compare"
+        );
+        assert_eq!(grouped, one_by_one, "seed {seed}");
+
+        // A declared int8 variant that needs other sensors than its model is judged whole.
+        let mut odd = (*fleet).clone();
+        let variants: Vec<String> = odd
+            .models
+            .values()
+            .filter_map(|m| m.quantized_variant.clone())
+            .collect();
+        assert!(!variants.is_empty(), "seed {seed}: no declared variant");
+        for v in &variants {
+            if let Some(variant) = odd.models.get_mut(v) {
+                variant.sensors.clear();
+            }
+        }
+        let mut one_by_one = Vec::new();
+        for device in odd.devices.values() {
+            let view = DeviceView::new(&odd, device);
+            for model in odd.models.values() {
+                if let Some((via, _)) = view.verdict(&odd, model, &opts) {
+                    one_by_one.push((device.iri.clone(), model.iri.clone(), via));
+                }
+            }
+        }
+        let grouped: Vec<_> = matching::fleet_matrix(&odd, &opts)
+            .into_iter()
+            .map(|c| (c.device, c.model, c.via))
+            .collect();
+        assert_eq!(grouped, one_by_one, "seed {seed}, variants without sensors");
+    }
+}

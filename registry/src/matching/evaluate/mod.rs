@@ -14,8 +14,8 @@ use crate::vocab::SEAM;
 
 mod view;
 
-pub use view::DeviceView;
 use view::{Candidate, Estimate};
+pub use view::{DeviceView, MemoryNeeds};
 
 /// Knobs of a match.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -450,6 +450,89 @@ impl<'a> DeviceView<'a> {
         None
     }
 
+    /// What `model` needs of this device's free memory, runtime by runtime: everything
+    /// [`Self::verdict`] checks except the comparison with the free RAM and flash. Without
+    /// `check_sensors`, the model's sensors are taken as present (what a device with sensors of
+    /// its own beyond its board's needs; see [`Self::senses`]). The verdict for free memory
+    /// `(ram, flash)` is [`MemoryNeeds::via`].
+    pub fn memory_needs(
+        &self,
+        fleet: &Fleet,
+        model: &ModelFacts,
+        opts: &MatchOptions,
+        check_sensors: bool,
+    ) -> MemoryNeeds {
+        let as_is = Candidate::of(model);
+        // A declared int8 variant that needs other sensors than its model is judged whole, on
+        // every device: the shortcut checks the model's sensors only.
+        if int8_variant(fleet, model).is_some_and(|v| v.candidate().sensors != as_is.sensors) {
+            return MemoryNeeds {
+                whole_verdict: true,
+                ..MemoryNeeds::default()
+            };
+        }
+        let sensors_ok = !check_sensors || self.senses(model);
+        let (typed, as_is_needs) = if sensors_ok {
+            self.needs(&as_is, opts)
+        } else {
+            (false, Vec::new())
+        };
+        // As in `verdict`: the int8 variant is tried only when a runtime takes the model as it is
+        // but memory may not suffice.
+        let mut int8 = Vec::new();
+        if typed {
+            if let Some(v) = int8_variant(fleet, model) {
+                int8 = self.needs(&v.candidate(), opts).1;
+            }
+        }
+        MemoryNeeds {
+            as_is: as_is_needs,
+            int8,
+            typed,
+            sensors_ok,
+            whole_verdict: false,
+        }
+    }
+
+    /// Whether this device's sensors (its board's and its own) give what `model`'s input needs.
+    pub fn senses(&self, model: &ModelFacts) -> bool {
+        model
+            .sensors
+            .iter()
+            .all(|req| self.sensors().any(|s| s.kind == req.kind && sensor_adequate(s, req)))
+    }
+
+    /// `quick` without the memory comparison and the sensor check: whether some runtime takes
+    /// the candidate apart from memory, and the (RAM, flash) each such runtime needs.
+    fn needs(&self, c: &Candidate<'_>, opts: &MatchOptions) -> (bool, Vec<(u64, u64)>) {
+        let mut typed_somewhere = false;
+        let mut needs = Vec::new();
+        if self.board.is_none() {
+            return (false, needs);
+        }
+        for r in &self.runtimes {
+            let typed = c.dtype.is_some_and(|dt| r.dtypes.contains(dt))
+                && c.operators.iter().all(|op| r.operators.contains(op));
+            if !typed {
+                continue;
+            }
+            if let Some(budget) = opts.latency_budget_s {
+                if !self.latency(c, r).is_some_and(|e| e.seconds <= budget) {
+                    continue;
+                }
+            }
+            typed_somewhere = true;
+            let (Some(peak), Some(weight)) = (c.peak, c.weight) else {
+                continue;
+            };
+            needs.push((
+                ram_required(peak, r.ram_overhead_bytes, opts.headroom_pct),
+                crate::matching::estimate::flash_required(weight, r),
+            ));
+        }
+        (typed_somewhere, needs)
+    }
+
     /// Every reason `model`, as it is, does not run here.
     pub fn reasons(&self, model: &ModelFacts, opts: &MatchOptions) -> Vec<Reason> {
         self.reasons_of(&Candidate::of(model), opts)
@@ -463,6 +546,47 @@ impl<'a> DeviceView<'a> {
     /// Free flash the device offers.
     pub fn free_flash(&self) -> u64 {
         self.free_flash
+    }
+}
+
+/// What a model needs of a device's free memory on each runtime that takes it otherwise (see
+/// [`DeviceView::memory_needs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemoryNeeds {
+    /// (RAM, flash) on each runtime that takes the model as it is, apart from memory.
+    as_is: Vec<(u64, u64)>,
+    /// The same for its int8 variant (empty without one, or when no runtime takes the model).
+    int8: Vec<(u64, u64)>,
+    /// Whether some runtime takes the model as it is, apart from memory.
+    typed: bool,
+    /// Whether the sensors checked (if any) give what the model's input needs.
+    sensors_ok: bool,
+    /// The shortcut does not hold for this model (its int8 variant needs other sensors): ask
+    /// [`DeviceView::verdict`] instead.
+    whole_verdict: bool,
+}
+
+impl MemoryNeeds {
+    /// Whether the sensors checked gave what the model needs (always, when none were checked).
+    pub fn sensors_ok(&self) -> bool {
+        self.sensors_ok || self.whole_verdict
+    }
+
+    /// Whether only [`DeviceView::verdict`] can judge this model (see the field).
+    pub fn needs_whole_verdict(&self) -> bool {
+        self.whole_verdict
+    }
+
+    /// The verdict's way for a device with this much free RAM and flash.
+    pub fn via(&self, free_ram: u64, free_flash: u64) -> Option<Via> {
+        let fits = |needs: &[(u64, u64)]| needs.iter().any(|&(ram, flash)| ram <= free_ram && flash <= free_flash);
+        if fits(&self.as_is) {
+            Some(Via::AsIs)
+        } else if self.typed && fits(&self.int8) {
+            Some(Via::Int8)
+        } else {
+            None
+        }
     }
 }
 
