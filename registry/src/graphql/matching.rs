@@ -279,8 +279,8 @@ impl MatchingQuery {
             .await?
             .into_iter()
             .map(|c| MatrixCell {
-                device: c.device,
-                model: c.model,
+                device: c.device.to_string(),
+                model: c.model.to_string(),
                 via: via(c.via),
             })
             .collect())

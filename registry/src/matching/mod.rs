@@ -115,15 +115,27 @@ pub fn compatible_devices(fleet: &Fleet, model_iri: &str, opts: &MatchOptions) -
     Some(out)
 }
 
-/// One compatible pair of the fleet matrix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One compatible pair of the fleet matrix. The IRIs are shared (`Arc<str>`): a matrix of
+/// millions of cells copies a pointer per IRI, not the IRI.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MatrixCell {
     /// Device IRI.
-    pub device: String,
+    pub device: std::sync::Arc<str>,
     /// Model IRI.
-    pub model: String,
+    pub model: std::sync::Arc<str>,
     /// How the model runs there.
     pub via: Via,
+}
+
+impl Serialize for MatrixCell {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut cell = serializer.serialize_struct("MatrixCell", 3)?;
+        cell.serialize_field("device", &*self.device)?;
+        cell.serialize_field("model", &*self.model)?;
+        cell.serialize_field("via", &self.via)?;
+        cell.end()
+    }
 }
 
 /// Every compatible (device, model) pair of the fleet, using every core.
@@ -168,34 +180,41 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
                 })
                 .collect()
         });
+    // The cells, a chunk of devices per thread; each thread shares its own copy of every model
+    // IRI among its cells (one thread's reference counts never bounce against another's).
     let numbered: Vec<(usize, &facts::DeviceFacts)> = devices.iter().copied().enumerate().collect();
-    let rows = in_parallel(&numbered, threads, |(n, device)| {
-        let view = DeviceView::new(fleet, device);
-        let (free_ram, free_flash) = (view.free_ram(), view.free_flash());
-        needs[group_of[*n]]
-            .iter()
-            .zip(&models)
-            .filter_map(|((with, without), model)| {
-                if with.needs_whole_verdict() {
-                    return view.verdict(fleet, model, opts).map(|(via, _)| MatrixCell {
-                        device: device.iri.clone(),
-                        model: model.iri.clone(),
+    let chunk = numbered.len().div_ceil(threads).max(1);
+    let chunks: Vec<&[(usize, &facts::DeviceFacts)]> = numbered.chunks(chunk).collect();
+    let rows = in_parallel(&chunks, threads, |part| {
+        let model_iris: Vec<std::sync::Arc<str>> =
+            models.iter().map(|m| std::sync::Arc::from(m.iri.as_str())).collect();
+        let mut cells = Vec::new();
+        for (n, device) in part.iter() {
+            let view = DeviceView::new(fleet, device);
+            let (free_ram, free_flash) = (view.free_ram(), view.free_flash());
+            let iri: std::sync::Arc<str> = std::sync::Arc::from(device.iri.as_str());
+            for (m, ((with, without), model)) in needs[group_of[*n]].iter().zip(&models).enumerate() {
+                let via = if with.needs_whole_verdict() {
+                    view.verdict(fleet, model, opts).map(|(via, _)| via)
+                } else {
+                    let need = match without {
+                        None => Some(with),
+                        // The board's sensors fall short; the device's own may not.
+                        Some(without) if !device.sensors.is_empty() && view.senses(model) => Some(without),
+                        Some(_) => None,
+                    };
+                    need.and_then(|need| need.via(free_ram, free_flash))
+                };
+                if let Some(via) = via {
+                    cells.push(MatrixCell {
+                        device: iri.clone(),
+                        model: model_iris[m].clone(),
                         via,
                     });
                 }
-                let need = match without {
-                    None => with,
-                    // The board's sensors fall short; the device's own may not.
-                    Some(without) if !device.sensors.is_empty() && view.senses(model) => without,
-                    Some(_) => return None,
-                };
-                need.via(free_ram, free_flash).map(|via| MatrixCell {
-                    device: device.iri.clone(),
-                    model: model.iri.clone(),
-                    via,
-                })
-            })
-            .collect::<Vec<_>>()
+            }
+        }
+        cells
     });
     rows.into_iter().flatten().collect()
 }
