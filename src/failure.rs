@@ -64,6 +64,15 @@ pub(crate) fn report(error: &anyhow::Error) {
 }
 
 /// A runtime failure from a library error.
+/// A running service's refusal: exit 3 when the request was at fault (a 4xx), 1 otherwise.
+pub(crate) fn client_failure(e: seam_registry::client::ClientError) -> Failure {
+    if e.is_client_error() {
+        Failure::Invalid(e.into())
+    } else {
+        runtime(e)
+    }
+}
+
 pub(crate) fn runtime(e: impl Into<anyhow::Error>) -> Failure {
     Failure::from(e.into())
 }

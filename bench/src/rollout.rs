@@ -91,21 +91,7 @@ async fn measure(n: usize, concurrency: usize) -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
-    let query = "SELECT DISTINCT ?d WHERE { ?d seam:lwm2mEndpoint ?e ; seam:reportedModelNumber ?m }";
-    loop {
-        let r = registry.clone();
-        let described = tokio::task::spawn_blocking(move || r.query(query, &Default::default()))
-            .await??
-            .len();
-        if described >= n {
-            break;
-        }
-        anyhow::ensure!(
-            registering.elapsed() < Duration::from_secs(600),
-            "devices were not described"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    seam_registry::demo::wait_described(&registry, n, Duration::from_secs(600)).await?;
     println!(
         "{n} devices of {} boards registered and described in {:.1} s",
         FLEET.len(),

@@ -20,6 +20,7 @@ pub mod bundled;
 mod cancel;
 pub mod client;
 pub mod data_dir;
+pub mod demo;
 pub mod error;
 pub mod executor;
 pub mod graph;

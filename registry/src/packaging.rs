@@ -54,6 +54,16 @@ impl Packager {
     }
 }
 
+impl Packager {
+    /// The backend named `name`, or why there is none (with the names there are).
+    fn backend(&self, name: &str) -> Result<&dyn seam_compiler_bridge::backend::Backend, CompileError> {
+        self.backends.get(name).ok_or_else(|| CompileError::UnknownBackend {
+            name: name.to_owned(),
+            known: self.backends.names().join(", "),
+        })
+    }
+}
+
 /// How a model is to be built for a device.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -435,13 +445,7 @@ pub fn compile_model(
             ))
         }
     };
-    let backend = packager
-        .backends
-        .get(&backend_name)
-        .ok_or_else(|| CompileError::UnknownBackend {
-            name: backend_name.clone(),
-            known: packager.backends.names().join(", "),
-        })?;
+    let backend = packager.backend(&backend_name)?;
     let quantized = order.quantize_int8 || plan.is_some_and(|p| p.via == Via::Int8);
     let request = Request {
         prune: order.prune,
@@ -513,13 +517,7 @@ pub fn compile_for_board(
         .backend
         .clone()
         .ok_or_else(|| CompileError::NoBackendDeclared(plan.runtime.clone()))?;
-    let backend = packager
-        .backends
-        .get(&backend_name)
-        .ok_or_else(|| CompileError::UnknownBackend {
-            name: backend_name.clone(),
-            known: packager.backends.names().join(", "),
-        })?;
+    let backend = packager.backend(&backend_name)?;
     let request = Request {
         quantize_int8: plan.via == Via::Int8,
         target: TargetRef {

@@ -1,8 +1,6 @@
-//! `seam demo`: the whole story in one process. The service on an embedded store (seeded
-//! catalog, HTTP, CoAP), real model files registered (the MLPerf Tiny architectures the bridge
-//! builds; SeLoC-ML's TFLite models when given), simulated devices of mixed boards (some too
-//! small for anything, one in ten losing datagrams, one in ten refusing installs), then per job the best
-//! compatible model rolled out, printed as it goes, and a summary.
+//! `seam demo`: the whole story in one process, told as it happens. The service on an embedded
+//! store, then the story of `seam_registry::demo` (models, simulated devices, each job's model),
+//! the rollouts followed, and a summary (a table, or JSON).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use seam_registry::app::{Application, Settings};
+use seam_registry::demo::{self, Job, SimDevice};
 use seam_registry::http::ServiceConfig;
-use seam_registry::lwm2m::client::{boards, ClientConfig, Lwm2mClient};
 use seam_registry::lwm2m::coap::TransmissionParams;
-use seam_registry::rollout::{Rollout, RolloutSpec, RolloutState, Rollouts, Selection, TargetState};
+use seam_registry::rollout::{Rollout, RolloutState, Rollouts, TargetState};
 
 use crate::failure::Failure;
 
@@ -43,106 +41,6 @@ pub(crate) struct DemoArgs {
     /// detection ones are registered too.
     #[arg(long, value_name = "DIR")]
     seloc_models: Option<PathBuf>,
-}
-
-/// A job: a task, the sensor its input comes from, and the models registered for it.
-struct Job {
-    name: &'static str,
-    task: &'static str,
-    sensor: &'static str,
-}
-
-const KWS: Job = Job {
-    name: "keyword spotting",
-    task: "keyword-spotting",
-    sensor: "microphone",
-};
-const PERSON: Job = Job {
-    name: "person detection",
-    task: "visual-wake-words",
-    sensor: "camera",
-};
-const ANOMALY: Job = Job {
-    name: "anomaly detection",
-    task: "anomaly-detection",
-    sensor: "microphone",
-};
-const JOBS: [&Job; 3] = [&KWS, &PERSON, &ANOMALY];
-
-/// The fleet's pattern, ten devices at a time: board, short name, extra IPSO sensors (attached
-/// to the board), the jobs it is wanted for (the first whose model runs there), and what it
-/// does wrong.
-type Role = (
-    &'static str,
-    &'static str,
-    &'static [u16],
-    &'static [&'static Job],
-    Fault,
-);
-const PATTERN: [Role; 10] = [
-    (
-        "arduino-nano-33-ble-sense",
-        "nano33",
-        &[],
-        &[&KWS, &ANOMALY],
-        Fault::None,
-    ),
-    ("b-l475e-iot01a", "l475", &[], &[&KWS, &ANOMALY], Fault::None),
-    ("sony-spresense", "spresense", &[], &[&PERSON], Fault::None),
-    (
-        "arduino-nano-33-ble-sense",
-        "nano33",
-        &[],
-        &[&KWS, &ANOMALY],
-        Fault::None,
-    ),
-    ("max78000fthr", "max78000", &[], &[&KWS], Fault::None),
-    ("b-l475e-iot01a", "l475", &[], &[&KWS, &ANOMALY], Fault::Lossy),
-    // A node with a microphone attached but 48 KiB of flash left: too small for any model here.
-    ("nrf52840-dk", "nrf52840", &[3324], &[&KWS, &ANOMALY], Fault::None),
-    (
-        "arduino-nano-33-ble-sense",
-        "nano33",
-        &[],
-        &[&KWS, &ANOMALY],
-        Fault::RefusesInstalls,
-    ),
-    // An ESP32-S3 with an I2S microphone attached (IPSO 3324), listening to a machine.
-    ("esp32-s3-devkitc-1", "esp32s3", &[3324], &[&ANOMALY, &KWS], Fault::None),
-    // A board no catalog knows: it is flagged, and nothing is planned for it.
-    ("unknown", "acme", &[], &[&KWS, &ANOMALY], Fault::None),
-];
-
-/// The datagrams a lossy device drops, both ways.
-const LOSS: f64 = 0.02;
-
-/// What a simulated device does wrong.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    None,
-    /// Drops [`LOSS`] of its datagrams both ways.
-    Lossy,
-    /// Fails every installation.
-    RefusesInstalls,
-}
-
-impl Fault {
-    fn label(self) -> &'static str {
-        match self {
-            Fault::None => "",
-            Fault::Lossy => "2% loss",
-            Fault::RefusesInstalls => "refuses installs",
-        }
-    }
-}
-
-/// One simulated device.
-struct Sim {
-    name: String,
-    board: &'static str,
-    jobs: &'static [&'static Job],
-    fault: Fault,
-    _client: Lwm2mClient,
 }
 
 /// The outcome, as `--json` prints it.
@@ -264,10 +162,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }));
 
     // 1. Models, from their files.
-    let models = register_models(&registry, &data_dir, args.seloc_models.as_deref(), json).await?;
+    let models = demo::register_models(&registry, &data_dir, args.seloc_models.as_deref()).await?;
+    for m in &models {
+        say(
+            json,
+            &format!(
+                "registered {} ({}): {} parameters, {} MACs, measured from its file",
+                m.name, m.task, m.params, m.macs
+            ),
+        );
+    }
 
     // 2. Devices.
-    let sims = start_devices(coap, usize::from(args.devices)).await?;
+    let sims = demo::start_devices(coap, usize::from(args.devices)).await?;
     say(
         json,
         &format!(
@@ -277,105 +184,45 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             sims.len()
         ),
     );
-    wait_described(&registry, sims.len()).await?;
+    demo::wait_described(&registry, sims.len(), Duration::from_secs(120)).await?;
     say(
         json,
         "every device registered and described itself (Object 3: board, memory)",
     );
 
     // 3. Per job, the best model, rolled out to the devices that want it and can run it.
-    let mut compatible: BTreeMap<String, BTreeMap<String, &'static str>> = BTreeMap::new();
-    for (iri, _, _, _) in &models {
-        let (registry, fleet, data_dir, iri_owned) = (registry.clone(), fleet.clone(), data_dir.clone(), iri.clone());
-        let devices = tokio::task::spawn_blocking(move || {
-            seam_registry::rollout::compatible_devices(&registry, &fleet, &data_dir, &iri_owned, 10)
-        })
-        .await??;
-        compatible.insert(iri.clone(), devices);
-    }
-    let macs: BTreeMap<String, u64> = models.iter().map(|(iri, _, _, m)| (iri.clone(), *m)).collect();
-    let models: Vec<(String, String, &'static str)> = models.into_iter().map(|(i, n, t, _)| (i, n, t)).collect();
-    let mut assigned: BTreeMap<&str, Vec<&Sim>> = BTreeMap::new();
-    for sim in &sims {
-        let job = sim.jobs.iter().find(|job| {
-            models
-                .iter()
-                .filter(|(_, _, task)| *task == job.task)
-                .any(|(iri, _, _)| compatible[iri].contains_key(&sim.name))
-        });
-        if let Some(job) = job {
-            assigned.entry(job.name).or_default().push(sim);
-        }
-    }
+    let plans = demo::plan_jobs(&registry, &fleet, &data_dir, &sims, &models).await?;
     let mut started_rollouts: Vec<(&'static Job, String, String)> = Vec::new();
-    for job in JOBS {
-        let Some(devices) = assigned.get(job.name) else {
-            say(json, &format!("{}: no device can run any of its models", job.name));
+    for plan in &plans.jobs {
+        let (Some(spec), Some((_, name))) = (plan.spec(), &plan.model) else {
+            say(json, &format!("{}: no device can run any of its models", plan.job.name));
             continue;
         };
-        // The candidate that runs on most of the job's devices; then the cheaper one (MACs).
-        let best = models
-            .iter()
-            .filter(|(_, _, task)| *task == job.task)
-            .max_by_key(|(iri, name, _)| {
-                let n = devices.iter().filter(|d| compatible[iri].contains_key(&d.name)).count();
-                let macs = macs.get(iri).copied().unwrap_or(u64::MAX);
-                (n, std::cmp::Reverse(macs), std::cmp::Reverse(name.clone()))
-            });
-        let Some((iri, name, _)) = best else { continue };
-        let targets: Vec<String> = devices
-            .iter()
-            .filter(|d| compatible[iri].contains_key(&d.name))
-            .map(|d| d.name.clone())
-            .collect();
-        let mut spec = RolloutSpec::new(iri, Selection::Devices(targets.clone()));
-        spec.canary_pct = Some(10.0);
-        spec.error_threshold_pct = 50.0;
-        spec.offline_deadline_s = 60;
         let rollout = rollouts.begin(spec).await?;
         say(
             json,
             &format!(
                 "{}: rolling out {name} to {} devices (canary first, halt above 50% failures), rollout {}",
-                job.name,
-                targets.len(),
+                plan.job.name,
+                plan.targets.len(),
                 rollout.id
             ),
         );
-        started_rollouts.push((job, rollout.id, name.clone()));
-    }
-
-    // Why the devices no job took: matching's reasons for the first model of the job they want.
-    let mut why_not: BTreeMap<String, String> = BTreeMap::new();
-    let facts = fleet.fleet()?;
-    for sim in &sims {
-        if assigned.values().flatten().any(|d| d.name == sim.name) {
-            continue;
-        }
-        let job = sim.jobs[0];
-        let model = started_rollouts
-            .iter()
-            .find(|(j, _, _)| j.task == job.task)
-            .and_then(|(_, _, name)| models.iter().find(|(_, n, _)| n == name))
-            .or_else(|| models.iter().find(|(_, _, task)| *task == job.task));
-        let reason = model.and_then(|(iri, name, _)| {
-            let options = seam_registry::matching::MatchOptions::default();
-            let report = seam_registry::matching::match_device(&facts, &sim.name, &options, true)?;
-            let rejected = report.rejected?.into_iter().find(|r| &r.model == iri)?;
-            let reasons: Vec<String> = rejected.reasons.into_iter().map(|r| r.message).collect();
-            Some(format!("{} ({name}): {}", job.name, reasons.join(" ")))
-        });
-        why_not.insert(
-            sim.name.clone(),
-            reason.unwrap_or_else(|| "no job's model runs on it".to_owned()),
-        );
+        started_rollouts.push((plan.job, rollout.id, name.clone()));
     }
 
     // 4. Follow them.
     let finished = follow(&rollouts, &started_rollouts, json).await;
 
     // 5. The summary.
-    let outcome = summarise(&sims, &started_rollouts, &finished, &why_not, json, started.elapsed());
+    let outcome = summarise(
+        &sims,
+        &started_rollouts,
+        &finished,
+        &plans.left_out,
+        json,
+        started.elapsed(),
+    );
     say(
         json,
         &format!(
@@ -395,139 +242,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     drop(sims);
     drop(scratch);
     Ok(())
-}
-
-/// Registers the models (one load): their IRI, name, task and MACs.
-async fn register_models(
-    registry: &seam_registry::Registry,
-    data: &seam_registry::data_dir::DataDir,
-    seloc: Option<&std::path::Path>,
-    json: bool,
-) -> anyhow::Result<Vec<(String, String, &'static str, u64)>> {
-    use seam_registry::bridge::onnx_build;
-    use seam_registry::ingest::onnx::ModelFacts;
-    use seam_registry::models::ModelFile;
-
-    let facts = |job: &Job| ModelFacts {
-        task: Some(job.task.to_owned()),
-        input_sensors: vec![job.sensor.to_owned()],
-        ..ModelFacts::default()
-    };
-    let mut files: Vec<(ModelFile, String, &'static str)> = Vec::new();
-    // The MLPerf Tiny architectures, with generated weights: measured and shipped for real; what
-    // they would score after training is not claimed.
-    for (name, model, job) in [
-        ("kws-ds-cnn", onnx_build::ds_cnn(1).model, &KWS),
-        ("vww-mobilenet-v1-025", onnx_build::mobilenet_v1_025(1).model, &PERSON),
-        ("ad-fc-autoencoder", onnx_build::fc_autoencoder(1).model, &ANOMALY),
-    ] {
-        let bytes = onnx_build::to_bytes(&model);
-        files.push((
-            ModelFile::from_bytes(name, bytes, &facts(job))?,
-            name.to_owned(),
-            job.task,
-        ));
-    }
-    if let Some(dir) = seloc {
-        for (file, job) in [
-            ("Micro_Speech_Yes_No_1.tflite", &KWS),
-            ("Person_Detection.tflite", &PERSON),
-        ] {
-            let path = dir.join(file);
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let name = file.trim_end_matches(".tflite");
-            files.push((
-                ModelFile::from_bytes(name, bytes, &facts(job))?,
-                name.to_owned(),
-                job.task,
-            ));
-        }
-    }
-    let registry = registry.clone();
-    let data = data.clone();
-    let listed: Vec<(String, String, &'static str, u64, u64)> = files
-        .iter()
-        .map(|(m, name, task)| (m.iri(), name.clone(), *task, m.analysis.params, m.analysis.macs))
-        .collect();
-    let files: Vec<(ModelFile, &'static str)> = files.into_iter().map(|(m, _, t)| (m, t)).collect();
-    let models: Vec<ModelFile> = files.into_iter().map(|(m, _)| m).collect();
-    tokio::task::spawn_blocking(move || seam_registry::models::register(&registry, &data, &models, Vec::new()))
-        .await??;
-    for (_, name, task, params, macs) in &listed {
-        say(
-            json,
-            &format!("registered {name} ({task}): {params} parameters, {macs} MACs, measured from its file"),
-        );
-    }
-    Ok(listed
-        .into_iter()
-        .map(|(iri, name, task, _, macs)| (iri, name, task, macs))
-        .collect())
-}
-
-async fn start_devices(coap: SocketAddr, n: usize) -> anyhow::Result<Vec<Sim>> {
-    let mut sims = Vec::with_capacity(n);
-    for i in 0..n {
-        let (board, short, attached, jobs, fault) = PATTERN[i % PATTERN.len()];
-        let mut profile = boards::board(board)
-            .context("a board of the pattern is not in the roster")?
-            .profile(i);
-        profile.sensors.extend_from_slice(attached);
-        if board == "nrf52840-dk" {
-            profile.memory_free_kib = 48;
-        }
-        let name = format!("{short}-{i:03}");
-        let mut config = ClientConfig::new(&name, coap, profile);
-        let mut params = TransmissionParams::fast(Duration::from_millis(500));
-        if fault == Fault::Lossy {
-            params.loss = LOSS;
-        }
-        config.params = params;
-        config.reject_install = fault == Fault::RefusesInstalls;
-        config.lifetime = 120;
-        let client = Lwm2mClient::start(config).await?;
-        sims.push(Sim {
-            name,
-            board,
-            jobs,
-            fault,
-            _client: client,
-        });
-    }
-    let mut tasks = Vec::new();
-    for sim in &sims {
-        let client = sim._client.clone();
-        tasks.push(tokio::spawn(async move {
-            let registered = client.register().await;
-            let _keep_alive = client.keep_alive();
-            registered
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    Ok(sims)
-}
-
-/// Waits until every simulated device has described itself (a board, or the unknown-board flag).
-async fn wait_described(registry: &seam_registry::Registry, n: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    // The catalog's own devices never report a model number: only the simulated ones count.
-    let query = "SELECT DISTINCT ?d WHERE { ?d seam:lwm2mEndpoint ?e ; seam:reportedModelNumber ?m }";
-    loop {
-        let registry = registry.clone();
-        let described = tokio::task::spawn_blocking(move || registry.query(query, &Default::default()))
-            .await??
-            .len();
-        if described >= n {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {described} of {n} devices described themselves within two minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Prints the rollouts' device events as they happen; answers each rollout once it ended.
@@ -569,7 +283,7 @@ async fn follow(rollouts: &Rollouts, started: &[(&'static Job, String, String)],
 }
 
 fn summarise(
-    sims: &[Sim],
+    sims: &[SimDevice],
     started: &[(&'static Job, String, String)],
     finished: &[Rollout],
     why_not: &BTreeMap<String, String>,

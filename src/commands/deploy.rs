@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use seam_registry::client::{ClientError, Service};
+use seam_registry::client::Service;
 
-use crate::failure::{runtime, Failure};
+use crate::failure::{client_failure, runtime, Failure};
 
 /// The arguments of `seam deploy`.
 #[derive(clap::Args)]
@@ -104,14 +104,6 @@ fn classify(what: &str) -> Target {
         Target::Package(path.to_owned())
     } else {
         Target::Model(what.to_owned())
-    }
-}
-
-fn client_failure(e: ClientError) -> Failure {
-    if e.is_client_error() {
-        Failure::Invalid(e.into())
-    } else {
-        runtime(e)
     }
 }
 

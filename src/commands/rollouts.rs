@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use seam_registry::client::Service;
 use serde_json::Value;
 
-use crate::failure::{runtime, Failure};
+use crate::failure::{client_failure, runtime, Failure};
 
 /// The arguments of `seam rollouts`.
 #[derive(clap::Args)]
@@ -47,16 +47,9 @@ pub(crate) fn run(args: RolloutsArgs) -> Result<(), Failure> {
     ]
     .into_iter()
     .find_map(|(on, name)| on.then_some(name));
-    let fail = |e: seam_registry::client::ClientError| {
-        if e.is_client_error() {
-            Failure::Invalid(e.into())
-        } else {
-            runtime(e)
-        }
-    };
     let answer = match (&args.id, action) {
-        (Some(id), Some(action)) => rt.block_on(service.steer_rollout(id, action)).map_err(fail)?,
-        (id, _) => rt.block_on(service.rollout(id.as_deref())).map_err(fail)?,
+        (Some(id), Some(action)) => rt.block_on(service.steer_rollout(id, action)).map_err(client_failure)?,
+        (id, _) => rt.block_on(service.rollout(id.as_deref())).map_err(client_failure)?,
     };
     if args.json {
         println!("{answer}");

@@ -7,7 +7,7 @@ use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Error, ErrorExtensions, InputObject, Object, Result, SimpleObject, Subscription, ID};
 
 use super::{bad_input, require_token};
-use crate::rollout::{self, RolloutError, RolloutSpec, Rollouts, Selection};
+use crate::rollout::{self, NamedQueryRequest, RolloutError, RolloutRequest, RolloutSpec, Rollouts};
 
 /// How many devices are in one state.
 #[derive(Debug, Clone, SimpleObject)]
@@ -259,53 +259,34 @@ fn count(name: &str, v: Option<i64>) -> Result<Option<usize>> {
 }
 
 impl RolloutInput {
+    /// The same request `POST /rollouts` takes, so both surfaces accept and refuse alike.
     fn into_spec(self) -> Result<RolloutSpec> {
-        let mut ways = Vec::new();
-        if let Some(d) = self.devices {
-            ways.push(Selection::Devices(d));
-        }
-        if let Some(q) = self.select {
-            ways.push(Selection::Where(q));
-        }
-        if let Some(n) = self.named_query {
-            ways.push(Selection::NamedQuery {
+        let offline_deadline_s = self
+            .offline_deadline_s
+            .map(|v| u64::try_from(v).map_err(|_| bad_input(format!("offlineDeadlineS must not be negative, not {v}"))))
+            .transpose()?;
+        RolloutRequest {
+            model: self.model,
+            devices: self.devices,
+            select: self.select,
+            named_query: self.named_query.map(|n| NamedQueryRequest {
                 name: n.name,
                 params: n.params.into_iter().map(|p| (p.name, p.value)).collect(),
-            });
+            }),
+            compatible: self.compatible,
+            canary_pct: self.canary_pct,
+            canary_size: count("canarySize", self.canary_size)?,
+            wave_size: count("waveSize", self.wave_size)?,
+            success_threshold_pct: self.success_threshold_pct,
+            error_threshold_pct: self.error_threshold_pct,
+            concurrency: count("concurrency", self.concurrency)?,
+            rollback: self.rollback,
+            offline_deadline_s,
+            method: self.method,
+            headroom_pct: None,
         }
-        if self.compatible {
-            ways.push(Selection::Compatible);
-        }
-        if ways.len() != 1 {
-            return Err(bad_input(format!(
-                "select the devices one way: devices, where, namedQuery or compatible: true ({} given)",
-                ways.len()
-            )));
-        }
-        let mut spec = RolloutSpec::new(&self.model, ways.remove(0));
-        spec.canary_pct = self.canary_pct;
-        spec.canary_size = count("canarySize", self.canary_size)?;
-        spec.wave_size = count("waveSize", self.wave_size)?;
-        if let Some(v) = self.success_threshold_pct {
-            spec.success_threshold_pct = v;
-        }
-        if let Some(v) = self.error_threshold_pct {
-            spec.error_threshold_pct = v;
-        }
-        if let Some(v) = count("concurrency", self.concurrency)? {
-            spec.concurrency = v;
-        }
-        if let Some(v) = self.rollback {
-            spec.rollback = v;
-        }
-        if let Some(v) = self.offline_deadline_s {
-            spec.offline_deadline_s =
-                u64::try_from(v).map_err(|_| bad_input(format!("offlineDeadlineS must not be negative, not {v}")))?;
-        }
-        if let Some(v) = self.method {
-            spec.method = v;
-        }
-        Ok(spec)
+        .into_spec()
+        .map_err(bad_input)
     }
 }
 

@@ -3,12 +3,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
 use super::problem::Problem;
 use super::sparql::{authorize, read_bytes};
 use super::AppState;
-use crate::rollout::{RolloutError, RolloutSpec, Rollouts, Selection};
+use crate::rollout::{RolloutError, RolloutRequest, Rollouts};
 
 fn rollouts(state: &AppState) -> Result<&Rollouts, Problem> {
     state.config.rollouts.as_ref().ok_or_else(|| {
@@ -60,103 +59,6 @@ pub(crate) fn problem(e: RolloutError) -> Problem {
     p
 }
 
-/// The body of `POST /rollouts`: the model, exactly one way of selecting devices, and the
-/// rules (every rule has a default).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct StartBody {
-    model: String,
-    #[serde(default)]
-    devices: Option<Vec<String>>,
-    #[serde(default, rename = "where")]
-    select: Option<String>,
-    #[serde(default)]
-    named_query: Option<NamedQueryBody>,
-    #[serde(default)]
-    compatible: bool,
-    #[serde(default)]
-    canary_pct: Option<f64>,
-    #[serde(default)]
-    canary_size: Option<usize>,
-    #[serde(default)]
-    wave_size: Option<usize>,
-    #[serde(default)]
-    success_threshold_pct: Option<f64>,
-    #[serde(default)]
-    error_threshold_pct: Option<f64>,
-    #[serde(default)]
-    concurrency: Option<usize>,
-    #[serde(default)]
-    rollback: Option<bool>,
-    #[serde(default)]
-    offline_deadline_s: Option<u64>,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    headroom_pct: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NamedQueryBody {
-    name: String,
-    #[serde(default)]
-    params: std::collections::BTreeMap<String, String>,
-}
-
-impl StartBody {
-    fn into_spec(self) -> Result<RolloutSpec, String> {
-        let mut ways = Vec::new();
-        if let Some(d) = self.devices {
-            ways.push(Selection::Devices(d));
-        }
-        if let Some(q) = self.select {
-            ways.push(Selection::Where(q));
-        }
-        if let Some(n) = self.named_query {
-            ways.push(Selection::NamedQuery {
-                name: n.name,
-                params: n.params,
-            });
-        }
-        if self.compatible {
-            ways.push(Selection::Compatible);
-        }
-        if ways.len() != 1 {
-            return Err(format!(
-                "select the devices one way: `devices`, `where`, `namedQuery` or `compatible: true` ({} given)",
-                ways.len()
-            ));
-        }
-        let mut spec = RolloutSpec::new(&self.model, ways.remove(0));
-        spec.canary_pct = self.canary_pct;
-        spec.canary_size = self.canary_size;
-        spec.wave_size = self.wave_size;
-        if let Some(v) = self.success_threshold_pct {
-            spec.success_threshold_pct = v;
-        }
-        if let Some(v) = self.error_threshold_pct {
-            spec.error_threshold_pct = v;
-        }
-        if let Some(v) = self.concurrency {
-            spec.concurrency = v;
-        }
-        if let Some(v) = self.rollback {
-            spec.rollback = v;
-        }
-        if let Some(v) = self.offline_deadline_s {
-            spec.offline_deadline_s = v;
-        }
-        if let Some(v) = self.method {
-            spec.method = v;
-        }
-        if let Some(v) = self.headroom_pct {
-            spec.headroom_pct = v;
-        }
-        Ok(spec)
-    }
-}
-
 /// `POST /rollouts`: plans and starts a rollout; `202 Accepted` with `Location: /rollouts/{id}`
 /// and the rollout as planned.
 pub(super) async fn start(
@@ -167,7 +69,7 @@ pub(super) async fn start(
     authorize(&req, &state)?;
     let rollouts = rollouts(&state)?.clone();
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
-    let parsed: StartBody = serde_json::from_slice(&body).map_err(|e| {
+    let parsed: RolloutRequest = serde_json::from_slice(&body).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid-json",

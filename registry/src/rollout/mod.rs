@@ -35,7 +35,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use error::RolloutError;
 pub use plan::compatible_devices;
-pub use spec::{RolloutSpec, Selection};
+pub use spec::{NamedQueryRequest, RolloutRequest, RolloutSpec, Selection};
 pub use state::{Build, Counts, GroupSummary, Rollout, RolloutEvent, RolloutState, Target, TargetState, Timings};
 
 use crate::data_dir::DataDir;

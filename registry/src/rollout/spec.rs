@@ -189,6 +189,111 @@ impl RolloutSpec {
     }
 }
 
+/// A rollout as a client asks for it: the model, exactly one way of selecting devices, and the
+/// rules it changes from their defaults. It is `POST /rollouts`' JSON body, and GraphQL's
+/// `startRollout` input is read into it, so both surfaces accept and refuse the same things.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RolloutRequest {
+    /// The model's IRI (or a name only one model has).
+    pub model: String,
+    /// These devices.
+    #[serde(default)]
+    pub devices: Option<Vec<String>>,
+    /// The devices the first column of this SELECT names.
+    #[serde(default, rename = "where")]
+    pub select: Option<String>,
+    /// The devices a named query selects.
+    #[serde(default)]
+    pub named_query: Option<NamedQueryRequest>,
+    /// Every device the model is compatible with.
+    #[serde(default)]
+    pub compatible: bool,
+    /// See [`RolloutSpec::canary_pct`].
+    #[serde(default)]
+    pub canary_pct: Option<f64>,
+    /// See [`RolloutSpec::canary_size`].
+    #[serde(default)]
+    pub canary_size: Option<usize>,
+    /// See [`RolloutSpec::wave_size`].
+    #[serde(default)]
+    pub wave_size: Option<usize>,
+    /// See [`RolloutSpec::success_threshold_pct`].
+    #[serde(default)]
+    pub success_threshold_pct: Option<f64>,
+    /// See [`RolloutSpec::error_threshold_pct`].
+    #[serde(default)]
+    pub error_threshold_pct: Option<f64>,
+    /// See [`RolloutSpec::concurrency`].
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// See [`RolloutSpec::rollback`].
+    #[serde(default)]
+    pub rollback: Option<bool>,
+    /// See [`RolloutSpec::offline_deadline_s`].
+    #[serde(default)]
+    pub offline_deadline_s: Option<u64>,
+    /// See [`RolloutSpec::method`].
+    #[serde(default)]
+    pub method: Option<String>,
+    /// See [`RolloutSpec::headroom_pct`].
+    #[serde(default)]
+    pub headroom_pct: Option<u64>,
+}
+
+/// A named query and its parameters, as a request names them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedQueryRequest {
+    /// The query's name.
+    pub name: String,
+    /// Its parameters.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+impl RolloutRequest {
+    /// The spec asked for: the one selection, and the defaults with the rules given replaced.
+    /// The rules' ranges are checked when the rollout begins ([`RolloutSpec::check`]).
+    pub fn into_spec(self) -> Result<RolloutSpec, String> {
+        let mut ways = Vec::new();
+        if let Some(d) = self.devices {
+            ways.push(Selection::Devices(d));
+        }
+        if let Some(q) = self.select {
+            ways.push(Selection::Where(q));
+        }
+        if let Some(n) = self.named_query {
+            ways.push(Selection::NamedQuery {
+                name: n.name,
+                params: n.params,
+            });
+        }
+        if self.compatible {
+            ways.push(Selection::Compatible);
+        }
+        if ways.len() != 1 {
+            return Err(format!(
+                "select the devices one way: `devices`, `where`, `namedQuery` or `compatible: true` ({} given)",
+                ways.len()
+            ));
+        }
+        let mut spec = RolloutSpec::new(&self.model, ways.remove(0));
+        spec.canary_pct = self.canary_pct;
+        spec.canary_size = self.canary_size;
+        spec.wave_size = self.wave_size;
+        let defaults = spec.clone();
+        spec.success_threshold_pct = self.success_threshold_pct.unwrap_or(defaults.success_threshold_pct);
+        spec.error_threshold_pct = self.error_threshold_pct.unwrap_or(defaults.error_threshold_pct);
+        spec.concurrency = self.concurrency.unwrap_or(defaults.concurrency);
+        spec.rollback = self.rollback.unwrap_or(defaults.rollback);
+        spec.offline_deadline_s = self.offline_deadline_s.unwrap_or(defaults.offline_deadline_s);
+        spec.method = self.method.unwrap_or(defaults.method);
+        spec.headroom_pct = self.headroom_pct.unwrap_or(defaults.headroom_pct);
+        Ok(spec)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
