@@ -47,9 +47,30 @@ impl Loader<String> for ArtifactLoader {
         )
         .await
         .map_err(Arc::new)?;
+        // When each was installed, and by which rollout: the last delivery that installed it.
+        let installs = select_text(
+            &self.0,
+            "SELECT ?d ?a (MAX(?ended) AS ?since) (SAMPLE(?partOf) AS ?rollout) WHERE {
+               ?d seam:runs ?a .
+               ?x a seam:Deployment ; seam:target ?d ; prov:used ?a ; seam:result \"installed\" ;
+                  prov:endedAtTime ?ended .
+               OPTIONAL { ?x seam:partOf ?partOf } } GROUP BY ?d ?a"
+                .to_owned(),
+            Bindings::each("d", iris(keys)),
+        )
+        .await
+        .map_err(Arc::new)?;
+        let installed: HashMap<(String, String), (Option<String>, Option<String>)> = installs
+            .iter()
+            .filter_map(|r| Some(((text(r, 0)?, text(r, 1)?), (text(r, 2), text(r, 3)))))
+            .collect();
         let mut out: HashMap<String, Vec<Artifact>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for r in &rows {
-            if let (Some(device), Some(artifact)) = (text(r, 0), artifact_from(r, 1)) {
+            if let (Some(device), Some(mut artifact)) = (text(r, 0), artifact_from(r, 1)) {
+                if let Some((since, rollout)) = installed.get(&(device.clone(), artifact.id.to_string())) {
+                    artifact.installed_at.clone_from(since);
+                    artifact.rollout.clone_from(rollout);
+                }
                 let list = out.entry(device).or_default();
                 // A property given twice would repeat the artifact: keep its first row.
                 if !list.iter().any(|a| a.id == artifact.id) {

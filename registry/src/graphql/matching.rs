@@ -153,6 +153,79 @@ pub struct MatrixCell {
     pub via: String,
 }
 
+/// What the rows of `compatibilityMatrix` are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum MatrixRows {
+    /// One row per board, counting its devices.
+    Boards,
+    /// One row per device.
+    Devices,
+}
+
+/// A model column of the matrix.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct MatrixModel {
+    /// Model IRI.
+    pub model: String,
+    /// Model name.
+    pub name: String,
+}
+
+/// How many of a row's devices run a model, and how.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct MatrixCount {
+    /// As it is.
+    pub as_is: i32,
+    /// Through its int8 variant.
+    pub int8: i32,
+    /// Not at all.
+    pub no: i32,
+}
+
+/// A row of the matrix.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct MatrixRow {
+    /// The device's or board's IRI (empty: devices that name no board).
+    pub key: String,
+    /// The device's short name or the board's label.
+    pub label: String,
+    /// The board (IRI).
+    pub board: Option<String>,
+    /// Devices the row counts.
+    pub devices: i32,
+    /// One per model of the window, in its order.
+    pub cells: Vec<MatrixCount>,
+}
+
+/// A window of the compatibility matrix.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CompatibilityMatrix {
+    /// Rows in all.
+    pub total_rows: i32,
+    /// Models in all.
+    pub total_models: i32,
+    /// The window's models, by name.
+    pub models: Vec<MatrixModel>,
+    /// The window's rows (boards by most devices; devices by board, then name).
+    pub rows: Vec<MatrixRow>,
+}
+
+fn clamp_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn window(offset: i32, limit: i32, most: i32, what: &str) -> Result<matching::grid::Window> {
+    if offset < 0 || !(0..=most).contains(&limit) {
+        return Err(bad_input(format!(
+            "`{what}Offset` must not be negative and `{what}Limit` must be between 0 and {most}"
+        )));
+    }
+    Ok(matching::grid::Window {
+        offset: offset as usize,
+        limit: limit as usize,
+    })
+}
+
 fn options(latency_budget_ms: Option<f64>, headroom_pct: Option<i32>) -> Result<MatchOptions> {
     if latency_budget_ms.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
         return Err(bad_input("latencyBudgetMs must be a positive number"));
@@ -263,6 +336,68 @@ impl MatchingQuery {
                 fit: compatible_model(d.fit),
             })
             .collect())
+    }
+
+    /// A window of the compatibility matrix for people: rows of boards (each counting its
+    /// devices per verdict) or of devices (of one `board` when given), by a window of models.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "COMPLEXITY_FLEET_MATRIX + child_complexity")]
+    async fn compatibility_matrix(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "MatrixRows::Boards")] rows: MatrixRows,
+        board: Option<String>,
+        #[graphql(default = 0)] row_offset: i32,
+        #[graphql(default = 100)] row_limit: i32,
+        #[graphql(default = 0)] model_offset: i32,
+        #[graphql(default = 50)] model_limit: i32,
+        latency_budget_ms: Option<f64>,
+        headroom_pct: Option<i32>,
+    ) -> Result<CompatibilityMatrix> {
+        let opts = options(latency_budget_ms, headroom_pct)?;
+        let row_window = window(row_offset, row_limit, 500, "row")?;
+        let model_window = window(model_offset, model_limit, 200, "model")?;
+        let kind = match rows {
+            MatrixRows::Boards => matching::grid::GridRows::Boards,
+            MatrixRows::Devices => matching::grid::GridRows::Devices {
+                board: board.as_deref().map(expand).filter(|b| !b.is_empty()),
+            },
+        };
+        let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
+        let grid =
+            off_the_workers(move || matching::grid::grid(&fleet, &opts, &kind, row_window, model_window)).await?;
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(CompatibilityMatrix {
+            total_rows: clamp_i32(grid.total_rows),
+            total_models: clamp_i32(grid.total_models),
+            models: grid
+                .models
+                .into_iter()
+                .map(|m| MatrixModel {
+                    model: m.iri,
+                    name: m.name,
+                })
+                .collect(),
+            rows: grid
+                .rows
+                .into_iter()
+                .map(|r| MatrixRow {
+                    key: r.key,
+                    label: r.label,
+                    board: r.board,
+                    devices: count(r.devices),
+                    cells: r
+                        .cells
+                        .into_iter()
+                        .map(|c| MatrixCount {
+                            as_is: count(c.as_is),
+                            int8: count(c.int8),
+                            no: count(c.no),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
     }
 
     /// Every compatible (device, model) pair.

@@ -13,9 +13,9 @@ use super::matching::MatchingQuery;
 use super::paging::{page, Listing};
 use super::rows::{iri, long, select, select_text, text};
 use super::types::{
-    artifact_from, board_from, device_from, model_from, sensor_from, Artifact, Board, Device, DeviceFilter,
-    DeviceStatus, Model, ModelFilter, Runtime, Sensor, ARTIFACT_FIELDS, ARTIFACT_PATTERN, BOARD_PATTERN, BOARD_SELECT,
-    DEVICE_PATTERN, DEVICE_SELECT, MODEL_PATTERN, MODEL_SELECT, SENSOR_FIELDS, SENSOR_PATTERN,
+    artifact_from, board_from, device_from, model_from, sensor_from, Artifact, Board, BoardCount, Device, DeviceFilter,
+    DeviceStatus, FleetSummary, Model, ModelFilter, Runtime, Sensor, ARTIFACT_FIELDS, ARTIFACT_PATTERN, BOARD_PATTERN,
+    BOARD_SELECT, DEVICE_PATTERN, DEVICE_SELECT, MODEL_PATTERN, MODEL_SELECT, SENSOR_FIELDS, SENSOR_PATTERN,
 };
 use crate::bind::Bindings;
 use crate::graph::Registry;
@@ -78,19 +78,7 @@ impl CatalogQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Device>> {
         let registry = ctx.data::<Registry>()?;
-        let filter = filter.unwrap_or_default();
-        let mut filters = String::new();
-        let mut bindings = Vec::new();
-        if let Some(b) = &filter.board {
-            filters.push_str(" ?d seam:board ?board .");
-            bindings.push(("board".to_owned(), iri(b)?));
-        }
-        match filter.status {
-            Some(DeviceStatus::Online) => filters.push_str(" ?d seam:status seam:Online ."),
-            Some(DeviceStatus::Offline) => filters.push_str(" ?d seam:status seam:Offline ."),
-            Some(DeviceStatus::Unknown) => filters.push_str(" FILTER NOT EXISTS { ?d seam:status ?anyStatus }"),
-            None => {}
-        }
+        let (filters, bindings) = device_filters(&filter.unwrap_or_default())?;
         let connection = page(
             registry,
             Listing {
@@ -107,6 +95,56 @@ impl CatalogQuery {
         .await?;
         prime(ctx, &connection).await?;
         Ok(connection)
+    }
+
+    /// How many devices `filter` selects, by status and by board: the fleet at a glance, and
+    /// the total a paged listing with the same filter walks through.
+    async fn fleet_summary(&self, ctx: &Context<'_>, filter: Option<DeviceFilter>) -> Result<FleetSummary> {
+        let registry = ctx.data::<Registry>()?;
+        let (filters, bindings) = device_filters(&filter.unwrap_or_default())?;
+        let by_status = select_text(
+            registry,
+            format!(
+                "SELECT ?st (COUNT(DISTINCT ?d) AS ?n) WHERE {{ ?d a seam:Device . {filters}
+                   OPTIONAL {{ ?d seam:status ?st FILTER(?st IN (seam:Online, seam:Offline)) }} }} GROUP BY ?st"
+            ),
+            Bindings::of(bindings.clone()),
+        )
+        .await?;
+        let by_board = select_text(
+            registry,
+            format!(
+                "SELECT ?b (SAMPLE(?l) AS ?label) (COUNT(DISTINCT ?d) AS ?n) WHERE {{ ?d a seam:Device . {filters}
+                   OPTIONAL {{ ?d seam:board ?b OPTIONAL {{ ?b rdfs:label ?l }} }} }} GROUP BY ?b ORDER BY DESC(?n) ?b"
+            ),
+            Bindings::of(bindings),
+        )
+        .await?;
+        let mut summary = FleetSummary {
+            devices: 0,
+            online: 0,
+            offline: 0,
+            unknown: 0,
+            boards: Vec::new(),
+        };
+        for r in &by_status {
+            let n = long(r, 1).map_or(0, |n| i64::try_from(n.0).unwrap_or(i64::MAX));
+            summary.devices += n;
+            match text(r, 0).as_deref().and_then(|s| s.strip_prefix(crate::vocab::SEAM)) {
+                Some("Online") => summary.online += n,
+                Some("Offline") => summary.offline += n,
+                _ => summary.unknown += n,
+            }
+        }
+        summary.boards = by_board
+            .iter()
+            .map(|r| BoardCount {
+                board: text(r, 0),
+                label: text(r, 1),
+                devices: long(r, 2).map_or(0, |n| i64::try_from(n.0).unwrap_or(i64::MAX)),
+            })
+            .collect();
+        Ok(summary)
     }
 
     /// A model by IRI or prefixed name.
@@ -206,6 +244,41 @@ impl CatalogQuery {
             })
             .collect())
     }
+}
+
+/// The patterns and bindings that keep the devices a filter selects (`?d`).
+fn device_filters(filter: &DeviceFilter) -> Result<(String, Vec<(String, Term)>)> {
+    let mut filters = String::new();
+    let mut bindings = Vec::new();
+    if let Some(b) = &filter.board {
+        filters.push_str(" ?d seam:board ?board .");
+        bindings.push(("board".to_owned(), iri(b)?));
+    }
+    match filter.status {
+        Some(DeviceStatus::Online) => filters.push_str(" ?d seam:status seam:Online ."),
+        Some(DeviceStatus::Offline) => filters.push_str(" ?d seam:status seam:Offline ."),
+        Some(DeviceStatus::Unknown) => filters.push_str(
+            " FILTER NOT EXISTS { ?d seam:status ?anyStatus FILTER(?anyStatus IN (seam:Online, seam:Offline)) }",
+        ),
+        None => {}
+    }
+    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if text.chars().count() > 200 {
+            return Err(super::bad_input("`search` must be at most 200 characters"));
+        }
+        // Its own variables: the listing's OPTIONALs must not be narrowed by the search.
+        filters.push_str(
+            " FILTER EXISTS { OPTIONAL { ?d seam:shortName ?qn } OPTIONAL { ?d rdfs:label ?ql } \
+               OPTIONAL { ?d seam:location ?qloc } \
+               FILTER(CONTAINS(LCASE(CONCAT(STR(?d), \" \", COALESCE(STR(?qn), \"\"), \" \", \
+                 COALESCE(STR(?ql), \"\"), \" \", COALESCE(STR(?qloc), \"\"))), ?search)) }",
+        );
+        bindings.push((
+            "search".to_owned(),
+            Literal::new_simple_literal(text.to_lowercase()).into(),
+        ));
+    }
+    Ok((filters, bindings))
 }
 
 /// Loads, in one batch each, what the selection will ask of a page of devices: their boards, then

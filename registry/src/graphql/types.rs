@@ -39,6 +39,8 @@ pub struct Device {
     pub runtime: Option<String>,
     /// Firmware version it reported.
     pub firmware_version: Option<String>,
+    /// When it last spoke to SEAM over LwM2M (xsd:dateTime), if it ever did.
+    pub last_seen: Option<String>,
     #[graphql(skip)]
     pub(super) board_iri: Option<String>,
 }
@@ -55,6 +57,8 @@ pub struct Artifact {
     pub size_bytes: Option<Long>,
     /// The model it was derived from (IRI).
     pub model: Option<String>,
+    /// That model's name.
+    pub model_name: Option<String>,
     /// The backend that compiled it.
     pub backend: Option<String>,
     /// The backend's version.
@@ -69,11 +73,17 @@ pub struct Artifact {
     pub top1_agreement: Option<f64>,
     /// Its largest output difference from the original, relative.
     pub relative_error: Option<f64>,
+    /// Under `Device.runs`: when the last delivery that installed it on that device ended
+    /// (xsd:dateTime); null elsewhere, or when it was installed by hand.
+    pub installed_at: Option<String>,
+    /// Under `Device.runs`: the rollout that delivery was part of (IRI), if any.
+    pub rollout: Option<String>,
 }
 
-pub(super) const ARTIFACT_FIELDS: &str = "?a ?sha ?size ?model ?backend ?version ?options ?ended ?key ?top1 ?rel";
+pub(super) const ARTIFACT_FIELDS: &str =
+    "?a ?sha ?size ?model ?backend ?version ?options ?ended ?key ?top1 ?rel ?modelName";
 pub(super) const ARTIFACT_PATTERN: &str = "OPTIONAL { ?a seam:sha256 ?sha } OPTIONAL { ?a seam:sizeBytes ?size }
-       OPTIONAL { ?a prov:wasDerivedFrom ?model }
+       OPTIONAL { ?a prov:wasDerivedFrom ?model OPTIONAL { ?model schema:name ?modelName } }
        OPTIONAL { ?a prov:wasGeneratedBy ?c . OPTIONAL { ?c seam:backend ?backend } OPTIONAL { ?c seam:backendVersion ?version }
                   OPTIONAL { ?c seam:options ?options } OPTIONAL { ?c prov:endedAtTime ?ended } }
        OPTIONAL { ?a seam:signedWith ?k . ?k seam:publicKey ?key }
@@ -92,6 +102,9 @@ pub(super) fn artifact_from(r: &Row, at: usize) -> Option<Artifact> {
         signer_public_key: text(r, at + 8),
         top1_agreement: float(r, at + 9),
         relative_error: float(r, at + 10),
+        model_name: text(r, at + 11),
+        installed_at: None,
+        rollout: None,
     })
 }
 
@@ -168,6 +181,19 @@ pub struct Model {
     pub peak_activation_bytes: Option<Long>,
     /// Best accuracy figure (0..1).
     pub accuracy: Option<f64>,
+    /// How its figures were obtained: `measured` (SEAM analysed the file), `estimated`,
+    /// `published`, or `declared` (stated by whoever described it, with no method given).
+    pub method: String,
+    /// The arena a runtime plans for it, bytes (measured models only).
+    pub arena_bytes: Option<Long>,
+    /// Its file's size, bytes (measured models only).
+    pub size_bytes: Option<Long>,
+    /// Its first input's shape, e.g. `1x49x10x1` (measured models only).
+    pub input_shape: Option<String>,
+    /// The operators a runtime must execute (ONNX names), sorted.
+    pub operators: Vec<String>,
+    /// The sensor kinds its input comes from (IRIs), sorted.
+    pub sensor_kinds: Vec<String>,
 }
 
 pub(super) const BOARD_SELECT: &str =
@@ -206,10 +232,12 @@ pub(super) fn sensor_from(r: &Row, at: usize) -> Option<Sensor> {
 }
 
 pub(super) const DEVICE_SELECT: &str = "SELECT ?d (SAMPLE(?n) AS ?name) (SAMPLE(?l) AS ?label) (SAMPLE(?loc) AS ?location) (SAMPLE(?st) AS ?status)
-       (SAMPLE(?fr) AS ?freeRam) (SAMPLE(?ff) AS ?freeFlash) (SAMPLE(?rt) AS ?runtime) (SAMPLE(?fw) AS ?firmware) (SAMPLE(?b) AS ?board)";
+       (SAMPLE(?fr) AS ?freeRam) (SAMPLE(?ff) AS ?freeFlash) (SAMPLE(?rt) AS ?runtime) (SAMPLE(?fw) AS ?firmware) (SAMPLE(?b) AS ?board)
+       (MAX(?ls) AS ?lastSeen)";
 pub(super) const DEVICE_PATTERN: &str = "?d a seam:Device OPTIONAL { ?d seam:shortName ?n } OPTIONAL { ?d rdfs:label ?l } OPTIONAL { ?d seam:location ?loc }
        OPTIONAL { ?d seam:status ?st } OPTIONAL { ?d seam:freeRamBytes ?fr } OPTIONAL { ?d seam:freeFlashBytes ?ff }
-       OPTIONAL { ?d seam:runtime ?rt } OPTIONAL { ?d seam:firmwareVersion ?fw } OPTIONAL { ?d seam:board ?b }";
+       OPTIONAL { ?d seam:runtime ?rt } OPTIONAL { ?d seam:firmwareVersion ?fw } OPTIONAL { ?d seam:board ?b }
+       OPTIONAL { ?d seam:lastSeen ?ls }";
 
 pub(super) fn device_from(r: &Row) -> Option<Device> {
     Some(Device {
@@ -227,16 +255,22 @@ pub(super) fn device_from(r: &Row) -> Option<Device> {
         runtime: text(r, 7),
         firmware_version: text(r, 8),
         board_iri: text(r, 9),
+        last_seen: text(r, 10),
     })
 }
 
 pub(super) const MODEL_SELECT: &str =
     "SELECT ?m (SAMPLE(?n) AS ?name) (SAMPLE(?t) AS ?task) (SAMPLE(?dt) AS ?dtype) (SAMPLE(?p) AS ?params)
-       (SAMPLE(?mc) AS ?macs) (SAMPLE(?w) AS ?weight) (SAMPLE(?pk) AS ?peak) (MAX(?acc) AS ?accuracy)";
+       (SAMPLE(?mc) AS ?macs) (SAMPLE(?w) AS ?weight) (SAMPLE(?pk) AS ?peak) (MAX(?acc) AS ?accuracy)
+       (SAMPLE(?me) AS ?method) (SAMPLE(?ar) AS ?arena) (SAMPLE(?sz) AS ?size) (SAMPLE(?is) AS ?inputShape)
+       (GROUP_CONCAT(DISTINCT ?op; SEPARATOR=\" \") AS ?operators) (GROUP_CONCAT(DISTINCT STR(?sk); SEPARATOR=\" \") AS ?sensorKinds)";
 pub(super) const MODEL_PATTERN: &str =
     "?m a seam:Model OPTIONAL { ?m schema:name ?n } OPTIONAL { ?m seam:task ?t } OPTIONAL { ?m seam:dtype ?dt }
        OPTIONAL { ?m seam:params ?p } OPTIONAL { ?m seam:macs ?mc } OPTIONAL { ?m seam:weightBytes ?w }
-       OPTIONAL { ?m seam:peakActivationBytes ?pk } OPTIONAL { ?m seam:accuracy/seam:value ?acc }";
+       OPTIONAL { ?m seam:peakActivationBytes ?pk } OPTIONAL { ?m seam:accuracy/seam:value ?acc }
+       OPTIONAL { ?m seam:method ?me } OPTIONAL { ?m seam:arenaBytes ?ar } OPTIONAL { ?m seam:sizeBytes ?sz }
+       OPTIONAL { ?m seam:inputShape ?is } OPTIONAL { ?m seam:requiresOperator ?op }
+       OPTIONAL { ?m seam:requiresSensor/seam:sensorKind ?sk }";
 
 pub(super) fn model_from(r: &Row) -> Option<Model> {
     Some(Model {
@@ -249,7 +283,31 @@ pub(super) fn model_from(r: &Row) -> Option<Model> {
         weight_bytes: long(r, 6),
         peak_activation_bytes: long(r, 7),
         accuracy: float(r, 8),
+        method: match text(r, 9).as_deref().and_then(|m| m.strip_prefix(SEAM)) {
+            Some("Measured") => "measured",
+            Some("Estimated") => "estimated",
+            Some("Published") => "published",
+            _ => "declared",
+        }
+        .to_owned(),
+        arena_bytes: long(r, 10),
+        size_bytes: long(r, 11),
+        input_shape: text(r, 12),
+        operators: words(text(r, 13)),
+        sensor_kinds: words(text(r, 14)),
     })
+}
+
+/// The sorted words of a GROUP_CONCAT.
+fn words(joined: Option<String>) -> Vec<String> {
+    let mut list: Vec<String> = joined
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    list.sort();
+    list.dedup();
+    list
 }
 
 /// Filters of `devices`.
@@ -259,6 +317,34 @@ pub struct DeviceFilter {
     pub board: Option<String>,
     /// Only devices with this status.
     pub status: Option<DeviceStatus>,
+    /// Only devices whose IRI, short name, label or location contains this text (any case).
+    pub search: Option<String>,
+}
+
+/// How many devices a filter selects, by status and by board.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct FleetSummary {
+    /// Devices selected.
+    pub devices: i64,
+    /// Of which online.
+    pub online: i64,
+    /// Of which offline.
+    pub offline: i64,
+    /// Of which with no status stated.
+    pub unknown: i64,
+    /// Per board, most devices first (a device with no board counts under a null board).
+    pub boards: Vec<BoardCount>,
+}
+
+/// The devices of one board.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct BoardCount {
+    /// The board's IRI (null: devices that name no board).
+    pub board: Option<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// How many devices.
+    pub devices: i64,
 }
 
 /// Filters of `models`.

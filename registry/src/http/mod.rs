@@ -10,6 +10,7 @@ pub mod graphql;
 mod models;
 mod named;
 pub mod negotiate;
+mod page;
 pub mod problem;
 mod rollouts;
 mod sparql;
@@ -133,6 +134,16 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     Ok(res)
                 }
             })
+            .service(
+                web::resource("/")
+                    .route(web::get().to(page::index))
+                    .route(web::head().to(page::index)),
+            )
+            .service(
+                web::resource("/ui/{file}")
+                    .route(web::get().to(page::asset))
+                    .route(web::head().to(page::asset)),
+            )
             .route("/health", web::get().to(health))
             .service(
                 web::resource("/sparql")

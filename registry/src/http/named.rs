@@ -92,6 +92,22 @@ async fn run(
             format!("there is no named query `{name}` (GET /queries lists them)"),
         )
     })?;
+    // The query itself, for an editor (the web page's "open in editor"): its text with the
+    // prefixes it uses declared, so that it runs as it is on /sparql.
+    let wants_text = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.trim() == "application/sparql-query");
+    if wants_text {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/sparql-query; charset=utf-8")
+            .body(format!(
+                "{}\n{}",
+                crate::vocab::sparql_prefixes(),
+                query.text.trim_start()
+            )));
+    }
     let registry = state.registry.clone();
     let limits = state.config.limits;
     let answer = web::block(move || {

@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod facts;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod grid;
 mod index;
 mod load;
 
