@@ -7,6 +7,9 @@
 #   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package;
 #   - graphql-ws + ws + graphql (npm): the reference graphql-transport-ws client, for rollout
 #     subscriptions over /graphql/ws;
+#   - chromium (Debian), playwright-core + axe-core (npm): the web page's end-to-end tests drive
+#     Debian's Chromium headless with Playwright's library (it downloads no browser) and check
+#     every page with axe-core;
 #   - onnxruntime + onnx (PyPI): ONNX Runtime's static quantiser, the external compiler declared
 #     in compilers/onnxruntime.toml, run by the compiler bridge's `external` backend.
 
@@ -16,6 +19,11 @@ seam_cache="${XDG_CACHE_HOME:-$HOME/.cache}"
 if ! command -v coap-client-notls >/dev/null 2>&1; then
     seam_apt_install libcoap3-bin "libcoap's coap-client, for the interop tests"
 fi
+
+if [ ! -x /usr/bin/chromium ]; then
+    seam_apt_install chromium "Debian's Chromium, for the web page's browser tests"
+fi
+export SEAM_CHROMIUM=/usr/bin/chromium
 
 export SEAM_INTEROP_PYTHON="$seam_cache/seam-interop-venv/bin/python"
 if ! "$SEAM_INTEROP_PYTHON" -c 'import aiocoap' >/dev/null 2>&1; then
@@ -30,9 +38,18 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
 fi
 
 export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"
-if [ ! -f "$SEAM_NODE_MODULES/lwm2m-node-lib/package.json" ] || [ ! -f "$SEAM_NODE_MODULES/graphql-ws/package.json" ]; then
-    echo "installing lwm2m-node-lib and graphql-ws into $seam_cache/seam-interop-node (interop tests)..." >&2
+seam_node_peers="lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 playwright-core@1.65.1 axe-core@4.14.1"
+seam_node_missing=0
+for peer in $seam_node_peers; do
+    name="${peer%@*}"
+    version="${peer##*@}"
+    if ! grep -q "\"version\": \"$version\"" "$SEAM_NODE_MODULES/$name/package.json" 2>/dev/null; then
+        seam_node_missing=1
+    fi
+done
+if [ "$seam_node_missing" = 1 ]; then
+    echo "installing $seam_node_peers into $seam_cache/seam-interop-node (interop and browser tests)..." >&2
     mkdir -p "$seam_cache/seam-interop-node"
-    npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error \
-        lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 >&2
+    # shellcheck disable=SC2086 # one argument per package
+    npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error $seam_node_peers >&2
 fi

@@ -4,8 +4,10 @@
 #
 # Build dependencies: Oxigraph's RocksDB binding runs bindgen, which needs libclang (Debian:
 # libclang-dev). Interop test peers: libcoap3-bin (Debian), aiocoap (PyPI), lwm2m-node-lib (npm),
-# installed by scripts/interop-peers.sh. The target directory lives outside the clone so repeated
-# runs reuse it.
+# installed by scripts/interop-peers.sh; the web page's browser tests need Debian's chromium and
+# playwright-core and axe-core (npm), installed there too. The web page's front-end packages
+# (web/package-lock.json) are installed by scripts/web-build.sh. The target directory lives
+# outside the clone so repeated runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
@@ -23,6 +25,9 @@ step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "web page: registry/assets/web/ is what web/ builds"
+./scripts/web-build.sh --check
 
 step "cargo build + clippy (every target, -D warnings, in one build)"
 # Clippy runs as the compiler of the workspace's own crates (RUSTC_WORKSPACE_WRAPPER, what `cargo

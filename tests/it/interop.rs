@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Server, SEAM};
 
-const TOKEN: &str = "interop-token";
+pub(crate) const TOKEN: &str = "interop-token";
 
-fn tool(name: &str) -> String {
+pub(crate) fn tool(name: &str) -> String {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
@@ -24,7 +24,7 @@ fn tool(name: &str) -> String {
     name.to_owned()
 }
 
-fn env_path(var: &str, default_under_cache: &str) -> PathBuf {
+pub(crate) fn env_path(var: &str, default_under_cache: &str) -> PathBuf {
     let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
             .join(".cache")
@@ -38,7 +38,7 @@ fn env_path(var: &str, default_under_cache: &str) -> PathBuf {
     path
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -70,7 +70,7 @@ fn sha256_of(path: &std::path::Path) -> String {
 }
 
 /// Polls a SELECT until `done` holds for its rows.
-fn eventually(server: &Server, query: &str, done: impl Fn(&[Vec<String>]) -> bool) -> Vec<Vec<String>> {
+pub(crate) fn eventually(server: &Server, query: &str, done: impl Fn(&[Vec<String>]) -> bool) -> Vec<Vec<String>> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let rows = server.select(query);
@@ -82,14 +82,14 @@ fn eventually(server: &Server, query: &str, done: impl Fn(&[Vec<String>]) -> boo
     }
 }
 
-fn device_facts(name: &str) -> String {
+pub(crate) fn device_facts(name: &str) -> String {
     format!(
         "PREFIX seam: <https://w3id.org/seam/ontology#>
          SELECT ?p ?o WHERE {{ ?d seam:shortName \"{name}\" ; ?p ?o }} ORDER BY ?p ?o"
     )
 }
 
-fn has(rows: &[Vec<String>], p: &str, o: &str) -> bool {
+pub(crate) fn has(rows: &[Vec<String>], p: &str, o: &str) -> bool {
     rows.iter().any(|r| r[0].ends_with(p) && r[1].ends_with(o))
 }
 
@@ -387,7 +387,7 @@ fn seam_deploy_reaches_simulated_devices_and_reports_failures() {
     assert_eq!(response.status().as_u16(), 401);
 }
 
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -30,6 +30,8 @@ function parse() {
   return { path, params: new URLSearchParams(search) };
 }
 
+let first = true;
+
 async function render() {
   if (stop) {
     try { stop(); } catch { /* a view that cannot stop cleanly must not block the next */ }
@@ -54,9 +56,13 @@ async function render() {
     const title = main.querySelector('h1');
     document.title = title ? `${title.textContent} · SEAM` : 'SEAM';
     if (title) announce(`${title.textContent} loaded`);
+    // After a navigation (not the first load), keyboard and screen-reader users continue from
+    // the new content, not from a control that is gone.
+    if (!first) main.focus({ preventScroll: true });
   } catch (error) {
     fill(main, h('h1', {}, 'Something went wrong'), problem(error));
   }
+  first = false;
 }
 
 async function who() {
@@ -82,6 +88,14 @@ async function who() {
 }
 
 takeTokenFromLocation();
-window.addEventListener('hashchange', render);
+// Routes are "#/…"; any other fragment is not a page (the router leaves it alone).
+window.addEventListener('hashchange', () => {
+  if (location.hash === '' || location.hash.startsWith('#/')) render();
+});
+// The skip link moves focus to the content without touching the route.
+document.querySelector('a.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main').focus();
+});
 who();
 render();

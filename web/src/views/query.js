@@ -64,7 +64,9 @@ export async function queryView(main) {
   const holder = h('div', { class: 'editor', 'aria-label': 'SPARQL query' });
   const editor = new EditorView({
     doc: START,
-    extensions: [basicSetup, StreamLanguage.define(sparqlMode), EditorView.contentAttributes.of({ 'aria-label': 'SPARQL query' })],
+    // Lines wrap and the editor grows with its text: no scrolling region inside the page, which
+    // keyboard users could not reach.
+    extensions: [basicSetup, EditorView.lineWrapping, StreamLanguage.define(sparqlMode), EditorView.contentAttributes.of({ 'aria-label': 'SPARQL query' })],
     parent: holder,
   });
 
@@ -94,7 +96,7 @@ export async function queryView(main) {
       h('div', { class: 'head' },
         h('strong', {}, q.name),
         required ? null : h('button', { type: 'button', onclick: () => show(() => runNamed(q.name, {})) }, `Run ${q.name}`),
-        h('button', { type: 'button', onclick: () => open(q.name), 'aria-label': `Open ${q.name} in the editor` }, 'Open in editor')),
+        h('button', { type: 'button', onclick: () => open(q.name), 'aria-label': `Open in editor: ${q.name}` }, 'Open in editor')),
       h('details', { open: required },
         h('summary', {}, q.parameters.length ? 'What it answers; parameters' : 'What it answers'),
         h('p', { class: 'muted' }, q.purpose),
