@@ -71,7 +71,17 @@ fn a_person_follows_the_fleet_a_device_and_a_rollout_in_chromium() {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let done: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
-    for expected in ["fleet", "search", "device", "rejection", "matrix", "rollout", "runs", "query", "done"] {
+    for expected in [
+        "fleet",
+        "search",
+        "device",
+        "rejection",
+        "matrix",
+        "rollout",
+        "runs",
+        "query",
+        "done",
+    ] {
         assert!(done.contains(&expected), "step {expected} missing:\n{report}");
     }
     // What the page showed is what the graph holds: the device runs an artifact of the model.

@@ -396,3 +396,143 @@ async fn the_standard_introspection_query_passes_the_limits() {
     assert!(answer["errors"].is_null(), "{answer}");
     assert!(answer["data"]["__schema"]["types"].as_array().unwrap().len() > 10);
 }
+
+/// What the web page asks of the fleet: the summary a filter selects agrees with the devices it
+/// lists, the search narrows both, and the matrix's board rows count what its device rows judge.
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_summary_search_and_the_matrix_agree_with_the_listing() {
+    let registry = seeded();
+    let text = fleet_turtle(
+        FleetSpec {
+            boards: 6,
+            devices: 120,
+            runtimes: 3,
+            models: 8,
+        },
+        11,
+    );
+    registry
+        .load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
+        .unwrap();
+    let all = run(
+        &registry,
+        "{ fleetSummary { devices online offline unknown boards { board devices } } devices(first: 500) { nodes { id shortName status board { id } } } }",
+        false,
+    )
+    .await;
+    assert!(all["errors"].is_null(), "{all:#}");
+    let summary = &all["data"]["fleetSummary"];
+    let nodes = all["data"]["devices"]["nodes"].as_array().unwrap();
+    assert_eq!(summary["devices"].as_u64().unwrap() as usize, nodes.len());
+    let by_status = |s: &str| nodes.iter().filter(|n| n["status"] == s).count() as u64;
+    assert_eq!(summary["online"].as_u64().unwrap(), by_status("ONLINE"));
+    assert_eq!(summary["offline"].as_u64().unwrap(), by_status("OFFLINE"));
+    assert_eq!(summary["unknown"].as_u64().unwrap(), by_status("UNKNOWN"));
+    let boards = summary["boards"].as_array().unwrap();
+    let counted: u64 = boards.iter().map(|b| b["devices"].as_u64().unwrap()).sum();
+    assert_eq!(counted as usize, nodes.len());
+    let first = boards[0]["board"].as_str().unwrap();
+    let on_first = nodes.iter().filter(|n| n["board"]["id"] == first).count() as u64;
+    assert_eq!(boards[0]["devices"].as_u64().unwrap(), on_first);
+
+    // The search is a case-blind substring of the name (and label, location, IRI).
+    let name = nodes[3]["shortName"].as_str().unwrap().to_uppercase();
+    let found = run(
+        &registry,
+        &format!(
+            "{{ fleetSummary(filter: {{search: \"{name}\"}}) {{ devices }} devices(filter: {{search: \"{name}\"}}) {{ nodes {{ shortName }} }} }}"
+        ),
+        false,
+    )
+    .await;
+    let listed = found["data"]["devices"]["nodes"].as_array().unwrap();
+    assert!(!listed.is_empty(), "{found:#}");
+    assert!(listed
+        .iter()
+        .all(|n| n["shortName"].as_str().unwrap().to_uppercase().contains(&name)));
+    assert_eq!(
+        found["data"]["fleetSummary"]["devices"].as_u64().unwrap() as usize,
+        listed.len()
+    );
+    // A search that is all wildcards in other languages is plain text here.
+    let odd = run(
+        &registry,
+        "{ devices(filter: {search: \".*\"}) { nodes { id } } }",
+        false,
+    )
+    .await;
+    assert_eq!(odd["data"]["devices"]["nodes"].as_array().unwrap().len(), 0, "{odd:#}");
+    let long = "x".repeat(201);
+    let refused = run(
+        &registry,
+        &format!("{{ devices(filter: {{search: \"{long}\"}}) {{ nodes {{ id }} }} }}"),
+        false,
+    )
+    .await;
+    assert!(
+        refused["errors"][0]["message"].as_str().unwrap().contains("200"),
+        "{refused:#}"
+    );
+
+    // The matrix: board rows count every device; their cells sum to what device rows say.
+    let grid = |rows: &str| {
+        format!(
+            "{{ compatibilityMatrix(rows: {rows}, rowLimit: 500, modelLimit: 200) {{ totalRows totalModels models {{ model }} rows {{ key board devices cells {{ asIs int8 no }} }} }} }}"
+        )
+    };
+    let boards = run(&registry, &grid("BOARDS"), false).await;
+    let devices = run(&registry, &grid("DEVICES"), false).await;
+    let (b, d) = (
+        &boards["data"]["compatibilityMatrix"],
+        &devices["data"]["compatibilityMatrix"],
+    );
+    assert_eq!(d["totalRows"].as_u64().unwrap() as usize, nodes.len(), "{devices:#}");
+    let models = b["totalModels"].as_u64().unwrap() as usize;
+    assert_eq!(b["models"].as_array().unwrap().len(), models);
+    let fleet = fleet(&registry);
+    let pairs = matching::fleet_matrix(&fleet, &MatchOptions::default()).len() as u64;
+    let compatible = |v: &Value| -> u64 {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["cells"].as_array().unwrap())
+            .map(|c| c["asIs"].as_u64().unwrap() + c["int8"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(compatible(b), pairs);
+    assert_eq!(compatible(d), pairs);
+    for row in b["rows"].as_array().unwrap() {
+        let n = row["devices"].as_u64().unwrap();
+        for c in row["cells"].as_array().unwrap() {
+            assert_eq!(
+                c["asIs"].as_u64().unwrap() + c["int8"].as_u64().unwrap() + c["no"].as_u64().unwrap(),
+                n
+            );
+        }
+    }
+    // Windows out of range are refused with the limit in the message.
+    let bad = run(
+        &registry,
+        "{ compatibilityMatrix(rowLimit: 100000) { totalRows } }",
+        false,
+    )
+    .await;
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 0 and 500"),
+        "{bad:#}"
+    );
+    let bad = run(
+        &registry,
+        "{ compatibilityMatrix(modelOffset: -1) { totalRows } }",
+        false,
+    )
+    .await;
+    assert!(
+        bad["errors"][0]["message"].as_str().unwrap().contains("negative"),
+        "{bad:#}"
+    );
+}

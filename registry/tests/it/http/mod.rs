@@ -13,6 +13,7 @@ use crate::helpers::{spawn_app, TestApp as App};
 mod hostile;
 mod models;
 mod named;
+mod page;
 mod protocol;
 
 fn with_token() -> ServiceConfig {
