@@ -6,10 +6,12 @@
 //! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
 //! - `lwm2m-register`, `lwm2m-throughput`: see [`lwm2m`].
 //! - `analyze`: see [`bridge`].
+//! - `page`: the web page at fleet scale in headless Chromium, see [`page`].
 
 mod bridge;
 mod lwm2m;
 mod matching;
+mod page;
 mod rollout;
 
 use std::path::PathBuf;
@@ -41,6 +43,18 @@ enum Cmd {
         /// Deliveries in flight at once.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// The web page at fleet scale in headless Chromium: time to each view's content, cold.
+    Page {
+        /// Devices.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Models.
+        #[arg(long, default_value_t = 100)]
+        models: usize,
+        /// Loads per view (medians and p95 are reported).
+        #[arg(long, default_value_t = 9)]
+        runs: usize,
     },
     /// Bulk-load throughput of `seam load` vs Oxigraph's bulk loader.
     Load {
@@ -178,6 +192,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Rollout { devices, concurrency } => rollout::run(devices, concurrency)?,
+        Cmd::Page { devices, models, runs } => page::run(devices, models, runs.max(1))?,
         Cmd::ReferenceModels { dir, seed } => {
             use seam_registry::bridge::onnx_build;
             std::fs::create_dir_all(&dir)?;

@@ -226,8 +226,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     say(
         json,
         &format!(
-            "open http://{http}/graphql (GraphiQL: try `{{ rollouts {{ modelName state counts {{ state devices }} }} }}`), \
-             http://{http}/rollouts, http://{http}/queries/running-models, http://{http}/queries/inventory"
+            "open http://{http}/#token={token} (the web page: the fleet, why each model runs or not, the rollouts live), \
+             http://{http}/graphql (GraphiQL), http://{http}/queries/running-models"
         ),
     );
     if json {
