@@ -12,7 +12,9 @@ const { chromium } = require('playwright-core');
 
 const [base, runsArg, device] = process.argv.slice(2);
 const runs = Number(runsArg) || 5;
+// The first view is the floor: the page's own files and a view that asks the server nothing.
 const views = [
+  ['floor (no data)', '/#/no-such-view', 'h1'],
   ['fleet', '/#/fleet', 'main table tbody tr'],
   ['device', `/#/device/${encodeURIComponent(device)}`, '#rejected'],
   ['models', '/#/models', 'main table tbody tr'],

@@ -1,8 +1,9 @@
 //! The web page at fleet scale: `seam serve`'s application on an embedded (RocksDB) store holding
 //! a generated fleet, and each view of the page opened in headless Chromium with an empty cache
 //! (`bench/peers/page-load.mjs`, Playwright's library). Reports, per view, the median and p95
-//! time from navigation to the view's content, and the slowest GraphQL request of the load (the
-//! server's share).
+//! time from navigation to the view's content, the slowest GraphQL request of the load (the
+//! server's share), and the ratio to the floor measured in the same run: the page's own files
+//! and a view that asks the server nothing.
 
 use std::process::Command;
 
@@ -25,6 +26,7 @@ async fn measure(devices: usize, models: usize, runs: usize) -> anyhow::Result<(
     };
     let app = Application::build(settings).await?;
     let registry = app.registry().clone();
+    let app_fleet = app.fleet().clone();
     let spec = FleetSpec {
         boards: 40,
         devices,
@@ -44,17 +46,14 @@ async fn measure(devices: usize, models: usize, runs: usize) -> anyhow::Result<(
         let _ = stopped.await;
     }));
     // A device of the generated fleet, for the device view.
-    let answer = reqwest::get(format!(
-        "{base}/graphql?query=%7Bdevices(first%3A1)%7Bnodes%7Bid%7D%7D%7D"
-    ))
-    .await?
-    .text()
-    .await?;
-    let answer: serde_json::Value = serde_json::from_str(&answer)?;
-    let device = answer["data"]["devices"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let index = app_fleet.clone();
+    let device = tokio::task::spawn_blocking(move || index.fleet())
+        .await??
+        .devices
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_default();
 
     let modules = std::env::var("SEAM_NODE_MODULES").unwrap_or_else(|_| {
         format!(
@@ -81,17 +80,21 @@ async fn measure(devices: usize, models: usize, runs: usize) -> anyhow::Result<(
     }
     println!("web page, {devices} devices × {models} models on the embedded store, {runs} cold loads per view (Chromium, empty cache):");
     println!(
-        "{:<18} {:>10} {:>10} {:>16}",
-        "view", "median ms", "p95 ms", "GraphQL ms (med)"
+        "{:<18} {:>10} {:>10} {:>17} {:>9}",
+        "view", "median ms", "p95 ms", "GraphQL ms (med)", "÷ floor"
     );
+    let mut floor = None;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let v: serde_json::Value = serde_json::from_str(line)?;
+        let median = v["medianMs"].as_f64().unwrap_or_default();
+        let floor = *floor.get_or_insert(median.max(1.0));
         println!(
-            "{:<18} {:>10} {:>10} {:>16}",
+            "{:<18} {:>10} {:>10} {:>17} {:>8.2}x",
             v["view"].as_str().unwrap_or_default(),
-            v["medianMs"],
-            v["p95Ms"],
-            v["graphqlMedianMs"]
+            median,
+            v["p95Ms"].as_f64().unwrap_or_default(),
+            v["graphqlMedianMs"].as_f64().unwrap_or_default(),
+            median / floor
         );
     }
     Ok(())

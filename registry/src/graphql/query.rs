@@ -82,6 +82,7 @@ impl CatalogQuery {
         let connection = page(
             registry,
             Listing {
+                key: "?d a seam:Device .",
                 select: DEVICE_SELECT,
                 pattern: DEVICE_PATTERN,
                 var: "d",
@@ -102,24 +103,26 @@ impl CatalogQuery {
     async fn fleet_summary(&self, ctx: &Context<'_>, filter: Option<DeviceFilter>) -> Result<FleetSummary> {
         let registry = ctx.data::<Registry>()?;
         let (filters, bindings) = device_filters(&filter.unwrap_or_default())?;
-        let by_status = select_text(
+        // One pass over the devices, counted per (status, board); the boards' labels apart (a
+        // few dozen rows, not one join per device).
+        let counted = select_text(
             registry,
             format!(
-                "SELECT ?st (COUNT(DISTINCT ?d) AS ?n) WHERE {{ ?d a seam:Device . {filters}
-                   OPTIONAL {{ ?d seam:status ?st FILTER(?st IN (seam:Online, seam:Offline)) }} }} GROUP BY ?st"
-            ),
-            Bindings::of(bindings.clone()),
-        )
-        .await?;
-        let by_board = select_text(
-            registry,
-            format!(
-                "SELECT ?b (SAMPLE(?l) AS ?label) (COUNT(DISTINCT ?d) AS ?n) WHERE {{ ?d a seam:Device . {filters}
-                   OPTIONAL {{ ?d seam:board ?b OPTIONAL {{ ?b rdfs:label ?l }} }} }} GROUP BY ?b ORDER BY DESC(?n) ?b"
+                "SELECT ?st ?b (COUNT(?d) AS ?n) WHERE {{ ?d a seam:Device . {filters}
+                   OPTIONAL {{ ?d seam:status ?st FILTER(?st IN (seam:Online, seam:Offline)) }}
+                   OPTIONAL {{ ?d seam:board ?b }} }} GROUP BY ?st ?b"
             ),
             Bindings::of(bindings),
         )
         .await?;
+        let labels = select(
+            registry,
+            "SELECT ?b (SAMPLE(?l) AS ?label) WHERE { ?b a seam:Board ; rdfs:label ?l } GROUP BY ?b",
+            Bindings::default(),
+        )
+        .await?;
+        let labels: std::collections::HashMap<String, String> =
+            labels.iter().filter_map(|r| Some((text(r, 0)?, text(r, 1)?))).collect();
         let mut summary = FleetSummary {
             devices: 0,
             online: 0,
@@ -127,23 +130,28 @@ impl CatalogQuery {
             unknown: 0,
             boards: Vec::new(),
         };
-        for r in &by_status {
-            let n = long(r, 1).map_or(0, |n| i64::try_from(n.0).unwrap_or(i64::MAX));
+        let mut per_board: std::collections::HashMap<Option<String>, i64> = std::collections::HashMap::new();
+        for r in &counted {
+            let n = long(r, 2).map_or(0, |n| i64::try_from(n.0).unwrap_or(i64::MAX));
             summary.devices += n;
             match text(r, 0).as_deref().and_then(|s| s.strip_prefix(crate::vocab::SEAM)) {
                 Some("Online") => summary.online += n,
                 Some("Offline") => summary.offline += n,
                 _ => summary.unknown += n,
             }
+            *per_board.entry(text(r, 1)).or_default() += n;
         }
-        summary.boards = by_board
-            .iter()
-            .map(|r| BoardCount {
-                board: text(r, 0),
-                label: text(r, 1),
-                devices: long(r, 2).map_or(0, |n| i64::try_from(n.0).unwrap_or(i64::MAX)),
+        summary.boards = per_board
+            .into_iter()
+            .map(|(board, devices)| BoardCount {
+                label: board.as_ref().and_then(|b| labels.get(b).cloned()),
+                board,
+                devices,
             })
             .collect();
+        summary
+            .boards
+            .sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.board.cmp(&b.board)));
         Ok(summary)
     }
 
@@ -182,6 +190,7 @@ impl CatalogQuery {
         page(
             registry,
             Listing {
+                key: "?m a seam:Model .",
                 select: MODEL_SELECT,
                 pattern: MODEL_PATTERN,
                 var: "m",
