@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::common::{Server, SEAM};
-use crate::interop::{device_facts, env_path, eventually, has, text, tool, KillOnDrop, TOKEN};
+use crate::interop::{device_facts, env_path, eventually, has, running_models, text, tool, KillOnDrop, TOKEN};
 
 /// Where the screenshots stay after the run.
 fn shots_dir() -> PathBuf {
@@ -85,13 +85,7 @@ fn a_person_follows_the_fleet_a_device_and_a_rollout_in_chromium() {
         assert!(done.contains(&expected), "step {expected} missing:\n{report}");
     }
     // What the page showed is what the graph holds: the device runs an artifact of the model.
-    let running: serde_json::Value = reqwest::blocking::Client::new()
-        .get(format!("{}/queries/running-models", server.base))
-        .header("Accept", "application/sparql-results+json")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let running = running_models(&server);
     let rows = running["results"]["bindings"].as_array().unwrap();
     assert!(
         rows.iter()

@@ -89,6 +89,17 @@ pub(crate) fn device_facts(name: &str) -> String {
     )
 }
 
+/// The `running-models` named query's answer (SPARQL JSON results).
+pub(crate) fn running_models(server: &Server) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .get(format!("{}/queries/running-models", server.base))
+        .header("Accept", "application/sparql-results+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 pub(crate) fn has(rows: &[Vec<String>], p: &str, o: &str) -> bool {
     rows.iter().any(|r| r[0].ends_with(p) && r[1].ends_with(o))
 }
@@ -540,13 +551,7 @@ fn lwm2m_node_lib_client_takes_part_in_a_rollout() {
     assert_eq!(report["summary"]["installed"], 1, "{report:#}");
     let sha = report["targets"][0]["artifact"].as_str().unwrap().to_owned();
     let id = report["id"].as_str().unwrap().to_owned();
-    let running: serde_json::Value = reqwest::blocking::Client::new()
-        .get(format!("{}/queries/running-models", server.base))
-        .header("Accept", "application/sparql-results+json")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let running = running_models(&server);
     let rows = running["results"]["bindings"].as_array().unwrap();
     let row = rows
         .iter()

@@ -25,6 +25,10 @@ use crate::vocab::expand;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(CatalogQuery, MatchingQuery, super::rollouts::RolloutQuery);
 
+/// What a fleet summary costs against the complexity limit (20,000): it reads every device, so
+/// a request may alias it a few dozen times, not thousands.
+const COMPLEXITY_FLEET_SUMMARY: usize = 400;
+
 /// The catalog fields of the query root.
 #[derive(Default)]
 pub struct CatalogQuery;
@@ -100,6 +104,7 @@ impl CatalogQuery {
 
     /// How many devices `filter` selects, by status and by board: the fleet at a glance, and
     /// the total a paged listing with the same filter walks through.
+    #[graphql(complexity = "COMPLEXITY_FLEET_SUMMARY + child_complexity")]
     async fn fleet_summary(&self, ctx: &Context<'_>, filter: Option<DeviceFilter>) -> Result<FleetSummary> {
         let registry = ctx.data::<Registry>()?;
         let (filters, bindings) = device_filters(&filter.unwrap_or_default())?;
