@@ -439,6 +439,30 @@ impl Registry {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.store.flush()
     }
+
+    /// Closes the store on this thread: waits, up to `within`, until this is the last handle
+    /// to it (the HTTP workers and background tasks drop theirs as they stop), then drops it,
+    /// which closes an embedded store. Answers whether it was the last.
+    ///
+    /// A process must not exit while another thread is still closing RocksDB: the exit runs
+    /// RocksDB's static destructors under that thread's feet (seen as a heap corruption when
+    /// `seam serve` stopped while an HTTP worker dropped the last handle).
+    pub fn close(self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Arc::strong_count(&self.store) > 1 {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    target: "seam",
+                    handles = Arc::strong_count(&self.store) - 1,
+                    "the store is still in use after the shutdown; leaving it to close with the process"
+                );
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(self);
+        true
+    }
 }
 
 /// Runs `evaluate` with a cancellation token the watchdog fires at `deadline` (or a shutdown

@@ -85,7 +85,12 @@ pub(crate) fn run(args: DemoArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(demo(args)).map_err(Failure::Runtime)
+    let (registry, scratch) = runtime.block_on(demo(args)).map_err(Failure::Runtime)?;
+    runtime.shutdown_timeout(seam_registry::app::SHUTDOWN_GRACE);
+    // The store closes here, before the process exits, whoever held it last; then its folder goes.
+    registry.close(seam_registry::app::SHUTDOWN_GRACE);
+    drop(scratch);
+    Ok(())
 }
 
 /// A story line: to stderr with `--json` (stdout is the JSON's), else to stdout.
@@ -113,7 +118,7 @@ fn random_token() -> String {
     token
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option<tempfile::TempDir>)> {
     let started = Instant::now();
     let json = args.json;
     let scratch = match &args.data {
@@ -240,8 +245,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let _ = stop.send(());
     serving.await??;
     drop(sims);
-    drop(scratch);
-    Ok(())
+    // The scratch folder goes once the store in it is closed (by the caller).
+    Ok((registry, scratch))
 }
 
 /// Prints the rollouts' device events as they happen; answers each rollout once it ended.

@@ -77,14 +77,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let registry = runtime.block_on(async move {
         let application = Application::build(settings).await?;
+        let registry = application.registry().clone();
         // The handlers are installed before the service says it is ready.
         let shutdown = app::shutdown_signal().context("cannot handle SIGTERM and SIGINT")?;
         application.run_until_stopped(shutdown).await?;
-        Ok::<(), anyhow::Error>(())
+        Ok::<_, anyhow::Error>(registry)
     })?;
     // Deliveries still waiting on devices and the LwM2M sockets end here.
     runtime.shutdown_timeout(app::SHUTDOWN_GRACE);
+    // The store closes here, before the process exits, whoever held it last.
+    registry.close(app::SHUTDOWN_GRACE);
     Ok(())
 }
