@@ -154,11 +154,12 @@ export async function rolloutView(main, _params, id) {
       table([
         { title: 'Group', cell: (g) => (g.group === 0 ? 'canary' : `wave ${g.group}`) },
         { title: 'Devices', class: 'num', cell: (g) => count(g.devices) },
-        { title: 'States', cell: (g) => countsText(list.filter((d) => d.group === g.group).reduce((acc, d) => {
+        // Live from the devices' events; the record's own counts for what the page does not list.
+        { title: 'States', cell: (g) => countsText(list.length >= total(counts) ? list.filter((d) => d.group === g.group).reduce((acc, d) => {
           const c = acc.find((x) => x.state === d.state);
           if (c) c.devices += 1; else acc.push({ state: d.state, devices: 1 });
           return acc;
-        }, [])) },
+        }, []) : g.counts) },
       ], rollout.groups),
       h('h2', {}, `Failures (${failures.length})`),
       table([
