@@ -10,6 +10,9 @@
 #   - chromium (Debian), playwright-core + axe-core (npm): the web page's end-to-end tests drive
 #     Debian's Chromium headless with Playwright's library (it downloads no browser) and check
 #     every page with axe-core;
+#   - jsonld (npm), the JSON-LD 1.1 reference implementation, and the W3C WoT TD playground's
+#     example TDs (npm @thing-description-playground/core, its examples only: unpacked, not
+#     installed): real TDs' triples are compared with jsonld.js's;
 #   - onnxruntime + onnx (PyPI): ONNX Runtime's static quantiser, the external compiler declared
 #     in compilers/onnxruntime.toml, run by the compiler bridge's `external` backend.
 
@@ -38,7 +41,7 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
 fi
 
 export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"
-seam_node_peers="lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 playwright-core@1.65.1 axe-core@4.14.1"
+seam_node_peers="lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 playwright-core@1.65.1 axe-core@4.14.1 jsonld@8.3.3"
 seam_node_missing=0
 for peer in $seam_node_peers; do
     name="${peer%@*}"
@@ -52,4 +55,15 @@ if [ "$seam_node_missing" = 1 ]; then
     mkdir -p "$seam_cache/seam-interop-node"
     # shellcheck disable=SC2086 # one argument per package
     npm install --prefix "$seam_cache/seam-interop-node" --no-audit --no-fund --loglevel=error $seam_node_peers >&2
+fi
+
+# Real TDs written by others: the playground package's examples (valid, invalid, warning), taken
+# from its tarball without its dependencies.
+export SEAM_TD_EXAMPLES="$seam_cache/seam-interop-node/td-playground/package/examples/tds"
+if [ ! -d "$SEAM_TD_EXAMPLES/valid" ]; then
+    echo "unpacking the W3C WoT TD playground's example TDs into $seam_cache/seam-interop-node/td-playground..." >&2
+    mkdir -p "$seam_cache/seam-interop-node/td-playground"
+    (cd "$seam_cache/seam-interop-node/td-playground" \
+        && npm pack --silent @thing-description-playground/core@1.4.0 >/dev/null \
+        && tar -xzf thing-description-playground-core-1.4.0.tgz package/examples/tds)
 fi

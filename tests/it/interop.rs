@@ -647,3 +647,95 @@ fn graphql_ws_client_starts_a_rollout_and_follows_its_events() {
     );
     drop(devices);
 }
+
+/// The triples of real Thing Descriptions written by others (the W3C WoT TD playground's valid
+/// examples) are those jsonld.js, the JSON-LD 1.1 reference implementation, gives for the same
+/// files with the same bundled contexts: compared as canonical datasets, blank nodes and all.
+/// This holds SEAM's JSON-LD reading (Oxigraph's, with the patch in vendor/oxjsonld) to the
+/// algorithm: before it, the members of nested object schemas came out as `td:name` where
+/// jsonld.js says `jsonschema:propertyName`.
+#[test]
+fn real_tds_give_the_triples_jsonld_js_gives() {
+    use oxigraph::io::{JsonLdProfileSet, RdfFormat, RdfParser};
+    use oxigraph::model::dataset::CanonicalizationAlgorithm;
+    use oxigraph::model::Dataset;
+
+    let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
+    let examples = env_path(
+        "SEAM_TD_EXAMPLES",
+        "seam-interop-node/td-playground/package/examples/tds",
+    );
+    let node = tool("node");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples.join("valid"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "jsonld"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "{} TDs in {}", files.len(), examples.display());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/jsonld-to-rdf.cjs");
+    let contexts = concat!(env!("CARGO_MANIFEST_DIR"), "/ontology/contexts");
+    let out = Command::new(node)
+        .arg(script)
+        .arg(contexts)
+        .args(&files)
+        .env("SEAM_NODE_MODULES", &modules)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let canonical = |quads: Vec<oxigraph::model::Quad>| {
+        let mut dataset: Dataset = quads.into_iter().collect();
+        dataset.canonicalize(CanonicalizationAlgorithm::Unstable);
+        let mut lines: Vec<String> = dataset.iter().map(|q| q.to_string()).collect();
+        lines.sort();
+        lines
+    };
+    let (mut compared, mut refused) = (0, Vec::new());
+    let mut differ = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+        let file = answer["file"].as_str().unwrap().to_owned();
+        let Some(nquads) = answer["nquads"].as_str() else {
+            refused.push(format!("{file}: jsonld.js: {}", answer["error"]));
+            continue;
+        };
+        let reference: Vec<oxigraph::model::Quad> = RdfParser::from_format(RdfFormat::NQuads)
+            .for_slice(nquads.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let ours = match seam_registry::ingest::parse_document(
+            &file,
+            text,
+            RdfFormat::JsonLd {
+                profile: JsonLdProfileSet::empty(),
+            },
+            None,
+        ) {
+            Ok(document) => document.quads,
+            Err(e) => {
+                differ.push(format!("{file}: jsonld.js reads it, SEAM refuses it: {e}"));
+                continue;
+            }
+        };
+        compared += 1;
+        let (theirs, ours) = (canonical(reference), canonical(ours));
+        if theirs != ours {
+            let only_theirs: Vec<&String> = theirs.iter().filter(|l| !ours.contains(l)).take(3).collect();
+            let only_ours: Vec<&String> = ours.iter().filter(|l| !theirs.contains(l)).take(3).collect();
+            differ.push(format!(
+                "{file}:\n  only jsonld.js: {only_theirs:?}\n  only SEAM: {only_ours:?}"
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {compared} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    assert!(
+        compared >= 30,
+        "only {compared} compared; refused by jsonld.js: {refused:#?}"
+    );
+}

@@ -173,7 +173,8 @@ fn parse_diagnostic(file: &str, error: RdfSyntaxError) -> Diagnostic {
     }
 }
 
-/// The JSON-LD contexts SEAM resolves without the network: W3C WoT TD 1.0 and 1.1.
+/// The JSON-LD contexts SEAM resolves without the network: W3C WoT TD 1.0 and 1.1, and WoT
+/// Discovery (the context of directories' own TDs and of registration information).
 const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     (
         "https://www.w3.org/2019/wot/td/v1",
@@ -182,6 +183,10 @@ const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     (
         "https://www.w3.org/2022/wot/td/v1.1",
         include_str!("../../../ontology/contexts/td-context-1.1.jsonld"),
+    ),
+    (
+        "https://www.w3.org/2022/wot/discovery",
+        include_str!("../../../ontology/contexts/discovery-core.jsonld"),
     ),
 ];
 
@@ -244,6 +249,60 @@ mod tests {
             .quads
             .iter()
             .any(|q| q.predicate.as_str() == "https://www.w3.org/2019/wot/hypermedia#hasTarget"));
+    }
+
+    /// The members of a nested object schema are named by `jsonschema:propertyName` (the TD
+    /// context's index key for them), an affordance by `td:name`; a security definition's name
+    /// is an IRI without a base, so it gives no triple (as in jsonld.js, which the interop test
+    /// compares on real TDs).
+    #[test]
+    fn nested_schema_members_are_named_as_the_td_context_says() {
+        let td = r#"{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:example:lamp","title":"Lamp",
+            "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc",
+            "properties":{"status":{"type":"object","forms":[{"href":"https://lamp.example.com/status"}],
+              "properties":{"brightness":{"type":"integer","minimum":0},"on":{"type":"boolean"}}}}}"#;
+        let doc = parse_document(
+            "lamp.jsonld",
+            td.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap();
+        let named = |predicate: &str| -> Vec<String> {
+            let mut names: Vec<String> = doc
+                .quads
+                .iter()
+                .filter(|q| q.predicate.as_str() == predicate)
+                .map(|q| q.object.to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(named("https://www.w3.org/2019/wot/td#name"), ["\"status\""]);
+        assert_eq!(
+            named("https://www.w3.org/2019/wot/json-schema#propertyName"),
+            ["\"brightness\"", "\"on\""]
+        );
+        assert!(named("https://www.w3.org/2019/wot/td#hasInstanceConfiguration").is_empty());
+    }
+
+    /// A directory's own TD uses the WoT Discovery context, bundled too.
+    #[test]
+    fn the_discovery_context_is_bundled() {
+        let td = r#"{"@context":["https://www.w3.org/2022/wot/td/v1.1","https://www.w3.org/2022/wot/discovery"],
+            "@type":"ThingDirectory","id":"urn:example:tdd","title":"TDD",
+            "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc"}"#;
+        let doc = parse_document(
+            "tdd.jsonld",
+            td.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap();
+        assert!(doc
+            .quads
+            .iter()
+            .any(|q| q.object.to_string() == "<https://www.w3.org/2022/wot/discovery-ontology#ThingDirectory>"));
     }
 
     #[test]
