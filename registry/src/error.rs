@@ -74,6 +74,9 @@ pub enum IngestError {
     /// The store failed while writing; the transaction was not committed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A file SEAM bundles (a schema, a context) could not be used: a defect of the build.
+    #[error("a file bundled with SEAM is broken: {0}")]
+    Bundled(String),
 }
 
 impl IngestError {

@@ -229,6 +229,54 @@ impl Registry {
         self.commit_graph(graph, &[], docs)
     }
 
+    /// Loads `docs` as they are and each of `things` into its own named graph (its id),
+    /// replacing what that graph held: all validated together, then one transaction. An empty
+    /// store first gets the ontology and the example catalog, in the same transaction. Returns
+    /// whether it was seeded.
+    pub fn load_things(
+        &self,
+        docs: &[Document],
+        things: &[crate::ingest::td::Thing],
+    ) -> Result<(LoadReport, bool), IngestError> {
+        let _writer = self.write_lock();
+        let seed = if self.is_empty()? {
+            bundled_documents()?
+        } else {
+            Vec::new()
+        };
+        let all: Vec<Document> = seed
+            .iter()
+            .chain(docs)
+            .chain(things.iter().map(|t| &t.document))
+            .cloned()
+            .collect();
+        let replaced: Vec<NamedNode> = things.iter().map(|t| t.id.clone()).collect();
+        let diagnostics = self.shapes.validate_replacing(&all, self.store.as_ref(), &replaced)?;
+        if !diagnostics.is_empty() {
+            return Err(IngestError::Invalid(diagnostics));
+        }
+        let plain: Vec<&[oxigraph::model::Quad]> = seed.iter().chain(docs).map(|d| d.quads.as_slice()).collect();
+        let graphs: Vec<(&NamedNode, &[oxigraph::model::Quad])> =
+            things.iter().map(|t| (&t.id, t.document.quads.as_slice())).collect();
+        self.store.commit(Commit::ReplaceGraphs {
+            seed: &plain,
+            graphs: &graphs,
+        })?;
+        let quads_read = docs
+            .iter()
+            .chain(things.iter().map(|t| &t.document))
+            .map(|d| d.quads.len())
+            .sum();
+        Ok((
+            LoadReport {
+                documents: docs.len() + things.len(),
+                quads_read,
+                store_size: self.len()?,
+            },
+            !seed.is_empty(),
+        ))
+    }
+
     /// Like [`Self::replace_graph`], but an empty store first gets the ontology and the example
     /// catalog (in the default graph), in the same transaction. Returns whether it was seeded.
     pub fn replace_graph_seeding(
@@ -248,10 +296,12 @@ impl Registry {
         let _writer = self.write_lock();
         // Validation reads the documents as one slice; only a seeding commit needs to join two.
         let diagnostics = if seed.is_empty() {
-            self.shapes.validate_replacing(docs, self.store.as_ref(), Some(graph))?
+            self.shapes
+                .validate_replacing(docs, self.store.as_ref(), std::slice::from_ref(graph))?
         } else {
             let all: Vec<Document> = seed.iter().chain(docs).cloned().collect();
-            self.shapes.validate_replacing(&all, self.store.as_ref(), Some(graph))?
+            self.shapes
+                .validate_replacing(&all, self.store.as_ref(), std::slice::from_ref(graph))?
         };
         if !diagnostics.is_empty() {
             return Err(IngestError::Invalid(diagnostics));

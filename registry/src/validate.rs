@@ -157,19 +157,19 @@ impl Shapes {
     /// Validates the documents (read together with `store`) and lists every violation, each
     /// located in the document that mentions the offending node.
     pub fn validate(&self, docs: &[Document], store: &dyn GraphStore) -> Result<Vec<Diagnostic>, StoreError> {
-        self.validate_replacing(docs, store, None)
+        self.validate_replacing(docs, store, &[])
     }
 
-    /// Like [`Self::validate`], for documents that replace the content of the named graph
-    /// `replaced`: what that graph holds now is left out (it is about to go, and its blank nodes
-    /// are not those of the documents).
+    /// Like [`Self::validate`], for documents that replace the content of the named graphs
+    /// `replaced`: what those graphs hold now is left out (it is about to go, and its blank
+    /// nodes are not those of the documents).
     pub fn validate_replacing(
         &self,
         docs: &[Document],
         store: &dyn GraphStore,
-        replaced: Option<&NamedNode>,
+        replaced: &[NamedNode],
     ) -> Result<Vec<Diagnostic>, StoreError> {
-        let facts = Facts::new(docs, store, replaced.cloned())?;
+        let facts = Facts::new(docs, store, replaced.iter().cloned().collect())?;
         let mut found: Vec<(usize, &NamedOrBlankNode, String)> = Vec::new();
         for &(focus, doc_index) in &facts.subjects {
             let types = facts.types(focus)?;
@@ -216,12 +216,12 @@ struct Facts<'a> {
     ancestors: HashMap<NamedNode, HashSet<NamedNode>>,
     in_store: RefCell<HashMap<NamedOrBlankNode, bool>>,
     value_types: RefCell<HashMap<Term, Vec<NamedNode>>>,
-    /// A named graph of the store being replaced: its facts do not count.
-    replaced: Option<NamedNode>,
+    /// Named graphs of the store being replaced: their facts do not count.
+    replaced: HashSet<NamedNode>,
 }
 
 impl<'a> Facts<'a> {
-    fn new(docs: &'a [Document], store: &'a dyn GraphStore, replaced: Option<NamedNode>) -> Result<Self, StoreError> {
+    fn new(docs: &'a [Document], store: &'a dyn GraphStore, replaced: HashSet<NamedNode>) -> Result<Self, StoreError> {
         let mut by_subject: HashMap<&'a NamedOrBlankNode, Vec<(&'a NamedNode, &'a Term)>> = HashMap::new();
         let mut subjects = Vec::new();
         let mut parents: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
@@ -273,8 +273,8 @@ impl<'a> Facts<'a> {
 
     /// Whether a stored quad counts (it is not in the graph being replaced).
     fn counts(&self, q: &oxigraph::model::Quad) -> bool {
-        match (&self.replaced, &q.graph_name) {
-            (Some(replaced), oxigraph::model::GraphName::NamedNode(g)) => g != replaced,
+        match &q.graph_name {
+            oxigraph::model::GraphName::NamedNode(g) => !self.replaced.contains(g),
             _ => true,
         }
     }

@@ -69,14 +69,47 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
     };
     let mut model_files = Vec::new();
     let mut documents = Vec::new();
+    let mut things = Vec::new();
     let mut paths = Vec::new();
+    let mut thing_paths = Vec::new();
     for file in &args.files {
         if model_format(file).is_some() {
             model_files.push(ModelFile::read(file, &facts).map_err(model_failure)?);
             paths.push(file);
+        } else if let Some(thing) = ingest::td::read_file_if_thing(file).map_err(runtime)? {
+            things.push(thing);
+            thing_paths.push(file);
         } else {
             documents.push(ingest::read_file(file).map_err(runtime)?);
         }
+    }
+    if !things.is_empty() {
+        // Two TDs of one id in one load: which one the registry should keep is not for SEAM to
+        // guess.
+        for (i, a) in things.iter().enumerate() {
+            if let Some(j) = things[..i].iter().position(|b| b.id == a.id) {
+                return Err(Failure::Invalid(anyhow::anyhow!(
+                    "{} and {} are both the TD {}: load one of them",
+                    thing_paths[j].display(),
+                    thing_paths[i].display(),
+                    a.id.as_str()
+                )));
+            }
+        }
+        if !model_files.is_empty() {
+            return Err(Failure::Invalid(anyhow::anyhow!(
+                "load model files and Thing Descriptions in separate commands (each is one transaction of its own kind)"
+            )));
+        }
+        let registry = Registry::open(data.store()).map_err(runtime)?;
+        // Each TD is the named graph of its id, replaced when it is loaded again.
+        let (report, seeded) = registry.load_things(&documents, &things).map_err(runtime)?;
+        for (path, thing) in thing_paths.iter().zip(&things) {
+            let assigned = if thing.assigned { " (id assigned)" } else { "" };
+            println!("thing {} → {}{assigned}", path.display(), thing.id.as_str());
+        }
+        say_loaded(&report, seeded);
+        return Ok(());
     }
     let registry = Registry::open(data.store()).map_err(runtime)?;
     let registered = models::register(&registry, &data, &model_files, documents).map_err(model_failure)?;

@@ -739,3 +739,117 @@ fn real_tds_give_the_triples_jsonld_js_gives() {
         "only {compared} compared; refused by jsonld.js: {refused:#?}"
     );
 }
+
+/// `seam load` on real TDs written by others (the W3C TD playground's examples): every valid one
+/// is accepted, in one transaction, each in the named graph of its id; loading them again
+/// leaves the store as it was (no duplicated blank nodes); every invalid one is refused with
+/// exit 3 and a specific reason at a line and column, and writes nothing; none is fetched from
+/// anywhere. The one invalid TD accepted is invalid only against the Thing Model it names, which
+/// SEAM does not fetch.
+#[test]
+fn seam_load_accepts_real_valid_tds_and_refuses_invalid_ones_with_their_reason() {
+    let examples = env_path(
+        "SEAM_TD_EXAMPLES",
+        "seam-interop-node/td-playground/package/examples/tds",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let listed = |kind: &str| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(examples.join(kind))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+    };
+    let load = |files: &[PathBuf]| {
+        Command::new(SEAM)
+            .arg("load")
+            .args(files)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let held = |out: &Output| -> u64 {
+        let t = text(out);
+        let n = t
+            .split("the store now holds ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{t}"));
+        n.parse().unwrap()
+    };
+    // One TD per id: two of the examples share an id (a load with both is refused, tested below).
+    let id_of = |p: &PathBuf| -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["id"].as_str().map(str::to_owned)
+    };
+    let mut ids = std::collections::HashSet::new();
+    let all_valid = listed("valid");
+    let valid: Vec<PathBuf> = all_valid
+        .iter()
+        .filter(|p| id_of(p).is_none_or(|id| ids.insert(id)))
+        .cloned()
+        .collect();
+    assert!(valid.len() >= 38, "{}", valid.len());
+    let both = load(&all_valid);
+    assert_eq!(both.status.code(), Some(3), "{}", text(&both));
+    assert!(text(&both).contains("are both the TD urn:required"), "{}", text(&both));
+    let first = load(&valid);
+    assert!(first.status.success(), "{}", text(&first));
+    let things = String::from_utf8_lossy(&first.stdout).matches("thing ").count();
+    assert_eq!(things, valid.len(), "{}", text(&first));
+    // An anonymous TD is a new object each time it is loaded (nothing names it); every other
+    // one replaces itself.
+    let named: Vec<PathBuf> = valid.iter().filter(|p| id_of(p).is_some()).cloned().collect();
+    let again = load(&named);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        held(&first),
+        held(&again),
+        "loading the same TDs again must replace them"
+    );
+    // The TD with no id got one, and is addressable: its graph holds a td:Thing.
+    let anonymous = text(&first)
+        .lines()
+        .find(|l| l.contains("noIdThing.json"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        anonymous.contains("urn:uuid:") && anonymous.contains("(id assigned)"),
+        "{anonymous}"
+    );
+
+    let mut accepted = Vec::new();
+    for file in listed("invalid") {
+        let out = load(std::slice::from_ref(&file));
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if out.status.success() {
+            accepted.push(name);
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", text(&out));
+        let first_line = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        // file:line:column: reason.
+        let position = first_line.split(".json:").nth(1).unwrap_or_default();
+        let mut parts = position.splitn(3, ':');
+        let (line, column) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        assert!(
+            line.parse::<u64>().is_ok() && column.parse::<u64>().is_ok(),
+            "{name}: no line:column in {first_line}"
+        );
+    }
+    assert_eq!(accepted, ["usingTM.json"], "invalid TDs accepted");
+    // None of the refusals wrote anything: loading the named TDs again (which puts back the
+    // valid `urn:required` that the accepted usingTM.json, of the same id, replaced) gives the
+    // store it held before them.
+    let after = load(&named);
+    assert!(after.status.success(), "{}", text(&after));
+    assert_eq!(held(&after), held(&again));
+}

@@ -239,6 +239,12 @@ impl From<IngestError> for Problem {
                 "Unsupported RDF format",
                 e.to_string(),
             ),
+            IngestError::Bundled(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ),
             IngestError::Io { .. } | IngestError::Store(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "storage",

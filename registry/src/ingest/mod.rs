@@ -4,6 +4,7 @@
 pub mod locate;
 pub mod onnx;
 pub mod seloc;
+pub mod td;
 pub mod xml_entities;
 
 use std::path::Path;

@@ -144,6 +144,19 @@ impl GraphStore for EmbeddedStore {
                 }
                 transaction.commit().map_err(storage)?;
             }
+            Commit::ReplaceGraphs { seed, graphs } => {
+                let mut transaction = self.store.start_transaction().map_err(storage)?;
+                for q in seed.iter().flat_map(|p| p.iter()) {
+                    transaction.insert(q);
+                }
+                for (graph, quads) in graphs {
+                    transaction.clear_graph(*graph).map_err(storage)?;
+                    for q in *quads {
+                        transaction.insert(QuadRef::new(&q.subject, &q.predicate, &q.object, *graph));
+                    }
+                }
+                transaction.commit().map_err(storage)?;
+            }
         }
         self.written();
         Ok(())

@@ -140,4 +140,13 @@ pub enum Commit<'a> {
         /// The graph's new content.
         parts: &'a [&'a [Quad]],
     },
+    /// In one transaction: adds `seed` as it is (whatever graph its quads name), and replaces
+    /// everything in each named graph with its quads (their own graph names ignored). Several
+    /// registry objects (Thing Descriptions) reloaded at once, all or none.
+    ReplaceGraphs {
+        /// Quads added as they are.
+        seed: &'a [&'a [Quad]],
+        /// Each graph and its new content.
+        graphs: &'a [(&'a NamedNode, &'a [Quad])],
+    },
 }
