@@ -40,11 +40,16 @@ pub(crate) struct LoadArgs {
     /// For ONNX files: a sensor kind the input comes from (repeatable), e.g. microphone.
     #[arg(long = "input-sensor")]
     input_sensors: Vec<String>,
+    /// A JSON-LD context as a local file, for documents that use it (repeatable): URL=FILE.
+    /// The W3C WoT TD and Discovery contexts are bundled; nothing is fetched.
+    #[arg(long = "context", value_name = "URL=FILE")]
+    contexts: Vec<super::ContextArg>,
 }
 
 /// Runs `seam load`. Everything is parsed and measured before the store is opened: a bad file
 /// costs no lock and no write.
 pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
+    super::register_contexts(&args.contexts)?;
     let data = DataDir::at(&args.data);
     if let Some(Source::SelocMl) = args.from {
         let [dir] = args.files.as_slice() else {

@@ -42,10 +42,15 @@ pub(crate) struct ServeArgs {
     /// seconds; past it the delivery fails and says what the device last reported.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     delivery_timeout: u64,
+    /// A JSON-LD context as a local file, for documents that use it (repeatable): URL=FILE.
+    /// The W3C WoT TD and Discovery contexts are bundled; nothing is fetched.
+    #[arg(long = "context", value_name = "URL=FILE")]
+    contexts: Vec<super::ContextArg>,
 }
 
 /// Runs `seam serve`.
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    super::register_contexts(&args.contexts)?;
     let coap = match args.coap.as_str() {
         "off" => None,
         addr => Some(

@@ -145,7 +145,13 @@ pub fn parse_document(
     for quad in reader.by_ref() {
         match quad {
             Ok(q) => quads.push(q),
-            Err(e) => return Err(IngestError::Invalid(vec![parse_diagnostic(name, e)])),
+            Err(e) => {
+                let mut diagnostic = parse_diagnostic(name, e);
+                if diagnostic.line.is_none() && matches!(format, RdfFormat::JsonLd { .. }) {
+                    (diagnostic.line, diagnostic.column) = locate_json_ld_error(&text, &diagnostic.message);
+                }
+                return Err(IngestError::Invalid(vec![diagnostic]));
+            }
         }
     }
     let prefixes = reader.prefixes().map(|(p, ns)| (p.to_owned(), ns.to_owned())).collect();
@@ -156,6 +162,29 @@ pub fn parse_document(
         prefixes,
         quads,
     })
+}
+
+/// Where a JSON-LD error is in `text`, when the parser gave no position (its expansion errors
+/// carry none): the first place the text writes, as a JSON string, what the message names: an
+/// IRI (a context that is not bundled), a keyword (`@type`), or a quoted value. `None` when the
+/// message names nothing the text holds.
+fn locate_json_ld_error(text: &str, message: &str) -> (Option<u64>, Option<u64>) {
+    let mut candidates: Vec<String> = Vec::new();
+    for word in message.split_whitespace() {
+        let word = word.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '.' | '(' | ')' | '\'' | '`'));
+        if word.starts_with("http://") || word.starts_with("https://") || word.starts_with('@') {
+            candidates.push(word.trim_matches('"').to_owned());
+        }
+    }
+    candidates.extend(message.split('"').skip(1).step_by(2).map(str::to_owned));
+    for candidate in candidates.iter().filter(|c| !c.is_empty()) {
+        if let Some(at) = text.find(&format!("\"{candidate}\"")) {
+            let line = text[..at].matches('\n').count() as u64 + 1;
+            let column = text[..at].rfind('\n').map_or(at, |n| at - n - 1) as u64 + 1;
+            return (Some(line), Some(column));
+        }
+    }
+    (None, None)
 }
 
 fn parse_diagnostic(file: &str, error: RdfSyntaxError) -> Diagnostic {
@@ -191,20 +220,86 @@ const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Contexts an operator registered (`--context URL=FILE`): for the life of the process, read
+/// from local files when registered, never fetched.
+fn registered_contexts() -> &'static std::sync::RwLock<Vec<(String, String)>> {
+    static REGISTERED: std::sync::OnceLock<std::sync::RwLock<Vec<(String, String)>>> = std::sync::OnceLock::new();
+    REGISTERED.get_or_init(Default::default)
+}
+
+/// Registers the JSON-LD context at `url` as the contents of the local file `path` (a JSON
+/// object with an `@context` member), for every document this process reads afterwards; the
+/// bundled W3C contexts cannot be replaced.
+pub fn register_context(url: &str, path: &Path) -> Result<(), IngestError> {
+    let name = path.display().to_string();
+    let invalid = |line: Option<u64>, column: Option<u64>, message: String| {
+        IngestError::Invalid(vec![Diagnostic {
+            file: name.clone(),
+            line,
+            column,
+            message,
+        }])
+    };
+    let wanted = url.trim_end_matches('/');
+    if oxigraph::model::NamedNode::new(wanted).is_err() {
+        return Err(invalid(
+            None,
+            None,
+            format!("the context URL {url:?} is not an absolute IRI"),
+        ));
+    }
+    if BUNDLED_CONTEXTS.iter().any(|(u, _)| *u == wanted) {
+        return Err(invalid(
+            None,
+            None,
+            format!("{url} is bundled with SEAM and cannot be replaced"),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| invalid(Some(e.line() as u64), Some(e.column() as u64), format!("not JSON: {e}")))?;
+    if value.get("@context").is_none() {
+        return Err(invalid(
+            Some(1),
+            Some(1),
+            "a JSON-LD context document has an \"@context\" member".into(),
+        ));
+    }
+    let mut registered = registered_contexts()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    registered.retain(|(u, _)| u != wanted);
+    registered.push((wanted.to_owned(), text));
+    Ok(())
+}
+
 fn load_bundled_context(url: &str) -> Result<LoadedDocument, Box<dyn std::error::Error + Send + Sync>> {
     let wanted = url.trim_end_matches('/');
-    BUNDLED_CONTEXTS
+    let document = |u: &str, text: &str| LoadedDocument {
+        url: u.to_owned(),
+        content: text.as_bytes().to_vec(),
+        format: RdfFormat::JsonLd {
+            profile: JsonLdProfileSet::empty(),
+        },
+    };
+    if let Some((u, text)) = BUNDLED_CONTEXTS.iter().find(|(u, _)| *u == wanted) {
+        return Ok(document(u, text));
+    }
+    let registered = registered_contexts()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    registered
         .iter()
-        .find(|(u, _)| *u == wanted)
-        .map(|(u, text)| LoadedDocument {
-            url: (*u).to_owned(),
-            content: text.as_bytes().to_vec(),
-            format: RdfFormat::JsonLd {
-                profile: JsonLdProfileSet::empty(),
-            },
-        })
+        .find(|(u, _)| u == wanted)
+        .map(|(u, text)| document(u, text))
         .ok_or_else(|| {
-            format!("JSON-LD context {url} is not bundled with SEAM and remote contexts are not fetched").into()
+            format!(
+                "JSON-LD context {url} is neither bundled with SEAM nor registered (--context URL=FILE); remote contexts are not fetched"
+            )
+            .into()
         })
 }
 
@@ -306,6 +401,32 @@ mod tests {
             .any(|q| q.object.to_string() == "<https://www.w3.org/2022/wot/discovery-ontology#ThingDirectory>"));
     }
 
+    /// JSON-LD's own errors carry no position from the parser: SEAM finds what they name.
+    #[test]
+    fn json_ld_errors_name_their_line_and_column() {
+        let text = "{\n  \"@context\": [\"https://www.w3.org/2022/wot/td/v1.1\",\n    \"https://example.com/unknown\"],\n  \"id\": \"urn:x\"\n}";
+        let err = parse_document(
+            "ctx.jsonld",
+            text.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!((d.line, d.column), (Some(3), Some(5)), "{d}");
+        let text =
+            "{\n  \"@context\": \"https://www.w3.org/2022/wot/td/v1.1\",\n  \"id\": \"urn:x\",\n  \"@type\": 5\n}";
+        let err = parse_document(
+            "type.jsonld",
+            text.into(),
+            format_for_path(Path::new("a.jsonld")).unwrap(),
+            None,
+        )
+        .unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!((d.line, d.column), (Some(4), Some(3)), "{d}");
+    }
+
     #[test]
     fn unknown_remote_context_is_a_clear_error() {
         let err = parse_document(
@@ -315,7 +436,7 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("not bundled"), "{err}");
+        assert!(err.to_string().contains("neither bundled"), "{err}");
     }
 
     #[test]

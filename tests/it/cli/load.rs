@@ -160,3 +160,53 @@ fn an_rdf_xml_entity_bomb_is_refused_and_loads_nothing() {
     // Files are parsed before the store is opened: nothing was written, not even the seed.
     assert!(!store.exists());
 }
+
+/// A TD whose extra context is not bundled is refused at the line of that context, and loads
+/// once the operator gives the context as a local file (`--context URL=FILE`); a context flag
+/// that is not URL=FILE, or that would replace a bundled W3C context, is refused.
+#[test]
+fn a_context_is_given_as_a_local_file_never_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_s = data.to_str().unwrap();
+    let td = write(
+        dir.path(),
+        "pump.td.jsonld",
+        "{\n  \"@context\": [\"https://www.w3.org/2022/wot/td/v1.1\",\n    \"https://example.com/pump/v1\"],\n  \
+         \"id\": \"urn:example:pump\", \"title\": \"Pump\", \"flowRate\": 12,\n  \
+         \"securityDefinitions\": {\"n\": {\"scheme\": \"nosec\"}}, \"security\": \"n\"\n}\n",
+    );
+    let refused = seam(&["load", &td, "--data", data_s]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("pump.td.jsonld:3:5"), "{}", stderr(&refused));
+    let context = write(
+        dir.path(),
+        "pump-context.jsonld",
+        "{\"@context\": {\"pump\": \"https://example.com/pump#\", \"flowRate\": \"pump:flowRate\"}}",
+    );
+    let given = format!("https://example.com/pump/v1={context}");
+    let out = seam(&["load", &td, "--data", data_s, "--context", &given]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let flow = cli_count(&[
+        "query",
+        "SELECT (COUNT(*) AS ?n) WHERE { <urn:example:pump> <https://example.com/pump#flowRate> 12 }",
+        "--data",
+        data_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(flow, 1);
+    let replace = format!("https://www.w3.org/2022/wot/td/v1.1={context}");
+    let out = seam(&["load", &td, "--data", data_s, "--context", &replace]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be replaced"), "{}", stderr(&out));
+    let out = seam(&[
+        "load",
+        &td,
+        "--data",
+        data_s,
+        "--context",
+        "https://example.com/pump/v1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
