@@ -203,8 +203,9 @@ fn parse_diagnostic(file: &str, error: RdfSyntaxError) -> Diagnostic {
     }
 }
 
-/// The JSON-LD contexts SEAM resolves without the network: W3C WoT TD 1.0 and 1.1, and WoT
-/// Discovery (the context of directories' own TDs and of registration information).
+/// The JSON-LD contexts SEAM resolves without the network: W3C WoT TD 1.0 and 1.1, WoT
+/// Discovery (the context of directories' own TDs and of registration information), and SEAM's
+/// own terms for TDs that describe devices.
 const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     (
         "https://www.w3.org/2019/wot/td/v1",
@@ -217,6 +218,10 @@ const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
     (
         "https://www.w3.org/2022/wot/discovery",
         include_str!("../../../ontology/contexts/discovery-core.jsonld"),
+    ),
+    (
+        "https://w3id.org/seam/context/v1",
+        include_str!("../../../ontology/contexts/seam-context-v1.jsonld"),
     ),
 ];
 

@@ -508,3 +508,63 @@ fn the_fleet_matrix_judged_by_groups_equals_judging_every_device() {
         assert_eq!(grouped, one_by_one, "seed {seed}, variants without sensors");
     }
 }
+
+/// A device described by a W3C WoT Thing Description with SEAM's context is a device like one
+/// described in Turtle: the same facts give the same verdicts, model by model, with the same
+/// reasons; and loading the TD again replaces it (its graph), so nothing is counted twice.
+#[test]
+fn a_thing_description_of_a_device_matches_like_the_same_device_in_turtle() {
+    let r = seeded();
+    let td = r#"{
+  "@context": ["https://www.w3.org/2022/wot/td/v1.1", "https://w3id.org/seam/context/v1"],
+  "@type": ["Thing", "Device"],
+  "id": "urn:dev:plant-c:line7-acoustic-01",
+  "title": "Line 7 acoustic monitor",
+  "shortName": "line7-acoustic-01",
+  "board": "cat:arduino-nano-33-ble-sense",
+  "runtime": "cat:tflite-micro-cmsis-nn",
+  "freeRamBytes": 180000,
+  "freeFlashBytes": 700000,
+  "sensors": [{"@type": "Sensor", "sensorKind": "temperature", "sampleRateHz": 10}],
+  "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+  "security": "nosec_sc",
+  "properties": {"level": {"type": "number", "forms": [{"href": "coap://line7.local/level"}]}}
+}"#;
+    let thing = seam_registry::ingest::td::read_thing("line7.td.jsonld", td.into()).unwrap();
+    r.load_things(&[], std::slice::from_ref(&thing)).unwrap();
+    let turtle = "@prefix seam: <https://w3id.org/seam/ontology#> .\n@prefix cat: <https://w3id.org/seam/catalog/> .\n\
+        <urn:dev:plant-c:twin> a seam:Device ; seam:shortName \"twin\" ; seam:board cat:arduino-nano-33-ble-sense ;\n\
+          seam:runtime cat:tflite-micro-cmsis-nn ; seam:freeRamBytes 180000 ; seam:freeFlashBytes 700000 ;\n\
+          seam:hasSensor [ a seam:Sensor ; seam:sensorKind seam:temperature ; seam:sampleRateHz 10.0 ] .\n";
+    r.load(&[parse_document("twin.ttl", turtle.into(), RdfFormat::Turtle, None).unwrap()])
+        .unwrap();
+    let before = r.len().unwrap();
+    r.load_things(&[], std::slice::from_ref(&thing)).unwrap();
+    assert_eq!(r.len().unwrap(), before, "a TD loaded again replaces itself");
+
+    let f = fleet(&r);
+    let opts = MatchOptions::default();
+    let of_td = matching::match_device(&f, "line7-acoustic-01", &opts, true).unwrap();
+    let of_twin = matching::match_device(&f, "twin", &opts, true).unwrap();
+    assert_eq!(of_td.device, "urn:dev:plant-c:line7-acoustic-01");
+    assert!(!of_td.compatible.is_empty());
+    let verdicts = |report: &matching::MatchReport| -> Vec<(String, String)> {
+        let mut list: Vec<(String, String)> = report
+            .compatible
+            .iter()
+            .map(|c| {
+                (
+                    c.model.clone(),
+                    format!("{:?} {} {}", c.via, c.ram_bytes, c.flash_bytes),
+                )
+            })
+            .chain(report.rejected.iter().flatten().map(|x| {
+                let reasons: Vec<String> = x.reasons.iter().map(|r| r.message.clone()).collect();
+                (x.model.clone(), reasons.join("; "))
+            }))
+            .collect();
+        list.sort();
+        list
+    };
+    assert_eq!(verdicts(&of_td), verdicts(&of_twin));
+}
