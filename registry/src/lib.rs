@@ -9,7 +9,8 @@
 //! - [`matching`]: explainable matchmaking over a fleet index keyed by the store's version;
 //! - use cases: [`models`] (a model from its file), [`selection`] (which devices), [`packaging`]
 //!   (compiling for a device, provenance), [`live`] (the LwM2M bridge), [`named`] (the named
-//!   queries), [`client`] (a running service, for the CLI);
+//!   queries), [`client`] (a running service, for the CLI), [`directory`] (the WoT Thing
+//!   Description Directory);
 //! - [`graphql`] and [`http`]: the GraphQL schema and the actix-web service;
 //! - [`app::Application`]: all of it wired, as `seam serve` runs it.
 
@@ -21,6 +22,7 @@ mod cancel;
 pub mod client;
 pub mod data_dir;
 pub mod demo;
+pub mod directory;
 pub mod error;
 pub mod executor;
 pub mod graph;

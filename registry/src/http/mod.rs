@@ -14,6 +14,7 @@ mod page;
 pub mod problem;
 mod rollouts;
 mod sparql;
+mod things;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -143,6 +144,31 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                 web::resource("/ui/{file}")
                     .route(web::get().to(page::asset))
                     .route(web::head().to(page::asset)),
+            )
+            .service(
+                web::resource("/things")
+                    .route(web::get().to(things::list))
+                    .route(web::head().to(things::list))
+                    .route(web::post().to(things::create)),
+            )
+            .service(
+                web::resource("/things/{id:.*}")
+                    .route(web::get().to(things::get))
+                    .route(web::head().to(things::get))
+                    .route(web::put().to(things::put))
+                    .route(web::patch().to(things::patch))
+                    .route(web::delete().to(things::delete)),
+            )
+            .service(
+                web::resource("/search/sparql")
+                    .route(web::get().to(sparql::query_get))
+                    .route(web::head().to(sparql::query_get))
+                    .route(web::post().to(sparql::query_post)),
+            )
+            .service(
+                web::resource("/.well-known/wot")
+                    .route(web::get().to(things::well_known))
+                    .route(web::head().to(things::well_known)),
             )
             .route("/health", web::get().to(health))
             .service(

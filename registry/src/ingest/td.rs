@@ -218,6 +218,26 @@ pub fn schema_violations(td: &Value) -> Result<Vec<SchemaViolation>, IngestError
     Ok(found)
 }
 
+/// Refuses JSON text (the file `name`) that gives a member name twice in one object, at the
+/// second one's position.
+pub fn no_duplicate_names(name: &str, text: &str) -> Result<(), IngestError> {
+    serde_json::from_str::<NoDuplicateNames>(text).map(|_| ()).map_err(|e| {
+        IngestError::Invalid(vec![Diagnostic {
+            file: name.to_owned(),
+            line: Some(e.line() as u64),
+            column: Some(e.column() as u64),
+            message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        }])
+    })
+}
+
+/// Every way `td` breaks the TD JSON Schema or the assertions it cannot state (none: valid).
+pub fn violations(td: &Value) -> Result<Vec<SchemaViolation>, IngestError> {
+    let mut found = schema_violations(td)?;
+    found.extend(assertion_violations(td));
+    Ok(found)
+}
+
 /// Where the member a JSON pointer ends at is written in `text` (1-based line and column): each
 /// key of the pointer looked for after the previous one, array indices skipped (the last key
 /// found stands for them). Good enough to point a person at the place; not a JSON parser.
@@ -283,16 +303,8 @@ pub fn read_thing(name: &str, text: String) -> Result<Thing, IngestError> {
             message: format!("not JSON: {e}"),
         }])
     })?;
-    if let Err(e) = serde_json::from_str::<NoDuplicateNames>(&text) {
-        return Err(IngestError::Invalid(vec![Diagnostic {
-            file: name.to_owned(),
-            line: Some(e.line() as u64),
-            column: Some(e.column() as u64),
-            message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
-        }]));
-    }
-    let mut violations = schema_violations(&value)?;
-    violations.extend(assertion_violations(&value));
+    no_duplicate_names(name, &text)?;
+    let violations = violations(&value)?;
     if !violations.is_empty() {
         return Err(IngestError::Invalid(
             violations

@@ -15,6 +15,7 @@ mod models;
 mod named;
 mod page;
 mod protocol;
+mod things;
 
 fn with_token() -> ServiceConfig {
     ServiceConfig {

@@ -1,0 +1,300 @@
+//! The Thing Description Directory (W3C WoT Discovery): TDs put, read, patched, listed and
+//! deleted as registry objects.
+//!
+//! Each TD is the named graph of its id ([`crate::ingest::td`]). The graph holds the TD's
+//! triples, its registration information (created, modified: WoT Discovery's terms), and the
+//! TD as the directory serves it, enriched with that information and the Discovery context, as
+//! one `rdf:JSON` literal (`seam:thingDescription`): what was put is what is read back, member
+//! for member, whatever its triples are.
+
+use oxigraph::model::{GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
+use oxsdatatypes::DateTime;
+use serde_json::{Map, Value};
+
+use crate::error::IngestError;
+use crate::graph::Registry;
+use crate::ingest::td::{self, SchemaViolation, Thing};
+use crate::store::QuadPattern;
+use crate::vocab::SEAM;
+
+/// The WoT Discovery context, added to every TD the directory serves.
+pub const DISCOVERY_CONTEXT: &str = "https://www.w3.org/2022/wot/discovery";
+
+const RDF_JSON: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON";
+
+/// Why the directory refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The TD breaks the TD JSON Schema or an assertion it cannot state.
+    #[error("the Thing Description is not valid: {}", .0.first().map_or(String::new(), |v| format!("{} ({} at {})", v.message, v.constraint, if v.path.is_empty() { "/" } else { &v.path })))]
+    Invalid(Vec<SchemaViolation>),
+    /// The TD is not JSON, not an object, or its JSON-LD or shapes refuse it.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// No TD has this id.
+    #[error("no Thing Description has the id {0}")]
+    NotFound(String),
+    /// The request is inconsistent (an id in the path and another in the TD, an id on POST).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// A TD put: its id, and whether it was new.
+#[derive(Debug, Clone)]
+pub struct Put {
+    /// The TD's id.
+    pub id: NamedNode,
+    /// Whether no TD had that id before.
+    pub created: bool,
+}
+
+fn seam(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{SEAM}{local}"))
+}
+
+/// The directory over a registry.
+#[derive(Clone)]
+pub struct Directory {
+    registry: Registry,
+}
+
+impl Directory {
+    /// The directory of `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+
+    /// The TD of `id` as stored (enriched), if there is one.
+    pub fn get(&self, id: &str) -> Result<Option<Value>, DirectoryError> {
+        let Ok(iri) = NamedNode::new(id) else {
+            return Ok(None);
+        };
+        let subject = NamedOrBlankNode::from(iri.clone());
+        let graph = GraphName::from(iri);
+        let predicate = seam("thingDescription");
+        let quads = self
+            .registry
+            .quads_for_pattern(QuadPattern {
+                subject: Some(&subject),
+                predicate: Some(&predicate),
+                object: None,
+                graph: Some(&graph),
+            })
+            .map_err(IngestError::from)?;
+        Ok(quads.first().and_then(|q| match &q.object {
+            Term::Literal(l) => serde_json::from_str(l.value()).ok(),
+            _ => None,
+        }))
+    }
+
+    /// Puts the TD `text`: at `path_id` (PUT /things/{id}), or at the id it carries, or, when
+    /// it has none and no id is given, at a new `urn:uuid:` (POST /things, `anonymous`).
+    pub fn put(&self, path_id: Option<&str>, text: &str, anonymous: bool) -> Result<Put, DirectoryError> {
+        td::no_duplicate_names("request body", text)?;
+        let mut value: Value = serde_json::from_str(text).map_err(|e| {
+            IngestError::Invalid(vec![crate::error::Diagnostic {
+                file: "request body".into(),
+                line: Some(e.line() as u64),
+                column: Some(e.column() as u64),
+                message: format!("not JSON: {e}"),
+            }])
+        })?;
+        let Value::Object(object) = &mut value else {
+            return Err(DirectoryError::Conflict("a Thing Description is a JSON object".into()));
+        };
+        match (object.get("id").and_then(Value::as_str), path_id) {
+            (Some(_), None) if anonymous => {
+                return Err(DirectoryError::Conflict(
+                    "this TD has an id: put it with PUT /things/{id} (POST /things is for anonymous TDs)".into(),
+                ))
+            }
+            (Some(own), Some(path)) if own != path => {
+                return Err(DirectoryError::Conflict(format!(
+                    "the TD's id {own} is not the id of the path, {path}"
+                )))
+            }
+            (None, Some(path)) => {
+                object.insert("id".into(), Value::String(path.to_owned()));
+            }
+            (None, None) => {
+                // Anonymous: the id the directory gives it is part of the TD it serves.
+                object.insert("id".into(), Value::String(format!("urn:uuid:{}", uuid::Uuid::new_v4())));
+            }
+            _ => {}
+        }
+        // What the client says of its registration is the directory's to say.
+        object.remove("registration");
+        let violations = td::violations(&value)?;
+        if !violations.is_empty() {
+            return Err(DirectoryError::Invalid(violations));
+        }
+        let previous = match value.get("id").and_then(Value::as_str) {
+            Some(id) => self.get(id)?,
+            None => None,
+        };
+        let now = DateTime::now().to_string();
+        let created = previous
+            .as_ref()
+            .and_then(|p| p.pointer("/registration/created"))
+            .and_then(Value::as_str)
+            .map_or_else(|| now.clone(), str::to_owned);
+        let enriched = enrich(value, &created, &now);
+        let enriched_text = serde_json::to_string(&enriched)
+            .map_err(|e| DirectoryError::Conflict(format!("the TD cannot be written back as JSON: {e}")))?;
+        let mut thing: Thing = td::read_thing("request body", enriched_text.clone())?;
+        thing.document.quads.push(Quad::new(
+            thing.id.clone(),
+            seam("thingDescription"),
+            Literal::new_typed_literal(enriched_text, NamedNode::new_unchecked(RDF_JSON)),
+            GraphName::DefaultGraph,
+        ));
+        self.registry.load_things(&[], std::slice::from_ref(&thing))?;
+        Ok(Put {
+            id: thing.id,
+            created: previous.is_none(),
+        })
+    }
+
+    /// Applies a JSON merge patch (RFC 7396) to the TD of `id`, checks the result like a put,
+    /// and stores it.
+    pub fn patch(&self, id: &str, patch: &Value) -> Result<(), DirectoryError> {
+        let mut current = self.get(id)?.ok_or_else(|| DirectoryError::NotFound(id.to_owned()))?;
+        merge_patch(&mut current, patch);
+        if current.get("id").and_then(Value::as_str) != Some(id) {
+            return Err(DirectoryError::Conflict(
+                "a patch cannot change or remove the TD's id".into(),
+            ));
+        }
+        let text = serde_json::to_string(&strip(current))
+            .map_err(|e| DirectoryError::Conflict(format!("the patched TD cannot be written as JSON: {e}")))?;
+        self.put(Some(id), &text, false).map(|_| ())
+    }
+
+    /// Deletes the TD of `id`: its whole graph, nothing else.
+    pub fn delete(&self, id: &str) -> Result<(), DirectoryError> {
+        if self.get(id)?.is_none() {
+            return Err(DirectoryError::NotFound(id.to_owned()));
+        }
+        let iri = NamedNode::new_unchecked(id);
+        self.registry.replace_graph(&iri, &[])?;
+        Ok(())
+    }
+
+    /// The TDs in id order, `offset` skipped, at most `limit`; and how many there are.
+    pub fn list(&self, offset: usize, limit: usize) -> Result<(Vec<Value>, usize), DirectoryError> {
+        let predicate = seam("thingDescription");
+        let mut all = self
+            .registry
+            .quads_for_pattern(QuadPattern {
+                subject: None,
+                predicate: Some(&predicate),
+                object: None,
+                graph: None,
+            })
+            .map_err(IngestError::from)?;
+        // A TD's own graph only: a copy elsewhere is not a registration.
+        all.retain(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if q.subject.to_string() == g.to_string()));
+        all.sort_by(|a, b| a.subject.to_string().cmp(&b.subject.to_string()));
+        let total = all.len();
+        let page = all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|q| match &q.object {
+                Term::Literal(l) => serde_json::from_str(l.value()).ok(),
+                _ => None,
+            })
+            .collect();
+        Ok((page, total))
+    }
+}
+
+/// `td` with its registration information and the Discovery context.
+fn enrich(mut td: Value, created: &str, modified: &str) -> Value {
+    if let Value::Object(object) = &mut td {
+        let context = object.remove("@context").unwrap_or(Value::Null);
+        let mut contexts = match context {
+            Value::Array(list) => list,
+            Value::Null => Vec::new(),
+            one => vec![one],
+        };
+        if !contexts.iter().any(|c| c.as_str() == Some(DISCOVERY_CONTEXT)) {
+            contexts.push(Value::String(DISCOVERY_CONTEXT.into()));
+        }
+        let mut registration = Map::new();
+        registration.insert("created".into(), Value::String(created.to_owned()));
+        registration.insert("modified".into(), Value::String(modified.to_owned()));
+        let mut enriched = Map::new();
+        enriched.insert("@context".into(), Value::Array(contexts));
+        enriched.extend(std::mem::take(object));
+        enriched.insert("registration".into(), Value::Object(registration));
+        *object = enriched;
+    }
+    td
+}
+
+/// `td` without what the directory added (registration, the Discovery context).
+fn strip(mut td: Value) -> Value {
+    if let Value::Object(object) = &mut td {
+        object.remove("registration");
+        if let Some(Value::Array(contexts)) = object.get_mut("@context") {
+            contexts.retain(|c| c.as_str() != Some(DISCOVERY_CONTEXT));
+        }
+    }
+    td
+}
+
+/// RFC 7396 JSON merge patch, as the RFC states it (section 2).
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(object) = target {
+        for (name, value) in members {
+            if value.is_null() {
+                object.remove(name);
+            } else {
+                merge_patch(object.entry(name.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396_appendix_a() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+        ];
+        for (mut target, patch, expected) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+}

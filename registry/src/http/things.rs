@@ -1,0 +1,259 @@
+//! The Thing Description Directory API (W3C WoT Discovery): `/things` and `/things/{id}`,
+//! `/search/sparql`, and `/.well-known/wot` (the directory's own TD). Writes need the token;
+//! reads are open. An invalid TD is a 400 problem with `validationErrors`, and nothing is stored.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::problem::Problem;
+use super::sparql::{authorize, decode_pairs, media_type, read_body};
+use super::AppState;
+use crate::directory::{Directory, DirectoryError};
+
+const TD_JSON: &str = "application/td+json";
+
+/// Most TDs one listing page holds.
+const MOST_PER_PAGE: usize = 500;
+
+fn problem(e: DirectoryError) -> Problem {
+    match e {
+        DirectoryError::Invalid(violations) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-thing-description",
+            "Invalid Thing Description",
+            DirectoryError::Invalid(violations.clone()).to_string(),
+        )
+        .with(
+            "validationErrors",
+            Value::Array(
+                violations
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "field": if v.path.is_empty() { "/" } else { v.path.as_str() },
+                            "constraint": v.constraint,
+                            "description": v.message,
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        DirectoryError::NotFound(id) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "No such Thing Description",
+            format!("no Thing Description has the id {id}"),
+        ),
+        DirectoryError::Conflict(detail) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-thing-description",
+            "Invalid Thing Description",
+            detail,
+        ),
+        DirectoryError::Ingest(e) => Problem::from(e),
+    }
+}
+
+fn directory(state: &AppState) -> Directory {
+    Directory::new(state.registry.clone())
+}
+
+fn td_body(req: &HttpRequest) -> Result<(), Problem> {
+    match media_type(req.headers()).as_str() {
+        "application/td+json" | "application/json" | "application/ld+json" | "" => Ok(()),
+        other => Err(Problem::unsupported_media_type(
+            "a Thing Description",
+            "application/td+json",
+            other,
+        )),
+    }
+}
+
+/// `POST /things`: an anonymous TD; answers 201 with its new id in `Location`.
+pub(super) async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    td_body(&req)?;
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let dir = directory(&state);
+    let put = web::block(move || dir.put(None, &body, true))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/things/{}", put.id.as_str())))
+        .finish())
+}
+
+/// `PUT /things/{id}`: creates (201) or replaces (204) the TD of `id`.
+pub(super) async fn put(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    td_body(&req)?;
+    let id = path.into_inner();
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let dir = directory(&state);
+    let put = web::block(move || dir.put(Some(&id), &body, false))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    Ok(if put.created {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/things/{}", put.id.as_str())))
+            .finish()
+    } else {
+        HttpResponse::NoContent().finish()
+    })
+}
+
+/// `GET /things/{id}` (and HEAD): the TD as stored, with its registration information.
+pub(super) async fn get(path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let id = path.into_inner();
+    let dir = directory(&state);
+    let wanted = id.clone();
+    let td = web::block(move || dir.get(&wanted))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?
+        .ok_or_else(|| problem(DirectoryError::NotFound(id)))?;
+    Ok(HttpResponse::Ok().content_type(TD_JSON).json(td))
+}
+
+/// `PATCH /things/{id}`: a JSON merge patch (`application/merge-patch+json`); 204.
+pub(super) async fn patch(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    let kind = media_type(req.headers());
+    if kind != "application/merge-patch+json" {
+        return Err(Problem::unsupported_media_type(
+            "PATCH /things/{id}",
+            "application/merge-patch+json",
+            &kind,
+        ));
+    }
+    let body = read_body(payload, state.config.max_body_bytes).await?;
+    let patch: Value = serde_json::from_str(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Malformed JSON",
+            format!("the merge patch is not JSON: {e}"),
+        )
+    })?;
+    let id = path.into_inner();
+    let dir = directory(&state);
+    web::block(move || dir.patch(&id, &patch))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /things/{id}`: the TD and its graph; 204.
+pub(super) async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    authorize(&req, &state)?;
+    let id = path.into_inner();
+    let dir = directory(&state);
+    web::block(move || dir.delete(&id))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /things?offset=&limit=` (and HEAD): the TDs in id order, as a JSON array, with a
+/// `Link` to the next page and the canonical one, and the total in `X-Total-Count`.
+pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let (mut offset, mut limit) = (0usize, 100usize);
+    for (key, value) in decode_pairs(req.query_string())? {
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| Problem::invalid_parameter(format!("{key} {value:?} is not a non-negative integer")))
+        };
+        match key.as_str() {
+            "offset" => offset = number()?,
+            "limit" => limit = number()?.min(MOST_PER_PAGE),
+            "format" if value == "array" => {}
+            other => {
+                return Err(Problem::unknown_parameter(format!(
+                    "unknown parameter {other:?} (offset, limit, format=array)"
+                )))
+            }
+        }
+    }
+    let dir = directory(&state);
+    let (page, total) = web::block(move || dir.list(offset, limit))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    let mut links = vec![format!("</things?offset={offset}&limit={limit}>; rel=\"canonical\"")];
+    if offset + page.len() < total {
+        links.push(format!(
+            "</things?offset={}&limit={limit}>; rel=\"next\"",
+            offset + page.len()
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/ld+json")
+        .insert_header((header::LINK, links.join(", ")))
+        .insert_header(("X-Total-Count", total.to_string()))
+        .json(page))
+}
+
+/// `GET /.well-known/wot`: the directory's own TD (its affordances are this API).
+pub(super) async fn well_known(req: HttpRequest) -> HttpResponse {
+    let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
+    let td = json!({
+        "@context": ["https://www.w3.org/2022/wot/td/v1.1", crate::directory::DISCOVERY_CONTEXT],
+        "@type": "ThingDirectory",
+        "id": "urn:seam:directory",
+        "title": "SEAM Thing Description Directory",
+        "base": base,
+        "securityDefinitions": {
+            "bearer_sc": { "scheme": "bearer", "in": "header", "name": "Authorization" },
+            "nosec_sc": { "scheme": "nosec" }
+        },
+        "security": "nosec_sc",
+        "properties": {
+            "things": {
+                "description": "The TDs of the directory, in id order",
+                "type": "array",
+                "readOnly": true,
+                "uriVariables": { "offset": { "type": "integer", "minimum": 0 }, "limit": { "type": "integer", "minimum": 1 } },
+                "forms": [{ "href": "/things{?offset,limit}", "htv:methodName": "GET", "contentType": "application/ld+json" }]
+            }
+        },
+        "actions": {
+            "createAnonymousThing": { "forms": [{ "href": "/things", "htv:methodName": "POST", "contentType": TD_JSON, "security": "bearer_sc" }] },
+            "retrieveThing": { "uriVariables": { "id": { "type": "string" } }, "safe": true, "idempotent": true,
+                "forms": [{ "href": "/things/{id}", "htv:methodName": "GET", "contentType": TD_JSON }] },
+            "createThing": { "uriVariables": { "id": { "type": "string" } },
+                "forms": [{ "href": "/things/{id}", "htv:methodName": "PUT", "contentType": TD_JSON, "security": "bearer_sc" }] },
+            "updateThing": { "uriVariables": { "id": { "type": "string" } },
+                "forms": [{ "href": "/things/{id}", "htv:methodName": "PATCH", "contentType": "application/merge-patch+json", "security": "bearer_sc" }] },
+            "deleteThing": { "uriVariables": { "id": { "type": "string" } },
+                "forms": [{ "href": "/things/{id}", "htv:methodName": "DELETE", "security": "bearer_sc" }] },
+            "searchSPARQL": { "uriVariables": { "query": { "type": "string" } }, "safe": true, "idempotent": true,
+                "forms": [{ "href": "/search/sparql{?query}", "htv:methodName": "GET", "response": { "contentType": "application/sparql-results+json" } }] }
+        }
+    });
+    HttpResponse::Ok().content_type(TD_JSON).json(td)
+}

@@ -1,0 +1,331 @@
+//! The Thing Description Directory over real HTTP: create, replace, read, patch, list, delete,
+//! with the token for writes, `validationErrors` for invalid TDs, and exact graphs.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::{problem, with_token};
+use crate::helpers::{spawn_app, TestApp as App};
+
+const TD: &str = "application/td+json";
+
+fn lamp(id: &str, title: &str) -> Value {
+    json!({
+        "@context": "https://www.w3.org/2022/wot/td/v1.1",
+        "id": id,
+        "title": title,
+        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+        "security": "nosec_sc",
+        "properties": {"status": {"type": "object",
+            "properties": {"on": {"type": "boolean"}},
+            "forms": [{"href": "https://lamp.example.com/status"}]}}
+    })
+}
+
+fn write(app: &App, method: reqwest::Method, path: &str, body: &Value, token: bool) -> reqwest::blocking::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .header("Content-Type", TD)
+        .body(body.to_string());
+    if token {
+        request = request.bearer_auth("s3cret");
+    }
+    request.send().unwrap()
+}
+
+/// Triples in the named graph of `id`.
+fn in_graph(app: &App, id: &str) -> u64 {
+    let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{id}> {{ ?s ?p ?o }} }}");
+    let body: Value = app
+        .client
+        .get(app.url("/search/sparql"))
+        .query(&[("query", query.as_str())])
+        .header("Accept", "application/sparql-results+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    super::count_json(&body)
+}
+
+#[test]
+fn a_td_is_created_replaced_patched_read_and_deleted_exactly() {
+    let app = spawn_app(with_token());
+    let id = "urn:example:lamp";
+    let r = write(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/things/{id}"),
+        &lamp(id, "Lamp"),
+        true,
+    );
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["location"], format!("/things/{id}"));
+    let triples = in_graph(&app, id);
+    assert!(triples > 10, "{triples}");
+    // The same TD again: replaced, not duplicated (its blank nodes included).
+    let r = write(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/things/{id}"),
+        &lamp(id, "Lamp"),
+        true,
+    );
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(in_graph(&app, id), triples);
+
+    let read = app.client.get(app.url(&format!("/things/{id}"))).send().unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.headers()["content-type"], TD);
+    let served: Value = read.json().unwrap();
+    // What was put, member for member, enriched with the registration and the Discovery context.
+    for (name, value) in lamp(id, "Lamp").as_object().unwrap() {
+        if name != "@context" {
+            assert_eq!(&served[name], value, "{name}");
+        }
+    }
+    assert_eq!(
+        served["@context"],
+        json!([
+            "https://www.w3.org/2022/wot/td/v1.1",
+            "https://www.w3.org/2022/wot/discovery"
+        ])
+    );
+    let created = served["registration"]["created"].as_str().unwrap().to_owned();
+    let head = app.client.head(app.url(&format!("/things/{id}"))).send().unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.bytes().unwrap().is_empty());
+
+    // A merge patch changes the title, keeps the creation date, moves the modification date.
+    let r = app
+        .client
+        .patch(app.url(&format!("/things/{id}")))
+        .bearer_auth("s3cret")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"title": "Lamp 2", "description": "patched"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let served: Value = app
+        .client
+        .get(app.url(&format!("/things/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(served["title"], "Lamp 2");
+    assert_eq!(served["description"], "patched");
+    assert_eq!(served["registration"]["created"], created.as_str());
+    assert_ne!(served["registration"]["modified"], served["registration"]["created"]);
+    // A patch that breaks the TD is refused and changes nothing.
+    let r = app
+        .client
+        .patch(app.url(&format!("/things/{id}")))
+        .bearer_auth("s3cret")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"title": null}"#)
+        .send()
+        .unwrap();
+    let body = problem(r, StatusCode::BAD_REQUEST);
+    assert_eq!(body["validationErrors"][0]["constraint"], "required", "{body}");
+    let served: Value = app
+        .client
+        .get(app.url(&format!("/things/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(served["title"], "Lamp 2");
+
+    let r = app
+        .client
+        .delete(app.url(&format!("/things/{id}")))
+        .bearer_auth("s3cret")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(in_graph(&app, id), 0);
+    problem(
+        app.client.get(app.url(&format!("/things/{id}"))).send().unwrap(),
+        StatusCode::NOT_FOUND,
+    );
+    problem(
+        app.client
+            .delete(app.url(&format!("/things/{id}")))
+            .bearer_auth("s3cret")
+            .send()
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    );
+}
+
+#[test]
+fn anonymous_tds_get_an_id_and_invalid_ones_are_refused_with_their_errors() {
+    let app = spawn_app(with_token());
+    let mut anonymous = lamp("x", "Anonymous lamp");
+    anonymous.as_object_mut().unwrap().remove("id");
+    let r = write(&app, reqwest::Method::POST, "/things", &anonymous, true);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/things/urn:uuid:"), "{location}");
+    let served: Value = app.client.get(app.url(&location)).send().unwrap().json().unwrap();
+    assert_eq!(served["id"].as_str().unwrap(), location.trim_start_matches("/things/"));
+    // POST is for anonymous TDs.
+    problem(
+        write(
+            &app,
+            reqwest::Method::POST,
+            "/things",
+            &lamp("urn:example:x", "X"),
+            true,
+        ),
+        StatusCode::BAD_REQUEST,
+    );
+    // An id in the path and another in the TD.
+    problem(
+        write(
+            &app,
+            reqwest::Method::PUT,
+            "/things/urn:example:a",
+            &lamp("urn:example:b", "B"),
+            true,
+        ),
+        StatusCode::BAD_REQUEST,
+    );
+    // No title, no security, a minimum that is not a number: every error, nothing stored.
+    let bad = json!({
+        "@context": "https://www.w3.org/2022/wot/td/v1.1",
+        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+        "properties": {"level": {"type": "integer", "minimum": "ten", "forms": [{"href": "https://x.example/level"}]}}
+    });
+    let body = problem(
+        write(&app, reqwest::Method::PUT, "/things/urn:example:bad", &bad, true),
+        StatusCode::BAD_REQUEST,
+    );
+    let errors = body["validationErrors"].as_array().unwrap();
+    let fields: Vec<&str> = errors.iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"/properties/level/minimum"), "{body}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["description"].as_str().unwrap().contains("title")),
+        "{body}"
+    );
+    assert_eq!(in_graph(&app, "urn:example:bad"), 0);
+    // Not JSON, not an object, nested beyond reason: refused, and the service lives on.
+    for text in ["{\"title\": ", "[1, 2]", &"[".repeat(100_000)] {
+        let r = app
+            .client
+            .put(app.url("/things/urn:example:broken"))
+            .bearer_auth("s3cret")
+            .header("Content-Type", TD)
+            .body(text.to_owned())
+            .send()
+            .unwrap();
+        problem(r, StatusCode::BAD_REQUEST);
+    }
+    super::health_is_ok(&app);
+}
+
+#[test]
+fn writes_need_the_token_and_reads_do_not() {
+    let app = spawn_app(with_token());
+    let id = "urn:example:guarded";
+    assert_eq!(
+        write(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/things/{id}"),
+            &lamp(id, "G"),
+            true
+        )
+        .status(),
+        StatusCode::CREATED
+    );
+    problem(
+        write(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/things/{id}"),
+            &lamp(id, "Changed"),
+            false,
+        ),
+        StatusCode::UNAUTHORIZED,
+    );
+    problem(
+        write(&app, reqwest::Method::POST, "/things", &lamp(id, "x"), false),
+        StatusCode::UNAUTHORIZED,
+    );
+    problem(
+        app.client.delete(app.url(&format!("/things/{id}"))).send().unwrap(),
+        StatusCode::UNAUTHORIZED,
+    );
+    problem(
+        app.client
+            .patch(app.url(&format!("/things/{id}")))
+            .header("Content-Type", "application/merge-patch+json")
+            .body("{\"title\": \"x\"}")
+            .send()
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+    );
+    let served: Value = app
+        .client
+        .get(app.url(&format!("/things/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(served["title"], "G");
+}
+
+#[test]
+fn the_listing_pages_with_links_and_the_directory_describes_itself() {
+    let app = spawn_app(with_token());
+    for n in 0..3 {
+        let id = format!("urn:example:lamp-{n}");
+        assert_eq!(
+            write(
+                &app,
+                reqwest::Method::PUT,
+                &format!("/things/{id}"),
+                &lamp(&id, "L"),
+                true
+            )
+            .status(),
+            StatusCode::CREATED
+        );
+    }
+    let first = app.client.get(app.url("/things?limit=2")).send().unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["x-total-count"], "3");
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("</things?offset=2&limit=2>; rel=\"next\""), "{link}");
+    let page: Vec<Value> = first.json().unwrap();
+    let ids: Vec<&str> = page.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["urn:example:lamp-0", "urn:example:lamp-1"]);
+    let last = app.client.get(app.url("/things?offset=2&limit=2")).send().unwrap();
+    assert!(!last.headers()["link"].to_str().unwrap().contains("next"));
+    assert_eq!(last.json::<Vec<Value>>().unwrap().len(), 1);
+    problem(
+        app.client.get(app.url("/things?limit=-1")).send().unwrap(),
+        StatusCode::BAD_REQUEST,
+    );
+    problem(
+        app.client.get(app.url("/things?sort=x")).send().unwrap(),
+        StatusCode::BAD_REQUEST,
+    );
+
+    // The directory's own TD is a valid TD by the directory's own checks.
+    let own: Value = app
+        .client
+        .get(app.url("/.well-known/wot"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let violations = seam_registry::ingest::td::violations(&own).unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    assert_eq!(own["@type"], "ThingDirectory");
+}
