@@ -52,16 +52,104 @@ fn seam(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{SEAM}{local}"))
 }
 
+/// What happened to a TD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A TD was created.
+    Created,
+    /// A TD was replaced or patched.
+    Updated,
+    /// A TD was deleted.
+    Deleted,
+}
+
+impl EventKind {
+    /// Its name in WoT Discovery (the SSE event type).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "thing_created",
+            Self::Updated => "thing_updated",
+            Self::Deleted => "thing_deleted",
+        }
+    }
+}
+
+/// One change of the directory, as its event stream tells it.
+#[derive(Debug, Clone)]
+pub struct DirectoryEvent {
+    /// Its number: increasing, the SSE `id` a client resumes after (`Last-Event-ID`).
+    pub number: u64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The TD's id.
+    pub id: String,
+    /// With `diff=true`: the TD created, or the merge patch an update made (none for a delete).
+    pub diff: Option<Value>,
+}
+
+/// How many past events a reconnecting client can resume from.
+const KEPT_EVENTS: usize = 1024;
+
+/// The directory's events: a broadcast for the streams that are open, and the last
+/// [`KEPT_EVENTS`] for those that reconnect.
+pub struct Events {
+    sender: tokio::sync::broadcast::Sender<DirectoryEvent>,
+    kept: std::sync::Mutex<(u64, std::collections::VecDeque<DirectoryEvent>)>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(KEPT_EVENTS).0,
+            kept: std::sync::Mutex::new((0, std::collections::VecDeque::new())),
+        }
+    }
+}
+
+impl Events {
+    fn publish(&self, kind: EventKind, id: &str, diff: Option<Value>) {
+        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.0 += 1;
+        let event = DirectoryEvent {
+            number: kept.0,
+            kind,
+            id: id.to_owned(),
+            diff,
+        };
+        if kept.1.len() == KEPT_EVENTS {
+            kept.1.pop_front();
+        }
+        kept.1.push_back(event.clone());
+        // Sent under the lock: a subscriber that replays then listens sees every event once.
+        let _ = self.sender.send(event);
+    }
+
+    /// The events after `last` that are still kept, and a receiver of the ones to come.
+    pub fn subscribe(
+        &self,
+        last: Option<u64>,
+    ) -> (Vec<DirectoryEvent>, tokio::sync::broadcast::Receiver<DirectoryEvent>) {
+        let kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let receiver = self.sender.subscribe();
+        let replay = match last {
+            Some(last) => kept.1.iter().filter(|e| e.number > last).cloned().collect(),
+            None => Vec::new(),
+        };
+        (replay, receiver)
+    }
+}
+
 /// The directory over a registry.
 #[derive(Clone)]
 pub struct Directory {
     registry: Registry,
+    events: std::sync::Arc<Events>,
 }
 
 impl Directory {
-    /// The directory of `registry`.
-    pub fn new(registry: Registry) -> Self {
-        Self { registry }
+    /// The directory of `registry`, telling `events` what changes.
+    pub fn new(registry: Registry, events: std::sync::Arc<Events>) -> Self {
+        Self { registry, events }
     }
 
     /// The TD of `id` as stored (enriched), if there is one.
@@ -149,6 +237,16 @@ impl Directory {
             GraphName::DefaultGraph,
         ));
         self.registry.load_things(&[], std::slice::from_ref(&thing))?;
+        match &previous {
+            None => self
+                .events
+                .publish(EventKind::Created, thing.id.as_str(), Some(enriched)),
+            Some(before) => {
+                let changes = diff(&strip(before.clone()), &strip(enriched));
+                self.events
+                    .publish(EventKind::Updated, thing.id.as_str(), Some(changes));
+            }
+        }
         Ok(Put {
             id: thing.id,
             created: previous.is_none(),
@@ -177,6 +275,7 @@ impl Directory {
         }
         let iri = NamedNode::new_unchecked(id);
         self.registry.replace_graph(&iri, &[])?;
+        self.events.publish(EventKind::Deleted, id, None);
         Ok(())
     }
 
@@ -244,6 +343,31 @@ fn strip(mut td: Value) -> Value {
     td
 }
 
+/// The merge patch that turns `before` into `after` (RFC 7396: members removed are null).
+fn diff(before: &Value, after: &Value) -> Value {
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = Map::new();
+            for (name, value) in new {
+                match old.get(name) {
+                    Some(previous) if previous == value => {}
+                    Some(previous) if previous.is_object() && value.is_object() => {
+                        patch.insert(name.clone(), diff(previous, value));
+                    }
+                    _ => {
+                        patch.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+            for name in old.keys().filter(|n| !new.contains_key(*n)) {
+                patch.insert(name.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        _ => after.clone(),
+    }
+}
+
 /// RFC 7396 JSON merge patch, as the RFC states it (section 2).
 fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(members) = patch else {
@@ -268,6 +392,20 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_diff_is_the_merge_patch_that_makes_the_change() {
+        let before = json!({"title": "a", "gone": 1, "nested": {"x": 1, "y": 2}, "list": [1]});
+        let after = json!({"title": "b", "nested": {"x": 1, "y": 3}, "list": [1, 2], "new": true});
+        let patch = diff(&before, &after);
+        assert_eq!(
+            patch,
+            json!({"title": "b", "gone": null, "nested": {"y": 3}, "list": [1, 2], "new": true})
+        );
+        let mut patched = before.clone();
+        merge_patch(&mut patched, &patch);
+        assert_eq!(patched, after);
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396_appendix_a() {

@@ -70,6 +70,10 @@ pub(crate) struct AppState {
     pub(crate) data: DataDir,
     pub(crate) config: ServiceConfig,
     pub(crate) graphql: crate::graphql::SeamSchema,
+    /// The Thing Description Directory's events (one stream for every worker).
+    pub(crate) directory_events: std::sync::Arc<crate::directory::Events>,
+    /// Event streams open now, bounded.
+    pub(crate) event_streams: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Binds the service over the registry `fleet` indexes on `addr` (use port 0 for an ephemeral
@@ -88,6 +92,8 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         data,
         config,
         graphql,
+        directory_events: std::sync::Arc::default(),
+        event_streams: std::sync::Arc::default(),
     });
     let mut server = HttpServer::new(move || {
         let body_limit = state.config.max_body_bytes;
@@ -159,6 +165,8 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     .route(web::patch().to(things::patch))
                     .route(web::delete().to(things::delete)),
             )
+            .route("/events", web::get().to(things::events))
+            .route("/events/{kind}", web::get().to(things::events))
             .service(
                 web::resource("/search/sparql")
                     .route(web::get().to(sparql::query_get))

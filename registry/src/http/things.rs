@@ -57,7 +57,114 @@ fn problem(e: DirectoryError) -> Problem {
 }
 
 fn directory(state: &AppState) -> Directory {
-    Directory::new(state.registry.clone())
+    Directory::new(state.registry.clone(), state.directory_events.clone())
+}
+
+/// Most event streams open at once: each holds a connection and a receiver; a flood of
+/// subscribers gets 503s, not the memory.
+const MOST_EVENT_STREAMS: usize = 256;
+
+/// One event in the SSE format.
+fn sse(event: &crate::directory::DirectoryEvent, with_diff: bool) -> actix_web::web::Bytes {
+    let mut data = serde_json::Map::new();
+    data.insert("id".into(), Value::String(event.id.clone()));
+    if with_diff {
+        if let Some(Value::Object(diff)) = &event.diff {
+            for (k, v) in diff {
+                if k != "id" {
+                    data.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    actix_web::web::Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        event.number,
+        event.kind.as_str(),
+        Value::Object(data)
+    ))
+}
+
+/// Counts an open event stream; uncounted when the stream is dropped (the client went away).
+struct StreamSlot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `GET /events` and `GET /events/{thing_created|thing_updated|thing_deleted}`: Server-Sent
+/// Events, `?diff=true` for the TD created or the merge patch of an update, `Last-Event-ID` to
+/// resume (from the last 1,024 events).
+pub(super) async fn events(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    use std::sync::atomic::Ordering;
+    let kind = req.match_info().get("kind").map(str::to_owned);
+    if let Some(k) = &kind {
+        if !["thing_created", "thing_updated", "thing_deleted"].contains(&k.as_str()) {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No such event type",
+                format!("{k} is not an event type (thing_created, thing_updated, thing_deleted)"),
+            ));
+        }
+    }
+    let mut with_diff = false;
+    for (key, value) in decode_pairs(req.query_string())? {
+        match (key.as_str(), value.as_str()) {
+            ("diff", "true") => with_diff = true,
+            ("diff", "false") => with_diff = false,
+            _ => {
+                return Err(Problem::unknown_parameter(format!(
+                    "unknown parameter {key}={value:?} (diff=true|false)"
+                )))
+            }
+        }
+    }
+    let last = match req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            Problem::invalid_parameter(format!("Last-Event-ID {v:?} is not an event number of this directory"))
+        })?),
+        None => None,
+    };
+    if state.event_streams.fetch_add(1, Ordering::SeqCst) >= MOST_EVENT_STREAMS {
+        state.event_streams.fetch_sub(1, Ordering::SeqCst);
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Too many event streams",
+            format!("{MOST_EVENT_STREAMS} event streams are open; try again later"),
+        ));
+    }
+    let slot = StreamSlot(state.event_streams.clone());
+    let (replay, receiver) = state.directory_events.subscribe(last);
+    let wanted = move |e: &crate::directory::DirectoryEvent| kind.as_deref().is_none_or(|k| k == e.kind.as_str());
+    let replayed: Vec<actix_web::web::Bytes> = replay.iter().filter(|e| wanted(e)).map(|e| sse(e, with_diff)).collect();
+    let live = async_graphql::futures_util::stream::unfold((receiver, slot), move |(mut receiver, slot)| {
+        let wanted = wanted.clone();
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(e) if wanted(&e) => {
+                        return Some((Ok::<_, actix_web::Error>(sse(&e, with_diff)), (receiver, slot)))
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    // A comment first, so that a client knows the stream is open before any event.
+    let opening = async_graphql::futures_util::stream::iter(
+        std::iter::once(actix_web::web::Bytes::from_static(b": SEAM directory events\n\n"))
+            .chain(replayed)
+            .map(Ok::<_, actix_web::Error>),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(async_graphql::futures_util::StreamExt::chain(opening, live)))
 }
 
 fn td_body(req: &HttpRequest) -> Result<(), Problem> {

@@ -329,3 +329,89 @@ fn the_listing_pages_with_links_and_the_directory_describes_itself() {
     assert!(violations.is_empty(), "{violations:?}");
     assert_eq!(own["@type"], "ThingDirectory");
 }
+
+/// Reads Server-Sent Events from `response` until `n` events have come (comments skipped):
+/// (id, event type, data).
+fn read_events(response: reqwest::blocking::Response, n: usize) -> Vec<(u64, String, Value)> {
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(response).lines();
+    let mut events = Vec::new();
+    let (mut id, mut kind, mut data) = (0, String::new(), Value::Null);
+    while events.len() < n {
+        let line = lines.next().expect("the stream ended").unwrap();
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = v.parse().unwrap();
+        } else if let Some(v) = line.strip_prefix("event: ") {
+            kind = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            data = serde_json::from_str(v).unwrap();
+        } else if line.is_empty() && !kind.is_empty() {
+            events.push((id, std::mem::take(&mut kind), std::mem::take(&mut data)));
+        }
+    }
+    events
+}
+
+#[test]
+fn subscribers_see_created_updated_and_deleted_in_order_and_can_resume() {
+    let app = spawn_app(with_token());
+    let all = app.client.get(app.url("/events?diff=true")).send().unwrap();
+    assert_eq!(all.status(), StatusCode::OK);
+    assert_eq!(all.headers()["content-type"], "text/event-stream");
+    let deletions = app.client.get(app.url("/events/thing_deleted")).send().unwrap();
+    let id = "urn:example:evented";
+    write(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/things/{id}"),
+        &lamp(id, "One"),
+        true,
+    );
+    write(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/things/{id}"),
+        &lamp(id, "Two"),
+        true,
+    );
+    app.client
+        .delete(app.url(&format!("/things/{id}")))
+        .bearer_auth("s3cret")
+        .send()
+        .unwrap();
+    let events = read_events(all, 3);
+    let kinds: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(kinds, ["thing_created", "thing_updated", "thing_deleted"]);
+    assert!(events.iter().all(|e| e.2["id"] == id));
+    assert_eq!(events[0].2["title"], "One", "the created TD with diff=true");
+    // The update's diff is what changed (and the modification date), not the whole TD.
+    assert_eq!(events[1].2["title"], "Two");
+    assert!(events[1].2.get("securityDefinitions").is_none(), "{}", events[1].2);
+    let numbers: Vec<u64> = events.iter().map(|e| e.0).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    let only = read_events(deletions, 1);
+    assert_eq!(only[0].1, "thing_deleted");
+    assert_eq!(only[0].2, json!({"id": id}));
+    // A client that saw the first event resumes after it.
+    let resumed = app
+        .client
+        .get(app.url("/events"))
+        .header("Last-Event-ID", numbers[0].to_string())
+        .send()
+        .unwrap();
+    let replayed = read_events(resumed, 2);
+    assert_eq!(replayed.iter().map(|e| e.0).collect::<Vec<_>>(), numbers[1..]);
+    assert_eq!(replayed[0].2, json!({"id": id}), "without diff=true, only the id");
+    problem(
+        app.client.get(app.url("/events/thing_exploded")).send().unwrap(),
+        StatusCode::NOT_FOUND,
+    );
+    problem(
+        app.client
+            .get(app.url("/events"))
+            .header("Last-Event-ID", "yesterday")
+            .send()
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    );
+}
