@@ -293,7 +293,7 @@ impl Directory {
             .map_err(IngestError::from)?;
         // A TD's own graph only: a copy elsewhere is not a registration.
         all.retain(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if q.subject.to_string() == g.to_string()));
-        all.sort_by(|a, b| a.subject.to_string().cmp(&b.subject.to_string()));
+        all.sort_by_cached_key(|q| q.subject.to_string());
         let total = all.len();
         let page = all
             .iter()
