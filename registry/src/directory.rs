@@ -152,8 +152,27 @@ impl Directory {
         Self { registry, events }
     }
 
-    /// The TD of `id` as stored (enriched), if there is one.
+    /// The TD of `id` as stored (enriched), if there is one and it has not expired (an expired
+    /// one is purged on the way).
     pub fn get(&self, id: &str) -> Result<Option<Value>, DirectoryError> {
+        let Some(td) = self.stored(id)? else {
+            return Ok(None);
+        };
+        if expired(&td) {
+            self.purge(id)?;
+            return Ok(None);
+        }
+        Ok(Some(td))
+    }
+
+    fn purge(&self, id: &str) -> Result<(), DirectoryError> {
+        self.registry.replace_graph(&NamedNode::new_unchecked(id), &[])?;
+        self.events.publish(EventKind::Deleted, id, None);
+        Ok(())
+    }
+
+    /// The TD of `id` as stored, expired or not.
+    fn stored(&self, id: &str) -> Result<Option<Value>, DirectoryError> {
         let Ok(iri) = NamedNode::new(id) else {
             return Ok(None);
         };
@@ -210,8 +229,13 @@ impl Directory {
             }
             _ => {}
         }
-        // What the client says of its registration is the directory's to say.
-        object.remove("registration");
+        // What the client says of its registration is the directory's to say, but for how long
+        // it should stay: `ttl` (seconds from now) or `expires` (a date-time).
+        let lifetime = object
+            .remove("registration")
+            .map(|r| requested_expiry(&r))
+            .transpose()?
+            .flatten();
         let violations = td::violations(&value)?;
         if !violations.is_empty() {
             return Err(DirectoryError::Invalid(violations));
@@ -220,13 +244,36 @@ impl Directory {
             Some(id) => self.get(id)?,
             None => None,
         };
+        let now_time = DateTime::now();
+        if let Some(Lifetime::Until(at)) = lifetime {
+            if at <= now_time {
+                return Err(DirectoryError::Conflict(format!(
+                    "registration.expires {at} is already past"
+                )));
+            }
+        }
         let now = DateTime::now().to_string();
         let created = previous
             .as_ref()
             .and_then(|p| p.pointer("/registration/created"))
             .and_then(Value::as_str)
             .map_or_else(|| now.clone(), str::to_owned);
-        let enriched = enrich(value, &created, &now);
+        let expires = match lifetime {
+            Some(Lifetime::Ttl(seconds)) => Some(
+                DateTime::now()
+                    .checked_add_day_time_duration(oxsdatatypes::DayTimeDuration::new(seconds))
+                    .ok_or_else(|| DirectoryError::Conflict(format!("registration.ttl {seconds} is out of range")))?,
+            ),
+            Some(Lifetime::Until(at)) => Some(at),
+            None => None,
+        };
+        let mut enriched = enrich(value, &created, &now);
+        if let (Some(expires), Some(registration)) = (expires, enriched.get_mut("registration")) {
+            registration["expires"] = Value::String(expires.to_string());
+            if let Some(Lifetime::Ttl(seconds)) = lifetime {
+                registration["ttl"] = Value::from(seconds);
+            }
+        }
         let enriched_text = serde_json::to_string(&enriched)
             .map_err(|e| DirectoryError::Conflict(format!("the TD cannot be written back as JSON: {e}")))?;
         let mut thing: Thing = td::read_thing("request body", enriched_text.clone())?;
@@ -294,18 +341,64 @@ impl Directory {
         // A TD's own graph only: a copy elsewhere is not a registration.
         all.retain(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if q.subject.to_string() == g.to_string()));
         all.sort_by_cached_key(|q| q.subject.to_string());
-        let total = all.len();
-        let page = all
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .filter_map(|q| match &q.object {
-                Term::Literal(l) => serde_json::from_str(l.value()).ok(),
-                _ => None,
-            })
-            .collect();
+        let mut live: Vec<Value> = Vec::with_capacity(all.len());
+        for q in &all {
+            let Term::Literal(l) = &q.object else { continue };
+            let Ok(td) = serde_json::from_str::<Value>(l.value()) else {
+                continue;
+            };
+            if expired(&td) {
+                if let GraphName::NamedNode(g) = &q.graph_name {
+                    self.purge(g.as_str())?;
+                }
+                continue;
+            }
+            live.push(td);
+        }
+        let total = live.len();
+        let page = live.into_iter().skip(offset).take(limit).collect();
         Ok((page, total))
     }
+}
+
+/// How long a client asks its TD to stay.
+#[derive(Debug, Clone, Copy)]
+enum Lifetime {
+    /// Seconds from its registration.
+    Ttl(u32),
+    /// Until then.
+    Until(DateTime),
+}
+
+/// The lifetime a client's `registration` asks for: `ttl` in seconds (an unsigned 32-bit
+/// integer, as WoT Discovery types it) or `expires`, a date-time; `ttl` wins when both are given.
+fn requested_expiry(registration: &Value) -> Result<Option<Lifetime>, DirectoryError> {
+    if let Some(ttl) = registration.get("ttl") {
+        let seconds = ttl.as_u64().and_then(|s| u32::try_from(s).ok()).ok_or_else(|| {
+            DirectoryError::Conflict(format!(
+                "registration.ttl {ttl} is not a number of seconds (0 to 4294967295)"
+            ))
+        })?;
+        return Ok(Some(Lifetime::Ttl(seconds)));
+    }
+    if let Some(expires) = registration.get("expires") {
+        let at = expires
+            .as_str()
+            .and_then(|s| s.parse::<DateTime>().ok())
+            .ok_or_else(|| {
+                DirectoryError::Conflict(format!("registration.expires {expires} is not an xsd:dateTime"))
+            })?;
+        return Ok(Some(Lifetime::Until(at)));
+    }
+    Ok(None)
+}
+
+/// Whether a stored TD's registration has expired.
+fn expired(td: &Value) -> bool {
+    td.pointer("/registration/expires")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<DateTime>().ok())
+        .is_some_and(|at| at <= DateTime::now())
 }
 
 /// `td` with its registration information and the Discovery context.

@@ -415,3 +415,55 @@ fn subscribers_see_created_updated_and_deleted_in_order_and_can_resume() {
         StatusCode::BAD_REQUEST,
     );
 }
+
+/// A TD registered with a lifetime (`registration.ttl`, seconds) carries its expiry, is served
+/// until then, and is gone after it (from reads, listings and its graph), with a deletion
+/// event; a lifetime that is not one is refused.
+#[test]
+fn a_td_with_a_time_to_live_expires_and_is_purged() {
+    let app = spawn_app(with_token());
+    let id = "urn:example:brief";
+    let mut td = lamp(id, "Brief");
+    td["registration"] = json!({"ttl": 1, "created": "1999-01-01T00:00:00Z"});
+    assert_eq!(
+        write(&app, reqwest::Method::PUT, &format!("/things/{id}"), &td, true).status(),
+        StatusCode::CREATED
+    );
+    let served: Value = app
+        .client
+        .get(app.url(&format!("/things/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(served["registration"]["ttl"], 1);
+    assert!(served["registration"]["expires"].is_string(), "{served}");
+    assert_ne!(
+        served["registration"]["created"], "1999-01-01T00:00:00Z",
+        "the directory says when"
+    );
+    let events = app.client.get(app.url("/events/thing_deleted")).send().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let listed: Vec<Value> = app.client.get(app.url("/things")).send().unwrap().json().unwrap();
+    assert!(listed.iter().all(|t| t["id"] != id), "{listed:?}");
+    problem(
+        app.client.get(app.url(&format!("/things/{id}"))).send().unwrap(),
+        StatusCode::NOT_FOUND,
+    );
+    assert_eq!(in_graph(&app, id), 0);
+    assert_eq!(read_events(events, 1)[0].2, json!({"id": id}));
+
+    for registration in [
+        json!({"ttl": "soon"}),
+        json!({"ttl": -5}),
+        json!({"expires": "2001-01-01T00:00:00Z"}),
+        json!({"expires": "tomorrow"}),
+    ] {
+        let mut td = lamp(id, "Bad lifetime");
+        td["registration"] = registration.clone();
+        problem(
+            write(&app, reqwest::Method::PUT, &format!("/things/{id}"), &td, true),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+}
