@@ -21,6 +21,7 @@ mod query;
 mod rollouts;
 mod rows;
 mod scalars;
+mod things;
 mod types;
 
 use async_graphql::{Error, ErrorExtensions, Schema};
@@ -53,7 +54,7 @@ pub struct GetRequest;
 
 /// Mutations (they require the write token): registrations, and starting rollouts.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct MutationRoot(RegistrationMutation, RolloutMutation);
+pub struct MutationRoot(RegistrationMutation, RolloutMutation, things::ThingMutation);
 
 /// Refuses a mutation that came by GET or without the write token.
 fn require_token(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {

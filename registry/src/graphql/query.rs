@@ -23,7 +23,12 @@ use crate::vocab::expand;
 
 /// Queries.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, MatchingQuery, super::rollouts::RolloutQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    MatchingQuery,
+    super::rollouts::RolloutQuery,
+    super::things::ThingQuery,
+);
 
 /// What a fleet summary costs against the complexity limit (20,000): it reads every device, so
 /// a request may alias it a few dozen times, not thousands.

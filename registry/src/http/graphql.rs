@@ -119,7 +119,7 @@ async fn execute(
         TokenStatus::Missing | TokenStatus::NotConfigured => false,
         TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
     };
-    let request = crate::graphql::prepare(request, &state.registry, authorized);
+    let request = crate::graphql::prepare(request, &state.registry, authorized).data(state.directory_events.clone());
     let response = state.graphql.execute(request).await;
     Ok(HttpResponse::Ok().content_type("application/json").json(response))
 }
@@ -173,6 +173,7 @@ pub(super) async fn ws(
         registry: state.registry.clone(),
         token: state.config.token.clone(),
         by_header,
+        directory_events: state.directory_events.clone(),
     };
     actix_web::rt::spawn(connection.serve(protocol, session, messages));
     Ok(response)
@@ -184,6 +185,7 @@ struct Connection {
     registry: crate::graph::Registry,
     token: Option<String>,
     by_header: bool,
+    directory_events: std::sync::Arc<crate::directory::Events>,
 }
 
 impl Connection {
@@ -205,6 +207,7 @@ impl Connection {
             registry,
             token,
             by_header,
+            directory_events,
         } = self;
         let mut graphql = WebSocket::new(schema, input, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
@@ -230,6 +233,7 @@ impl Connection {
                 data.insert(boards);
                 data.insert(sensors);
                 data.insert(artifacts);
+                data.insert(directory_events);
                 Ok(data)
             })
             .boxed();

@@ -467,3 +467,59 @@ fn a_td_with_a_time_to_live_expires_and_is_purged() {
         );
     }
 }
+
+/// GraphQL's `putThing` checks a TD as `PUT /things/{id}` does, with the same
+/// `validationErrors`; what it puts is the directory's (read back by `thing` and over HTTP, told
+/// to the event stream).
+#[test]
+fn graphql_puts_things_with_the_same_checks() {
+    let app = spawn_app(with_token());
+    let gql = |query: &str, variables: Value, token: bool| -> Value {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if token {
+            request = request.bearer_auth("s3cret");
+        }
+        request.send().unwrap().json().unwrap()
+    };
+    let events = app.client.get(app.url("/events")).send().unwrap();
+    let put = "mutation($td: String!) { putThing(td: $td) { id created } }";
+    let id = "urn:example:graphql-lamp";
+    let td = lamp(id, "Over GraphQL").to_string();
+    let first = gql(put, json!({"td": td}), true);
+    assert_eq!(first["data"]["putThing"], json!({"id": id, "created": true}), "{first}");
+    let again = gql(put, json!({"td": td}), true);
+    assert_eq!(again["data"]["putThing"]["created"], false, "{again}");
+    let anonymous = gql(put, json!({"td": lamp("x", "x").to_string()}), false);
+    assert!(anonymous["data"].is_null(), "{anonymous}");
+    let mut bad = lamp(id, "x");
+    bad.as_object_mut().unwrap().remove("title");
+    let refused = gql(put, json!({"td": bad.to_string()}), true);
+    let error = &refused["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(
+        error["extensions"]["validationErrors"][0]["constraint"], "required",
+        "{refused}"
+    );
+    let read = gql("query($id: String!) { thing(id: $id) }", json!({"id": id}), false);
+    let served: Value = serde_json::from_str(read["data"]["thing"].as_str().unwrap()).unwrap();
+    assert_eq!(served["title"], "Over GraphQL");
+    let over_http: Value = app
+        .client
+        .get(app.url(&format!("/things/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(over_http, served);
+    let deleted = gql(
+        "mutation($id: String!) { deleteThing(id: $id) }",
+        json!({"id": id}),
+        true,
+    );
+    assert_eq!(deleted["data"]["deleteThing"], true, "{deleted}");
+    let kinds: Vec<String> = read_events(events, 3).into_iter().map(|e| e.1).collect();
+    assert_eq!(kinds, ["thing_created", "thing_updated", "thing_deleted"]);
+}
