@@ -7,8 +7,10 @@
 //! - `lwm2m-register`, `lwm2m-throughput`: see [`lwm2m`].
 //! - `analyze`: see [`bridge`].
 //! - `page`: the web page at fleet scale in headless Chromium, see [`page`].
+//! - `directory`: the Thing Description Directory under load, see [`directory`].
 
 mod bridge;
+mod directory;
 mod lwm2m;
 mod matching;
 mod page;
@@ -55,6 +57,18 @@ enum Cmd {
         /// Loads per view (medians and p95 are reported).
         #[arg(long, default_value_t = 9)]
         runs: usize,
+    },
+    /// The Thing Description Directory: TDs registered per second over HTTP, and search.
+    Directory {
+        /// TDs.
+        #[arg(long, default_value_t = 1000)]
+        tds: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Searches (p50 and p95 reported).
+        #[arg(long, default_value_t = 50)]
+        searches: usize,
     },
     /// Bulk-load throughput of `seam load` vs Oxigraph's bulk loader.
     Load {
@@ -193,6 +207,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Rollout { devices, concurrency } => rollout::run(devices, concurrency)?,
         Cmd::Page { devices, models, runs } => page::run(devices, models, runs.max(1))?,
+        Cmd::Directory { tds, clients, searches } => directory::run(tds, clients, searches)?,
         Cmd::ReferenceModels { dir, seed } => {
             use seam_registry::bridge::onnx_build;
             std::fs::create_dir_all(&dir)?;
