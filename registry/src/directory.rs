@@ -283,7 +283,7 @@ impl Directory {
             Literal::new_typed_literal(enriched_text, NamedNode::new_unchecked(RDF_JSON)),
             GraphName::DefaultGraph,
         ));
-        self.registry.load_things(&[], std::slice::from_ref(&thing))?;
+        self.registry.put_things(&[], std::slice::from_ref(&thing))?;
         match &previous {
             None => self
                 .events

@@ -238,6 +238,25 @@ impl Registry {
         docs: &[Document],
         things: &[crate::ingest::td::Thing],
     ) -> Result<(LoadReport, bool), IngestError> {
+        let (quads_read, seeded) = self.put_things(docs, things)?;
+        Ok((
+            LoadReport {
+                documents: docs.len() + things.len(),
+                quads_read,
+                store_size: self.len()?,
+            },
+            seeded,
+        ))
+    }
+
+    /// [`Self::load_things`] without counting the store afterwards (a count reads every quad:
+    /// a directory that counted after each registration would slow down as it grows). Returns
+    /// the quads read and whether the store was seeded.
+    pub fn put_things(
+        &self,
+        docs: &[Document],
+        things: &[crate::ingest::td::Thing],
+    ) -> Result<(usize, bool), IngestError> {
         let _writer = self.write_lock();
         let seed = if self.is_empty()? {
             bundled_documents()?
@@ -267,14 +286,7 @@ impl Registry {
             .chain(things.iter().map(|t| &t.document))
             .map(|d| d.quads.len())
             .sum();
-        Ok((
-            LoadReport {
-                documents: docs.len() + things.len(),
-                quads_read,
-                store_size: self.len()?,
-            },
-            !seed.is_empty(),
-        ))
+        Ok((quads_read, !seed.is_empty()))
     }
 
     /// Like [`Self::replace_graph`], but an empty store first gets the ontology and the example

@@ -238,6 +238,10 @@ pub struct JsonLdExpansionConverter {
     base_url: Option<Iri<String>>,
     context_processor: JsonLdContextProcessor,
     root_context: Arc<JsonLdContext>,
+    /// SEAM patch: the index key of a property-valued index container (and its type mapping),
+    /// per active context and property: computing it processes the container term's scoped
+    /// context, which every member of the container would otherwise repeat.
+    index_keys: Vec<(Arc<JsonLdContext>, String, Option<(String, Option<String>)>)>,
 }
 
 #[expect(clippy::expect_used)]
@@ -271,6 +275,7 @@ impl JsonLdExpansionConverter {
                 load_document_callback: None,
             },
             root_context,
+            index_keys: Vec::new(),
         }
     }
 
@@ -2271,27 +2276,46 @@ impl JsonLdExpansionConverter {
                             // The key is expanded here, to an absolute IRI, which the
                             // element's context leaves as it is.
                             active_property.as_ref().and_then(|p| {
-                                let term_context = self
-                                    .new_scoped_context(&active_context, p, true, true, errors)
-                                    .map_or_else(|| Arc::clone(&active_context), Arc::new);
-                                let index_key = term_context
-                                    .term_definitions
-                                    .get(p)
-                                    .and_then(|d| d.index_mapping.clone())?;
-                                let coerced = term_context
-                                    .term_definitions
-                                    .get(&index_key)
-                                    .and_then(|d| d.type_mapping.as_deref());
-                                match coerced {
+                                let cached = self
+                                    .index_keys
+                                    .iter()
+                                    .find(|(c, q, _)| Arc::ptr_eq(c, &active_context) && q == p)
+                                    .map(|(_, _, k)| k.clone());
+                                let found = match cached {
+                                    Some(found) => found,
                                     None => {
-                                        let expanded_key = self
-                                            .expand_iri(&term_context, index_key.as_str().into(), false, true)
-                                            .map_or(index_key.clone(), |iri| iri.into_owned());
-                                        Some((
-                                            expanded_key,
-                                            JsonEvent::String(key.clone().into_owned().into()),
-                                        ))
+                                        let term_context = self
+                                            .new_scoped_context(&active_context, p, true, true, errors)
+                                            .map_or_else(|| Arc::clone(&active_context), Arc::new);
+                                        let found = term_context
+                                            .term_definitions
+                                            .get(p)
+                                            .and_then(|d| d.index_mapping.clone())
+                                            .map(|index_key| {
+                                                let coerced = term_context
+                                                    .term_definitions
+                                                    .get(&index_key)
+                                                    .and_then(|d| d.type_mapping.clone());
+                                                let expanded = match coerced {
+                                                    None => self
+                                                        .expand_iri(&term_context, index_key.as_str().into(), false, true)
+                                                        .map_or(index_key.clone(), |iri| iri.into_owned()),
+                                                    Some(_) => index_key.clone(),
+                                                };
+                                                (expanded, coerced)
+                                            });
+                                        // The context is kept alive by the cache: its address
+                                        // cannot be reused by another while it is there.
+                                        self.index_keys.push((Arc::clone(&active_context), p.clone(), found.clone()));
+                                        found
                                     }
+                                };
+                                let (index_key, coerced) = found?;
+                                match coerced.as_deref() {
+                                    None => Some((
+                                        index_key,
+                                        JsonEvent::String(key.clone().into_owned().into()),
+                                    )),
                                     // A value the index key makes an IRI: its triple exists only
                                     // when the index is an absolute IRI (a relative one, without
                                     // a base, is dropped, as jsonld.js does: TDs'
@@ -2299,13 +2323,13 @@ impl JsonLdExpansionConverter {
                                     // unpatched behaviour.
                                     Some("@id" | "@vocab")
                                         if self
-                                            .expand_iri(&term_context, key.as_ref().into(), true, false)
+                                            .expand_iri(&active_context, key.as_ref().into(), true, false)
                                             .is_none_or(|iri| Iri::parse(iri.as_ref()).is_err()) =>
                                     {
                                         None
                                     }
                                     Some(_) => Some((
-                                        index_key.clone(),
+                                        index_key,
                                         JsonEvent::String(key.clone().into_owned().into()),
                                     )),
                                 }
