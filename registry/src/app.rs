@@ -163,6 +163,27 @@ impl Application {
         let rollouts = crate::rollout::Rollouts::start(registry.clone(), fleet.clone(), bridge.clone(), data.clone())
             .map_err(AppError::Rollouts)?;
         service.rollouts = Some(rollouts.clone());
+        // Expired registrations go even when nobody reads the directory (a SPARQL search must
+        // not find them): a sweep every half minute, telling the same event stream.
+        let directory_events = std::sync::Arc::new(crate::directory::Events::default());
+        service.directory_events = Some(directory_events.clone());
+        let directory = crate::directory::Directory::new(registry.clone(), directory_events);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(DIRECTORY_SWEEP);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let sweep = directory.clone();
+                match tokio::task::spawn_blocking(move || sweep.purge_expired()).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(target: "seam", purged = n, "expired Thing Descriptions purged"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(target: "seam", error = %e, "the purge of expired Thing Descriptions failed")
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
         let (http, http_addr) = http::bind(fleet.clone(), service, &settings.http).map_err(|e| AppError::Bind {
             addr: settings.http.clone(),
             message: e.to_string(),
@@ -261,6 +282,9 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
         })
     }
 }
+
+/// How often expired Thing Descriptions are purged.
+pub const DIRECTORY_SWEEP: Duration = Duration::from_secs(30);
 
 /// How long the runtime waits, after the service stopped, for deliveries still waiting on
 /// devices and the LwM2M sockets to end.

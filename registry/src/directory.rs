@@ -97,6 +97,14 @@ pub struct Events {
     kept: std::sync::Mutex<(u64, std::collections::VecDeque<DirectoryEvent>)>,
 }
 
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("subscribers", &self.sender.receiver_count())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Events {
     fn default() -> Self {
         Self {
@@ -324,6 +332,27 @@ impl Directory {
         self.registry.replace_graph(&iri, &[])?;
         self.events.publish(EventKind::Deleted, id, None);
         Ok(())
+    }
+
+    /// Purges every expired TD; answers how many there were.
+    pub fn purge_expired(&self) -> Result<usize, DirectoryError> {
+        let before = self.stored_count()?;
+        let (_, live) = self.list(0, 0)?;
+        Ok(before.saturating_sub(live))
+    }
+
+    fn stored_count(&self) -> Result<usize, DirectoryError> {
+        let predicate = seam("thingDescription");
+        Ok(self
+            .registry
+            .quads_for_pattern(QuadPattern {
+                subject: None,
+                predicate: Some(&predicate),
+                object: None,
+                graph: None,
+            })
+            .map_err(IngestError::from)?
+            .len())
     }
 
     /// The TDs in id order, `offset` skipped, at most `limit`; and how many there are.

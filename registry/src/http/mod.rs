@@ -46,6 +46,9 @@ pub struct ServiceConfig {
     pub data: Option<DataDir>,
     /// The rollouts, when the service runs them (it needs its LwM2M server).
     pub rollouts: Option<crate::rollout::Rollouts>,
+    /// The Thing Description Directory's events, when something besides the HTTP service
+    /// changes the directory (the purge of expired TDs); `None`: the service makes its own.
+    pub directory_events: Option<std::sync::Arc<crate::directory::Events>>,
 }
 
 impl Default for ServiceConfig {
@@ -58,6 +61,7 @@ impl Default for ServiceConfig {
             lwm2m: None,
             data: None,
             rollouts: None,
+            directory_events: None,
         }
     }
 }
@@ -90,10 +94,10 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         registry,
         fleet,
         data,
-        config,
         graphql,
-        directory_events: std::sync::Arc::default(),
+        directory_events: config.directory_events.clone().unwrap_or_default(),
         event_streams: std::sync::Arc::default(),
+        config,
     });
     let mut server = HttpServer::new(move || {
         let body_limit = state.config.max_body_bytes;

@@ -523,3 +523,35 @@ fn graphql_puts_things_with_the_same_checks() {
     let kinds: Vec<String> = read_events(events, 3).into_iter().map(|e| e.1).collect();
     assert_eq!(kinds, ["thing_created", "thing_updated", "thing_deleted"]);
 }
+
+/// The sweep the service runs every half minute purges expired TDs that nobody reads: before
+/// it, a SPARQL search still finds them; after it, their graphs are gone.
+#[test]
+fn the_sweep_purges_expired_tds_nobody_read() {
+    let registry = crate::helpers::seeded();
+    let directory = seam_registry::directory::Directory::new(registry.clone(), std::sync::Arc::default());
+    let mut td = lamp("urn:example:swept", "Swept");
+    td["registration"] = json!({"ttl": 1});
+    directory.put(None, &td.to_string(), false).unwrap();
+    directory
+        .put(None, &lamp("urn:example:kept", "Kept").to_string(), false)
+        .unwrap();
+    let things = || -> usize {
+        let answer = registry
+            .query(
+                "SELECT ?t WHERE { GRAPH ?t { ?t a td:Thing } }",
+                &seam_registry::QueryLimits::default(),
+            )
+            .unwrap();
+        match answer {
+            seam_registry::QueryAnswer::Solutions { rows, .. } => rows.len(),
+            _ => panic!("solutions expected"),
+        }
+    };
+    assert_eq!(things(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    assert_eq!(things(), 2, "nobody read it: still there");
+    assert_eq!(directory.purge_expired().unwrap(), 1);
+    assert_eq!(things(), 1);
+    assert_eq!(directory.purge_expired().unwrap(), 0);
+}
