@@ -853,3 +853,74 @@ fn seam_load_accepts_real_valid_tds_and_refuses_invalid_ones_with_their_reason()
     assert!(after.status.success(), "{}", text(&after));
     assert_eq!(held(&after), held(&again));
 }
+
+/// Every TD of the W3C TD playground (valid, invalid, warning, not-valid-yet) through the
+/// directory's HTTP API: each is stored (2xx) or refused with a 4xx problem, none causes a 5xx
+/// or a hang, and what is stored reads back.
+#[test]
+fn the_directory_answers_every_playground_td_with_2xx_or_a_4xx_problem() {
+    let examples = env_path(
+        "SEAM_TD_EXAMPLES",
+        "seam-interop-node/td-playground/package/examples/tds",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (mut stored, mut refused) = (std::collections::BTreeSet::new(), 0);
+    for kind in ["valid", "invalid", "warning", "notValidYet"] {
+        let Ok(entries) = std::fs::read_dir(examples.join(kind)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            // At its own id (the path must agree with it), or at one of its own when it has none.
+            let own = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_owned));
+            let id = own.unwrap_or_else(|| format!("urn:playground:{kind}:{name}"));
+            let response = http
+                .put(format!("{}/things/{id}", server.base))
+                .bearer_auth(TOKEN)
+                .header("Content-Type", "application/td+json")
+                .body(text)
+                .send()
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(
+                status < 500,
+                "{kind}/{name}: {status} {}",
+                response.text().unwrap_or_default()
+            );
+            if response.status().is_success() {
+                stored.insert(id);
+            } else {
+                refused += 1;
+                assert_eq!(
+                    response.headers()["content-type"],
+                    "application/problem+json",
+                    "{kind}/{name}"
+                );
+            }
+        }
+    }
+    // The valid ones stored (two share an id), the invalid ones refused but the one that is
+    // invalid only against its Thing Model.
+    assert!(stored.len() >= 40, "stored {}, refused {refused}", stored.len());
+    assert!(refused >= 21, "refused {refused}");
+    let listed: Vec<serde_json::Value> = http
+        .get(format!("{}/things?limit=500", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ids: std::collections::BTreeSet<String> = listed
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, stored);
+}
