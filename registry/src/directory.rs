@@ -342,21 +342,11 @@ impl Directory {
     }
 
     fn stored_count(&self) -> Result<usize, DirectoryError> {
-        let predicate = seam("thingDescription");
-        Ok(self
-            .registry
-            .quads_for_pattern(QuadPattern {
-                subject: None,
-                predicate: Some(&predicate),
-                object: None,
-                graph: None,
-            })
-            .map_err(IngestError::from)?
-            .len())
+        Ok(self.registrations()?.len())
     }
 
-    /// The TDs in id order, `offset` skipped, at most `limit`; and how many there are.
-    pub fn list(&self, offset: usize, limit: usize) -> Result<(Vec<Value>, usize), DirectoryError> {
+    /// The stored TDs' `seam:thingDescription` quads, each in its own graph.
+    fn registrations(&self) -> Result<Vec<Quad>, DirectoryError> {
         let predicate = seam("thingDescription");
         let mut all = self
             .registry
@@ -369,6 +359,12 @@ impl Directory {
             .map_err(IngestError::from)?;
         // A TD's own graph only: a copy elsewhere is not a registration.
         all.retain(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if q.subject.to_string() == g.to_string()));
+        Ok(all)
+    }
+
+    /// The TDs in id order, `offset` skipped, at most `limit`; and how many there are.
+    pub fn list(&self, offset: usize, limit: usize) -> Result<(Vec<Value>, usize), DirectoryError> {
+        let mut all = self.registrations()?;
         all.sort_by_cached_key(|q| q.subject.to_string());
         let mut live: Vec<Value> = Vec::with_capacity(all.len());
         for q in &all {
