@@ -1,7 +1,7 @@
 // Rollouts: start one (a model, which devices, the canary and the thresholds), and watch one
 // live through the `rolloutEvents` subscription: counts per state and per group, a progress
 // bar, failures with their reasons; pause, resume, cancel, retry the failed.
-import { gql, subscribe, token } from '../api.js';
+import { gql, subscribe, token, namedQueries } from '../api.js';
 import { h, fill, link, to, local, count, table, ago, announce } from '../ui.js';
 
 const LIST = `{ rollouts { id modelName state reason started ended counts { state devices } } }`;
@@ -42,7 +42,7 @@ function stateChip(state) {
 }
 
 export async function rolloutsView(main, params) {
-  const [{ rollouts }, { models }] = await Promise.all([gql(LIST), gql(MODELS)]);
+  const [{ rollouts }, { models }, named] = await Promise.all([gql(LIST), gql(MODELS), namedQueries()]);
   const chosen = params.get('model') || '';
   const message = h('p', { role: 'status', class: 'muted' });
   const form = h('form', {
@@ -54,7 +54,14 @@ export async function rolloutsView(main, params) {
       const which = f.get('which');
       if (which === 'compatible') input.compatible = true;
       else if (which === 'devices') input.devices = String(f.get('devices')).split(/[\s,]+/).filter(Boolean);
-      else input.where = String(f.get('where'));
+      else if (which === 'named') {
+        // "name=value, name=value": the query's parameters, bound as typed terms by the service.
+        const params = String(f.get('namedParams')).split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+          const at = p.indexOf('=');
+          return at < 0 ? { name: p, value: '' } : { name: p.slice(0, at).trim(), value: p.slice(at + 1).trim() };
+        });
+        input.namedQuery = { name: String(f.get('namedQuery')), params };
+      } else input.where = String(f.get('where'));
       const number = (name) => (f.get(name) === '' ? undefined : Number(f.get(name)));
       input.canaryPct = number('canaryPct');
       input.errorThresholdPct = number('errorThresholdPct');
@@ -79,6 +86,9 @@ export async function rolloutsView(main, params) {
     h('label', {}, h('input', { type: 'radio', name: 'which', value: 'compatible', checked: true }), ' every device that can run it'),
     h('label', {}, h('input', { type: 'radio', name: 'which', value: 'devices' }), ' these devices: ',
       h('input', { name: 'devices', type: 'text', placeholder: 'short names or IRIs, comma-separated', 'aria-label': 'Device names' })),
+    h('label', {}, h('input', { type: 'radio', name: 'which', value: 'named' }), ' the devices a named query selects: ',
+      h('select', { name: 'namedQuery', 'aria-label': 'Named query' }, named.map((q) => h('option', { value: q.name, title: q.purpose }, q.name))),
+      ' ', h('input', { name: 'namedParams', type: 'text', placeholder: 'parameters: name=value, …', 'aria-label': 'Named query parameters' })),
     h('label', {}, h('input', { type: 'radio', name: 'which', value: 'where' }), ' the devices a SPARQL SELECT names: ',
       h('input', { name: 'where', type: 'text', placeholder: 'SELECT ?d WHERE { ?d seam:board … }', 'aria-label': 'SPARQL SELECT' }))),
   h('fieldset', {}, h('legend', {}, 'Rules'),
