@@ -33,6 +33,7 @@ pub mod ingest;
 pub mod iri;
 pub mod live;
 pub mod matching;
+pub mod metrics;
 pub mod models;
 pub mod named;
 pub mod packaging;

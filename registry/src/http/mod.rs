@@ -78,6 +78,8 @@ pub(crate) struct AppState {
     pub(crate) directory_events: std::sync::Arc<crate::directory::Events>,
     /// Event streams open now, bounded.
     pub(crate) event_streams: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests and their latency, for `GET /metrics`.
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Binds the service over the registry `fleet` indexes on `addr` (use port 0 for an ephemeral
@@ -97,10 +99,12 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         graphql,
         directory_events: config.directory_events.clone().unwrap_or_default(),
         event_streams: std::sync::Arc::default(),
+        metrics: std::sync::Arc::default(),
         config,
     });
     let mut server = HttpServer::new(move || {
         let body_limit = state.config.max_body_bytes;
+        let metrics = state.metrics.clone();
         App::new()
             .app_data(state.clone())
             .wrap_fn(move |req, srv| {
@@ -129,13 +133,20 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     Ok(problem_for_bare_errors(res))
                 }
             })
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().clone();
                 let path = req.path().to_owned();
                 let fut = srv.call(req);
+                let metrics = metrics.clone();
                 async move {
                     let res = fut.await?;
+                    metrics.observe(
+                        method.as_str(),
+                        res.request().match_pattern().as_deref(),
+                        res.status().as_u16(),
+                        started.elapsed().as_secs_f64(),
+                    );
                     tracing::info!(
                         target: "seam::http",
                         %method, %path, status = res.status().as_u16(),
@@ -183,6 +194,7 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     .route(web::head().to(things::well_known)),
             )
             .route("/health", web::get().to(health))
+            .route("/metrics", web::get().to(serve_metrics))
             .service(
                 web::resource("/sparql")
                     .route(web::get().to(sparql::query_get))
@@ -277,6 +289,20 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
         "triples": triples,
         "writable": state.config.token.is_some(),
     })))
+}
+
+/// `GET /metrics`: OpenMetrics text for Prometheus.
+async fn serve_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let registry = state.registry.clone();
+    let quads = web::block(move || registry.len())
+        .await
+        .map_err(Problem::internal)?
+        .map_err(Problem::internal)?;
+    let streams = state.event_streams.load(std::sync::atomic::Ordering::SeqCst);
+    let text = state.metrics.render(quads, streams).map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, Problem> {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::helpers::{spawn_app, TestApp as App};
 
 mod hostile;
+mod metrics;
 mod models;
 mod named;
 mod page;

@@ -1,0 +1,86 @@
+//! `GET /metrics`: OpenMetrics text with every request counted by its route pattern, never by the
+//! path a client sent.
+
+use reqwest::StatusCode;
+use seam_registry::http::ServiceConfig;
+
+use crate::helpers::spawn_app;
+
+/// The value of the sample line that starts with `prefix` (labels included).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn requests_are_counted_by_route_pattern_with_bounded_labels() {
+    let app = spawn_app(ServiceConfig::default());
+    for _ in 0..3 {
+        assert_eq!(
+            app.client.get(app.url("/health")).send().unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    // A thousand distinct paths: one route, one series.
+    for n in 0..1000 {
+        let r = app
+            .client
+            .get(app.url(&format!("/things/urn:example:missing-{n}")))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = app.client.get(app.url(&format!("/no/such/path/{n}"))).send().unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    let scrape = app.client.get(app.url("/metrics")).send().unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(scrape.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = scrape.text().unwrap();
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "seam_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "seam_http_requests_total{method=\"GET\",route=\"/things/{id:.*}\",status=\"404\"}"
+        ),
+        Some(1000.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "seam_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}"
+        ),
+        Some(1000.0),
+        "{text}"
+    );
+    assert!(!text.contains("missing-"), "paths must not become labels");
+    assert_eq!(
+        sample(
+            &text,
+            "seam_http_request_duration_seconds_count{method=\"GET\",route=\"/health\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    let quads = sample(&text, "seam_store_quads").unwrap();
+    assert!(quads > 1000.0, "the seeded store: {quads}");
+    assert_eq!(sample(&text, "seam_directory_event_streams"), Some(0.0));
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("seam_http_requests_total"))
+        .count();
+    assert!(series < 10, "{series} series: {text}");
+}
