@@ -142,6 +142,9 @@ impl Application {
         }
         service.data = Some(data.clone());
         let mut bridge = None;
+        // One set of metrics for the HTTP service and the LwM2M bridge.
+        let metrics = service.metrics.clone().unwrap_or_default();
+        service.metrics = Some(metrics.clone());
         let mut coap_addr = None;
         if let Some(coap) = settings.coap {
             let bind_error = |e: &dyn std::fmt::Display| AppError::Bind {
@@ -153,8 +156,14 @@ impl Application {
                 .map_err(|e| bind_error(&e))?;
             let local = server.local_addr().map_err(|e| bind_error(&e))?;
             let packages = data.packages();
-            let started = Lwm2mBridge::start(registry.clone(), server, events, Some(packages.clone()))
-                .map_err(|source| AppError::DataDir { path: packages, source })?;
+            let started = Lwm2mBridge::start_with_metrics(
+                registry.clone(),
+                server,
+                events,
+                Some(packages.clone()),
+                metrics.clone(),
+            )
+            .map_err(|source| AppError::DataDir { path: packages, source })?;
             tracing::info!(target: "seam", "SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
             service.lwm2m = Some(started.clone());
             bridge = Some(started);

@@ -1,6 +1,6 @@
 //! The service's metrics, served at `GET /metrics` in the OpenMetrics text format (what
-//! Prometheus scrapes): HTTP requests and their latency by route, the store's size and the
-//! directory's open event streams.
+//! Prometheus scrapes): HTTP requests and their latency by route, LwM2M registration events and
+//! the deliveries that ended, the store's size and the directory's open event streams.
 //!
 //! Routes are labelled by their pattern (`/things/{id:.*}`), never by the path a client sent:
 //! a flood of distinct paths cannot grow the number of series.
@@ -26,6 +26,18 @@ struct Route {
     route: String,
 }
 
+/// An LwM2M registration event.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Lwm2mEvent {
+    event: String,
+}
+
+/// How a delivery ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryEnd {
+    result: String,
+}
+
 type Latencies = Family<Route, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -40,6 +52,8 @@ pub struct Metrics {
     latency: Latencies,
     store_quads: Gauge,
     event_streams: Gauge,
+    lwm2m_events: Family<Lwm2mEvent, Counter>,
+    deliveries: Family<DeliveryEnd, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,12 +89,26 @@ impl Default for Metrics {
             "Thing Description Directory event streams open",
             event_streams.clone(),
         );
+        let lwm2m_events = Family::<Lwm2mEvent, Counter>::default();
+        let deliveries = Family::<DeliveryEnd, Counter>::default();
+        registry.register(
+            "lwm2m_events",
+            "LwM2M registration events: registered, updated, deregistered, expired, replaced",
+            lwm2m_events.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Package deliveries over LwM2M that ended, by result (installed, failed)",
+            deliveries.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             store_quads,
             event_streams,
+            lwm2m_events,
+            deliveries,
         }
     }
 }
@@ -103,6 +131,25 @@ impl Metrics {
                 route,
             })
             .observe(seconds);
+    }
+
+    /// Counts an LwM2M registration event (`registered`, `updated`, `deregistered`, `expired`,
+    /// `replaced`).
+    pub fn lwm2m_event(&self, event: &str) {
+        self.lwm2m_events
+            .get_or_create(&Lwm2mEvent {
+                event: event.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a delivery that ended with `result` (`installed` or `failed`).
+    pub fn delivery_ended(&self, result: &str) {
+        self.deliveries
+            .get_or_create(&DeliveryEnd {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     /// The metrics as OpenMetrics text, with the gauges read now.

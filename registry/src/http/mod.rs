@@ -49,6 +49,9 @@ pub struct ServiceConfig {
     /// The Thing Description Directory's events, when something besides the HTTP service
     /// changes the directory (the purge of expired TDs); `None`: the service makes its own.
     pub directory_events: Option<std::sync::Arc<crate::directory::Events>>,
+    /// The metrics, when something besides the HTTP service counts into them (the LwM2M
+    /// bridge); `None`: the service makes its own.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Default for ServiceConfig {
@@ -62,6 +65,7 @@ impl Default for ServiceConfig {
             data: None,
             rollouts: None,
             directory_events: None,
+            metrics: None,
         }
     }
 }
@@ -99,7 +103,7 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         graphql,
         directory_events: config.directory_events.clone().unwrap_or_default(),
         event_streams: std::sync::Arc::default(),
-        metrics: std::sync::Arc::default(),
+        metrics: config.metrics.clone().unwrap_or_default(),
         config,
     });
     let mut server = HttpServer::new(move || {

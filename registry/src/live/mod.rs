@@ -79,6 +79,8 @@ struct Inner {
     /// waiting behind it.
     to_describe: Mutex<Vec<Pending>>,
     packages_dir: Option<PathBuf>,
+    /// Registrations and deliveries counted for `GET /metrics`.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -120,6 +122,17 @@ impl Lwm2mBridge {
         events: mpsc::UnboundedReceiver<ServerEvent>,
         packages_dir: Option<PathBuf>,
     ) -> std::io::Result<Self> {
+        Self::start_with_metrics(registry, server, events, packages_dir, Arc::default())
+    }
+
+    /// [`Self::start`], counting registrations and the deliveries that end in `metrics`.
+    pub fn start_with_metrics(
+        registry: Registry,
+        server: Lwm2mServer,
+        events: mpsc::UnboundedReceiver<ServerEvent>,
+        packages_dir: Option<PathBuf>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> std::io::Result<Self> {
         if let Some(dir) = &packages_dir {
             std::fs::create_dir_all(dir)?;
             server.shelf().set_directory(dir.clone());
@@ -135,6 +148,7 @@ impl Lwm2mBridge {
                 describe: Semaphore::new(DESCRIBE_CONCURRENCY),
                 to_describe: Mutex::new(Vec::new()),
                 packages_dir,
+                metrics,
             }),
         };
         let reconciled = bridge
@@ -255,6 +269,23 @@ impl Lwm2mBridge {
         let mut batch = Vec::with_capacity(BATCH);
         while events.recv_many(&mut batch, BATCH).await > 0 {
             let work = std::mem::take(&mut batch);
+            for event in &work {
+                let metrics = &self.inner.metrics;
+                match event {
+                    ServerEvent::Registered(_) => metrics.lwm2m_event("registered"),
+                    ServerEvent::Updated(_) => metrics.lwm2m_event("updated"),
+                    ServerEvent::Departed { why, .. } => metrics.lwm2m_event(match why {
+                        Departure::Deregistered => "deregistered",
+                        Departure::Expired => "expired",
+                        Departure::Replaced => "replaced",
+                    }),
+                    ServerEvent::Delivery(p) if p.step == DeliveryStep::Installed => {
+                        metrics.delivery_ended("installed")
+                    }
+                    ServerEvent::Delivery(p) if p.step == DeliveryStep::Failed => metrics.delivery_ended("failed"),
+                    ServerEvent::Delivery(_) => {}
+                }
+            }
             let to_describe: Vec<String> = work
                 .iter()
                 .filter_map(|e| match e {

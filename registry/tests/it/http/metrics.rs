@@ -84,3 +84,50 @@ fn requests_are_counted_by_route_pattern_with_bounded_labels() {
         .count();
     assert!(series < 10, "{series} series: {text}");
 }
+
+/// LwM2M registrations and de-registrations are counted where the HTTP requests are: the
+/// application shares one set of metrics between its LwM2M bridge and its HTTP service.
+#[test]
+fn lwm2m_registrations_are_counted() {
+    use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
+    use seam_registry::app::{Application, Settings};
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Application::build(Settings::ephemeral("")).await.unwrap();
+            tx.send((app.http_addr(), app.coap_addr().unwrap())).unwrap();
+            app.run_until_stopped(std::future::pending()).await.unwrap();
+        });
+    });
+    let (http, coap) = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut config = ClientConfig::new("metrics-1", coap, DeviceProfile::new("Arduino", "nano33ble", "N-1"));
+        config.params = seam_lwm2m::coap::TransmissionParams::fast(std::time::Duration::from_millis(100));
+        let client = Lwm2mClient::start(config).await.unwrap();
+        client.register().await.unwrap();
+        client.deregister().await.unwrap();
+    });
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = client
+            .get(format!("http://{http}/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let registered = sample(&text, "seam_lwm2m_events_total{event=\"registered\"}");
+        let deregistered = sample(&text, "seam_lwm2m_events_total{event=\"deregistered\"}");
+        if registered == Some(1.0) && deregistered == Some(1.0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
