@@ -206,14 +206,7 @@ impl Directory {
     /// it has none and no id is given, at a new `urn:uuid:` (POST /things, `anonymous`).
     pub fn put(&self, path_id: Option<&str>, text: &str, anonymous: bool) -> Result<Put, DirectoryError> {
         td::no_duplicate_names("request body", text)?;
-        let mut value: Value = serde_json::from_str(text).map_err(|e| {
-            IngestError::Invalid(vec![crate::error::Diagnostic {
-                file: "request body".into(),
-                line: Some(e.line() as u64),
-                column: Some(e.column() as u64),
-                message: format!("not JSON: {e}"),
-            }])
-        })?;
+        let mut value = td::parse_json("request body", text)?;
         let Value::Object(object) = &mut value else {
             return Err(DirectoryError::Conflict("a Thing Description is a JSON object".into()));
         };
@@ -336,13 +329,7 @@ impl Directory {
 
     /// Purges every expired TD; answers how many there were.
     pub fn purge_expired(&self) -> Result<usize, DirectoryError> {
-        let before = self.stored_count()?;
-        let (_, live) = self.list(0, 0)?;
-        Ok(before.saturating_sub(live))
-    }
-
-    fn stored_count(&self) -> Result<usize, DirectoryError> {
-        Ok(self.registrations()?.len())
+        self.live().map(|(_, purged)| purged)
     }
 
     /// The stored TDs' `seam:thingDescription` quads, each in its own graph.
@@ -364,9 +351,18 @@ impl Directory {
 
     /// The TDs in id order, `offset` skipped, at most `limit`; and how many there are.
     pub fn list(&self, offset: usize, limit: usize) -> Result<(Vec<Value>, usize), DirectoryError> {
+        let (live, _) = self.live()?;
+        let total = live.len();
+        Ok((live.into_iter().skip(offset).take(limit).collect(), total))
+    }
+
+    /// Every TD that has not expired, in id order, and how many expired ones were purged on the
+    /// way: one read of the registrations for the listing and the sweep alike.
+    fn live(&self) -> Result<(Vec<Value>, usize), DirectoryError> {
         let mut all = self.registrations()?;
         all.sort_by_cached_key(|q| q.subject.to_string());
         let mut live: Vec<Value> = Vec::with_capacity(all.len());
+        let mut purged = 0;
         for q in &all {
             let Term::Literal(l) = &q.object else { continue };
             let Ok(td) = serde_json::from_str::<Value>(l.value()) else {
@@ -375,14 +371,13 @@ impl Directory {
             if expired(&td) {
                 if let GraphName::NamedNode(g) = &q.graph_name {
                     self.purge(g.as_str())?;
+                    purged += 1;
                 }
                 continue;
             }
             live.push(td);
         }
-        let total = live.len();
-        let page = live.into_iter().skip(offset).take(limit).collect();
-        Ok((page, total))
+        Ok((live, purged))
     }
 }
 

@@ -257,6 +257,23 @@ impl Registry {
         docs: &[Document],
         things: &[crate::ingest::td::Thing],
     ) -> Result<(usize, bool), IngestError> {
+        // Two TDs of one id in one write: which one the registry should keep is not for SEAM to
+        // guess.
+        let mut first_of: std::collections::HashMap<&NamedNode, &str> = std::collections::HashMap::new();
+        for thing in things {
+            if let Some(earlier) = first_of.insert(&thing.id, &thing.document.name) {
+                return Err(IngestError::Invalid(vec![crate::error::Diagnostic {
+                    file: thing.document.name.clone(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "{earlier} and {} are both the TD {}: load one of them",
+                        thing.document.name,
+                        thing.id.as_str()
+                    ),
+                }]));
+            }
+        }
         let _writer = self.write_lock();
         let seed = if self.is_empty()? {
             bundled_documents()?

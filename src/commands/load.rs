@@ -89,18 +89,6 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
         }
     }
     if !things.is_empty() {
-        // Two TDs of one id in one load: which one the registry should keep is not for SEAM to
-        // guess.
-        for (i, a) in things.iter().enumerate() {
-            if let Some(j) = things[..i].iter().position(|b| b.id == a.id) {
-                return Err(Failure::Invalid(anyhow::anyhow!(
-                    "{} and {} are both the TD {}: load one of them",
-                    thing_paths[j].display(),
-                    thing_paths[i].display(),
-                    a.id.as_str()
-                )));
-            }
-        }
         if !model_files.is_empty() {
             return Err(Failure::Invalid(anyhow::anyhow!(
                 "load model files and Thing Descriptions in separate commands (each is one transaction of its own kind)"

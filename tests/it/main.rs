@@ -8,3 +8,4 @@ mod cli;
 mod common;
 mod external_compiler;
 mod interop;
+mod wot;

@@ -7,6 +7,14 @@
 
 use super::Document;
 
+/// The 1-based line and column (in characters) of byte offset `at` of `text`.
+pub fn position(text: &str, at: usize) -> (u64, u64) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
+
 /// Finds many nodes in one document: the text is scanned once for its tokens, then each lookup
 /// is a few hash probes (a search per node would make a file with thousands of problems take
 /// minutes).

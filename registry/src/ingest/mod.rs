@@ -179,8 +179,7 @@ fn locate_json_ld_error(text: &str, message: &str) -> (Option<u64>, Option<u64>)
     candidates.extend(message.split('"').skip(1).step_by(2).map(str::to_owned));
     for candidate in candidates.iter().filter(|c| !c.is_empty()) {
         if let Some(at) = text.find(&format!("\"{candidate}\"")) {
-            let line = text[..at].matches('\n').count() as u64 + 1;
-            let column = text[..at].rfind('\n').map_or(at, |n| at - n - 1) as u64 + 1;
+            let (line, column) = locate::position(text, at);
             return (Some(line), Some(column));
         }
     }

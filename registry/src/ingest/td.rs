@@ -218,6 +218,18 @@ pub fn schema_violations(td: &Value) -> Result<Vec<SchemaViolation>, IngestError
     Ok(found)
 }
 
+/// `text` (the file `name`) as JSON, or its syntax error at its line and column.
+pub fn parse_json(name: &str, text: &str) -> Result<Value, IngestError> {
+    serde_json::from_str(text).map_err(|e| {
+        IngestError::Invalid(vec![Diagnostic {
+            file: name.to_owned(),
+            line: Some(e.line() as u64),
+            column: Some(e.column() as u64),
+            message: format!("not JSON: {e}"),
+        }])
+    })
+}
+
 /// Refuses JSON text (the file `name`) that gives a member name twice in one object, at the
 /// second one's position.
 pub fn no_duplicate_names(name: &str, text: &str) -> Result<(), IngestError> {
@@ -254,11 +266,7 @@ fn locate_pointer(text: &str, pointer: &str) -> (Option<u64>, Option<u64>) {
             from += found + key.len() + 2;
         }
     }
-    let Some(at) = at else {
-        return (Some(1), Some(1));
-    };
-    let line = text[..at].matches('\n').count() as u64 + 1;
-    let column = text[..at].rfind('\n').map_or(at, |n| at - n - 1) as u64 + 1;
+    let (line, column) = at.map_or((1, 1), |at| super::locate::position(text, at));
     (Some(line), Some(column))
 }
 
@@ -278,14 +286,7 @@ pub fn read_file_if_thing(path: &std::path::Path) -> Result<Option<Thing>, Inges
         path: path.to_owned(),
         source,
     })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        IngestError::Invalid(vec![Diagnostic {
-            file: name.clone(),
-            line: Some(e.line() as u64),
-            column: Some(e.column() as u64),
-            message: format!("not JSON: {e}"),
-        }])
-    })?;
+    let value = parse_json(&name, &text)?;
     if !is_thing_description(&value) {
         return Ok(None);
     }
@@ -295,14 +296,7 @@ pub fn read_file_if_thing(path: &std::path::Path) -> Result<Option<Thing>, Inges
 /// Reads `text` (the file `name`) as a Thing Description: JSON, the TD JSON Schema, JSON-LD,
 /// then the registry object (id, graph, `td:Thing`).
 pub fn read_thing(name: &str, text: String) -> Result<Thing, IngestError> {
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        IngestError::Invalid(vec![Diagnostic {
-            file: name.to_owned(),
-            line: Some(e.line() as u64),
-            column: Some(e.column() as u64),
-            message: format!("not JSON: {e}"),
-        }])
-    })?;
+    let value = parse_json(name, &text)?;
     no_duplicate_names(name, &text)?;
     let violations = violations(&value)?;
     if !violations.is_empty() {

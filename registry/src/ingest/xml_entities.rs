@@ -99,9 +99,7 @@ fn expanded_size(text: &str, sizes: &HashMap<&str, u64>) -> u64 {
 }
 
 fn refusal(name: &str, text: &str, at: usize, message: String) -> Diagnostic {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() as u64 + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    let (line, column) = super::locate::position(text, at);
     Diagnostic {
         file: name.to_owned(),
         line: Some(line),

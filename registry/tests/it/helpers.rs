@@ -39,14 +39,9 @@ impl TestApp {
     }
 }
 
-/// Starts the application (in-memory store, seeded; HTTP on port 0, one worker; no LwM2M) with
-/// `service`'s settings, on a runtime of its own that lives as long as the test process.
-pub fn spawn_app(service: ServiceConfig) -> TestApp {
-    let settings = Settings {
-        coap: None,
-        service: ServiceConfig { workers: 1, ..service },
-        ..Settings::ephemeral("")
-    };
+/// Starts the application with `settings` on a runtime of its own that lives as long as the
+/// test process; returns where it serves HTTP and, when it runs one, LwM2M.
+pub fn start_application(settings: Settings) -> (SocketAddr, Option<SocketAddr>) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -59,7 +54,17 @@ pub fn spawn_app(service: ServiceConfig) -> TestApp {
             app.run_until_stopped(std::future::pending()).await.unwrap();
         });
     });
-    let (addr, coap) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    rx.recv_timeout(Duration::from_secs(30)).unwrap()
+}
+
+/// Starts the application (in-memory store, seeded; HTTP on port 0, one worker; no LwM2M) with
+/// `service`'s settings, on a runtime of its own that lives as long as the test process.
+pub fn spawn_app(service: ServiceConfig) -> TestApp {
+    let (addr, coap) = start_application(Settings {
+        coap: None,
+        service: ServiceConfig { workers: 1, ..service },
+        ..Settings::ephemeral("")
+    });
     seam_registry::remote::install_tls_provider();
     TestApp {
         addr,

@@ -90,21 +90,9 @@ fn requests_are_counted_by_route_pattern_with_bounded_labels() {
 #[test]
 fn lwm2m_registrations_are_counted() {
     use seam_lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
-    use seam_registry::app::{Application, Settings};
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Application::build(Settings::ephemeral("")).await.unwrap();
-            tx.send((app.http_addr(), app.coap_addr().unwrap())).unwrap();
-            app.run_until_stopped(std::future::pending()).await.unwrap();
-        });
-    });
-    let (http, coap) = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let (http, coap) = crate::helpers::start_application(seam_registry::app::Settings::ephemeral(""));
+    let coap = coap.unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut config = ClientConfig::new("metrics-1", coap, DeviceProfile::new("Arduino", "nano33ble", "N-1"));
