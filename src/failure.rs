@@ -22,7 +22,7 @@ impl From<anyhow::Error> for Failure {
                 Some(IngestError::Invalid(_) | IngestError::UnknownFormat { .. })
             ) || matches!(
                 c.downcast_ref::<QueryError>(),
-                Some(QueryError::Syntax { .. } | QueryError::TooComplex(_))
+                Some(QueryError::Syntax { .. } | QueryError::TooComplex(_) | QueryError::Refused(_))
             ) || c.is::<seam_registry::bridge::package::PackageError>()
                 || c.downcast_ref::<seam_registry::bridge::BridgeError>()
                     .is_some_and(|e| !matches!(e, seam_registry::bridge::BridgeError::ToolUnavailable { .. }))

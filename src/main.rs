@@ -10,7 +10,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{analyze, compile, demo, deploy, load, match_device, query, rollouts, serve};
+use commands::{analyze, compile, demo, deploy, load, match_device, query, rollouts, serve, tokens};
 use failure::Failure;
 
 #[derive(Parser)]
@@ -102,6 +102,15 @@ enum Command {
         after_help = "Examples:\n  seam rollouts\n  seam rollouts r1a2b3c4d00\n  seam rollouts r1a2b3c4d00 --pause"
     )]
     Rollouts(rollouts::RolloutsArgs),
+    /// Make, list and revoke the bearer tokens a service accepts, each with its scopes.
+    #[command(
+        after_help = "Scopes: read (reads, when `seam serve --reads closed`), write (loads, updates, models, Thing \
+        Descriptions, compilations), deploy (packages, deployments, rollouts), admin (everything). Every token may read.\n\n\
+        Only a digest of each token is kept (DATA/tokens.json); a running service sees changes from its next request.\n\n\
+        Examples:\n  seam tokens create ci-deployer --scope deploy\n  seam tokens create ops --scope write,deploy\n  \
+        seam tokens list\n  seam tokens revoke ci-deployer"
+    )]
+    Tokens(tokens::TokensArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +136,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args).map(|()| 0),
         Command::Deploy(args) => deploy::run(args).map(|()| 0),
         Command::Rollouts(args) => rollouts::run(args).map(|()| 0),
+        Command::Tokens(args) => tokens::run(args).map(|()| 0),
         Command::Analyze(args) => analyze::run(args).map(|()| 0),
         Command::Compile(args) => compile::compile(args),
     };

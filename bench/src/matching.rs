@@ -134,8 +134,12 @@ pub fn run(
         let query = format!("{{ compatibleModels(device: \"{d}\") {{ device compatible {{ model name task accuracy estimatedLatencyMs ramBytes flashBytes via }} }} }}");
         let t = Instant::now();
         let response = runtime.block_on(async {
-            gql.execute(prepare(async_graphql::Request::new(query), &registry, false))
-                .await
+            gql.execute(prepare(
+                async_graphql::Request::new(query),
+                &registry,
+                seam_registry::access::Caller::Anonymous,
+            ))
+            .await
         });
         std::hint::black_box(serde_json::to_vec(&response)?);
         via_graphql.push(t.elapsed().as_secs_f64());
@@ -148,8 +152,12 @@ pub fn run(
     for _ in 0..100 {
         let t = Instant::now();
         let response = runtime.block_on(async {
-            gql.execute(prepare(async_graphql::Request::new("{ __typename }"), &registry, false))
-                .await
+            gql.execute(prepare(
+                async_graphql::Request::new("{ __typename }"),
+                &registry,
+                seam_registry::access::Caller::Anonymous,
+            ))
+            .await
         });
         std::hint::black_box(serde_json::to_vec(&response)?);
         trivial.push(t.elapsed().as_secs_f64());

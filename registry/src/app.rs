@@ -81,6 +81,9 @@ pub enum AppError {
     /// The rollouts the store holds could not be read back.
     #[error("the rollouts in the store could not be read: {0}")]
     Rollouts(#[source] crate::rollout::RolloutError),
+    /// The token file cannot be read.
+    #[error("{0}")]
+    Tokens(String),
     /// The HTTP server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -137,8 +140,17 @@ impl Application {
         if service.token.as_deref().is_some_and(str::is_empty) {
             service.token = None;
         }
-        if service.token.is_none() {
-            tracing::warn!(target: "seam", "no write token configured (--token or SEAM_TOKEN): updates will be refused");
+        let token_file = crate::access::TokenFile::at(service.tokens_file.clone().unwrap_or_else(|| data.tokens()));
+        let file_tokens = if settings.data.is_some() || service.tokens_file.is_some() {
+            token_file.read().map_err(|e| AppError::Tokens(e.to_string()))?.len()
+        } else {
+            0
+        };
+        if service.token.is_none() && file_tokens == 0 {
+            tracing::warn!(target: "seam", "no tokens (--token, SEAM_TOKEN or `seam tokens create`): writes will be refused");
+        }
+        if service.reads == crate::access::Reads::Closed {
+            tracing::info!(target: "seam", "reads are closed: every read needs a token");
         }
         service.data = Some(data.clone());
         let mut bridge = None;

@@ -78,6 +78,11 @@ impl DataDir {
         self.root.join("models")
     }
 
+    /// The tokens the service accepts (digests only; `seam tokens`).
+    pub fn tokens(&self) -> PathBuf {
+        self.root.join("tokens.json")
+    }
+
     /// The external compilers declared for this installation.
     pub fn compilers(&self) -> PathBuf {
         self.root.join("compilers.toml")

@@ -126,6 +126,10 @@ pub enum QueryError {
     /// `guard::ShapeLimits`).
     #[error("the query is too complex: {0}")]
     TooComplex(String),
+    /// The query or update asks for something the registry never does for a client: fetch
+    /// another endpoint (`SERVICE`) or a document (`LOAD`), whatever the IRI (`http:`, `file:`).
+    #[error("{0}")]
+    Refused(String),
     /// Every evaluator is busy and the queue in front of them is full; try again shortly.
     #[error("the service is busy ({running} queries running, {waiting} waiting); try again shortly")]
     Busy {

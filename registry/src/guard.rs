@@ -158,8 +158,15 @@ pub fn check_query(query: &Query, limits: &ShapeLimits) -> Result<(), QueryError
 pub fn check_update(update: &Update, limits: &ShapeLimits) -> Result<(), QueryError> {
     let depth = Depth::new(limits);
     for operation in &update.operations {
-        if let GraphUpdateOperation::DeleteInsert { pattern, .. } = operation {
-            depth.pattern(pattern, 1)?;
+        match operation {
+            GraphUpdateOperation::DeleteInsert { pattern, .. } => depth.pattern(pattern, 1)?,
+            GraphUpdateOperation::Load { source, .. } => {
+                return Err(QueryError::Refused(format!(
+                    "LOAD {source} is refused: the registry fetches no document for a client (a file: IRI would \
+                     read its own disk); load data with `seam load` or POST it, where it is validated"
+                )))
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -259,8 +266,13 @@ impl Depth {
             | GraphPattern::Project { inner, .. }
             | GraphPattern::Distinct { inner }
             | GraphPattern::Reduced { inner }
-            | GraphPattern::Slice { inner, .. }
-            | GraphPattern::Service { inner, .. } => self.pattern(inner, next),
+            | GraphPattern::Slice { inner, .. } => self.pattern(inner, next),
+            // Federation would make the registry a client of any address a caller names (an
+            // internal service, a `file:` IRI): refused before evaluation, SILENT or not.
+            GraphPattern::Service { name, .. } => Err(QueryError::Refused(format!(
+                "SERVICE {name} is refused: this registry does not send queries to other endpoints; \
+                 run the federated query on a SPARQL engine that has this registry as one of its endpoints"
+            ))),
         }
     }
 
@@ -382,6 +394,28 @@ mod tests {
             .unwrap();
         let err = check_query(&parsed, &limits()).unwrap_err().to_string();
         assert!(err.contains("256 triple"), "{err}");
+    }
+
+    #[test]
+    fn service_and_load_are_refused_whatever_the_iri() {
+        use spargebra::SparqlParser;
+        for text in [
+            "SELECT * WHERE { SERVICE <http://169.254.169.254/latest> { ?s ?p ?o } }",
+            "SELECT * WHERE { SERVICE SILENT <file:///etc/passwd> { ?s ?p ?o } }",
+            "ASK { FILTER EXISTS { SERVICE <http://x/> { ?s ?p ?o } } }",
+        ] {
+            let query = SparqlParser::new().parse_query(text).unwrap();
+            let err = check_query(&query, &limits()).unwrap_err();
+            assert!(matches!(err, QueryError::Refused(_)), "{text}: {err}");
+        }
+        for text in [
+            "LOAD <file:///etc/passwd>",
+            "LOAD SILENT <http://x/> INTO GRAPH <urn:g>",
+        ] {
+            let update = SparqlParser::new().parse_update(text).unwrap();
+            let err = check_update(&update, &limits()).unwrap_err();
+            assert!(matches!(err, QueryError::Refused(_)), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`graphql`] and [`http`]: the GraphQL schema and the actix-web service;
 //! - [`app::Application`]: all of it wired, as `seam serve` runs it.
 
+pub mod access;
 pub mod answer;
 pub mod app;
 pub mod bind;

@@ -9,6 +9,7 @@ pub(crate) mod match_device;
 pub(crate) mod query;
 pub(crate) mod rollouts;
 pub(crate) mod serve;
+pub(crate) mod tokens;
 
 /// A runtime for a command that talks to a service: one thread, the calls made in turn.
 pub(crate) fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

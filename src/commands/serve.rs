@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use seam_registry::access::Reads;
 use seam_registry::app::{self, Application, Settings};
 use seam_registry::http::ServiceConfig;
 use seam_registry::lwm2m::server::ServerConfig;
@@ -20,9 +21,13 @@ pub(crate) struct ServeArgs {
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: String,
-    /// Bearer token required for writes (without one, writes are refused).
+    /// A bearer token with every scope; besides it, the tokens of `seam tokens` (without any,
+    /// writes are refused).
     #[arg(long, env = "SEAM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Whether reads need a token (any scope): open or closed.
+    #[arg(long, env = "SEAM_READS", default_value = "open", value_parser = ["open", "closed"])]
+    reads: String,
     /// Query time limit, in seconds.
     #[arg(long, default_value_t = 30.0)]
     query_timeout: f64,
@@ -69,6 +74,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         },
         service: ServiceConfig {
             token: args.token,
+            reads: if args.reads == "closed" {
+                Reads::Closed
+            } else {
+                Reads::Open
+            },
             limits: QueryLimits {
                 timeout: Duration::from_secs_f64(args.query_timeout.max(0.001)),
                 max_rows: args.max_results,

@@ -13,6 +13,7 @@
 //! - `mutation`: the registrations; `rollouts`: rollouts (query, mutation, subscription);
 //! - `rows`, `scalars`: reading rows, and the `Long` scalar.
 
+pub mod limits;
 mod loaders;
 mod matching;
 mod mutation;
@@ -44,27 +45,37 @@ use crate::matching::FleetIndex;
 /// The schema type served at `/graphql`.
 pub type SeamSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Whether the request carried the write token (request data).
-#[derive(Debug, Clone, Copy)]
-pub struct Authorized(pub bool);
-
 /// Marks a request that came by GET (request data): mutations refuse to run in it.
 #[derive(Debug, Clone, Copy)]
 pub struct GetRequest;
 
-/// Mutations (they require the write token): registrations, and starting rollouts.
+/// Mutations (each requires a token with its scope): registrations and Thing Descriptions
+/// (`write`), rollouts (`deploy`).
 #[derive(async_graphql::MergedObject, Default)]
 pub struct MutationRoot(RegistrationMutation, RolloutMutation, things::ThingMutation);
 
-/// Refuses a mutation that came by GET or without the write token.
-fn require_token(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+/// Refuses a mutation that came by GET, or whose caller (request data) lacks `scope`.
+fn require(ctx: &async_graphql::Context<'_>, scope: crate::access::Scope) -> async_graphql::Result<()> {
+    use crate::access::Caller;
     if ctx.data_opt::<GetRequest>().is_some() {
         return Err(Error::new("mutations must be sent with POST").extend_with(|_, x| x.set("code", "BAD_REQUEST")));
     }
-    match ctx.data_opt::<Authorized>() {
-        Some(Authorized(true)) => Ok(()),
-        _ => Err(Error::new("this mutation requires `Authorization: Bearer <token>`")
-            .extend_with(|_, x| x.set("code", "UNAUTHENTICATED"))),
+    match ctx.data_opt::<Caller>() {
+        Some(caller) if caller.holds(scope) => Ok(()),
+        Some(Caller::Token { name, .. }) => Err(Error::new(format!(
+            "the token {name:?} does not carry the {scope} scope this mutation needs"
+        ))
+        .extend_with(|_, x| {
+            x.set("code", "FORBIDDEN");
+            x.set("scope", scope.as_str());
+        })),
+        _ => Err(Error::new(format!(
+            "this mutation requires `Authorization: Bearer <token>` with the {scope} scope"
+        ))
+        .extend_with(|_, x| {
+            x.set("code", "UNAUTHENTICATED");
+            x.set("scope", scope.as_str());
+        })),
     }
 }
 
@@ -82,22 +93,19 @@ pub fn schema(fleet: FleetIndex, rollouts: Option<crate::rollout::Rollouts>) -> 
         // GraphiQL sends to load the schema; the complexity limit bounds the cost.
         .limit_depth(16)
         .limit_complexity(20_000)
+        .extension(limits::DocumentLimits)
         .finish()
 }
 
 /// `request` with what each request carries: its own DataLoaders (their caches live as long as
-/// the request) and whether it came with the write token.
+/// the request) and who sent it.
 pub fn prepare(
     request: async_graphql::Request,
     registry: &crate::graph::Registry,
-    authorized: bool,
+    caller: crate::access::Caller,
 ) -> async_graphql::Request {
     let (boards, sensors, artifacts) = loaders(registry);
-    request
-        .data(Authorized(authorized))
-        .data(boards)
-        .data(sensors)
-        .data(artifacts)
+    request.data(caller).data(boards).data(sensors).data(artifacts)
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {

@@ -9,7 +9,7 @@ use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode
 use super::query::CatalogQuery;
 use super::scalars::Long;
 use super::types::{Device, Model};
-use super::{bad_input, internal, require_token};
+use super::{bad_input, internal, require};
 use crate::graph::{Guarded, Registry};
 use crate::ingest::Document;
 use crate::vocab::{expand, DEVICE, SEAM};
@@ -115,7 +115,7 @@ fn load_error(e: crate::IngestError) -> Error {
 impl RegistrationMutation {
     /// Registers a device, validated like `seam load`.
     async fn register_device(&self, ctx: &Context<'_>, input: DeviceInput) -> Result<Device> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Write)?;
         let registry = ctx.data::<Registry>()?;
         if input.short_name.is_empty()
             || !input
@@ -185,7 +185,7 @@ impl RegistrationMutation {
 
     /// Registers a model from published facts, validated like `seam load`.
     async fn register_model(&self, ctx: &Context<'_>, input: ModelInput) -> Result<Model> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Write)?;
         let registry = ctx.data::<Registry>()?.clone();
         let model = node(&input.id)?;
         let mut facts = Facts::default();

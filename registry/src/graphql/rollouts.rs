@@ -6,7 +6,7 @@
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Error, ErrorExtensions, InputObject, Object, Result, SimpleObject, Subscription, ID};
 
-use super::{bad_input, require_token};
+use super::{bad_input, require};
 use crate::rollout::{self, NamedQueryRequest, RolloutError, RolloutRequest, RolloutSpec, Rollouts};
 
 /// How many devices are in one state.
@@ -332,7 +332,7 @@ pub struct RolloutMutation;
 impl RolloutMutation {
     /// Plans and starts a rollout; answers it as planned. A refusal starts nothing.
     async fn start_rollout(&self, ctx: &Context<'_>, input: RolloutInput) -> Result<Rollout> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Deploy)?;
         let spec = input.into_spec()?;
         let started = rollouts(ctx)?.begin(spec).await.map_err(rollout_error)?;
         Ok(started.into())
@@ -340,25 +340,25 @@ impl RolloutMutation {
 
     /// Pauses a rollout: deliveries in flight finish, none start.
     async fn pause_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Deploy)?;
         Ok(rollouts(ctx)?.pause(&id).await.map_err(rollout_error)?.into())
     }
 
     /// Resumes a paused rollout.
     async fn resume_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Deploy)?;
         Ok(rollouts(ctx)?.resume(&id).await.map_err(rollout_error)?.into())
     }
 
     /// Cancels a rollout: the devices not yet started are never touched; nothing is rolled back.
     async fn cancel_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Deploy)?;
         Ok(rollouts(ctx)?.cancel(&id).await.map_err(rollout_error)?.into())
     }
 
     /// Gives the failed devices of a finished rollout another turn.
     async fn retry_failed_rollout(&self, ctx: &Context<'_>, id: ID) -> Result<Rollout> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Deploy)?;
         Ok(rollouts(ctx)?.retry_failed(&id).await.map_err(rollout_error)?.into())
     }
 }

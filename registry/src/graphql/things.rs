@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Error, ErrorExtensions, Object, Result, SimpleObject};
 
-use super::require_token;
+use super::require;
 use crate::directory::{Directory, DirectoryError, Events};
 use crate::graph::Registry;
 
@@ -91,7 +91,7 @@ impl ThingMutation {
     /// `PUT /things/{id}` checks it: at `id` when given, else at the id it carries, else at a
     /// new `urn:uuid:`. Replaces the TD of that id if there is one.
     async fn put_thing(&self, ctx: &Context<'_>, td: String, id: Option<String>) -> Result<ThingPut> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Write)?;
         let dir = directory(ctx)?;
         let put = blocking(move || dir.put(id.as_deref(), &td, false)).await?;
         Ok(ThingPut {
@@ -102,7 +102,7 @@ impl ThingMutation {
 
     /// Deletes the Thing Description of `id` (its whole graph).
     async fn delete_thing(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
-        require_token(ctx)?;
+        require(ctx, crate::access::Scope::Write)?;
         let dir = directory(ctx)?;
         blocking(move || dir.delete(&id)).await?;
         Ok(true)

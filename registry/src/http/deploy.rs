@@ -3,12 +3,12 @@
 //! service to run with its LwM2M server.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use seam_lwm2m::server::DeliveryMethod;
 use serde::Deserialize;
 
 use super::problem::Problem;
-use super::sparql::{authorize, read_bytes};
+use super::sparql::read_bytes;
 use super::AppState;
 use crate::live::{DeployRequest, Lwm2mBridge};
 
@@ -24,12 +24,7 @@ fn bridge(state: &AppState) -> Result<&Lwm2mBridge, Problem> {
 }
 
 /// `POST /packages`: the body is the package; answers its SHA-256 and Package URI.
-pub(super) async fn add_package(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
+pub(super) async fn add_package(state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, Problem> {
     let bridge = bridge(&state)?.clone();
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     if body.is_empty() {
@@ -68,12 +63,7 @@ pub(super) struct DeploymentBody {
 /// `POST /deployments`: delivers the package to every device and answers 200 with each
 /// device's outcome once all are known (`installed` and `failed` count them); a request that
 /// cannot start (unknown package, unregistered devices, bad JSON) is a problem instead.
-pub(super) async fn deploy(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
+pub(super) async fn deploy(state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, Problem> {
     let body = read_bytes(payload, state.config.max_body_bytes).await?;
     let bridge = bridge(&state)?.clone();
     let parsed: DeploymentBody = serde_json::from_slice(&body).map_err(|e| {

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::problem::Problem;
-use super::sparql::{media_type, read_body, token_status, TokenStatus};
+use super::sparql::{media_type, read_body};
 use super::AppState;
 
 fn wants_html(req: &HttpRequest) -> bool {
@@ -109,17 +109,21 @@ pub(super) async fn post(
     execute(&req, &state, request).await
 }
 
+/// The caller the access check put into the request (anonymous if none did).
+fn caller(req: &HttpRequest) -> crate::access::Caller {
+    use actix_web::HttpMessage as _;
+    req.extensions()
+        .get::<crate::access::Caller>()
+        .cloned()
+        .unwrap_or(crate::access::Caller::Anonymous)
+}
+
 async fn execute(
     req: &HttpRequest,
     state: &AppState,
     request: async_graphql::Request,
 ) -> Result<HttpResponse, Problem> {
-    let authorized = match token_status(req, state) {
-        TokenStatus::Valid => true,
-        TokenStatus::Missing | TokenStatus::NotConfigured => false,
-        TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
-    };
-    let request = crate::graphql::prepare(request, &state.registry, authorized).data(state.directory_events.clone());
+    let request = crate::graphql::prepare(request, &state.registry, caller(req)).data(state.directory_events.clone());
     let response = state.graphql.execute(request).await;
     Ok(HttpResponse::Ok().content_type("application/json").json(response))
 }
@@ -151,11 +155,14 @@ pub(super) async fn ws(
                 "ask for the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol: graphql-transport-ws)",
             )
         })?;
-    let by_header = match token_status(&req, &state) {
-        TokenStatus::Valid => true,
-        TokenStatus::Missing | TokenStatus::NotConfigured => false,
-        TokenStatus::Invalid => return Err(Problem::unauthorized("the bearer token is not valid")),
-    };
+    // The route is public (a browser's upgrade carries no header): a token in the header is
+    // checked here, and `connection_init` may bring one instead.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::sparql::bearer_token);
+    let by_header = state.policy.identify(bearer).map_err(|d| Problem::denied(&d))?;
     let (mut response, session, messages) = actix_ws::handle(&req, payload).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -171,7 +178,7 @@ pub(super) async fn ws(
     let connection = Connection {
         schema: state.graphql.clone(),
         registry: state.registry.clone(),
-        token: state.config.token.clone(),
+        policy: state.policy.clone(),
         by_header,
         directory_events: state.directory_events.clone(),
     };
@@ -183,8 +190,8 @@ pub(super) async fn ws(
 struct Connection {
     schema: crate::graphql::SeamSchema,
     registry: crate::graph::Registry,
-    token: Option<String>,
-    by_header: bool,
+    policy: std::sync::Arc<crate::access::Policy>,
+    by_header: crate::access::Caller,
     directory_events: std::sync::Arc<crate::directory::Events>,
 }
 
@@ -205,31 +212,30 @@ impl Connection {
         let Self {
             schema,
             registry,
-            token,
+            policy,
             by_header,
             directory_events,
         } = self;
         let mut graphql = WebSocket::new(schema, input, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
-                // A token in the payload must be the configured one; without one, the upgrade
-                // request's header decides.
+                // A token in the payload must be known; without one, the upgrade request's
+                // header decides. Closed reads need a token before anything runs.
                 let given = ["Authorization", "authorization"]
                     .iter()
                     .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                     .and_then(super::sparql::bearer_token);
-                let authorized = match (given, token.as_deref()) {
-                    (Some(given), Some(expected)) => {
-                        if !super::sparql::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-                            return Err(async_graphql::Error::new("the bearer token is not valid"));
-                        }
-                        true
-                    }
-                    (Some(_), None) => false,
-                    (None, _) => by_header,
+                let caller = match given {
+                    Some(given) => policy
+                        .identify(Some(given))
+                        .map_err(|d| async_graphql::Error::new(d.to_string()))?,
+                    None => by_header,
                 };
+                policy
+                    .check(&caller, crate::access::Access::Read)
+                    .map_err(|d| async_graphql::Error::new(d.to_string()))?;
                 let (boards, sensors, artifacts) = crate::graphql::loaders(&registry);
                 let mut data = async_graphql::Data::default();
-                data.insert(crate::graphql::Authorized(authorized));
+                data.insert(caller);
                 data.insert(boards);
                 data.insert(sensors);
                 data.insert(artifacts);

@@ -10,9 +10,11 @@ pub mod graphql;
 mod models;
 mod named;
 pub mod negotiate;
+mod openapi;
 mod page;
 pub mod problem;
 mod rollouts;
+pub mod routes;
 mod sparql;
 mod things;
 
@@ -31,8 +33,14 @@ use problem::Problem;
 /// How the service behaves.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// Bearer token required for writes; `None` refuses every write.
+    /// A token given at start (`--token`), with every scope; besides it, the tokens of
+    /// `tokens_file`. With neither, every write is refused.
     pub token: Option<String>,
+    /// The token file (`seam tokens`), re-read when it changes; `None`: the data folder's,
+    /// when the service has a data folder of its own.
+    pub tokens_file: Option<std::path::PathBuf>,
+    /// Whether reads need a token.
+    pub reads: crate::access::Reads,
     /// Limits of every query.
     pub limits: QueryLimits,
     /// Largest accepted request body, in bytes.
@@ -58,6 +66,8 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             token: None,
+            tokens_file: None,
+            reads: crate::access::Reads::Open,
             limits: QueryLimits::default(),
             max_body_bytes: 8 * 1024 * 1024,
             workers: 0,
@@ -84,6 +94,8 @@ pub(crate) struct AppState {
     pub(crate) event_streams: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Requests and their latency, for `GET /metrics`.
     pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Who may do what.
+    pub(crate) policy: std::sync::Arc<crate::access::Policy>,
 }
 
 /// Binds the service over the registry `fleet` indexes on `addr` (use port 0 for an ephemeral
@@ -96,7 +108,15 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         Some(data) => data.clone(),
         None => DataDir::scratch()?,
     };
+    let tokens_file = config
+        .tokens_file
+        .clone()
+        .or_else(|| config.data.as_ref().filter(|d| !d.is_scratch()).map(DataDir::tokens));
+    let fixed: Vec<&str> = config.token.as_deref().into_iter().collect();
+    let keyring = crate::access::Keyring::new(&fixed, tokens_file.map(crate::access::TokenFile::at));
+    let policy = std::sync::Arc::new(crate::access::Policy::new(keyring, config.reads));
     let state = web::Data::new(AppState {
+        policy,
         registry,
         fleet,
         data,
@@ -109,8 +129,28 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
     let mut server = HttpServer::new(move || {
         let body_limit = state.config.max_body_bytes;
         let metrics = state.metrics.clone();
+        let policy = state.policy.clone();
         App::new()
             .app_data(state.clone())
+            .wrap_fn(move |req, srv| {
+                // Who may call the route is checked here, before its handler reads a byte of
+                // the body; the caller goes into the request for GraphQL's own checks.
+                let checked = check_access(&policy, &req);
+                let (early, call) = match checked {
+                    Err(problem) => (Some((req, problem)), None),
+                    Ok(()) => (None, Some(srv.call(req))),
+                };
+                async move {
+                    if let Some((req, problem)) = early {
+                        let response = actix_web::ResponseError::error_response(&problem);
+                        return Ok(req.into_response(response));
+                    }
+                    match call {
+                        Some(call) => call.await,
+                        None => Err(actix_web::error::ErrorInternalServerError("no request")),
+                    }
+                }
+            })
             .wrap_fn(move |req, srv| {
                 // A body declared larger than the limit is refused before a byte of it is read
                 // (a client announcing 10^11 bytes must not hold a worker while it trickles).
@@ -160,81 +200,7 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
                     Ok(res)
                 }
             })
-            .service(
-                web::resource("/")
-                    .route(web::get().to(page::index))
-                    .route(web::head().to(page::index)),
-            )
-            .service(
-                web::resource("/ui/{file}")
-                    .route(web::get().to(page::asset))
-                    .route(web::head().to(page::asset)),
-            )
-            .service(
-                web::resource("/things")
-                    .route(web::get().to(things::list))
-                    .route(web::head().to(things::list))
-                    .route(web::post().to(things::create)),
-            )
-            .service(
-                web::resource("/things/{id:.*}")
-                    .route(web::get().to(things::get))
-                    .route(web::head().to(things::get))
-                    .route(web::put().to(things::put))
-                    .route(web::patch().to(things::patch))
-                    .route(web::delete().to(things::delete)),
-            )
-            .route("/events", web::get().to(things::events))
-            .route("/events/{kind}", web::get().to(things::events))
-            .service(
-                web::resource("/search/sparql")
-                    .route(web::get().to(sparql::query_get))
-                    .route(web::head().to(sparql::query_get))
-                    .route(web::post().to(sparql::query_post)),
-            )
-            .service(
-                web::resource("/.well-known/wot")
-                    .route(web::get().to(things::well_known))
-                    .route(web::head().to(things::well_known)),
-            )
-            .route("/health", web::get().to(health))
-            .route("/metrics", web::get().to(serve_metrics))
-            .service(
-                web::resource("/sparql")
-                    .route(web::get().to(sparql::query_get))
-                    .route(web::post().to(sparql::query_post)),
-            )
-            .service(web::resource("/update").route(web::post().to(sparql::update)))
-            .route("/queries", web::get().to(named::list))
-            .service(
-                web::resource("/queries/{name}")
-                    .route(web::get().to(named::run_get))
-                    .route(web::post().to(named::run_post)),
-            )
-            .route("/match/{device}", web::get().to(named::match_device))
-            .route("/packages", web::post().to(deploy::add_package))
-            .route("/models", web::post().to(models::add_model))
-            .service(
-                web::resource("/compile")
-                    .route(web::get().to(compile::list))
-                    .route(web::post().to(compile::compile)),
-            )
-            .route("/compilations", web::post().to(compile::compilations))
-            .route("/deployments", web::post().to(deploy::deploy))
-            .service(
-                web::resource("/rollouts")
-                    .route(web::get().to(rollouts::list))
-                    .route(web::post().to(rollouts::start)),
-            )
-            .route("/rollouts/{id}", web::get().to(rollouts::get))
-            .route("/rollouts/{id}/{action}", web::post().to(rollouts::act))
-            .service(
-                web::resource("/graphql")
-                    .route(web::get().to(graphql::get))
-                    .route(web::post().to(graphql::post)),
-            )
-            .route("/graphql/ws", web::get().to(graphql::ws))
-            .route("/graphql/assets/{file}", web::get().to(graphql::asset))
+            .configure(routes::register)
             .default_service(web::to(not_found))
     })
     .disable_signals();
@@ -248,6 +214,36 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         .copied()
         .ok_or_else(|| std::io::Error::other("the server bound no address"))?;
     Ok((server.run(), local))
+}
+
+/// Identifies the caller of `req` and checks the route's need; a route the table does not
+/// know goes on to be answered 404 or 405.
+fn check_access(policy: &crate::access::Policy, req: &actix_web::dev::ServiceRequest) -> Result<(), Problem> {
+    use actix_web::HttpMessage as _;
+    let Some(access) = req.match_pattern().and_then(|p| routes::access(req.method(), &p)) else {
+        return Ok(());
+    };
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(sparql::bearer_token);
+    let caller = match (access, bearer) {
+        // A public route does not look at credentials (a stale token in a browser must not
+        // hide the page).
+        (crate::access::Access::Public, _) => crate::access::Caller::Anonymous,
+        (access, bearer) => policy.identify(bearer).map_err(|denied| match (denied, access) {
+            // A service with no tokens at all: the useful answer is that nothing can be
+            // granted here, not that this particular token is wrong.
+            (crate::access::Denied::Invalid, crate::access::Access::Scoped(scope)) if !policy.has_tokens() => {
+                Problem::denied(&crate::access::Denied::NoTokens(scope))
+            }
+            (denied, _) => Problem::denied(&denied),
+        })?,
+    };
+    policy.check(&caller, access).map_err(|d| Problem::denied(&d))?;
+    req.extensions_mut().insert(caller);
+    Ok(())
 }
 
 /// Gives the errors actix-web answers by itself (a method a resource does not take) the same
@@ -291,7 +287,11 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "triples": triples,
-        "writable": state.config.token.is_some(),
+        "writable": state.policy.has_tokens(),
+        "reads": match state.policy.reads() {
+            crate::access::Reads::Open => "open",
+            crate::access::Reads::Closed => "closed",
+        },
     })))
 }
 

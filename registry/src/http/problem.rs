@@ -15,7 +15,7 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     extensions: Map<String, Value>,
-    www_authenticate: Option<&'static str>,
+    www_authenticate: Option<String>,
     /// Seconds after which a client may try again (`Retry-After`), for 503s.
     retry_after: Option<u32>,
 }
@@ -75,7 +75,42 @@ impl Problem {
             "Authentication required",
             detail,
         );
-        p.www_authenticate = Some("Bearer realm=\"seam\"");
+        p.www_authenticate = Some("Bearer realm=\"seam\"".to_owned());
+        p
+    }
+
+    /// 401 or 403 for a request its caller may not make, with the challenge RFC 6750 asks for.
+    pub fn denied(denied: &crate::access::Denied) -> Self {
+        use crate::access::Denied;
+        let detail = denied.to_string();
+        let (status, kind, title, challenge) = match denied {
+            Denied::Missing(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+                Some("Bearer realm=\"seam\"".to_owned()),
+            ),
+            Denied::Invalid => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+                Some("Bearer realm=\"seam\", error=\"invalid_token\"".to_owned()),
+            ),
+            Denied::InsufficientScope { needed, .. } => (
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "Insufficient scope",
+                Some(format!(
+                    "Bearer realm=\"seam\", error=\"insufficient_scope\", scope=\"{needed}\""
+                )),
+            ),
+            Denied::NoTokens(_) => (StatusCode::FORBIDDEN, "writes-disabled", "Writes are disabled", None),
+        };
+        let mut p = Self::new(status, kind, title, detail);
+        if let Denied::InsufficientScope { needed, .. } | Denied::Missing(needed) | Denied::NoTokens(needed) = denied {
+            p = p.with("scope", needed.as_str());
+        }
+        p.www_authenticate = challenge;
         p
     }
 
@@ -136,7 +171,7 @@ impl ResponseError for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
-        if let Some(challenge) = self.www_authenticate {
+        if let Some(challenge) = self.www_authenticate.as_deref() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         if let Some(seconds) = self.retry_after {
@@ -193,6 +228,9 @@ impl From<QueryError> for Problem {
                 "Query too complex",
                 detail,
             ),
+            QueryError::Refused(_) => {
+                Self::new(StatusCode::FORBIDDEN, "operation-refused", "Operation refused", detail)
+            }
             QueryError::Busy { .. } => {
                 let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy", detail);
                 p.retry_after = Some(1);

@@ -182,7 +182,6 @@ pub(super) async fn update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
     let body = read_body(payload, state.config.max_body_bytes).await?;
     let update = match media_type(req.headers()).as_str() {
         "application/sparql-update" => body,
@@ -207,34 +206,6 @@ pub(super) async fn update(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// What the request's `Authorization` header amounts to.
-pub(super) enum TokenStatus {
-    /// The server has no write token: writes are refused.
-    NotConfigured,
-    /// No bearer token was sent.
-    Missing,
-    /// A bearer token that is not the configured one.
-    Invalid,
-    /// The configured token.
-    Valid,
-}
-
-pub(super) fn token_status(req: &HttpRequest, state: &AppState) -> TokenStatus {
-    let Some(expected) = state.config.token.as_deref() else {
-        return TokenStatus::NotConfigured;
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
-    match given {
-        None => TokenStatus::Missing,
-        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => TokenStatus::Valid,
-        Some(_) => TokenStatus::Invalid,
-    }
-}
-
 /// The credentials of an `Authorization: Bearer <token>` value. The scheme is matched without
 /// regard to case (RFC 9110 §11.1) and may be followed by any run of spaces.
 pub(super) fn bearer_token(value: &str) -> Option<&str> {
@@ -243,32 +214,6 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| rest.trim())
         .filter(|t| !t.is_empty())
-}
-
-/// Checks `Authorization: Bearer <token>` against the configured token.
-pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
-    match token_status(req, state) {
-        TokenStatus::Valid => Ok(()),
-        TokenStatus::NotConfigured => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "writes-disabled",
-            "Writes are disabled",
-            "this server has no write token configured (start it with --token or SEAM_TOKEN)",
-        )),
-        TokenStatus::Missing => Err(Problem::unauthorized(
-            "this operation requires `Authorization: Bearer <token>`",
-        )),
-        TokenStatus::Invalid => Err(Problem::unauthorized("the bearer token is not valid")),
-    }
-}
-
-/// Compares without an early exit, so that response time does not leak how much of a guessed
-/// token was right.
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn not_acceptable(what: &str, offered: &str) -> Problem {

@@ -14,7 +14,16 @@ use crate::helpers::{fleet, seeded};
 
 async fn run(registry: &Registry, query: &str, authorized: bool) -> Value {
     let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()), None);
-    let request = seam_registry::graphql::prepare(async_graphql::Request::new(query), registry, authorized);
+    use seam_registry::access::{Caller, Scopes};
+    let caller = if authorized {
+        Caller::Token {
+            name: "test".into(),
+            scopes: Scopes::ADMIN,
+        }
+    } else {
+        Caller::Anonymous
+    };
+    let request = seam_registry::graphql::prepare(async_graphql::Request::new(query), registry, caller);
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 

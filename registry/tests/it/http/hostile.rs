@@ -202,20 +202,32 @@ fn absurd_match_options_are_refused_and_the_next_request_is_served() {
 }
 
 #[test]
-fn many_aliases_of_the_fleet_matrix_exceed_the_complexity_limit() {
+fn alias_floods_long_documents_and_costly_queries_are_refused() {
     let app = spawn_app(with_token());
-    let aliases: String = (0..5000).map(|i| format!("m{i}: fleetMatrix {{ device }} ")).collect();
-    let r = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&serde_json::json!({ "query": format!("{{ {aliases} }}") }))
-        .send()
-        .unwrap();
-    let body: Value = r.json().unwrap();
-    assert!(
-        body["errors"][0]["message"].as_str().unwrap().contains("complex"),
-        "{body}"
-    );
+    let ask = |query: String| -> Value {
+        let r = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .unwrap();
+        r.json().unwrap()
+    };
+    let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+    // Cheap fields under many aliases: the alias limit.
+    let aliases: String = (0..65).map(|i| format!("a{i}: __typename ")).collect();
+    let body = ask(format!("{{ {aliases} }}"));
+    assert!(message(&body).contains("65 aliases"), "{body}");
+    let aliases: String = (0..64).map(|i| format!("a{i}: __typename ")).collect();
+    let body = ask(format!("{{ {aliases} }}"));
+    assert!(body["errors"].is_null(), "64 aliases are allowed: {body}");
+    // A document of megabytes is not parsed.
+    let body = ask(format!("{{ __typename }} # {}", "x".repeat(100_000)));
+    assert!(message(&body).contains("bytes"), "{body}");
+    // A few aliases of the most expensive field: the complexity limit.
+    let aliases: String = (0..8).map(|i| format!("m{i}: fleetMatrix {{ device }} ")).collect();
+    let body = ask(format!("{{ {aliases} }}"));
+    assert!(message(&body).contains("complex"), "{body}");
     health_is_ok(&app);
 }
 
@@ -301,4 +313,43 @@ fn order_by_and_distinct_hold_a_bounded_number_of_solutions() {
     assert!(registry
         .query("SELECT ?b WHERE { ?b a seam:Board } ORDER BY ?b", &limits)
         .is_ok());
+}
+
+#[test]
+fn service_and_load_never_reach_other_addresses_or_files() {
+    let app = spawn_app(with_token());
+    for query in [
+        "SELECT * WHERE { SERVICE <http://169.254.169.254/latest/meta-data> { ?s ?p ?o } }",
+        "SELECT * WHERE { SERVICE SILENT <file:///etc/passwd> { ?s ?p ?o } }",
+    ] {
+        let body = problem(post_query(&app, query), StatusCode::FORBIDDEN);
+        assert_eq!(body["type"], "https://w3id.org/seam/problems/operation-refused");
+    }
+    let before = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["triples"]
+        .clone();
+    let r = app
+        .client
+        .post(app.url("/update"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/sparql-update")
+        .body("LOAD <file:///etc/hostname> INTO GRAPH <urn:stolen>")
+        .send()
+        .unwrap();
+    let body = problem(r, StatusCode::FORBIDDEN);
+    assert!(body["detail"].as_str().unwrap().contains("LOAD"), "{body}");
+    let after = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["triples"]
+        .clone();
+    assert_eq!(before, after);
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, TestApp as App};
 
+mod access;
 mod hostile;
 mod metrics;
 mod models;
