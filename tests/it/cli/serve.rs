@@ -220,3 +220,64 @@ fn sigterm_stops_a_runaway_update_at_once_and_it_writes_nothing() {
     ]);
     assert_eq!(before, after);
 }
+
+#[test]
+fn tokens_made_and_revoked_by_the_cli_take_effect_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s");
+    let tokens = |args: &[&str]| {
+        Command::new(SEAM)
+            .arg("tokens")
+            .args(args)
+            .args(["--data", data.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let made = tokens(&["create", "deployer", "--scope", "deploy", "--json"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let deployer: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let deployer = deployer["token"].as_str().unwrap().to_owned();
+    let server = Server::start(&data, &["--reads", "closed"]);
+    let client = reqwest::blocking::Client::new();
+    let update = |token: &str| {
+        client
+            .post(format!("{}/update", server.base))
+            .bearer_auth(token)
+            .header("content-type", "application/sparql-update")
+            .body("INSERT DATA { <urn:x> <urn:y> 1 }")
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(update(&deployer), 403, "deploy does not grant write");
+    assert_eq!(
+        client
+            .get(server.sparql())
+            .query(&[("query", "ASK {}")])
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    // A token made while the server runs is accepted at once; a revoked one is refused at once.
+    let made = tokens(&["create", "writer", "--scope", "write"]);
+    assert!(made.status.success());
+    let writer = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    assert!(writer.starts_with("seam_"));
+    assert_eq!(update(&writer), 204);
+    let listed = tokens(&["list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains(&writer[5..]), "list never shows a secret");
+    assert!(tokens(&["revoke", "writer"]).status.success());
+    assert_eq!(update(&writer), 401);
+    let again = tokens(&["revoke", "writer"]);
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let bad = tokens(&["create", "x", "--scope", "root"]);
+    assert_eq!(bad.status.code(), Some(2), "an unknown scope is a usage error");
+}
