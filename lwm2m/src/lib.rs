@@ -15,6 +15,7 @@
 pub mod client;
 pub mod coap;
 pub mod content;
+pub mod dtls;
 pub mod server;
 
 /// Errors of the LwM2M layer.

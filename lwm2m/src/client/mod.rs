@@ -47,6 +47,11 @@ pub struct ClientConfig {
     /// A check every package must pass after its digest (a signature check, for instance); a
     /// package it refuses is reported as failing its integrity check.
     pub package_check: Option<PackageCheck>,
+    /// Speak DTLS with this identity and key (`coaps://`); `None`: plain CoAP.
+    pub psk: Option<crate::dtls::Psk>,
+    /// How long the DTLS handshake may take (a wrong key shows as this much silence: DTLS
+    /// drops the records it cannot authenticate without an answer).
+    pub handshake_timeout: std::time::Duration,
 }
 
 /// The function behind a [`PackageCheck`].
@@ -78,6 +83,8 @@ impl ClientConfig {
             reject_install: false,
             stall_download: false,
             package_check: None,
+            psk: None,
+            handshake_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -140,12 +147,22 @@ impl Lwm2mClient {
             endpoint: std::sync::OnceLock::new(),
             config,
         });
-        let endpoint = Endpoint::bind(
-            shared.config.bind,
-            shared.config.params.clone(),
-            Arc::new(ClientHandler(shared.clone())),
-        )
-        .await?;
+        let handler = Arc::new(ClientHandler(shared.clone()));
+        let endpoint = match &shared.config.psk {
+            None => Endpoint::bind(shared.config.bind, shared.config.params.clone(), handler).await?,
+            Some(psk) => {
+                // The session is opened before anything else: a wrong key fails here.
+                let socket = crate::dtls::DtlsSocket::connect(
+                    shared.config.bind,
+                    shared.config.server,
+                    psk.clone(),
+                    shared.config.handshake_timeout,
+                )
+                .await
+                .map_err(|e| Lwm2mError::Io(std::io::Error::other(e.to_string())))?;
+                Endpoint::over_dtls(socket, shared.config.params.clone(), handler)
+            }
+        };
         let _ = shared.endpoint.set(endpoint.clone());
         Ok(Self {
             endpoint,
@@ -556,15 +573,19 @@ async fn install(shared: Arc<Shared>, object: u16) {
     }
 }
 
-/// Splits `coap://host:port/a/b/<sha256>` into the server address, the path, and the digest the
-/// last segment names.
+/// Splits `coap://host:port/a/b/<sha256>` (or `coaps://`, fetched through the client's DTLS
+/// session with its server) into the server address, the path, and the digest the last segment
+/// names.
 async fn parse_package_uri(uri: &str) -> Option<(SocketAddr, Vec<String>, String)> {
-    let rest = uri.strip_prefix("coap://")?;
+    let (rest, default_port) = match uri.strip_prefix("coaps://") {
+        Some(rest) => (rest, 5684),
+        None => (uri.strip_prefix("coap://")?, 5683),
+    };
     let (authority, path) = rest.split_once('/')?;
     let authority = if authority.contains(':') {
         authority.to_owned()
     } else {
-        format!("{authority}:5683")
+        format!("{authority}:{default_port}")
     };
     let peer = tokio::net::lookup_host(authority).await.ok()?.next()?;
     let segments = crate::coap::message::split_path(path);

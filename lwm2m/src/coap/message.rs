@@ -36,6 +36,8 @@ pub mod content_format {
 pub struct Request {
     /// Who sent it.
     pub peer: SocketAddr,
+    /// The PSK identity of the DTLS session it came in (`None`: plain CoAP).
+    pub identity: Option<std::sync::Arc<str>>,
     /// The method.
     pub method: RequestType,
     /// Uri-Path segments.
@@ -59,6 +61,7 @@ impl Request {
     pub fn new(method: RequestType, path: &str) -> Self {
         Self {
             peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+            identity: None,
             method,
             path: split_path(path),
             query: Vec::new(),

@@ -372,7 +372,7 @@ impl Lwm2mServer {
 
         let sent = match delivery.method {
             DeliveryMethod::Pull => {
-                let link = self.package_uri(&delivery.sha256)?;
+                let link = self.package_uri_for(name, &delivery.sha256)?;
                 let target = ResourcePath::resource(object, 0, uri);
                 crate::again_on_timeout(|| self.write(name, target, cf::TEXT, link.clone().into_bytes())).await
             }

@@ -29,6 +29,44 @@ use crate::content::{self, Link, ResourcePath, Value};
 use crate::Lwm2mError;
 use registration::RegistrationTable;
 
+/// Who may register as what over DTLS: the keys of PSK identities and the endpoint name each
+/// identity is provisioned for. An endpoint with credentials registers over DTLS only.
+pub trait Credentials: Send + Sync + 'static {
+    /// The key of `identity`, if it is provisioned.
+    fn key(&self, identity: &[u8]) -> Option<Vec<u8>>;
+    /// The endpoint name `identity` may register as.
+    fn endpoint_of(&self, identity: &str) -> Option<String>;
+    /// Whether `endpoint` has credentials (then plain CoAP may not speak for it).
+    fn is_provisioned(&self, endpoint: &str) -> bool;
+}
+
+/// The DTLS side of the server reads keys from its credentials.
+struct CredentialKeys(Arc<dyn Credentials>);
+
+impl crate::dtls::PskStore for CredentialKeys {
+    fn key(&self, identity: &[u8]) -> Option<Vec<u8>> {
+        self.0.key(identity)
+    }
+}
+
+/// Where the server listens.
+#[derive(Clone)]
+pub struct Listen {
+    /// `coap://` (UDP), if any.
+    pub plain: Option<SocketAddr>,
+    /// `coaps://` (DTLS 1.2, PSK), if any, with the credentials it accepts.
+    pub secure: Option<(SocketAddr, Arc<dyn Credentials>)>,
+}
+
+impl std::fmt::Debug for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listen")
+            .field("plain", &self.plain)
+            .field("secure", &self.secure.as_ref().map(|(addr, _)| addr))
+            .finish()
+    }
+}
+
 /// What the server tells its owner.
 #[derive(Debug, Clone)]
 pub enum ServerEvent {
@@ -139,6 +177,8 @@ struct ServerHandler {
     events: mpsc::UnboundedSender<ServerEvent>,
     shelf: Arc<PackageShelf>,
     default_lifetime: u32,
+    /// The DTLS credentials, when the server listens on DTLS.
+    credentials: Option<Arc<dyn Credentials>>,
 }
 
 impl Handler for ServerHandler {
@@ -154,6 +194,9 @@ impl ServerHandler {
         match (request.method, path.as_slice()) {
             (Method::Post, ["rd"]) => self.register(request),
             (Method::Post, ["rd", id]) => self.update(id, request),
+            (Method::Delete, ["rd", id]) if !self.same_session(id, request) => {
+                Response::error(Code::Forbidden, "not the session this registration was made in")
+            }
             (Method::Delete, ["rd", id]) => self.deregister(id),
             (Method::Get, ["pkg", sha]) => match self.shelf.get(sha) {
                 Some(bytes) => Response::with_body(Code::Content, cf::OPAQUE, bytes),
@@ -169,6 +212,10 @@ impl ServerHandler {
             Ok(r) => r,
             Err(refusal) => return refusal,
         };
+        if let Err(refusal) = self.may_register(request, &registration.endpoint) {
+            tracing::warn!(peer = %request.peer, endpoint = %registration.endpoint, "registration refused: {refusal}");
+            return Response::error(Code::Forbidden, &refusal);
+        }
         let peer = registration.address;
         let Some((registration, replaced)) = self.table.insert(registration) else {
             tracing::warn!(%peer, "registration refused: this source already holds the most endpoints one client may");
@@ -193,11 +240,41 @@ impl ServerHandler {
         response
     }
 
+    /// A DTLS identity registers as the endpoint it is provisioned for, and an endpoint with
+    /// credentials registers over DTLS only.
+    fn may_register(&self, request: &Request, endpoint: &str) -> Result<(), String> {
+        match (&request.identity, &self.credentials) {
+            (Some(identity), Some(credentials)) => match credentials.endpoint_of(identity) {
+                Some(own) if own == endpoint => Ok(()),
+                Some(own) => Err(format!(
+                    "the PSK identity {identity:?} is provisioned for {own:?}, not {endpoint:?}"
+                )),
+                None => Err(format!("the PSK identity {identity:?} is not provisioned")),
+            },
+            (Some(_), None) => Err("this server has no DTLS credentials".into()),
+            (None, Some(credentials)) if credentials.is_provisioned(endpoint) => Err(format!(
+                "{endpoint:?} has DTLS credentials: it registers over coaps:// only"
+            )),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Update and De-register come over the transport, and from the identity, the
+    /// registration was made with.
+    fn same_session(&self, id: &str, request: &Request) -> bool {
+        self.table
+            .get(id)
+            .is_none_or(|r| r.identity.as_deref() == request.identity.as_deref())
+    }
+
     fn update(&self, id: &str, request: &Request) -> Response {
         let update = match registration::parse_update(request) {
             Ok(u) => u,
             Err(refusal) => return refusal,
         };
+        if !self.same_session(id, request) {
+            return Response::error(Code::Forbidden, "not the session this registration was made in");
+        }
         match self.table.update(id, update, request.peer) {
             Some(registration) => {
                 let _ = self.events.send(ServerEvent::Updated(registration));
@@ -225,7 +302,10 @@ impl ServerHandler {
 /// The LwM2M server. Cloning shares it.
 #[derive(Clone)]
 pub struct Lwm2mServer {
+    /// Plain CoAP when the server listens there, else DTLS.
     endpoint: Endpoint,
+    /// DTLS, when the server listens there too.
+    secure: Option<Endpoint>,
     table: Arc<RegistrationTable>,
     shelf: Arc<PackageShelf>,
     events: mpsc::UnboundedSender<ServerEvent>,
@@ -239,9 +319,25 @@ impl std::fmt::Debug for Lwm2mServer {
 }
 
 impl Lwm2mServer {
-    /// Binds `addr` and starts serving; events arrive on the returned channel.
+    /// Binds `addr` (plain CoAP) and starts serving; events arrive on the returned channel.
     pub async fn bind(
         addr: SocketAddr,
+        config: ServerConfig,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<ServerEvent>), Lwm2mError> {
+        Self::listen(
+            Listen {
+                plain: Some(addr),
+                secure: None,
+            },
+            config,
+        )
+        .await
+    }
+
+    /// Listens on plain CoAP, DTLS or both, and starts serving; events arrive on the returned
+    /// channel.
+    pub async fn listen(
+        listen: Listen,
         config: ServerConfig,
     ) -> Result<(Self, mpsc::UnboundedReceiver<ServerEvent>), Lwm2mError> {
         let (events, receiver) = mpsc::unbounded_channel();
@@ -252,10 +348,34 @@ impl Lwm2mServer {
             events: events.clone(),
             shelf: shelf.clone(),
             default_lifetime: config.default_lifetime,
+            credentials: listen.secure.as_ref().map(|(_, c)| c.clone()),
         });
-        let endpoint = Endpoint::bind(addr, config.params.clone(), handler).await?;
+        let plain = match listen.plain {
+            Some(addr) => Some(Endpoint::bind(addr, config.params.clone(), handler.clone()).await?),
+            None => None,
+        };
+        let secure = match listen.secure {
+            Some((addr, credentials)) => {
+                let keys: Arc<dyn crate::dtls::PskStore> = Arc::new(CredentialKeys(credentials));
+                let socket = crate::dtls::DtlsSocket::bind_server(addr, keys, crate::dtls::DtlsLimits::default())
+                    .await
+                    .map_err(|e| Lwm2mError::Io(std::io::Error::other(e.to_string())))?;
+                Some(Endpoint::over_dtls(socket, config.params.clone(), handler))
+            }
+            None => None,
+        };
+        let (endpoint, secure) = match (plain, secure) {
+            (Some(plain), secure) => (plain, secure),
+            (None, Some(secure)) => (secure.clone(), Some(secure)),
+            (None, None) => {
+                return Err(Lwm2mError::Io(std::io::Error::other(
+                    "the LwM2M server needs a coap:// or a coaps:// address",
+                )))
+            }
+        };
         let server = Self {
             endpoint,
+            secure,
             table,
             shelf,
             events,
@@ -267,6 +387,25 @@ impl Lwm2mServer {
             server.config.expiry_check,
         ));
         Ok((server, receiver))
+    }
+
+    /// The DTLS address (`coaps://`), when the server listens there.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref().and_then(|e| e.local_addr().ok())
+    }
+
+    /// The DTLS endpoint, when there is one (for statistics).
+    pub fn secure_endpoint(&self) -> Option<&Endpoint> {
+        self.secure.as_ref()
+    }
+
+    /// The endpoint a registration talks over: its DTLS session, or plain CoAP.
+    fn endpoint_for(&self, registration: &Registration) -> Result<&Endpoint, Lwm2mError> {
+        match (&registration.identity, &self.secure) {
+            (Some(_), Some(secure)) => Ok(secure),
+            (Some(_), None) => Err(Lwm2mError::UnknownEndpoint(registration.endpoint.clone())),
+            (None, _) => Ok(&self.endpoint),
+        }
     }
 
     /// The bound address.
@@ -282,6 +421,17 @@ impl Lwm2mServer {
     /// The packages this server serves.
     pub fn shelf(&self) -> &PackageShelf {
         &self.shelf
+    }
+
+    /// The URI of a package on the shelf for endpoint `name`: `coaps://` on the DTLS address
+    /// for a client registered over DTLS (it fetches through its session), else
+    /// [`Lwm2mServer::package_uri`].
+    pub fn package_uri_for(&self, name: &str, sha256: &str) -> Result<String, Lwm2mError> {
+        let secure = self.registration(name).is_some_and(|r| r.identity.is_some());
+        match (secure, self.secure_addr()) {
+            (true, Some(addr)) => Ok(format!("coaps://{addr}/pkg/{sha256}")),
+            _ => self.package_uri(sha256),
+        }
     }
 
     /// The `coap://…/pkg/<sha256>` URI of a package on the shelf.
@@ -308,19 +458,20 @@ impl Lwm2mServer {
         self.table.len()
     }
 
-    fn target(&self, name: &str, path: ResourcePath) -> Result<(SocketAddr, Vec<String>), Lwm2mError> {
+    fn target(&self, name: &str, path: ResourcePath) -> Result<(Endpoint, SocketAddr, Vec<String>), Lwm2mError> {
         let registration = self
             .registration(name)
             .ok_or_else(|| Lwm2mError::UnknownEndpoint(name.to_owned()))?;
         let mut segments = crate::coap::message::split_path(&registration.root_path);
         segments.extend(path.segments());
-        Ok((registration.address, segments))
+        let endpoint = self.endpoint_for(&registration)?.clone();
+        Ok((endpoint, registration.address, segments))
     }
 
     async fn send(&self, name: &str, path: ResourcePath, mut request: Request) -> Result<Reply, Lwm2mError> {
-        let (address, segments) = self.target(name, path)?;
+        let (endpoint, address, segments) = self.target(name, path)?;
         request.path = segments;
-        let reply = self.endpoint.request(address, request).await?;
+        let reply = endpoint.request(address, request).await?;
         if reply.is_success() {
             Ok(reply)
         } else {
@@ -400,27 +551,27 @@ impl Lwm2mServer {
     /// Observes `path`: the current values, and a channel of later ones. Dropping the receiver
     /// and calling [`Lwm2mServer::cancel_observation`] ends it (the next notification is reset).
     pub async fn observe(&self, name: &str, path: ResourcePath) -> Result<Observation, Lwm2mError> {
-        let (address, segments) = self.target(name, path)?;
+        let (endpoint, address, segments) = self.target(name, path)?;
         let mut request = Request::new(Method::Get, "");
         request.path = segments.clone();
-        let (reply, token, notifications) = self.endpoint.observe(address, request).await?;
+        let (reply, token, notifications) = endpoint.observe(address, request).await?;
         if !reply.is_success() {
-            self.endpoint.cancel(address, &token);
+            endpoint.cancel(address, &token);
             return Err(refused(&reply));
         }
         // A first answer larger than a block carries its first block only (RFC 7959 §3.4).
-        let decoded = whole_representation(&self.endpoint, address, &segments, reply)
+        let decoded = whole_representation(&endpoint, address, &segments, reply)
             .await
             .and_then(|reply| content::decode(reply.content_format, path, &reply.payload).map(|v| (v, reply.observe)));
         let (values, last) = match decoded {
             Ok(decoded) => decoded,
             Err(e) => {
-                self.endpoint.cancel(address, &token);
+                endpoint.cancel(address, &token);
                 return Err(e);
             }
         };
         Ok(Observation {
-            endpoint: self.endpoint.clone(),
+            endpoint: endpoint.clone(),
             peer: address,
             path,
             segments,

@@ -41,6 +41,9 @@ pub struct Registration {
     pub binding: String,
     /// Where the client's requests come from, and where the server's go.
     pub address: SocketAddr,
+    /// The PSK identity of the DTLS session the client registered over (`None`: plain CoAP).
+    /// The server's requests to it go over that session.
+    pub identity: Option<String>,
     /// The object links of the registration payload.
     pub objects: Vec<Link>,
     /// The client's alternate root path (`</lwm2m>;rt="oma.lwm2m"`), empty for `/`.
@@ -101,6 +104,10 @@ impl RegistrationTable {
         let tables = self.lock();
         let id = tables.by_endpoint.get(endpoint)?;
         tables.by_id.get(id).map(|e| e.registration.clone())
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Registration> {
+        self.lock().by_id.get(id).map(|e| e.registration.clone())
     }
 
     pub(crate) fn all(&self) -> Vec<Registration> {
@@ -248,6 +255,7 @@ pub(crate) fn parse_register(request: &Request, default_lifetime: u32) -> Result
         version: version.to_owned(),
         binding,
         address: request.peer,
+        identity: request.identity.as_deref().map(str::to_owned),
         objects,
         root_path,
         registered_at: now,

@@ -122,8 +122,47 @@ struct State {
     uploads: HashMap<(SocketAddr, String), Assembly>,
 }
 
+/// What an endpoint's datagrams travel on: plain UDP, or DTLS sessions over UDP.
+pub(crate) enum Datagrams {
+    /// `coap://`.
+    Udp(Arc<UdpSocket>),
+    /// `coaps://`.
+    Dtls(Arc<crate::dtls::DtlsSocket>),
+}
+
+impl Datagrams {
+    async fn recv_from(&self, buffer: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        match self {
+            Datagrams::Udp(socket) => socket.recv_from(buffer).await,
+            Datagrams::Dtls(socket) => socket.recv_from(buffer).await.map(|(n, peer, _)| (n, peer)),
+        }
+    }
+
+    async fn send_to(&self, bytes: &[u8], peer: SocketAddr) -> std::io::Result<()> {
+        match self {
+            Datagrams::Udp(socket) => socket.send_to(bytes, peer).await.map(|_| ()),
+            Datagrams::Dtls(socket) => socket.send_to(bytes, peer).await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Datagrams::Udp(socket) => socket.local_addr(),
+            Datagrams::Dtls(socket) => socket.local_addr(),
+        }
+    }
+
+    /// The PSK identity `peer` opened its session with (`None` on plain UDP).
+    fn identity_of(&self, peer: SocketAddr) -> Option<Arc<str>> {
+        match self {
+            Datagrams::Udp(_) => None,
+            Datagrams::Dtls(socket) => socket.identity_of(peer),
+        }
+    }
+}
+
 struct Inner {
-    socket: Arc<UdpSocket>,
+    socket: Arc<Datagrams>,
     params: TransmissionParams,
     next_mid: AtomicU16,
     state: Mutex<State>,
@@ -169,6 +208,22 @@ impl Endpoint {
         handler: Arc<dyn Handler>,
     ) -> std::io::Result<Self> {
         let socket = Arc::new(bind_udp(addr, params.recv_buffer)?);
+        Ok(Self::over(Datagrams::Udp(socket), params, handler))
+    }
+
+    /// An endpoint over DTLS `socket` (`coaps://`): a server socket's sessions, or a client's
+    /// one session; requests go to `handler` and carry their session's PSK identity.
+    pub fn over_dtls(socket: crate::dtls::DtlsSocket, params: TransmissionParams, handler: Arc<dyn Handler>) -> Self {
+        Self::over(Datagrams::Dtls(Arc::new(socket)), params, handler)
+    }
+
+    /// Whether the endpoint speaks DTLS.
+    pub fn is_secure(&self) -> bool {
+        matches!(*self.inner.socket, Datagrams::Dtls(_))
+    }
+
+    fn over(socket: Datagrams, params: TransmissionParams, handler: Arc<dyn Handler>) -> Self {
+        let socket = Arc::new(socket);
         let inner = Arc::new(Inner {
             socket: socket.clone(),
             params,
@@ -184,7 +239,7 @@ impl Endpoint {
             tasks.push(receiver.abort_handle());
             tasks.push(sweeper.abort_handle());
         }
-        Ok(Self { inner })
+        Self { inner }
     }
 
     /// The bound address.

@@ -4,7 +4,7 @@
 
 use super::*;
 
-pub(super) async fn receive_loop(socket: Arc<UdpSocket>, inner: Weak<Inner>) {
+pub(super) async fn receive_loop(socket: Arc<Datagrams>, inner: Weak<Inner>) {
     let mut buffer = vec![0u8; RECV_BUFFER];
     loop {
         let (len, peer) = match socket.recv_from(&mut buffer).await {
@@ -284,6 +284,7 @@ async fn answer_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, ou
     let size1 = uint_option(&packet, CoapOption::Size1);
     let mut request = Request {
         peer,
+        identity: inner.socket.identity_of(peer),
         method,
         path: string_options(&packet, CoapOption::UriPath),
         query: string_options(&packet, CoapOption::UriQuery),
