@@ -27,3 +27,10 @@ seam_apt_install() {
 if ! seam_have_libclang; then
     seam_apt_install libclang-dev "needed to build Oxigraph's RocksDB binding; or set LIBCLANG_PATH"
 fi
+
+# The LwM2M server speaks DTLS through the system's OpenSSL (the openssl crate links libssl and
+# finds it with pkg-config).
+if ! pkg-config --exists openssl 2>/dev/null; then
+    command -v pkg-config >/dev/null 2>&1 || seam_apt_install pkg-config "finds OpenSSL for the DTLS build"
+    pkg-config --exists openssl 2>/dev/null || seam_apt_install libssl-dev "OpenSSL's headers, for LwM2M over DTLS"
+fi

@@ -10,7 +10,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{analyze, compile, demo, deploy, load, match_device, query, rollouts, serve, tokens};
+use commands::{analyze, compile, demo, deploy, devices, load, match_device, query, rollouts, serve, tokens};
 use failure::Failure;
 
 #[derive(Parser)]
@@ -111,6 +111,14 @@ enum Command {
         seam tokens list\n  seam tokens revoke ci-deployer"
     )]
     Tokens(tokens::TokensArgs),
+    /// Device secrets: DTLS pre-shared keys for LwM2M over coaps:// (kept outside the graph).
+    #[command(
+        after_help = "A device with a key registers over coaps:// only, as the endpoint its identity is provisioned \
+        for. Keys live in DATA/credentials.json (mode 0600); a running service uses a new key from the next handshake.\n\n\
+        Examples:\n  seam devices add-psk line3-acoustic-02 --identity line3-acoustic-02 --key-hex 000102030405060708090a0b0c0d0e0f\n  \
+        openssl rand -hex 16 | seam devices add-psk node-7 --identity node-7 --key-hex -\n  seam devices credentials"
+    )]
+    Devices(devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -137,6 +145,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args).map(|()| 0),
         Command::Rollouts(args) => rollouts::run(args).map(|()| 0),
         Command::Tokens(args) => tokens::run(args).map(|()| 0),
+        Command::Devices(args) => devices::run(args).map(|()| 0),
         Command::Analyze(args) => analyze::run(args).map(|()| 0),
         Command::Compile(args) => compile::compile(args),
     };

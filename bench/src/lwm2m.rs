@@ -72,6 +72,8 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Resu
             &format!("127.0.0.1:{http_port}"),
             "--coap",
             &format!("127.0.0.1:{coap_port}"),
+            "--coaps",
+            "off",
         ])
         .env("SEAM_LOG", "warn")
         .stdout(Stdio::null())

@@ -357,7 +357,7 @@ fn cold_start(seam: &PathBuf, runs: usize) -> anyhow::Result<()> {
         let mut child = Command::new(seam)
             .args(["serve", "--data"])
             .arg(&data)
-            .args(["--http", &format!("127.0.0.1:{port}")])
+            .args(["--http", &format!("127.0.0.1:{port}"), "--coaps", "off"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -27,8 +27,11 @@ pub struct Settings {
     pub data: Option<PathBuf>,
     /// HTTP listen address (`127.0.0.1:0` for an ephemeral port).
     pub http: String,
-    /// LwM2M/CoAP listen address; `None` runs no LwM2M server.
+    /// LwM2M/CoAP listen address; `None`: no plain CoAP.
     pub coap: Option<SocketAddr>,
+    /// LwM2M over DTLS (`coaps://`) listen address; `None`: no DTLS. Devices' keys come from
+    /// the data folder's `credentials.json`.
+    pub coaps: Option<SocketAddr>,
     /// The LwM2M server's behaviour.
     pub lwm2m: ServerConfig,
     /// The HTTP service's behaviour (its `lwm2m` and `data` are filled in by the build).
@@ -43,6 +46,7 @@ impl Settings {
             data: None,
             http: "127.0.0.1:0".into(),
             coap: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            coaps: None,
             lwm2m: ServerConfig::default(),
             service: ServiceConfig {
                 token: Some(token.to_owned()),
@@ -98,6 +102,7 @@ pub struct Application {
     http: Server,
     http_addr: SocketAddr,
     coap_addr: Option<SocketAddr>,
+    coaps_addr: Option<SocketAddr>,
     rollouts: crate::rollout::Rollouts,
 }
 
@@ -158,15 +163,38 @@ impl Application {
         let metrics = service.metrics.clone().unwrap_or_default();
         service.metrics = Some(metrics.clone());
         let mut coap_addr = None;
-        if let Some(coap) = settings.coap {
+        let mut coaps_addr = None;
+        if settings.coap.is_some() || settings.coaps.is_some() {
+            let named = |scheme: &str, addr: Option<SocketAddr>| addr.map(|a| format!("{scheme}://{a}"));
             let bind_error = |e: &dyn std::fmt::Display| AppError::Bind {
-                addr: format!("coap://{coap}"),
+                addr: [named("coap", settings.coap), named("coaps", settings.coaps)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 message: e.to_string(),
             };
-            let (server, events) = Lwm2mServer::bind(coap, settings.lwm2m.clone())
+            let keys: Option<std::sync::Arc<dyn seam_lwm2m::server::Credentials>> = settings.coaps.map(|_| {
+                let keys: std::sync::Arc<dyn seam_lwm2m::server::Credentials> =
+                    crate::access::DeviceKeys::new(crate::access::CredentialFile::at(data.credentials()));
+                keys
+            });
+            let listen = seam_lwm2m::server::Listen {
+                plain: settings.coap,
+                secure: settings.coaps.zip(keys),
+            };
+            let (server, events) = Lwm2mServer::listen(listen, settings.lwm2m.clone())
                 .await
                 .map_err(|e| bind_error(&e))?;
-            let local = server.local_addr().map_err(|e| bind_error(&e))?;
+            if settings.coap.is_some() {
+                let local = server.local_addr().map_err(|e| bind_error(&e))?;
+                tracing::info!(target: "seam", "SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
+                coap_addr = Some(local);
+            }
+            if let Some(secure) = server.secure_addr() {
+                tracing::info!(target: "seam", "SEAM LwM2M server on coaps://{secure} (DTLS 1.2, pre-shared keys from {})", data.credentials().display());
+                coaps_addr = Some(secure);
+            }
             let packages = data.packages();
             let started = Lwm2mBridge::start_with_metrics(
                 registry.clone(),
@@ -176,10 +204,8 @@ impl Application {
                 metrics.clone(),
             )
             .map_err(|source| AppError::DataDir { path: packages, source })?;
-            tracing::info!(target: "seam", "SEAM LwM2M server on coap://{local} (registration at /rd, packages at /pkg)");
             service.lwm2m = Some(started.clone());
             bridge = Some(started);
-            coap_addr = Some(local);
         }
         let rollouts = crate::rollout::Rollouts::start(registry.clone(), fleet.clone(), bridge.clone(), data.clone())
             .map_err(AppError::Rollouts)?;
@@ -218,6 +244,7 @@ impl Application {
             http,
             http_addr,
             coap_addr,
+            coaps_addr,
             rollouts,
         })
     }
@@ -235,6 +262,11 @@ impl Application {
     /// Where LwM2M is served, when it is.
     pub fn coap_addr(&self) -> Option<SocketAddr> {
         self.coap_addr
+    }
+
+    /// Where LwM2M over DTLS is served, when it is.
+    pub fn coaps_addr(&self) -> Option<SocketAddr> {
+        self.coaps_addr
     }
 
     /// The registry.

@@ -83,6 +83,11 @@ impl DataDir {
         self.root.join("tokens.json")
     }
 
+    /// Devices' DTLS keys (`seam devices add-psk`): secrets, never in the graph.
+    pub fn credentials(&self) -> PathBuf {
+        self.root.join("credentials.json")
+    }
+
     /// The external compilers declared for this installation.
     pub fn compilers(&self) -> PathBuf {
         self.root.join("compilers.toml")

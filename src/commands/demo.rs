@@ -132,6 +132,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option
     };
     let token = random_token();
     let settings = Settings {
+        coaps: None,
         data: Some(data.clone()),
         http: args.http.clone(),
         coap: Some(args.coap),

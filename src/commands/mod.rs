@@ -4,6 +4,7 @@ pub(crate) mod analyze;
 pub(crate) mod compile;
 pub(crate) mod demo;
 pub(crate) mod deploy;
+pub(crate) mod devices;
 pub(crate) mod load;
 pub(crate) mod match_device;
 pub(crate) mod query;

@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// LwM2M/CoAP listen address (UDP), or `off`.
     #[arg(long, default_value = "127.0.0.1:5683")]
     coap: String,
+    /// LwM2M over DTLS 1.2 with pre-shared keys (`coaps://`, UDP), or `off`. Devices' keys:
+    /// `seam devices add-psk`.
+    #[arg(long, default_value = "127.0.0.1:5684")]
+    coaps: String,
     /// How devices reach the LwM2M server, for Package URIs (default: coap://<bound address>).
     #[arg(long)]
     coap_public: Option<String>,
@@ -63,10 +67,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 .with_context(|| format!("--coap {addr:?} is not an address like 127.0.0.1:5683"))?,
         ),
     };
+    let coaps = match args.coaps.as_str() {
+        "off" => None,
+        addr => Some(
+            addr.parse()
+                .with_context(|| format!("--coaps {addr:?} is not an address like 127.0.0.1:5684"))?,
+        ),
+    };
     let settings = Settings {
         data: Some(args.data),
         http: args.http,
         coap,
+        coaps,
         lwm2m: ServerConfig {
             public_base: args.coap_public,
             delivery_timeout: Duration::from_secs(args.delivery_timeout),

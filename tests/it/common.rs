@@ -18,6 +18,8 @@ pub struct Server {
     pub base: String,
     /// The LwM2M/CoAP address (UDP).
     pub coap: std::net::SocketAddr,
+    /// The LwM2M over DTLS address (UDP), when it listens there.
+    pub coaps: Option<std::net::SocketAddr>,
 }
 
 impl Server {
@@ -40,6 +42,12 @@ impl Server {
                 coap,
             ])
             .args(extra)
+            // DTLS on an ephemeral port too, unless the test names one.
+            .args(if extra.contains(&"--coaps") {
+                &[][..]
+            } else {
+                &["--coaps", "127.0.0.1:0"][..]
+            })
             .env_remove("SEAM_TOKEN")
             .env("SEAM_LOG", "info")
             .stdout(Stdio::null())
@@ -50,22 +58,27 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut coap = None;
+            let mut coaps = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("SEAM LwM2M server on coap://").nth(1) {
                     coap = rest.split_whitespace().next().and_then(|a| a.parse().ok());
                 }
+                if let Some(rest) = line.split("SEAM LwM2M server on coaps://").nth(1) {
+                    coaps = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+                }
                 if let Some(rest) = line.split("SEAM listening on http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                    let _ = tx.send((addr, coap));
+                    let _ = tx.send((addr, coap, coaps));
                 }
             }
         });
-        let (addr, coap) = rx.recv_timeout(Duration::from_secs(120)).expect("server did not start");
+        let (addr, coap, coaps) = rx.recv_timeout(Duration::from_secs(120)).expect("server did not start");
         seam_registry::remote::install_tls_provider();
         Self {
             child,
             base: format!("http://{addr}"),
             coap: coap.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            coaps,
         }
     }
 

@@ -14,9 +14,13 @@ use seam_lwm2m::coap::{content_format as cf, TransmissionParams};
 #[derive(Parser)]
 #[command(name = "seam-device-sim", version, about = "Simulated LwM2M devices for SEAM")]
 struct Args {
-    /// The LwM2M server.
+    /// The LwM2M server: coap://HOST:PORT, or coaps://HOST:PORT with --psk-key-hex.
     #[arg(long, default_value = "coap://127.0.0.1:5683")]
     server: String,
+    /// Speak DTLS with this pre-shared key (hex), each device's PSK identity being its endpoint
+    /// name (provision them with `seam devices add-psk NAME --identity NAME --key-hex HEX`).
+    #[arg(long)]
+    psk_key_hex: Option<String>,
     /// How many devices.
     #[arg(long, default_value_t = 1)]
     devices: usize,
@@ -76,11 +80,15 @@ fn profile(board: &str, serial: usize) -> anyhow::Result<DeviceProfile> {
 }
 
 async fn server_address(uri: &str) -> anyhow::Result<SocketAddr> {
-    let authority = uri.strip_prefix("coap://").unwrap_or(uri).trim_end_matches('/');
+    let (authority, port) = match uri.strip_prefix("coaps://") {
+        Some(rest) => (rest, 5684),
+        None => (uri.strip_prefix("coap://").unwrap_or(uri), 5683),
+    };
+    let authority = authority.trim_end_matches('/');
     let authority = if authority.contains(':') {
         authority.to_owned()
     } else {
-        format!("{authority}:5683")
+        format!("{authority}:{port}")
     };
     let mut addresses = tokio::net::lookup_host(authority.as_str())
         .await
@@ -114,6 +122,13 @@ async fn main() -> anyhow::Result<()> {
             anyhow::bail!("--trust-key takes an Ed25519 public key: 64 hex digits");
         }
     }
+    let secure = args.server.starts_with("coaps://");
+    let psk_key = match (&args.psk_key_hex, secure) {
+        (Some(hex), true) => Some(hex::decode(hex.trim()).context("--psk-key-hex is not hexadecimal")?),
+        (None, false) => None,
+        (None, true) => anyhow::bail!("a coaps:// server needs --psk-key-hex"),
+        (Some(_), false) => anyhow::bail!("--psk-key-hex needs a coaps:// server"),
+    };
     let server = server_address(&args.server).await?;
     let mut params = TransmissionParams::fast(Duration::from_millis(args.ack_timeout_ms.max(1)));
     params.loss = args.loss / 100.0;
@@ -128,6 +143,10 @@ async fn main() -> anyhow::Result<()> {
         );
         config.lifetime = args.lifetime;
         config.params = params.clone();
+        config.psk = psk_key.as_ref().map(|key| seam_lwm2m::dtls::Psk {
+            identity: format!("{}-{i}", args.endpoint_prefix),
+            key: key.clone(),
+        });
         config.corrupt_block = args.corrupt_block;
         config.reject_install = args.reject_install;
         if let Some(key) = &args.trust_key {
@@ -147,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         clients.push(
             Lwm2mClient::start(config)
                 .await
-                .with_context(|| format!("device {i}: cannot bind a socket"))?,
+                .with_context(|| format!("device {i}: cannot bind a socket (or open its DTLS session)"))?,
         );
     }
     let bound = started.elapsed();

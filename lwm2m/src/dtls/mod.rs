@@ -175,7 +175,7 @@ fn context(
             input.extend_from_slice(peer.to_string().as_bytes());
             Some(openssl::sha::sha256(&input))
         };
-        let verify = cookie.clone();
+        let verify = cookie;
         ctx.set_cookie_generate_cb(move |ssl, out| {
             let value = cookie(ssl).ok_or_else(openssl::error::ErrorStack::get)?;
             let n = value.len().min(out.len());

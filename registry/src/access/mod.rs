@@ -8,8 +8,12 @@
 //! Thing Descriptions, compilations), `deploy` (packages, deployments, rollouts) and `admin`
 //! (everything, and device credentials). Every token may read.
 
+pub mod credentials;
+mod secret_file;
 pub mod tokens;
 
+pub use credentials::{CredentialFile, DeviceCredential, DeviceKeys};
+pub use secret_file::SecretFileError;
 pub use tokens::{Keyring, NewToken, TokenEntry, TokenFile, TokenFileError};
 
 /// One permission a token may carry.

@@ -6,12 +6,12 @@
 //! file when it changes, so `seam tokens create` and `revoke` take effect without a restart.
 //! A presented token is hashed and compared with every known digest in constant time.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use super::secret_file::{SecretFile, SecretFileError, Watched};
 use super::{Scope, Scopes};
 
 /// One token as it is kept: its name, scopes and digest (never the secret).
@@ -37,29 +37,7 @@ pub struct NewToken {
 }
 
 /// The token file could not be read or changed.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenFileError {
-    /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a token file.
-    #[error("{}: not a token file: {message}", path.display())]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// Where and why.
-        message: String,
-    },
-    /// A request that cannot be carried out (a name taken or unknown, no scopes).
-    #[error("{0}")]
-    Refused(String),
-}
+pub type TokenFileError = SecretFileError;
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,37 +48,30 @@ struct FileBody {
 /// The token file of a data folder.
 #[derive(Debug, Clone)]
 pub struct TokenFile {
-    path: PathBuf,
+    file: SecretFile,
 }
 
 impl TokenFile {
     /// The token file at `path` (it need not exist yet).
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            file: SecretFile::at(path),
+        }
     }
 
     /// Where it is.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// The tokens kept (none when there is no file).
     pub fn read(&self) -> Result<Vec<TokenEntry>, TokenFileError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(self.io(source)),
-        };
-        let body: FileBody = serde_json::from_str(&text).map_err(|e| TokenFileError::Corrupt {
-            path: self.path.clone(),
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })?;
+        let body: FileBody = self.file.read()?;
         for entry in &body.tokens {
             if entry.sha256.len() != 64 || hex::decode(&entry.sha256).is_err() {
-                return Err(TokenFileError::Corrupt {
-                    path: self.path.clone(),
-                    message: format!("the token {:?} has no SHA-256 digest", entry.name),
-                });
+                return Err(self
+                    .file
+                    .corrupt(format!("the token {:?} has no SHA-256 digest", entry.name)));
             }
         }
         Ok(body.tokens)
@@ -126,7 +97,8 @@ impl TokenFile {
             sha256: hex::encode(Sha256::digest(secret.as_bytes())),
             created: oxsdatatypes::DateTime::now().to_string(),
         };
-        self.change(|tokens| {
+        self.file.change(|body: &mut FileBody| {
+            let tokens = &mut body.tokens;
             if tokens.iter().any(|t| t.name == name) {
                 return Err(TokenFileError::Refused(format!(
                     "a token named {name:?} exists already (revoke it first, or pick another name)"
@@ -141,7 +113,8 @@ impl TokenFile {
     /// Forgets the token named `name`: from the next request on, it is refused.
     pub fn revoke(&self, name: &str) -> Result<TokenEntry, TokenFileError> {
         let mut revoked = None;
-        self.change(|tokens| {
+        self.file.change(|body: &mut FileBody| {
+            let tokens = &mut body.tokens;
             let at = tokens
                 .iter()
                 .position(|t| t.name == name)
@@ -150,47 +123,6 @@ impl TokenFile {
             Ok(())
         })?;
         revoked.ok_or_else(|| TokenFileError::Refused(format!("there is no token named {name:?}")))
-    }
-
-    /// Reads, changes and writes the file under an exclusive lock (two `seam tokens` at once
-    /// lose nothing), replacing it in one rename (a reader never sees half a file).
-    fn change(
-        &self,
-        edit: impl FnOnce(&mut Vec<TokenEntry>) -> Result<(), TokenFileError>,
-    ) -> Result<(), TokenFileError> {
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let lock_path = self.path.with_extension("lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| self.io(e))?;
-        lock.lock().map_err(|e| self.io(e))?;
-        let mut tokens = self.read()?;
-        edit(&mut tokens)?;
-        let text = serde_json::to_string_pretty(&FileBody { tokens }).map_err(|e| self.io(std::io::Error::other(e)))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".tokens")
-            .tempfile_in(dir)
-            .map_err(|e| self.io(e))?;
-        // tempfile makes the file 0600 on Unix: the digests are not for other users either.
-        temp.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
-        temp.as_file().sync_all().map_err(|e| self.io(e))?;
-        temp.persist(&self.path).map_err(|e| self.io(e.error))?;
-        Ok(())
-    }
-
-    fn io(&self, source: std::io::Error) -> TokenFileError {
-        TokenFileError::Io {
-            path: self.path.clone(),
-            source,
-        }
     }
 }
 
@@ -217,28 +149,11 @@ struct Known {
     digest: [u8; 32],
 }
 
-/// When the file was last seen as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    /// Every change is a rename onto the path, so a new inode says "changed" even within
-    /// the file system's time resolution.
-    inode: u64,
-}
-
-#[derive(Debug, Default)]
-struct Loaded {
-    stamp: Option<Stamp>,
-    tokens: Vec<Known>,
-}
-
 #[derive(Debug)]
 struct Inner {
     /// Tokens given at start (`--token`): every scope.
     fixed: Vec<Known>,
-    file: Option<TokenFile>,
-    loaded: Mutex<Loaded>,
+    file: Option<Watched<Vec<Known>>>,
 }
 
 /// The tokens a service accepts: those given at start, and those of its token file as the
@@ -268,8 +183,7 @@ impl Keyring {
         Self {
             inner: Arc::new(Inner {
                 fixed,
-                file,
-                loaded: Mutex::default(),
+                file: file.map(|f| Watched::new(f.file)),
             }),
         }
     }
@@ -300,52 +214,25 @@ impl Keyring {
     }
 
     /// The file's tokens, re-read when the file changed since the last look.
-    fn file_tokens(&self) -> Vec<Known> {
-        let Some(file) = &self.inner.file else {
-            return Vec::new();
+    fn file_tokens(&self) -> Arc<Vec<Known>> {
+        let Some(watched) = &self.inner.file else {
+            return Arc::default();
         };
-        let stamp = std::fs::metadata(file.path()).ok().map(|m| Stamp {
-            modified: m.modified().ok(),
-            len: m.len(),
-            inode: inode(&m),
-        });
-        let mut loaded = match self.inner.loaded.lock() {
-            Ok(loaded) => loaded,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if loaded.stamp != stamp || (stamp.is_none() && !loaded.tokens.is_empty()) {
-            loaded.tokens = match file.read() {
-                Ok(entries) => entries
-                    .into_iter()
-                    .filter_map(|e| {
-                        let digest: [u8; 32] = hex::decode(&e.sha256).ok()?.try_into().ok()?;
-                        Some(Known {
-                            name: e.name,
-                            scopes: Scopes::of(&e.scopes),
-                            digest,
-                        })
+        watched.current(|file| {
+            let entries = TokenFile { file: file.clone() }.read()?;
+            Ok(entries
+                .into_iter()
+                .filter_map(|e| {
+                    let digest: [u8; 32] = hex::decode(&e.sha256).ok()?.try_into().ok()?;
+                    Some(Known {
+                        name: e.name,
+                        scopes: Scopes::of(&e.scopes),
+                        digest,
                     })
-                    .collect(),
-                Err(e) => {
-                    // Fail closed: a token file that cannot be read grants nothing.
-                    tracing::error!(target: "seam", error = %e, "the token file cannot be read; its tokens are refused until it is fixed");
-                    Vec::new()
-                }
-            };
-            loaded.stamp = stamp;
-        }
-        loaded.tokens.clone()
+                })
+                .collect())
+        })
     }
-}
-
-#[cfg(unix)]
-fn inode(m: &std::fs::Metadata) -> u64 {
-    std::os::unix::fs::MetadataExt::ino(m)
-}
-
-#[cfg(not(unix))]
-fn inode(_: &std::fs::Metadata) -> u64 {
-    0
 }
 
 /// Compares without an early exit.

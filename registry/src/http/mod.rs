@@ -5,6 +5,7 @@
 //! RFC 9457 problem in one place ([`problem::Problem`]).
 
 mod compile;
+mod credentials;
 mod deploy;
 pub mod graphql;
 mod models;

@@ -49,6 +49,7 @@ const PUBLIC: Access = Access::Public;
 const READ: Access = Access::Read;
 const WRITE: Access = Access::Scoped(Scope::Write);
 const DEPLOY: Access = Access::Scoped(Scope::Deploy);
+const ADMIN: Access = Access::Scoped(Scope::Admin);
 
 /// The service's routes. A path's methods are kept together: they become one resource.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -300,6 +301,21 @@ pub static ENDPOINTS: &[Endpoint] = &[
         DEPLOY,
         "Pause, resume, cancel or retry the failed devices of a rollout",
         || web::route().to(rollouts::act),
+    ),
+    // Device credentials: secrets that go in and never come out.
+    at(
+        Method::POST,
+        "/devices/credentials",
+        ADMIN,
+        "Provision a device's DTLS pre-shared key",
+        || web::route().to(super::credentials::add),
+    ),
+    at(
+        Method::DELETE,
+        "/devices/credentials/{endpoint}",
+        ADMIN,
+        "Remove a device's DTLS pre-shared key",
+        || web::route().to(super::credentials::remove),
     ),
     // GraphQL: each mutation checks its own scope against the caller.
     at(

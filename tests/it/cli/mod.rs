@@ -12,6 +12,7 @@ use crate::common::{Server, SEAM};
 
 mod compile;
 mod demo;
+mod dtls;
 mod load;
 mod matching;
 mod models;

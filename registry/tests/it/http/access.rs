@@ -18,6 +18,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{name}", "compatible-models")
         .replace("{device}", "line3-acoustic-02")
         .replace("{action}", "pause")
+        .replace("{endpoint}", "no-such-device")
         .replace("{id}", "r-none")
 }
 
