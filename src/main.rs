@@ -22,6 +22,9 @@ use failure::Failure;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as text for people, or one JSON object per line for a log pipeline.
+    #[arg(long, global = true, env = "SEAM_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[derive(Subcommand)]
@@ -122,7 +125,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches are kept: `seam serve --config` tells a flag from a default by them.
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let default_level = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
@@ -130,14 +138,25 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    if cli.log_format == "json" {
+        // One object per line: timestamp, level, target, fields (the span list is left out,
+        // the service's spans carry nothing a line does not).
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
 
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).map(|()| 0),
+        Command::Serve(args) => serve::run(args, matches.subcommand_matches("serve")).map(|()| 0),
         Command::Load(args) => load::run(args).map(|()| 0),
         Command::Query(args) => query::run(args).map(|()| 0),
         Command::Match(args) => match_device::run(args).map(|()| 0),

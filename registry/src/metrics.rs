@@ -1,6 +1,7 @@
 //! The service's metrics, served at `GET /metrics` in the OpenMetrics text format (what
-//! Prometheus scrapes): HTTP requests and their latency by route, LwM2M registration events and
-//! the deliveries that ended, the store's size and the directory's open event streams.
+//! Prometheus scrapes): HTTP requests and their latency by route, SPARQL evaluation time, LwM2M
+//! registration events and the deliveries that ended, CoAP datagrams and retransmissions per
+//! transport, DTLS sessions, the store's size and the directory's open event streams.
 //!
 //! Routes are labelled by their pattern (`/things/{id:.*}`), never by the path a client sent:
 //! a flood of distinct paths cannot grow the number of series.
@@ -38,7 +39,33 @@ struct DeliveryEnd {
     result: String,
 }
 
+/// What kind of SPARQL ran.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryKind {
+    kind: String,
+}
+
+/// A CoAP transport and what its counter counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Datagrams {
+    transport: String,
+}
+
 type Latencies = Family<Route, Histogram, fn() -> Histogram>;
+type QueryTimes = Family<QueryKind, Histogram, fn() -> Histogram>;
+
+/// What the scrape reads from the rest of the service.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// Quads in the store.
+    pub store_quads: usize,
+    /// Directory event streams open.
+    pub event_streams: usize,
+    /// Each LwM2M transport (`coap`, `coaps`) and its endpoint's counters.
+    pub coap: Vec<(&'static str, seam_lwm2m::coap::EndpointStats)>,
+    /// DTLS sessions held, when the server speaks DTLS.
+    pub dtls_sessions: Option<usize>,
+}
 
 fn latency_histogram() -> Histogram {
     // 0.25 ms to about 8 s, doubling.
@@ -54,6 +81,15 @@ pub struct Metrics {
     event_streams: Gauge,
     lwm2m_events: Family<Lwm2mEvent, Counter>,
     deliveries: Family<DeliveryEnd, Counter>,
+    queries: QueryTimes,
+    coap_sent: Family<Datagrams, Counter>,
+    coap_received: Family<Datagrams, Counter>,
+    coap_retransmitted: Family<Datagrams, Counter>,
+    coap_duplicates: Family<Datagrams, Counter>,
+    coap_malformed: Family<Datagrams, Counter>,
+    dtls_sessions: Gauge,
+    /// The endpoints' totals at the last scrape: counters move by the difference.
+    coap_seen: std::sync::Mutex<std::collections::HashMap<&'static str, seam_lwm2m::coap::EndpointStats>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -101,6 +137,48 @@ impl Default for Metrics {
             "Package deliveries over LwM2M that ended, by result (installed, failed)",
             deliveries.clone(),
         );
+        let queries: QueryTimes = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "sparql_duration_seconds",
+            "Time to evaluate SPARQL asked over HTTP, by kind (query, named, update)",
+            queries.clone(),
+        );
+        let coap = |registry: &mut prometheus_client::registry::Registry, name: &str, help: &str| {
+            let family = Family::<Datagrams, Counter>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let coap_sent = coap(
+            &mut registry,
+            "coap_datagrams_sent",
+            "CoAP datagrams sent, retransmissions included, by transport",
+        );
+        let coap_received = coap(
+            &mut registry,
+            "coap_datagrams_received",
+            "CoAP datagrams received, by transport",
+        );
+        let coap_retransmitted = coap(
+            &mut registry,
+            "coap_retransmissions",
+            "Confirmable CoAP messages sent again for want of an acknowledgement, by transport",
+        );
+        let coap_duplicates = coap(
+            &mut registry,
+            "coap_duplicates",
+            "Duplicate CoAP requests answered from the exchange cache, by transport",
+        );
+        let coap_malformed = coap(
+            &mut registry,
+            "coap_malformed",
+            "CoAP datagrams that did not parse, by transport",
+        );
+        let dtls_sessions = Gauge::default();
+        registry.register(
+            "dtls_sessions",
+            "DTLS sessions held by the LwM2M server (handshakes included)",
+            dtls_sessions.clone(),
+        );
         Self {
             registry,
             requests,
@@ -109,6 +187,14 @@ impl Default for Metrics {
             event_streams,
             lwm2m_events,
             deliveries,
+            queries,
+            coap_sent,
+            coap_received,
+            coap_retransmitted,
+            coap_duplicates,
+            coap_malformed,
+            dtls_sessions,
+            coap_seen: std::sync::Mutex::default(),
         }
     }
 }
@@ -152,10 +238,41 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics as OpenMetrics text, with the gauges read now.
-    pub fn render(&self, store_quads: usize, event_streams: usize) -> Result<String, std::fmt::Error> {
-        self.store_quads.set(i64::try_from(store_quads).unwrap_or(i64::MAX));
-        self.event_streams.set(i64::try_from(event_streams).unwrap_or(i64::MAX));
+    /// Counts `seconds` of SPARQL evaluation of `kind` (`query`, `named`, `update`).
+    pub fn query_observed(&self, kind: &str, seconds: f64) {
+        self.queries
+            .get_or_create(&QueryKind { kind: kind.to_owned() })
+            .observe(seconds);
+    }
+
+    /// The metrics as OpenMetrics text, with the gauges and the endpoints' counters read now.
+    pub fn render(&self, now: &Snapshot) -> Result<String, std::fmt::Error> {
+        self.store_quads.set(i64::try_from(now.store_quads).unwrap_or(i64::MAX));
+        self.event_streams
+            .set(i64::try_from(now.event_streams).unwrap_or(i64::MAX));
+        self.dtls_sessions
+            .set(now.dtls_sessions.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)));
+        {
+            let mut seen = match self.coap_seen.lock() {
+                Ok(seen) => seen,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for (transport, stats) in &now.coap {
+                let before = seen.get(transport).copied().unwrap_or_default();
+                let label = Datagrams {
+                    transport: (*transport).to_owned(),
+                };
+                let moved = |family: &Family<Datagrams, Counter>, now: u64, then: u64| {
+                    family.get_or_create(&label).inc_by(now.saturating_sub(then));
+                };
+                moved(&self.coap_sent, stats.sent, before.sent);
+                moved(&self.coap_received, stats.received, before.received);
+                moved(&self.coap_retransmitted, stats.retransmitted, before.retransmitted);
+                moved(&self.coap_duplicates, stats.duplicates, before.duplicates);
+                moved(&self.coap_malformed, stats.malformed, before.malformed);
+                seen.insert(transport, *stats);
+            }
+        }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

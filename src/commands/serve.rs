@@ -55,10 +55,119 @@ pub(crate) struct ServeArgs {
     /// The W3C WoT TD and Discovery contexts are bundled; nothing is fetched.
     #[arg(long = "context", value_name = "URL=FILE")]
     contexts: Vec<super::ContextArg>,
+    /// A TOML file of these settings (keys as the flags are spelt: `http = "0.0.0.0:8080"`,
+    /// `query-timeout = 10`, `context = ["URL=FILE"]`); a flag or environment variable given
+    /// as well wins over the file.
+    #[arg(long, env = "SEAM_CONFIG")]
+    config: Option<PathBuf>,
 }
 
-/// Runs `seam serve`.
-pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+/// `seam serve`'s settings in a TOML file. The token is not among them: a secret belongs in
+/// the environment or the token file, not in a file that is copied around.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ServeFile {
+    data: Option<PathBuf>,
+    http: Option<String>,
+    reads: Option<String>,
+    query_timeout: Option<f64>,
+    max_results: Option<usize>,
+    max_body: Option<usize>,
+    coap: Option<String>,
+    coaps: Option<String>,
+    coap_public: Option<String>,
+    delivery_timeout: Option<u64>,
+    context: Option<Vec<String>>,
+}
+
+impl ServeArgs {
+    /// Fills the settings the command line and environment left at their defaults from the
+    /// `--config` file, if there is one.
+    fn with_config_file(mut self, given: Option<&clap::ArgMatches>) -> Result<Self, Failure> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        let file: ServeFile = toml::from_str(&text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!(":{line}:{column}")
+                })
+                .unwrap_or_default();
+            Failure::Invalid(anyhow::anyhow!("{}{at}: {}", path.display(), e.message()))
+        })?;
+        // Only what neither a flag nor the environment set.
+        let open = |id: &str| {
+            given
+                .and_then(|m| m.value_source(id))
+                .is_none_or(|source| source == clap::parser::ValueSource::DefaultValue)
+        };
+        let check = |key: &str, ok: bool, expected: &str| -> Result<(), Failure> {
+            if ok {
+                Ok(())
+            } else {
+                Err(Failure::Invalid(anyhow::anyhow!(
+                    "{}: `{key}` must be {expected}",
+                    path.display()
+                )))
+            }
+        };
+        if let (Some(v), true) = (file.data, open("data")) {
+            self.data = v;
+        }
+        if let (Some(v), true) = (file.http, open("http")) {
+            self.http = v;
+        }
+        if let (Some(v), true) = (file.reads, open("reads")) {
+            check("reads", v == "open" || v == "closed", "\"open\" or \"closed\"")?;
+            self.reads = v;
+        }
+        if let (Some(v), true) = (file.query_timeout, open("query_timeout")) {
+            check(
+                "query-timeout",
+                v.is_finite() && v > 0.0,
+                "a positive number of seconds",
+            )?;
+            self.query_timeout = v;
+        }
+        if let (Some(v), true) = (file.max_results, open("max_results")) {
+            self.max_results = v;
+        }
+        if let (Some(v), true) = (file.max_body, open("max_body")) {
+            self.max_body = v;
+        }
+        if let (Some(v), true) = (file.coap, open("coap")) {
+            self.coap = v;
+        }
+        if let (Some(v), true) = (file.coaps, open("coaps")) {
+            self.coaps = v;
+        }
+        if let (Some(v), true) = (file.coap_public, open("coap_public")) {
+            self.coap_public = Some(v);
+        }
+        if let (Some(v), true) = (file.delivery_timeout, open("delivery_timeout")) {
+            check("delivery-timeout", (1..=86_400).contains(&v), "1 to 86400 seconds")?;
+            self.delivery_timeout = v;
+        }
+        if let (Some(v), true) = (file.context, open("contexts")) {
+            self.contexts = v
+                .iter()
+                .map(|c| c.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|e| Failure::Invalid(anyhow::anyhow!("{}: `context`: {e}", path.display())))?;
+        }
+        Ok(self)
+    }
+}
+
+/// Runs `seam serve`; `given` are its parsed arguments, to tell a flag from a default.
+pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(), Failure> {
+    let args = args.with_config_file(given)?;
     super::register_contexts(&args.contexts)?;
     let coap = match args.coap.as_str() {
         "off" => None,

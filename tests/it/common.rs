@@ -20,6 +20,8 @@ pub struct Server {
     pub coap: std::net::SocketAddr,
     /// The LwM2M over DTLS address (UDP), when it listens there.
     pub coaps: Option<std::net::SocketAddr>,
+    /// What it wrote on stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -56,10 +58,17 @@ impl Server {
             .expect("start seam serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut coap = None;
             let mut coaps = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut kept) = kept.lock() {
+                    if kept.len() < 10_000 {
+                        kept.push(line.clone());
+                    }
+                }
                 if let Some(rest) = line.split("SEAM LwM2M server on coap://").nth(1) {
                     coap = rest.split_whitespace().next().and_then(|a| a.parse().ok());
                 }
@@ -79,6 +88,7 @@ impl Server {
             base: format!("http://{addr}"),
             coap: coap.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             coaps,
+            log,
         }
     }
 

@@ -303,8 +303,23 @@ async fn serve_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Probl
         .await
         .map_err(Problem::internal)?
         .map_err(Problem::internal)?;
-    let streams = state.event_streams.load(std::sync::atomic::Ordering::SeqCst);
-    let text = state.metrics.render(quads, streams).map_err(Problem::internal)?;
+    let mut snapshot = crate::metrics::Snapshot {
+        store_quads: quads,
+        event_streams: state.event_streams.load(std::sync::atomic::Ordering::SeqCst),
+        ..Default::default()
+    };
+    if let Some(bridge) = &state.config.lwm2m {
+        let server = bridge.server();
+        if let Some(secure) = server.secure_endpoint() {
+            snapshot.coap.push(("coaps", secure.stats()));
+            snapshot.dtls_sessions = secure.dtls_sessions();
+        }
+        // Without plain CoAP the primary endpoint is the DTLS one, counted above.
+        if !server.endpoint().is_secure() {
+            snapshot.coap.push(("coap", server.endpoint().stats()));
+        }
+    }
+    let text = state.metrics.render(&snapshot).map_err(Problem::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text))

@@ -110,6 +110,7 @@ async fn run(
     }
     let registry = state.registry.clone();
     let limits = state.config.limits;
+    let started = std::time::Instant::now();
     let answer = web::block(move || {
         let resolver = |short: &str| registry.device_by_short_name(short).ok().flatten();
         let bindings = query
@@ -118,8 +119,9 @@ async fn run(
         registry.query_named(&query, bindings, &limits).map_err(Problem::from)
     })
     .await
-    .map_err(Problem::internal)??;
-    respond(req, answer)
+    .map_err(Problem::internal)?;
+    state.metrics.query_observed("named", started.elapsed().as_secs_f64());
+    respond(req, answer?)
 }
 
 /// `GET /match/{device}?explain=true&headroomPct=10&latencyBudgetMs=50`

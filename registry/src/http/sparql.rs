@@ -147,10 +147,12 @@ pub(super) async fn query_post(
 async fn answer(req: &HttpRequest, state: &AppState, query: String) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     let limits = state.config.limits;
+    let started = std::time::Instant::now();
     let result = web::block(move || registry.query(&query, &limits))
         .await
-        .map_err(internal)??;
-    respond(req, result)
+        .map_err(internal)?;
+    state.metrics.query_observed("query", started.elapsed().as_secs_f64());
+    respond(req, result?)
 }
 
 /// Serialises an answer in the format the request's `Accept` header prefers.
@@ -200,9 +202,12 @@ pub(super) async fn update(
     };
     let registry = state.registry.clone();
     let limits = state.config.limits;
-    web::block(move || registry.update_within(&update, &limits))
+    let started = std::time::Instant::now();
+    let done = web::block(move || registry.update_within(&update, &limits))
         .await
-        .map_err(internal)??;
+        .map_err(internal)?;
+    state.metrics.query_observed("update", started.elapsed().as_secs_f64());
+    done?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -281,3 +281,66 @@ fn tokens_made_and_revoked_by_the_cli_take_effect_on_a_running_server() {
     let bad = tokens(&["create", "x", "--scope", "root"]);
     assert_eq!(bad.status.code(), Some(2), "an unknown scope is a usage error");
 }
+
+#[test]
+fn a_config_file_sets_what_flags_leave_and_logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seam.toml");
+    // `coaps = "off"` is overridden by the flag the test harness passes; `reads` is not.
+    std::fs::write(&config, "reads = \"closed\"\nquery-timeout = 5\ncoaps = \"off\"\n").unwrap();
+    let server = Server::start(
+        &dir.path().join("s"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--token",
+            "t0k",
+        ],
+    );
+    let client = reqwest::blocking::Client::new();
+    let ask = |token: Option<&str>| {
+        let mut request = client.get(server.sparql()).query(&[("query", "ASK {}")]);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap().status()
+    };
+    assert_eq!(ask(None), 401, "reads closed by the file");
+    assert_eq!(ask(Some("t0k")), 200);
+    assert!(server.coaps.is_some(), "the flag wins over the file");
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.is_empty());
+    for line in &log {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["level"].is_string() && entry["fields"].is_object(), "{line}");
+    }
+
+    // A bad file: its line and column, exit 3, nothing started.
+    std::fs::write(&config, "reads = \"closed\"\nquery-timout = 5\n").unwrap();
+    let out = seam(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        dir.path().join("t").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seam.toml:2:1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("query-timout"), "{}", stderr(&out));
+    std::fs::write(&config, "token = \"in a file\"\n").unwrap();
+    let out = seam(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        dir.path().join("t").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a token is not a file setting: {}",
+        stderr(&out)
+    );
+}

@@ -217,6 +217,14 @@ impl Endpoint {
         Self::over(Datagrams::Dtls(Arc::new(socket)), params, handler)
     }
 
+    /// DTLS sessions held (handshakes included); `None` on plain UDP.
+    pub fn dtls_sessions(&self) -> Option<usize> {
+        match &*self.inner.socket {
+            Datagrams::Udp(_) => None,
+            Datagrams::Dtls(socket) => Some(socket.sessions()),
+        }
+    }
+
     /// Whether the endpoint speaks DTLS.
     pub fn is_secure(&self) -> bool {
         matches!(*self.inner.socket, Datagrams::Dtls(_))

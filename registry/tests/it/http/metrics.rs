@@ -34,6 +34,13 @@ fn requests_are_counted_by_route_pattern_with_bounded_labels() {
         let r = app.client.get(app.url(&format!("/no/such/path/{n}"))).send().unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
+    let asked = app
+        .client
+        .get(app.url("/sparql"))
+        .query(&[("query", "ASK { ?s ?p ?o }")])
+        .send()
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
     let scrape = app.client.get(app.url("/metrics")).send().unwrap();
     assert_eq!(scrape.status(), StatusCode::OK);
     assert!(scrape.headers()["content-type"]
@@ -78,6 +85,11 @@ fn requests_are_counted_by_route_pattern_with_bounded_labels() {
     let quads = sample(&text, "seam_store_quads").unwrap();
     assert!(quads > 1000.0, "the seeded store: {quads}");
     assert_eq!(sample(&text, "seam_directory_event_streams"), Some(0.0));
+    assert_eq!(
+        sample(&text, "seam_sparql_duration_seconds_count{kind=\"query\"}"),
+        Some(1.0),
+        "{text}"
+    );
     let series = text
         .lines()
         .filter(|l| l.starts_with("seam_http_requests_total"))
@@ -112,7 +124,14 @@ fn lwm2m_registrations_are_counted() {
             .unwrap();
         let registered = sample(&text, "seam_lwm2m_events_total{event=\"registered\"}");
         let deregistered = sample(&text, "seam_lwm2m_events_total{event=\"deregistered\"}");
-        if registered == Some(1.0) && deregistered == Some(1.0) {
+        let received = sample(&text, "seam_coap_datagrams_received_total{transport=\"coap\"}");
+        let sent = sample(&text, "seam_coap_datagrams_sent_total{transport=\"coap\"}");
+        let datagrams = received.is_some_and(|n| n >= 2.0) && sent.is_some_and(|n| n >= 2.0);
+        if registered == Some(1.0) && deregistered == Some(1.0) && datagrams {
+            assert!(
+                text.contains("seam_coap_retransmissions_total{transport=\"coap\"}"),
+                "{text}"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{text}");
