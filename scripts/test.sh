@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README states it: installs what the build and the tests need,
-# then checks formatting, lints, and runs every workspace test.
+# then checks formatting, lints, runs every workspace test, a short crash-safety run (SIGKILL
+# and restart, invariants checked; `seam-bench crash --kills 50` for the full run) and every
+# fuzz target for a fixed time (scripts/fuzz.sh).
 #
 # Build dependencies: Oxigraph's RocksDB binding runs bindgen, which needs libclang (Debian:
 # libclang-dev). Interop test peers: libcoap3-bin (Debian), aiocoap (PyPI), lwm2m-node-lib (npm),
@@ -53,5 +55,11 @@ fi
 
 step "cargo test (workspace)"
 cargo test --workspace --locked 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"
+
+step "crash safety: SIGKILL at random moments of loads, registration storms, rollouts"
+"$CARGO_TARGET_DIR/debug/seam-bench" crash --seam "$CARGO_TARGET_DIR/debug/seam" --kills "${SEAM_CRASH_KILLS:-6}"
+
+step "fuzz: every target for ${SEAM_FUZZ_SECONDS:-30} s on its committed corpus"
+./scripts/fuzz.sh "${SEAM_FUZZ_SECONDS:-30}"
 
 step "done"

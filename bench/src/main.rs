@@ -10,6 +10,7 @@
 //! - `directory`: the Thing Description Directory under load, see [`directory`].
 
 mod bridge;
+mod crash;
 mod directory;
 mod lwm2m;
 mod matching;
@@ -170,6 +171,20 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Crash safety: SIGKILL `seam` at random moments of loads, registration storms and
+    /// rollouts, restart it, and check the invariants (the store opens, loads are all or
+    /// nothing, no device in two states, no deployment duplicated or lost).
+    Crash {
+        /// The `seam` binary (seam-device-sim must be beside it).
+        #[arg(long, default_value = "target/debug/seam")]
+        seam: PathBuf,
+        /// How many kills.
+        #[arg(long, default_value_t = 50)]
+        kills: usize,
+        /// Seed of the kill times.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write the generated registry to a file (for other tools).
     Generate {
         /// Output Turtle file.
@@ -207,6 +222,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Rollout { devices, concurrency } => rollout::run(devices, concurrency)?,
         Cmd::Page { devices, models, runs } => page::run(devices, models, runs.max(1))?,
+        Cmd::Crash { seam, kills, seed } => crash::run(&seam, kills.max(1), seed)?,
         Cmd::Directory { tds, clients, searches } => directory::run(tds, clients, searches)?,
         Cmd::ReferenceModels { dir, seed } => {
             use seam_registry::bridge::onnx_build;

@@ -16,6 +16,8 @@ pub mod client;
 pub mod coap;
 pub mod content;
 pub mod dtls;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 
 /// Errors of the LwM2M layer.

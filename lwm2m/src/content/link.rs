@@ -35,7 +35,7 @@ pub fn parse_links(payload: &[u8]) -> Result<Vec<Link>, Lwm2mError> {
         let (target, attrs) = item.map_err(|e| Lwm2mError::Malformed(format!("link format: {e:?} in {text:?}")))?;
         let mut attributes = Vec::new();
         for (key, value) in attrs {
-            attributes.push((key.to_owned(), value.to_cow().into_owned()));
+            attributes.push((key.to_owned(), unquote(value.into_raw_str())?));
         }
         let is_root = attributes.iter().any(|(k, v)| k == "rt" && v == "oma.lwm2m");
         if is_root && target != "/" {
@@ -49,6 +49,27 @@ pub fn parse_links(payload: &[u8]) -> Result<Vec<Link>, Lwm2mError> {
         });
     }
     Ok(links)
+}
+
+/// An attribute value without its quotes and escapes (RFC 6690 §2: a quoted-string). Done
+/// here, not by coap-lite's `to_cow`, which panics on a value that is a lone `"` (found by
+/// fuzzing the registration payload).
+fn unquote(raw: &str) -> Result<String, Lwm2mError> {
+    let Some(inner) = raw.strip_prefix('"') else {
+        return Ok(raw.to_owned());
+    };
+    let inner = inner
+        .strip_suffix('"')
+        .ok_or_else(|| Lwm2mError::Malformed(format!("link format: an unterminated quoted value {raw:?}")))?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -72,6 +93,16 @@ mod tests {
         let links = parse_links(br#"</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>,</lwm2m/9>"#).unwrap();
         assert_eq!(links[1].path, Some(ResourcePath::instance(3, 0)));
         assert_eq!(links[2].path, Some(ResourcePath::object(9)));
+    }
+
+    #[test]
+    fn lone_quotes_are_errors_not_panics() {
+        // Found by the lwm2m_payload fuzz target.
+        assert!(parse_links(b"</3/>;ver=\"").is_err());
+        assert!(parse_links(b"</3/0>;ver=\"1.1").is_err());
+        let links = parse_links(br#"</3/0>;ver="1.\1",</4/0>;rt="a\"b""#).unwrap();
+        assert_eq!(links[0].attribute("ver"), Some("1.1"));
+        assert_eq!(links[1].attribute("rt"), Some("a\"b"));
     }
 
     #[test]

@@ -9,6 +9,12 @@ mod delivery;
 mod device;
 mod registration;
 
+/// The registration interface's parsers, for the fuzz targets.
+#[doc(hidden)]
+pub(crate) mod registration_parsing {
+    pub(crate) use super::registration::{parse_register, parse_update};
+}
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
