@@ -3,7 +3,9 @@
 # clone (~/.cache) so repeated runs reuse it.
 #   - libcoap3-bin (Debian): coap-client-notls, a C CoAP client, registers by hand and fetches
 #     packages block-wise;
-#   - aiocoap (PyPI): a Python CoAP stack, scripted registrations and malformed options;
+#   - aiocoap (PyPI): a Python CoAP stack, scripted registrations and malformed options; with
+#     DTLSSocket (PyPI, tinydtls; built with Debian's autoconf and automake) it registers over
+#     DTLS with TLS_PSK_WITH_AES_128_CCM_8;
 #   - lwm2m-node-lib (npm): Telefónica's LwM2M 1.0 client library on the node `coap` package;
 #   - graphql-ws + ws + graphql (npm): the reference graphql-transport-ws client, for rollout
 #     subscriptions over /graphql/ws;
@@ -33,6 +35,13 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import aiocoap' >/dev/null 2>&1; then
     echo "installing aiocoap into $seam_cache/seam-interop-venv (interop tests)..." >&2
     python3 -m venv "$seam_cache/seam-interop-venv" >&2
     "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check aiocoap==0.4.17 >&2
+fi
+# aiocoap's DTLS transport is tinydtls through DTLSSocket, built from source (autoreconf).
+if ! "$SEAM_INTEROP_PYTHON" -c 'import DTLSSocket' >/dev/null 2>&1; then
+    command -v autoreconf >/dev/null 2>&1 || seam_apt_install autoconf "builds tinydtls for aiocoap's DTLS tests"
+    command -v aclocal >/dev/null 2>&1 || seam_apt_install automake "builds tinydtls for aiocoap's DTLS tests"
+    echo "installing DTLSSocket (tinydtls) into $seam_cache/seam-interop-venv (DTLS interop tests)..." >&2
+    "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check DTLSSocket==0.2.3 >&2
 fi
 if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
     echo "installing onnxruntime and onnx into $seam_cache/seam-interop-venv (external compiler tests)..." >&2

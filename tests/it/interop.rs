@@ -195,6 +195,51 @@ fn aiocoap_scripted_registrations_and_malformed_options() {
 }
 
 #[test]
+fn aiocoap_over_tinydtls_registers_with_its_key_only() {
+    let python = env_path("SEAM_INTEROP_PYTHON", "seam-interop-venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let key = "00112233445566778899aabbccddeeff";
+    let add = Command::new(SEAM)
+        .args([
+            "devices",
+            "add-psk",
+            "aiocoap-dtls",
+            "--identity",
+            "aiocoap-id",
+            "--key-hex",
+            key,
+        ])
+        .args(["--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{}", text(&add));
+    let server = Server::start(&data, &["--token", TOKEN]);
+    let coaps = server.coaps.expect("coaps://").to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/aiocoap_dtls_peer.py");
+    let out = Command::new(python)
+        .args([script, &coaps, "aiocoap-dtls", "aiocoap-id", key])
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let steps: Vec<serde_json::Value> = report.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(steps.len(), 2, "{report}");
+    // tinydtls speaks TLS_PSK_WITH_AES_128_CCM_8 only: the interoperability floor.
+    assert_eq!(steps[0]["code"], "2.01 Created", "{report}");
+    assert_eq!(steps[0]["location"][0], "rd", "{report}");
+    assert!(steps[1]["code"].as_str().unwrap().starts_with("error"), "{report}");
+    let rows = eventually(&server, &device_facts("aiocoap-dtls"), |rows| {
+        has(rows, "#status", "#Online")
+    });
+    assert!(has(&rows, "#lwm2mVersion", "1.1"), "{rows:?}");
+    let wrong = server.select(
+        "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?d WHERE { ?d seam:lwm2mEndpoint \"aiocoap-dtls-wrong\" }",
+    );
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+#[test]
 fn lwm2m_node_lib_client_registers_is_read_and_takes_a_package() {
     let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
     let node = tool("node");
