@@ -200,6 +200,21 @@ fn check_graph(graph: &pb::GraphProto, model_dir: Option<&Path>) -> Result<(), S
             }
         }
     }
+    // tract reads raw tensor bytes of these types only, and panics on any other (found by
+    // fuzzing: a string initializer with raw data).
+    let attribute_tensors = graph
+        .node
+        .iter()
+        .flat_map(|n| n.attribute.iter())
+        .flat_map(|a| a.t.iter().chain(a.tensors.iter()));
+    for tensor in graph.initializer.iter().chain(attribute_tensors) {
+        if !tensor.raw_data.is_empty() && !RAW_READABLE.contains(&tensor.data_type) {
+            return Err(format!(
+                "tensor {:?} holds raw data of ONNX type {}, which cannot be read (raw data is for numbers and booleans)",
+                tensor.name, tensor.data_type
+            ));
+        }
+    }
     for info in graph.input.iter().chain(&graph.output) {
         if let Some(dims) = value_dims(info) {
             let concrete: Vec<i64> = dims.iter().map(|d| d.unwrap_or(1)).collect();
@@ -281,6 +296,10 @@ fn elements(dims: &[i64]) -> Option<u64> {
 }
 
 /// Bytes per element of an ONNX data type (0 when variable or unknown).
+/// ONNX tensor types whose raw bytes tract reads: float, uint8, int8, uint16, int16, int32,
+/// int64, bool, float16, double, uint32, uint64.
+const RAW_READABLE: [i32; 12] = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
+
 fn element_width(data_type: i32) -> u64 {
     match data_type {
         1 | 6 | 12 => 4,      // float, int32, uint32

@@ -142,3 +142,15 @@ fn files_are_analysed_from_disk_with_their_digest() {
     let missing = analyze_path(&dir.path().join("missing.onnx"));
     assert!(invalid(missing).contains("cannot read"));
 }
+
+/// Found by fuzzing: an initializer of a type tract cannot read from raw bytes (a string)
+/// reached tract's `unimplemented!`.
+#[test]
+fn raw_data_of_a_type_tract_cannot_read_is_refused_not_a_panic() {
+    let bytes = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx-raw-string-tensor.onnx"),
+    )
+    .unwrap();
+    let message = invalid(seam_compiler_bridge::analysis::analyze_bytes(&bytes, None));
+    assert!(message.contains("raw data"), "{message}");
+}

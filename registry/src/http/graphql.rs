@@ -130,6 +130,8 @@ async fn execute(
 
 /// Largest WebSocket message a client may send (a GraphQL operation, not a file).
 const WS_MAX_MESSAGE: usize = 256 * 1024;
+/// Most GraphQL WebSocket connections open at once (each holds a task and its subscriptions).
+const MOST_SOCKETS: usize = 1024;
 
 /// `GET /graphql/ws`: GraphQL over WebSocket, the graphql-transport-ws protocol (and the older
 /// graphql-ws): subscriptions (`rolloutEvents`), queries and mutations. Mutations need the token,
@@ -163,6 +165,16 @@ pub(super) async fn ws(
         .and_then(|v| v.to_str().ok())
         .and_then(super::sparql::bearer_token);
     let by_header = state.policy.identify(bearer).map_err(|d| Problem::denied(&d))?;
+    let slot = super::Slot::take(&state.graphql_sockets, MOST_SOCKETS).ok_or_else(|| {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Too many WebSocket connections",
+            format!("{MOST_SOCKETS} GraphQL WebSocket connections are open; try again later"),
+        );
+        p = p.with("limit", MOST_SOCKETS);
+        p
+    })?;
     let (mut response, session, messages) = actix_ws::handle(&req, payload).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -182,7 +194,10 @@ pub(super) async fn ws(
         by_header,
         directory_events: state.directory_events.clone(),
     };
-    actix_web::rt::spawn(connection.serve(protocol, session, messages));
+    actix_web::rt::spawn(async move {
+        connection.serve(protocol, session, messages).await;
+        drop(slot);
+    });
     Ok(response)
 }
 

@@ -93,6 +93,8 @@ pub(crate) struct AppState {
     pub(crate) directory_events: std::sync::Arc<crate::directory::Events>,
     /// Event streams open now, bounded.
     pub(crate) event_streams: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// GraphQL WebSocket connections open now, bounded.
+    pub(crate) graphql_sockets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Requests and their latency, for `GET /metrics`.
     pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Who may do what.
@@ -124,6 +126,7 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         graphql,
         directory_events: config.directory_events.clone().unwrap_or_default(),
         event_streams: std::sync::Arc::default(),
+        graphql_sockets: std::sync::Arc::default(),
         metrics: config.metrics.clone().unwrap_or_default(),
         config,
     });
@@ -215,6 +218,27 @@ pub fn bind(fleet: FleetIndex, config: ServiceConfig, addr: &str) -> std::io::Re
         .copied()
         .ok_or_else(|| std::io::Error::other("the server bound no address"))?;
     Ok((server.run(), local))
+}
+
+/// One of a bounded number of long-lived connections (event streams, WebSockets): taken while
+/// fewer than `most` are open, given back when dropped.
+pub(crate) struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Slot {
+    pub(crate) fn take(open: &std::sync::Arc<std::sync::atomic::AtomicUsize>, most: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        if open.fetch_add(1, Ordering::SeqCst) >= most {
+            open.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self(open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Identifies the caller of `req` and checks the route's need; a route the table does not

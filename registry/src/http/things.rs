@@ -86,19 +86,10 @@ fn sse(event: &crate::directory::DirectoryEvent, with_diff: bool) -> actix_web::
 }
 
 /// Counts an open event stream; uncounted when the stream is dropped (the client went away).
-struct StreamSlot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// `GET /events` and `GET /events/{thing_created|thing_updated|thing_deleted}`: Server-Sent
 /// Events, `?diff=true` for the TD created or the merge patch of an update, `Last-Event-ID` to
 /// resume (from the last 1,024 events).
 pub(super) async fn events(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    use std::sync::atomic::Ordering;
     let kind = req.match_info().get("kind").map(str::to_owned);
     if let Some(k) = &kind {
         if !["thing_created", "thing_updated", "thing_deleted"].contains(&k.as_str()) {
@@ -128,16 +119,14 @@ pub(super) async fn events(req: HttpRequest, state: web::Data<AppState>) -> Resu
         })?),
         None => None,
     };
-    if state.event_streams.fetch_add(1, Ordering::SeqCst) >= MOST_EVENT_STREAMS {
-        state.event_streams.fetch_sub(1, Ordering::SeqCst);
-        return Err(Problem::new(
+    let slot = super::Slot::take(&state.event_streams, MOST_EVENT_STREAMS).ok_or_else(|| {
+        Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "Too many event streams",
             format!("{MOST_EVENT_STREAMS} event streams are open; try again later"),
-        ));
-    }
-    let slot = StreamSlot(state.event_streams.clone());
+        )
+    })?;
     let (replay, receiver) = state.directory_events.subscribe(last);
     let wanted = move |e: &crate::directory::DirectoryEvent| kind.as_deref().is_none_or(|k| k == e.kind.as_str());
     let replayed: Vec<actix_web::web::Bytes> = replay.iter().filter(|e| wanted(e)).map(|e| sse(e, with_diff)).collect();
