@@ -12,6 +12,7 @@ pub(crate) mod fixture;
 pub mod grid;
 mod index;
 mod load;
+pub mod oracle;
 
 use serde::{Deserialize, Serialize};
 

@@ -34,6 +34,7 @@ impl std::fmt::Debug for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the RocksDB store in `path`; a store another process holds is
     /// reported as [`StoreError::Locked`].
+    #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
             path: path.to_owned(),
@@ -51,6 +52,15 @@ impl EmbeddedStore {
             }
         })?;
         Ok(Self::wrap(store, Some(path.to_owned())))
+    }
+
+    /// Without the `rocksdb` feature (the fuzz targets' build) there is no on-disk store.
+    #[cfg(not(feature = "rocksdb"))]
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Err(StoreError::Open {
+            path: path.to_owned(),
+            source: "this build of SEAM has no on-disk store (the `rocksdb` feature is off)".into(),
+        })
     }
 
     /// An in-memory store (tests, tools, scratch graphs).
@@ -202,7 +212,14 @@ impl GraphStore for EmbeddedStore {
         self.version.load(Ordering::SeqCst)
     }
 
+    #[cfg(feature = "rocksdb")]
     fn flush(&self) -> Result<(), StoreError> {
         self.store.flush().map_err(storage)
+    }
+
+    /// An in-memory store has nothing to flush.
+    #[cfg(not(feature = "rocksdb"))]
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }

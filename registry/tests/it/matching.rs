@@ -3,12 +3,11 @@
 //! fleets.
 
 use oxigraph::io::RdfFormat;
-use oxigraph::model::Term;
 use seam_registry::ingest::parse_document;
 use seam_registry::matching::{self, Constraint, MatchOptions, Via};
-use seam_registry::named::{self, NamedQuery};
+use seam_registry::named;
 use seam_registry::synth::{fleet_turtle, FleetSpec};
-use seam_registry::{QueryAnswer, QueryLimits, Registry};
+use seam_registry::{QueryLimits, Registry};
 
 use crate::helpers::{fleet, seeded};
 
@@ -94,96 +93,9 @@ fn latency_budget_rejects_slow_models() {
     );
 }
 
-/// (model, via, runtime, ram, flash, latency ms, accuracy) from the SPARQL query.
-type Row = (String, String, String, u64, u64, Option<f64>, Option<f64>);
-
-fn value(t: &Option<Term>) -> Option<String> {
-    match t.as_ref()? {
-        Term::NamedNode(n) => Some(n.as_str().to_owned()),
-        Term::Literal(l) => Some(l.value().to_owned()),
-        other => Some(other.to_string()),
-    }
-}
-
-fn sparql_rows(r: &Registry, q: &NamedQuery, device: &str, params: &[(&str, &str)]) -> Vec<Row> {
-    let mut given = vec![("device".to_owned(), device.to_owned())];
-    given.extend(params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let bindings = q.bind(&given, &|_| None).unwrap();
-    let QueryAnswer::Solutions { variables, rows } = r.query_named(q, bindings, &QueryLimits::default()).unwrap()
-    else {
-        panic!("not solutions")
-    };
-    let col = |name: &str| variables.iter().position(|v| v.as_str() == name).unwrap();
-    rows.iter()
-        .map(|row| {
-            let get = |name: &str| value(&row[col(name)]);
-            (
-                get("model").unwrap(),
-                get("via").unwrap(),
-                get("runtime").unwrap(),
-                get("ramBytes").unwrap().parse().unwrap(),
-                get("flashBytes").unwrap().parse().unwrap(),
-                get("latencyMs").map(|v| v.parse().unwrap()),
-                get("accuracy").map(|v| v.parse().unwrap()),
-            )
-        })
-        .collect()
-}
-
-fn rust_rows(r: &Registry, device: &str, opts: &MatchOptions) -> Vec<Row> {
-    let fleet = fleet(r);
-    matching::match_device(&fleet, device, opts, false)
-        .unwrap()
-        .compatible
-        .into_iter()
-        .map(|c| {
-            let via = match c.via {
-                Via::AsIs => "as-is",
-                Via::Int8 => "int8",
-            };
-            (
-                c.model,
-                via.to_owned(),
-                c.runtime,
-                c.ram_bytes,
-                c.flash_bytes,
-                c.estimated_latency_ms,
-                c.accuracy,
-            )
-        })
-        .collect()
-}
-
-fn assert_same(device: &str, sparql: &[Row], rust: &[Row]) {
-    let key = |r: &Row| (r.0.clone(), r.1.clone(), r.2.clone(), r.3, r.4);
-    assert_eq!(
-        sparql.iter().map(key).collect::<Vec<_>>(),
-        rust.iter().map(key).collect::<Vec<_>>(),
-        "verdicts differ for {device}"
-    );
-    for (s, f) in sparql.iter().zip(rust) {
-        match (s.5, f.5) {
-            (Some(a), Some(b)) => assert!((a - b).abs() < 0.0015, "latency of {} on {device}: {a} vs {b}", s.0),
-            (a, b) => assert_eq!(a.is_some(), b.is_some(), "latency of {} on {device}", s.0),
-        }
-        assert_eq!(s.6, f.6, "accuracy of {} on {device}", s.0);
-    }
-}
-
 fn compare_everywhere(r: &Registry, params: &[(&str, &str)], opts: &MatchOptions) -> usize {
-    let q = named::all()
-        .unwrap()
-        .into_iter()
-        .find(|q| q.name == "compatible-models")
-        .unwrap();
-    let fleet = fleet(r);
-    let mut pairs = 0;
-    for device in fleet.devices.keys() {
-        let sparql = sparql_rows(r, &q, device, params);
-        let rust = rust_rows(r, device, opts);
-        assert_same(device, &sparql, &rust);
-        pairs += rust.len();
-    }
+    let (pairs, differences) = matching::oracle::compare_everywhere(r, params, opts).unwrap();
+    assert!(differences.is_empty(), "{differences:#?}");
     pairs
 }
 
