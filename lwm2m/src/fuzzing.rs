@@ -4,8 +4,8 @@
 
 use coap_lite::{CoapOption, MessageClass, Packet};
 
-use crate::coap::message::{block_option, string_options, uint_option};
-use crate::coap::{Method, Request};
+use crate::coap::message::{block_option, request_from_packet};
+use crate::coap::Method;
 use crate::content::{self, ResourcePath};
 use crate::server::registration_parsing::{parse_register, parse_update};
 
@@ -21,18 +21,8 @@ pub fn coap_datagram(bytes: &[u8]) {
         let _ = crate::coap::Reply::from_packet(&packet);
         return;
     };
-    let request = Request {
-        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 5683)),
-        identity: None,
-        method,
-        path: string_options(&packet, CoapOption::UriPath),
-        query: string_options(&packet, CoapOption::UriQuery),
-        content_format: uint_option(&packet, CoapOption::ContentFormat).map(|v| v as u16),
-        accept: uint_option(&packet, CoapOption::Accept).map(|v| v as u16),
-        observe: uint_option(&packet, CoapOption::Observe),
-        token: packet.get_token().to_vec(),
-        payload: packet.payload.clone(),
-    };
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 5683));
+    let request = request_from_packet(peer, None, method, packet);
     if method == Method::Post {
         let _ = parse_register(&request, 86_400);
         let _ = parse_update(&request);

@@ -8,8 +8,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use crate::common::KillOnDrop;
 use crate::common::{Server, SEAM};
-use crate::interop::{device_facts, env_path, eventually, has, running_models, text, tool, KillOnDrop, TOKEN};
+use crate::interop::{device_facts, env_path, eventually, has, running_models, text, tool, TOKEN};
 
 /// Where the screenshots stay after the run.
 fn shots_dir() -> PathBuf {

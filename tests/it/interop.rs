@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Server, SEAM};
+use crate::common::{KillOnDrop, Server, SEAM};
 
 pub(crate) const TOKEN: &str = "interop-token";
 
@@ -441,15 +441,6 @@ fn seam_deploy_reaches_simulated_devices_and_reports_failures() {
     }
     let response = http.post(format!("{}/packages", server.base)).body("x").send().unwrap();
     assert_eq!(response.status().as_u16(), 401);
-}
-
-pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A package compiled and signed by `seam compile`, delivered by `seam deploy` to simulators that

@@ -189,6 +189,28 @@ impl Reply {
     }
 }
 
+/// The request `packet` (of `method`) from `peer`, in the session of `identity`: its path,
+/// query, options, token and this datagram's payload.
+pub(crate) fn request_from_packet(
+    peer: SocketAddr,
+    identity: Option<Arc<str>>,
+    method: RequestType,
+    packet: Packet,
+) -> Request {
+    Request {
+        peer,
+        identity,
+        method,
+        path: string_options(&packet, CoapOption::UriPath),
+        query: string_options(&packet, CoapOption::UriQuery),
+        content_format: uint_option(&packet, CoapOption::ContentFormat).map(|v| v as u16),
+        accept: uint_option(&packet, CoapOption::Accept).map(|v| v as u16),
+        observe: uint_option(&packet, CoapOption::Observe),
+        token: packet.get_token().to_vec(),
+        payload: packet.payload,
+    }
+}
+
 /// Reads an unsigned-integer option (0 to 4 bytes); `None` when absent or too long.
 pub(crate) fn uint_option(packet: &Packet, option: CoapOption) -> Option<u32> {
     let value = packet.get_first_option(option)?;

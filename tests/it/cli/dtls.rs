@@ -4,32 +4,16 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::*;
+use crate::common::{wait_for, KillOnDrop};
 
 const TOKEN: &str = "dtls-admin";
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
 const OTHER_KEY: &str = "f0e0d0c0b0a090807060504030201000";
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn simulator(server: &str, prefix: &str, devices: usize, key: &str) -> KillOnDrop {
     let sim = PathBuf::from(SEAM).with_file_name("seam-device-sim");

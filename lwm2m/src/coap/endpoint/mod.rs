@@ -30,8 +30,7 @@ mod receive;
 
 use crate::coap::block::Block;
 use crate::coap::message::{
-    block_option, fill_response, request_packet, set_block, set_uint, string_options, uint_option, Reply, Request,
-    Response,
+    block_option, fill_response, request_packet, set_block, set_uint, uint_option, Reply, Request, Response,
 };
 use crate::coap::params::TransmissionParams;
 use crate::Lwm2mError;

@@ -282,18 +282,7 @@ async fn answer_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, ou
         _ => return reply(out, ResponseType::BadOption, "invalid Block option"),
     };
     let size1 = uint_option(&packet, CoapOption::Size1);
-    let mut request = Request {
-        peer,
-        identity: inner.socket.identity_of(peer),
-        method,
-        path: string_options(&packet, CoapOption::UriPath),
-        query: string_options(&packet, CoapOption::UriQuery),
-        content_format: uint_option(&packet, CoapOption::ContentFormat).map(|v| v as u16),
-        accept: uint_option(&packet, CoapOption::Accept).map(|v| v as u16),
-        observe: uint_option(&packet, CoapOption::Observe),
-        token: packet.get_token().to_vec(),
-        payload: packet.payload,
-    };
+    let mut request = crate::coap::message::request_from_packet(peer, inner.socket.identity_of(peer), method, packet);
 
     if let Some(block) = block1 {
         match assemble(inner, &mut request, block, size1) {
