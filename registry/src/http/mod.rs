@@ -17,6 +17,7 @@ pub mod problem;
 mod rollouts;
 pub mod routes;
 mod sparql;
+mod store;
 mod things;
 
 use std::net::SocketAddr;

@@ -204,6 +204,34 @@ pub static ENDPOINTS: &[Endpoint] = &[
         "SPARQL 1.1 Protocol query, the query in the body",
         || web::route().to(sparql::query_post),
     ),
+    // The Graph Store HTTP Protocol, on named graphs.
+    at(
+        Method::GET,
+        "/store",
+        READ,
+        "Read a graph (Graph Store Protocol: ?graph=IRI or ?default)",
+        || web::route().to(super::store::get),
+    ),
+    at(Method::HEAD, "/store", READ, "Read a graph (headers only)", || {
+        web::route().to(super::store::get)
+    }),
+    at(
+        Method::PUT,
+        "/store",
+        WRITE,
+        "Replace a named graph with the body (validated)",
+        || web::route().to(super::store::put),
+    ),
+    at(
+        Method::POST,
+        "/store",
+        WRITE,
+        "Add the body's triples to a named graph (validated)",
+        || web::route().to(super::store::post),
+    ),
+    at(Method::DELETE, "/store", WRITE, "Drop a named graph", || {
+        web::route().to(super::store::delete)
+    }),
     at(
         Method::POST,
         "/update",

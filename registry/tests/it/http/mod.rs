@@ -17,6 +17,7 @@ mod models;
 mod named;
 mod page;
 mod protocol;
+mod store;
 mod things;
 
 fn with_token() -> ServiceConfig {
