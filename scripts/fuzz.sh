@@ -8,6 +8,9 @@
 # The fuzz crate is its own workspace with its own target directory (coverage flags change
 # every artifact), and links no store: RocksDB is never built for it.
 #
+# SEAM_FUZZ_SEED fixes libFuzzer's seed (the test command uses 1, so that a run can be
+# repeated); 0, the default, lets libFuzzer pick one.
+#
 #   scripts/fuzz.sh            # every target, 30 s each
 #   scripts/fuzz.sh 300 coap_datagram
 set -euo pipefail
@@ -37,6 +40,7 @@ for target in "${targets[@]}"; do
     # New inputs go to a scratch corpus; the committed one is read only.
     if ! "$bin/$target" "$work/$target" "fuzz/corpus/$target" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -seed="${SEAM_FUZZ_SEED:-0}" \
         -artifact_prefix="$work/$target-" -print_final_stats=1 2>"$work/$target.log"; then
         echo "fuzz: $target FOUND A CRASH:" >&2
         tail -40 "$work/$target.log" >&2

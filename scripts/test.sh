@@ -60,6 +60,6 @@ step "crash safety: SIGKILL at random moments of loads, registration storms, rol
 "$CARGO_TARGET_DIR/debug/seam-bench" crash --seam "$CARGO_TARGET_DIR/debug/seam" --kills "${SEAM_CRASH_KILLS:-6}"
 
 step "fuzz: every target for ${SEAM_FUZZ_SECONDS:-30} s on its committed corpus"
-./scripts/fuzz.sh "${SEAM_FUZZ_SECONDS:-30}"
+SEAM_FUZZ_SEED="${SEAM_FUZZ_SEED:-1}" ./scripts/fuzz.sh "${SEAM_FUZZ_SECONDS:-30}"
 
 step "done"

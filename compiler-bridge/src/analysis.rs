@@ -60,13 +60,34 @@ pub fn analyze_path(path: &Path) -> Result<Analysis, BridgeError> {
 /// Analyses a model held in memory; `model_dir` is where external data may be read from (none
 /// is allowed without it).
 pub fn analyze_bytes(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis, BridgeError> {
+    if crate::tflite::is_tflite(bytes) {
+        return crate::tflite::analyze(bytes);
+    }
+    // SEAM's checks before tract turn away what they know of (cycles, undefined names, sizes,
+    // unreadable raw data); tract still panics on some malformed graphs (a Conv whose kernel
+    // shape does not fit its input, found by fuzzing). A panic in it is that model's refusal,
+    // never the process's end: each analysis builds its own model, so nothing is left half-made.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyze_onnx(bytes, model_dir))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(BridgeError::InvalidModel {
+                path: "<model>".into(),
+                message: format!("tract cannot read the model (its loader failed: {why})"),
+            })
+        }
+    }
+}
+
+fn analyze_onnx(bytes: &[u8], model_dir: Option<&Path>) -> Result<Analysis, BridgeError> {
     let invalid = |message: String| BridgeError::InvalidModel {
         path: "<model>".into(),
         message,
     };
-    if crate::tflite::is_tflite(bytes) {
-        return crate::tflite::analyze(bytes);
-    }
     let proto = pb::ModelProto::decode(bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
     let graph = proto
         .graph

@@ -154,3 +154,15 @@ fn raw_data_of_a_type_tract_cannot_read_is_refused_not_a_panic() {
     let message = invalid(seam_compiler_bridge::analysis::analyze_bytes(&bytes, None));
     assert!(message.contains("raw data"), "{message}");
 }
+
+/// Found by fuzzing: a Conv whose kernel shape does not fit its input panics inside tract's
+/// loader; the analysis refuses the model instead of ending the process.
+#[test]
+fn a_panic_inside_tract_is_the_model_s_refusal() {
+    let bytes = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx-conv-kernel-panic.onnx"),
+    )
+    .unwrap();
+    let message = invalid(seam_compiler_bridge::analysis::analyze_bytes(&bytes, None));
+    assert!(message.contains("tract cannot read the model"), "{message}");
+}

@@ -444,6 +444,8 @@ impl Lwm2mServer {
     pub fn package_uri(&self, sha256: &str) -> Result<String, Lwm2mError> {
         let base = match &self.config.public_base {
             Some(base) => base.trim_end_matches('/').to_owned(),
+            // A server on DTLS alone serves its packages there too.
+            None if self.endpoint.is_secure() => format!("coaps://{}", self.local_addr()?),
             None => format!("coap://{}", self.local_addr()?),
         };
         Ok(format!("{base}/pkg/{sha256}"))
