@@ -36,6 +36,8 @@ pub struct Settings {
     pub lwm2m: ServerConfig,
     /// The HTTP service's behaviour (its `lwm2m` and `data` are filled in by the build).
     pub service: ServiceConfig,
+    /// SPARQL endpoints a query may call with `SERVICE` (IRI prefixes); empty: none.
+    pub allowed_services: Vec<String>,
 }
 
 impl Settings {
@@ -52,6 +54,7 @@ impl Settings {
                 token: Some(token.to_owned()),
                 ..ServiceConfig::default()
             },
+            allowed_services: Vec::new(),
         }
     }
 }
@@ -123,14 +126,20 @@ impl Application {
         let (registry, data) = match &settings.data {
             Some(root) => {
                 let data = DataDir::at(root);
-                (Registry::open(data.store())?, data)
+                (
+                    Registry::open(data.store())?.with_allowed_services(settings.allowed_services.clone()),
+                    data,
+                )
             }
             None => {
                 let data = DataDir::scratch().map_err(|source| AppError::DataDir {
                     path: std::env::temp_dir(),
                     source,
                 })?;
-                (Registry::in_memory()?, data)
+                (
+                    Registry::in_memory()?.with_allowed_services(settings.allowed_services.clone()),
+                    data,
+                )
             }
         };
         if let Some(report) = registry.seed_if_empty().map_err(AppError::Seed)? {

@@ -11,6 +11,7 @@
 //!   the evaluation thread ([`crate::executor`]).
 
 use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression, PropertyPathExpression};
+use spargebra::term::NamedNodePattern;
 use spargebra::{GraphUpdateOperation, Query, Update};
 
 use crate::error::QueryError;
@@ -144,19 +145,20 @@ fn iri_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Checks the depth of a parsed query.
-pub fn check_query(query: &Query, limits: &ShapeLimits) -> Result<(), QueryError> {
+pub fn check_query(query: &Query, limits: &ShapeLimits, services: &[String]) -> Result<(), QueryError> {
     let pattern = match query {
         Query::Select { pattern, .. }
         | Query::Construct { pattern, .. }
         | Query::Describe { pattern, .. }
         | Query::Ask { pattern, .. } => pattern,
     };
-    Depth::new(limits).pattern(pattern, 1)
+    Depth::new(limits, services).pattern(pattern, 1)
 }
 
 /// Checks the depth of every operation's pattern in a parsed update.
 pub fn check_update(update: &Update, limits: &ShapeLimits) -> Result<(), QueryError> {
-    let depth = Depth::new(limits);
+    // An update calls no SERVICE, allowed or not: what it writes comes from this store.
+    let depth = Depth::new(limits, &[]);
     for operation in &update.operations {
         match operation {
             GraphUpdateOperation::DeleteInsert { pattern, .. } => depth.pattern(pattern, 1)?,
@@ -174,18 +176,21 @@ pub fn check_update(update: &Update, limits: &ShapeLimits) -> Result<(), QueryEr
 
 /// A walk that stops as soon as it is `max` deep, so that it never recurses further than that
 /// whatever the tree's depth.
-struct Depth {
+struct Depth<'a> {
     max: usize,
     max_patterns: usize,
     patterns: std::cell::Cell<usize>,
+    /// The SERVICE endpoints allowed (IRI prefixes).
+    services: &'a [String],
 }
 
-impl Depth {
-    fn new(limits: &ShapeLimits) -> Self {
+impl<'a> Depth<'a> {
+    fn new(limits: &ShapeLimits, services: &'a [String]) -> Self {
         Self {
             max: limits.max_depth,
             max_patterns: limits.max_patterns,
             patterns: std::cell::Cell::new(0),
+            services,
         }
     }
 
@@ -269,9 +274,14 @@ impl Depth {
             | GraphPattern::Slice { inner, .. } => self.pattern(inner, next),
             // Federation would make the registry a client of any address a caller names (an
             // internal service, a `file:` IRI): refused before evaluation, SILENT or not.
+            GraphPattern::Service {
+                name: NamedNodePattern::NamedNode(endpoint),
+                inner,
+                ..
+            } if crate::federation::is_allowed(endpoint.as_str(), self.services) => self.pattern(inner, next),
             GraphPattern::Service { name, .. } => Err(QueryError::Refused(format!(
-                "SERVICE {name} is refused: this registry does not send queries to other endpoints; \
-                 run the federated query on a SPARQL engine that has this registry as one of its endpoints"
+                "SERVICE {name} is refused: this registry calls only the endpoints its operator allows \
+                 (seam serve --allow-service PREFIX), and no file: IRI or variable endpoint"
             ))),
         }
     }
@@ -369,7 +379,7 @@ mod tests {
         assert!(check_text(&q, &limits()).is_ok());
         let parsed = spargebra::SparqlParser::new().parse_query(&q).unwrap();
         assert!(matches!(
-            check_query(&parsed, &limits()),
+            check_query(&parsed, &limits(), &[]),
             Err(QueryError::TooComplex(_))
         ));
         // (A sequence of plain IRIs parses into a flat list of triple patterns; alternatives stay
@@ -378,7 +388,7 @@ mod tests {
         let parsed = spargebra::SparqlParser::new()
             .parse_query(&format!("SELECT * WHERE {{ ?s {path} ?o }}"))
             .unwrap();
-        assert!(check_query(&parsed, &limits()).is_err());
+        assert!(check_query(&parsed, &limits(), &[]).is_err());
         let union = vec!["{ ?s ?p ?o }"; 1000].join(" UNION ");
         let parsed = spargebra::SparqlParser::new()
             .parse_update(&format!("DELETE {{ ?s ?p ?o }} WHERE {{ {union} }}"))
@@ -392,7 +402,7 @@ mod tests {
         let parsed = spargebra::SparqlParser::new()
             .parse_query(&format!("SELECT * WHERE {{ ?s {steps} ?o }}"))
             .unwrap();
-        let err = check_query(&parsed, &limits()).unwrap_err().to_string();
+        let err = check_query(&parsed, &limits(), &[]).unwrap_err().to_string();
         assert!(err.contains("256 triple"), "{err}");
     }
 
@@ -405,7 +415,7 @@ mod tests {
             "ASK { FILTER EXISTS { SERVICE <http://x/> { ?s ?p ?o } } }",
         ] {
             let query = SparqlParser::new().parse_query(text).unwrap();
-            let err = check_query(&query, &limits()).unwrap_err();
+            let err = check_query(&query, &limits(), &[]).unwrap_err();
             assert!(matches!(err, QueryError::Refused(_)), "{text}: {err}");
         }
         for text in [
@@ -429,7 +439,7 @@ mod tests {
                 .fold(parsed, |p, (prefix, ns)| p.with_prefix(*prefix, *ns).unwrap())
                 .parse_query(text)
                 .unwrap();
-            check_query(&parsed, &limits()).unwrap();
+            check_query(&parsed, &limits(), &[]).unwrap();
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod executor;
+pub mod federation;
 pub mod graph;
 pub mod graphql;
 pub mod guard;

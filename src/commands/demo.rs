@@ -133,6 +133,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option
     let token = random_token();
     let settings = Settings {
         coaps: None,
+        allowed_services: Vec::new(),
         data: Some(data.clone()),
         http: args.http.clone(),
         coap: Some(args.coap),

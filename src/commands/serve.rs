@@ -55,6 +55,10 @@ pub(crate) struct ServeArgs {
     /// The W3C WoT TD and Discovery contexts are bundled; nothing is fetched.
     #[arg(long = "context", value_name = "URL=FILE")]
     contexts: Vec<super::ContextArg>,
+    /// A SPARQL endpoint queries may call with `SERVICE` (an `http(s)://` IRI prefix;
+    /// repeatable). Every other `SERVICE` is refused.
+    #[arg(long = "allow-service", value_name = "PREFIX")]
+    allow_services: Vec<String>,
     /// A TOML file of these settings (keys as the flags are spelt: `http = "0.0.0.0:8080"`,
     /// `query-timeout = 10`, `context = ["URL=FILE"]`); a flag or environment variable given
     /// as well wins over the file.
@@ -78,6 +82,7 @@ struct ServeFile {
     coap_public: Option<String>,
     delivery_timeout: Option<u64>,
     context: Option<Vec<String>>,
+    allow_service: Option<Vec<String>>,
 }
 
 impl ServeArgs {
@@ -154,6 +159,14 @@ impl ServeArgs {
             check("delivery-timeout", (1..=86_400).contains(&v), "1 to 86400 seconds")?;
             self.delivery_timeout = v;
         }
+        if let (Some(v), true) = (file.allow_service, open("allow_services")) {
+            check(
+                "allow-service",
+                v.iter().all(|p| p.starts_with("http://") || p.starts_with("https://")),
+                "a list of http:// or https:// IRI prefixes",
+            )?;
+            self.allow_services = v;
+        }
         if let (Some(v), true) = (file.context, open("contexts")) {
             self.contexts = v
                 .iter()
@@ -168,6 +181,15 @@ impl ServeArgs {
 /// Runs `seam serve`; `given` are its parsed arguments, to tell a flag from a default.
 pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(), Failure> {
     let args = args.with_config_file(given)?;
+    if let Some(bad) = args
+        .allow_services
+        .iter()
+        .find(|p| !(p.starts_with("http://") || p.starts_with("https://")) || p.len() < "http://x".len())
+    {
+        return Err(Failure::Invalid(anyhow::anyhow!(
+            "--allow-service {bad:?} is not an http:// or https:// endpoint prefix (e.g. https://query.wikidata.org/)"
+        )));
+    }
     super::register_contexts(&args.contexts)?;
     let coap = match args.coap.as_str() {
         "off" => None,
@@ -188,6 +210,7 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
         http: args.http,
         coap,
         coaps,
+        allowed_services: args.allow_services,
         lwm2m: ServerConfig {
             public_base: args.coap_public,
             delivery_timeout: Duration::from_secs(args.delivery_timeout),

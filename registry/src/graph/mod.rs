@@ -91,6 +91,8 @@ pub struct Registry {
     /// Cancellation tokens of the queries and updates running now, so that a shutdown can stop
     /// them instead of waiting for their time limits.
     running: Arc<Evaluations>,
+    /// The SERVICE endpoints queries may call (IRI prefixes; `--allow-service`).
+    services: Arc<[String]>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -119,6 +121,7 @@ impl Registry {
             executor: Arc::new(Executor::new(ExecutorLimits::default())),
             writer: Arc::new(Mutex::new(())),
             running: Arc::new(Evaluations::default()),
+            services: Arc::from([]),
         })
     }
 
@@ -141,6 +144,14 @@ impl Registry {
     /// clones made earlier keep the pool they had).
     pub fn with_executor(mut self, limits: ExecutorLimits) -> Self {
         self.executor = Arc::new(Executor::new(limits));
+        self
+    }
+
+    /// The same store, letting queries call the SPARQL endpoints whose IRIs start with one of
+    /// `prefixes` (`http:` or `https:`) in a `SERVICE`; every other `SERVICE` stays refused.
+    /// Call before sharing the handle.
+    pub fn with_allowed_services(mut self, prefixes: Vec<String>) -> Self {
+        self.services = prefixes.into();
         self
     }
 
@@ -324,11 +335,12 @@ impl Registry {
         let limits = *limits;
         let store = self.store.clone();
         let running = self.running.clone();
+        let services = self.services.clone();
         let deadline = Instant::now() + limits.timeout;
         self.executor.run(deadline, limits.timeout, move || {
             let parsed = prepare()?;
-            guard::check_query(&parsed, &limits.shape)?;
-            watched(&running, deadline, &limits, |run| store.query(parsed, run))
+            guard::check_query(&parsed, &limits.shape, &services)?;
+            watched(&running, deadline, &limits, &services, |run| store.query(parsed, run))
         })
     }
 
@@ -403,7 +415,9 @@ impl Registry {
                 .parse_update(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
             guard::check_update(&parsed, &limits.shape)?;
-            watched(&running, deadline, &limits, |run| store.update(parsed, run))
+            watched(&running, deadline, &limits, &Arc::from([]), |run| {
+                store.update(parsed, run)
+            })
         })
     }
 
@@ -475,6 +489,7 @@ fn watched<T>(
     running: &Evaluations,
     deadline: Instant,
     limits: &QueryLimits,
+    services: &Arc<[String]>,
     evaluate: impl FnOnce(&Evaluation) -> Result<T, QueryError>,
 ) -> Result<T, QueryError> {
     let token = CancellationToken::new();
@@ -483,6 +498,8 @@ fn watched<T>(
         cancel: token,
         max_rows: limits.max_rows,
         max_result_bytes: limits.max_result_bytes,
+        services: services.clone(),
+        timeout: deadline.saturating_duration_since(Instant::now()),
     };
     evaluate(&run).map_err(|e| cancelled_is_timeout(e, limits.timeout))
 }

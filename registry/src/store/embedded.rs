@@ -100,9 +100,12 @@ fn evaluation_error(e: QueryEvaluationError) -> QueryError {
 
 impl GraphStore for EmbeddedStore {
     fn query(&self, query: spargebra::Query, run: &Evaluation) -> Result<QueryAnswer, QueryError> {
-        let mut prepared = SparqlEvaluator::new()
-            .with_cancellation_token(run.cancel.clone())
-            .for_query(query);
+        let mut evaluator = SparqlEvaluator::new().with_cancellation_token(run.cancel.clone());
+        if !run.services.is_empty() {
+            evaluator = evaluator
+                .with_default_service_handler(crate::federation::Federation::new(run.services.clone(), run.timeout));
+        }
+        let mut prepared = evaluator.for_query(query);
         // The default graph is the union of all graphs (imports live in named graphs of their
         // own), unless the query names its dataset. The union costs a de-duplication on every
         // read, so it is used only when there are named graphs.

@@ -76,6 +76,10 @@ pub struct Evaluation {
     pub max_rows: usize,
     /// Largest answer, in bytes of terms (see [`QueryAnswer::collect`]).
     pub max_result_bytes: usize,
+    /// The SERVICE endpoints a query may call (IRI prefixes); empty: none.
+    pub services: std::sync::Arc<[String]>,
+    /// When the evaluation must be done (a SERVICE call gets what is left).
+    pub timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Evaluation {
@@ -95,6 +99,8 @@ impl Evaluation {
             cancel: CancellationToken::new(),
             max_rows: usize::MAX,
             max_result_bytes: usize::MAX,
+            services: std::sync::Arc::from([]),
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -353,3 +353,46 @@ fn service_and_load_never_reach_other_addresses_or_files() {
         .clone();
     assert_eq!(before, after);
 }
+
+#[test]
+fn service_calls_reach_allowed_endpoints_only() {
+    use seam_registry::app::Settings;
+    // B: an ordinary registry; A: allowed to call B's SPARQL endpoint, nothing else.
+    let (b, _) = crate::helpers::start_application(Settings {
+        coap: None,
+        ..Settings::ephemeral("")
+    });
+    let (a, _) = crate::helpers::start_application(Settings {
+        coap: None,
+        allowed_services: vec![format!("http://{b}/")],
+        ..Settings::ephemeral("")
+    });
+    let client = reqwest::blocking::Client::new();
+    let ask = |query: &str| {
+        client
+            .post(format!("http://{a}/sparql"))
+            .header("accept", "application/sparql-results+json")
+            .form(&[("query", query)])
+            .send()
+            .unwrap()
+    };
+    let federated = format!(
+        "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE {{ SERVICE <http://{b}/sparql> {{ ?b a seam:Board ; seam:ramBytes ?ram }} }}"
+    );
+    let r = ask(&federated);
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().unwrap();
+    assert!(count_json(&body) >= 12, "{body}");
+    // Another port of the same host, a file: IRI, a variable endpoint: refused before anything runs.
+    for query in [
+        "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }".to_owned(),
+        "SELECT * WHERE { SERVICE <file:///etc/passwd> { ?s ?p ?o } }".to_owned(),
+        "SELECT * WHERE { SERVICE ?e { ?s ?p ?o } }".to_owned(),
+    ] {
+        let body = problem(ask(&query), StatusCode::FORBIDDEN);
+        assert_eq!(
+            body["type"], "https://w3id.org/seam/problems/operation-refused",
+            "{query}"
+        );
+    }
+}
