@@ -90,30 +90,35 @@ fn client() -> anyhow::Result<reqwest::blocking::Client> {
         .build()?)
 }
 
+/// The rows of a SELECT, each value as text (an IRI's, a literal's lexical form).
 fn select(base: &str, query: &str) -> anyhow::Result<Vec<Vec<String>>> {
-    let body: Value = client()?
+    use oxigraph::model::Term;
+    use seam_registry::answer::ResultsFormat;
+    let body = client()?
         .get(format!("{base}/sparql"))
         .query(&[("query", query)])
         .header("accept", "application/sparql-results+json")
         .send()?
         .error_for_status()?
-        .json()?;
-    let vars: Vec<String> = body["head"]["vars"]
-        .as_array()
-        .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    Ok(body["results"]["bindings"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|row| {
-                    vars.iter()
-                        .map(|v| row[v]["value"].as_str().unwrap_or_default().to_owned())
-                        .collect()
+        .bytes()?;
+    let seam_registry::QueryAnswer::Solutions { rows, .. } =
+        seam_registry::QueryAnswer::parse_results(ResultsFormat::Json, &body).map_err(anyhow::Error::msg)?
+    else {
+        anyhow::bail!("not a SELECT answer");
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|term| match term {
+                    Some(Term::NamedNode(n)) => n.into_string(),
+                    Some(Term::Literal(l)) => l.value().to_owned(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
                 })
                 .collect()
         })
-        .unwrap_or_default())
+        .collect())
 }
 
 fn simulator(paths: &Paths, coap: u16, prefix: &str, devices: usize) -> anyhow::Result<Killed> {
@@ -226,6 +231,82 @@ fn load_round(paths: &Paths, round: usize, marks: usize, after: Duration) -> any
     Ok(found)
 }
 
+/// 200 devices registering (and updating: 5 s lifetimes) when the service is killed after
+/// `pause`; then the device invariants on the restarted service.
+fn storm_round(paths: &Paths, http: u16, coap: u16, round: usize, pause: Duration) -> anyhow::Result<Vec<String>> {
+    let service = serve(paths, http, coap)?;
+    let devices = simulator(paths, service.coap, &format!("storm{round}"), 200)?;
+    std::thread::sleep(pause);
+    drop(service.child);
+    drop(devices);
+    let service = serve(paths, http, coap)?;
+    device_violations(&service.base)
+}
+
+/// A rollout of `model` to 20 devices, killed after `pause`; after the restart the rollout
+/// resumes and every target must end in one final state, the device invariants holding before
+/// and after.
+fn rollout_round(
+    paths: &Paths,
+    http: u16,
+    coap: u16,
+    round: usize,
+    model: &str,
+    pause: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let service = serve(paths, http, coap)?;
+    let prefix = format!("roll{round}");
+    let _devices = simulator(paths, service.coap, &prefix, 20)?;
+    let described = format!(
+        "SELECT (COUNT(?d) AS ?n) WHERE {{ ?d seam:lwm2mEndpoint ?e ; seam:board ?b FILTER(STRSTARTS(?e, \"{prefix}-\")) }}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while select(&service.base, &described)?
+        .first()
+        .and_then(|r| r.first())
+        .map(String::as_str)
+        != Some("20")
+    {
+        anyhow::ensure!(Instant::now() < deadline, "round {round}: devices did not register");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let names: Vec<String> = (0..20).map(|i| format!("{prefix}-{i}")).collect();
+    let started: Value = client()?
+        .post(format!("{}/rollouts", service.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "model": model, "devices": names, "concurrency": 4, "errorThresholdPct": 100 }))
+        .send()?
+        .json()?;
+    let id = started["id"].as_str().context("no rollout id")?.to_owned();
+    std::thread::sleep(pause);
+    drop(service.child);
+    let service = serve(paths, http, coap)?;
+    let mut found = device_violations(&service.base)?;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let last = loop {
+        let now: Value = client()?
+            .get(format!("{}/rollouts/{id}", service.base))
+            .send()?
+            .json()?;
+        if !["building", "running", "paused"].contains(&now["state"].as_str().unwrap_or("")) {
+            break now;
+        }
+        if Instant::now() > deadline {
+            found.push(format!("round {round}: rollout {id} did not finish after the restart"));
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    for t in last["targets"].as_array().into_iter().flatten() {
+        let state = t["state"].as_str().unwrap_or("");
+        if !["installed", "failed", "skipped"].contains(&state) {
+            found.push(format!("round {round}: {} ended {state:?}", t["device"]));
+        }
+    }
+    found.extend(device_violations(&service.base)?);
+    Ok(found)
+}
+
 /// Runs `kills` rounds and prints what each did; fails when any invariant failed.
 pub fn run(seam: &Path, kills: usize, seed: u64) -> anyhow::Result<()> {
     seam_registry::remote::install_tls_provider();
@@ -271,8 +352,7 @@ pub fn run(seam: &Path, kills: usize, seed: u64) -> anyhow::Result<()> {
     };
 
     let mut violations = Vec::new();
-    let mut rollouts = Vec::new();
-    let (mut loads, mut storms) = (0, 0);
+    let (mut loads, mut storms, mut rollouts) = (0, 0, 0);
     let whole = Instant::now();
     for round in 0..kills {
         let round_started = Instant::now();
@@ -283,69 +363,14 @@ pub fn run(seam: &Path, kills: usize, seed: u64) -> anyhow::Result<()> {
                 ("load", load_round(&paths, round, marks, after)?)
             }
             1 => {
-                let service = serve(&paths, http, coap)?;
-                let devices = simulator(&paths, service.coap, &format!("storm{round}"), 200)?;
-                std::thread::sleep(Duration::from_millis(200 + rng.u64(0..3000)));
-                drop(service.child);
-                drop(devices);
-                let service = serve(&paths, http, coap)?;
                 storms += 1;
-                ("registration storm", device_violations(&service.base)?)
+                let pause = Duration::from_millis(200 + rng.u64(0..3000));
+                ("registration storm", storm_round(&paths, http, coap, round, pause)?)
             }
             _ => {
-                let service = serve(&paths, http, coap)?;
-                let prefix = format!("roll{round}");
-                let _devices = simulator(&paths, service.coap, &prefix, 20)?;
-                let described = format!(
-                    "SELECT (COUNT(?d) AS ?n) WHERE {{ ?d seam:lwm2mEndpoint ?e ; seam:board ?b FILTER(STRSTARTS(?e, \"{prefix}-\")) }}"
-                );
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while select(&service.base, &described)?
-                    .first()
-                    .and_then(|r| r.first())
-                    .map(String::as_str)
-                    != Some("20")
-                {
-                    anyhow::ensure!(Instant::now() < deadline, "round {round}: devices did not register");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                let names: Vec<String> = (0..20).map(|i| format!("{prefix}-{i}")).collect();
-                let started: Value = client()?
-                    .post(format!("{}/rollouts", service.base))
-                    .bearer_auth(TOKEN)
-                    .json(&json!({ "model": model, "devices": names, "concurrency": 4, "errorThresholdPct": 100 }))
-                    .send()?
-                    .json()?;
-                let id = started["id"].as_str().context("no rollout id")?.to_owned();
-                std::thread::sleep(Duration::from_millis(rng.u64(0..4000)));
-                drop(service.child);
-                let service = serve(&paths, http, coap)?;
-                let mut found = device_violations(&service.base)?;
-                // The resumed rollout ends, each target in one final state.
-                let deadline = Instant::now() + Duration::from_secs(240);
-                let last = loop {
-                    let now: Value = client()?
-                        .get(format!("{}/rollouts/{id}", service.base))
-                        .send()?
-                        .json()?;
-                    if !["building", "running", "paused"].contains(&now["state"].as_str().unwrap_or("")) {
-                        break now;
-                    }
-                    if Instant::now() > deadline {
-                        found.push(format!("round {round}: rollout {id} did not finish after the restart"));
-                        break now;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                };
-                for t in last["targets"].as_array().into_iter().flatten() {
-                    let state = t["state"].as_str().unwrap_or("");
-                    if !["installed", "failed", "skipped"].contains(&state) {
-                        found.push(format!("round {round}: {} ended {state:?}", t["device"]));
-                    }
-                }
-                found.extend(device_violations(&service.base)?);
-                rollouts.push(id);
-                ("rollout", found)
+                rollouts += 1;
+                let pause = Duration::from_millis(rng.u64(0..4000));
+                ("rollout", rollout_round(&paths, http, coap, round, &model, pause)?)
             }
         };
         println!(
@@ -361,9 +386,8 @@ pub fn run(seam: &Path, kills: usize, seed: u64) -> anyhow::Result<()> {
         violations.extend(found);
     }
     println!(
-        "{kills} kills in {:.0} s ({loads} loads, {storms} registration storms, {} rollouts): {} invariant violations",
+        "{kills} kills in {:.0} s ({loads} loads, {storms} registration storms, {rollouts} rollouts): {} invariant violations",
         whole.elapsed().as_secs_f64(),
-        rollouts.len(),
         violations.len()
     );
     anyhow::ensure!(violations.is_empty(), "invariants failed: {violations:#?}");

@@ -7,7 +7,7 @@ use coap_lite::{CoapOption, MessageClass, Packet};
 use crate::coap::message::{block_option, request_from_packet};
 use crate::coap::Method;
 use crate::content::{self, ResourcePath};
-use crate::server::registration_parsing::{parse_register, parse_update};
+use crate::server::registration::{parse_register, parse_update};
 
 /// A CoAP datagram as the exchange layer reads it, and, when it is a request to the
 /// registration interface, as the server parses it.

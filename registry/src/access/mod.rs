@@ -194,6 +194,22 @@ impl Policy {
             .ok_or(Denied::Invalid)
     }
 
+    /// Who presents `bearer`, when they may do what `access` names. A public route looks at no
+    /// credentials (a stale token in a browser must not hide the page); on a service with no
+    /// tokens at all, the refusal says that nothing can be granted here rather than that this
+    /// token is wrong.
+    pub fn admit(&self, bearer: Option<&str>, access: Access) -> Result<Caller, Denied> {
+        if access == Access::Public {
+            return Ok(Caller::Anonymous);
+        }
+        let caller = match (self.identify(bearer), access) {
+            (Err(Denied::Invalid), Access::Scoped(scope)) if !self.has_tokens() => return Err(Denied::NoTokens(scope)),
+            (identified, _) => identified?,
+        };
+        self.check(&caller, access)?;
+        Ok(caller)
+    }
+
     /// Whether `caller` may do what `access` names.
     pub fn check(&self, caller: &Caller, access: Access) -> Result<(), Denied> {
         let needed = match access {

@@ -254,20 +254,7 @@ fn check_access(policy: &crate::access::Policy, req: &actix_web::dev::ServiceReq
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(sparql::bearer_token);
-    let caller = match (access, bearer) {
-        // A public route does not look at credentials (a stale token in a browser must not
-        // hide the page).
-        (crate::access::Access::Public, _) => crate::access::Caller::Anonymous,
-        (access, bearer) => policy.identify(bearer).map_err(|denied| match (denied, access) {
-            // A service with no tokens at all: the useful answer is that nothing can be
-            // granted here, not that this particular token is wrong.
-            (crate::access::Denied::Invalid, crate::access::Access::Scoped(scope)) if !policy.has_tokens() => {
-                Problem::denied(&crate::access::Denied::NoTokens(scope))
-            }
-            (denied, _) => Problem::denied(&denied),
-        })?,
-    };
-    policy.check(&caller, access).map_err(|d| Problem::denied(&d))?;
+    let caller = policy.admit(bearer, access).map_err(|d| Problem::denied(&d))?;
     req.extensions_mut().insert(caller);
     Ok(())
 }

@@ -11,7 +11,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oxigraph::io::RdfFormat;
-use oxigraph::model::{GraphName, NamedNode, Quad, Triple};
+use oxigraph::model::{GraphName, NamedNode, Triple};
 
 use super::problem::Problem;
 use super::sparql::{decode_pairs, media_type, read_body, respond};
@@ -56,17 +56,21 @@ fn target(req: &HttpRequest) -> Result<Target, Problem> {
     found.ok_or_else(|| Problem::invalid_parameter("name a graph: /store?graph=IRI or /store?default"))
 }
 
-fn graph_quads(state: &AppState, target: &Target) -> Result<Vec<Quad>, Problem> {
-    let graph = target.graph_name();
-    state
-        .registry
-        .quads_for_pattern(QuadPattern {
-            subject: None,
-            predicate: None,
-            object: None,
-            graph: Some(&graph),
-        })
-        .map_err(Problem::internal)
+/// The named graph a write names (the default graph is not written here).
+fn named_target(req: &HttpRequest) -> Result<NamedNode, Problem> {
+    match target(req)? {
+        Target::Named(graph) => Ok(graph),
+        Target::Default => Err(default_graph_is_the_registry()),
+    }
+}
+
+/// Whether `graph` holds a triple (an ASK, not a read of the graph).
+fn holds_triples(registry: &crate::graph::Registry, graph: &NamedNode) -> Result<bool, Problem> {
+    let answer = registry.query(
+        &format!("ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}"),
+        &crate::graph::QueryLimits::default(),
+    )?;
+    Ok(matches!(answer, QueryAnswer::Boolean(true)))
 }
 
 fn no_such_graph(target: &Target) -> Problem {
@@ -85,11 +89,19 @@ fn no_such_graph(target: &Target) -> Problem {
 /// `GET` and `HEAD /store?graph=IRI|default`.
 pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let target = target(&req)?;
-    let state_for_read = state.clone();
-    let quads = web::block(move || graph_quads(&state_for_read, &target).map(|q| (q, target)))
-        .await
-        .map_err(Problem::internal)??;
-    let (quads, target) = quads;
+    let registry = state.registry.clone();
+    let graph = target.graph_name();
+    let quads = web::block(move || {
+        registry.quads_for_pattern(QuadPattern {
+            subject: None,
+            predicate: None,
+            object: None,
+            graph: Some(&graph),
+        })
+    })
+    .await
+    .map_err(Problem::internal)?
+    .map_err(Problem::internal)?;
     if quads.is_empty() && matches!(target, Target::Named(_)) {
         return Err(no_such_graph(&target));
     }
@@ -127,21 +139,11 @@ pub(super) async fn put(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let Target::Named(graph) = target(&req)? else {
-        return Err(default_graph_is_the_registry());
-    };
+    let graph = named_target(&req)?;
     let document = body(&req, payload, &state).await?;
     let registry = state.registry.clone();
     let created = web::block(move || {
-        let existed = !registry
-            .quads_for_pattern(QuadPattern {
-                subject: None,
-                predicate: None,
-                object: None,
-                graph: Some(&graph.clone().into()),
-            })
-            .map_err(Problem::internal)?
-            .is_empty();
+        let existed = holds_triples(&registry, &graph)?;
         registry.replace_graph(&graph, &[document]).map_err(Problem::from)?;
         Ok::<_, Problem>(!existed)
     })
@@ -160,9 +162,7 @@ pub(super) async fn post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let Target::Named(graph) = target(&req)? else {
-        return Err(default_graph_is_the_registry());
-    };
+    let graph = named_target(&req)?;
     let mut document = body(&req, payload, &state).await?;
     for quad in &mut document.quads {
         quad.graph_name = graph.clone().into();
@@ -176,25 +176,22 @@ pub(super) async fn post(
 
 /// `DELETE /store?graph=IRI`: the graph and every triple in it.
 pub(super) async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let target = target(&req)?;
-    let Target::Named(graph) = &target else {
-        return Err(default_graph_is_the_registry());
-    };
-    let graph = graph.clone();
+    let graph = named_target(&req)?;
     let registry = state.registry.clone();
-    let state_for_read = state.clone();
+    let dropped = graph.clone();
     let removed = web::block(move || {
-        if graph_quads(&state_for_read, &target)?.is_empty() {
-            return Ok::<_, Problem>(Err(target));
+        if !holds_triples(&registry, &dropped)? {
+            return Ok::<_, Problem>(false);
         }
-        registry.replace_graph(&graph, &[]).map_err(Problem::from)?;
-        Ok(Ok(()))
+        registry.replace_graph(&dropped, &[]).map_err(Problem::from)?;
+        Ok(true)
     })
     .await
     .map_err(Problem::internal)??;
-    match removed {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(target) => Err(no_such_graph(&target)),
+    if removed {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(no_such_graph(&Target::Named(graph)))
     }
 }
 

@@ -333,18 +333,17 @@ mod tests {
         assert_eq!(err.diagnostics()[0].line, Some(1));
     }
 
+    /// `text` parsed as a `.jsonld` file named `name`.
+    fn jsonld(name: &str, text: &str) -> Result<Document, IngestError> {
+        parse_document(name, text.into(), format_for_path(Path::new("a.jsonld")).unwrap(), None)
+    }
+
     #[test]
     fn wot_td_json_ld_parses_with_the_bundled_context() {
         let td = r#"{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:dev:1","title":"Lamp",
             "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc",
             "properties":{"on":{"type":"boolean","forms":[{"href":"coap://127.0.0.1/on"}]}}}"#;
-        let doc = parse_document(
-            "td.jsonld",
-            td.into(),
-            format_for_path(Path::new("a.jsonld")).unwrap(),
-            None,
-        )
-        .unwrap();
+        let doc = jsonld("td.jsonld", td).unwrap();
         assert!(doc
             .quads
             .iter()
@@ -361,13 +360,7 @@ mod tests {
             "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc",
             "properties":{"status":{"type":"object","forms":[{"href":"https://lamp.example.com/status"}],
               "properties":{"brightness":{"type":"integer","minimum":0},"on":{"type":"boolean"}}}}}"#;
-        let doc = parse_document(
-            "lamp.jsonld",
-            td.into(),
-            format_for_path(Path::new("a.jsonld")).unwrap(),
-            None,
-        )
-        .unwrap();
+        let doc = jsonld("lamp.jsonld", td).unwrap();
         let named = |predicate: &str| -> Vec<String> {
             let mut names: Vec<String> = doc
                 .quads
@@ -392,13 +385,7 @@ mod tests {
         let td = r#"{"@context":["https://www.w3.org/2022/wot/td/v1.1","https://www.w3.org/2022/wot/discovery"],
             "@type":"ThingDirectory","id":"urn:example:tdd","title":"TDD",
             "securityDefinitions":{"nosec_sc":{"scheme":"nosec"}},"security":"nosec_sc"}"#;
-        let doc = parse_document(
-            "tdd.jsonld",
-            td.into(),
-            format_for_path(Path::new("a.jsonld")).unwrap(),
-            None,
-        )
-        .unwrap();
+        let doc = jsonld("tdd.jsonld", td).unwrap();
         assert!(doc
             .quads
             .iter()
@@ -409,24 +396,12 @@ mod tests {
     #[test]
     fn json_ld_errors_name_their_line_and_column() {
         let text = "{\n  \"@context\": [\"https://www.w3.org/2022/wot/td/v1.1\",\n    \"https://example.com/unknown\"],\n  \"id\": \"urn:x\"\n}";
-        let err = parse_document(
-            "ctx.jsonld",
-            text.into(),
-            format_for_path(Path::new("a.jsonld")).unwrap(),
-            None,
-        )
-        .unwrap_err();
+        let err = jsonld("ctx.jsonld", text).unwrap_err();
         let d = &err.diagnostics()[0];
         assert_eq!((d.line, d.column), (Some(3), Some(5)), "{d}");
         let text =
             "{\n  \"@context\": \"https://www.w3.org/2022/wot/td/v1.1\",\n  \"id\": \"urn:x\",\n  \"@type\": 5\n}";
-        let err = parse_document(
-            "type.jsonld",
-            text.into(),
-            format_for_path(Path::new("a.jsonld")).unwrap(),
-            None,
-        )
-        .unwrap_err();
+        let err = jsonld("type.jsonld", text).unwrap_err();
         let d = &err.diagnostics()[0];
         assert_eq!((d.line, d.column), (Some(4), Some(3)), "{d}");
     }
