@@ -64,7 +64,9 @@ pub fn run(
     peers: Option<&std::path::Path>,
     rdflib_samples: usize,
 ) -> anyhow::Result<()> {
-    let registry = Registry::in_memory()?;
+    // On RocksDB, as a deployment keeps it: the named queries' figures are the embedded store's.
+    let dir = tempfile::tempdir()?;
+    let registry = Registry::open(&dir.path().join("store"))?;
     registry.seed_if_empty()?;
     let spec = FleetSpec {
         boards: (devices / 50).max(1),
@@ -175,20 +177,89 @@ pub fn run(
     );
 
     if sparql_samples > 0 {
-        let q = named::all()?
-            .into_iter()
-            .find(|q| q.name == "compatible-models")
-            .ok_or_else(|| anyhow::anyhow!("no compatible-models"))?;
+        let queries = named::all()?;
+        let named = |name: &str| {
+            queries
+                .iter()
+                .find(|q| q.name == name)
+                .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
+        };
+        // Each named query is timed on the same devices and models, and its rows are checked
+        // against the fast path, so a fast wrong rewrite cannot pass.
+        let mut per_model: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for cell in &cells {
+            *per_model.entry(&cell.model).or_default() += 1;
+        }
+        let model_keys: Vec<&String> = fleet.models.keys().collect();
+        let model_picks: Vec<&String> = (0..sparql_samples)
+            .map(|_| model_keys[rng.below(model_keys.len() as u64) as usize])
+            .collect();
+        let limits = QueryLimits::default();
+        let rows = |answer: &seam_registry::answer::QueryAnswer| match answer {
+            seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
+            _ => 0,
+        };
+
+        let q = named("compatible-models")?;
         let mut times = Vec::new();
         for d in picks.iter().take(sparql_samples) {
             let bindings = q.bind(&[("device".into(), (*d).clone())], &|_| None)?;
             let t = Instant::now();
-            std::hint::black_box(registry.query_named(&q, bindings, &QueryLimits::default())?);
+            let answer = registry.query_named(q, bindings, &limits)?;
             times.push(t.elapsed().as_secs_f64());
+            let expected = matching::match_device(&fleet, d, &opts, false).map_or(0, |r| r.compatible.len());
+            if rows(&answer) != expected {
+                anyhow::bail!(
+                    "compatible-models for {d}: {} rows, the fast path says {expected}",
+                    rows(&answer)
+                );
+            }
         }
         let s = median(times);
         println!("SPARQL compatible-models (the readable rules) p50 {:.1} ms over {sparql_samples} devices: {:.0}× the fast path", s * 1e3, s / p50);
+
+        let q = named("compatible-devices")?;
+        let mut times = Vec::new();
+        let mut total = 0;
+        for m in &model_picks {
+            let bindings = q.bind(&[("model".into(), (*m).clone())], &|_| None)?;
+            let t = Instant::now();
+            let answer = registry.query_named(q, bindings, &limits)?;
+            times.push(t.elapsed().as_secs_f64());
+            let expected = per_model.get(m.as_str()).copied().unwrap_or(0);
+            if rows(&answer) != expected {
+                anyhow::bail!(
+                    "compatible-devices for {m}: {} rows, the fast path says {expected}",
+                    rows(&answer)
+                );
+            }
+            total += expected;
+        }
+        println!(
+            "SPARQL compatible-devices p50 {:.1} ms over {sparql_samples} models (avg {:.0} devices each), p95 {:.1} ms",
+            median(times.clone()) * 1e3,
+            total as f64 / sparql_samples as f64,
+            percentile(times, 0.95) * 1e3
+        );
+
+        let q = named("explain")?;
+        let mut times = Vec::new();
+        for (d, m) in picks.iter().zip(&model_picks) {
+            let bindings = q.bind(
+                &[("device".into(), (*d).clone()), ("model".into(), (*m).clone())],
+                &|_| None,
+            )?;
+            let t = Instant::now();
+            std::hint::black_box(registry.query_named(q, bindings, &limits)?);
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "SPARQL explain p50 {:.1} ms over {sparql_samples} pairs",
+            median(times) * 1e3
+        );
+
         if let Some(python) = peers {
+            let q = named("compatible-models")?;
             let sample: Vec<String> = picks.iter().take(sparql_samples).map(|d| (*d).clone()).collect();
             peer_run(python, &q.text, &synth, &sample, rdflib_samples, s)?;
         }

@@ -8,6 +8,7 @@ mod helpers;
 mod http;
 mod lwm2m;
 mod matching;
+mod optimizer;
 mod rollout;
 mod seloc;
 mod store;

@@ -1,11 +1,17 @@
-//! Binding query parameters in the algebra: a one-row `VALUES` block joined at the leftmost leaf
-//! of the query's WHERE pattern, as if the query text began with it.
+//! Binding query parameters in the algebra, never in the text.
+//!
+//! Parameters (one term each) are written as constants into the WHERE pattern ([`constants`]):
+//! the planner then starts every group and every EXISTS from them. Where a constant would change
+//! what the query means, and for a variable bound to a list of terms (one solution each), a
+//! `VALUES` block is joined at the leftmost leaf of the WHERE pattern instead, as if the query
+//! text began with it.
 //!
 //! Oxigraph's own variable substitution binds through the projection and is applied after the
 //! pattern is planned, so a named query bound to one device still evaluated every device (seconds
-//! on a 10,000-device registry). A `VALUES` leaf is planned with the pattern: the device is bound
-//! before the first triple pattern is read. Subqueries keep their own scope: parameters are not
-//! injected into them, as SPARQL's scoping rules require.
+//! on a 10,000-device registry). Subqueries keep their own scope: parameters are not written
+//! into them, as SPARQL's scoping rules require.
+
+mod constants;
 
 use oxigraph::model::Term;
 use spargebra::algebra::GraphPattern;
@@ -56,7 +62,8 @@ impl Bindings {
     }
 }
 
-/// Joins a one-row `VALUES` of `bindings` into `query`'s WHERE pattern.
+/// Writes `bindings` into `query`'s WHERE pattern as constants, or, where a constant would change
+/// the query's meaning, joins them there as a one-row `VALUES`.
 pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, UnbindableTerm> {
     if bindings.is_empty() {
         return Ok(query);
@@ -65,19 +72,23 @@ pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, Unbindab
     let mut row = Vec::with_capacity(bindings.len());
     for (name, term) in bindings {
         variables.push(Variable::new_unchecked(name.clone()));
-        row.push(Some(match term {
+        row.push(match term {
             Term::NamedNode(n) => GroundTerm::NamedNode(n.clone()),
             Term::Literal(l) => GroundTerm::Literal(l.clone()),
             _ => return Err(UnbindableTerm(name.clone())),
-        }));
+        });
     }
-    Ok(join_values(
-        query,
-        GraphPattern::Values {
-            variables,
-            bindings: vec![row],
-        },
-    ))
+    let parameters: Vec<(Variable, GroundTerm)> = variables.iter().cloned().zip(row.iter().cloned()).collect();
+    let values = GraphPattern::Values {
+        variables,
+        bindings: vec![row.into_iter().map(Some).collect()],
+    };
+    let constants = constants::Constants(&parameters);
+    Ok(at_where(query, &mut |pattern| {
+        constants
+            .substitute(&pattern)
+            .unwrap_or_else(|| leftmost(pattern, values.clone()))
+    }))
 }
 
 /// Joins a `VALUES ?variable { … }` of `terms` (one row each) into `query`'s WHERE pattern: a
@@ -91,16 +102,15 @@ pub fn bind_each(query: Query, variable: &str, terms: &[Term]) -> Result<Query, 
             _ => Err(UnbindableTerm(variable.to_owned())),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(join_values(
-        query,
-        GraphPattern::Values {
-            variables: vec![Variable::new_unchecked(variable)],
-            bindings: rows,
-        },
-    ))
+    let values = GraphPattern::Values {
+        variables: vec![Variable::new_unchecked(variable)],
+        bindings: rows,
+    };
+    Ok(at_where(query, &mut |pattern| leftmost(pattern, values.clone())))
 }
 
-fn join_values(query: Query, values: GraphPattern) -> Query {
+/// `query` with `change` applied to its WHERE pattern.
+fn at_where(query: Query, change: &mut dyn FnMut(GraphPattern) -> GraphPattern) -> Query {
     match query {
         Query::Select {
             dataset,
@@ -108,7 +118,7 @@ fn join_values(query: Query, values: GraphPattern) -> Query {
             base_iri,
         } => Query::Select {
             dataset,
-            pattern: top(pattern, values, false),
+            pattern: top(pattern, change, false),
             base_iri,
         },
         Query::Construct {
@@ -119,7 +129,7 @@ fn join_values(query: Query, values: GraphPattern) -> Query {
         } => Query::Construct {
             template,
             dataset,
-            pattern: top(pattern, values, true),
+            pattern: top(pattern, change, true),
             base_iri,
         },
         Query::Describe {
@@ -128,7 +138,7 @@ fn join_values(query: Query, values: GraphPattern) -> Query {
             base_iri,
         } => Query::Describe {
             dataset,
-            pattern: top(pattern, values, false),
+            pattern: top(pattern, change, false),
             base_iri,
         },
         Query::Ask {
@@ -137,33 +147,33 @@ fn join_values(query: Query, values: GraphPattern) -> Query {
             base_iri,
         } => Query::Ask {
             dataset,
-            pattern: top(pattern, values, true),
+            pattern: top(pattern, change, true),
             base_iri,
         },
     }
 }
 
 /// Walks down the solution modifiers (slice, distinct, the top projection, order, select
-/// expressions, HAVING, GROUP BY) to the WHERE pattern.
-fn top(pattern: GraphPattern, values: GraphPattern, projected: bool) -> GraphPattern {
+/// expressions, HAVING, GROUP BY) to the WHERE pattern, and applies `change` to it.
+fn top(pattern: GraphPattern, change: &mut dyn FnMut(GraphPattern) -> GraphPattern, projected: bool) -> GraphPattern {
     match pattern {
         GraphPattern::Slice { inner, start, length } => GraphPattern::Slice {
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
             start,
             length,
         },
         GraphPattern::Distinct { inner } => GraphPattern::Distinct {
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
         },
         GraphPattern::Reduced { inner } => GraphPattern::Reduced {
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
         },
         GraphPattern::Project { inner, variables } if !projected => GraphPattern::Project {
-            inner: Box::new(top(*inner, values, true)),
+            inner: Box::new(top(*inner, change, true)),
             variables,
         },
         GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
             expression,
         },
         GraphPattern::Extend {
@@ -171,24 +181,24 @@ fn top(pattern: GraphPattern, values: GraphPattern, projected: bool) -> GraphPat
             variable,
             expression,
         } => GraphPattern::Extend {
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
             variable,
             expression,
         },
         GraphPattern::Filter { expr, inner } => GraphPattern::Filter {
             expr,
-            inner: Box::new(top(*inner, values, projected)),
+            inner: Box::new(top(*inner, change, projected)),
         },
         GraphPattern::Group {
             inner,
             variables,
             aggregates,
         } => GraphPattern::Group {
-            inner: Box::new(leftmost(*inner, values)),
+            inner: Box::new(change(*inner)),
             variables,
             aggregates,
         },
-        other => leftmost(other, values),
+        other => change(other),
     }
 }
 
@@ -258,6 +268,37 @@ mod tests {
         let inner = out.find("SELECT ?x WHERE").unwrap();
         let values = out.find("VALUES").unwrap();
         assert!(values < inner, "VALUES must stay outside the subquery: {out}");
+    }
+
+    #[test]
+    fn parameters_become_constants_in_every_group_and_exists() {
+        let b = [("x".to_owned(), Term::from(NamedNode::new_unchecked("urn:a")))];
+        let out = bound(
+            "SELECT ?x ?n WHERE { ?x ?p ?o OPTIONAL { ?x ?q ?n } BIND(BOUND(?x) AS ?b) FILTER EXISTS { ?x ?p ?z } } GROUP BY ?x ?n",
+            &b,
+        );
+        assert!(!out.contains("VALUES"), "{out}");
+        assert!(!out.contains("?x ?p"), "every ?x written as <urn:a>: {out}");
+        assert!(out.contains("<urn:a> ?q ?n"), "{out}");
+        assert!(out.contains("EXISTS { <urn:a> ?p ?z"), "{out}");
+        assert!(out.contains("#boolean> AS ?b)"), "BOUND(?x) is true: {out}");
+        assert!(
+            out.contains("BIND(<urn:a> AS ?x)"),
+            "the projection still sees ?x: {out}"
+        );
+    }
+
+    #[test]
+    fn a_parameter_the_query_assigns_or_shares_with_minus_is_joined_instead() {
+        let b = [("x".to_owned(), Term::from(NamedNode::new_unchecked("urn:a")))];
+        for q in [
+            "SELECT ?x WHERE { ?s ?p ?o MINUS { ?x ?p ?o } }",
+            "SELECT ?x WHERE { ?s ?p ?o BIND(?s AS ?x) ?x ?q ?r }",
+            "SELECT ?x WHERE { VALUES ?x { <urn:b> } ?x ?p ?o }",
+        ] {
+            let out = bound(q, &b);
+            assert!(out.contains("VALUES ( ?x ) { ( <urn:a> )"), "{q}: {out}");
+        }
     }
 
     #[test]
