@@ -110,6 +110,10 @@ enum Cmd {
         /// Devices rdflib is timed on (it is slow).
         #[arg(long, default_value_t = 3)]
         rdflib_samples: usize,
+        /// Also the whole fleet matrix through SPARQL (`queries/fleet-matrix.rq`, minutes at
+        /// fleet scale), with at most this many seconds.
+        #[arg(long)]
+        sparql_matrix_s: Option<u64>,
     },
     /// The compiler bridge on the MLPerf Tiny reference models (analyze; quantise + validate).
     Analyze {
@@ -168,6 +172,12 @@ enum Cmd {
         /// `name=IRI`: every `?name` written as `<IRI>`.
         #[arg(long)]
         bind: Vec<String>,
+        /// Rows and time per node (slows evaluation several times over).
+        #[arg(long)]
+        stats: bool,
+        /// Evaluations timed (the median is printed).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
     QueryOverhead {
         /// Queries of each kind per side.
@@ -257,7 +267,13 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::QueryOverhead { queries } => query_overhead(queries)?,
-        Cmd::Explain { data, file, bind } => explain(&data, &file, &bind)?,
+        Cmd::Explain {
+            data,
+            file,
+            bind,
+            stats,
+            runs,
+        } => explain(&data, &file, &bind, stats, runs.max(1))?,
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;
@@ -270,6 +286,7 @@ fn main() -> anyhow::Result<()> {
             sparql_samples,
             peers,
             rdflib_samples,
+            sparql_matrix_s,
         } => matching::run(
             devices,
             models,
@@ -277,6 +294,7 @@ fn main() -> anyhow::Result<()> {
             sparql_samples,
             peers.as_deref(),
             rdflib_samples,
+            sparql_matrix_s,
         )?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
@@ -458,38 +476,49 @@ fn query_overhead(queries: usize) -> anyhow::Result<()> {
 }
 
 /// Evaluates `file` on the store at `data` with statistics and prints Oxigraph's explanation.
-fn explain(data: &std::path::Path, file: &std::path::Path, bind: &[String]) -> anyhow::Result<()> {
+fn explain(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    bind: &[String],
+    stats: bool,
+    runs: usize,
+) -> anyhow::Result<()> {
     use oxigraph::sparql::{QueryResults, SparqlEvaluator};
     let mut text = std::fs::read_to_string(file)?;
     for b in bind {
         let (name, iri) = b.split_once('=').context("--bind takes name=IRI")?;
-        // Only whole variable names: `?model` must not rewrite `?modelName`.
-        let re = regex_lite_replace(&text, &format!("?{name}"), &format!("<{iri}>"));
-        text = re;
+        text = replace_variable(&text, &format!("?{name}"), &format!("<{iri}>"));
     }
     let text = format!("{}{text}", seam_registry::vocab::sparql_prefixes());
     let store = Store::open(data)?;
-    let started = Instant::now();
-    let (results, explanation) = SparqlEvaluator::new()
-        .parse_query(&text)?
-        .on_store(&store)
-        .compute_statistics()
-        .explain();
-    let rows = match results? {
-        QueryResults::Solutions(s) => s.count(),
-        QueryResults::Boolean(_) => 1,
-        QueryResults::Graph(g) => g.count(),
-    };
-    let elapsed = started.elapsed();
-    let mut json = Vec::new();
-    explanation.write_in_json(&mut json)?;
-    println!("{}", String::from_utf8_lossy(&json));
-    eprintln!("{rows} rows in {:.1} ms", elapsed.as_secs_f64() * 1e3);
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let mut evaluator = SparqlEvaluator::new().parse_query(&text)?.on_store(&store);
+        if stats {
+            evaluator = evaluator.compute_statistics();
+        }
+        let started = Instant::now();
+        let (results, explanation) = evaluator.explain();
+        let rows = match results? {
+            QueryResults::Solutions(s) => s.count(),
+            QueryResults::Boolean(_) => 1,
+            QueryResults::Graph(g) => g.count(),
+        };
+        times.push(started.elapsed().as_secs_f64());
+        last = Some((rows, explanation));
+    }
+    if let Some((rows, explanation)) = last {
+        let mut json = Vec::new();
+        explanation.write_in_json(&mut json)?;
+        println!("{}", String::from_utf8_lossy(&json));
+        eprintln!("{rows} rows, median {:.1} ms over {runs} runs", median(times) * 1e3);
+    }
     Ok(())
 }
 
 /// `text` with every `var` (a `?name`) not followed by a name character replaced by `with`.
-fn regex_lite_replace(text: &str, var: &str, with: &str) -> String {
+fn replace_variable(text: &str, var: &str, with: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(var) {

@@ -63,6 +63,7 @@ pub fn run(
     sparql_samples: usize,
     peers: Option<&std::path::Path>,
     rdflib_samples: usize,
+    sparql_matrix_s: Option<u64>,
 ) -> anyhow::Result<()> {
     // On RocksDB, as a deployment keeps it: the named queries' figures are the embedded store's.
     let dir = tempfile::tempdir()?;
@@ -257,6 +258,32 @@ pub fn run(
             "SPARQL explain p50 {:.1} ms over {sparql_samples} pairs",
             median(times) * 1e3
         );
+
+        if let Some(seconds) = sparql_matrix_s {
+            let q = named("fleet-matrix")?;
+            let bindings = q.bind(&[], &|_| None)?;
+            let limits = QueryLimits {
+                timeout: std::time::Duration::from_secs(seconds),
+                max_rows: usize::MAX,
+                max_result_bytes: usize::MAX,
+                ..QueryLimits::default()
+            };
+            let t = Instant::now();
+            match registry.query_named(q, bindings, &limits) {
+                Ok(answer) => {
+                    let n = rows(&answer);
+                    println!(
+                        "SPARQL fleet-matrix: {n} pairs in {:.1} s (the fast path: {} in {elapsed:.2} s)",
+                        t.elapsed().as_secs_f64(),
+                        cells.len()
+                    );
+                    if n != cells.len() {
+                        anyhow::bail!("fleet-matrix: {n} rows, the fast path says {}", cells.len());
+                    }
+                }
+                Err(e) => println!("SPARQL fleet-matrix: not done in {seconds} s ({e})"),
+            }
+        }
 
         if let Some(python) = peers {
             let q = named("compatible-models")?;

@@ -10,10 +10,11 @@
 //! A constant means what joining the parameter at the start of the pattern means wherever the
 //! variable is matched, filtered or tested for being bound in the pattern's own scope. Where it
 //! would not, [`substitute`] declines and the caller joins a `VALUES` leaf instead: a parameter
-//! assigned by the query (`BIND … AS`, `VALUES`), projected by a subquery, shared with the right
-//! side of a `MINUS` or with a `SERVICE` pattern (both evaluated on their own), or in predicate
-//! or graph position with a literal term. Subqueries, `MINUS` right sides and `SERVICE` patterns
-//! are left as written: their variables are their own.
+//! assigned by the query (`BIND … AS`, `VALUES`), shared with the right side of a `MINUS` or with
+//! a `SERVICE` pattern (both evaluated on their own), projected by a subquery other than one
+//! grouping by it over rows that all bind it, or in predicate or graph position with a literal
+//! term. `MINUS` right sides and `SERVICE` patterns are left as written, and so is a subquery,
+//! but for the parameters it projects: its other variables are its own.
 
 use spargebra::algebra::{Expression, GraphPattern};
 use spargebra::term::{GroundTerm, NamedNodePattern, TermPattern, TriplePattern, Variable};
@@ -128,8 +129,18 @@ impl Constants<'_> {
                 }
                 pattern.clone()
             }
-            // A subquery, or a SERVICE pattern: their variables are their own.
-            GraphPattern::Project { .. } | GraphPattern::Service { .. } => {
+            GraphPattern::Project { inner, variables } => {
+                if !variables.iter().any(|v| self.is_parameter(v)) {
+                    // A subquery's other variables are its own.
+                    return Some(pattern.clone());
+                }
+                GraphPattern::Project {
+                    inner: Box::new(self.grouped_subquery(inner, variables)?),
+                    variables: variables.clone(),
+                }
+            }
+            // A SERVICE pattern is evaluated elsewhere, on its own.
+            GraphPattern::Service { .. } => {
                 if self.binds_a_parameter(pattern) {
                     return None;
                 }
@@ -141,6 +152,57 @@ impl Constants<'_> {
             | GraphPattern::Reduced { .. }
             | GraphPattern::Slice { .. }
             | GraphPattern::Group { .. } => return None,
+        })
+    }
+
+    /// The body of a subquery that projects parameters: accepted when it groups by each of them
+    /// and every row of its WHERE pattern binds them (a triple pattern of its main group reads
+    /// them), so that keeping the groups whose key is the parameter's term, which joining the
+    /// subquery's answer with it does, is grouping only the rows whose variable is that term.
+    /// Only the projected parameters are written in: the subquery's other variables are its own.
+    fn grouped_subquery(&self, body: &GraphPattern, projected: &[Variable]) -> Option<GraphPattern> {
+        Some(match body {
+            GraphPattern::Distinct { inner } => GraphPattern::Distinct {
+                inner: Box::new(self.grouped_subquery(inner, projected)?),
+            },
+            GraphPattern::Reduced { inner } => GraphPattern::Reduced {
+                inner: Box::new(self.grouped_subquery(inner, projected)?),
+            },
+            GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
+                inner: Box::new(self.grouped_subquery(inner, projected)?),
+                expression: expression.clone(),
+            },
+            // Select expressions and HAVING, over the groups.
+            GraphPattern::Extend {
+                inner,
+                variable,
+                expression,
+            } => GraphPattern::Extend {
+                inner: Box::new(self.grouped_subquery(inner, projected)?),
+                variable: variable.clone(),
+                expression: expression.clone(),
+            },
+            GraphPattern::Filter { expr, inner } => GraphPattern::Filter {
+                expr: expr.clone(),
+                inner: Box::new(self.grouped_subquery(inner, projected)?),
+            },
+            GraphPattern::Group {
+                inner,
+                variables,
+                aggregates,
+            } => {
+                let own: Vec<(Variable, GroundTerm)> =
+                    self.0.iter().filter(|(v, _)| projected.contains(v)).cloned().collect();
+                if !own.iter().all(|(v, _)| variables.contains(v) && always_binds(inner, v)) {
+                    return None;
+                }
+                GraphPattern::Group {
+                    inner: Box::new(Constants(&own).substitute(inner)?),
+                    variables: variables.clone(),
+                    aggregates: aggregates.clone(),
+                }
+            }
+            _ => return None,
         })
     }
 
@@ -206,6 +268,27 @@ impl Constants<'_> {
             Expression::Coalesce(v) => Expression::Coalesce(all(v)?),
             Expression::FunctionCall(f, v) => Expression::FunctionCall(f.clone(), all(v)?),
         })
+    }
+}
+
+/// Whether every solution of `pattern` binds `variable`: a triple pattern of its main group (not
+/// of an OPTIONAL, a UNION branch or a MINUS) reads it.
+fn always_binds(pattern: &GraphPattern, variable: &Variable) -> bool {
+    let reads = |t: &TermPattern| matches!(t, TermPattern::Variable(v) if v == variable);
+    match pattern {
+        GraphPattern::Bgp { patterns } => patterns.iter().any(|t| {
+            reads(&t.subject)
+                || reads(&t.object)
+                || matches!(&t.predicate, NamedNodePattern::Variable(v) if v == variable)
+        }),
+        GraphPattern::Path { subject, object, .. } => reads(subject) || reads(object),
+        GraphPattern::Join { left, right } | GraphPattern::Lateral { left, right } => {
+            always_binds(left, variable) || always_binds(right, variable)
+        }
+        GraphPattern::LeftJoin { left, .. } | GraphPattern::Minus { left, .. } => always_binds(left, variable),
+        GraphPattern::Filter { inner, .. } | GraphPattern::Graph { inner, .. } => always_binds(inner, variable),
+        GraphPattern::Extend { inner, .. } => always_binds(inner, variable),
+        _ => false,
     }
 }
 

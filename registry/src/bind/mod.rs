@@ -289,6 +289,30 @@ mod tests {
     }
 
     #[test]
+    fn a_subquery_grouping_by_a_parameter_is_written_for_it_alone() {
+        let b = [
+            ("x".to_owned(), Term::from(NamedNode::new_unchecked("urn:a"))),
+            ("y".to_owned(), Term::from(NamedNode::new_unchecked("urn:b"))),
+        ];
+        let out = bound(
+            "SELECT ?x ?n WHERE { ?x ?p ?y { SELECT ?x (COUNT(?y) AS ?n) WHERE { ?x ?q ?y } GROUP BY ?x } }",
+            &b,
+        );
+        assert!(!out.contains("VALUES"), "{out}");
+        // The subquery's ?y is its own: only ?x, which it projects, is written in.
+        assert!(out.contains("<urn:a> ?q ?y"), "{out}");
+        assert!(out.contains("<urn:a> ?p <urn:b>"), "{out}");
+        // Grouped over rows that may lack ?x (an OPTIONAL), or not grouped by it: joined.
+        for q in [
+            "SELECT ?x ?n WHERE { ?s ?p ?o { SELECT ?x (COUNT(*) AS ?n) WHERE { ?s ?p ?o OPTIONAL { ?s ?q ?x } } GROUP BY ?x } }",
+            "SELECT ?x WHERE { ?s ?p ?o { SELECT ?x WHERE { ?x ?q ?r } LIMIT 1 } }",
+        ] {
+            let out = bound(q, &b);
+            assert!(out.contains("VALUES ( ?x ?y )"), "{q}: {out}");
+        }
+    }
+
+    #[test]
     fn a_parameter_the_query_assigns_or_shares_with_minus_is_joined_instead() {
         let b = [("x".to_owned(), Term::from(NamedNode::new_unchecked("urn:a")))];
         for q in [
