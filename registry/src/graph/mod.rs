@@ -306,8 +306,8 @@ impl Registry {
             let parsed = sparql_parser()?
                 .parse_query(&sparql)
                 .map_err(|e| QueryError::syntax(e.to_string()))?;
-            // Parameters join the pattern as a VALUES leaf (see `bind`), so that they are planned
-            // with it.
+            // Parameters are written into the algebra as constants, or joined as a VALUES leaf
+            // where a constant would change the query (see `bind`): planned with the pattern.
             if bindings.is_empty() {
                 Ok(parsed)
             } else {
