@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, Result, ScalarType, SelectionField, SimpleObject, Value};
 
+use super::built::{self, Built};
 use super::scalars::Long;
 use super::{bad_input, internal};
 use crate::matching::{self, FleetIndex, MatchOptions};
@@ -85,6 +86,7 @@ pub struct RejectedModel {
 
 /// Models for a device.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct MatchReport {
     /// Device IRI (the board's IRI when a board type was asked about).
     pub device: String,
@@ -94,10 +96,140 @@ pub struct MatchReport {
     pub free_ram_bytes: Option<Long>,
     /// Free flash, bytes.
     pub free_flash_bytes: Option<Long>,
-    /// Compatible models, ranked.
-    pub compatible: Vec<CompatibleModel>,
+    /// Compatible models, ranked (answered by `compatible`).
+    #[graphql(skip)]
+    pub compatible_models: Vec<matching::Compatible>,
     /// Rejected models (with `explain: true`).
     pub rejected: Option<Vec<RejectedModel>>,
+}
+
+#[ComplexObject]
+impl MatchReport {
+    /// Compatible models, ranked.
+    async fn compatible(&self, ctx: &Context<'_>) -> Built<Vec<CompatibleModel>> {
+        // Built in one pass (see `built`): the list a client asks for most, and the largest.
+        let plan = built::plan(&ctx.field(), ModelField::of, ModelField::merge);
+        Built::new(Value::List(
+            self.compatible_models
+                .iter()
+                .map(|c| built::object(&plan, |f| f.value(c)))
+                .collect(),
+        ))
+    }
+}
+
+/// A field of `CompatibleModel`, as selected.
+enum ModelField {
+    Model,
+    Name,
+    Task,
+    Accuracy,
+    EstimatedLatencyMs,
+    LatencyAssumption(Vec<(async_graphql::Name, AssumptionField)>),
+    RamBytes,
+    FlashBytes,
+    Via,
+    Runtime,
+    Typename,
+    /// Validation admits no other name.
+    Other,
+}
+
+impl ModelField {
+    fn of(field: &SelectionField<'_>) -> Self {
+        match field.name() {
+            "model" => Self::Model,
+            "name" => Self::Name,
+            "task" => Self::Task,
+            "accuracy" => Self::Accuracy,
+            "estimatedLatencyMs" => Self::EstimatedLatencyMs,
+            "latencyAssumption" => Self::LatencyAssumption(built::plan(field, AssumptionField::of, |_, _| {})),
+            "ramBytes" => Self::RamBytes,
+            "flashBytes" => Self::FlashBytes,
+            "via" => Self::Via,
+            "runtime" => Self::Runtime,
+            "__typename" => Self::Typename,
+            _ => Self::Other,
+        }
+    }
+
+    /// The same key selected again: an object's sub-selections add up.
+    fn merge(&mut self, again: Self) {
+        if let (Self::LatencyAssumption(plan), Self::LatencyAssumption(more)) = (self, again) {
+            for (name, field) in more {
+                if !plan.iter().any(|(n, _)| *n == name) {
+                    plan.push((name, field));
+                }
+            }
+        }
+    }
+
+    /// Its value for `c`, as the derived resolver gives it.
+    fn value(&self, c: &matching::Compatible) -> Value {
+        match self {
+            Self::Model => Value::String(c.model.clone()),
+            Self::Name => Value::String(c.name.clone()),
+            Self::Task => built::optional_string(c.task.as_deref()),
+            Self::Accuracy => built::optional_float(c.accuracy),
+            Self::EstimatedLatencyMs => built::optional_float(c.estimated_latency_ms),
+            Self::LatencyAssumption(plan) => c
+                .latency_assumption
+                .as_deref()
+                .map_or(Value::Null, |a| built::object(plan, |f| f.value(a))),
+            Self::RamBytes => Long(c.ram_bytes).to_value(),
+            Self::FlashBytes => Long(c.flash_bytes).to_value(),
+            Self::Via => Value::String(via(c.via)),
+            Self::Runtime => Value::String(c.runtime.clone()),
+            Self::Typename => Value::String("CompatibleModel".into()),
+            Self::Other => Value::Null,
+        }
+    }
+}
+
+/// A field of `LatencyAssumption`, as selected.
+enum AssumptionField {
+    Runtime,
+    Core,
+    ClockHz,
+    MacsPerCycle,
+    Dtype,
+    OperatorClass,
+    Basis,
+    Source,
+    Typename,
+    Other,
+}
+
+impl AssumptionField {
+    fn of(field: &SelectionField<'_>) -> Self {
+        match field.name() {
+            "runtime" => Self::Runtime,
+            "core" => Self::Core,
+            "clockHz" => Self::ClockHz,
+            "macsPerCycle" => Self::MacsPerCycle,
+            "dtype" => Self::Dtype,
+            "operatorClass" => Self::OperatorClass,
+            "basis" => Self::Basis,
+            "source" => Self::Source,
+            "__typename" => Self::Typename,
+            _ => Self::Other,
+        }
+    }
+
+    fn value(&self, a: &matching::LatencyAssumption) -> Value {
+        match self {
+            Self::Runtime => Value::String(a.runtime.clone()),
+            Self::Core => built::optional_string(a.core.as_deref()),
+            Self::ClockHz => Long(a.clock_hz).to_value(),
+            Self::MacsPerCycle => built::optional_float(Some(a.macs_per_cycle)),
+            Self::Dtype => Value::String(a.dtype.clone()),
+            Self::OperatorClass => built::optional_string(a.operator_class.as_deref()),
+            Self::Basis => Value::String(a.basis.clone()),
+            Self::Source => built::optional_string(a.source.as_deref()),
+            Self::Typename => Value::String("LatencyAssumption".into()),
+            Self::Other => Value::Null,
+        }
+    }
 }
 
 fn via(v: matching::Via) -> String {
@@ -282,15 +414,20 @@ impl MatchingQuery {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
         let key = expand(&device);
-        let report = off_the_workers(move || matching::match_device(&fleet, &key, &opts, explain))
-            .await?
-            .ok_or_else(|| bad_input(format!("no device or board {device:?}")))?;
+        // Ranking one device is a fraction of a millisecond, about what handing it to the blocking
+        // pool and back costs; explaining every rejection is several, and goes there.
+        let report = if explain {
+            off_the_workers(move || matching::match_device(&fleet, &key, &opts, true)).await?
+        } else {
+            matching::match_device(&fleet, &key, &opts, false)
+        }
+        .ok_or_else(|| bad_input(format!("no device or board {device:?}")))?;
         Ok(MatchReport {
             device: report.device,
             board: report.board,
             free_ram_bytes: report.free_ram.map(Long),
             free_flash_bytes: report.free_flash.map(Long),
-            compatible: report.compatible.into_iter().map(compatible_model).collect(),
+            compatible_models: report.compatible,
             rejected: report.rejected.map(|list| {
                 list.into_iter()
                     .map(|r| RejectedModel {

@@ -13,6 +13,7 @@
 //! - `mutation`: the registrations; `rollouts`: rollouts (query, mutation, subscription);
 //! - `rows`, `scalars`: reading rows, and the `Long` scalar.
 
+mod built;
 pub mod limits;
 mod loaders;
 mod matching;

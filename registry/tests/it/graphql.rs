@@ -121,6 +121,99 @@ async fn relay_pagination_walks_every_device_once() {
     assert!(!huge["errors"].is_null());
 }
 
+/// The answer's data as async-graphql gives it (objects keep the order of their keys).
+async fn run_data(registry: &Registry, query: &str) -> async_graphql::Value {
+    let schema = schema(seam_registry::matching::FleetIndex::new(registry.clone()), None);
+    let request = seam_registry::graphql::prepare(
+        async_graphql::Request::new(query),
+        registry,
+        seam_registry::access::Caller::Anonymous,
+    );
+    let response = schema.execute(request).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data
+}
+
+/// The entries of a list, or of the list under `key` in an object.
+fn entries<'a>(value: &'a async_graphql::Value, path: &[&str]) -> &'a [async_graphql::Value] {
+    let mut v = value;
+    for key in path {
+        let async_graphql::Value::Object(map) = v else {
+            panic!("{v}")
+        };
+        v = &map[*key];
+    }
+    match v {
+        async_graphql::Value::List(list) => list,
+        other => panic!("{other}"),
+    }
+}
+
+/// An object's keys, in order.
+fn keys(value: &async_graphql::Value) -> Vec<String> {
+    let async_graphql::Value::Object(map) = value else {
+        panic!("{value}")
+    };
+    map.keys().map(ToString::to_string).collect()
+}
+
+/// `compatible` is answered in one pass over the selection (`graphql::built`); the same objects
+/// through async-graphql's own resolution (`compatibleDevices { fit }`, the same type) must be
+/// the same, keys in the same order, whatever the selection's shape: fragments, aliases, a key
+/// selected twice, `__typename`, `@skip`/`@include`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_one_pass_compatible_list_answers_as_the_executor_would() {
+    let registry = seeded();
+    let device = "https://w3id.org/seam/device/line3-acoustic-02";
+    let selection = "...F m: model via @skip(if: true) runtime @include(if: true) \
+        latencyAssumption { runtime } latencyAssumption { clockHz basis } ... on CompatibleModel { name }";
+    let fragment = "fragment F on CompatibleModel { __typename model name task accuracy estimatedLatencyMs \
+        ramBytes flashBytes via latencyAssumption { __typename runtime core clockHz macsPerCycle dtype \
+        operatorClass basis source } }";
+    let one_pass = run_data(
+        &registry,
+        &format!("{{ compatibleModels(device: \"{device}\") {{ compatible {{ {selection} }} }} }} {fragment}"),
+    )
+    .await;
+    let list = entries(&one_pass, &["compatibleModels", "compatible"]);
+    assert!(list.len() >= 3, "{one_pass}");
+    for entry in list {
+        let async_graphql::Value::Object(fields) = entry else {
+            panic!("{entry}")
+        };
+        assert_eq!(fields["__typename"], async_graphql::Value::from("CompatibleModel"));
+        assert_eq!(fields["m"], fields["model"]);
+        let async_graphql::Value::String(model) = &fields["model"] else {
+            panic!("{entry}")
+        };
+        let derived = run_data(
+            &registry,
+            &format!("{{ compatibleDevices(model: \"{model}\") {{ device fit {{ {selection} }} }} }} {fragment}"),
+        )
+        .await;
+        let fit = entries(&derived, &["compatibleDevices"])
+            .iter()
+            .find_map(|d| match d {
+                async_graphql::Value::Object(m) if m["device"] == async_graphql::Value::from(device) => Some(&m["fit"]),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{model} does not list {device}: {derived}"));
+        assert_eq!(entry, fit, "{model}");
+        assert_eq!(keys(entry), keys(fit), "{model}: the same keys in the same order");
+        let async_graphql::Value::Object(assumption) = &fields["latencyAssumption"] else {
+            continue;
+        };
+        let async_graphql::Value::Object(derived_assumption) = (match fit {
+            async_graphql::Value::Object(m) => &m["latencyAssumption"],
+            other => other,
+        }) else {
+            panic!("{fit}")
+        };
+        let (a, b): (Vec<_>, Vec<_>) = (assumption.keys().collect(), derived_assumption.keys().collect());
+        assert_eq!(a, b, "{model}: the merged latencyAssumption keys in the same order");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn compatible_models_is_the_match_report() {
     let registry = seeded();
