@@ -58,15 +58,11 @@ fn count_described(http: &str) -> anyhow::Result<u64> {
         .context("unexpected SPARQL answer")
 }
 
-/// Registers `devices` clients against a fresh `seam serve` and reports the figures.
-pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Result<()> {
-    seam_registry::remote::install_tls_provider();
-    let dir = tempfile::tempdir()?;
-    let http_port = free_tcp_port()?;
-    let coap_port = free_udp_port()?;
+/// Starts `seam serve` on `data` and waits for its health; returns it and its pid.
+fn start_serve(seam: &Path, data: &Path, http_port: u16, coap_port: u16) -> anyhow::Result<(Serve, u32)> {
     let child = Command::new(seam)
         .args(["serve", "--data"])
-        .arg(dir.path().join("store"))
+        .arg(data)
         .args([
             "--http",
             &format!("127.0.0.1:{http_port}"),
@@ -81,7 +77,7 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Resu
         .spawn()
         .with_context(|| format!("cannot start {}", seam.display()))?;
     let pid = child.id();
-    let _serve = Serve(child);
+    let serve = Serve(child);
     let http = format!("http://127.0.0.1:{http_port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !reqwest::blocking::get(format!("{http}/health")).is_ok_and(|r| r.status().is_success()) {
@@ -91,6 +87,23 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Resu
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
+    Ok((serve, pid))
+}
+
+/// Registers `devices` clients against a fresh `seam serve` and reports the figures. Memory is
+/// split by restarting the server on the same store once the storm is described: the restarted
+/// server holds the graph (RocksDB replays its write-ahead log into the memtables) but no
+/// registration, so the difference is what the LwM2M side holds per device. With `settle`, the
+/// server is measured again that long after the storm, when the exchanges' de-duplication
+/// entries (EXCHANGE_LIFETIME, 247 s) have expired.
+pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duration) -> anyhow::Result<()> {
+    seam_registry::remote::install_tls_provider();
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("store");
+    let http_port = free_tcp_port()?;
+    let coap_port = free_udp_port()?;
+    let (serve, pid) = start_serve(seam, &data, http_port, coap_port)?;
+    let http = format!("http://127.0.0.1:{http_port}");
     let before = rss(pid)?;
     let server: SocketAddr = ([127, 0, 0, 1], coap_port).into();
 
@@ -144,13 +157,35 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize) -> anyhow::Resu
         "  all {described} described in the graph (Object 3 read, board mapped, sensors) after {:.2} s",
         in_graph.as_secs_f64()
     );
+    let per_device = |bytes: u64| bytes as f64 / registered.max(1) as f64;
     println!(
         "  server RSS {:.1} MiB before, {:.1} MiB after: {:.0} bytes per registered device",
         before as f64 / 1048576.0,
         after as f64 / 1048576.0,
-        after.saturating_sub(before) as f64 / registered.max(1) as f64
+        per_device(after.saturating_sub(before))
     );
+    if !settle.is_zero() {
+        std::thread::sleep(settle);
+        let settled = rss(pid)?;
+        println!(
+            "  {:.0} s later (de-duplication entries expired): {:.1} MiB, {:.0} bytes per device",
+            settle.as_secs_f64(),
+            settled as f64 / 1048576.0,
+            per_device(settled.saturating_sub(before))
+        );
+    }
     drop(clients);
+    drop(serve);
+    // The same store, no registrations: what the graph costs in memory once reopened.
+    let (serve, pid) = start_serve(seam, &data, http_port, coap_port)?;
+    let reopened = rss(pid)?;
+    println!(
+        "  the server restarted on that store (the graph, no registrations): {:.1} MiB, {:.0} bytes per device; the LwM2M side held {:.0} bytes per device",
+        reopened as f64 / 1048576.0,
+        per_device(reopened.saturating_sub(before)),
+        per_device(after.saturating_sub(reopened))
+    );
+    drop(serve);
     Ok(())
 }
 

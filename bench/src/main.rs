@@ -141,6 +141,9 @@ enum Cmd {
         /// Registrations in flight at once.
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+        /// Measure memory again this many seconds after the storm (250: past EXCHANGE_LIFETIME).
+        #[arg(long, default_value_t = 0)]
+        settle_s: u64,
     },
     /// Concurrent block-wise package downloads vs a raw UDP request/response loop.
     Lwm2mThroughput {
@@ -304,7 +307,8 @@ fn main() -> anyhow::Result<()> {
             seam,
             devices,
             concurrency,
-        } => lwm2m::register(&seam, devices, concurrency)?,
+            settle_s,
+        } => lwm2m::register(&seam, devices, concurrency, Duration::from_secs(settle_s))?,
         Cmd::Lwm2mThroughput {
             downloads,
             size,
