@@ -8,8 +8,8 @@
 //!
 //! Oxigraph's own variable substitution binds through the projection and is applied after the
 //! pattern is planned, so a named query bound to one device still evaluated every device (seconds
-//! on a 10,000-device registry). Subqueries keep their own scope: parameters are not written
-//! into them, as SPARQL's scoping rules require.
+//! on a 10,000-device registry). A subquery keeps its own scope, as SPARQL's scoping rules
+//! require: only a parameter it projects and groups by is written into it.
 
 mod constants;
 
@@ -52,7 +52,7 @@ impl Bindings {
         self.one.is_empty() && self.each.is_none()
     }
 
-    /// `query` with every binding joined into its WHERE pattern.
+    /// `query` with every binding written or joined into its WHERE pattern.
     pub fn apply(&self, query: Query) -> Result<Query, UnbindableTerm> {
         let query = bind(query, &self.one)?;
         match &self.each {
