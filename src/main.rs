@@ -2,6 +2,7 @@
 //!
 //! Exit codes (DESIGN §4): 0 success, 1 runtime failure, 2 usage error (clap), 3 invalid input.
 
+mod allocator;
 mod commands;
 mod failure;
 mod render;

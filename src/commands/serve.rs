@@ -236,6 +236,7 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    crate::allocator::trim_periodically();
     let registry = runtime.block_on(async move {
         let application = Application::build(settings).await?;
         let registry = application.registry().clone();
