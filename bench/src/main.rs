@@ -12,6 +12,7 @@
 mod bridge;
 mod crash;
 mod directory;
+mod explain;
 mod lwm2m;
 mod matching;
 mod page;
@@ -276,7 +277,7 @@ fn main() -> anyhow::Result<()> {
             bind,
             stats,
             runs,
-        } => explain(&data, &file, &bind, stats, runs.max(1))?,
+        } => explain::run(&data, &file, &bind, stats, runs.max(1))?,
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;
@@ -477,64 +478,4 @@ fn query_overhead(queries: usize) -> anyhow::Result<()> {
         println!("| {name} | {r:.1} µs | {d:.1} µs | {:.2}× |", r / d);
     }
     Ok(())
-}
-
-/// Evaluates `file` on the store at `data` with statistics and prints Oxigraph's explanation.
-fn explain(
-    data: &std::path::Path,
-    file: &std::path::Path,
-    bind: &[String],
-    stats: bool,
-    runs: usize,
-) -> anyhow::Result<()> {
-    use oxigraph::sparql::{QueryResults, SparqlEvaluator};
-    let mut text = std::fs::read_to_string(file)?;
-    for b in bind {
-        let (name, iri) = b.split_once('=').context("--bind takes name=IRI")?;
-        text = replace_variable(&text, &format!("?{name}"), &format!("<{iri}>"));
-    }
-    let text = format!("{}{text}", seam_registry::vocab::sparql_prefixes());
-    let store = Store::open(data)?;
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..runs {
-        let mut evaluator = SparqlEvaluator::new().parse_query(&text)?.on_store(&store);
-        if stats {
-            evaluator = evaluator.compute_statistics();
-        }
-        let started = Instant::now();
-        let (results, explanation) = evaluator.explain();
-        let rows = match results? {
-            QueryResults::Solutions(s) => s.count(),
-            QueryResults::Boolean(_) => 1,
-            QueryResults::Graph(g) => g.count(),
-        };
-        times.push(started.elapsed().as_secs_f64());
-        last = Some((rows, explanation));
-    }
-    if let Some((rows, explanation)) = last {
-        let mut json = Vec::new();
-        explanation.write_in_json(&mut json)?;
-        println!("{}", String::from_utf8_lossy(&json));
-        eprintln!("{rows} rows, median {:.1} ms over {runs} runs", median(times) * 1e3);
-    }
-    Ok(())
-}
-
-/// `text` with every `var` (a `?name`) not followed by a name character replaced by `with`.
-fn replace_variable(text: &str, var: &str, with: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(var) {
-        let after = &rest[at + var.len()..];
-        out.push_str(&rest[..at]);
-        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-            out.push_str(var);
-        } else {
-            out.push_str(with);
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
 }

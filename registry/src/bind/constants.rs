@@ -248,7 +248,7 @@ impl Constants<'_> {
             },
             Expression::Bound(v) if self.is_parameter(v) => Expression::Literal(true.into()),
             Expression::NamedNode(_) | Expression::Literal(_) | Expression::Bound(_) => expression.clone(),
-            Expression::Exists(p) => Expression::Exists(boxed_pattern(self.pattern(p)?)),
+            Expression::Exists(p) => Expression::Exists(Box::new(self.pattern(p)?)),
             Expression::Or(a, b) => Expression::Or(one(a)?, one(b)?),
             Expression::And(a, b) => Expression::And(one(a)?, one(b)?),
             Expression::Equal(a, b) => Expression::Equal(one(a)?, one(b)?),
@@ -291,8 +291,4 @@ fn always_binds(pattern: &GraphPattern, variable: &Variable) -> bool {
         GraphPattern::Extend { inner, .. } => always_binds(inner, variable),
         _ => false,
     }
-}
-
-fn boxed_pattern(p: GraphPattern) -> Box<GraphPattern> {
-    Box::new(p)
 }

@@ -68,27 +68,32 @@ pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, Unbindab
     if bindings.is_empty() {
         return Ok(query);
     }
-    let mut variables = Vec::with_capacity(bindings.len());
-    let mut row = Vec::with_capacity(bindings.len());
-    for (name, term) in bindings {
-        variables.push(Variable::new_unchecked(name.clone()));
-        row.push(match term {
-            Term::NamedNode(n) => GroundTerm::NamedNode(n.clone()),
-            Term::Literal(l) => GroundTerm::Literal(l.clone()),
-            _ => return Err(UnbindableTerm(name.clone())),
-        });
-    }
-    let parameters: Vec<(Variable, GroundTerm)> = variables.iter().cloned().zip(row.iter().cloned()).collect();
-    let values = GraphPattern::Values {
-        variables,
-        bindings: vec![row.into_iter().map(Some).collect()],
-    };
+    let parameters = bindings
+        .iter()
+        .map(|(name, term)| {
+            let term = ground(term).ok_or_else(|| UnbindableTerm(name.clone()))?;
+            Ok((Variable::new_unchecked(name.clone()), term))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let constants = constants::Constants(&parameters);
     Ok(at_where(query, &mut |pattern| {
-        constants
-            .substitute(&pattern)
-            .unwrap_or_else(|| leftmost(pattern, values.clone()))
+        constants.substitute(&pattern).unwrap_or_else(|| {
+            let values = GraphPattern::Values {
+                variables: parameters.iter().map(|(v, _)| v.clone()).collect(),
+                bindings: vec![parameters.iter().map(|(_, t)| Some(t.clone())).collect()],
+            };
+            leftmost(pattern, values)
+        })
     }))
+}
+
+/// `term` as the algebra writes a bound value; a blank node cannot be one.
+fn ground(term: &Term) -> Option<GroundTerm> {
+    match term {
+        Term::NamedNode(n) => Some(GroundTerm::NamedNode(n.clone())),
+        Term::Literal(l) => Some(GroundTerm::Literal(l.clone())),
+        _ => None,
+    }
 }
 
 /// Joins a `VALUES ?variable { … }` of `terms` (one row each) into `query`'s WHERE pattern: a
@@ -96,10 +101,10 @@ pub fn bind(query: Query, bindings: &[(String, Term)]) -> Result<Query, Unbindab
 pub fn bind_each(query: Query, variable: &str, terms: &[Term]) -> Result<Query, UnbindableTerm> {
     let rows = terms
         .iter()
-        .map(|term| match term {
-            Term::NamedNode(n) => Ok(vec![Some(GroundTerm::NamedNode(n.clone()))]),
-            Term::Literal(l) => Ok(vec![Some(GroundTerm::Literal(l.clone()))]),
-            _ => Err(UnbindableTerm(variable.to_owned())),
+        .map(|term| {
+            ground(term)
+                .map(|t| vec![Some(t)])
+                .ok_or_else(|| UnbindableTerm(variable.to_owned()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let values = GraphPattern::Values {

@@ -687,13 +687,16 @@ impl Optimizer {
                                 &left_types,
                             ) {
                                 // SEAM patch: the EXISTS of the expression ordered too.
-                                let mut expression_types = left_types.clone();
-                                expression_types.intersect_with(infer_graph_pattern_types(
-                                    &right_for_lateral,
-                                    left_types.clone(),
-                                ));
-                                let expression =
-                                    Self::reorder_expression_joins(expression, &expression_types);
+                                let expression = if has_exists(&expression) {
+                                    let mut types = left_types.clone();
+                                    types.intersect_with(infer_graph_pattern_types(
+                                        &right_for_lateral,
+                                        left_types.clone(),
+                                    ));
+                                    Self::reorder_expression_joins(expression, &types)
+                                } else {
+                                    expression
+                                };
                                 return GraphPattern::lateral(
                                     left,
                                     GraphPattern::left_join(
@@ -712,9 +715,13 @@ impl Optimizer {
                 let right = Self::reorder_joins(*right, input_types);
                 let right_types = infer_graph_pattern_types(&right, input_types.clone());
                 // SEAM patch: the EXISTS of the expression ordered too.
-                let mut expression_types = left_types.clone();
-                expression_types.intersect_with(right_types.clone());
-                let expression = Self::reorder_expression_joins(expression, &expression_types);
+                let expression = if has_exists(&expression) {
+                    let mut types = left_types.clone();
+                    types.intersect_with(right_types.clone());
+                    Self::reorder_expression_joins(expression, &types)
+                } else {
+                    expression
+                };
                 GraphPattern::left_join(
                     left,
                     right,
@@ -748,14 +755,12 @@ impl Optimizer {
                 variable,
             } => {
                 let inner = Self::reorder_joins(*inner, input_types);
-                let inner_types = infer_graph_pattern_types(&inner, input_types.clone());
-                let expression = Self::reorder_expression_joins(expression, &inner_types);
+                let expression = Self::reorder_exists_joins(expression, &inner, input_types);
                 GraphPattern::extend(inner, variable, expression)
             }
             GraphPattern::Filter { inner, expression } => {
                 let inner = Self::reorder_joins(*inner, input_types);
-                let inner_types = infer_graph_pattern_types(&inner, input_types.clone());
-                let expression = Self::reorder_expression_joins(expression, &inner_types);
+                let expression = Self::reorder_exists_joins(expression, &inner, input_types);
                 GraphPattern::filter(inner, expression)
             }
             GraphPattern::Union { inner } => GraphPattern::union_all(
@@ -798,6 +803,21 @@ impl Optimizer {
 }
 
 impl Optimizer {
+    /// SEAM patch: `expression`, evaluated on the rows of `inner`, with the joins of its EXISTS
+    /// ordered from them. The rows' types are inferred only when there is an EXISTS: inferring
+    /// them at every BIND and FILTER made planning quadratic in a chain of BINDs.
+    fn reorder_exists_joins(
+        expression: Expression,
+        inner: &GraphPattern,
+        input_types: &VariableTypes,
+    ) -> Expression {
+        if !has_exists(&expression) {
+            return expression;
+        }
+        let inner_types = infer_graph_pattern_types(inner, input_types.clone());
+        Self::reorder_expression_joins(expression, &inner_types)
+    }
+
     /// SEAM patch: orders the joins of every EXISTS in `expression`, evaluated from rows whose
     /// variables have `types` (see `reorder_joins`).
     fn reorder_expression_joins(expression: Expression, types: &VariableTypes) -> Expression {
@@ -834,6 +854,33 @@ impl Optimizer {
             Expression::Not(a) => Expression::Not(one(a)),
             Expression::If(a, b, c) => Expression::If(one(a), one(b), one(c)),
         }
+    }
+}
+
+/// SEAM patch: whether `expression` holds an EXISTS.
+fn has_exists(expression: &Expression) -> bool {
+    match expression {
+        Expression::Exists(_) => true,
+        Expression::NamedNode(_)
+        | Expression::Literal(_)
+        | Expression::Variable(_)
+        | Expression::Bound(_) => false,
+        Expression::Or(v)
+        | Expression::And(v)
+        | Expression::Coalesce(v)
+        | Expression::FunctionCall(_, v) => v.iter().any(has_exists),
+        Expression::Equal(a, b)
+        | Expression::SameTerm(a, b)
+        | Expression::Greater(a, b)
+        | Expression::GreaterOrEqual(a, b)
+        | Expression::Less(a, b)
+        | Expression::LessOrEqual(a, b)
+        | Expression::Add(a, b)
+        | Expression::Subtract(a, b)
+        | Expression::Multiply(a, b)
+        | Expression::Divide(a, b) => has_exists(a) || has_exists(b),
+        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => has_exists(a),
+        Expression::If(a, b, c) => has_exists(a) || has_exists(b) || has_exists(c),
     }
 }
 
