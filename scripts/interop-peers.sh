@@ -76,3 +76,17 @@ if [ ! -d "$SEAM_TD_EXAMPLES/valid" ]; then
         && npm pack --silent @thing-description-playground/core@1.4.0 >/dev/null \
         && tar -xzf thing-description-playground-core-1.4.0.tgz package/examples/tds)
 fi
+
+# SPARQL engines SEAM runs on as a remote store (`--store URL`): Oxigraph server (PyPI
+# `oxigraph`, the server binary in a wheel) and Virtuoso Open Source (Debian). The tests start
+# private instances on loopback with data of their own.
+export SEAM_OXIGRAPH_SERVER="$seam_cache/seam-interop-venv/bin/oxigraph"
+if ! "$SEAM_OXIGRAPH_SERVER" --version 2>/dev/null | grep -q "0.5.13"; then
+    echo "installing the Oxigraph server (PyPI oxigraph) into $seam_cache/seam-interop-venv (remote store tests)..." >&2
+    "$seam_cache/seam-interop-venv/bin/pip" install -q --disable-pip-version-check oxigraph==0.5.13 >&2
+fi
+if ! command -v virtuoso-t >/dev/null 2>&1 || ! command -v isql-vt >/dev/null 2>&1; then
+    seam_apt_install virtuoso-opensource-7-bin "Virtuoso Open Source, for the remote store tests"
+fi
+export SEAM_VIRTUOSO="$(command -v virtuoso-t)"
+export SEAM_VIRTUOSO_ISQL="$(command -v isql-vt)"

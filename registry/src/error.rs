@@ -25,6 +25,51 @@ pub enum StoreError {
     /// A read or write of the store failed.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A remote store cannot be reached now (HTTP 503 to SEAM's clients; reads were retried).
+    #[error("the store at {store} cannot be reached: {message}")]
+    Unavailable {
+        /// The store's endpoint.
+        store: String,
+        /// What failed.
+        message: String,
+    },
+    /// A remote store refused a write (a limit of its configuration, usually); nothing of the
+    /// write was kept.
+    #[error("the store at {store} refused the write: {message}")]
+    Refused {
+        /// The store's endpoint.
+        store: String,
+        /// What it said.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether an error's text is that of [`StoreError::Unavailable`] (errors that wrap it reach
+    /// the HTTP layer as text).
+    pub fn is_unavailable_text(text: &str) -> bool {
+        text.contains("the store at ") && text.contains(" cannot be reached: ")
+    }
+
+    /// The same error kind and text (the source of `Open` and `Storage` becomes its text).
+    pub fn clone_kind(&self) -> Self {
+        match self {
+            Self::Locked { path } => Self::Locked { path: path.clone() },
+            Self::Open { path, source } => Self::Open {
+                path: path.clone(),
+                source: source.to_string().into(),
+            },
+            Self::Storage(source) => Self::Storage(source.to_string().into()),
+            Self::Unavailable { store, message } => Self::Unavailable {
+                store: store.clone(),
+                message: message.clone(),
+            },
+            Self::Refused { store, message } => Self::Refused {
+                store: store.clone(),
+                message: message.clone(),
+            },
+        }
+    }
 }
 
 /// One precise complaint about an input: where it is and what is wrong.

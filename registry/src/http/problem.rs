@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
-use crate::error::{IngestError, QueryError};
+use crate::error::{IngestError, QueryError, StoreError};
 
 /// An HTTP error with an `application/problem+json` body.
 #[derive(Debug, Clone)]
@@ -127,12 +127,25 @@ impl Problem {
 
     /// 500 for a failure of SEAM itself (a worker that panicked, a write to a response buffer).
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            e.to_string(),
-        )
+        let detail = e.to_string();
+        // A remote store that cannot be reached reaches many handlers wrapped in their own
+        // errors: whatever carried it, the client hears 503 and may retry.
+        if StoreError::is_unavailable_text(&detail) {
+            return Self::store_unavailable(detail);
+        }
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", detail)
+    }
+
+    /// 503: the store cannot be reached now; `Retry-After` says when to try again.
+    pub fn store_unavailable(detail: String) -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "Store unavailable",
+            detail,
+        );
+        p.retry_after = Some(5);
+        p
     }
 
     /// 415 for a request body in a media type the endpoint does not take.
@@ -249,7 +262,23 @@ impl From<QueryError> for Problem {
                 "Upstream SPARQL endpoint failed",
                 detail,
             ),
-            QueryError::Store(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", detail),
+            QueryError::Store(e) => Self::from(e),
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        let detail = e.to_string();
+        match e {
+            StoreError::Unavailable { .. } => Self::store_unavailable(detail),
+            StoreError::Refused { .. } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "store-refused",
+                "Store refused the write",
+                detail,
+            ),
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", detail),
         }
     }
 }
@@ -283,7 +312,8 @@ impl From<IngestError> for Problem {
                 "Internal error",
                 e.to_string(),
             ),
-            IngestError::Io { .. } | IngestError::Store(_) => Self::new(
+            IngestError::Store(store) => Self::from(StoreError::clone_kind(store)),
+            IngestError::Io { .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "storage",
                 "Storage failure",

@@ -18,6 +18,7 @@
 pub mod change;
 pub mod conformance;
 pub mod embedded;
+pub mod remote;
 
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxigraph::sparql::CancellationToken;
@@ -27,6 +28,7 @@ use crate::error::{QueryError, StoreError};
 
 pub use change::{ChangeSet, Draft};
 pub use embedded::EmbeddedStore;
+pub use remote::{RemoteConfig, RemoteStore};
 
 /// A quad store SEAM can keep its graph in. Cheap handles are expected: the registry holds one
 /// behind an `Arc` and calls it from many threads.

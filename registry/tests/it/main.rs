@@ -9,6 +9,7 @@ mod http;
 mod lwm2m;
 mod matching;
 mod optimizer;
+mod peers;
 mod rollout;
 mod seloc;
 mod store;

@@ -1,0 +1,848 @@
+//! A store SEAM does not embed: any engine that speaks the SPARQL 1.1 Protocol (query and
+//! update), reached with reqwest. Oxigraph server and Virtuoso are tested; others run as
+//! `generic`.
+//!
+//! How the contract of [`GraphStore`] is kept over HTTP:
+//!
+//! - **One write, one request.** A commit or a change set is one SPARQL update request, which
+//!   the engine applies in one transaction (Oxigraph server and Virtuoso both do). A write
+//!   larger than the engine takes in one request ([`Engine::max_quads_per_request`]) is
+//!   *staged*: its quads go into staging graphs of its own, chunk by chunk, and one last request
+//!   moves them into place (`ADD`, and `DELETE … WHERE` for deletions) and drops the staging
+//!   graphs. If any chunk fails the staging graphs are dropped and nothing else was touched. A
+//!   staged write is visible in the union default graph while its chunks are sent; nothing in
+//!   SEAM reads the staging graphs (`urn:seam:staging:`), and [`GraphStore::len`] and the pattern
+//!   reads skip them.
+//! - **Blank nodes are skolemised** (RDF 1.1 Concepts §3.5): written as IRIs under
+//!   [`SKOLEM_PREFIX`], read back as the blank nodes they were. Engines give blank nodes of an
+//!   update fresh labels (and Virtuoso refuses them in `INSERT DATA`), so without this a quad
+//!   with a blank node could never be deleted, and a staged write would split its blank nodes.
+//! - **The default graph.** Queries see the union of all graphs (Oxigraph server: the
+//!   `union-default-graph` parameter; Virtuoso: its own default). Virtuoso has no default graph
+//!   to write into, so SEAM's default graph is the named graph [`VIRTUOSO_DEFAULT_GRAPH`] there.
+//! - **Other writers.** Every write also replaces one marker triple ([`MARKER_GRAPH`]) with a
+//!   fresh value; a task reads the marker every `staleness` and, when another instance changed
+//!   it, moves [`GraphStore::version`], so what is derived from the graph (the fleet index) is
+//!   rebuilt within that bound.
+//! - **Engines' limits.** Virtuoso cuts every answer at `ResultSetMaxRows` without saying so: an
+//!   answer exactly that long is read again page by page (`ORDER BY` inside a subquery, `LIMIT`
+//!   and `OFFSET` outside, Virtuoso's documented way) and the total checked against a `COUNT`.
+//!   A refusal by its cost estimate or execution limit is reported as such, naming the setting.
+//! - **Failures.** An engine that cannot be reached is [`StoreError::Unavailable`] (HTTP 503);
+//!   reads are retried with back-off, writes only when the request never left (a refused
+//!   connection), so that a write is never applied twice.
+
+mod engine;
+mod text;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oxigraph::model::{Quad, Term};
+
+use super::{ChangeSet, Commit, Evaluation, GraphStore, QuadPattern};
+use crate::answer::{GraphFormat, QueryAnswer, ResultsFormat};
+use crate::error::{QueryError, StoreError};
+
+pub use engine::{Engine, EngineKind};
+pub use text::SKOLEM_PREFIX;
+
+/// The named graph that holds SEAM's default graph on Virtuoso, which has no default graph to
+/// write into.
+pub const VIRTUOSO_DEFAULT_GRAPH: &str = "urn:seam:graph:default";
+/// The graph of the marker every write replaces, so that other instances see that the store
+/// changed.
+pub const MARKER_GRAPH: &str = "urn:seam:graph:writes";
+const MARKER_SUBJECT: &str = "urn:seam:store";
+const MARKER_PREDICATE: &str = "urn:seam:lastWrite";
+const FORM: &str = "application/x-www-form-urlencoded";
+/// Staging graphs of a write too large for one request are named under this prefix.
+pub const STAGING_PREFIX: &str = "urn:seam:staging:";
+
+/// Where the store is and how to speak to it.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// The SPARQL 1.1 query endpoint (`http://host:7878/query`, `http://host:8890/sparql`).
+    pub query_url: String,
+    /// The update endpoint; `None`: the query URL (Virtuoso), or `/update` beside an Oxigraph
+    /// server's `/query`.
+    pub update_url: Option<String>,
+    /// Sent as `Authorization: Bearer` on every request.
+    pub token: Option<String>,
+    /// Which engine; `Auto` reads the endpoint's `Server` header.
+    pub engine: EngineKind,
+    /// Longest wait for one request (a query's own deadline is shorter when it has one).
+    pub request_timeout: Duration,
+    /// How stale what this instance derived from the graph may be after another instance
+    /// writes: the marker is read this often.
+    pub staleness: Duration,
+    /// Overrides the engine's largest write in one request (quads); staged above it.
+    pub max_quads_per_request: Option<usize>,
+    /// Overrides the engine's answer cut-off (Virtuoso's `ResultSetMaxRows`).
+    pub result_set_max_rows: Option<usize>,
+}
+
+impl RemoteConfig {
+    /// A store at `query_url` with the defaults: engine detected, 60 s requests, 2 s staleness.
+    pub fn new(query_url: impl Into<String>) -> Self {
+        Self {
+            query_url: query_url.into(),
+            update_url: None,
+            token: None,
+            engine: EngineKind::Auto,
+            request_timeout: Duration::from_secs(60),
+            staleness: Duration::from_secs(2),
+            max_quads_per_request: None,
+            result_set_max_rows: None,
+        }
+    }
+}
+
+/// A SPARQL 1.1 Protocol store. Cheap to clone (a shared handle).
+#[derive(Clone)]
+pub struct RemoteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    query_url: reqwest::Url,
+    update_url: reqwest::Url,
+    token: Option<String>,
+    engine: Engine,
+    client: reqwest::Client,
+    driver: Driver,
+    request_timeout: Duration,
+    /// Bumped by every write through this handle.
+    local_writes: AtomicU64,
+    /// Bumped when the marker shows another instance's write.
+    remote_writes: Arc<AtomicU64>,
+    /// The marker value of this instance's last write, and the last value seen.
+    marker: Arc<Mutex<Marker>>,
+}
+
+#[derive(Debug, Default)]
+struct Marker {
+    own: Option<String>,
+    seen: Option<String>,
+}
+
+impl std::fmt::Debug for RemoteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RemoteStore({}, {})",
+            self.inner.query_url,
+            self.inner.engine.kind.name()
+        )
+    }
+}
+
+/// The runtime that carries the store's requests: its own thread, so that the store can be
+/// called from any thread (evaluation threads, Tokio's blocking pool, the CLI) and dropped
+/// anywhere, without a runtime inside a runtime.
+struct Driver {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the store: the runtime's thread then ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Driver {
+    fn start() -> Result<Self, std::io::Error> {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("seam-remote-store".into())
+            .spawn(
+                move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => {
+                        let _ = handle_tx.send(Ok(runtime.handle().clone()));
+                        runtime.block_on(async {
+                            let _ = stopped.await;
+                        });
+                    }
+                    Err(e) => {
+                        let _ = handle_tx.send(Err(e));
+                    }
+                },
+            )?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the remote store's runtime did not start"))??;
+        Ok(Self { handle, _stop: stop })
+    }
+
+    /// Runs `future` on the store's runtime and waits for it.
+    fn run<T: Send + 'static>(&self, future: impl std::future::Future<Output = T> + Send + 'static) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv().ok()
+    }
+}
+
+/// What a failed request was.
+#[derive(Debug)]
+enum Failure {
+    /// The engine could not be reached; `sent` says whether the request may have arrived.
+    Unreachable { message: String, sent: bool },
+    /// The engine answered with an error status.
+    Status { status: u16, body: String },
+    /// The caller's deadline or cancellation came first.
+    Cancelled,
+}
+
+impl RemoteStore {
+    /// Connects: checks that the endpoint answers a query (an unreachable store is an error
+    /// now, not at the first request) and settles which engine it is.
+    pub fn connect(config: RemoteConfig) -> Result<Self, StoreError> {
+        crate::remote::install_tls_provider();
+        let open_error = |message: String| StoreError::Unavailable {
+            store: config.query_url.clone(),
+            message,
+        };
+        let query_url = parse_url(&config.query_url).map_err(open_error)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| open_error(e.to_string()))?;
+        let driver = Driver::start().map_err(|e| open_error(e.to_string()))?;
+        // The probe: an ASK every engine answers at once, whose Server header names the engine.
+        let probe = {
+            let client = client.clone();
+            let url = query_url.clone();
+            let token = config.token.clone();
+            driver.run(async move {
+                let mut request = client
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, FORM)
+                    .header(reqwest::header::ACCEPT, "application/sparql-results+json")
+                    .timeout(Duration::from_secs(10))
+                    .body("query=ASK%20%7B%7D");
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await.map_err(|e| describe(&e))?;
+                let status = response.status();
+                let server = response
+                    .headers()
+                    .get(reqwest::header::SERVER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let body = response.text().await.unwrap_or_default();
+                if status.is_success() {
+                    Ok(server)
+                } else {
+                    Err(format!("HTTP {status} to a probe query: {}", first_line(&body)))
+                }
+            })
+        };
+        let server = probe
+            .ok_or_else(|| open_error("the remote store's runtime stopped".into()))?
+            .map_err(open_error)?;
+        let mut engine = Engine::for_kind(config.engine.resolve(&server));
+        if let Some(n) = config.max_quads_per_request {
+            engine.max_quads_per_request = n.max(1);
+        }
+        if let Some(n) = config.result_set_max_rows {
+            engine.result_set_max_rows = Some(n.max(1));
+        }
+        let update_url = match &config.update_url {
+            Some(url) => parse_url(url).map_err(open_error)?,
+            None => engine.update_url_beside(&query_url),
+        };
+        tracing::info!(target: "seam", store = %query_url, engine = engine.kind.name(), server = %server, "remote SPARQL store");
+        let store = Self {
+            inner: Arc::new(Inner {
+                query_url,
+                update_url,
+                token: config.token.clone(),
+                engine,
+                client,
+                driver,
+                request_timeout: config.request_timeout,
+                local_writes: AtomicU64::new(0),
+                remote_writes: Arc::new(AtomicU64::new(0)),
+                marker: Arc::new(Mutex::new(Marker::default())),
+            }),
+        };
+        store.remove_abandoned_staging();
+        let first = store.read_marker().unwrap_or(None);
+        store.lock_marker().seen = first;
+        store.watch_marker(config.staleness);
+        Ok(store)
+    }
+
+    /// Which engine SEAM speaks to.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    fn lock_marker(&self) -> std::sync::MutexGuard<'_, Marker> {
+        self.inner
+            .marker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The task that reads the marker every `staleness` and moves the version when another
+    /// instance wrote. It holds the store weakly: it ends with the last handle.
+    fn watch_marker(&self, staleness: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        let period = staleness.max(Duration::from_millis(50));
+        std::thread::Builder::new()
+            .name("seam-store-watch".into())
+            .spawn(move || loop {
+                std::thread::sleep(period);
+                let Some(inner) = weak.upgrade() else { return };
+                let store = RemoteStore { inner };
+                match store.read_marker() {
+                    Ok(value) => {
+                        let mut marker = store.lock_marker();
+                        if value != marker.seen {
+                            // This instance's own write moved the version already.
+                            if value.is_some() && value != marker.own {
+                                store.inner.remote_writes.fetch_add(1, Ordering::SeqCst);
+                            }
+                            marker.seen = value;
+                        }
+                    }
+                    Err(e) => tracing::debug!(target: "seam", error = %e, "reading the store's write marker failed"),
+                }
+            })
+            .map(drop)
+            .unwrap_or_else(|e| tracing::warn!(target: "seam", error = %e, "no watch of other instances' writes"));
+    }
+
+    fn read_marker(&self) -> Result<Option<String>, StoreError> {
+        let text =
+            format!("SELECT ?v WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }}");
+        let answer = self.select_text(&text, false, Duration::from_secs(10))?;
+        Ok(answer.into_iter().next().and_then(|row| match row.into_iter().next() {
+            Some(Some(Term::Literal(l))) => Some(l.value().to_owned()),
+            _ => None,
+        }))
+    }
+
+    /// Drops staging graphs an interrupted write left behind more than an hour ago (their names
+    /// carry the time they were made; a younger one may belong to another instance's write in
+    /// progress).
+    fn remove_abandoned_staging(&self) {
+        let text = format!(
+            "SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{STAGING_PREFIX}\")) }}"
+        );
+        let Ok(rows) = self.select_text(&text, false, Duration::from_secs(30)) else {
+            return;
+        };
+        let now = unix_seconds();
+        let stale: Vec<String> = rows
+            .into_iter()
+            .filter_map(|row| match row.into_iter().next() {
+                Some(Some(Term::NamedNode(g))) => Some(g.into_string()),
+                _ => None,
+            })
+            .filter(|g| text::staging_age(g, now).is_some_and(|age| age > 3600))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let update: String = stale
+            .iter()
+            .map(|g| format!("DROP SILENT GRAPH <{g}>"))
+            .collect::<Vec<_>>()
+            .join(" ;\n");
+        match self.send_update(update, false) {
+            Ok(()) => {
+                tracing::info!(target: "seam", graphs = stale.len(), "dropped staging graphs of interrupted writes")
+            }
+            Err(e) => tracing::warn!(target: "seam", error = %e, "could not drop abandoned staging graphs"),
+        }
+    }
+
+    // --- requests ---------------------------------------------------------------------------
+
+    /// Sends one request, `field` (`query` or `update`) the SPARQL text, URL-encoded in the
+    /// body (the one way of the protocol every engine takes: Virtuoso 7.2 never answers a direct
+    /// `application/sparql-query` POST), retrying while the engine cannot be reached (reads
+    /// always; writes only when the request never left). Returns the content type and body.
+    fn request(
+        &self,
+        url: reqwest::Url,
+        field: &'static str,
+        accept: &'static str,
+        body: String,
+        timeout: Duration,
+        idempotent: bool,
+        cancel: Option<oxigraph::sparql::CancellationToken>,
+    ) -> Result<(String, Vec<u8>), Failure> {
+        const BACKOFF: [u64; 3] = [100, 400, 1600];
+        let mut attempt = 0;
+        loop {
+            let client = self.inner.client.clone();
+            let token = self.inner.token.clone();
+            let url = url.clone();
+            let body = serde_urlencoded::to_string([(field, body.as_str())]).unwrap_or_default();
+            let cancel = cancel.clone();
+            let result = self
+                .inner
+                .driver
+                .run(async move {
+                    let mut request = client
+                        .post(url)
+                        .header(reqwest::header::CONTENT_TYPE, FORM)
+                        .header(reqwest::header::ACCEPT, accept)
+                        .timeout(timeout)
+                        .body(body);
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    }
+                    let exchange = async {
+                        let response = request.send().await.map_err(|e| Failure::Unreachable {
+                            sent: !e.is_connect(),
+                            message: describe(&e),
+                        })?;
+                        let status = response.status().as_u16();
+                        let content_type = crate::answer::media_type_essence(
+                            response
+                                .headers()
+                                .get(reqwest::header::CONTENT_TYPE)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or(""),
+                        );
+                        let body = response.bytes().await.map_err(|e| Failure::Unreachable {
+                            sent: true,
+                            message: describe(&e),
+                        })?;
+                        if (200..300).contains(&status) {
+                            Ok((content_type, body.to_vec()))
+                        } else {
+                            Err(Failure::Status {
+                                status,
+                                body: String::from_utf8_lossy(&body).into_owned(),
+                            })
+                        }
+                    };
+                    match cancel {
+                        Some(cancel) => tokio::select! {
+                            r = exchange => r,
+                            () = cancelled(cancel) => Err(Failure::Cancelled),
+                        },
+                        None => exchange.await,
+                    }
+                })
+                .unwrap_or_else(|| {
+                    Err(Failure::Unreachable {
+                        message: "the remote store's runtime stopped".into(),
+                        sent: false,
+                    })
+                });
+            let retry = match &result {
+                Err(Failure::Unreachable { sent, .. }) => idempotent || !sent,
+                Err(Failure::Status { status, .. }) => idempotent && matches!(status, 502..=504),
+                _ => false,
+            };
+            if !retry || attempt == BACKOFF.len() {
+                return result;
+            }
+            std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
+            attempt += 1;
+        }
+    }
+
+    /// Runs SPARQL text that SEAM wrote itself (bounded reads) and returns its rows.
+    fn select_text(&self, text: &str, union: bool, timeout: Duration) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+        let query = spargebra::SparqlParser::new()
+            .parse_query(text)
+            .map_err(|e| StoreError::Storage(format!("a query of the remote store does not parse: {e}").into()))?;
+        let run = Evaluation {
+            timeout,
+            ..Evaluation::unbounded()
+        };
+        match self.evaluate(query, &run, union) {
+            Ok(QueryAnswer::Solutions { rows, .. }) => Ok(rows),
+            Ok(_) => Err(StoreError::Storage("a SELECT was answered with something else".into())),
+            Err(QueryError::Store(e)) => Err(e),
+            Err(e) => Err(StoreError::Storage(Box::new(e))),
+        }
+    }
+
+    /// Evaluates a query: text out, answer in, blank nodes restored, Virtuoso's cut-off undone.
+    fn evaluate(&self, query: spargebra::Query, run: &Evaluation, union: bool) -> Result<QueryAnswer, QueryError> {
+        let answer = self.evaluate_once(&query, run, union)?;
+        let Some(cap) = self.inner.engine.result_set_max_rows else {
+            return Ok(answer);
+        };
+        match &answer {
+            QueryAnswer::Solutions { rows, .. } if rows.len() >= cap => self.evaluate_in_pages(query, run, union, cap),
+            _ => Ok(answer),
+        }
+    }
+
+    fn evaluate_once(
+        &self,
+        query: &spargebra::Query,
+        run: &Evaluation,
+        union: bool,
+    ) -> Result<QueryAnswer, QueryError> {
+        if run.cancel.is_cancelled() {
+            return Err(QueryError::Evaluation("cancelled".into()));
+        }
+        let timeout = run.timeout.min(self.inner.request_timeout);
+        let mut url = self.inner.query_url.clone();
+        self.inner.engine.query_parameters(&mut url, union, timeout);
+        let graph = matches!(
+            query,
+            spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. }
+        );
+        let accept = if graph {
+            "application/n-triples, text/turtle;q=0.9"
+        } else {
+            "application/sparql-results+json"
+        };
+        let text = query.to_string();
+        let (content_type, body) = self
+            .request(
+                url,
+                "query",
+                accept,
+                text,
+                // The engine's own limit comes first; this one is for an engine that ignores it.
+                timeout + Duration::from_secs(2),
+                true,
+                Some(run.cancel.clone()),
+            )
+            .map_err(|f| self.query_failure(f, timeout))?;
+        if body.len() > run.max_result_bytes.saturating_mul(2).max(1 << 16) {
+            return Err(QueryError::ResultTooBig(run.max_result_bytes));
+        }
+        let parsed = match content_type.as_str() {
+            "application/sparql-results+json" | "application/json" => {
+                QueryAnswer::parse_results(ResultsFormat::Json, &body)
+            }
+            "application/sparql-results+xml" | "application/xml" => {
+                QueryAnswer::parse_results(ResultsFormat::Xml, &body)
+            }
+            "application/n-triples" | "text/plain" => QueryAnswer::parse_graph(GraphFormat::NTriples, &body),
+            "text/turtle" => QueryAnswer::parse_graph(GraphFormat::Turtle, &body),
+            other => Err(format!("unsupported content type {other:?}")),
+        }
+        .map_err(|m| self.remote_error(None, format!("malformed answer: {m}")))?;
+        let answer = text::restore_blank_nodes(text::in_projection_order(parsed, query));
+        if answer.len() > run.max_rows {
+            return Err(QueryError::TooLarge(run.max_rows));
+        }
+        Ok(answer)
+    }
+
+    /// Reads an answer the engine cut at `cap` rows page by page, then checks the total.
+    fn evaluate_in_pages(
+        &self,
+        query: spargebra::Query,
+        run: &Evaluation,
+        union: bool,
+        cap: usize,
+    ) -> Result<QueryAnswer, QueryError> {
+        let spargebra::Query::Select {
+            dataset,
+            pattern,
+            base_iri,
+        } = query
+        else {
+            return Err(QueryError::Internal("paging applies to SELECT only".into()));
+        };
+        let variables = text::projected(&pattern).ok_or_else(|| self.truncated(cap))?;
+        if text::has_own_slice(&pattern) {
+            // Its own LIMIT or OFFSET cannot be paged without changing what it selects.
+            return Err(self.truncated(cap));
+        }
+        let mut rows = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = spargebra::Query::Select {
+                dataset: dataset.clone(),
+                pattern: text::page(&pattern, &variables, offset, cap),
+                base_iri: base_iri.clone(),
+            };
+            let QueryAnswer::Solutions { rows: got, .. } = self.evaluate_once(&page, run, union)? else {
+                return Err(QueryError::Internal("a page of a SELECT was not solutions".into()));
+            };
+            let n = got.len();
+            rows.extend(got);
+            if rows.len() > run.max_rows {
+                return Err(QueryError::TooLarge(run.max_rows));
+            }
+            if n < cap {
+                break;
+            }
+            offset += n;
+        }
+        let count = spargebra::Query::Select {
+            dataset,
+            pattern: text::count_of(&pattern),
+            base_iri,
+        };
+        let expected = match self.evaluate_once(&count, run, union)? {
+            QueryAnswer::Solutions { rows, .. } => {
+                rows.first()
+                    .and_then(|r| r.first().cloned().flatten())
+                    .and_then(|t| match t {
+                        Term::Literal(l) => l.value().parse::<usize>().ok(),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        };
+        if expected != Some(rows.len()) {
+            return Err(QueryError::Evaluation(format!(
+                "the store answered {} rows page by page but counts {}: the answer changed while it was read, or the engine still cuts it (ResultSetMaxRows {cap})",
+                rows.len(),
+                expected.map_or("nothing".to_owned(), |n| n.to_string())
+            )));
+        }
+        Ok(QueryAnswer::Solutions { variables, rows })
+    }
+
+    fn truncated(&self, cap: usize) -> QueryError {
+        QueryError::Evaluation(format!(
+            "the answer reached the store's cut-off of {cap} rows (Virtuoso's ResultSetMaxRows) and cannot be read page by page (it has its own LIMIT or OFFSET); raise ResultSetMaxRows in virtuoso.ini's [SPARQL] section, or narrow the query"
+        ))
+    }
+
+    fn remote_error(&self, status: Option<u16>, message: String) -> QueryError {
+        QueryError::Remote {
+            endpoint: self.inner.query_url.to_string(),
+            status,
+            message,
+        }
+    }
+
+    fn query_failure(&self, failure: Failure, timeout: Duration) -> QueryError {
+        match failure {
+            Failure::Cancelled => QueryError::Evaluation("cancelled".into()),
+            Failure::Unreachable { message, .. } if message.contains("timeout") => QueryError::Timeout(timeout),
+            Failure::Unreachable { message, .. } => QueryError::Store(StoreError::Unavailable {
+                store: self.inner.query_url.to_string(),
+                message,
+            }),
+            Failure::Status { status, body } => match self.inner.engine.classify(status, &body) {
+                engine::Refusal::Syntax(m) => QueryError::syntax(m),
+                engine::Refusal::Timeout => QueryError::Timeout(timeout),
+                engine::Refusal::Limit(m) => QueryError::Evaluation(m),
+                engine::Refusal::Unavailable(m) => QueryError::Store(StoreError::Unavailable {
+                    store: self.inner.query_url.to_string(),
+                    message: m,
+                }),
+                engine::Refusal::Other(m) => self.remote_error(Some(status), m),
+            },
+        }
+    }
+
+    fn write_failure(&self, failure: Failure) -> StoreError {
+        let store = self.inner.update_url.to_string();
+        match failure {
+            Failure::Unreachable { message, .. } => StoreError::Unavailable { store, message },
+            Failure::Cancelled => StoreError::Storage("the write was cancelled".into()),
+            Failure::Status { status, body } => match self.inner.engine.classify(status, &body) {
+                engine::Refusal::Unavailable(message) => StoreError::Unavailable { store, message },
+                engine::Refusal::Syntax(m) | engine::Refusal::Limit(m) | engine::Refusal::Other(m) => {
+                    StoreError::Refused {
+                        store,
+                        message: format!("HTTP {status}: {m}"),
+                    }
+                }
+                engine::Refusal::Timeout => StoreError::Refused {
+                    store,
+                    message: format!("HTTP {status}: the write ran out of time"),
+                },
+            },
+        }
+    }
+
+    /// Sends update text; `marked` appends the replacement of the write marker, so that other
+    /// instances see the write.
+    fn send_update(&self, mut text: String, marked: bool) -> Result<(), StoreError> {
+        let own = marked.then(|| uuid::Uuid::new_v4().to_string());
+        if let Some(value) = &own {
+            // spargebra ends every operation with `;`: one separator only.
+            let end = text.trim_end().trim_end_matches(';').trim_end().len();
+            text.truncate(end);
+            text.push_str(&format!(
+                " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> \"{value}\" }} }}"
+            ));
+        }
+        let result = self.request(
+            self.inner.update_url.clone(),
+            "update",
+            "*/*",
+            text,
+            self.inner.request_timeout,
+            false,
+            None,
+        );
+        if marked {
+            // Even a failed write may have landed (an answer lost on the way back): what is
+            // derived from the store is rebuilt either way.
+            self.inner.local_writes.fetch_add(1, Ordering::SeqCst);
+            if result.is_ok() {
+                let mut marker = self.lock_marker();
+                marker.own = own.clone();
+                marker.seen = own;
+            }
+        }
+        result.map(drop).map_err(|f| self.write_failure(f))
+    }
+
+    // --- writes -----------------------------------------------------------------------------
+
+    /// Applies a write: in one request when it is small enough, else staged.
+    fn write(&self, write: text::Write) -> Result<(), StoreError> {
+        if write.is_empty() {
+            return Ok(());
+        }
+        let default_graph = self.inner.engine.default_graph();
+        let limit = self.inner.engine.max_quads_per_request;
+        if write.len() <= limit {
+            return self.send_update(write.direct(default_graph.as_ref()), true);
+        }
+        let staging = text::Staging::new(unix_seconds());
+        let staged = (|| {
+            for chunk in write.chunks(&staging, limit, default_graph.as_ref()) {
+                self.send_update(chunk, false)?;
+            }
+            self.send_update(write.finish(&staging, default_graph.as_ref()), true)
+        })();
+        if staged.is_err() {
+            // Nothing but the staging graphs was written; they go (a failure here leaves them to
+            // the next start's clean-up).
+            let drop = staging.drop_all(&write);
+            if let Err(e) = self.send_update(drop, false) {
+                tracing::warn!(target: "seam", error = %e, "the staging graphs of a failed write could not be dropped");
+            }
+        }
+        staged
+    }
+
+    /// The quads of the store, default graph first, optionally in one graph or matching a
+    /// pattern; SEAM's own bookkeeping graphs and the engine's system graphs are skipped.
+    fn read_pattern(&self, pattern: QuadPattern<'_>) -> Result<Vec<Quad>, StoreError> {
+        let text = text::pattern_query(&pattern, &self.inner.engine);
+        let rows = self.select_text(&text, false, self.inner.request_timeout)?;
+        let default_graph = self.inner.engine.default_graph();
+        rows.into_iter()
+            .map(|row| text::quad_of_row(row, &pattern, default_graph.as_ref()))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|m| StoreError::Storage(format!("the remote store answered a quad read wrongly: {m}").into()))
+    }
+}
+
+impl GraphStore for RemoteStore {
+    fn query(&self, query: spargebra::Query, run: &Evaluation) -> Result<QueryAnswer, QueryError> {
+        // SERVICE would be evaluated by the engine, which SEAM's allow-list cannot bound: with
+        // no endpoint allowed the registry has refused it already; with some, it is refused here.
+        if !run.services.is_empty()
+            && crate::guard::check_query(&query, &crate::guard::ShapeLimits::default(), &[]).is_err()
+        {
+            return Err(QueryError::Refused(
+                "SERVICE is not evaluated on a remote store: the engine would call the endpoint itself".into(),
+            ));
+        }
+        let union = query_uses_default_dataset(&query);
+        self.evaluate(query, run, union)
+    }
+
+    fn update(&self, update: spargebra::Update, run: &Evaluation) -> Result<(), QueryError> {
+        if run.cancel.is_cancelled() {
+            return Err(QueryError::Evaluation("cancelled".into()));
+        }
+        let default_graph = self.inner.engine.default_graph();
+        let update = text::update_for_engine(update, default_graph.as_ref()).map_err(QueryError::Refused)?;
+        self.send_update(update.to_string(), true).map_err(|e| match e {
+            StoreError::Refused { message, .. } => QueryError::Evaluation(message),
+            other => QueryError::Store(other),
+        })
+    }
+
+    fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.write(text::Write::of_commit(commit))
+    }
+
+    fn apply(&self, changes: &ChangeSet) -> Result<(), StoreError> {
+        self.write(text::Write::of_changes(changes))
+    }
+
+    fn quads_for_pattern(&self, pattern: QuadPattern<'_>) -> Result<Vec<Quad>, StoreError> {
+        self.read_pattern(pattern)
+    }
+
+    fn len(&self) -> Result<usize, StoreError> {
+        let text = text::count_query(&self.inner.engine);
+        let rows = self.select_text(&text, false, self.inner.request_timeout)?;
+        rows.first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|t| match t {
+                Term::Literal(l) => l.value().parse().ok(),
+                _ => None,
+            })
+            .ok_or_else(|| StoreError::Storage("the remote store's count is not a number".into()))
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let text = text::any_query(&self.inner.engine);
+        Ok(self.select_text(&text, false, self.inner.request_timeout)?.is_empty())
+    }
+
+    fn version(&self) -> u64 {
+        self.inner.local_writes.load(Ordering::SeqCst) + self.inner.remote_writes.load(Ordering::SeqCst)
+    }
+}
+
+fn query_uses_default_dataset(query: &spargebra::Query) -> bool {
+    let dataset = match query {
+        spargebra::Query::Select { dataset, .. }
+        | spargebra::Query::Construct { dataset, .. }
+        | spargebra::Query::Describe { dataset, .. }
+        | spargebra::Query::Ask { dataset, .. } => dataset,
+    };
+    dataset.is_none()
+}
+
+async fn cancelled(cancel: oxigraph::sparql::CancellationToken) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn parse_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?}: only http and https stores are supported"));
+    }
+    Ok(parsed)
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "cannot connect (is the store running?)".into()
+    } else if e.is_timeout() {
+        "no answer before the timeout".into()
+    } else {
+        e.to_string()
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
