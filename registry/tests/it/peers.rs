@@ -186,3 +186,99 @@ pub fn virtuoso_with(max_rows: usize) -> Peer {
         _dir: dir,
     }
 }
+
+/// An HTTP intermediary in front of an engine that answers `500` to the `refuse`-th update
+/// request (counted from 1) instead of forwarding it: a store that refuses a write halfway.
+/// Every other request is forwarded as it came; each connection carries one request.
+pub struct Refusing {
+    /// The query endpoint, through the intermediary.
+    pub query_url: String,
+}
+
+/// Starts a [`Refusing`] intermediary in front of `peer`.
+pub fn refusing(peer: &Peer, refuse: usize) -> Refusing {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    seam_registry::remote::install_tls_provider();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = reqwest::Url::parse(&peer.query_url).unwrap();
+    let origin =
+        format!("{}://{}", target.scheme(), target.host_str().unwrap()) + &format!(":{}", target.port().unwrap());
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut headers = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() || line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.trim_end().split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    if !["host", "connection", "content-length"]
+                        .iter()
+                        .any(|h| name.eq_ignore_ascii_case(h))
+                    {
+                        headers.push((name.to_owned(), value.trim().to_owned()));
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let is_update = body.starts_with(b"update=");
+            if is_update && counter.fetch_add(1, Ordering::SeqCst) + 1 == refuse {
+                let text = "refused by the test's intermediary";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                continue;
+            }
+            let mut forward = client.post(format!("{origin}{path}")).body(body);
+            for (name, value) in &headers {
+                forward = forward.header(name.as_str(), value.as_str());
+            }
+            let Ok(response) = forward.send() else { continue };
+            let status = response.status();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("text/plain")
+                .to_owned();
+            let server = response
+                .headers()
+                .get("server")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let bytes = response.bytes().unwrap_or_default();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nServer: {server}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or(""),
+                bytes.len()
+            );
+            let _ = stream.write_all(&bytes);
+        }
+    });
+    Refusing {
+        query_url: format!("http://{addr}{}", target.path()),
+    }
+}

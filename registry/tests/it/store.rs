@@ -67,3 +67,216 @@ impl GraphStore for OnPeer {
 seam_registry::graph_store_conformance!(oxigraph_server, || on(crate::peers::oxigraph()));
 
 seam_registry::graph_store_conformance!(virtuoso, || on(crate::peers::virtuoso()));
+
+mod remote {
+    //! What the remote store does beyond the suite: engines' limits, writes too large for one
+    //! request, a store that refuses or disappears.
+
+    use std::time::Duration;
+
+    use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, Quad, Term};
+    use seam_registry::answer::QueryAnswer;
+    use seam_registry::error::{QueryError, StoreError};
+    use seam_registry::store::{ChangeSet, Commit, Evaluation, GraphStore, QuadPattern, RemoteConfig, RemoteStore};
+
+    use crate::peers;
+
+    fn iri(local: &str) -> NamedNode {
+        NamedNode::new_unchecked(format!("http://example.org/{local}"))
+    }
+
+    /// `n` quads `<s{i}> <p> i`, every tenth with a blank node object and its own triple.
+    fn quads(n: usize, graph: &GraphName) -> Vec<Quad> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            if i % 10 == 0 {
+                let b = BlankNode::default();
+                out.push(Quad::new(iri(&format!("s{i}")), iri("p"), b.clone(), graph.clone()));
+                out.push(Quad::new(b, iri("kind"), Literal::from(i as i64), graph.clone()));
+            } else {
+                out.push(Quad::new(
+                    iri(&format!("s{i}")),
+                    iri("p"),
+                    Literal::from(i as i64),
+                    graph.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    fn select(store: &RemoteStore, text: &str) -> Result<Vec<Vec<Option<Term>>>, QueryError> {
+        let query = spargebra::SparqlParser::new().parse_query(text).unwrap();
+        match store.query(query, &Evaluation::unbounded())? {
+            QueryAnswer::Solutions { rows, .. } => Ok(rows),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn virtuoso_answers_beyond_its_cut_off_are_read_page_by_page() {
+        let peer = peers::virtuoso_with(1_000);
+        let store = peer.store();
+        let quads = quads(2_500, &GraphName::DefaultGraph);
+        store.commit(Commit::Load { parts: &[&quads] }).unwrap();
+        assert_eq!(store.len().unwrap(), quads.len());
+        let rows = select(&store, "SELECT ?s ?o WHERE { ?s <http://example.org/p> ?o }").unwrap();
+        assert_eq!(rows.len(), 2_500, "every row, past the engine's 1,000");
+        let read = store.quads_for_pattern(QuadPattern::default()).unwrap();
+        assert_eq!(read.len(), quads.len());
+        // Blank nodes come back as the blank nodes they were, joined to their own triples.
+        let blank = read
+            .iter()
+            .find(|q| matches!(q.object, Term::BlankNode(_)))
+            .expect("a blank node read back");
+        let Term::BlankNode(b) = &blank.object else {
+            unreachable!()
+        };
+        assert!(read.iter().any(|q| q.subject == b.clone().into()));
+        // Its own LIMIT cannot be paged: a clear refusal, not a short answer.
+        let error = select(&store, "SELECT ?s WHERE { ?s <http://example.org/p> ?o } LIMIT 2000").unwrap_err();
+        assert!(error.to_string().contains("ResultSetMaxRows"), "{error}");
+        // An answer under the cut-off is not paged.
+        assert_eq!(
+            select(&store, "SELECT ?s WHERE { ?s <http://example.org/kind> ?o }")
+                .unwrap()
+                .len(),
+            250
+        );
+    }
+
+    fn staged_writes_are_whole(store: &RemoteStore) {
+        let g = iri("g");
+        let quads = quads(1_000, &GraphName::NamedNode(g.clone()));
+        store.commit(Commit::Load { parts: &[&quads] }).unwrap();
+        assert_eq!(store.len().unwrap(), 1_100);
+        // A staged replacement of the graph: exactly the new content.
+        let fresh = quads_in(&g, 300);
+        store
+            .commit(Commit::ReplaceGraph {
+                graph: &g,
+                seed: &[],
+                parts: &[&fresh],
+            })
+            .unwrap();
+        assert_eq!(store.len().unwrap(), 330);
+        // A staged change set: its deletions (blank nodes among them), then its insertions.
+        let now = store
+            .quads_for_pattern(QuadPattern {
+                graph: Some(&GraphName::NamedNode(g.clone())),
+                ..QuadPattern::default()
+            })
+            .unwrap();
+        let changes = ChangeSet {
+            delete: now,
+            insert: quads_in(&iri("h"), 150),
+        };
+        store.apply(&changes).unwrap();
+        assert_eq!(store.len().unwrap(), 165);
+        let graphs = select(&*store, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
+        assert!(
+            graphs.iter().all(|r| !format!("{r:?}").contains("urn:seam:staging:")),
+            "no staging graph is left: {graphs:?}"
+        );
+    }
+
+    fn quads_in(g: &NamedNode, n: usize) -> Vec<Quad> {
+        quads(n, &GraphName::NamedNode(g.clone()))
+    }
+
+    #[test]
+    fn oxigraph_server_takes_writes_larger_than_one_request_whole() {
+        let peer = peers::oxigraph();
+        staged_writes_are_whole(&peer.store_with(|c| c.max_quads_per_request = Some(100)));
+    }
+
+    #[test]
+    fn virtuoso_takes_writes_larger_than_one_request_whole() {
+        let peer = peers::virtuoso();
+        staged_writes_are_whole(&peer.store_with(|c| c.max_quads_per_request = Some(100)));
+    }
+
+    fn refused_halfway_leaves_nothing(peer: &peers::Peer) {
+        let store = peer.store();
+        let before = quads_in(&iri("kept"), 10);
+        store.commit(Commit::Load { parts: &[&before] }).unwrap();
+        let count = store.len().unwrap();
+        // Through an intermediary that refuses the third update: the third chunk of a write
+        // staged in chunks of 100.
+        let proxy = peers::refusing(peer, 3);
+        let mut config = RemoteConfig::new(&proxy.query_url);
+        config.max_quads_per_request = Some(100);
+        config.engine = store.engine().kind;
+        let through = RemoteStore::connect(config).unwrap();
+        let load = quads(1_000, &GraphName::DefaultGraph);
+        let error = through.commit(Commit::Load { parts: &[&load] }).unwrap_err();
+        assert!(matches!(error, StoreError::Refused { .. }), "{error}");
+        assert_eq!(store.len().unwrap(), count, "the refused load left nothing behind");
+        let graphs = select(&store, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
+        assert!(
+            graphs.iter().all(|r| !format!("{r:?}").contains("urn:seam:staging:")),
+            "{graphs:?}"
+        );
+        // A write small enough for one request is refused whole too.
+        let proxy = peers::refusing(peer, 1);
+        let mut config = RemoteConfig::new(&proxy.query_url);
+        config.engine = store.engine().kind;
+        let through = RemoteStore::connect(config).unwrap();
+        assert!(through.commit(Commit::Load { parts: &[&load[..50]] }).is_err());
+        assert_eq!(store.len().unwrap(), count);
+    }
+
+    #[test]
+    fn a_load_oxigraph_server_refuses_halfway_leaves_its_count_unchanged() {
+        refused_halfway_leaves_nothing(&peers::oxigraph());
+    }
+
+    #[test]
+    fn a_load_virtuoso_refuses_halfway_leaves_its_count_unchanged() {
+        refused_halfway_leaves_nothing(&peers::virtuoso());
+    }
+
+    #[test]
+    fn a_store_that_is_gone_is_unavailable_and_one_that_never_was_does_not_open() {
+        let mut peer = peers::oxigraph();
+        let store = peer.store();
+        store
+            .commit(Commit::Load {
+                parts: &[&quads(5, &GraphName::DefaultGraph)],
+            })
+            .unwrap();
+        peer.kill();
+        let error = select(&store, "SELECT * WHERE { ?s ?p ?o }").unwrap_err();
+        assert!(
+            matches!(error, QueryError::Store(StoreError::Unavailable { .. })),
+            "{error:?}"
+        );
+        let error = store.len().unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
+        let mut config = RemoteConfig::new(peer.query_url.clone());
+        config.request_timeout = Duration::from_secs(2);
+        let error = RemoteStore::connect(config).unwrap_err();
+        assert!(error.to_string().contains("cannot be reached"), "{error}");
+    }
+
+    #[test]
+    fn another_instances_writes_move_the_version_within_the_staleness() {
+        let peer = peers::oxigraph();
+        let a = peer.store();
+        let b = peer.store();
+        let seen = b.version();
+        a.commit(Commit::Load {
+            parts: &[&quads(3, &GraphName::DefaultGraph)],
+        })
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while b.version() == seen {
+            assert!(std::time::Instant::now() < deadline, "B never saw A's write");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Its own writes are not counted twice once the watch reads them back.
+        let own = a.version();
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(a.version(), own);
+    }
+}

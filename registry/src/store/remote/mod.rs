@@ -24,8 +24,9 @@
 //!   fresh value; a task reads the marker every `staleness` and, when another instance changed
 //!   it, moves [`GraphStore::version`], so what is derived from the graph (the fleet index) is
 //!   rebuilt within that bound.
-//! - **Engines' limits.** Virtuoso cuts every answer at `ResultSetMaxRows` without saying so: an
-//!   answer exactly that long is read again page by page (`ORDER BY` inside a subquery, `LIMIT`
+//! - **Engines' limits.** Virtuoso cuts every answer at `ResultSetMaxRows`, saying so only in an
+//!   `X-SPARQL-MaxRows` header (an answer exactly as long as the configured cut-off counts as cut
+//!   where the header is missing): such an answer is read again page by page (`ORDER BY` inside a subquery, `LIMIT`
 //!   and `OFFSET` outside, Virtuoso's documented way) and the total checked against a `COUNT`.
 //!   A refusal by its cost estimate or execution limit is reported as such, naming the setting.
 //! - **Failures.** An engine that cannot be reached is [`StoreError::Unavailable`] (HTTP 503);
@@ -180,6 +181,14 @@ impl Driver {
         });
         rx.recv().ok()
     }
+}
+
+/// An engine's answer.
+struct Response {
+    content_type: String,
+    body: Vec<u8>,
+    /// The row count the engine says it cut the answer at (`X-SPARQL-MaxRows`).
+    cut_at: Option<usize>,
 }
 
 /// What a failed request was.
@@ -376,7 +385,7 @@ impl RemoteStore {
         timeout: Duration,
         idempotent: bool,
         cancel: Option<oxigraph::sparql::CancellationToken>,
-    ) -> Result<(String, Vec<u8>), Failure> {
+    ) -> Result<Response, Failure> {
         const BACKOFF: [u64; 3] = [100, 400, 1600];
         let mut attempt = 0;
         loop {
@@ -411,12 +420,22 @@ impl RemoteStore {
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or(""),
                         );
+                        // Virtuoso says where it cut an answer (its ResultSetMaxRows).
+                        let cut_at = response
+                            .headers()
+                            .get("x-sparql-maxrows")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse().ok());
                         let body = response.bytes().await.map_err(|e| Failure::Unreachable {
                             sent: true,
                             message: describe(&e),
                         })?;
                         if (200..300).contains(&status) {
-                            Ok((content_type, body.to_vec()))
+                            Ok(Response {
+                                content_type,
+                                body: body.to_vec(),
+                                cut_at,
+                            })
                         } else {
                             Err(Failure::Status {
                                 status,
@@ -470,14 +489,14 @@ impl RemoteStore {
 
     /// Evaluates a query: text out, answer in, blank nodes restored, Virtuoso's cut-off undone.
     fn evaluate(&self, query: spargebra::Query, run: &Evaluation, union: bool) -> Result<QueryAnswer, QueryError> {
-        let answer = self.evaluate_once(&query, run, union)?;
-        let Some(cap) = self.inner.engine.result_set_max_rows else {
-            return Ok(answer);
+        let (answer, cut_at) = self.evaluate_once(&query, run, union)?;
+        // The engine's own word first; else an answer exactly as long as the configured cut-off.
+        let cap = match (&answer, cut_at, self.inner.engine.result_set_max_rows) {
+            (QueryAnswer::Solutions { rows, .. }, Some(cap), _) if rows.len() >= cap => cap,
+            (QueryAnswer::Solutions { rows, .. }, None, Some(cap)) if rows.len() >= cap => cap,
+            _ => return Ok(answer),
         };
-        match &answer {
-            QueryAnswer::Solutions { rows, .. } if rows.len() >= cap => self.evaluate_in_pages(query, run, union, cap),
-            _ => Ok(answer),
-        }
+        self.evaluate_in_pages(query, run, union, cap)
     }
 
     fn evaluate_once(
@@ -485,7 +504,7 @@ impl RemoteStore {
         query: &spargebra::Query,
         run: &Evaluation,
         union: bool,
-    ) -> Result<QueryAnswer, QueryError> {
+    ) -> Result<(QueryAnswer, Option<usize>), QueryError> {
         if run.cancel.is_cancelled() {
             return Err(QueryError::Evaluation("cancelled".into()));
         }
@@ -502,7 +521,11 @@ impl RemoteStore {
             "application/sparql-results+json"
         };
         let text = query.to_string();
-        let (content_type, body) = self
+        let Response {
+            content_type,
+            body,
+            cut_at,
+        } = self
             .request(
                 url,
                 "query",
@@ -533,7 +556,7 @@ impl RemoteStore {
         if answer.len() > run.max_rows {
             return Err(QueryError::TooLarge(run.max_rows));
         }
-        Ok(answer)
+        Ok((answer, cut_at))
     }
 
     /// Reads an answer the engine cut at `cap` rows page by page, then checks the total.
@@ -565,7 +588,7 @@ impl RemoteStore {
                 pattern: text::page(&pattern, &variables, offset, cap),
                 base_iri: base_iri.clone(),
             };
-            let QueryAnswer::Solutions { rows: got, .. } = self.evaluate_once(&page, run, union)? else {
+            let (QueryAnswer::Solutions { rows: got, .. }, _) = self.evaluate_once(&page, run, union)? else {
                 return Err(QueryError::Internal("a page of a SELECT was not solutions".into()));
             };
             let n = got.len();
@@ -583,7 +606,7 @@ impl RemoteStore {
             pattern: text::count_of(&pattern),
             base_iri,
         };
-        let expected = match self.evaluate_once(&count, run, union)? {
+        let expected = match self.evaluate_once(&count, run, union)?.0 {
             QueryAnswer::Solutions { rows, .. } => {
                 rows.first()
                     .and_then(|r| r.first().cloned().flatten())
