@@ -25,6 +25,9 @@ pub struct Settings {
     /// The data folder (embedded store, key, caches); `None`: an in-memory store with a scratch
     /// folder (tests, demos).
     pub data: Option<PathBuf>,
+    /// A SPARQL 1.1 store to keep the graph in instead of the data folder's embedded store
+    /// (the data folder, or a scratch one, still keeps files).
+    pub store: Option<crate::store::RemoteConfig>,
     /// HTTP listen address (`127.0.0.1:0` for an ephemeral port).
     pub http: String,
     /// LwM2M/CoAP listen address; `None`: no plain CoAP.
@@ -46,6 +49,7 @@ impl Settings {
     pub fn ephemeral(token: &str) -> Self {
         Self {
             data: None,
+            store: None,
             http: "127.0.0.1:0".into(),
             coap: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             coaps: None,
@@ -123,25 +127,26 @@ impl Application {
     /// Opens the store (seeding it when empty), starts the LwM2M server and its bridge, and
     /// binds the HTTP service. Must run inside a Tokio runtime (the bridge is a task).
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
-        let (registry, data) = match &settings.data {
-            Some(root) => {
-                let data = DataDir::at(root);
-                (
-                    Registry::open(data.store())?.with_allowed_services(settings.allowed_services.clone()),
-                    data,
-                )
-            }
-            None => {
-                let data = DataDir::scratch().map_err(|source| AppError::DataDir {
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-                (
-                    Registry::in_memory()?.with_allowed_services(settings.allowed_services.clone()),
-                    data,
-                )
-            }
+        let data = match &settings.data {
+            Some(root) => DataDir::at(root),
+            None => DataDir::scratch().map_err(|source| AppError::DataDir {
+                path: std::env::temp_dir(),
+                source,
+            })?,
         };
+        let registry = match (&settings.store, &settings.data) {
+            (Some(remote), _) => {
+                // Connecting blocks (a probe request): off the async workers.
+                let remote = remote.clone();
+                let store = tokio::task::spawn_blocking(move || crate::store::RemoteStore::connect(remote))
+                    .await
+                    .map_err(|e| AppError::Store(StoreError::Storage(e.to_string().into())))??;
+                Registry::new(std::sync::Arc::new(store))?
+            }
+            (None, Some(_)) => Registry::open(data.store())?,
+            (None, None) => Registry::in_memory()?,
+        }
+        .with_allowed_services(settings.allowed_services.clone());
         if let Some(report) = registry.seed_if_empty().map_err(AppError::Seed)? {
             tracing::info!(
                 target: "seam",

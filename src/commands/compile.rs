@@ -14,7 +14,6 @@ use serde_json::Value;
 use seam_registry::client::{ClientError, Service};
 use seam_registry::data_dir::DataDir;
 use seam_registry::matching::FleetIndex;
-use seam_registry::Registry;
 
 use crate::failure::Failure;
 
@@ -45,6 +44,9 @@ pub(crate) struct CompileArgs {
     /// The registry's data folder (graph, signing key, package cache).
     #[arg(long, default_value = "./seam-data")]
     data: PathBuf,
+    /// Where the graph is kept (default: the data folder).
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// TOML files declaring external compilers and compile services ([[compiler]], [[remote]]);
     /// DATA/compilers.toml is read too when it exists.
     #[arg(long = "compilers")]
@@ -120,7 +122,7 @@ pub(crate) fn compile(args: CompileArgs) -> Result<u8, Failure> {
     let (report, package, files) = match &args.endpoint {
         Some(endpoint) => remote_compile(endpoint, &order, args.token.as_deref())?,
         None => {
-            let registry = Registry::open(data.store()).map_err(anyhow::Error::from)?;
+            let registry = args.store.open(data.store())?;
             registry.seed_if_empty().context("seeding the empty store failed")?;
             let packager = Packager::open(&data, &declarations).map_err(anyhow::Error::from)?;
             let index = FleetIndex::new(registry);

@@ -135,6 +135,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option
         coaps: None,
         allowed_services: Vec::new(),
         data: Some(data.clone()),
+        store: None,
         http: args.http.clone(),
         coap: Some(args.coap),
         // Loopback: CoAP's timers at a quarter of RFC 7252's (an ACK within 500 ms, not 2 s), and

@@ -6,7 +6,6 @@ use clap::ValueEnum;
 use seam_registry::data_dir::DataDir;
 use seam_registry::ingest::{self, onnx::ModelFacts, seloc};
 use seam_registry::models::{self, model_format, ModelError, ModelFile};
-use seam_registry::Registry;
 
 use crate::failure::{runtime, Failure};
 
@@ -28,6 +27,9 @@ pub(crate) struct LoadArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data")]
     data: PathBuf,
+    /// Where the graph is kept (default: the data folder).
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// For ONNX files: the task (a catalog name such as keyword-spotting, or an IRI).
     #[arg(long)]
     task: Option<String>,
@@ -61,7 +63,7 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
         for repair in &import.repairs {
             eprintln!("repaired {repair}");
         }
-        let registry = Registry::open(data.store()).map_err(runtime)?;
+        let registry = args.store.open(data.store())?;
         let (report, seeded) = import.load_into(&registry).map_err(runtime)?;
         say_loaded(&report, seeded);
         return Ok(());
@@ -94,7 +96,7 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
                 "load model files and Thing Descriptions in separate commands (each is one transaction of its own kind)"
             )));
         }
-        let registry = Registry::open(data.store()).map_err(runtime)?;
+        let registry = args.store.open(data.store())?;
         // Each TD is the named graph of its id, replaced when it is loaded again.
         let (report, seeded) = registry.load_things(&documents, &things).map_err(runtime)?;
         for (path, thing) in thing_paths.iter().zip(&things) {
@@ -104,7 +106,7 @@ pub(crate) fn run(args: LoadArgs) -> Result<(), Failure> {
         say_loaded(&report, seeded);
         return Ok(());
     }
-    let registry = Registry::open(data.store()).map_err(runtime)?;
+    let registry = args.store.open(data.store())?;
     let registered = models::register(&registry, &data, &model_files, documents).map_err(model_failure)?;
     for (path, (iri, _)) in paths.iter().zip(&registered.models) {
         println!("model {} → {iri}", path.display());

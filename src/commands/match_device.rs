@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use seam_registry::client::Service;
 use seam_registry::matching::{self, MatchOptions, MatchReport};
-use seam_registry::Registry;
 
 use crate::failure::{runtime, Failure};
 
@@ -32,6 +31,9 @@ pub(crate) struct MatchArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
     data: PathBuf,
+    /// Where the graph is kept (default: the data folder).
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// A running SEAM server (e.g. http://127.0.0.1:8080) instead of a store directory.
     #[arg(long)]
     endpoint: Option<String>,
@@ -57,13 +59,13 @@ pub(crate) fn run(args: MatchArgs) -> Result<(), Failure> {
                 .map_err(runtime)?
         }
         None => {
-            if !args.data.exists() {
+            if args.store.store.is_none() && !args.data.exists() {
                 return Err(Failure::Runtime(anyhow::anyhow!(
-                    "no store at {} (start `seam serve` once, or pass --data / --endpoint)",
+                    "no store at {} (start `seam serve` once, or pass --data / --store / --endpoint)",
                     args.data.display()
                 )));
             }
-            let registry = Registry::open(&args.data).map_err(runtime)?;
+            let registry = args.store.open(&args.data)?;
             let fleet = matching::load_fleet(&registry).map_err(runtime)?;
             let key = seam_registry::vocab::expand(&args.device);
             matching::match_device(&fleet, &key, &opts, args.explain).ok_or_else(|| {

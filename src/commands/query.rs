@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use seam_registry::answer::{GraphFormat, ResultsFormat};
 use seam_registry::remote::SparqlEndpoint;
-use seam_registry::{QueryAnswer, QueryLimits, Registry};
+use seam_registry::{QueryAnswer, QueryLimits};
 
 use crate::failure::{runtime, Failure};
 
@@ -40,6 +40,9 @@ pub(crate) struct QueryArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data", conflicts_with = "endpoint")]
     data: PathBuf,
+    /// Where the graph is kept (default: the data folder).
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// A running SEAM service's base URL (e.g. http://127.0.0.1:8080), or any SPARQL 1.1 endpoint's
     /// query URL (e.g. http://fuseki:3030/ds/query), instead of a store directory. A URL with no
     /// path is a SEAM service: its /sparql is asked.
@@ -70,13 +73,13 @@ pub(crate) fn run(args: QueryArgs) -> Result<(), Failure> {
             runtime_.block_on(endpoint.query(&text)).map_err(runtime)?
         }
         None => {
-            if !args.data.exists() {
+            if args.store.store.is_none() && !args.data.exists() {
                 return Err(Failure::Runtime(anyhow::anyhow!(
-                    "no store at {} (load data with `seam load`, start `seam serve`, or pass --data / --endpoint)",
+                    "no store at {} (load data with `seam load`, start `seam serve`, or pass --data / --store / --endpoint)",
                     args.data.display()
                 )));
             }
-            let registry = Registry::open(&args.data).map_err(runtime)?;
+            let registry = args.store.open(&args.data)?;
             let limits = QueryLimits {
                 timeout,
                 max_rows: usize::MAX,

@@ -18,6 +18,9 @@ pub(crate) struct ServeArgs {
     /// Store directory.
     #[arg(long, default_value = "./seam-data")]
     data: PathBuf,
+    /// Where the graph is kept (default: the data folder).
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: String,
@@ -207,6 +210,7 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
     };
     let settings = Settings {
         data: Some(args.data),
+        store: args.store.remote()?,
         http: args.http,
         coap,
         coaps,

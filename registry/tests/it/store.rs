@@ -173,7 +173,7 @@ mod remote {
         };
         store.apply(&changes).unwrap();
         assert_eq!(store.len().unwrap(), 165);
-        let graphs = select(&*store, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
+        let graphs = select(store, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
         assert!(
             graphs.iter().all(|r| !format!("{r:?}").contains("urn:seam:staging:")),
             "no staging graph is left: {graphs:?}"

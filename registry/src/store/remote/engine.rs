@@ -156,7 +156,7 @@ impl Engine {
     /// What an error answer means.
     pub(super) fn classify(&self, status: u16, body: &str) -> Refusal {
         let text = body.trim();
-        let line = super::first_line(text);
+        let line = summary(text);
         match self.kind {
             EngineKind::Virtuoso => {
                 // Virtuoso's error codes: SP030/SP031 the SPARQL compiler, 37000 syntax,
@@ -195,4 +195,12 @@ impl Engine {
             _ => Refusal::Other(format!("HTTP {status}: {line}")),
         }
     }
+}
+
+/// An error body in one line: what comes before the echo of the query (Virtuoso repeats the
+/// whole text after `SPARQL query:`), at most 600 characters.
+fn summary(text: &str) -> String {
+    let before = text.split("SPARQL query:").next().unwrap_or(text);
+    let joined = before.split_whitespace().collect::<Vec<_>>().join(" ");
+    joined.chars().take(600).collect()
 }

@@ -183,6 +183,19 @@ impl Driver {
     }
 }
 
+/// One request to the engine.
+struct Exchange {
+    url: reqwest::Url,
+    /// `query` or `update`: the form field the SPARQL text goes in.
+    field: &'static str,
+    accept: &'static str,
+    body: String,
+    timeout: Duration,
+    /// Whether it may be sent again after it may have arrived (reads).
+    idempotent: bool,
+    cancel: Option<oxigraph::sparql::CancellationToken>,
+}
+
 /// An engine's answer.
 struct Response {
     content_type: String,
@@ -376,16 +389,16 @@ impl RemoteStore {
     /// body (the one way of the protocol every engine takes: Virtuoso 7.2 never answers a direct
     /// `application/sparql-query` POST), retrying while the engine cannot be reached (reads
     /// always; writes only when the request never left). Returns the content type and body.
-    fn request(
-        &self,
-        url: reqwest::Url,
-        field: &'static str,
-        accept: &'static str,
-        body: String,
-        timeout: Duration,
-        idempotent: bool,
-        cancel: Option<oxigraph::sparql::CancellationToken>,
-    ) -> Result<Response, Failure> {
+    fn request(&self, exchange: Exchange) -> Result<Response, Failure> {
+        let Exchange {
+            url,
+            field,
+            accept,
+            body,
+            timeout,
+            idempotent,
+            cancel,
+        } = exchange;
         const BACKOFF: [u64; 3] = [100, 400, 1600];
         let mut attempt = 0;
         loop {
@@ -526,16 +539,16 @@ impl RemoteStore {
             body,
             cut_at,
         } = self
-            .request(
+            .request(Exchange {
                 url,
-                "query",
+                field: "query",
                 accept,
-                text,
+                body: text,
                 // The engine's own limit comes first; this one is for an engine that ignores it.
-                timeout + Duration::from_secs(2),
-                true,
-                Some(run.cancel.clone()),
-            )
+                timeout: timeout + Duration::from_secs(2),
+                idempotent: true,
+                cancel: Some(run.cancel.clone()),
+            })
             .map_err(|f| self.query_failure(f, timeout))?;
         if body.len() > run.max_result_bytes.saturating_mul(2).max(1 << 16) {
             return Err(QueryError::ResultTooBig(run.max_result_bytes));
@@ -695,15 +708,15 @@ impl RemoteStore {
                 " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> \"{value}\" }} }}"
             ));
         }
-        let result = self.request(
-            self.inner.update_url.clone(),
-            "update",
-            "*/*",
-            text,
-            self.inner.request_timeout,
-            false,
-            None,
-        );
+        let result = self.request(Exchange {
+            url: self.inner.update_url.clone(),
+            field: "update",
+            accept: "*/*",
+            body: text,
+            timeout: self.inner.request_timeout,
+            idempotent: false,
+            cancel: None,
+        });
         if marked {
             // Even a failed write may have landed (an answer lost on the way back): what is
             // derived from the store is rebuilt either way.

@@ -615,3 +615,74 @@ fn skolemise_inserted_data(update: &mut spargebra::Update) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) {
+        let query = spargebra::SparqlParser::new().parse_query(text).unwrap();
+        let again = spargebra::SparqlParser::new().parse_query(&query.to_string()).unwrap();
+        assert_eq!(query, again, "{text} came back as {query}");
+    }
+
+    #[test]
+    fn arithmetic_is_written_with_its_grouping() {
+        round_trip("SELECT ?x WHERE { ?s ?p ?a BIND(CEIL((?a + 1) * (100 + ?a) / 100) AS ?x) }");
+        round_trip("SELECT ?x WHERE { ?s ?p ?a BIND(-(?a - 2) AS ?x) FILTER(?a / (2 * ?a) > 0) }");
+    }
+
+    #[test]
+    fn blank_nodes_are_written_as_skolem_iris_and_read_back() {
+        let b = BlankNode::new("b1").unwrap();
+        let q = Quad::new(
+            b.clone(),
+            NamedNode::new_unchecked("http://e/p"),
+            b.clone(),
+            GraphName::DefaultGraph,
+        );
+        assert_eq!(
+            triple(&q),
+            format!("<{SKOLEM_PREFIX}b1> <http://e/p> <{SKOLEM_PREFIX}b1> .")
+        );
+        let answer = restore_blank_nodes(QueryAnswer::Solutions {
+            variables: vec![Variable::new_unchecked("x")],
+            rows: vec![vec![Some(
+                NamedNode::new_unchecked(format!("{SKOLEM_PREFIX}b1")).into(),
+            )]],
+        });
+        let QueryAnswer::Solutions { rows, .. } = answer else {
+            unreachable!()
+        };
+        assert_eq!(rows[0][0], Some(Term::BlankNode(b)));
+    }
+
+    #[test]
+    fn a_staged_write_moves_everything_in_the_embedded_order_and_drops_its_staging() {
+        let g = NamedNode::new_unchecked("http://e/g");
+        let q = |s: &str| {
+            Quad::new(
+                NamedNode::new_unchecked(s),
+                g.clone(),
+                g.clone(),
+                GraphName::DefaultGraph,
+            )
+        };
+        let seed = [q("http://e/seed")];
+        let parts = [q("http://e/part")];
+        let write = Write::of_commit(Commit::ReplaceGraph {
+            graph: &g,
+            seed: &[&seed],
+            parts: &[&parts],
+        });
+        let staging = Staging::new(1);
+        let finish = write.finish(&staging, None);
+        let add_seed = finish.find("TO DEFAULT").unwrap();
+        let clear = finish.find("CLEAR SILENT GRAPH <http://e/g>").unwrap();
+        let add_part = finish.find("TO GRAPH <http://e/g>").unwrap();
+        assert!(add_seed < clear && clear < add_part, "{finish}");
+        assert_eq!(finish.matches("DROP SILENT GRAPH <urn:seam:staging:1:").count(), 4);
+        assert_eq!(staging_age(&staging.name(0, "ins"), 3_601), Some(3_600));
+        assert_eq!(write.chunks(&staging, 1, None).len(), 2);
+    }
+}
