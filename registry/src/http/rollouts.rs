@@ -89,9 +89,14 @@ pub(super) async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Pro
 
 /// `GET /rollouts/{id}`: the rollout, its counts per state and per group, and every device.
 pub(super) async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
-    let rollout = rollouts(&state)?
-        .get(&id)
-        .ok_or_else(|| problem(RolloutError::NotFound(id.into_inner())))?;
+    let rollouts = rollouts(&state)?.clone();
+    let id = id.into_inner();
+    let wanted = id.clone();
+    let rollout = web::block(move || rollouts.find(&wanted))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?
+        .ok_or_else(|| problem(RolloutError::NotFound(id)))?;
     Ok(HttpResponse::Ok().json(rollout.to_json()))
 }
 

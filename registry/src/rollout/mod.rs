@@ -195,11 +195,24 @@ impl Rollouts {
         busy
     }
 
-    /// The rollout `id` as it stands.
+    /// The rollout `id` as it stands, if this service drives it.
     pub fn get(&self, id: &str) -> Option<Rollout> {
         let held = lock(&self.inner.held).get(id).cloned()?;
         let rollout = lock(&held.rollout).clone();
         Some(rollout)
+    }
+
+    /// The rollout `id`: as this service drives it, else as the graph records it (a rollout
+    /// another instance on the same store drives, or one started after this service). Reads the
+    /// store: call it off the async workers.
+    pub fn find(&self, id: &str) -> Result<Option<Rollout>, RolloutError> {
+        if let Some(rollout) = self.get(id) {
+            return Ok(Some(rollout));
+        }
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Ok(None);
+        }
+        record::read_one(&self.inner.registry, &record::rollout_iri(id)).map_err(|e| RolloutError::Graph(e.to_string()))
     }
 
     /// Every rollout, oldest first.

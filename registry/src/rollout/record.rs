@@ -193,16 +193,25 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
         let NamedOrBlankNode::NamedNode(node) = quad.subject else {
             continue;
         };
-        let r = Subject::read(registry, &node)?;
+        out.extend(read_one(registry, &node)?);
+    }
+    Ok(out)
+}
+
+/// The rollout `node` as the graph has it; `None` when the graph holds no readable rollout
+/// there.
+pub(crate) fn read_one(registry: &Registry, node: &NamedNode) -> Result<Option<Rollout>, StoreError> {
+    {
+        let r = Subject::read(registry, node)?;
         let Some(spec) = r
             .text(&seam("spec"))
             .and_then(|s| serde_json::from_str::<RolloutSpec>(&s).ok())
         else {
             tracing::warn!(target: "seam", rollout = %node, "a rollout without a readable spec is left as it is");
-            continue;
+            return Ok(None);
         };
         let Some(state) = r.text(&seam("state")).as_deref().and_then(RolloutState::parse) else {
-            continue;
+            return Ok(None);
         };
         let mut targets = Vec::new();
         for target_node in r.all(&seam("hasTarget")) {
@@ -233,7 +242,7 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
         // Delivery order: by group, then by name; skipped devices last.
         targets.sort_by(|a, b| (a.group.is_none(), a.group, &a.device).cmp(&(b.group.is_none(), b.group, &b.device)));
         let id = node.as_str().rsplit('/').next().unwrap_or_default().to_owned();
-        out.push(Rollout {
+        Ok(Some(Rollout {
             id,
             iri: node.as_str().to_owned(),
             model_name: r.text(&seam("modelName")).unwrap_or_default(),
@@ -245,7 +254,6 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
             builds: Vec::new(),
             targets,
             timings: super::Timings::default(),
-        });
+        }))
     }
-    Ok(out)
 }

@@ -72,20 +72,26 @@ fn program(var: &str, default: &str) -> PathBuf {
 
 fn wait_until_ready(url: &str, child: &mut Child, what: &str) {
     seam_registry::remote::install_tls_provider();
-    let client = reqwest::blocking::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited at start: {status}");
         }
-        let answered = client
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("Accept", "application/sparql-results+json")
-            .body("query=ASK%20%7B%7D")
-            .timeout(Duration::from_secs(2))
-            .send()
-            .is_ok_and(|r| r.status().is_success());
+        // On a thread of its own: a blocking client may not run (nor drop) inside a test's
+        // async runtime.
+        let probe = url.to_owned();
+        let answered = std::thread::spawn(move || {
+            reqwest::blocking::Client::new()
+                .post(probe)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Accept", "application/sparql-results+json")
+                .body("query=ASK%20%7B%7D")
+                .timeout(Duration::from_secs(2))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .join()
+        .unwrap_or(false);
         if answered {
             return;
         }

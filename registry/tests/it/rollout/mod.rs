@@ -14,6 +14,7 @@ use serde_json::Value;
 
 mod delivery;
 mod refusals;
+mod remote;
 mod steering;
 
 const TOKEN: &str = "rollout-token";
@@ -30,7 +31,13 @@ struct Service {
 
 impl Service {
     async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// The service with its graph in `store` (a remote SPARQL store), or in memory.
+    async fn start_on(store: Option<seam_registry::store::RemoteConfig>) -> Self {
         let mut settings = Settings::ephemeral(TOKEN);
+        settings.store = store;
         settings.lwm2m = ServerConfig {
             params: fast(),
             expiry_check: Duration::from_millis(200),

@@ -1,0 +1,112 @@
+//! The scenario on a remote store: catalog, 50 simulated devices registered over LwM2M,
+//! matching, a model compiled and delivered to all of them, on Oxigraph server and on Virtuoso;
+//! and two instances on one store, which agree on what runs where.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::peers;
+
+fn on(peer: &peers::Peer) -> seam_registry::store::RemoteConfig {
+    let mut config = seam_registry::store::RemoteConfig::new(peer.query_url.clone());
+    config.staleness = Duration::from_millis(300);
+    config
+}
+
+/// Registers `n` Arduinos named `{prefix}-{i}` with `service` and waits until they are described.
+async fn fleet(service: &Service, prefix: &str, n: usize) -> (Vec<String>, Vec<Lwm2mClient>) {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    let clients = futures_join_all(names.iter().map(|name| arduino(service.coap, name, false))).await;
+    service.described(&names).await;
+    (names, clients)
+}
+
+async fn scenario(peer: &peers::Peer) {
+    let service = Service::start_on(Some(on(peer))).await;
+    let model = service.register_kws(11).await;
+    let (names, clients) = fleet(&service, "field", 50).await;
+    let report = service.get("/match/field-7").await;
+    assert!(
+        report["compatible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["model"] == model.as_str()),
+        "{report:#}"
+    );
+    let (status, started) = service
+        .post(
+            "/rollouts",
+            json!({ "model": model, "devices": names, "canaryPct": 10, "errorThresholdPct": 0 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started:#}");
+    let done = service.finished(started["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    assert_eq!(done["summary"]["installed"], 50, "{done:#}");
+    let sha = done["builds"][0]["artifact"].as_str().unwrap().to_owned();
+    for client in &clients {
+        assert_eq!(client.installed(), std::slice::from_ref(&sha), "{}", client.name());
+    }
+    let running = service.named("running-models", &[("model", &model)]).await;
+    assert_eq!(running.len(), 50, "{running:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_get_a_model_with_the_graph_on_oxigraph_server() {
+    scenario(&peers::oxigraph()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_get_a_model_with_the_graph_on_virtuoso() {
+    scenario(&peers::virtuoso()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_store_see_each_others_devices_and_rollouts() {
+    let peer = peers::oxigraph();
+    let a = Service::start_on(Some(on(&peer))).await;
+    let b = Service::start_on(Some(on(&peer))).await;
+    let model = a.register_kws(12).await;
+    // Devices talk to A's LwM2M server; B matches them, from its own fleet index.
+    let (names, _clients) = fleet(&a, "shared", 4).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = b.client.get(format!("{}/match/shared-3", b.http)).send().await.unwrap();
+        if response.status().as_u16() == 200 {
+            let report: Value = response.json().await.unwrap();
+            assert!(
+                report["compatible"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["model"] == model.as_str()),
+                "{report:#}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw the device A registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A rollout started on A is B's to read, and both say the same about what runs where.
+    let (status, started) = a
+        .post(
+            "/rollouts",
+            json!({ "model": model, "devices": names, "errorThresholdPct": 0 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started:#}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let seen_on_b = b.get(&format!("/rollouts/{id}")).await;
+    assert_eq!(seen_on_b["id"], id.as_str(), "{seen_on_b:#}");
+    let done = a.finished(&id).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let on_a = a.named("running-models", &[("model", &model)]).await;
+    let on_b = b.named("running-models", &[("model", &model)]).await;
+    assert_eq!(on_a.len(), 4, "{on_a:#?}");
+    assert_eq!(on_a, on_b);
+    let finished_on_b = b.finished(&id).await;
+    assert_eq!(finished_on_b["summary"]["installed"], 4, "{finished_on_b:#}");
+}
