@@ -18,6 +18,7 @@ mod matching;
 mod models;
 mod rollout;
 mod serve;
+mod store;
 
 const BOARDS: &str = "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a/rdfs:subClassOf* s3n:SmartSensor }";
 const MODELS: &str = "SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a/rdfs:subClassOf* nnet:NeuralNetwork }";
