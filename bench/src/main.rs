@@ -17,6 +17,7 @@ mod lwm2m;
 mod matching;
 mod page;
 mod rollout;
+mod stores;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -71,6 +72,31 @@ enum Cmd {
         /// Searches (p50 and p95 reported).
         #[arg(long, default_value_t = 50)]
         searches: usize,
+    },
+    /// The same registry in the embedded store, an Oxigraph server and Virtuoso: load
+    /// throughput, fleet index rebuild, single-device match, `compatible-models` over SPARQL.
+    Stores {
+        /// Devices in the generated registry.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Models in the generated registry.
+        #[arg(long, default_value_t = 1_000)]
+        models: usize,
+        /// Devices sampled for the single-device match.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Devices `compatible-models` is timed on (rows checked against the fast path).
+        #[arg(long, default_value_t = 20)]
+        sparql_samples: usize,
+        /// The Oxigraph server binary (PyPI `oxigraph`).
+        #[arg(long, env = "SEAM_OXIGRAPH_SERVER", default_value = "oxigraph")]
+        oxigraph: PathBuf,
+        /// Virtuoso's `virtuoso-t` (Debian `virtuoso-opensource-7-bin`); without it, no Virtuoso.
+        #[arg(long, env = "SEAM_VIRTUOSO")]
+        virtuoso: Option<PathBuf>,
+        /// Virtuoso's `isql-vt`.
+        #[arg(long, env = "SEAM_VIRTUOSO_ISQL", default_value = "isql-vt")]
+        isql: PathBuf,
     },
     /// Bulk-load throughput of `seam load` vs Oxigraph's bulk loader.
     Load {
@@ -240,6 +266,15 @@ fn registry_turtle(triples: usize) -> String {
 }
 
 /// The median of `v` (the upper one for an even count).
+/// The `p` quantile of `v` (nearest rank); NaN when `v` is empty.
+pub(crate) fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -299,6 +334,22 @@ fn main() -> anyhow::Result<()> {
             peers.as_deref(),
             rdflib_samples,
             sparql_matrix_s,
+        )?,
+        Cmd::Stores {
+            devices,
+            models,
+            samples,
+            sparql_samples,
+            oxigraph,
+            virtuoso,
+            isql,
+        } => stores::run(
+            devices,
+            models,
+            samples,
+            sparql_samples,
+            &oxigraph,
+            virtuoso.map(|v| (v, isql)),
         )?,
         Cmd::Load { triples, runs } => load(triples, runs.max(1))?,
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,

@@ -11,12 +11,7 @@ use seam_registry::named;
 use seam_registry::synth::{fleet_turtle, FleetSpec, Rng};
 use seam_registry::{QueryLimits, Registry};
 
-use crate::median;
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
+use crate::{median, percentile};
 
 /// The baseline: a plain in-memory scan over the same facts deciding "runs as-is" with no
 /// explanation, no int8 fallback and no ranking — the least any matcher must do.

@@ -135,6 +135,13 @@ pub(crate) fn write_target(t: &mut Draft<'_>, rollout: &str, target: &Target) {
     };
     optional_text(t, "backend", target.backend.as_deref());
     optional_text(t, "via", target.via.as_deref());
+    // What runs where is true when the rollout says installed, not only once the LwM2M bridge's
+    // next batch (which writes the same) reaches a slow store.
+    if target.state == TargetState::Installed {
+        if let (Some(device), Some(sha)) = (iri(&target.device_iri), target.artifact.as_deref()) {
+            t.set(&device, &seam("runs"), crate::iri::artifact(sha));
+        }
+    }
 }
 
 /// Values of one subject, by predicate.

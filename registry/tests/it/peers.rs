@@ -102,9 +102,13 @@ fn wait_until_ready(url: &str, child: &mut Child, what: &str) {
 
 /// A fresh, empty Oxigraph server in memory.
 pub fn oxigraph() -> Peer {
+    oxigraph_on(free_port())
+}
+
+/// A fresh, empty Oxigraph server in memory on `port` (a store that comes back where it was).
+pub fn oxigraph_on(port: u16) -> Peer {
     let binary = program("SEAM_OXIGRAPH_SERVER", "oxigraph");
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let mut child = Command::new(binary)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())

@@ -257,6 +257,16 @@ mod remote {
         config.request_timeout = Duration::from_secs(2);
         let error = RemoteStore::connect(config).unwrap_err();
         assert!(error.to_string().contains("cannot be reached"), "{error}");
+        // The store comes back where it was: the same handle reaches it, no restart.
+        let port = reqwest::Url::parse(&peer.query_url).unwrap().port().unwrap();
+        let _back = peers::oxigraph_on(port);
+        assert_eq!(store.len().unwrap(), 0);
+        store
+            .commit(Commit::Load {
+                parts: &[&quads(5, &GraphName::DefaultGraph)],
+            })
+            .unwrap();
+        assert_eq!(store.len().unwrap(), 6);
     }
 
     #[test]

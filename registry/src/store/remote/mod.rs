@@ -717,6 +717,9 @@ impl RemoteStore {
             idempotent: false,
             cancel: None,
         });
+        if let Err(f) = &result {
+            tracing::warn!(target: "seam", failure = ?f, "a write to the remote store failed");
+        }
         if marked {
             // Even a failed write may have landed (an answer lost on the way back): what is
             // derived from the store is rebuilt either way.

@@ -110,3 +110,41 @@ async fn two_instances_on_one_store_see_each_others_devices_and_rollouts() {
     let finished_on_b = b.finished(&id).await;
     assert_eq!(finished_on_b["summary"]["installed"], 4, "{finished_on_b:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_store_answers_503_and_the_service_recovers_when_it_is_back() {
+    let mut peer = peers::oxigraph();
+    let port = reqwest::Url::parse(&peer.query_url).unwrap().port().unwrap();
+    let service = Service::start_on(Some(on(&peer))).await;
+    let ask = || async {
+        service
+            .client
+            .get(format!("{}/sparql", service.http))
+            .query(&[("query", "ASK { ?s ?p ?o }")])
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(ask().await.status().as_u16(), 200);
+    peer.kill();
+    let lost = ask().await;
+    assert_eq!(lost.status().as_u16(), 503);
+    assert_eq!(lost.headers()["retry-after"], "5");
+    assert_eq!(lost.headers()["content-type"], "application/problem+json");
+    let problem: Value = lost.json().await.unwrap();
+    assert!(
+        problem["type"].as_str().unwrap().ends_with("store-unavailable"),
+        "{problem:#}"
+    );
+    let (status, refused) = service
+        .post("/rollouts", json!({ "model": "nothing", "devices": ["x"] }))
+        .await;
+    assert!(status >= 400, "{refused:#}");
+    // Back where it was (empty: an in-memory server): the same service reaches it again.
+    let _back = tokio::task::spawn_blocking(move || peers::oxigraph_on(port))
+        .await
+        .unwrap();
+    let again = ask().await;
+    assert_eq!(again.status().as_u16(), 200);
+}
