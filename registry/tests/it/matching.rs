@@ -531,11 +531,11 @@ fn sparql_and_fast_path_agree_on_oxigraph_server() {
     agree_on_a_remote_store(&crate::peers::oxigraph());
 }
 
-/// Virtuoso 7.2 cannot compile the named matching queries (`EXISTS … || EXISTS …` inside a
-/// `BIND` fails with SQ074, a defect of its SPARQL-to-SQL compiler), so the rules are checked
-/// here as the embedded store states them against the fast path over what SEAM read back from
-/// Virtuoso: the same data, loaded into both. The named query on Virtuoso fails with the
-/// engine's own message, never a wrong answer.
+/// On Virtuoso the rules are checked as the embedded store states them against the fast path
+/// over what SEAM read back from Virtuoso (the same data, loaded into both). The named query
+/// itself, fitted to Virtuoso's compiler (`store::remote::virtuoso`), gives the fast path's
+/// verdicts — model, as-is or int8, runtime, memory — but not yet its latency estimates (a known
+/// difference, kept visible here: the day Virtuoso agrees, this test says so).
 #[test]
 fn sparql_and_fast_path_agree_on_virtuoso() {
     let peer = crate::peers::virtuoso();
@@ -567,7 +567,20 @@ fn sparql_and_fast_path_agree_on_virtuoso() {
         pairs += fast.len();
     }
     assert!(pairs > 50, "only {pairs} compatible pairs");
-    let device = read_back.devices.keys().next().unwrap();
-    let error = matching::oracle::sparql_rows(&remote, device, &[]).unwrap_err();
-    assert!(error.contains("Virtuoso"), "{error}");
+    let verdicts = |rows: Vec<matching::oracle::Row>| {
+        let mut v: Vec<_> = rows.into_iter().map(|r| (r.0, r.1, r.2, r.3, r.4)).collect();
+        v.sort();
+        v
+    };
+    let mut latencies_differ = 0;
+    for device in read_back.devices.keys() {
+        let on_virtuoso = matching::oracle::sparql_rows(&remote, device, &[]).unwrap();
+        let fast = matching::oracle::fast_rows(&read_back, device, &opts);
+        latencies_differ += usize::from(on_virtuoso.iter().map(|r| r.5).ne(fast.iter().map(|r| r.5)));
+        assert_eq!(verdicts(on_virtuoso), verdicts(fast), "{device}");
+    }
+    assert!(
+        latencies_differ > 0,
+        "Virtuoso's latency estimates now agree: make this the one-truth test"
+    );
 }

@@ -35,6 +35,7 @@
 
 mod engine;
 mod text;
+mod virtuoso;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -788,6 +789,11 @@ impl GraphStore for RemoteStore {
             ));
         }
         let union = query_uses_default_dataset(&query);
+        let query = if self.inner.engine.kind == EngineKind::Virtuoso {
+            virtuoso::fit_query(query)
+        } else {
+            query
+        };
         self.evaluate(query, run, union)
     }
 
