@@ -86,6 +86,11 @@ struct ServeFile {
     delivery_timeout: Option<u64>,
     context: Option<Vec<String>>,
     allow_service: Option<Vec<String>>,
+    store: Option<String>,
+    update_url: Option<String>,
+    store_token_env: Option<String>,
+    store_engine: Option<String>,
+    store_staleness: Option<f64>,
 }
 
 impl ServeArgs {
@@ -169,6 +174,31 @@ impl ServeArgs {
                 "a list of http:// or https:// IRI prefixes",
             )?;
             self.allow_services = v;
+        }
+        if let (Some(v), true) = (file.store, open("store")) {
+            self.store.store = Some(v);
+        }
+        if let (Some(v), true) = (file.update_url, open("update_url")) {
+            self.store.update_url = Some(v);
+        }
+        if let (Some(v), true) = (file.store_token_env, open("store_token_env")) {
+            self.store.store_token_env = Some(v);
+        }
+        if let (Some(v), true) = (file.store_engine, open("store_engine")) {
+            check(
+                "store-engine",
+                seam_registry::store::remote::EngineKind::parse(&v).is_some(),
+                "\"auto\", \"oxigraph\", \"virtuoso\" or \"generic\"",
+            )?;
+            self.store.store_engine = v;
+        }
+        if let (Some(v), true) = (file.store_staleness, open("store_staleness")) {
+            check(
+                "store-staleness",
+                v.is_finite() && v > 0.0,
+                "a positive number of seconds",
+            )?;
+            self.store.store_staleness = v;
         }
         if let (Some(v), true) = (file.context, open("contexts")) {
             self.contexts = v

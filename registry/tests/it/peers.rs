@@ -132,6 +132,11 @@ pub fn virtuoso() -> Peer {
 
 /// A fresh Virtuoso that cuts answers at `max_rows`.
 pub fn virtuoso_with(max_rows: usize) -> Peer {
+    virtuoso_limited(max_rows, 60)
+}
+
+/// A fresh Virtuoso that cuts answers at `max_rows` and stops a query after `max_seconds`.
+pub fn virtuoso_limited(max_rows: usize, max_seconds: u32) -> Peer {
     let binary = program("SEAM_VIRTUOSO", "virtuoso-t");
     let isql = program("SEAM_VIRTUOSO_ISQL", "isql-vt");
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +151,7 @@ pub fn virtuoso_with(max_rows: usize) -> Peer {
          [Parameters]\nServerPort = 127.0.0.1:{sql_port}\nDisableUnixSocket = 1\nServerThreads = 10\n\
          CheckpointInterval = 60\nNumberOfBuffers = 10000\nMaxDirtyBuffers = 6000\nDirsAllowed = .\nCaseMode = 2\n\n\
          [HTTPServer]\nServerPort = 127.0.0.1:{http_port}\nServerThreads = 10\nMaxClientConnections = 10\n\n\
-         [SPARQL]\nResultSetMaxRows = {max_rows}\nMaxQueryCostEstimationTime = 400\nMaxQueryExecutionTime = 60\n"
+         [SPARQL]\nResultSetMaxRows = {max_rows}\nMaxQueryCostEstimationTime = 400\nMaxQueryExecutionTime = {max_seconds}\n"
     );
     std::fs::write(dir.path().join("virtuoso.ini"), &ini).unwrap();
     let mut child = Command::new(binary)

@@ -290,3 +290,27 @@ mod remote {
         assert_eq!(a.version(), own);
     }
 }
+
+mod virtuoso_limits {
+    use seam_registry::answer::QueryAnswer;
+    use seam_registry::error::QueryError;
+    use seam_registry::store::{Evaluation, GraphStore};
+
+    /// A query Virtuoso stops at its MaxQueryExecutionTime is an error naming the setting, never
+    /// the partial answer Virtuoso sends (its "anytime" rows).
+    #[test]
+    fn a_query_stopped_at_the_engines_time_limit_is_an_error_not_a_partial_answer() {
+        let peer = crate::peers::virtuoso_limited(10_000_000, 1);
+        let store = peer.store();
+        // Virtuoso's own graphs hold 2,500 triples: their cube is 15 billion rows to count.
+        let query = spargebra::SparqlParser::new()
+            .parse_query("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")
+            .unwrap();
+        match store.query(query, &Evaluation::unbounded()) {
+            Err(QueryError::Evaluation(m)) => assert!(m.contains("MaxQueryExecutionTime"), "{m}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(QueryAnswer::Solutions { rows, .. }) => panic!("a partial answer was taken: {rows:?}"),
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+}

@@ -434,6 +434,23 @@ impl RemoteStore {
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or(""),
                         );
+                        // Virtuoso answers a query stopped at MaxQueryExecutionTime with what it
+                        // had found so far ("anytime query"), saying so only in these headers: a
+                        // partial answer is an error here, never an answer.
+                        if let Some(state) = response.headers().get("x-sql-state").and_then(|v| v.to_str().ok()) {
+                            let message = response
+                                .headers()
+                                .get("x-sql-message")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            return Err(Failure::Status {
+                                status,
+                                body: format!(
+                                    "X-SQL-State {state}: {message} (a partial answer: MaxQueryExecutionTime)"
+                                ),
+                            });
+                        }
                         // Virtuoso says where it cut an answer (its ResultSetMaxRows).
                         let cut_at = response
                             .headers()

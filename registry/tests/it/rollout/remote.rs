@@ -23,8 +23,8 @@ async fn fleet(service: &Service, prefix: &str, n: usize) -> (Vec<String>, Vec<L
     (names, clients)
 }
 
-async fn scenario(peer: &peers::Peer) {
-    let service = Service::start_on(Some(on(peer))).await;
+async fn scenario(store: Option<seam_registry::store::RemoteConfig>) {
+    let service = Service::start_on(store).await;
     let model = service.register_kws(11).await;
     let (names, clients) = fleet(&service, "field", 50).await;
     let report = service.get("/match/field-7").await;
@@ -56,12 +56,19 @@ async fn scenario(peer: &peers::Peer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_devices_get_a_model_with_the_graph_on_oxigraph_server() {
-    scenario(&peers::oxigraph()).await;
+    let peer = peers::oxigraph();
+    scenario(Some(on(&peer))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_get_a_model_with_the_graph_embedded() {
+    scenario(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_devices_get_a_model_with_the_graph_on_virtuoso() {
-    scenario(&peers::virtuoso()).await;
+    let peer = peers::virtuoso();
+    scenario(Some(on(&peer))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
