@@ -137,7 +137,8 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// A failed request in words: a refused connection and a timeout said plainly.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "cannot connect (is the server running?)".into()
     } else if e.is_timeout() {

@@ -92,6 +92,12 @@ impl Server {
         }
     }
 
+    /// The last `n` lines the server logged, and how it ended if it has.
+    pub fn log_tail(&self, n: usize) -> String {
+        let lines = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     /// The SPARQL endpoint.
     pub fn sparql(&self) -> String {
         format!("{}/sparql", self.base)

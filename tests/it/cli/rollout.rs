@@ -21,12 +21,15 @@ fn free_udp_port() -> u16 {
 }
 
 fn get(server: &Server, path: &str) -> Value {
-    reqwest::blocking::Client::new()
+    let answer = reqwest::blocking::Client::new()
         .get(format!("{}{path}", server.base))
         .send()
-        .unwrap()
-        .json()
-        .unwrap()
+        .and_then(reqwest::blocking::Response::json);
+    match answer {
+        Ok(v) => v,
+        // The server's own account of why it no longer answers.
+        Err(e) => panic!("{path}: {e}; the server's log ends:\n{}", server.log_tail(40)),
+    }
 }
 
 #[test]

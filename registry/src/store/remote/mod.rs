@@ -885,13 +885,7 @@ fn parse_url(url: &str) -> Result<reqwest::Url, String> {
 }
 
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_connect() {
-        "cannot connect (is the store running?)".into()
-    } else if e.is_timeout() {
-        "no answer before the timeout".into()
-    } else {
-        e.to_string()
-    }
+    crate::remote::describe(e)
 }
 
 fn first_line(text: &str) -> String {

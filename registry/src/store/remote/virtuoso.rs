@@ -11,9 +11,45 @@
 //! every division's dividend is multiplied by the decimal 1.0 first, which changes no value and
 //! no type under SPARQL's rules (an integer or decimal dividend gives a decimal quotient anyway;
 //! a float or double stays one).
+//!
+//! And it casts a string that is no number to 0 (`xsd:decimal("")` is 0; SPARQL says an error,
+//! which leaves the variable unbound): a cast of a string function's result to `xsd:decimal` or
+//! `xsd:integer` is guarded by the lexical form XSD defines, and gives nothing when it does not
+//! match, as SPARQL does.
 
 use oxigraph::model::Literal;
-use spargebra::algebra::{Expression, GraphPattern, OrderExpression};
+use spargebra::algebra::{Expression, Function, GraphPattern, OrderExpression};
+use spargebra::term::Variable;
+
+/// Unbound everywhere (no pattern binds it): an `IF` branch that gives nothing.
+const NOTHING: &str = "seam_virtuoso_nothing";
+
+/// The lexical forms of `xsd:integer` and `xsd:decimal` (XSD 1.1 Part 2, 3.3.13 and 3.3.3).
+fn lexical_form(datatype: &str) -> Option<&'static str> {
+    match datatype {
+        "http://www.w3.org/2001/XMLSchema#integer" => Some("^[+-]?[0-9]+$"),
+        "http://www.w3.org/2001/XMLSchema#decimal" => Some("^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"),
+        _ => None,
+    }
+}
+
+/// Whether `e` gives a simple string (so that a cast of it is one of a lexical form).
+fn is_string_function(e: &Expression) -> bool {
+    matches!(
+        e,
+        Expression::FunctionCall(
+            Function::StrAfter
+                | Function::StrBefore
+                | Function::SubStr
+                | Function::Concat
+                | Function::Str
+                | Function::Replace
+                | Function::UCase
+                | Function::LCase,
+            _
+        )
+    )
+}
 
 /// The query with its `EXISTS` combinations written as Virtuoso compiles them.
 pub(super) fn fit_query(mut query: spargebra::Query) -> spargebra::Query {
@@ -122,6 +158,22 @@ fn expression_(e: &mut Expression) {
         Expression::NamedNode(_) | Expression::Literal(_) | Expression::Variable(_) | Expression::Bound(_) => {}
     }
     let rewritten = match e {
+        Expression::FunctionCall(Function::Custom(datatype), args)
+            if args.len() == 1 && is_string_function(&args[0]) && lexical_form(datatype.as_str()).is_some() =>
+        {
+            let pattern = lexical_form(datatype.as_str()).unwrap_or_default();
+            Some(Expression::If(
+                Box::new(Expression::FunctionCall(
+                    Function::Regex,
+                    vec![
+                        args[0].clone(),
+                        Expression::Literal(Literal::new_simple_literal(pattern)),
+                    ],
+                )),
+                Box::new(e.clone()),
+                Box::new(Expression::Variable(Variable::new_unchecked(NOTHING))),
+            ))
+        }
         Expression::Divide(a, b) => Some(Expression::Divide(
             Box::new(Expression::Multiply(
                 a.clone(),
@@ -165,6 +217,18 @@ mod tests {
         // An operand that may be an error keeps `||`.
         assert!(fitted.contains("|| EXISTS"), "{fitted}");
         assert_eq!(fitted.matches("||").count(), 1, "{fitted}");
+    }
+
+    #[test]
+    fn a_cast_of_a_string_is_guarded_by_its_lexical_form() {
+        let fitted = fit_query(
+            spargebra::SparqlParser::new()
+                .parse_query("SELECT ?x WHERE { BIND(\"a 1\" AS ?s) BIND(<http://www.w3.org/2001/XMLSchema#decimal>(STRAFTER(?s, \" \")) AS ?x) }")
+                .unwrap(),
+        )
+        .to_string();
+        assert!(fitted.contains("IF(REGEX(STRAFTER("), "{fitted}");
+        assert!(fitted.contains("?seam_virtuoso_nothing"), "{fitted}");
     }
 
     #[test]
