@@ -31,7 +31,8 @@
 //!   A refusal by its cost estimate or execution limit is reported as such, naming the setting.
 //! - **Failures.** An engine that cannot be reached is [`StoreError::Unavailable`] (HTTP 503);
 //!   reads are retried with back-off, writes only when the request never left (a refused
-//!   connection), so that a write is never applied twice.
+//!   connection) or when the engine rolled it back to break a deadlock with another writer
+//!   (Virtuoso's SR172), so that a write is never applied twice.
 
 mod engine;
 mod text;
@@ -59,6 +60,8 @@ pub const MARKER_GRAPH: &str = "urn:seam:graph:writes";
 const MARKER_SUBJECT: &str = "urn:seam:store";
 const MARKER_PREDICATE: &str = "urn:seam:lastWrite";
 const FORM: &str = "application/x-www-form-urlencoded";
+/// Attempts of a request the engine rolled back to break a deadlock.
+const DEADLOCK_RETRIES: usize = 8;
 /// Staging graphs of a write too large for one request are named under this prefix.
 pub const STAGING_PREFIX: &str = "urn:seam:staging:";
 
@@ -214,6 +217,9 @@ enum Failure {
     Status { status: u16, body: String },
     /// The caller's deadline or cancellation came first.
     Cancelled,
+    /// The engine rolled the request's transaction back to break a deadlock with another
+    /// writer (Virtuoso's SR172): nothing of it was applied, and it may be sent again.
+    Deadlocked(String),
 }
 
 impl RemoteStore {
@@ -444,6 +450,10 @@ impl RemoteStore {
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or("")
                                 .to_owned();
+                            // Concurrent writers: Virtuoso rolled this transaction back.
+                            if state == "40001" || message.contains("SR172") || message.contains("deadlock") {
+                                return Err(Failure::Deadlocked(format!("X-SQL-State {state}: {message}")));
+                            }
                             return Err(Failure::Status {
                                 status,
                                 body: format!(
@@ -491,12 +501,21 @@ impl RemoteStore {
             let retry = match &result {
                 Err(Failure::Unreachable { sent, .. }) => idempotent || !sent,
                 Err(Failure::Status { status, .. }) => idempotent && matches!(status, 502..=504),
+                Err(Failure::Deadlocked(_)) => true,
                 _ => false,
             };
-            if !retry || attempt == BACKOFF.len() {
+            // A deadlock is broken by waiting a different while on each side.
+            let deadlocked = matches!(result, Err(Failure::Deadlocked(_)));
+            let limit = if deadlocked { DEADLOCK_RETRIES } else { BACKOFF.len() };
+            if !retry || attempt >= limit {
                 return result;
             }
-            std::thread::sleep(Duration::from_millis(BACKOFF[attempt]));
+            let wait = if deadlocked {
+                20 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 2
+            } else {
+                BACKOFF[attempt]
+            };
+            std::thread::sleep(Duration::from_millis(wait));
             attempt += 1;
         }
     }
@@ -675,6 +694,10 @@ impl RemoteStore {
     fn query_failure(&self, failure: Failure, timeout: Duration) -> QueryError {
         match failure {
             Failure::Cancelled => QueryError::Evaluation("cancelled".into()),
+            Failure::Deadlocked(m) => QueryError::Store(StoreError::Unavailable {
+                store: self.inner.query_url.to_string(),
+                message: format!("still deadlocked with other writers after {DEADLOCK_RETRIES} attempts: {m}"),
+            }),
             Failure::Unreachable { message, .. } if message.contains("timeout") => QueryError::Timeout(timeout),
             Failure::Unreachable { message, .. } => QueryError::Store(StoreError::Unavailable {
                 store: self.inner.query_url.to_string(),
@@ -698,6 +721,10 @@ impl RemoteStore {
         match failure {
             Failure::Unreachable { message, .. } => StoreError::Unavailable { store, message },
             Failure::Cancelled => StoreError::Storage("the write was cancelled".into()),
+            Failure::Deadlocked(message) => StoreError::Unavailable {
+                store,
+                message: format!("still deadlocked with other writers after {DEADLOCK_RETRIES} attempts: {message}"),
+            },
             Failure::Status { status, body } => match self.inner.engine.classify(status, &body) {
                 engine::Refusal::Unavailable(message) => StoreError::Unavailable { store, message },
                 engine::Refusal::Syntax(m) | engine::Refusal::Limit(m) | engine::Refusal::Other(m) => {
