@@ -147,6 +147,15 @@ impl Application {
             (None, None) => Registry::in_memory()?,
         }
         .with_allowed_services(settings.allowed_services.clone());
+        // On a shared store, this service is one instance among several: its identity is kept
+        // in its data folder, so that it is the same after a restart.
+        let registry = match &settings.store {
+            Some(_) => registry.with_instance(data.instance().map_err(|source| AppError::DataDir {
+                path: data.root().to_owned(),
+                source,
+            })?),
+            None => registry,
+        };
         if let Some(report) = registry.seed_if_empty().map_err(AppError::Seed)? {
             tracing::info!(
                 target: "seam",

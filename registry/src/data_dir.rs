@@ -7,6 +7,7 @@
 //! DIR/packages/        packages offered to devices, by SHA-256
 //! DIR/models/          model files registered, by SHA-256
 //! DIR/compilers.toml   external compilers declared for this installation (optional)
+//! DIR/instance-id       this service's identity among several on one remote store
 //! ```
 //!
 //! The store's files sit at the top (the layout of every data folder written so far); the
@@ -51,6 +52,24 @@ impl DataDir {
     /// The folder itself.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// This service's identity among several on one store (`urn:seam:instance:<uuid>`), made on
+    /// first use and kept in `instance-id`.
+    pub fn instance(&self) -> std::io::Result<oxigraph::model::NamedNode> {
+        let file = self.root.join("instance-id");
+        let id = match std::fs::read_to_string(&file) {
+            Ok(text) if uuid::Uuid::parse_str(text.trim()).is_ok() => text.trim().to_owned(),
+            _ => {
+                std::fs::create_dir_all(&self.root)?;
+                let id = uuid::Uuid::new_v4().to_string();
+                std::fs::write(&file, &id)?;
+                id
+            }
+        };
+        Ok(oxigraph::model::NamedNode::new_unchecked(format!(
+            "urn:seam:instance:{id}"
+        )))
     }
 
     /// Where the embedded store keeps its files.

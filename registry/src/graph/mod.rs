@@ -93,6 +93,8 @@ pub struct Registry {
     running: Arc<Evaluations>,
     /// The SERVICE endpoints queries may call (IRI prefixes; `--allow-service`).
     services: Arc<[String]>,
+    /// This service among several on one store (`urn:seam:instance:…`); `None`: the only one.
+    instance: Option<NamedNode>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -122,7 +124,21 @@ impl Registry {
             writer: Arc::new(Mutex::new(())),
             running: Arc::new(Evaluations::default()),
             services: Arc::from([]),
+            instance: None,
         })
+    }
+
+    /// The same store, as the instance `instance` among several services on it: what it
+    /// recovers at start (devices online, deliveries in flight, rollouts to drive) is only what
+    /// it served itself. Call before sharing the handle.
+    pub fn with_instance(mut self, instance: NamedNode) -> Self {
+        self.instance = Some(instance);
+        self
+    }
+
+    /// This service among several on one store; `None` when it is the only one.
+    pub fn instance(&self) -> Option<&NamedNode> {
+        self.instance.as_ref()
     }
 
     /// Opens (or creates) the embedded RocksDB store in `path`.

@@ -143,16 +143,29 @@ pub struct Reconciled {
 /// Makes the graph true again after the service starts: it holds no registration and no delivery
 /// in flight, so devices recorded as online are offline until they register again, and
 /// deliveries that never ended are ended as interrupted, keeping their last known step.
-pub(crate) fn reconcile_after_start(t: &mut Draft<'_>) -> Reconciled {
+pub(crate) fn reconcile_after_start(t: &mut Draft<'_>, instance: Option<&NamedNode>) -> Reconciled {
     let mut out = Reconciled::default();
     let status = seam("status");
+    // Among several services on one store, each recovers only what it served (or what no
+    // service claimed): the others' devices are online with them, their deliveries in flight.
+    let served_by = seam("servedBy");
+    let ours = |t: &Draft<'_>, subject: &NamedNode| match instance {
+        None => true,
+        Some(me) => {
+            let claims = t.objects(subject, &served_by);
+            claims.is_empty() || claims.iter().any(|c| *c == Term::NamedNode(me.clone()))
+        }
+    };
     for device in t.subjects(&status, &seam("Online").into()) {
+        if !ours(t, &device) {
+            continue;
+        }
         t.set(&device, &status, seam("Offline"));
         out.devices_offline += 1;
     }
     let ended = prov("endedAtTime");
     for deployment in t.subjects(&rdf::TYPE.into_owned(), &seam("Deployment").into()) {
-        if t.has(&deployment, &ended, None) {
+        if t.has(&deployment, &ended, None) || !ours(t, &deployment) {
             continue;
         }
         let last = t
@@ -372,7 +385,7 @@ mod tests {
             deployment_step(t, &deployment, DeliveryStep::Downloading, None, "");
         })
         .unwrap();
-        let reconciled = r.change(reconcile_after_start).unwrap();
+        let reconciled = r.change(|t| reconcile_after_start(t, None)).unwrap();
         assert_eq!(reconciled.deliveries_interrupted, 1);
         assert!(reconciled.devices_offline >= 1);
         assert!(ask(
@@ -382,6 +395,9 @@ mod tests {
                    FILTER(STRSTARTS(?res, \"interrupted\") && CONTAINS(?res, \"downloading\")) }"
         ));
         // A second start finds nothing to correct.
-        assert_eq!(r.change(reconcile_after_start).unwrap(), Reconciled::default());
+        assert_eq!(
+            r.change(|t| reconcile_after_start(t, None)).unwrap(),
+            Reconciled::default()
+        );
     }
 }

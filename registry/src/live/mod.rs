@@ -151,10 +151,11 @@ impl Lwm2mBridge {
                 metrics,
             }),
         };
+        let instance = bridge.inner.registry.instance().cloned();
         let reconciled = bridge
             .inner
             .registry
-            .change(facts::reconcile_after_start)
+            .change(|t| facts::reconcile_after_start(t, instance.as_ref()))
             .map_err(std::io::Error::other)?;
         if reconciled != facts::Reconciled::default() {
             tracing::info!(
@@ -317,6 +318,9 @@ impl Lwm2mBridge {
                             continue;
                         };
                         facts::online(t, &device, &r.endpoint, &r.version, &r.sensors());
+                        if let Some(me) = inner.registry.instance() {
+                            t.set(&device, &facts::seam("servedBy"), me.clone());
+                        }
                     }
                     ServerEvent::Departed { registration, why } => {
                         if *why != Departure::Replaced {
@@ -348,6 +352,9 @@ impl Lwm2mBridge {
                                 method,
                                 progress.object,
                             );
+                            if let Some(me) = inner.registry.instance() {
+                                t.add(&deployment, &facts::seam("servedBy"), me.clone());
+                            }
                             let rollout =
                                 lock(&inner.part_of).remove(&(progress.endpoint.clone(), progress.sha256.clone()));
                             if let Some(rollout) = rollout {

@@ -110,8 +110,21 @@ impl Rollouts {
             }),
         };
         let kept = record::read_all(&rollouts.inner.registry).map_err(|e| RolloutError::Graph(e.to_string()))?;
+        let drivers = match rollouts.inner.registry.instance() {
+            Some(_) => record::drivers(&rollouts.inner.registry).map_err(|e| RolloutError::Graph(e.to_string()))?,
+            None => std::collections::HashMap::new(),
+        };
         let mut resumed = 0;
         for mut rollout in kept {
+            // Another service on the same store drives it: it is that one's to resume, and this
+            // one reads it from the graph when asked (`find`).
+            let other = match (drivers.get(&rollout.iri), rollouts.inner.registry.instance()) {
+                (Some(driver), Some(me)) => driver != me,
+                _ => false,
+            };
+            if other {
+                continue;
+            }
             let active = rollout.state.is_active();
             if active {
                 run::prepare_resume(&mut rollout);
@@ -161,7 +174,7 @@ impl Rollouts {
             let r = &rollout;
             this.inner
                 .registry
-                .change(|t| record::write_new(t, r))
+                .change(|t| record::write_new(t, r, this.inner.registry.instance()))
                 .map_err(|e| RolloutError::Graph(e.to_string()))?;
             Ok(rollout)
         })

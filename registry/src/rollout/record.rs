@@ -62,9 +62,12 @@ fn iri(value: &str) -> Option<NamedNode> {
 }
 
 /// Writes a rollout just planned: the activity, its spec, and every target.
-pub(crate) fn write_new(t: &mut Draft<'_>, rollout: &Rollout) {
+pub(crate) fn write_new(t: &mut Draft<'_>, rollout: &Rollout, instance: Option<&NamedNode>) {
     let r = rollout_iri(&rollout.id);
     t.add(&r, &rdf::TYPE.into_owned(), seam("Rollout"));
+    if let Some(me) = instance {
+        t.set(&r, &seam("drivenBy"), me.clone());
+    }
     t.add(&r, &rdf::TYPE.into_owned(), prov("Activity"));
     if let Some(model) = iri(&rollout.spec.model) {
         t.add(&r, &prov("used"), model);
@@ -203,6 +206,23 @@ pub(crate) fn read_all(registry: &Registry) -> Result<Vec<Rollout>, StoreError> 
         out.extend(read_one(registry, &node)?);
     }
     Ok(out)
+}
+
+/// The service that drives each rollout, among several on one store (rollouts without one are
+/// absent).
+pub(crate) fn drivers(registry: &Registry) -> Result<std::collections::HashMap<String, NamedNode>, StoreError> {
+    let driven_by = seam("drivenBy");
+    let quads = registry.quads_for_pattern(QuadPattern {
+        predicate: Some(&driven_by),
+        ..QuadPattern::default()
+    })?;
+    Ok(quads
+        .into_iter()
+        .filter_map(|q| match (q.subject, q.object) {
+            (NamedOrBlankNode::NamedNode(r), Term::NamedNode(i)) => Some((r.into_string(), i)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The rollout `node` as the graph has it; `None` when the graph holds no readable rollout

@@ -69,7 +69,7 @@ async fn a_rollout_stopped_while_halting_resumes_its_halt_and_touches_nothing_mo
         ],
         timings: Timings::default(),
     };
-    registry.change(|t| record::write_new(t, &rollout)).unwrap();
+    registry.change(|t| record::write_new(t, &rollout, None)).unwrap();
 
     let rollouts = manager_over(registry.clone()).await;
     let ended = until_final(&rollouts, "halting").await;
@@ -104,7 +104,7 @@ async fn every_rollout_in_the_graph_is_read_back_with_its_devices_in_delivery_or
         ],
         timings: Timings::default(),
     };
-    registry.change(|t| record::write_new(t, &rollout)).unwrap();
+    registry.change(|t| record::write_new(t, &rollout, None)).unwrap();
     let rollouts = manager_over(registry).await;
     let read = rollouts.get("done").unwrap();
     assert_eq!(read.spec, rollout.spec);

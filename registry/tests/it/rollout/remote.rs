@@ -116,6 +116,30 @@ async fn two_instances_on_one_store_see_each_others_devices_and_rollouts() {
     assert_eq!(on_a, on_b);
     let finished_on_b = b.finished(&id).await;
     assert_eq!(finished_on_b["summary"]["installed"], 4, "{finished_on_b:#}");
+    // A third service starting on the store recovers only what it served itself: the devices
+    // online with A stay online.
+    let online = "ASK { ?d seam:shortName \"shared-0\" ; seam:status seam:Online }";
+    let asked = |service: &Service| {
+        let query = online.to_owned();
+        let client = service.client.clone();
+        let url = format!("{}/sparql", service.http);
+        async move {
+            let answer: Value = client
+                .get(url)
+                .query(&[("query", query)])
+                .header("Accept", "application/sparql-results+json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["boolean"] == true
+        }
+    };
+    assert!(asked(&a).await, "shared-0 is online with A");
+    let c = Service::start_on(Some(on(&peer))).await;
+    assert!(asked(&c).await, "C's start marked A's device offline");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
