@@ -50,26 +50,6 @@ impl StoreError {
     pub fn is_unavailable_text(text: &str) -> bool {
         text.contains("the store at ") && text.contains(" cannot be reached: ")
     }
-
-    /// The same error kind and text (the source of `Open` and `Storage` becomes its text).
-    pub fn clone_kind(&self) -> Self {
-        match self {
-            Self::Locked { path } => Self::Locked { path: path.clone() },
-            Self::Open { path, source } => Self::Open {
-                path: path.clone(),
-                source: source.to_string().into(),
-            },
-            Self::Storage(source) => Self::Storage(source.to_string().into()),
-            Self::Unavailable { store, message } => Self::Unavailable {
-                store: store.clone(),
-                message: message.clone(),
-            },
-            Self::Refused { store, message } => Self::Refused {
-                store: store.clone(),
-                message: message.clone(),
-            },
-        }
-    }
 }
 
 /// One precise complaint about an input: where it is and what is wrong.

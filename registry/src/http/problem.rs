@@ -269,6 +269,12 @@ impl From<QueryError> for Problem {
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        Self::from(&e)
+    }
+}
+
+impl From<&StoreError> for Problem {
+    fn from(e: &StoreError) -> Self {
         let detail = e.to_string();
         match e {
             StoreError::Unavailable { .. } => Self::store_unavailable(detail),
@@ -312,7 +318,7 @@ impl From<IngestError> for Problem {
                 "Internal error",
                 e.to_string(),
             ),
-            IngestError::Store(store) => Self::from(StoreError::clone_kind(store)),
+            IngestError::Store(store) => Self::from(store),
             IngestError::Io { .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "storage",

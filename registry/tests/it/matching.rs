@@ -93,6 +93,19 @@ fn latency_budget_rejects_slow_models() {
     );
 }
 
+/// A generated fleet of 8 boards, 30 devices, 5 runtimes and 30 models, as Turtle.
+fn small_fleet(seed: u64) -> String {
+    fleet_turtle(
+        FleetSpec {
+            boards: 8,
+            devices: 30,
+            runtimes: 5,
+            models: 30,
+        },
+        seed,
+    )
+}
+
 fn compare_everywhere(r: &Registry, params: &[(&str, &str)], opts: &MatchOptions) -> usize {
     let (pairs, differences) = matching::oracle::compare_everywhere(r, params, opts).unwrap();
     assert!(differences.is_empty(), "{differences:#?}");
@@ -119,15 +132,7 @@ fn sparql_and_fast_path_agree_on_generated_fleets() {
     let mut total = 0;
     for seed in 1..=6 {
         let r = seeded();
-        let text = fleet_turtle(
-            FleetSpec {
-                boards: 8,
-                devices: 30,
-                runtimes: 5,
-                models: 30,
-            },
-            seed,
-        );
+        let text = small_fleet(seed);
         let doc = parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap();
         r.load(&[doc]).unwrap();
         total += compare_everywhere(&r, &[], &MatchOptions::default());
@@ -503,15 +508,7 @@ fn agree_on_a_remote_store(peer: &crate::peers::Peer) {
     let r = Registry::new(std::sync::Arc::new(peer.store())).unwrap();
     r.seed_if_empty().unwrap();
     let mut total = compare_everywhere(&r, &[], &MatchOptions::default());
-    let text = fleet_turtle(
-        FleetSpec {
-            boards: 8,
-            devices: 30,
-            runtimes: 5,
-            models: 30,
-        },
-        3,
-    );
+    let text = small_fleet(3);
     r.load(&[parse_document("synth.ttl", text, RdfFormat::Turtle, None).unwrap()])
         .unwrap();
     total += compare_everywhere(&r, &[], &MatchOptions::default());
@@ -542,15 +539,7 @@ fn sparql_and_fast_path_agree_on_virtuoso() {
     let remote = Registry::new(std::sync::Arc::new(peer.store())).unwrap();
     let embedded = seeded();
     remote.seed_if_empty().unwrap();
-    let text = fleet_turtle(
-        FleetSpec {
-            boards: 8,
-            devices: 30,
-            runtimes: 5,
-            models: 30,
-        },
-        3,
-    );
+    let text = small_fleet(3);
     for r in [&remote, &embedded] {
         r.load(&[parse_document("synth.ttl", text.clone(), RdfFormat::Turtle, None).unwrap()])
             .unwrap();

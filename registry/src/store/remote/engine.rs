@@ -199,7 +199,7 @@ impl Engine {
 
 /// An error body in one line: what comes before the echo of the query (Virtuoso repeats the
 /// whole text after `SPARQL query:`), at most 600 characters.
-fn summary(text: &str) -> String {
+pub(super) fn summary(text: &str) -> String {
     let before = text.split("SPARQL query:").next().unwrap_or(text);
     let joined = before.split_whitespace().collect::<Vec<_>>().join(" ");
     joined.chars().take(600).collect()

@@ -35,6 +35,7 @@
 //!   (Virtuoso's SR172), so that a write is never applied twice.
 
 mod engine;
+mod http;
 mod text;
 mod virtuoso;
 
@@ -47,6 +48,7 @@ use oxigraph::model::{Quad, Term};
 use super::{ChangeSet, Commit, Evaluation, GraphStore, QuadPattern};
 use crate::answer::{GraphFormat, QueryAnswer, ResultsFormat};
 use crate::error::{QueryError, StoreError};
+use http::{Exchange, Failure, Http, Response, DEADLOCK_RETRIES};
 
 pub use engine::{Engine, EngineKind};
 pub use text::SKOLEM_PREFIX;
@@ -59,9 +61,6 @@ pub const VIRTUOSO_DEFAULT_GRAPH: &str = "urn:seam:graph:default";
 pub const MARKER_GRAPH: &str = "urn:seam:graph:writes";
 const MARKER_SUBJECT: &str = "urn:seam:store";
 const MARKER_PREDICATE: &str = "urn:seam:lastWrite";
-const FORM: &str = "application/x-www-form-urlencoded";
-/// Attempts of a request the engine rolled back to break a deadlock.
-const DEADLOCK_RETRIES: usize = 8;
 /// Staging graphs of a write too large for one request are named under this prefix.
 pub const STAGING_PREFIX: &str = "urn:seam:staging:";
 
@@ -113,17 +112,15 @@ pub struct RemoteStore {
 struct Inner {
     query_url: reqwest::Url,
     update_url: reqwest::Url,
-    token: Option<String>,
     engine: Engine,
-    client: reqwest::Client,
-    driver: Driver,
+    http: Http,
     request_timeout: Duration,
     /// Bumped by every write through this handle.
     local_writes: AtomicU64,
     /// Bumped when the marker shows another instance's write.
-    remote_writes: Arc<AtomicU64>,
+    remote_writes: AtomicU64,
     /// The marker value of this instance's last write, and the last value seen.
-    marker: Arc<Mutex<Marker>>,
+    marker: Mutex<Marker>,
 }
 
 #[derive(Debug, Default)]
@@ -143,134 +140,37 @@ impl std::fmt::Debug for RemoteStore {
     }
 }
 
-/// The runtime that carries the store's requests: its own thread, so that the store can be
-/// called from any thread (evaluation threads, Tokio's blocking pool, the CLI) and dropped
-/// anywhere, without a runtime inside a runtime.
-struct Driver {
-    handle: tokio::runtime::Handle,
-    /// Dropped with the store: the runtime's thread then ends.
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Driver {
-    fn start() -> Result<Self, std::io::Error> {
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("seam-remote-store".into())
-            .spawn(
-                move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => {
-                        let _ = handle_tx.send(Ok(runtime.handle().clone()));
-                        runtime.block_on(async {
-                            let _ = stopped.await;
-                        });
-                    }
-                    Err(e) => {
-                        let _ = handle_tx.send(Err(e));
-                    }
-                },
-            )?;
-        let handle = handle_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("the remote store's runtime did not start"))??;
-        Ok(Self { handle, _stop: stop })
-    }
-
-    /// Runs `future` on the store's runtime and waits for it.
-    fn run<T: Send + 'static>(&self, future: impl std::future::Future<Output = T> + Send + 'static) -> Option<T> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        rx.recv().ok()
-    }
-}
-
-/// One request to the engine.
-struct Exchange {
-    url: reqwest::Url,
-    /// `query` or `update`: the form field the SPARQL text goes in.
-    field: &'static str,
-    accept: &'static str,
-    body: String,
-    timeout: Duration,
-    /// Whether it may be sent again after it may have arrived (reads).
-    idempotent: bool,
-    cancel: Option<oxigraph::sparql::CancellationToken>,
-}
-
-/// An engine's answer.
-struct Response {
-    content_type: String,
-    body: Vec<u8>,
-    /// The row count the engine says it cut the answer at (`X-SPARQL-MaxRows`).
-    cut_at: Option<usize>,
-}
-
-/// What a failed request was.
-#[derive(Debug)]
-enum Failure {
-    /// The engine could not be reached; `sent` says whether the request may have arrived.
-    Unreachable { message: String, sent: bool },
-    /// The engine answered with an error status.
-    Status { status: u16, body: String },
-    /// The caller's deadline or cancellation came first.
-    Cancelled,
-    /// The engine rolled the request's transaction back to break a deadlock with another
-    /// writer (Virtuoso's SR172): nothing of it was applied, and it may be sent again.
-    Deadlocked(String),
-}
-
 impl RemoteStore {
     /// Connects: checks that the endpoint answers a query (an unreachable store is an error
     /// now, not at the first request) and settles which engine it is.
     pub fn connect(config: RemoteConfig) -> Result<Self, StoreError> {
-        crate::remote::install_tls_provider();
         let open_error = |message: String| StoreError::Unavailable {
             store: config.query_url.clone(),
             message,
         };
         let query_url = parse_url(&config.query_url).map_err(open_error)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| open_error(e.to_string()))?;
-        let driver = Driver::start().map_err(|e| open_error(e.to_string()))?;
+        let http = Http::new(config.token.clone()).map_err(open_error)?;
         // The probe: an ASK every engine answers at once, whose Server header names the engine.
-        let probe = {
-            let client = client.clone();
-            let url = query_url.clone();
-            let token = config.token.clone();
-            driver.run(async move {
-                let mut request = client
-                    .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, FORM)
-                    .header(reqwest::header::ACCEPT, "application/sparql-results+json")
-                    .timeout(Duration::from_secs(10))
-                    .body("query=ASK%20%7B%7D");
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let response = request.send().await.map_err(|e| describe(&e))?;
-                let status = response.status();
-                let server = response
-                    .headers()
-                    .get(reqwest::header::SERVER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let body = response.text().await.unwrap_or_default();
-                if status.is_success() {
-                    Ok(server)
-                } else {
-                    Err(format!("HTTP {status} to a probe query: {}", first_line(&body)))
-                }
+        let server = http
+            .request(Exchange {
+                url: query_url.clone(),
+                field: "query",
+                accept: "application/sparql-results+json",
+                body: "ASK {}".into(),
+                timeout: Duration::from_secs(10),
+                idempotent: true,
+                cancel: None,
             })
-        };
-        let server = probe
-            .ok_or_else(|| open_error("the remote store's runtime stopped".into()))?
-            .map_err(open_error)?;
+            .map(|response| response.server)
+            .map_err(|failure| {
+                open_error(match failure {
+                    Failure::Unreachable { message, .. } => message,
+                    Failure::Status { status, body } => {
+                        format!("HTTP {status} to a probe query: {}", engine::summary(&body))
+                    }
+                    other => format!("{other:?}"),
+                })
+            })?;
         let mut engine = Engine::for_kind(config.engine.resolve(&server));
         if let Some(n) = config.max_quads_per_request {
             engine.max_quads_per_request = n.max(1);
@@ -287,14 +187,12 @@ impl RemoteStore {
             inner: Arc::new(Inner {
                 query_url,
                 update_url,
-                token: config.token.clone(),
                 engine,
-                client,
-                driver,
+                http,
                 request_timeout: config.request_timeout,
                 local_writes: AtomicU64::new(0),
-                remote_writes: Arc::new(AtomicU64::new(0)),
-                marker: Arc::new(Mutex::new(Marker::default())),
+                remote_writes: AtomicU64::new(0),
+                marker: Mutex::new(Marker::default()),
             }),
         };
         store.remove_abandoned_staging();
@@ -392,134 +290,6 @@ impl RemoteStore {
 
     // --- requests ---------------------------------------------------------------------------
 
-    /// Sends one request, `field` (`query` or `update`) the SPARQL text, URL-encoded in the
-    /// body (the one way of the protocol every engine takes: Virtuoso 7.2 never answers a direct
-    /// `application/sparql-query` POST), retrying while the engine cannot be reached (reads
-    /// always; writes only when the request never left). Returns the content type and body.
-    fn request(&self, exchange: Exchange) -> Result<Response, Failure> {
-        let Exchange {
-            url,
-            field,
-            accept,
-            body,
-            timeout,
-            idempotent,
-            cancel,
-        } = exchange;
-        const BACKOFF: [u64; 3] = [100, 400, 1600];
-        let mut attempt = 0;
-        loop {
-            let client = self.inner.client.clone();
-            let token = self.inner.token.clone();
-            let url = url.clone();
-            let body = serde_urlencoded::to_string([(field, body.as_str())]).unwrap_or_default();
-            let cancel = cancel.clone();
-            let result = self
-                .inner
-                .driver
-                .run(async move {
-                    let mut request = client
-                        .post(url)
-                        .header(reqwest::header::CONTENT_TYPE, FORM)
-                        .header(reqwest::header::ACCEPT, accept)
-                        .timeout(timeout)
-                        .body(body);
-                    if let Some(token) = &token {
-                        request = request.bearer_auth(token);
-                    }
-                    let exchange = async {
-                        let response = request.send().await.map_err(|e| Failure::Unreachable {
-                            sent: !e.is_connect(),
-                            message: describe(&e),
-                        })?;
-                        let status = response.status().as_u16();
-                        let content_type = crate::answer::media_type_essence(
-                            response
-                                .headers()
-                                .get(reqwest::header::CONTENT_TYPE)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or(""),
-                        );
-                        // Virtuoso answers a query stopped at MaxQueryExecutionTime with what it
-                        // had found so far ("anytime query"), saying so only in these headers: a
-                        // partial answer is an error here, never an answer.
-                        if let Some(state) = response.headers().get("x-sql-state").and_then(|v| v.to_str().ok()) {
-                            let message = response
-                                .headers()
-                                .get("x-sql-message")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_owned();
-                            // Concurrent writers: Virtuoso rolled this transaction back.
-                            if state == "40001" || message.contains("SR172") || message.contains("deadlock") {
-                                return Err(Failure::Deadlocked(format!("X-SQL-State {state}: {message}")));
-                            }
-                            return Err(Failure::Status {
-                                status,
-                                body: format!(
-                                    "X-SQL-State {state}: {message} (a partial answer: MaxQueryExecutionTime)"
-                                ),
-                            });
-                        }
-                        // Virtuoso says where it cut an answer (its ResultSetMaxRows).
-                        let cut_at = response
-                            .headers()
-                            .get("x-sparql-maxrows")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse().ok());
-                        let body = response.bytes().await.map_err(|e| Failure::Unreachable {
-                            sent: true,
-                            message: describe(&e),
-                        })?;
-                        if (200..300).contains(&status) {
-                            Ok(Response {
-                                content_type,
-                                body: body.to_vec(),
-                                cut_at,
-                            })
-                        } else {
-                            Err(Failure::Status {
-                                status,
-                                body: String::from_utf8_lossy(&body).into_owned(),
-                            })
-                        }
-                    };
-                    match cancel {
-                        Some(cancel) => tokio::select! {
-                            r = exchange => r,
-                            () = cancelled(cancel) => Err(Failure::Cancelled),
-                        },
-                        None => exchange.await,
-                    }
-                })
-                .unwrap_or_else(|| {
-                    Err(Failure::Unreachable {
-                        message: "the remote store's runtime stopped".into(),
-                        sent: false,
-                    })
-                });
-            let retry = match &result {
-                Err(Failure::Unreachable { sent, .. }) => idempotent || !sent,
-                Err(Failure::Status { status, .. }) => idempotent && matches!(status, 502..=504),
-                Err(Failure::Deadlocked(_)) => true,
-                _ => false,
-            };
-            // A deadlock is broken by waiting a different while on each side.
-            let deadlocked = matches!(result, Err(Failure::Deadlocked(_)));
-            let limit = if deadlocked { DEADLOCK_RETRIES } else { BACKOFF.len() };
-            if !retry || attempt >= limit {
-                return result;
-            }
-            let wait = if deadlocked {
-                20 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 2
-            } else {
-                BACKOFF[attempt]
-            };
-            std::thread::sleep(Duration::from_millis(wait));
-            attempt += 1;
-        }
-    }
-
     /// Runs SPARQL text that SEAM wrote itself (bounded reads) and returns its rows.
     fn select_text(&self, text: &str, union: bool, timeout: Duration) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
         let query = spargebra::SparqlParser::new()
@@ -575,7 +345,10 @@ impl RemoteStore {
             content_type,
             body,
             cut_at,
+            ..
         } = self
+            .inner
+            .http
             .request(Exchange {
                 url,
                 field: "query",
@@ -753,7 +526,7 @@ impl RemoteStore {
                 " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> \"{value}\" }} }}"
             ));
         }
-        let result = self.request(Exchange {
+        let result = self.inner.http.request(Exchange {
             url: self.inner.update_url.clone(),
             field: "update",
             accept: "*/*",
@@ -897,31 +670,12 @@ fn query_uses_default_dataset(query: &spargebra::Query) -> bool {
     dataset.is_none()
 }
 
-async fn cancelled(cancel: oxigraph::sparql::CancellationToken) {
-    while !cancel.is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn parse_url(url: &str) -> Result<reqwest::Url, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{url:?}: only http and https stores are supported"));
     }
     Ok(parsed)
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    crate::remote::describe(e)
-}
-
-fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .chars()
-        .take(300)
-        .collect()
 }
 
 fn unix_seconds() -> u64 {

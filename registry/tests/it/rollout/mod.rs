@@ -147,28 +147,28 @@ impl Service {
         }
     }
 
+    /// The answer to an ASK.
+    async fn ask(&self, query: &str) -> bool {
+        let answer: Value = self
+            .client
+            .get(format!("{}/sparql", self.http))
+            .query(&[("query", query)])
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["boolean"] == true
+    }
+
     /// Waits until every device named is described with a board.
     async fn described(&self, names: &[String]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         for name in names {
-            loop {
-                let answer: Value = self
-                    .client
-                    .get(format!("{}/sparql", self.http))
-                    .query(&[(
-                        "query",
-                        format!("ASK {{ ?d seam:shortName \"{name}\" ; seam:board ?b ; seam:status seam:Online }}"),
-                    )])
-                    .header("Accept", "application/sparql-results+json")
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                if answer["boolean"] == true {
-                    break;
-                }
+            let described = format!("ASK {{ ?d seam:shortName \"{name}\" ; seam:board ?b ; seam:status seam:Online }}");
+            while !self.ask(&described).await {
                 assert!(Instant::now() < deadline, "{name} was not described");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -119,27 +119,9 @@ async fn two_instances_on_one_store_see_each_others_devices_and_rollouts() {
     // A third service starting on the store recovers only what it served itself: the devices
     // online with A stay online.
     let online = "ASK { ?d seam:shortName \"shared-0\" ; seam:status seam:Online }";
-    let asked = |service: &Service| {
-        let query = online.to_owned();
-        let client = service.client.clone();
-        let url = format!("{}/sparql", service.http);
-        async move {
-            let answer: Value = client
-                .get(url)
-                .query(&[("query", query)])
-                .header("Accept", "application/sparql-results+json")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer["boolean"] == true
-        }
-    };
-    assert!(asked(&a).await, "shared-0 is online with A");
+    assert!(a.ask(online).await, "shared-0 is online with A");
     let c = Service::start_on(Some(on(&peer))).await;
-    assert!(asked(&c).await, "C's start marked A's device offline");
+    assert!(c.ask(online).await, "C's start marked A's device offline");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
