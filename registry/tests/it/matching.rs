@@ -528,17 +528,27 @@ fn sparql_and_fast_path_agree_on_oxigraph_server() {
     agree_on_a_remote_store(&crate::peers::oxigraph());
 }
 
-/// On Virtuoso the rules are checked as the embedded store states them against the fast path
-/// over what SEAM read back from Virtuoso (the same data, loaded into both). The named query
-/// itself, fitted to Virtuoso's compiler (`store::remote::virtuoso`), gives the fast path's
-/// verdicts — model, as-is or int8, runtime, memory — but not yet its latency estimates (a known
-/// difference, kept visible here: the day Virtuoso agrees, this test says so).
+/// On Virtuoso, the named query, fitted to Virtuoso's compiler (`store::remote::virtuoso`), gives
+/// the fast path's rows on the catalog — model, as-is or int8, runtime, memory, latency estimate
+/// and accuracy — and its verdicts on a generated fleet. The latency estimates on a generated
+/// fleet may still differ: Virtuoso 7.2 evaluates the correlated `EXISTS` that rules out a
+/// board's generic figure (`?noGenericFigure`) wrongly on some loads of the same data (a known
+/// difference, kept out of the verdicts: the rules as the embedded store states them are checked
+/// against the fast path over what SEAM read back from Virtuoso).
 #[test]
 fn sparql_and_fast_path_agree_on_virtuoso() {
     let peer = crate::peers::virtuoso();
     let remote = Registry::new(std::sync::Arc::new(peer.store())).unwrap();
     let embedded = seeded();
     remote.seed_if_empty().unwrap();
+    let opts = MatchOptions::default();
+    let catalog = matching::load_fleet(&remote).unwrap();
+    for device in catalog.devices.keys() {
+        let on_virtuoso = matching::oracle::sparql_rows(&remote, device, &[]).unwrap();
+        let fast = matching::oracle::fast_rows(&catalog, device, &opts);
+        let differences = matching::oracle::differences(device, &on_virtuoso, &fast);
+        assert!(differences.is_empty(), "{differences:#?}");
+    }
     let text = small_fleet(3);
     for r in [&remote, &embedded] {
         r.load(&[parse_document("synth.ttl", text.clone(), RdfFormat::Turtle, None).unwrap()])
@@ -546,30 +556,20 @@ fn sparql_and_fast_path_agree_on_virtuoso() {
     }
     assert_eq!(remote.len().unwrap(), embedded.len().unwrap());
     let read_back = matching::load_fleet(&remote).unwrap();
-    let opts = MatchOptions::default();
     let mut pairs = 0;
     for device in read_back.devices.keys() {
-        let rules = matching::oracle::sparql_rows(&embedded, device, &[]).unwrap();
         let fast = matching::oracle::fast_rows(&read_back, device, &opts);
+        let rules = matching::oracle::sparql_rows(&embedded, device, &[]).unwrap();
         let differences = matching::oracle::differences(device, &rules, &fast);
         assert!(differences.is_empty(), "{differences:#?}");
+        let verdicts = |rows: Vec<matching::oracle::Row>| {
+            let mut v: Vec<_> = rows.into_iter().map(|r| (r.0, r.1, r.2, r.3, r.4)).collect();
+            v.sort();
+            v
+        };
+        let on_virtuoso = matching::oracle::sparql_rows(&remote, device, &[]).unwrap();
+        assert_eq!(verdicts(on_virtuoso), verdicts(fast.clone()), "{device}");
         pairs += fast.len();
     }
     assert!(pairs > 50, "only {pairs} compatible pairs");
-    let verdicts = |rows: Vec<matching::oracle::Row>| {
-        let mut v: Vec<_> = rows.into_iter().map(|r| (r.0, r.1, r.2, r.3, r.4)).collect();
-        v.sort();
-        v
-    };
-    let mut latencies_differ = 0;
-    for device in read_back.devices.keys() {
-        let on_virtuoso = matching::oracle::sparql_rows(&remote, device, &[]).unwrap();
-        let fast = matching::oracle::fast_rows(&read_back, device, &opts);
-        latencies_differ += usize::from(on_virtuoso.iter().map(|r| r.5).ne(fast.iter().map(|r| r.5)));
-        assert_eq!(verdicts(on_virtuoso), verdicts(fast), "{device}");
-    }
-    assert!(
-        latencies_differ > 0,
-        "Virtuoso's latency estimates now agree: make this the one-truth test"
-    );
 }

@@ -16,6 +16,12 @@
 //! which leaves the variable unbound): a cast of a string function's result to `xsd:decimal` or
 //! `xsd:integer` is guarded by the lexical form XSD defines, and gives nothing when it does not
 //! match, as SPARQL does.
+//!
+//! One difference is not fitted here but avoided in the named queries' text: after an `OPTIONAL`
+//! that finds nothing for a variable (`OPTIONAL { ?runs seam:accuracy/seam:value ?a }` on a
+//! model without an accuracy figure), Virtuoso evaluates a later `EXISTS` on that variable as if
+//! it were unbound, so `BIND(IF(EXISTS { ?runs … }, …))` took the wrong branch. The queries state
+//! such bindings before their optional facts (`?operatorClass` in `compatible-models`).
 
 use oxigraph::model::Literal;
 use spargebra::algebra::{Expression, Function, GraphPattern, OrderExpression};
