@@ -1,5 +1,5 @@
 //! `seam demo`: the whole story in one process, told as it happens. The service on an embedded
-//! store, then the story of `seam_registry::demo` (models, simulated devices, each job's model),
+//! store (or on a SPARQL store with `--store`), then the story of `seam_registry::demo` (models, simulated devices, each job's model),
 //! the rollouts followed, and a summary (a table, or JSON).
 
 use std::collections::BTreeMap;
@@ -41,6 +41,9 @@ pub(crate) struct DemoArgs {
     /// detection ones are registered too.
     #[arg(long, value_name = "DIR")]
     seloc_models: Option<PathBuf>,
+    /// The graph on a SPARQL store instead of the data folder's embedded one.
+    #[command(flatten)]
+    store: super::StoreArgs,
 }
 
 /// The outcome, as `--json` prints it.
@@ -85,7 +88,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (registry, scratch) = runtime.block_on(demo(args)).map_err(Failure::Runtime)?;
+    let remote = args.store.remote()?;
+    let (registry, scratch) = runtime.block_on(demo(args, remote)).map_err(Failure::Runtime)?;
     runtime.shutdown_timeout(seam_registry::app::SHUTDOWN_GRACE);
     // The store closes here, before the process exits, whoever held it last; then its folder goes.
     registry.close(seam_registry::app::SHUTDOWN_GRACE);
@@ -118,7 +122,10 @@ fn random_token() -> String {
     token
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option<tempfile::TempDir>)> {
+async fn demo(
+    args: DemoArgs,
+    remote: Option<seam_registry::store::RemoteConfig>,
+) -> anyhow::Result<(seam_registry::Registry, Option<tempfile::TempDir>)> {
     let started = Instant::now();
     let json = args.json;
     let scratch = match &args.data {
@@ -131,11 +138,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option
         (None, None) => anyhow::bail!("no data folder"),
     };
     let token = random_token();
+    let on = match &remote {
+        Some(config) => format!("the store at {} (files in {})", config.query_url, data.display()),
+        None => format!("an embedded store in {}", data.display()),
+    };
     let settings = Settings {
         coaps: None,
         allowed_services: Vec::new(),
         data: Some(data.clone()),
-        store: None,
+        store: remote,
         http: args.http.clone(),
         coap: Some(args.coap),
         // Loopback: CoAP's timers at a quarter of RFC 7252's (an ACK within 500 ms, not 2 s), and
@@ -155,10 +166,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<(seam_registry::Registry, Option
     let coap = app.coap_addr().context("the demo runs its LwM2M server")?;
     say(
         json,
-        &format!(
-            "SEAM is up on an embedded store in {}: http://{http} (token {token}), LwM2M on coap://{coap}",
-            data.display()
-        ),
+        &format!("SEAM is up on {on}: http://{http} (token {token}), LwM2M on coap://{coap}"),
     );
     let registry = app.registry().clone();
     let fleet = app.fleet().clone();

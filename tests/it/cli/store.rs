@@ -119,3 +119,47 @@ fn a_store_that_cannot_be_reached_is_a_clear_error_and_exit_1() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("only http and https"), "{}", stderr(&out));
 }
+
+/// `seam demo --store`: the whole story on an Oxigraph server, and the graph it leaves there says
+/// what the rollouts installed.
+#[test]
+fn the_demo_runs_on_a_remote_store_and_leaves_its_facts_there() {
+    let server = oxigraph_server();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("files");
+    let out = seam(&[
+        "demo",
+        "--devices",
+        "10",
+        "--until-done",
+        "--json",
+        "--http",
+        "127.0.0.1:0",
+        "--coap",
+        "127.0.0.1:0",
+        "--data",
+        data.to_str().unwrap(),
+        "--store",
+        &server.url,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SEAM is up on the store at"), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let count = |k: &str| report[k].as_u64().unwrap_or_else(|| panic!("{k} missing: {report}"));
+    assert_eq!(count("devices"), 10);
+    assert_eq!(count("deployed") + count("skipped") + count("failed"), 10, "{report}");
+    assert!(count("deployed") >= 5, "{report}");
+    // The embedded store was never made: the graph is on the server.
+    assert!(!data.join("CURRENT").exists());
+    let names = |query: &str| -> std::collections::BTreeSet<String> {
+        let out = seam(&["query", query, "--store", &server.url, "--format", "csv"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).lines().skip(1).map(str::to_owned).collect()
+    };
+    let installed = names(
+        "SELECT DISTINCT ?name WHERE { ?r a seam:Rollout ; seam:hasTarget ?t . ?t seam:deviceName ?name ; seam:state \"installed\" }",
+    );
+    let running = names("SELECT DISTINCT ?name WHERE { ?d seam:runs ?a ; seam:shortName ?name }");
+    assert_eq!(installed.len() as u64, count("deployed"), "{installed:?}");
+    assert_eq!(running, installed);
+}

@@ -73,6 +73,22 @@ impl Service {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `method` on `path` with the token and a body of `content_type`: the status and the body
+    /// as JSON (`Null` when there is none).
+    async fn send(&self, method: reqwest::Method, path: &str, content_type: &str, body: String) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.http))
+            .bearer_auth(TOKEN)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}{path}", self.http))

@@ -52,6 +52,80 @@ async fn scenario(store: Option<seam_registry::store::RemoteConfig>) {
     }
     let running = service.named("running-models", &[("model", &model)]).await;
     assert_eq!(running.len(), 50, "{running:#?}");
+    graphql_answers_as_match(&service, "field-7").await;
+    a_thing_description_is_kept_exactly(&service).await;
+}
+
+/// GraphQL's `compatibleModels` names the models `/match` names, in its order, each the same way.
+async fn graphql_answers_as_match(service: &Service, device: &str) {
+    let by_match = service.get(&format!("/match/{device}")).await;
+    let by_match: Vec<(Value, Value)> = by_match["compatible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["model"].clone(), c["via"].clone()))
+        .collect();
+    let query = format!("{{ compatibleModels(device: \"{device}\") {{ compatible {{ model via }} }} }}");
+    let (status, answer) = service
+        .send(
+            reqwest::Method::POST,
+            "/graphql",
+            "application/json",
+            json!({ "query": query }).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer:#}");
+    let by_graphql: Vec<(Value, Value)> = answer["data"]["compatibleModels"]["compatible"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer:#}"))
+        .iter()
+        .map(|c| (c["model"].clone(), c["via"].clone()))
+        .collect();
+    assert!(!by_match.is_empty());
+    assert_eq!(by_graphql, by_match);
+}
+
+/// The Thing Description Directory on the store: a TD put twice is kept once, in its own graph,
+/// and deleting it removes exactly that graph.
+async fn a_thing_description_is_kept_exactly(service: &Service) {
+    let id = "urn:example:remote-lamp";
+    let td = json!({
+        "@context": "https://www.w3.org/2022/wot/td/v1.1",
+        "id": id,
+        "title": "Remote lamp",
+        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+        "security": "nosec_sc",
+        "properties": {"status": {"type": "object",
+            "properties": {"on": {"type": "boolean"}},
+            "forms": [{"href": "https://lamp.example.com/status"}]}}
+    });
+    let in_graph = || async {
+        let rows = service
+            .sparql(&format!(
+                "SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{id}> {{ ?s ?p ?o }} }}"
+            ))
+            .await;
+        rows[0]["n"]["value"].as_str().unwrap().parse::<u64>().unwrap()
+    };
+    let path = format!("/things/{id}");
+    let (status, body) = service
+        .send(reqwest::Method::PUT, &path, "application/td+json", td.to_string())
+        .await;
+    assert_eq!(status, 201, "{body:#}");
+    let once = in_graph().await;
+    assert!(once > 10, "{once}");
+    let (status, body) = service
+        .send(reqwest::Method::PUT, &path, "application/td+json", td.to_string())
+        .await;
+    assert_eq!(status, 204, "{body:#}");
+    assert_eq!(in_graph().await, once);
+    let served = service.get(&path).await;
+    assert_eq!(served["title"], "Remote lamp", "{served:#}");
+    let (status, body) = service
+        .send(reqwest::Method::DELETE, &path, "application/td+json", String::new())
+        .await;
+    assert_eq!(status, 204, "{body:#}");
+    assert_eq!(in_graph().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
