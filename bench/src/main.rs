@@ -275,6 +275,23 @@ pub(crate) fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// This process's resident memory, in bytes, after glibc has returned its free pages (so that
+/// what a structure takes shows as the difference between two readings); 0 where unknown.
+#[allow(unsafe_code)]
+pub(crate) fn rss_bytes() -> u64 {
+    // SAFETY: malloc_trim takes no pointers and touches only glibc's own free lists, which it
+    // locks arena by arena while it runs; it has no caller-side invariant.
+    unsafe { libc::malloc_trim(0) };
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -60,9 +60,11 @@ pub fn run(
     rdflib_samples: usize,
     sparql_matrix_s: Option<u64>,
 ) -> anyhow::Result<()> {
-    // On RocksDB, as a deployment keeps it: the named queries' figures are the embedded store's.
+    // On RocksDB, as a deployment keeps it: the named queries are timed read from RocksDB
+    // directly, then, reopened as `seam serve` opens it, from the replica in memory.
     let dir = tempfile::tempdir()?;
-    let registry = Registry::open(&dir.path().join("store"))?;
+    let path = dir.path().join("store");
+    let registry = Registry::open(&path)?;
     registry.seed_if_empty()?;
     let spec = FleetSpec {
         boards: (devices / 50).max(1),
@@ -88,6 +90,38 @@ pub fn run(
         .map(|_| &keys[rng.below(keys.len() as u64) as usize])
         .collect();
     let opts = MatchOptions::default();
+    let model_keys: Vec<&String> = fleet.models.keys().collect();
+    let model_picks: Vec<&String> = (0..sparql_samples)
+        .map(|_| model_keys[rng.below(model_keys.len() as u64) as usize])
+        .collect();
+    let mut per_model: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let expected = matching::fleet_matrix(&fleet, &opts);
+    for cell in &expected {
+        *per_model.entry(&cell.model).or_default() += 1;
+    }
+    let sparql_picks: Vec<&String> = picks.iter().take(sparql_samples).copied().collect();
+    let from_rocksdb = if sparql_samples > 0 {
+        Some(time_named(&registry, &fleet, &sparql_picks, &model_picks, &per_model)?)
+    } else {
+        None
+    };
+    // Reopened as `seam serve` opens it: queries answered from the replica in memory.
+    if !registry.close(std::time::Duration::from_secs(10)) {
+        anyhow::bail!("the store was still in use after the queries");
+    }
+    let rss_before = crate::rss_bytes();
+    let started = Instant::now();
+    let registry = Registry::open_with_replica(&path, seam_registry::app::DEFAULT_REPLICA_MAX_QUADS)?;
+    println!(
+        "reopened with a replica in memory in {:.0} ms ({:.0} bytes of memory a quad)",
+        started.elapsed().as_secs_f64() * 1e3,
+        crate::rss_bytes().saturating_sub(rss_before) as f64 / registry.len()?.max(1) as f64
+    );
+    let from_replica = if sparql_samples > 0 {
+        Some(time_named(&registry, &fleet, &sparql_picks, &model_picks, &per_model)?)
+    } else {
+        None
+    };
 
     let (mut ours, mut plain, mut explained) = (Vec::new(), Vec::new(), Vec::new());
     let mut compatible = 0;
@@ -177,6 +211,32 @@ pub fn run(
         g / dct
     );
 
+    if let (Some(direct), Some(replica)) = (&from_rocksdb, &from_replica) {
+        let n = sparql_picks.len();
+        println!(
+            "SPARQL compatible-models (the readable rules) p50 {:.1} ms over {n} devices from the replica in memory ({:.0}× the fast path); read from RocksDB directly {:.1} ms ({:.2}×)",
+            replica.models_p50 * 1e3,
+            replica.models_p50 / p50,
+            direct.models_p50 * 1e3,
+            direct.models_p50 / replica.models_p50
+        );
+        println!(
+            "SPARQL compatible-devices p50 {:.1} ms, p95 {:.1} ms over {n} models (avg {:.0} devices each) from the replica; from RocksDB p50 {:.1} ms, p95 {:.1} ms ({:.2}×)",
+            replica.devices_p50 * 1e3,
+            replica.devices_p95 * 1e3,
+            replica.devices_avg,
+            direct.devices_p50 * 1e3,
+            direct.devices_p95 * 1e3,
+            direct.devices_p50 / replica.devices_p50
+        );
+        println!(
+            "SPARQL explain p50 {:.1} ms over {n} pairs from the replica; from RocksDB {:.1} ms ({:.2}×)",
+            replica.explain_p50 * 1e3,
+            direct.explain_p50 * 1e3,
+            direct.explain_p50 / replica.explain_p50
+        );
+    }
+
     if sparql_samples > 0 {
         let queries = named::all()?;
         let named = |name: &str| {
@@ -185,80 +245,10 @@ pub fn run(
                 .find(|q| q.name == name)
                 .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
         };
-        // Each named query is timed on the same devices and models, and its rows are checked
-        // against the fast path, so a fast wrong rewrite cannot pass.
-        let mut per_model: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for cell in &cells {
-            *per_model.entry(&cell.model).or_default() += 1;
-        }
-        let model_keys: Vec<&String> = fleet.models.keys().collect();
-        let model_picks: Vec<&String> = (0..sparql_samples)
-            .map(|_| model_keys[rng.below(model_keys.len() as u64) as usize])
-            .collect();
-        let limits = QueryLimits::default();
         let rows = |answer: &seam_registry::answer::QueryAnswer| match answer {
             seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
             _ => 0,
         };
-
-        let q = named("compatible-models")?;
-        let mut times = Vec::new();
-        for d in picks.iter().take(sparql_samples) {
-            let bindings = q.bind(&[("device".into(), (*d).clone())], &|_| None)?;
-            let t = Instant::now();
-            let answer = registry.query_named(q, bindings, &limits)?;
-            times.push(t.elapsed().as_secs_f64());
-            let expected = matching::match_device(&fleet, d, &opts, false).map_or(0, |r| r.compatible.len());
-            if rows(&answer) != expected {
-                anyhow::bail!(
-                    "compatible-models for {d}: {} rows, the fast path says {expected}",
-                    rows(&answer)
-                );
-            }
-        }
-        let s = median(times);
-        println!("SPARQL compatible-models (the readable rules) p50 {:.1} ms over {sparql_samples} devices: {:.0}× the fast path", s * 1e3, s / p50);
-
-        let q = named("compatible-devices")?;
-        let mut times = Vec::new();
-        let mut total = 0;
-        for m in &model_picks {
-            let bindings = q.bind(&[("model".into(), (*m).clone())], &|_| None)?;
-            let t = Instant::now();
-            let answer = registry.query_named(q, bindings, &limits)?;
-            times.push(t.elapsed().as_secs_f64());
-            let expected = per_model.get(m.as_str()).copied().unwrap_or(0);
-            if rows(&answer) != expected {
-                anyhow::bail!(
-                    "compatible-devices for {m}: {} rows, the fast path says {expected}",
-                    rows(&answer)
-                );
-            }
-            total += expected;
-        }
-        println!(
-            "SPARQL compatible-devices p50 {:.1} ms over {sparql_samples} models (avg {:.0} devices each), p95 {:.1} ms",
-            median(times.clone()) * 1e3,
-            total as f64 / sparql_samples as f64,
-            percentile(times, 0.95) * 1e3
-        );
-
-        let q = named("explain")?;
-        let mut times = Vec::new();
-        for (d, m) in picks.iter().zip(&model_picks) {
-            let bindings = q.bind(
-                &[("device".into(), (*d).clone()), ("model".into(), (*m).clone())],
-                &|_| None,
-            )?;
-            let t = Instant::now();
-            std::hint::black_box(registry.query_named(q, bindings, &limits)?);
-            times.push(t.elapsed().as_secs_f64());
-        }
-        println!(
-            "SPARQL explain p50 {:.1} ms over {sparql_samples} pairs",
-            median(times) * 1e3
-        );
-
         if let Some(seconds) = sparql_matrix_s {
             let q = named("fleet-matrix")?;
             let bindings = q.bind(&[], &|_| None)?;
@@ -288,6 +278,7 @@ pub fn run(
         if let Some(python) = peers {
             let q = named("compatible-models")?;
             let sample: Vec<String> = picks.iter().take(sparql_samples).map(|d| (*d).clone()).collect();
+            let s = from_replica.as_ref().map_or(0.0, |r| r.models_p50);
             peer_run(python, &q.text, &synth, &sample, rdflib_samples, s)?;
         }
     }
@@ -344,4 +335,98 @@ fn peer_run(
         seam_p50 / rdf
     );
     Ok(())
+}
+
+/// The three per-device and per-model named queries' times on one registry (seconds).
+struct NamedTimes {
+    models_p50: f64,
+    devices_p50: f64,
+    devices_p95: f64,
+    devices_avg: f64,
+    explain_p50: f64,
+}
+
+/// Times `compatible-models` per device, `compatible-devices` per model and `explain` per pair
+/// on `registry`, each answer's rows checked against the fast path, so that a fast wrong
+/// rewrite cannot pass.
+fn time_named(
+    registry: &Registry,
+    fleet: &Fleet,
+    picks: &[&String],
+    model_picks: &[&String],
+    per_model: &std::collections::HashMap<&str, usize>,
+) -> anyhow::Result<NamedTimes> {
+    let opts = MatchOptions::default();
+    let sparql_samples = model_picks.len();
+    let queries = named::all()?;
+    let named = |name: &str| {
+        queries
+            .iter()
+            .find(|q| q.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
+    };
+    let limits = QueryLimits::default();
+    let rows = |answer: &seam_registry::answer::QueryAnswer| match answer {
+        seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
+        _ => 0,
+    };
+
+    let q = named("compatible-models")?;
+    let mut times = Vec::new();
+    for d in picks.iter().take(sparql_samples) {
+        let bindings = q.bind(&[("device".into(), (*d).clone())], &|_| None)?;
+        let t = Instant::now();
+        let answer = registry.query_named(q, bindings, &limits)?;
+        times.push(t.elapsed().as_secs_f64());
+        let expected = matching::match_device(fleet, d, &opts, false).map_or(0, |r| r.compatible.len());
+        if rows(&answer) != expected {
+            anyhow::bail!(
+                "compatible-models for {d}: {} rows, the fast path says {expected}",
+                rows(&answer)
+            );
+        }
+    }
+    let models_p50 = median(times);
+
+    let q = named("compatible-devices")?;
+    let mut times = Vec::new();
+    let mut total = 0;
+    for m in model_picks {
+        let bindings = q.bind(&[("model".into(), (*m).clone())], &|_| None)?;
+        let t = Instant::now();
+        let answer = registry.query_named(q, bindings, &limits)?;
+        times.push(t.elapsed().as_secs_f64());
+        let expected = per_model.get(m.as_str()).copied().unwrap_or(0);
+        if rows(&answer) != expected {
+            anyhow::bail!(
+                "compatible-devices for {m}: {} rows, the fast path says {expected}",
+                rows(&answer)
+            );
+        }
+        total += expected;
+    }
+    let devices = (
+        median(times.clone()),
+        percentile(times, 0.95),
+        total as f64 / sparql_samples as f64,
+    );
+
+    let q = named("explain")?;
+    let mut times = Vec::new();
+    for (d, m) in picks.iter().zip(model_picks) {
+        let bindings = q.bind(
+            &[("device".into(), (*d).clone()), ("model".into(), (*m).clone())],
+            &|_| None,
+        )?;
+        let t = Instant::now();
+        std::hint::black_box(registry.query_named(q, bindings, &limits)?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(NamedTimes {
+        models_p50,
+        devices_p50: devices.0,
+        devices_p95: devices.1,
+        devices_avg: devices.2,
+        explain_p50: median(times),
+    })
 }

@@ -130,6 +130,8 @@ struct Measured {
     match_p50_s: f64,
     /// p50, p95, and the devices whose full rows (ranking, latency) differ from the fast path's.
     sparql: Result<(f64, f64, usize), String>,
+    /// The first of those differences, said.
+    first_difference: Option<String>,
 }
 
 /// Which model runs how, on which runtime, with what memory: a row without its ranking and
@@ -175,6 +177,7 @@ fn measure(
     }
     let mut sparql_times = Vec::new();
     let mut rows_differ = 0;
+    let mut first_difference = None;
     let mut failure = None;
     for d in picks.iter().take(sparql_samples) {
         let t = Instant::now();
@@ -187,8 +190,10 @@ fn measure(
                 if verdicts(&rows) != verdicts(&fast) {
                     bail!("{name}: compatible-models gives other verdicts than the fast path for {d}");
                 }
-                if !matching::oracle::differences(d, &rows, &fast).is_empty() {
+                let differences = matching::oracle::differences(d, &rows, &fast);
+                if !differences.is_empty() {
                     rows_differ += 1;
+                    first_difference.get_or_insert_with(|| differences.join("; "));
                 }
             }
             Err(e) => {
@@ -212,6 +217,7 @@ fn measure(
         rebuild_s,
         match_p50_s: median(times),
         sparql,
+        first_difference,
     })
 }
 
@@ -290,6 +296,11 @@ pub(crate) fn run(
             m.match_p50_s * 1e3,
             sparql
         );
+    }
+    for m in &rows {
+        if let Some(first) = &m.first_difference {
+            println!("{}, the first difference: {first}", m.name);
+        }
     }
     Ok(())
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     pub service: ServiceConfig,
     /// SPARQL endpoints a query may call with `SERVICE` (IRI prefixes); empty: none.
     pub allowed_services: Vec<String>,
+    /// The embedded store on RocksDB answers queries from a replica in memory while it holds
+    /// at most this many quads (0: never; see `store::embedded`).
+    pub replica_max_quads: usize,
 }
 
 impl Settings {
@@ -59,9 +62,15 @@ impl Settings {
                 ..ServiceConfig::default()
             },
             allowed_services: Vec::new(),
+            replica_max_quads: DEFAULT_REPLICA_MAX_QUADS,
         }
     }
 }
+
+/// The largest store kept in a replica in memory by default: about 0.5 GB of memory at most
+/// (measured at 491 bytes a quad on a 10,000-device registry, BENCHMARKS.md). Past it, queries
+/// read RocksDB.
+pub const DEFAULT_REPLICA_MAX_QUADS: usize = 1_000_000;
 
 /// The application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +152,13 @@ impl Application {
                     .map_err(|e| AppError::Store(StoreError::Storage(e.to_string().into())))??;
                 Registry::new(std::sync::Arc::new(store))?
             }
-            (None, Some(_)) => Registry::open(data.store())?,
+            (None, Some(_)) => {
+                let (path, bound) = (data.store().to_owned(), settings.replica_max_quads);
+                // Copying the store into memory blocks: off the async workers.
+                tokio::task::spawn_blocking(move || Registry::open_with_replica(&path, bound))
+                    .await
+                    .map_err(|e| AppError::Store(StoreError::Storage(e.to_string().into())))??
+            }
             (None, None) => Registry::in_memory()?,
         }
         .with_allowed_services(settings.allowed_services.clone());

@@ -145,6 +145,7 @@ async fn demo(
     let settings = Settings {
         coaps: None,
         allowed_services: Vec::new(),
+        replica_max_quads: seam_registry::app::DEFAULT_REPLICA_MAX_QUADS,
         data: Some(data.clone()),
         store: remote,
         http: args.http.clone(),

@@ -62,6 +62,10 @@ pub(crate) struct ServeArgs {
     /// repeatable). Every other `SERVICE` is refused.
     #[arg(long = "allow-service", value_name = "PREFIX")]
     allow_services: Vec<String>,
+    /// Answer queries from a replica of the embedded store in memory while the store holds at
+    /// most this many quads (0: never; RocksDB stays what is durable).
+    #[arg(long, default_value_t = seam_registry::app::DEFAULT_REPLICA_MAX_QUADS)]
+    replica_max_quads: usize,
     /// A TOML file of these settings (keys as the flags are spelt: `http = "0.0.0.0:8080"`,
     /// `query-timeout = 10`, `context = ["URL=FILE"]`); a flag or environment variable given
     /// as well wins over the file.
@@ -91,6 +95,7 @@ struct ServeFile {
     store_token_env: Option<String>,
     store_engine: Option<String>,
     store_staleness: Option<f64>,
+    replica_max_quads: Option<usize>,
 }
 
 impl ServeArgs {
@@ -150,6 +155,9 @@ impl ServeArgs {
         }
         if let (Some(v), true) = (file.max_results, open("max_results")) {
             self.max_results = v;
+        }
+        if let (Some(v), true) = (file.replica_max_quads, open("replica_max_quads")) {
+            self.replica_max_quads = v;
         }
         if let (Some(v), true) = (file.max_body, open("max_body")) {
             self.max_body = v;
@@ -245,6 +253,7 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
         coap,
         coaps,
         allowed_services: args.allow_services,
+        replica_max_quads: args.replica_max_quads,
         lwm2m: ServerConfig {
             public_base: args.coap_public,
             delivery_timeout: Duration::from_secs(args.delivery_timeout),

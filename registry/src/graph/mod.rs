@@ -146,6 +146,13 @@ impl Registry {
         Self::new(Arc::new(EmbeddedStore::open(path)?))
     }
 
+    /// Opens (or creates) the embedded RocksDB store in `path`, answering queries from a
+    /// replica in memory while the store holds at most `max_quads` quads (what `seam serve`
+    /// opens; see `store::embedded`).
+    pub fn open_with_replica(path: &Path, max_quads: usize) -> Result<Self, StoreError> {
+        Self::new(Arc::new(EmbeddedStore::open_with_replica(path, max_quads)?))
+    }
+
     /// An embedded in-memory store (tests, tools).
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::new(Arc::new(EmbeddedStore::in_memory()?))

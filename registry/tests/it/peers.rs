@@ -137,6 +137,12 @@ pub fn virtuoso_with(max_rows: usize) -> Peer {
 
 /// A fresh Virtuoso that cuts answers at `max_rows` and stops a query after `max_seconds`.
 pub fn virtuoso_limited(max_rows: usize, max_seconds: u32) -> Peer {
+    virtuoso_configured(max_rows, max_seconds, 400)
+}
+
+/// A fresh Virtuoso that cuts answers at `max_rows`, stops a query after `max_seconds` and
+/// refuses one whose estimated cost is more than `max_estimate_seconds`.
+pub fn virtuoso_configured(max_rows: usize, max_seconds: u32, max_estimate_seconds: u32) -> Peer {
     let binary = program("SEAM_VIRTUOSO", "virtuoso-t");
     let isql = program("SEAM_VIRTUOSO_ISQL", "isql-vt");
     let dir = tempfile::tempdir().unwrap();
@@ -151,7 +157,7 @@ pub fn virtuoso_limited(max_rows: usize, max_seconds: u32) -> Peer {
          [Parameters]\nServerPort = 127.0.0.1:{sql_port}\nDisableUnixSocket = 1\nServerThreads = 10\n\
          CheckpointInterval = 60\nNumberOfBuffers = 10000\nMaxDirtyBuffers = 6000\nDirsAllowed = .\nCaseMode = 2\n\n\
          [HTTPServer]\nServerPort = 127.0.0.1:{http_port}\nServerThreads = 10\nMaxClientConnections = 10\n\n\
-         [SPARQL]\nResultSetMaxRows = {max_rows}\nMaxQueryCostEstimationTime = 400\nMaxQueryExecutionTime = {max_seconds}\n"
+         [SPARQL]\nResultSetMaxRows = {max_rows}\nMaxQueryCostEstimationTime = {max_estimate_seconds}\nMaxQueryExecutionTime = {max_seconds}\n"
     );
     std::fs::write(dir.path().join("virtuoso.ini"), &ini).unwrap();
     let mut child = Command::new(binary)

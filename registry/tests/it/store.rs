@@ -15,6 +15,184 @@ seam_registry::graph_store_conformance!(embedded_on_rocksdb, || {
     EmbeddedStore::open(&dir).unwrap()
 });
 
+seam_registry::graph_store_conformance!(embedded_on_rocksdb_with_a_replica, || {
+    let dir = tempfile::tempdir().unwrap().keep();
+    EmbeddedStore::open_with_replica(&dir, 1_000_000).unwrap()
+});
+
+/// The replica in memory of a store on RocksDB: every kind of write leaves it holding what
+/// RocksDB holds, concurrent writers included, and past its bound it gives way to RocksDB.
+mod replica {
+    use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, Quad, Term};
+    use seam_registry::store::{ChangeSet, Commit, EmbeddedStore, Evaluation, GraphStore, QuadPattern};
+
+    fn iri(s: &str) -> NamedNode {
+        NamedNode::new(s).unwrap()
+    }
+
+    fn sorted(mut quads: Vec<Quad>) -> Vec<String> {
+        let mut text: Vec<String> = quads.drain(..).map(|q| q.to_string()).collect();
+        text.sort();
+        text
+    }
+
+    /// What queries see is what RocksDB holds.
+    fn agree(store: &EmbeddedStore) -> Vec<String> {
+        assert!(store.has_replica());
+        let seen = sorted(store.quads_for_pattern(QuadPattern::default()).unwrap());
+        assert_eq!(seen, sorted(store.quads_on_disk().unwrap()));
+        assert_eq!(store.len().unwrap(), seen.len());
+        seen
+    }
+
+    fn update(store: &EmbeddedStore, text: &str) {
+        let parsed = spargebra::SparqlParser::new().parse_update(text).unwrap();
+        store.update(parsed, &Evaluation::unbounded()).unwrap();
+    }
+
+    #[test]
+    fn every_kind_of_write_leaves_the_replica_holding_what_rocksdb_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open_with_replica(dir.path(), 1_000_000).unwrap();
+        let (p, g) = (iri("urn:p"), iri("urn:g"));
+        let b = BlankNode::default();
+        let loaded = vec![
+            Quad::new(iri("urn:a"), p.clone(), Literal::from(1), GraphName::DefaultGraph),
+            Quad::new(b.clone(), p.clone(), Literal::from("x"), GraphName::DefaultGraph),
+            Quad::new(iri("urn:b"), p.clone(), Term::from(b), g.clone()),
+        ];
+        store.commit(Commit::Load { parts: &[&loaded] }).unwrap();
+        assert_eq!(agree(&store).len(), 3);
+        let replacement = [Quad::new(
+            iri("urn:c"),
+            p.clone(),
+            Literal::from(2),
+            GraphName::DefaultGraph,
+        )];
+        store
+            .commit(Commit::ReplaceGraph {
+                graph: &g,
+                seed: &[],
+                parts: &[&replacement],
+            })
+            .unwrap();
+        agree(&store);
+        let h = iri("urn:h");
+        store
+            .commit(Commit::ReplaceGraphs {
+                seed: &[&loaded[..1]],
+                graphs: &[(&g, &loaded[..2]), (&h, &replacement)],
+            })
+            .unwrap();
+        agree(&store);
+        store
+            .apply(&ChangeSet {
+                delete: vec![loaded[0].clone()],
+                insert: vec![Quad::new(
+                    iri("urn:d"),
+                    p.clone(),
+                    Literal::from(3),
+                    GraphName::DefaultGraph,
+                )],
+            })
+            .unwrap();
+        agree(&store);
+        // Updates the replica repeats, and ones whose quads only RocksDB's run knows (made
+        // blank nodes, UUIDs, the time): after each, the two agree.
+        for text in [
+            "DELETE { ?s <urn:p> ?o } INSERT { ?s <urn:q> ?o } WHERE { ?s <urn:p> ?o FILTER(isLiteral(?o)) }",
+            "INSERT { ?s <urn:id> ?id } WHERE { ?s <urn:q> ?o BIND(STRUUID() AS ?id) }",
+            "INSERT { ?s <urn:at> ?t } WHERE { ?s <urn:q> ?o BIND(NOW() AS ?t) }",
+            "INSERT { [] <urn:made-from> ?s } WHERE { ?s <urn:q> ?o }",
+            "INSERT DATA { _:x <urn:p> 4 . GRAPH <urn:g> { <urn:e> <urn:p> 5 } }",
+            "CLEAR GRAPH <urn:h>",
+            "DELETE WHERE { ?s <urn:at> ?t }",
+        ] {
+            update(&store, text);
+            agree(&store);
+        }
+        // A replica made anew from the same folder holds the same.
+        let before = agree(&store);
+        drop(store);
+        let again = EmbeddedStore::open_with_replica(dir.path(), 1_000_000).unwrap();
+        assert_eq!(agree(&again), before);
+    }
+
+    #[test]
+    fn concurrent_writers_leave_the_replica_holding_what_rocksdb_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open_with_replica(dir.path(), 1_000_000).unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    // Each writer moves one shared subject's value back and forth and adds its
+                    // own: the order the writes land in decides what is left.
+                    for i in 0..50 {
+                        let shared = |v: i64| {
+                            Quad::new(
+                                iri("urn:shared"),
+                                iri("urn:v"),
+                                Literal::from(v),
+                                GraphName::DefaultGraph,
+                            )
+                        };
+                        store
+                            .apply(&ChangeSet {
+                                delete: (0..4).map(|k| shared(k * 100 + i - 1)).collect(),
+                                insert: vec![
+                                    shared(w * 100 + i),
+                                    Quad::new(
+                                        iri(&format!("urn:w{w}")),
+                                        iri("urn:n"),
+                                        Literal::from(i),
+                                        GraphName::DefaultGraph,
+                                    ),
+                                ],
+                            })
+                            .unwrap();
+                        if i % 10 == 0 {
+                            let parsed = spargebra::SparqlParser::new()
+                                .parse_update(&format!("DELETE WHERE {{ <urn:w{w}> <urn:n> ?n }}"))
+                                .unwrap();
+                            store.update(parsed, &Evaluation::unbounded()).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert!(agree(&store).len() >= 4);
+    }
+
+    #[test]
+    fn past_its_bound_the_replica_gives_way_to_rocksdb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open_with_replica(dir.path(), 10).unwrap();
+        assert!(store.has_replica());
+        let quads: Vec<Quad> = (0..20)
+            .map(|i| {
+                Quad::new(
+                    iri(&format!("urn:s{i}")),
+                    iri("urn:p"),
+                    Literal::from(i),
+                    GraphName::DefaultGraph,
+                )
+            })
+            .collect();
+        store.commit(Commit::Load { parts: &[&quads] }).unwrap();
+        assert!(!store.has_replica());
+        assert_eq!(store.len().unwrap(), 20);
+        assert_eq!(store.quads_for_pattern(QuadPattern::default()).unwrap().len(), 20);
+        // Reopened past the bound: no replica; with a larger bound: one again.
+        drop(store);
+        assert!(!EmbeddedStore::open_with_replica(dir.path(), 10).unwrap().has_replica());
+        assert!(EmbeddedStore::open_with_replica(dir.path(), 100).unwrap().has_replica());
+    }
+}
+
 /// A remote store and the engine it runs on, which lives as long as the store.
 #[derive(Debug)]
 struct OnPeer {
@@ -312,5 +490,48 @@ mod virtuoso_limits {
             Ok(QueryAnswer::Solutions { rows, .. }) => panic!("a partial answer was taken: {rows:?}"),
             Ok(other) => panic!("{other:?}"),
         }
+    }
+
+    /// A query Virtuoso refuses by its cost estimate (MaxQueryCostEstimationTime) is an error
+    /// naming the setting, and the service answers it with a 400 problem that says so.
+    #[test]
+    fn a_query_refused_by_the_engines_cost_estimate_names_the_setting() {
+        let peer = crate::peers::virtuoso_configured(10_000, 60, 1);
+        let store = peer.store();
+        let cube = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }";
+        let query = spargebra::SparqlParser::new().parse_query(cube).unwrap();
+        match store.query(query, &Evaluation::unbounded()) {
+            Err(QueryError::Evaluation(m)) => {
+                assert!(m.contains("MaxQueryCostEstimationTime"), "{m}");
+                assert!(m.contains("estimated execution time"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same through the service (which seeds the store and reads its fleet index within
+        // the estimate), and a query the estimate lets through still answers.
+        let mut settings = seam_registry::app::Settings::ephemeral("");
+        settings.coap = None;
+        settings.service.workers = 1;
+        settings.store = Some(seam_registry::store::RemoteConfig::new(peer.query_url.clone()));
+        let (addr, _) = crate::helpers::start_application(settings);
+        let client = reqwest::blocking::Client::new();
+        let url = format!("http://{addr}/sparql");
+        let response = client.get(&url).query(&[("query", cube)]).send().unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let problem: serde_json::Value = response.json().unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("MaxQueryCostEstimationTime"),
+            "{problem:#}"
+        );
+        let response = client
+            .get(&url)
+            .query(&[("query", "ASK { ?s ?p ?o }")])
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
     }
 }
