@@ -51,7 +51,11 @@ fn list_any(dir: &Path, ext: &str) -> Vec<String> {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read when the script runs, not when it is compiled: Cargo reuses a compiled build script
+    // for a checkout of the same workspace elsewhere (another clone sharing the target folder),
+    // which must bundle its own files.
+    let manifest = env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let root = Path::new(&manifest).join("..");
     let mut code = String::new();
     for (name, dir, ext) in [
         ("ONTOLOGY", root.join("ontology"), "ttl"),
