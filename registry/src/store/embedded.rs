@@ -13,7 +13,7 @@
 //! dropped and queries read RocksDB.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use oxigraph::model::{GraphNameRef, NamedOrBlankNodeRef, Quad, QuadRef, TermRef};
@@ -42,6 +42,9 @@ struct Replica {
     store: RwLock<Option<Store>>,
     /// The most quads it keeps.
     max_quads: usize,
+    /// At least as many quads as it holds: its size when made, plus every quad written to it
+    /// since (counting an exact size is a scan of the store, too slow for every write).
+    at_most: AtomicUsize,
     /// Held by every write, from RocksDB's commit to the replica's.
     writes: Mutex<()>,
 }
@@ -164,6 +167,7 @@ impl EmbeddedStore {
             loader.load_ok_quads::<StorageError, StorageError>(self.store.iter())?;
             loader.commit()?;
             tracing::debug!(target: "seam", quads = len, ms = started.elapsed().as_millis() as u64, "replica in memory made");
+            self.replica.at_most.store(len, Ordering::SeqCst);
             Ok(Some(copy))
         };
         match copy() {
@@ -174,9 +178,10 @@ impl EmbeddedStore {
         }
     }
 
-    /// Repeats a write on the replica (`write` is given the replica's store); a replica that
-    /// failed to take it, or has outgrown its bound, is made again from RocksDB.
-    fn replicate(&self, write: impl FnOnce(&Store) -> Result<(), StorageError>) {
+    /// Repeats a write that adds at most `added` quads on the replica (`write` is given the
+    /// replica's store); a replica that failed to take it, or may have outgrown its bound, is
+    /// made again from RocksDB (which measures it, and drops it when it is past the bound).
+    fn replicate(&self, added: usize, write: impl FnOnce(&Store) -> Result<(), StorageError>) {
         let replica = match self.replica.store.read() {
             Ok(r) => r.clone(),
             Err(_) => None,
@@ -188,8 +193,20 @@ impl EmbeddedStore {
         if let Err(e) = &taken {
             tracing::warn!(target: "seam", error = %e, "the replica failed to take a write: copying RocksDB again");
         }
-        if taken.is_err() || replica.len().map_or(true, |n| n > self.replica.max_quads) {
+        let at_most = self
+            .replica
+            .at_most
+            .fetch_add(added, Ordering::SeqCst)
+            .saturating_add(added);
+        if taken.is_err() {
             self.copy_to_replica();
+        } else if at_most > self.replica.max_quads {
+            // Counted now (a scan, once per bound's worth of written quads): replaced quads
+            // were counted as added.
+            match replica.len() {
+                Ok(n) if n <= self.replica.max_quads => self.replica.at_most.store(n, Ordering::SeqCst),
+                _ => self.copy_to_replica(),
+            }
         }
     }
 
@@ -270,7 +287,9 @@ impl GraphStore for EmbeddedStore {
         // racing the commit): what is derived from the store is rebuilt either way.
         match (repeatable, &result) {
             (None, _) => {}
-            (Some(Some(update)), Ok(())) => self.replicate(|replica| {
+            // What an update adds is not known before it runs: its quads count when the replica
+            // is next made.
+            (Some(Some(update)), Ok(())) => self.replicate(0, |replica| {
                 SparqlEvaluator::new()
                     .for_update(update)
                     .on_store(replica)
@@ -292,7 +311,9 @@ impl GraphStore for EmbeddedStore {
             }
             return Err(e);
         }
-        self.replicate(|replica| commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e))));
+        self.replicate(added_by(commit), |replica| {
+            commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e)))
+        });
         self.written();
         Ok(())
     }
@@ -303,7 +324,9 @@ impl GraphStore for EmbeddedStore {
         }
         let _writes = self.write_lock();
         apply_to(&self.store, changes)?;
-        self.replicate(|replica| apply_to(replica, changes).map_err(|e| StorageError::Other(Box::new(e))));
+        self.replicate(changes.insert.len(), |replica| {
+            apply_to(replica, changes).map_err(|e| StorageError::Other(Box::new(e)))
+        });
         self.written();
         Ok(())
     }
@@ -380,6 +403,16 @@ fn commit_to(store: &Store, commit: Commit<'_>) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// How many quads `commit` writes (some may be there already).
+fn added_by(commit: Commit<'_>) -> usize {
+    let count = |parts: &[&[Quad]]| parts.iter().map(|p| p.len()).sum::<usize>();
+    match commit {
+        Commit::Load { parts } => count(parts),
+        Commit::ReplaceGraph { seed, parts, .. } => count(seed) + count(parts),
+        Commit::ReplaceGraphs { seed, graphs } => count(seed) + graphs.iter().map(|(_, q)| q.len()).sum::<usize>(),
+    }
 }
 
 /// Applies `changes` to `store` in one transaction.
