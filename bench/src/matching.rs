@@ -238,19 +238,8 @@ pub fn run(
     }
 
     if sparql_samples > 0 {
-        let queries = named::all()?;
-        let named = |name: &str| {
-            queries
-                .iter()
-                .find(|q| q.name == name)
-                .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
-        };
-        let rows = |answer: &seam_registry::answer::QueryAnswer| match answer {
-            seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
-            _ => 0,
-        };
         if let Some(seconds) = sparql_matrix_s {
-            let q = named("fleet-matrix")?;
+            let q = &named("fleet-matrix")?;
             let bindings = q.bind(&[], &|_| None)?;
             let limits = QueryLimits {
                 timeout: std::time::Duration::from_secs(seconds),
@@ -276,7 +265,7 @@ pub fn run(
         }
 
         if let Some(python) = peers {
-            let q = named("compatible-models")?;
+            let q = &named("compatible-models")?;
             let sample: Vec<String> = picks.iter().take(sparql_samples).map(|d| (*d).clone()).collect();
             let s = from_replica.as_ref().map_or(0.0, |r| r.models_p50);
             peer_run(python, &q.text, &synth, &sample, rdflib_samples, s)?;
@@ -358,20 +347,9 @@ fn time_named(
 ) -> anyhow::Result<NamedTimes> {
     let opts = MatchOptions::default();
     let sparql_samples = model_picks.len();
-    let queries = named::all()?;
-    let named = |name: &str| {
-        queries
-            .iter()
-            .find(|q| q.name == name)
-            .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
-    };
     let limits = QueryLimits::default();
-    let rows = |answer: &seam_registry::answer::QueryAnswer| match answer {
-        seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
-        _ => 0,
-    };
 
-    let q = named("compatible-models")?;
+    let q = &named("compatible-models")?;
     let mut times = Vec::new();
     for d in picks.iter().take(sparql_samples) {
         let bindings = q.bind(&[("device".into(), (*d).clone())], &|_| None)?;
@@ -388,7 +366,7 @@ fn time_named(
     }
     let models_p50 = median(times);
 
-    let q = named("compatible-devices")?;
+    let q = &named("compatible-devices")?;
     let mut times = Vec::new();
     let mut total = 0;
     for m in model_picks {
@@ -411,7 +389,7 @@ fn time_named(
         total as f64 / sparql_samples as f64,
     );
 
-    let q = named("explain")?;
+    let q = &named("explain")?;
     let mut times = Vec::new();
     for (d, m) in picks.iter().zip(model_picks) {
         let bindings = q.bind(
@@ -429,4 +407,20 @@ fn time_named(
         devices_avg: devices.2,
         explain_p50: median(times),
     })
+}
+
+/// The named query `name` of `queries/`.
+fn named(name: &str) -> anyhow::Result<named::NamedQuery> {
+    named::all()?
+        .into_iter()
+        .find(|q| q.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no named query {name}"))
+}
+
+/// The number of solutions in `answer` (0 for any other kind).
+fn rows(answer: &seam_registry::answer::QueryAnswer) -> usize {
+    match answer {
+        seam_registry::answer::QueryAnswer::Solutions { rows, .. } => rows.len(),
+        _ => 0,
+    }
 }
