@@ -120,9 +120,9 @@ impl Service {
         body["model"].as_str().unwrap().to_owned()
     }
 
-    async fn sparql(&self, query: &str) -> Vec<Value> {
-        let body: Value = self
-            .client
+    /// A query's answer from `/sparql`, as SPARQL results JSON.
+    async fn sparql_json(&self, query: &str) -> Value {
+        self.client
             .get(format!("{}/sparql", self.http))
             .query(&[("query", query)])
             .header("Accept", "application/sparql-results+json")
@@ -131,7 +131,12 @@ impl Service {
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The rows of a SELECT.
+    async fn sparql(&self, query: &str) -> Vec<Value> {
+        let body = self.sparql_json(query).await;
         body["results"]["bindings"].as_array().cloned().unwrap_or_default()
     }
 
@@ -165,18 +170,7 @@ impl Service {
 
     /// The answer to an ASK.
     async fn ask(&self, query: &str) -> bool {
-        let answer: Value = self
-            .client
-            .get(format!("{}/sparql", self.http))
-            .query(&[("query", query)])
-            .header("Accept", "application/sparql-results+json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["boolean"] == true
+        self.sparql_json(query).await["boolean"] == true
     }
 
     /// Waits until every device named is described with a board.
