@@ -12,6 +12,11 @@
 #   - chromium (Debian), playwright-core + axe-core (npm): the web page's end-to-end tests drive
 #     Debian's Chromium headless with Playwright's library (it downloads no browser) and check
 #     every page with axe-core;
+#   - @node-wot/core + @node-wot/binding-http (npm): Eclipse Thingweb's WoT consumer, driving the
+#     Thing Description Directory through the directory's own TD. node-wot asks for
+#     wot-thing-description-types ^1.1.0-12-March-2025, which npm resolves to the 2021 build
+#     (prerelease tags compare as numbers: 27 > 12) whose schema refuses the TD 1.1 context, so
+#     the 2025 build is named;
 #   - jsonld (npm), the JSON-LD 1.1 reference implementation, and the W3C WoT TD playground's
 #     example TDs (npm @thing-description-playground/core, its examples only: unpacked, not
 #     installed): real TDs' triples are compared with jsonld.js's;
@@ -50,7 +55,7 @@ if ! "$SEAM_INTEROP_PYTHON" -c 'import onnxruntime, onnx' >/dev/null 2>&1; then
 fi
 
 export SEAM_NODE_MODULES="$seam_cache/seam-interop-node/node_modules"
-seam_node_peers="lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 playwright-core@1.65.1 axe-core@4.14.1 jsonld@8.3.3"
+seam_node_peers="lwm2m-node-lib@1.4.0 graphql-ws@6.0.6 graphql@16.11.0 ws@8.18.3 playwright-core@1.65.1 axe-core@4.14.1 jsonld@8.3.3 @node-wot/core@0.9.2 @node-wot/binding-http@0.9.2 wot-thing-description-types@1.1.0-12-March-2025"
 seam_node_missing=0
 for peer in $seam_node_peers; do
     name="${peer%@*}"

@@ -285,3 +285,53 @@ fn the_directory_answers_every_playground_td_with_2xx_or_a_4xx_problem() {
         .collect();
     assert_eq!(ids, stored);
 }
+
+/// Eclipse Thingweb's node-wot, a WoT consumer written by others, drives the directory through
+/// the directory's own TD alone (`/.well-known/wot`, made from the W3C directory Thing Model):
+/// its TD checks accept the description, and every affordance of the model SEAM offers does what
+/// the model says, by name: create, retrieve, merge-patch, replace, anonymous create, the listing
+/// (and node-wot's own `exploreDirectory`), SPARQL search and delete; a wrong token is refused.
+#[test]
+fn node_wot_drives_the_directory_through_its_own_thing_description() {
+    let modules = env_path("SEAM_NODE_MODULES", "seam-interop-node/node_modules");
+    let node = tool("node");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &["--token", TOKEN]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/node-wot-directory.js");
+    let out = Command::new(node)
+        .arg(script)
+        .arg(&server.base)
+        .arg(TOKEN)
+        .env("SEAM_NODE_MODULES", &modules)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(
+        seen["description"]["actions"],
+        serde_json::json!([
+            "createAnonymousThing",
+            "createThing",
+            "deleteThing",
+            "partiallyUpdateThing",
+            "retrieveThing",
+            "searchSPARQL",
+            "updateThing"
+        ])
+    );
+    assert_eq!(seen["retrieved"]["id"], "urn:example:node-wot:lamp");
+    assert!(seen["retrieved"]["registration"]["created"].is_string(), "{seen}");
+    assert_eq!(seen["patched"]["title"], "Lamp renamed by node-wot");
+    assert_eq!(seen["replaced"]["title"], "Lamp registered by node-wot");
+    assert_eq!(seen["replaced"]["description"], "replaced whole by node-wot");
+    let both = serde_json::json!(["Anonymous lamp registered by node-wot", "Lamp registered by node-wot"]);
+    assert_eq!(seen["listed"], both);
+    assert_eq!(seen["discovered"], both, "{seen}");
+    assert_eq!(seen["discoveryError"], serde_json::Value::Null);
+    assert_eq!(seen["searched"], both);
+    assert_eq!(seen["afterDelete"], "Client error: Not Found");
+    assert_eq!(seen["wrongToken"], "Client error: Unauthorized");
+    assert_eq!(seen["afterWrongToken"], serde_json::json!([seen["anonymousId"]]));
+    assert!(seen["anonymousId"].as_str().unwrap().starts_with("urn:uuid:"));
+}

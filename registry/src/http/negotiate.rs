@@ -27,16 +27,27 @@ fn ranked(accept: &str) -> Vec<String> {
 /// The results format for SELECT/ASK; JSON when the client accepts anything. `None`: nothing
 /// acceptable (406).
 pub fn results_format(accept: Option<&str>) -> Option<ResultsFormat> {
+    results_media(accept).map(|(format, _)| format)
+}
+
+/// The results format for SELECT/ASK and the media type to label it with: the format's own,
+/// but `application/json` for JSON results asked for by that name (WoT Discovery's search
+/// answers `application/json`, and clients that follow its directory model check the label).
+pub fn results_media(accept: Option<&str>) -> Option<(ResultsFormat, &'static str)> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Some(ResultsFormat::Json);
+        return Some((ResultsFormat::Json, ResultsFormat::Json.media_type()));
     };
-    ranked(accept).iter().find_map(|m| match m.as_str() {
-        "application/sparql-results+json" | "application/json" | "*/*" | "application/*" => Some(ResultsFormat::Json),
-        "application/sparql-results+xml" | "application/xml" | "text/xml" => Some(ResultsFormat::Xml),
-        "text/csv" => Some(ResultsFormat::Csv),
-        "text/tab-separated-values" => Some(ResultsFormat::Tsv),
-        "text/*" => Some(ResultsFormat::Tsv),
-        _ => None,
+    ranked(accept).iter().find_map(|m| {
+        let format = match m.as_str() {
+            "application/json" => return Some((ResultsFormat::Json, "application/json")),
+            "application/sparql-results+json" | "*/*" | "application/*" => ResultsFormat::Json,
+            "application/sparql-results+xml" | "application/xml" | "text/xml" => ResultsFormat::Xml,
+            "text/csv" => ResultsFormat::Csv,
+            "text/tab-separated-values" => ResultsFormat::Tsv,
+            "text/*" => ResultsFormat::Tsv,
+            _ => return None,
+        };
+        Some((format, format.media_type()))
     })
 }
 

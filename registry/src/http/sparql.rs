@@ -171,9 +171,9 @@ pub(super) fn respond(req: &HttpRequest, result: QueryAnswer) -> Result<HttpResp
             format.media_type()
         }
         _ => {
-            let format = negotiate::results_format(accept).ok_or_else(|| not_acceptable("SPARQL results", "application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values"))?;
+            let (format, media_type) = negotiate::results_media(accept).ok_or_else(|| not_acceptable("SPARQL results", "application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values"))?;
             result.write_results(format, &mut body).map_err(internal)?;
-            format.media_type()
+            media_type
         }
     };
     Ok(HttpResponse::Ok().content_type(content_type).body(body))

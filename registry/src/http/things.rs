@@ -306,42 +306,10 @@ pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result
         .json(page))
 }
 
-/// `GET /.well-known/wot`: the directory's own TD (its affordances are this API).
-pub(super) async fn well_known(req: HttpRequest) -> HttpResponse {
+/// `GET /.well-known/wot`: the directory's own TD, made from the W3C directory Thing Model (its
+/// affordances are this API).
+pub(super) async fn well_known(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
-    let td = json!({
-        "@context": ["https://www.w3.org/2022/wot/td/v1.1", crate::directory::DISCOVERY_CONTEXT],
-        "@type": "ThingDirectory",
-        "id": "urn:seam:directory",
-        "title": "SEAM Thing Description Directory",
-        "base": base,
-        "securityDefinitions": {
-            "bearer_sc": { "scheme": "bearer", "in": "header", "name": "Authorization" },
-            "nosec_sc": { "scheme": "nosec" }
-        },
-        "security": "nosec_sc",
-        "properties": {
-            "things": {
-                "description": "The TDs of the directory, in id order",
-                "type": "array",
-                "readOnly": true,
-                "uriVariables": { "offset": { "type": "integer", "minimum": 0 }, "limit": { "type": "integer", "minimum": 1 } },
-                "forms": [{ "href": "/things{?offset,limit}", "htv:methodName": "GET", "contentType": "application/ld+json" }]
-            }
-        },
-        "actions": {
-            "createAnonymousThing": { "forms": [{ "href": "/things", "htv:methodName": "POST", "contentType": TD_JSON, "security": "bearer_sc" }] },
-            "retrieveThing": { "uriVariables": { "id": { "type": "string" } }, "safe": true, "idempotent": true,
-                "forms": [{ "href": "/things/{id}", "htv:methodName": "GET", "contentType": TD_JSON }] },
-            "createThing": { "uriVariables": { "id": { "type": "string" } },
-                "forms": [{ "href": "/things/{id}", "htv:methodName": "PUT", "contentType": TD_JSON, "security": "bearer_sc" }] },
-            "updateThing": { "uriVariables": { "id": { "type": "string" } },
-                "forms": [{ "href": "/things/{id}", "htv:methodName": "PATCH", "contentType": "application/merge-patch+json", "security": "bearer_sc" }] },
-            "deleteThing": { "uriVariables": { "id": { "type": "string" } },
-                "forms": [{ "href": "/things/{id}", "htv:methodName": "DELETE", "security": "bearer_sc" }] },
-            "searchSPARQL": { "uriVariables": { "query": { "type": "string" } }, "safe": true, "idempotent": true,
-                "forms": [{ "href": "/search/sparql{?query}", "htv:methodName": "GET", "response": { "contentType": "application/sparql-results+json" } }] }
-        }
-    });
-    HttpResponse::Ok().content_type(TD_JSON).json(td)
+    let td = crate::directory::description::describe(&base, state.policy.reads()).map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok().content_type(TD_JSON).json(td))
 }

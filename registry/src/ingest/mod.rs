@@ -5,6 +5,7 @@ pub mod locate;
 pub mod onnx;
 pub mod seloc;
 pub mod td;
+pub mod thing_model;
 pub mod xml_entities;
 
 use std::path::Path;

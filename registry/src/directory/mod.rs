@@ -7,6 +7,8 @@
 //! one `rdf:JSON` literal (`seam:thingDescription`): what was put is what is read back, member
 //! for member, whatever its triples are.
 
+pub mod description;
+
 use oxigraph::model::{GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxsdatatypes::DateTime;
 use serde_json::{Map, Value};
