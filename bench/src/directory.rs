@@ -67,20 +67,142 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-/// Runs the benchmark with `tds` TDs, `clients` concurrent writers and `searches` searches.
-pub fn run(tds: usize, clients: usize, searches: usize) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(measure(tds, clients.max(1), searches.max(1)))
+/// Where SEAM's directory keeps its TDs, and which other directory is measured beside it.
+pub struct Setup {
+    /// A remote SPARQL store (query URL, update URL) instead of the embedded RocksDB store.
+    pub store: Option<(String, Option<String>)>,
+    /// Another Thing Description Directory's base URL: the same TDs are put there and the same
+    /// search asked, in the same run.
+    pub peer: Option<String>,
 }
 
-async fn measure(tds: usize, clients: usize, searches: usize) -> anyhow::Result<()> {
+/// Runs the benchmark with `tds` TDs, `clients` concurrent writers and `searches` searches.
+pub fn run(tds: usize, clients: usize, searches: usize, setup: Setup) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(measure(tds, clients.max(1), searches.max(1), setup))
+}
+
+/// The same search asked of every directory: things of line 7 with a vibration property.
+const SEARCH: &str = "PREFIX td: <https://www.w3.org/2019/wot/td#>
+        SELECT ?thing ?title WHERE { ?thing a td:Thing ; td:title ?title ; td:hasPropertyAffordance ?p .
+          ?p td:name \"vibration\" FILTER(CONTAINS(STR(?title), \"Line 7 \")) } ORDER BY ?thing";
+
+/// Puts every body at `{base}/things/{id}` from `clients` concurrent clients: the time in all and
+/// each registration's.
+async fn register_all(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: &[String],
+    clients: usize,
+    token: Option<&str>,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let started = Instant::now();
+    let per_client = bodies.len().div_ceil(clients);
+    let mut tasks = Vec::new();
+    for chunk in bodies.chunks(per_client.max(1)) {
+        let chunk: Vec<String> = chunk.to_vec();
+        let client = client.clone();
+        let base = base.to_owned();
+        let token = token.map(str::to_owned);
+        tasks.push(tokio::spawn(async move {
+            let mut took = Vec::with_capacity(chunk.len());
+            for body in chunk {
+                let t = Instant::now();
+                let id = serde_json::from_str::<Value>(&body)?["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut request = client
+                    .put(format!("{base}/things/{id}"))
+                    .header("Content-Type", "application/td+json")
+                    .body(body);
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await?;
+                let status = response.status();
+                anyhow::ensure!(
+                    status.is_success(),
+                    "registration at {base} failed: {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
+                took.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(took)
+        }));
+    }
+    let mut registrations = Vec::with_capacity(bodies.len());
+    for task in tasks {
+        registrations.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    registrations.sort();
+    Ok((elapsed, registrations))
+}
+
+/// Asks [`SEARCH`] of `{base}/search/sparql` `searches` times: each answer's time, and the rows.
+async fn search_all(client: &reqwest::Client, base: &str, searches: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let mut searched = Vec::with_capacity(searches);
+    let mut rows = 0;
+    for _ in 0..searches {
+        let t = Instant::now();
+        let response = client
+            .get(format!("{base}/search/sparql"))
+            .query(&[("query", SEARCH)])
+            .header("Accept", "application/sparql-results+json")
+            .send()
+            .await?;
+        let status = response.status();
+        let answer = response.text().await?;
+        anyhow::ensure!(status.is_success(), "search at {base} failed: {status} {answer}");
+        let answer: Value = serde_json::from_str(&answer)?;
+        searched.push(t.elapsed());
+        rows = answer["results"]["bindings"].as_array().map_or(0, Vec::len);
+    }
+    searched.sort();
+    Ok((searched, rows))
+}
+
+fn print_side(
+    name: &str,
+    tds: usize,
+    (elapsed, registrations): &(Duration, Vec<Duration>),
+    (searched, rows): &(Vec<Duration>, usize),
+) {
+    println!(
+        "  {name}: PUT /things/{{id}} {:.1} TDs/s ({:.2} s in all; one registration p50 {:.1} ms, p95 {:.1} ms); GET /search/sparql ({rows} rows) p50 {:.1} ms, p95 {:.1} ms",
+        tds as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        percentile(registrations, 0.5).as_secs_f64() * 1e3,
+        percentile(registrations, 0.95).as_secs_f64() * 1e3,
+        percentile(searched, 0.5).as_secs_f64() * 1e3,
+        percentile(searched, 0.95).as_secs_f64() * 1e3,
+    );
+}
+
+async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> anyhow::Result<()> {
     seam_registry::remote::install_tls_provider();
     let dir = tempfile::tempdir()?;
-    let settings = Settings {
-        data: Some(dir.path().join("store")),
-        coap: None,
-        ..Settings::ephemeral("bench")
+    let settings = match &setup.store {
+        None => Settings {
+            data: Some(dir.path().join("store")),
+            coap: None,
+            ..Settings::ephemeral("bench")
+        },
+        Some((query_url, update_url)) => {
+            let mut remote = seam_registry::store::RemoteConfig::new(query_url.clone());
+            remote.update_url = update_url.clone();
+            Settings {
+                store: Some(remote),
+                coap: None,
+                ..Settings::ephemeral("bench")
+            }
+        }
     };
+    let store_name = setup.store.as_ref().map_or_else(
+        || "embedded store (RocksDB)".to_owned(),
+        |(url, _)| format!("remote store {url}"),
+    );
     let app = Application::build(settings).await?;
     let base = format!("http://{}", app.http_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -91,68 +213,20 @@ async fn measure(tds: usize, clients: usize, searches: usize) -> anyhow::Result<
     let mean_bytes = bodies.iter().map(String::len).sum::<usize>() / tds.max(1);
     let client = reqwest::Client::new();
 
-    let started = Instant::now();
-    let per_client = tds.div_ceil(clients);
-    let mut tasks = Vec::new();
-    for chunk in bodies.chunks(per_client.max(1)) {
-        let chunk: Vec<String> = chunk.to_vec();
-        let client = client.clone();
-        let base = base.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut took = Vec::with_capacity(chunk.len());
-            for body in chunk {
-                let t = Instant::now();
-                let id = serde_json::from_str::<Value>(&body)?["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let response = client
-                    .put(format!("{base}/things/{id}"))
-                    .bearer_auth("bench")
-                    .header("Content-Type", "application/td+json")
-                    .body(body)
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "registration failed: {}",
-                    response.status()
-                );
-                took.push(t.elapsed());
-            }
-            Ok::<_, anyhow::Error>(took)
-        }));
-    }
-    let mut registrations = Vec::with_capacity(tds);
-    for task in tasks {
-        registrations.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    registrations.sort();
-
-    let query = "PREFIX td: <https://www.w3.org/2019/wot/td#>
-        SELECT ?thing ?title WHERE { ?thing a td:Thing ; td:title ?title ; td:hasPropertyAffordance ?p .
-          ?p td:name \"vibration\" FILTER(CONTAINS(STR(?title), \"Line 7 \")) } ORDER BY ?thing";
-    let mut searched = Vec::with_capacity(searches);
-    let mut rows = 0;
-    for _ in 0..searches {
-        let t = Instant::now();
-        let answer = client
-            .get(format!("{base}/search/sparql"))
-            .query(&[("query", query)])
-            .header("Accept", "application/sparql-results+json")
-            .send()
-            .await?
-            .text()
-            .await?;
-        let answer: Value = serde_json::from_str(&answer)?;
-        searched.push(t.elapsed());
-        rows = answer["results"]["bindings"].as_array().map_or(0, Vec::len);
-    }
-    searched.sort();
+    let seam_put = register_all(&client, &base, &bodies, clients, Some("bench")).await?;
+    let seam_search = search_all(&client, &base, searches).await?;
     let _ = stop.send(());
     let _ = serving.await;
-
+    let peer = match &setup.peer {
+        Some(peer) => {
+            let put = register_all(&client, peer, &bodies, clients, None).await?;
+            let search = search_all(&client, peer, searches).await?;
+            Some((peer.clone(), put, search))
+        }
+        None => None,
+    };
+    let (elapsed, registrations) = (seam_put.0, seam_put.1.clone());
+    let (searched, rows) = (seam_search.0.clone(), seam_search.1);
     // The same TDs by `seam load`'s path: checked and read the same way, one transaction.
     let bulk_dir = tempfile::tempdir()?;
     let registry = seam_registry::Registry::open(&bulk_dir.path().join("store"))?;
@@ -176,7 +250,7 @@ async fn measure(tds: usize, clients: usize, searches: usize) -> anyhow::Result<
     let schema = schema_started.elapsed();
 
     println!(
-        "Thing Description Directory, {tds} TDs of {mean_bytes} bytes on average (JSON), {clients} concurrent HTTP clients, embedded store:"
+        "Thing Description Directory, {tds} TDs of {mean_bytes} bytes on average (JSON), {clients} concurrent HTTP clients, SEAM on the {store_name}:"
     );
     println!(
         "  PUT /things/{{id}}: {:.0} TDs/s ({:.2} s in all); one registration p50 {:.1} ms, p95 {:.1} ms",
@@ -198,5 +272,21 @@ async fn measure(tds: usize, clients: usize, searches: usize) -> anyhow::Result<
         schema.as_secs_f64(),
         bulk.as_secs_f64() / elapsed.as_secs_f64()
     );
+    if let Some((peer, put, search)) = &peer {
+        println!("  side by side, same TDs, same search, one after the other:");
+        print_side("SEAM", tds, &seam_put, &seam_search);
+        print_side(peer, tds, put, search);
+        println!(
+            "  SEAM registers {:.2}x the peer's TDs per second; the peer's search p50 is {:.2}x SEAM's",
+            put.0.as_secs_f64() / seam_put.0.as_secs_f64(),
+            percentile(&search.0, 0.5).as_secs_f64() / percentile(&seam_search.0, 0.5).as_secs_f64().max(1e-9)
+        );
+        if search.1 != seam_search.1 {
+            println!(
+                "  the answers differ: SEAM {} rows, the peer {} rows",
+                seam_search.1, search.1
+            );
+        }
+    }
     Ok(())
 }

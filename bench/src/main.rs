@@ -72,6 +72,16 @@ enum Cmd {
         /// Searches (p50 and p95 reported).
         #[arg(long, default_value_t = 50)]
         searches: usize,
+        /// SEAM's store: a remote SPARQL query endpoint instead of the embedded store.
+        #[arg(long)]
+        store: Option<String>,
+        /// The remote store's update endpoint (default: beside the query endpoint).
+        #[arg(long, requires = "store")]
+        update_url: Option<String>,
+        /// Another Thing Description Directory's base URL, measured beside SEAM with the same
+        /// TDs and search (bench/peers/domus-tdd.sh runs Eclipse Thingweb's domus-tdd-api).
+        #[arg(long)]
+        peer: Option<String>,
     },
     /// The same registry in the embedded store, an Oxigraph server and Virtuoso: load
     /// throughput, fleet index rebuild, single-device match, `compatible-models` over SPARQL.
@@ -302,7 +312,22 @@ fn main() -> anyhow::Result<()> {
         Cmd::Rollout { devices, concurrency } => rollout::run(devices, concurrency)?,
         Cmd::Page { devices, models, runs } => page::run(devices, models, runs.max(1))?,
         Cmd::Crash { seam, kills, seed } => crash::run(&seam, kills.max(1), seed)?,
-        Cmd::Directory { tds, clients, searches } => directory::run(tds, clients, searches)?,
+        Cmd::Directory {
+            tds,
+            clients,
+            searches,
+            store,
+            update_url,
+            peer,
+        } => directory::run(
+            tds,
+            clients,
+            searches,
+            directory::Setup {
+                store: store.map(|url| (url, update_url)),
+                peer,
+            },
+        )?,
         Cmd::ReferenceModels { dir, seed } => {
             use seam_registry::bridge::onnx_build;
             std::fs::create_dir_all(&dir)?;

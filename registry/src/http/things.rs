@@ -167,7 +167,7 @@ fn td_body(req: &HttpRequest) -> Result<(), Problem> {
     }
 }
 
-/// `POST /things`: an anonymous TD; answers 201 with its new id in `Location`.
+/// `POST /things`: an anonymous TD; answers 201 with its new `urn:uuid:` id as the `Location`.
 pub(super) async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -180,8 +180,10 @@ pub(super) async fn create(
         .await
         .map_err(Problem::internal)?
         .map_err(problem)?;
+    // The Location is the new id itself, as WoT Discovery clients read it (the W3C TDD test
+    // suite and Eclipse Thingweb's domus-tdd-api): `GET /things/{that id}` reads the TD back.
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/things/{}", put.id.as_str())))
+        .insert_header((header::LOCATION, put.id.as_str()))
         .finish())
 }
 
@@ -202,7 +204,7 @@ pub(super) async fn put(
         .map_err(problem)?;
     Ok(if put.created {
         HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/things/{}", put.id.as_str())))
+            .insert_header((header::LOCATION, put.id.as_str()))
             .finish()
     } else {
         HttpResponse::NoContent().finish()
