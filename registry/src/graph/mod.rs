@@ -242,15 +242,25 @@ impl Registry {
     }
 
     fn load_locked(&self, docs: &[Document]) -> Result<LoadReport, IngestError> {
-        let started = std::time::Instant::now();
-        let diagnostics = self.shapes.validate(docs, self.store.as_ref())?;
-        tracing::debug!(micros = started.elapsed().as_micros() as u64, "validated");
-        if !diagnostics.is_empty() {
-            return Err(IngestError::Invalid(diagnostics));
-        }
         let quads_read = docs.iter().map(|d| d.quads.len()).sum();
         let parts: Vec<&[oxigraph::model::Quad]> = docs.iter().map(|d| d.quads.as_slice()).collect();
-        self.store.commit(Commit::Load { parts: &parts })?;
+        // The shapes are checked while the store prepares the load (see `commit_checked`).
+        let diagnostics = std::sync::Mutex::new(Vec::new());
+        let store = self.store.as_ref();
+        let check = || -> Result<bool, StoreError> {
+            let started = std::time::Instant::now();
+            let found = self.shapes.validate(docs, store)?;
+            tracing::debug!(micros = started.elapsed().as_micros() as u64, "validated");
+            let passed = found.is_empty();
+            if let Ok(mut kept) = diagnostics.lock() {
+                *kept = found;
+            }
+            Ok(passed)
+        };
+        if !self.store.commit_checked(Commit::Load { parts: &parts }, &check)? {
+            let found = diagnostics.into_inner().unwrap_or_default();
+            return Err(IngestError::Invalid(found));
+        }
         Ok(LoadReport {
             documents: docs.len(),
             quads_read,

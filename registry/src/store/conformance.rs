@@ -336,6 +336,47 @@ pub fn concurrent_change_sets_all_land(store: &dyn GraphStore) {
     assert_eq!(ok(store.len(), "len"), 100);
 }
 
+/// A checked commit of `size` quads writes nothing when its check says no and everything when it
+/// says yes; the check reads the store as it was before the write.
+pub fn checked_commits_of(store: &dyn GraphStore, size: usize) {
+    load(store, &[quad("before", "p", Literal::from(0), None)]);
+    {
+        let quads: Vec<Quad> = (0..size)
+            .map(|i| quad(&format!("s{size}-{i}"), "p", Literal::from(i as i64), None))
+            .collect();
+        let parts: Vec<&[Quad]> = vec![quads.as_slice()];
+        let before = ok(store.len(), "len");
+        let seen = std::sync::Mutex::new(0usize);
+        let refuse = || -> Result<bool, crate::error::StoreError> {
+            *seen.lock().unwrap_or_else(|p| p.into_inner()) = store.len()?;
+            Ok(false)
+        };
+        let wrote = ok(
+            store.commit_checked(Commit::Load { parts: &parts }, &refuse),
+            "checked commit",
+        );
+        assert!(!wrote, "a no must be answered as not written");
+        assert_eq!(ok(store.len(), "len"), before, "a no must write nothing ({size} quads)");
+        assert_eq!(
+            *seen.lock().unwrap_or_else(|p| p.into_inner()),
+            before,
+            "the check reads the store before the write"
+        );
+        let accept = || -> Result<bool, crate::error::StoreError> { Ok(true) };
+        let wrote = ok(
+            store.commit_checked(Commit::Load { parts: &parts }, &accept),
+            "checked commit",
+        );
+        assert!(wrote);
+        assert_eq!(ok(store.len(), "len"), before + size, "a yes writes all ({size} quads)");
+    }
+}
+
+/// [`checked_commits_of`] three quads.
+pub fn checked_commits_write_only_after_a_yes(store: &dyn GraphStore) {
+    checked_commits_of(store, 3);
+}
+
 /// Runs the whole conformance suite of [`GraphStore`] as tests in a module `$name`, each on a
 /// fresh store from `$make` (a closure returning a `GraphStore`).
 #[macro_export]
@@ -368,7 +409,8 @@ macro_rules! graph_store_conformance {
                 the_default_graph_is_the_union,
                 answers_are_bounded_and_cancellable,
                 updates_are_atomic,
-                concurrent_change_sets_all_land
+                concurrent_change_sets_all_land,
+                checked_commits_write_only_after_a_yes
             );
         }
     };

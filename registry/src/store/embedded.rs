@@ -228,6 +228,22 @@ impl EmbeddedStore {
         self.path.as_deref()
     }
 
+    /// What follows a commit to RocksDB: the replica takes it (or is copied again after a
+    /// failed one, which may have left part of itself behind), and the write is noted.
+    fn after_commit(&self, commit: Commit<'_>, written: Result<(), StoreError>) -> Result<(), StoreError> {
+        if let Err(e) = written {
+            if self.replicated() {
+                self.copy_to_replica();
+            }
+            return Err(e);
+        }
+        self.replicate(added_by(commit), |replica| {
+            commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e)))
+        });
+        self.written();
+        Ok(())
+    }
+
     fn written(&self) {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
@@ -304,18 +320,39 @@ impl GraphStore for EmbeddedStore {
 
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         let _writes = self.write_lock();
-        if let Err(e) = commit_to(&self.store, commit) {
-            // A bulk load that failed may have left part of itself behind in RocksDB.
-            if self.replicated() {
-                self.copy_to_replica();
+        let written = commit_to(&self.store, commit);
+        self.after_commit(commit, written)
+    }
+
+    fn commit_checked(
+        &self,
+        commit: Commit<'_>,
+        check: &(dyn Fn() -> Result<bool, StoreError> + Sync),
+    ) -> Result<bool, StoreError> {
+        let Commit::Load { parts } = commit else {
+            if !check()? {
+                return Ok(false);
             }
-            return Err(e);
-        }
-        self.replicate(added_by(commit), |replica| {
-            commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e)))
+            self.commit(commit)?;
+            return Ok(true);
+        };
+        let _writes = self.write_lock();
+        // The check (the shapes, for a bulk load about a second a million quads) runs while the
+        // loader sorts and writes its files, which RocksDB takes in only at the loader's commit:
+        // until then the check reads the store as it was, and a no drops the files.
+        let (passed, loader) = std::thread::scope(|scope| {
+            let checking = scope.spawn(check);
+            let loader = prepare_load(&self.store, parts);
+            let passed = checking.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (passed, loader)
         });
-        self.written();
-        Ok(())
+        let loader = loader?;
+        if !passed? {
+            return Ok(false);
+        }
+        let written = loader.commit().map_err(|e| StoreError::Storage(Box::new(e)));
+        self.after_commit(commit, written)?;
+        Ok(true)
     }
 
     fn apply(&self, changes: &ChangeSet) -> Result<(), StoreError> {
@@ -371,11 +408,9 @@ impl GraphStore for EmbeddedStore {
 fn commit_to(store: &Store, commit: Commit<'_>) -> Result<(), StoreError> {
     match commit {
         Commit::Load { parts } => {
-            let mut loader = store.bulk_loader();
-            loader
-                .load_quads(parts.iter().flat_map(|p| p.iter().cloned()))
+            prepare_load(store, parts)?
+                .commit()
                 .map_err(|e| StoreError::Storage(Box::new(e)))?;
-            loader.commit().map_err(|e| StoreError::Storage(Box::new(e)))?;
         }
         Commit::ReplaceGraph { graph, seed, parts } => {
             let mut transaction = store.start_transaction().map_err(storage)?;
@@ -405,13 +440,37 @@ fn commit_to(store: &Store, commit: Commit<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A bulk load of `parts` with its files written, not yet taken in by the store (dropping the
+/// loader deletes them).
+fn prepare_load<'a>(store: &'a Store, parts: &[&[Quad]]) -> Result<oxigraph::store::BulkLoader<'a>, StoreError> {
+    // The loader sorts and writes one batch per thread, and its default batch is a million
+    // quads: a load of a million quads was one batch on one core. Batches of an equal share of
+    // the load (at least 100,000 quads) keep every core writing.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let batch = count_quads(parts).div_ceil(threads).max(100_000);
+    let mut loader = store
+        .bulk_loader()
+        .with_num_threads(threads)
+        .with_max_memory_size_in_megabytes((batch * threads).div_ceil(1000));
+    loader
+        .load_quads(parts.iter().flat_map(|p| p.iter().cloned()))
+        .map_err(|e| StoreError::Storage(Box::new(e)))?;
+    Ok(loader)
+}
+
+/// The quads in `parts`.
+fn count_quads(parts: &[&[Quad]]) -> usize {
+    parts.iter().map(|p| p.len()).sum()
+}
+
 /// How many quads `commit` writes (some may be there already).
 fn added_by(commit: Commit<'_>) -> usize {
-    let count = |parts: &[&[Quad]]| parts.iter().map(|p| p.len()).sum::<usize>();
     match commit {
-        Commit::Load { parts } => count(parts),
-        Commit::ReplaceGraph { seed, parts, .. } => count(seed) + count(parts),
-        Commit::ReplaceGraphs { seed, graphs } => count(seed) + graphs.iter().map(|(_, q)| q.len()).sum::<usize>(),
+        Commit::Load { parts } => count_quads(parts),
+        Commit::ReplaceGraph { seed, parts, .. } => count_quads(seed) + count_quads(parts),
+        Commit::ReplaceGraphs { seed, graphs } => {
+            count_quads(seed) + graphs.iter().map(|(_, q)| q.len()).sum::<usize>()
+        }
     }
 }
 

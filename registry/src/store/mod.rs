@@ -45,6 +45,22 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// Writes validated quads in one atomic step.
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError>;
 
+    /// Writes `commit` like [`Self::commit`] if `check` answers yes, and nothing if it answers
+    /// no; answers whether it wrote. `check` reads the store as it was before this write: a store
+    /// may run it while it prepares the write (the embedded store writes a bulk load's files
+    /// meanwhile and takes them in only after a yes).
+    fn commit_checked(
+        &self,
+        commit: Commit<'_>,
+        check: &(dyn Fn() -> Result<bool, StoreError> + Sync),
+    ) -> Result<bool, StoreError> {
+        if !check()? {
+            return Ok(false);
+        }
+        self.commit(commit)?;
+        Ok(true)
+    }
+
     /// Deletes, then inserts, in one atomic step.
     fn apply(&self, changes: &ChangeSet) -> Result<(), StoreError>;
 

@@ -20,6 +20,21 @@ seam_registry::graph_store_conformance!(embedded_on_rocksdb_with_a_replica, || {
     EmbeddedStore::open_with_replica(&dir, 1_000_000).unwrap()
 });
 
+/// A checked bulk load large enough for the embedded store to load it in several batches on
+/// several threads while the check runs (250,000 quads): a no leaves RocksDB and the replica as
+/// they were, a yes writes it all.
+#[test]
+fn a_checked_bulk_load_in_several_batches_writes_only_after_a_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    seam_registry::store::conformance::checked_commits_of(
+        &EmbeddedStore::open(&dir.path().join("a")).unwrap(),
+        250_000,
+    );
+    let replicated = EmbeddedStore::open_with_replica(&dir.path().join("b"), 1_000_000).unwrap();
+    seam_registry::store::conformance::checked_commits_of(&replicated, 250_000);
+    assert_eq!(replicated.quads_on_disk().unwrap().len(), replicated.len().unwrap());
+}
+
 /// The replica in memory of a store on RocksDB: every kind of write leaves it holding what
 /// RocksDB holds, concurrent writers included, and past its bound it gives way to RocksDB.
 mod replica {
