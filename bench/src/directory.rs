@@ -74,6 +74,8 @@ pub struct Setup {
     /// Another Thing Description Directory's base URL: the same TDs are put there and the same
     /// search asked, in the same run.
     pub peer: Option<String>,
+    /// Register the TDs as anonymous ones (`POST /things`, no `id`) instead of `PUT /things/{id}`.
+    pub anonymous: bool,
 }
 
 /// Runs the benchmark with `tds` TDs, `clients` concurrent writers and `searches` searches.
@@ -87,14 +89,15 @@ const SEARCH: &str = "PREFIX td: <https://www.w3.org/2019/wot/td#>
         SELECT ?thing ?title WHERE { ?thing a td:Thing ; td:title ?title ; td:hasPropertyAffordance ?p .
           ?p td:name \"vibration\" FILTER(CONTAINS(STR(?title), \"Line 7 \")) } ORDER BY ?thing";
 
-/// Puts every body at `{base}/things/{id}` from `clients` concurrent clients: the time in all and
-/// each registration's.
+/// Puts every body at `{base}/things/{id}` (or posts it to `{base}/things` when `anonymous`, its
+/// `id` taken out) from `clients` concurrent clients: the time in all and each registration's.
 async fn register_all(
     client: &reqwest::Client,
     base: &str,
     bodies: &[String],
     clients: usize,
     token: Option<&str>,
+    anonymous: bool,
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
     let started = Instant::now();
     let per_client = bodies.len().div_ceil(clients);
@@ -108,14 +111,17 @@ async fn register_all(
             let mut took = Vec::with_capacity(chunk.len());
             for body in chunk {
                 let t = Instant::now();
-                let id = serde_json::from_str::<Value>(&body)?["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let mut request = client
-                    .put(format!("{base}/things/{id}"))
-                    .header("Content-Type", "application/td+json")
-                    .body(body);
+                let mut td = serde_json::from_str::<Value>(&body)?;
+                let request = if anonymous {
+                    if let Some(object) = td.as_object_mut() {
+                        object.remove("id");
+                    }
+                    client.post(format!("{base}/things")).body(td.to_string())
+                } else {
+                    let id = td["id"].as_str().unwrap_or_default().to_owned();
+                    client.put(format!("{base}/things/{id}")).body(body)
+                };
+                let mut request = request.header("Content-Type", "application/td+json");
                 if let Some(token) = &token {
                     request = request.bearer_auth(token);
                 }
@@ -165,12 +171,13 @@ async fn search_all(client: &reqwest::Client, base: &str, searches: usize) -> an
 
 fn print_side(
     name: &str,
+    route: &str,
     tds: usize,
     (elapsed, registrations): &(Duration, Vec<Duration>),
     (searched, rows): &(Vec<Duration>, usize),
 ) {
     println!(
-        "  {name}: PUT /things/{{id}} {:.1} TDs/s ({:.2} s in all; one registration p50 {:.1} ms, p95 {:.1} ms); GET /search/sparql ({rows} rows) p50 {:.1} ms, p95 {:.1} ms",
+        "  {name}: {route} {:.1} TDs/s ({:.2} s in all; one registration p50 {:.1} ms, p95 {:.1} ms); GET /search/sparql ({rows} rows) p50 {:.1} ms, p95 {:.1} ms",
         tds as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64(),
         percentile(registrations, 0.5).as_secs_f64() * 1e3,
@@ -213,13 +220,18 @@ async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> a
     let mean_bytes = bodies.iter().map(String::len).sum::<usize>() / tds.max(1);
     let client = reqwest::Client::new();
 
-    let seam_put = register_all(&client, &base, &bodies, clients, Some("bench")).await?;
+    let route = if setup.anonymous {
+        "POST /things"
+    } else {
+        "PUT /things/{id}"
+    };
+    let seam_put = register_all(&client, &base, &bodies, clients, Some("bench"), setup.anonymous).await?;
     let seam_search = search_all(&client, &base, searches).await?;
     let _ = stop.send(());
     let _ = serving.await;
     let peer = match &setup.peer {
         Some(peer) => {
-            let put = register_all(&client, peer, &bodies, clients, None).await?;
+            let put = register_all(&client, peer, &bodies, clients, None, setup.anonymous).await?;
             let search = search_all(&client, peer, searches).await?;
             Some((peer.clone(), put, search))
         }
@@ -253,7 +265,7 @@ async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> a
         "Thing Description Directory, {tds} TDs of {mean_bytes} bytes on average (JSON), {clients} concurrent HTTP clients, SEAM on the {store_name}:"
     );
     println!(
-        "  PUT /things/{{id}}: {:.0} TDs/s ({:.2} s in all); one registration p50 {:.1} ms, p95 {:.1} ms",
+        "  {route}: {:.0} TDs/s ({:.2} s in all); one registration p50 {:.1} ms, p95 {:.1} ms",
         tds as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64(),
         percentile(&registrations, 0.5).as_secs_f64() * 1e3,
@@ -274,8 +286,8 @@ async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> a
     );
     if let Some((peer, put, search)) = &peer {
         println!("  side by side, same TDs, same search, one after the other:");
-        print_side("SEAM", tds, &seam_put, &seam_search);
-        print_side(peer, tds, put, search);
+        print_side("SEAM", route, tds, &seam_put, &seam_search);
+        print_side(peer, route, tds, put, search);
         println!(
             "  SEAM registers {:.2}x the peer's TDs per second; the peer's search p50 is {:.2}x SEAM's",
             put.0.as_secs_f64() / seam_put.0.as_secs_f64(),

@@ -82,6 +82,9 @@ enum Cmd {
         /// TDs and search (bench/peers/domus-tdd.sh runs Eclipse Thingweb's domus-tdd-api).
         #[arg(long)]
         peer: Option<String>,
+        /// Register anonymous TDs through `POST /things` instead of `PUT /things/{id}`.
+        #[arg(long)]
+        anonymous: bool,
     },
     /// The same registry in the embedded store, an Oxigraph server and Virtuoso: load
     /// throughput, fleet index rebuild, single-device match, `compatible-models` over SPARQL.
@@ -319,6 +322,7 @@ fn main() -> anyhow::Result<()> {
             store,
             update_url,
             peer,
+            anonymous,
         } => directory::run(
             tds,
             clients,
@@ -326,6 +330,7 @@ fn main() -> anyhow::Result<()> {
             directory::Setup {
                 store: store.map(|url| (url, update_url)),
                 peer,
+                anonymous,
             },
         )?,
         Cmd::ReferenceModels { dir, seed } => {
