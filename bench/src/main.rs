@@ -457,9 +457,9 @@ fn load(triples: usize, runs: usize) -> anyhow::Result<()> {
                 let mut loader = store.bulk_loader();
                 if side == 2 {
                     // Oxigraph's loader told to split the load per core, as `seam load` does.
-                    loader = loader
-                        .with_num_threads(threads)
-                        .with_max_memory_size_in_megabytes(n.div_ceil(threads).max(100_000) * threads / 1000);
+                    loader = loader.with_num_threads(threads).with_max_memory_size_in_megabytes(
+                        n.div_ceil(threads).clamp(100_000, 1_000_000) * threads / 1000,
+                    );
                 }
                 loader.load_from_slice(RdfFormat::Turtle, std::fs::read(&file)?.as_slice())?;
                 loader.commit()?;

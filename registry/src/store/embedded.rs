@@ -445,9 +445,11 @@ fn commit_to(store: &Store, commit: Commit<'_>) -> Result<(), StoreError> {
 fn prepare_load<'a>(store: &'a Store, parts: &[&[Quad]]) -> Result<oxigraph::store::BulkLoader<'a>, StoreError> {
     // The loader sorts and writes one batch per thread, and its default batch is a million
     // quads: a load of a million quads was one batch on one core. Batches of an equal share of
-    // the load (at least 100,000 quads) keep every core writing.
+    // the load keep every core writing: at least 100,000 quads (smaller ones cost more files
+    // than they save), at most the default million (the loader holds a copy of each batch in
+    // flight, besides the parsed documents).
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let batch = count_quads(parts).div_ceil(threads).max(100_000);
+    let batch = count_quads(parts).div_ceil(threads).clamp(100_000, 1_000_000);
     let mut loader = store
         .bulk_loader()
         .with_num_threads(threads)
