@@ -61,7 +61,9 @@ pub struct JsonLdTermDefinition {
     pub protected: bool,
     pub reverse_property: bool,
     pub base_url: Option<Iri<String>>,
-    pub context: Option<JsonNode>,
+    // Shared: term definitions are cloned with every active context, and a scoped context is a
+    // whole JSON tree (SEAM's patch, see vendor/README.md).
+    pub context: Option<Arc<JsonNode>>,
     pub container_mapping: &'static [&'static str],
     pub direction_mapping: Option<Option<&'static str>>,
     pub index_mapping: Option<String>,
@@ -1092,7 +1094,7 @@ impl JsonLdContextProcessor {
                 ));
             }
             // 21.4)
-            definition.context = Some(context.clone());
+            definition.context = Some(Arc::new(context.clone()));
             definition.base_url = base_url.cloned();
         }
         // 22)

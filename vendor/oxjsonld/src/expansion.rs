@@ -3028,7 +3028,7 @@ impl JsonLdExpansionConverter {
         let term_definition = active_context.term_definitions.get(active_property)?;
         Some(self.context_processor.process_context(
             active_context,
-            term_definition.context.clone()?,
+            term_definition.context.as_deref()?.clone(),
             term_definition.base_url.as_ref().or(self.base_url.as_ref()),
             &mut Vec::new(),
             override_protected,
