@@ -169,6 +169,29 @@ async fn search_all(client: &reqwest::Client, base: &str, searches: usize) -> an
     Ok((searched, rows))
 }
 
+/// Reads `pages` listing pages of 100 TDs from `{base}/things`, spread over the directory: each
+/// page's time, sorted.
+async fn list_pages(client: &reqwest::Client, base: &str, pages: usize, tds: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut took = Vec::with_capacity(pages);
+    for i in 0..pages {
+        let offset = (i * 100) % tds.max(1);
+        let t = Instant::now();
+        let response = client
+            .get(format!("{base}/things?offset={offset}&limit=100"))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().is_success(), "listing failed: {}", response.status());
+        let page: Value = response.json().await?;
+        took.push(t.elapsed());
+        anyhow::ensure!(
+            page.as_array().is_some_and(|p| !p.is_empty()),
+            "an empty listing page at {offset}"
+        );
+    }
+    took.sort();
+    Ok(took)
+}
+
 fn print_side(
     name: &str,
     route: &str,
@@ -227,6 +250,7 @@ async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> a
     };
     let seam_put = register_all(&client, &base, &bodies, clients, Some("bench"), setup.anonymous).await?;
     let seam_search = search_all(&client, &base, searches).await?;
+    let listed = list_pages(&client, &base, 20, tds).await?;
     let _ = stop.send(());
     let _ = serving.await;
     let peer = match &setup.peer {
@@ -270,6 +294,12 @@ async fn measure(tds: usize, clients: usize, searches: usize, setup: Setup) -> a
         elapsed.as_secs_f64(),
         percentile(&registrations, 0.5).as_secs_f64() * 1e3,
         percentile(&registrations, 0.95).as_secs_f64() * 1e3
+    );
+    println!(
+        "  GET /things?offset=&limit=100 over {tds} TDs: p50 {:.1} ms, p95 {:.1} ms over {} pages",
+        percentile(&listed, 0.5).as_secs_f64() * 1e3,
+        percentile(&listed, 0.95).as_secs_f64() * 1e3,
+        listed.len()
     );
     println!(
         "  GET /search/sparql (things with a vibration property on line 7, {rows} rows): p50 {:.1} ms, p95 {:.1} ms over {searches}",

@@ -355,29 +355,40 @@ impl Directory {
     pub fn list(&self, offset: usize, limit: usize) -> Result<(Vec<Value>, usize), DirectoryError> {
         let (live, _) = self.live()?;
         let total = live.len();
-        Ok((live.into_iter().skip(offset).take(limit).collect(), total))
+        // Only the page's TDs are read as JSON.
+        let page = live
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+            .collect();
+        Ok((page, total))
     }
 
-    /// Every TD that has not expired, in id order, and how many expired ones were purged on the
-    /// way: one read of the registrations for the listing and the sweep alike.
-    fn live(&self) -> Result<(Vec<Value>, usize), DirectoryError> {
+    /// The text of every TD that has not expired, in id order, and how many expired ones were
+    /// purged on the way: one read of the registrations for the listing and the sweep alike.
+    fn live(&self) -> Result<(Vec<String>, usize), DirectoryError> {
         let mut all = self.registrations()?;
         all.sort_by_cached_key(|q| q.subject.to_string());
-        let mut live: Vec<Value> = Vec::with_capacity(all.len());
+        let mut live: Vec<String> = Vec::with_capacity(all.len());
         let mut purged = 0;
-        for q in &all {
-            let Term::Literal(l) = &q.object else { continue };
-            let Ok(td) = serde_json::from_str::<Value>(l.value()) else {
-                continue;
-            };
-            if expired(&td) {
-                if let GraphName::NamedNode(g) = &q.graph_name {
-                    self.purge(g.as_str())?;
-                    purged += 1;
+        for q in all {
+            let Term::Literal(l) = q.object else { continue };
+            // Only a TD whose text names an expiry can have expired, and only those are read as
+            // JSON here: a listing of thousands of TDs read them all for every page.
+            if l.value().contains("\"expires\"") {
+                let Ok(td) = serde_json::from_str::<Value>(l.value()) else {
+                    continue;
+                };
+                if expired(&td) {
+                    if let GraphName::NamedNode(g) = &q.graph_name {
+                        self.purge(g.as_str())?;
+                        purged += 1;
+                    }
+                    continue;
                 }
-                continue;
             }
-            live.push(td);
+            live.push(l.destruct().0);
         }
         Ok((live, purged))
     }
