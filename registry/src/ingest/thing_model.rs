@@ -53,7 +53,7 @@ pub fn instantiate(
     let Value::Object(object) = model else {
         return Err(ThingModelError::NotAThingModel);
     };
-    if !types(object).any(|t| t == "tm:ThingModel") {
+    if !types(object).contains(&"tm:ThingModel") {
         return Err(ThingModelError::NotAThingModel);
     }
     refuse_references(model, &mut String::new())?;
@@ -72,6 +72,7 @@ pub fn instantiate(
     if let Value::Object(object) = &mut td {
         object.remove("tm:optional");
         let kept: Vec<Value> = types(object)
+            .into_iter()
             .filter(|t| *t != "tm:ThingModel")
             .map(|t| Value::String(t.to_owned()))
             .collect();
@@ -91,13 +92,17 @@ pub fn instantiate(
     Ok(td)
 }
 
-fn types(object: &Map<String, Value>) -> impl Iterator<Item = &str> {
-    let list: Vec<&str> = match object.get("@type") {
+fn types(object: &Map<String, Value>) -> Vec<&str> {
+    match object.get("@type") {
         Some(Value::String(one)) => vec![one.as_str()],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
-    };
-    list.into_iter()
+    }
+}
+
+/// A member name as a JSON pointer segment (RFC 6901: `~` as `~0`, `/` as `~1`).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// Refuses `tm:ref` anywhere and `links` of relation `tm:extends` at the top.
@@ -107,7 +112,7 @@ fn refuse_references(value: &Value, pointer: &mut String) -> Result<(), ThingMod
             for (key, member) in object {
                 let depth = pointer.len();
                 pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                pointer.push_str(&escape(key));
                 if key == "tm:ref" {
                     return Err(ThingModelError::NotSelfContained {
                         pointer: pointer.clone(),
@@ -159,7 +164,7 @@ fn fill(
             for (key, member) in object.iter_mut() {
                 let depth = pointer.len();
                 pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                pointer.push_str(&escape(key));
                 fill(member, placeholders, pointer)?;
                 pointer.truncate(depth);
             }

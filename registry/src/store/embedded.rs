@@ -330,11 +330,7 @@ impl GraphStore for EmbeddedStore {
         check: &(dyn Fn() -> Result<bool, StoreError> + Sync),
     ) -> Result<bool, StoreError> {
         let Commit::Load { parts } = commit else {
-            if !check()? {
-                return Ok(false);
-            }
-            self.commit(commit)?;
-            return Ok(true);
+            return super::check_then_commit(self, commit, check);
         };
         let _writes = self.write_lock();
         // The check (the shapes, for a bulk load about a second a million quads) runs while the

@@ -30,6 +30,19 @@ pub use change::{ChangeSet, Draft};
 pub use embedded::EmbeddedStore;
 pub use remote::{RemoteConfig, RemoteStore};
 
+/// [`GraphStore::commit_checked`] the plain way: `check` first, then the commit if it said yes.
+pub(crate) fn check_then_commit<S: GraphStore + ?Sized>(
+    store: &S,
+    commit: Commit<'_>,
+    check: &(dyn Fn() -> Result<bool, StoreError> + Sync),
+) -> Result<bool, StoreError> {
+    if !check()? {
+        return Ok(false);
+    }
+    store.commit(commit)?;
+    Ok(true)
+}
+
 /// A quad store SEAM can keep its graph in. Cheap handles are expected: the registry holds one
 /// behind an `Arc` and calls it from many threads.
 pub trait GraphStore: Send + Sync + std::fmt::Debug {
@@ -54,11 +67,7 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
         commit: Commit<'_>,
         check: &(dyn Fn() -> Result<bool, StoreError> + Sync),
     ) -> Result<bool, StoreError> {
-        if !check()? {
-            return Ok(false);
-        }
-        self.commit(commit)?;
-        Ok(true)
+        check_then_commit(self, commit, check)
     }
 
     /// Deletes, then inserts, in one atomic step.
