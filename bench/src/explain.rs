@@ -9,13 +9,15 @@ use oxigraph::store::Store;
 use crate::median;
 
 /// Evaluates `file` on the store at `data` (`runs` times, timed) and prints Oxigraph's plan as
-/// JSON, with rows and time per node when `stats`.
+/// JSON, with rows and time per node when `stats`. With `memory`, on a copy of the store in
+/// memory, as `seam serve` answers from its replica.
 pub fn run(
     data: &std::path::Path,
     file: &std::path::Path,
     bind: &[String],
     stats: bool,
     runs: usize,
+    memory: bool,
 ) -> anyhow::Result<()> {
     use oxigraph::sparql::{QueryResults, SparqlEvaluator};
     let mut text = std::fs::read_to_string(file)?;
@@ -24,7 +26,14 @@ pub fn run(
         text = replace_variable(&text, &format!("?{name}"), &format!("<{iri}>"));
     }
     let text = format!("{}{text}", seam_registry::vocab::sparql_prefixes());
-    let store = Store::open(data)?;
+    let mut store = Store::open(data)?;
+    if memory {
+        let copy = Store::new()?;
+        let mut loader = copy.bulk_loader();
+        loader.load_ok_quads::<oxigraph::store::StorageError, oxigraph::store::StorageError>(store.iter())?;
+        loader.commit()?;
+        store = copy;
+    }
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..runs {

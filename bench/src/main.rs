@@ -221,6 +221,9 @@ enum Cmd {
         /// Evaluations timed (the median is printed).
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// Evaluate on a copy of the store in memory (as `seam serve` does, from its replica).
+        #[arg(long)]
+        memory: bool,
     },
     QueryOverhead {
         /// Queries of each kind per side.
@@ -359,7 +362,8 @@ fn main() -> anyhow::Result<()> {
             bind,
             stats,
             runs,
-        } => explain::run(&data, &file, &bind, stats, runs.max(1))?,
+            memory,
+        } => explain::run(&data, &file, &bind, stats, runs.max(1), memory)?,
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;

@@ -31,6 +31,12 @@
 //! model without an accuracy figure), Virtuoso evaluates a later `EXISTS` on that variable as if
 //! it were unbound, so `BIND(IF(EXISTS { ?runs … }, …))` took the wrong branch. The queries state
 //! such bindings before their optional facts (`?operatorClass` in `compatible-models`).
+//!
+//! Nor is this one: at fleet scale (2,000 devices and more), for some devices Virtuoso gives one
+//! more solution per runtime in which an `OPTIONAL` with a `FILTER` on an outer variable (the
+//! throughput figures) found nothing, beside the one in which it found the figure. The named
+//! queries' key sorts a missing estimate last, so `MIN` takes the solution with the figure
+//! whichever extra ones come (`matching::sparql_and_fast_path_agree_on_virtuoso_at_fleet_scale`).
 
 use oxigraph::model::Literal;
 use spargebra::algebra::{Expression, Function, GraphPattern, OrderExpression};
