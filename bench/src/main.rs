@@ -212,7 +212,8 @@ enum Cmd {
         data: PathBuf,
         /// The query file.
         file: PathBuf,
-        /// `name=IRI`: every `?name` written as `<IRI>`.
+        /// `name=IRI` or `name=integer`: `?name` bound as the service binds a named query's
+        /// parameter (a constant in the algebra).
         #[arg(long)]
         bind: Vec<String>,
         /// Rows and time per node (slows evaluation several times over).

@@ -22,19 +22,42 @@ fn value(term: &Option<Term>) -> Option<String> {
 /// What the SPARQL rules say runs on `device`, with `params` (the named query's parameters
 /// besides `device`, as text).
 pub fn sparql_rows(registry: &Registry, device: &str, params: &[(&str, &str)]) -> Result<Vec<Row>, String> {
+    let rows = named_rows(registry, "compatible-models", ("device", device), params)?;
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The devices the SPARQL rules say `model` runs on, each with its row, by `compatible-devices`
+/// (the same rules, stated from the model).
+pub fn sparql_rows_of_model(
+    registry: &Registry,
+    model: &str,
+    params: &[(&str, &str)],
+) -> Result<Vec<(String, Row)>, String> {
+    named_rows(registry, "compatible-devices", ("model", model), params)
+}
+
+/// The rows of the named query `name` bound by `given` and `params`, each with its device.
+fn named_rows(
+    registry: &Registry,
+    name: &str,
+    given: (&str, &str),
+    params: &[(&str, &str)],
+) -> Result<Vec<(String, Row)>, String> {
     let query = crate::named::all()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .find(|q| q.name == "compatible-models")
-        .ok_or("no compatible-models query")?;
-    let mut given = vec![("device".to_owned(), device.to_owned())];
-    given.extend(params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        .find(|q| q.name == name)
+        .ok_or_else(|| format!("no {name} query"))?;
+    let given: Vec<(String, String)> = std::iter::once(given)
+        .chain(params.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     let bindings = query.bind(&given, &|_| None).map_err(|e| e.to_string())?;
     let answer = registry
         .query_named(&query, bindings, &QueryLimits::default())
         .map_err(|e| e.to_string())?;
     let QueryAnswer::Solutions { variables, rows } = answer else {
-        return Err("compatible-models answered no solutions".into());
+        return Err(format!("{name} answered no solutions"));
     };
     let column = |name: &str| variables.iter().position(|v| v.as_str() == name);
     let mut out = Vec::with_capacity(rows.len());
@@ -52,13 +75,16 @@ pub fn sparql_rows(registry: &Registry, device: &str, params: &[(&str, &str)]) -
                 .transpose()
         };
         out.push((
-            get("model").ok_or("no model")?,
-            get("via").ok_or("no via")?,
-            get("runtime").ok_or("no runtime")?,
-            number("ramBytes")?,
-            number("flashBytes")?,
-            decimal("latencyMs")?,
-            decimal("accuracy")?,
+            get("device").ok_or("no device")?,
+            (
+                get("model").ok_or("no model")?,
+                get("via").ok_or("no via")?,
+                get("runtime").ok_or("no runtime")?,
+                number("ramBytes")?,
+                number("flashBytes")?,
+                decimal("latencyMs")?,
+                decimal("accuracy")?,
+            ),
         ));
     }
     Ok(out)
@@ -130,6 +156,44 @@ pub fn compare_everywhere(
         let fast = fast_rows(&fleet, device, opts);
         found.extend(differences(device, &sparql, &fast));
         pairs += fast.len();
+    }
+    Ok((pairs, found))
+}
+
+/// Compares both sides model by model on `registry`: `compatible-devices` for each model against
+/// the fast path's rows of that model on every device. Returns the compatible pairs seen and
+/// every difference.
+pub fn compare_by_model(
+    registry: &Registry,
+    params: &[(&str, &str)],
+    opts: &MatchOptions,
+) -> Result<(usize, Vec<String>), String> {
+    use std::collections::BTreeMap;
+    let fleet = load_fleet(registry).map_err(|e| e.to_string())?;
+    // The fast path answers by device: its rows regrouped by model, then by device.
+    let mut fast: BTreeMap<String, BTreeMap<String, Row>> = BTreeMap::new();
+    for device in fleet.devices.keys() {
+        for row in fast_rows(&fleet, device, opts) {
+            fast.entry(row.0.clone()).or_default().insert(device.clone(), row);
+        }
+    }
+    let mut pairs = 0;
+    let mut found = Vec::new();
+    for model in fleet.models.keys() {
+        let sparql: BTreeMap<String, Row> = sparql_rows_of_model(registry, model, params)?.into_iter().collect();
+        let expected = fast.remove(model).unwrap_or_default();
+        if sparql.keys().ne(expected.keys()) {
+            found.push(format!(
+                "devices differ for {model}: SPARQL {:?}, fast path {:?}",
+                sparql.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>()
+            ));
+            continue;
+        }
+        for (device, row) in &expected {
+            found.extend(differences(device, std::slice::from_ref(&sparql[device]), std::slice::from_ref(row)));
+        }
+        pairs += expected.len();
     }
     Ok((pairs, found))
 }

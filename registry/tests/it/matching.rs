@@ -106,9 +106,14 @@ fn small_fleet(seed: u64) -> String {
     )
 }
 
+/// The rules by device (`compatible-models`) and by model (`compatible-devices`) against the fast
+/// path, on every device and every model; returns the compatible pairs.
 fn compare_everywhere(r: &Registry, params: &[(&str, &str)], opts: &MatchOptions) -> usize {
     let (pairs, differences) = matching::oracle::compare_everywhere(r, params, opts).unwrap();
     assert!(differences.is_empty(), "{differences:#?}");
+    let (by_model, differences) = matching::oracle::compare_by_model(r, params, opts).unwrap();
+    assert!(differences.is_empty(), "by model: {differences:#?}");
+    assert_eq!(by_model, pairs);
     pairs
 }
 
