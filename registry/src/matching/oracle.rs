@@ -191,7 +191,11 @@ pub fn compare_by_model(
             continue;
         }
         for (device, row) in &expected {
-            found.extend(differences(device, std::slice::from_ref(&sparql[device]), std::slice::from_ref(row)));
+            found.extend(differences(
+                device,
+                std::slice::from_ref(&sparql[device]),
+                std::slice::from_ref(row),
+            ));
         }
         pairs += expected.len();
     }

@@ -42,6 +42,9 @@ impl TestApp {
 /// Starts the application with `settings` on a runtime of its own that lives as long as the
 /// test process; returns where it serves HTTP and, when it runs one, LwM2M.
 pub fn start_application(settings: Settings) -> (SocketAddr, Option<SocketAddr>) {
+    // Every test that starts the application talks to it over HTTP, whichever tests ran before
+    // it in the process (reqwest is built without a default TLS provider).
+    seam_registry::remote::install_tls_provider();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -185,20 +185,29 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
         }
         return;
     }
-    let inner = inner.clone();
-    tokio::spawn(async move {
-        let token = packet.get_token().to_vec();
+    let token = packet.get_token().to_vec();
+    let answering = inner.clone();
+    let mut answer: Pin<Box<dyn Future<Output = Packet> + Send>> = Box::pin(async move {
         let mut out = Packet::new();
         out.set_token(token);
+        answer_request(&answering, peer, packet, &mut out).await;
+        out
+    });
+    // Most answers are ready at once (a block of a package held in memory, a registration
+    // written to the table): those are sent from here, as a plain UDP loop would, without a task
+    // and a timer of their own. Handlers do their slow work after an await, never before.
+    if let std::task::Poll::Ready(out) =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(answer.as_mut().poll(cx))).await
+    {
+        finish(inner, peer, mid, confirmable, out, false).await;
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
         // A slow handler is raced against the clock (in this task: a spawn per request costs
         // more than the race).
-        let answer = async {
-            answer_request(&inner, peer, packet, &mut out).await;
-            out
-        };
-        tokio::pin!(answer);
         let patience = inner.params.separate_after;
-        let (mut out, separate) = if confirmable {
+        let (out, separate) = if confirmable {
             tokio::select! {
                 done = &mut answer => (done, false),
                 _ = tokio::time::sleep(patience) => {
@@ -218,43 +227,51 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
         } else {
             (answer.await, false)
         };
-        if separate {
-            out.header.set_type(MessageType::Confirmable);
-            let endpoint = Endpoint { inner: inner.clone() };
-            if let Err(e) = endpoint.transmit_con(peer, out, false).await {
-                tracing::debug!(%peer, error = %e, "separate response not acknowledged");
-            }
-            return;
-        }
-        if confirmable {
-            out.header.set_type(MessageType::Acknowledgement);
-            out.header.message_id = mid;
-        } else {
-            out.header.set_type(MessageType::NonConfirmable);
-            out.header.message_id = inner.next_mid.fetch_add(1, Ordering::Relaxed);
-        }
-        let bytes: Arc<[u8]> = match out.to_bytes() {
-            Ok(bytes) => Arc::from(bytes),
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "response could not be encoded");
-                let mut fallback = Packet::new();
-                fallback.header = out.header.clone();
-                fallback.set_token(out.get_token().to_vec());
-                fallback.header.code = MessageClass::Response(ResponseType::InternalServerError);
-                match fallback.to_bytes() {
-                    Ok(bytes) => Arc::from(bytes),
-                    Err(_) => return,
-                }
-            }
-        };
-        {
-            let mut state = lock(&inner);
-            if let Some(entry) = state.seen.get_mut(&(peer, mid)) {
-                *entry = Some(bytes.clone());
-            }
-        }
-        send_bytes(&inner, peer, &bytes).await;
+        finish(&inner, peer, mid, confirmable, out, separate).await;
     });
+}
+
+/// Sends the answer `out` to the request `mid` from `peer`: piggybacked on the ACK of a
+/// confirmable request, as its own message after an empty ACK (`separate`), or as a
+/// non-confirmable response; and keeps it for the request's duplicates where one was expected.
+async fn finish(inner: &Arc<Inner>, peer: SocketAddr, mid: u16, confirmable: bool, mut out: Packet, separate: bool) {
+    if separate {
+        out.header.set_type(MessageType::Confirmable);
+        let endpoint = Endpoint { inner: inner.clone() };
+        if let Err(e) = endpoint.transmit_con(peer, out, false).await {
+            tracing::debug!(%peer, error = %e, "separate response not acknowledged");
+        }
+        return;
+    }
+    if confirmable {
+        out.header.set_type(MessageType::Acknowledgement);
+        out.header.message_id = mid;
+    } else {
+        out.header.set_type(MessageType::NonConfirmable);
+        out.header.message_id = inner.next_mid.fetch_add(1, Ordering::Relaxed);
+    }
+    let bytes = match out.to_bytes() {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "response could not be encoded");
+            let mut fallback = Packet::new();
+            fallback.header = out.header.clone();
+            fallback.set_token(out.get_token().to_vec());
+            fallback.header.code = MessageClass::Response(ResponseType::InternalServerError);
+            match fallback.to_bytes() {
+                Ok(bytes) => bytes,
+                Err(_) => return,
+            }
+        }
+    };
+    // Kept for duplicates only where `on_request` made room for it (not for GETs).
+    {
+        let mut state = lock(inner);
+        if let Some(entry) = state.seen.get_mut(&(peer, mid)) {
+            *entry = Some(Arc::from(bytes.as_slice()));
+        }
+    }
+    send_bytes(inner, peer, &bytes).await;
 }
 
 /// Fills `out` with the answer to `packet`: Block1 assembly, the handler, Block2 slicing.
