@@ -323,7 +323,7 @@ impl Endpoint {
                     set_uint(&mut packet, CoapOption::Size1, body.len() as u32);
                 }
                 packet.payload = body[offset..end].to_vec();
-                let reply = self.exchange(peer, packet).await?;
+                let reply = self.exchange(peer, &mut packet).await?;
                 // 4.13 with a smaller Block1 size: the server wants smaller blocks; the upload
                 // starts again at that size (RFC 7959 §2.9.3).
                 if reply.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge) {
@@ -352,7 +352,7 @@ impl Endpoint {
         } else {
             let mut packet = base.clone();
             packet.payload = body.clone();
-            self.exchange_resuming(peer, packet, request.method).await?
+            self.exchange_resuming(peer, &mut packet, request.method).await?
         };
 
         // Block2: fetch the rest of a block-wise response with the same request.
@@ -364,16 +364,17 @@ impl Endpoint {
         };
         // A response block smaller than ours sets the pace from here on.
         szx = szx.min(block.szx);
+        // One request for every later block: its Block2 option is set anew for each.
+        let mut packet = base.clone();
+        packet.clear_option(CoapOption::Observe);
         while block.more {
             let next = (block.offset() + block.size()) / (1usize << (szx + 4));
             let num = u32::try_from(next).map_err(|_| Lwm2mError::TooLarge(reply.payload.len()))?;
             if num > Block::MAX_NUM || reply.payload.len() > self.inner.params.max_body {
                 return Err(Lwm2mError::TooLarge(reply.payload.len()));
             }
-            let mut packet = base.clone();
-            packet.clear_option(CoapOption::Observe);
             set_block(&mut packet, CoapOption::Block2, Block { num, more: false, szx });
-            first = self.exchange_resuming(peer, packet, request.method).await?;
+            first = self.exchange_resuming(peer, &mut packet, request.method).await?;
             if matches!(first.header.code, MessageClass::Response(code) if code.is_error()) {
                 return Ok(Reply::from_packet(&first));
             }
@@ -402,8 +403,8 @@ impl Endpoint {
         let token = new_token();
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().observations.insert((peer, token.clone()), tx);
-        let packet = request_packet(&request);
-        match self.exchange_with_token(peer, packet, token.clone()).await {
+        let mut packet = request_packet(&request);
+        match self.exchange_with_token(peer, &mut packet, token.clone()).await {
             Ok(packet) => {
                 let reply = Reply::from_packet(&packet);
                 if reply.observe.is_none() {
@@ -430,8 +431,8 @@ impl Endpoint {
     ) -> Result<Reply, Lwm2mError> {
         self.cancel(peer, &token);
         request.observe = Some(1);
-        let packet = request_packet(&request);
-        self.exchange_with_token(peer, packet, token)
+        let mut packet = request_packet(&request);
+        self.exchange_with_token(peer, &mut packet, token)
             .await
             .map(|p| Reply::from_packet(&p))
     }
@@ -466,7 +467,7 @@ impl Endpoint {
         packet.set_token(token.to_vec());
         if confirmable {
             packet.header.set_type(MessageType::Confirmable);
-            self.transmit_con(peer, packet, false).await.map(|_| ())
+            self.transmit_con(peer, &mut packet, false).await.map(|_| ())
         } else {
             packet.header.set_type(MessageType::NonConfirmable);
             packet.header.message_id = self.next_mid();
@@ -479,7 +480,7 @@ impl Endpoint {
     async fn exchange_resuming(
         &self,
         peer: SocketAddr,
-        packet: Packet,
+        packet: &mut Packet,
         method: RequestType,
     ) -> Result<Packet, Lwm2mError> {
         let mut retries = if method == RequestType::Get {
@@ -488,22 +489,23 @@ impl Endpoint {
             0
         };
         loop {
-            match self.exchange(peer, packet.clone()).await {
+            match self.exchange(peer, packet).await {
                 Err(Lwm2mError::Timeout) if retries > 0 => retries -= 1,
                 other => return other,
             }
         }
     }
 
-    /// One confirmable request/response exchange under a fresh token.
-    async fn exchange(&self, peer: SocketAddr, packet: Packet) -> Result<Packet, Lwm2mError> {
+    /// One confirmable request/response exchange under a fresh token (`packet` takes it, and
+    /// a message ID, so that it can be sent again as a new exchange).
+    async fn exchange(&self, peer: SocketAddr, packet: &mut Packet) -> Result<Packet, Lwm2mError> {
         self.exchange_with_token(peer, packet, new_token()).await
     }
 
     async fn exchange_with_token(
         &self,
         peer: SocketAddr,
-        mut packet: Packet,
+        packet: &mut Packet,
         token: Vec<u8>,
     ) -> Result<Packet, Lwm2mError> {
         packet.set_token(token);
@@ -515,15 +517,19 @@ impl Endpoint {
     }
 
     /// Sends a confirmable message and retransmits it until it is acknowledged. With
-    /// `want_response`, waits on for the (piggybacked or separate) response.
+    /// `want_response`, waits on for the (piggybacked or separate) response. The message is
+    /// encoded once: a retransmission sends the same bytes.
     async fn transmit_con(
         &self,
         peer: SocketAddr,
-        mut packet: Packet,
+        packet: &mut Packet,
         want_response: bool,
     ) -> Result<Option<Packet>, Lwm2mError> {
         let mid = self.next_mid();
         packet.header.message_id = mid;
+        let bytes = packet
+            .to_bytes()
+            .map_err(|e| Lwm2mError::Malformed(format!("the message could not be encoded: {e}")))?;
         let token = packet.get_token().to_vec();
         let (tx, mut rx) = mpsc::unbounded_channel();
         {
@@ -551,7 +557,7 @@ impl Endpoint {
         let mut timeout = params.initial_timeout();
         let mut attempts = 0u32;
         let mut acked = false;
-        self.send(peer, &packet).await;
+        send_bytes(&self.inner, peer, &bytes).await;
         loop {
             let wait = if acked { params.response_timeout } else { timeout };
             match tokio::time::timeout(wait, rx.recv()).await {
@@ -572,7 +578,7 @@ impl Endpoint {
                     attempts += 1;
                     timeout *= 2;
                     self.inner.counters.retransmitted.fetch_add(1, Ordering::Relaxed);
-                    self.send(peer, &packet).await;
+                    send_bytes(&self.inner, peer, &bytes).await;
                 }
             }
         }

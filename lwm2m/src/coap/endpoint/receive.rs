@@ -238,7 +238,7 @@ async fn finish(inner: &Arc<Inner>, peer: SocketAddr, mid: u16, confirmable: boo
     if separate {
         out.header.set_type(MessageType::Confirmable);
         let endpoint = Endpoint { inner: inner.clone() };
-        if let Err(e) = endpoint.transmit_con(peer, out, false).await {
+        if let Err(e) = endpoint.transmit_con(peer, &mut out, false).await {
             tracing::debug!(%peer, error = %e, "separate response not acknowledged");
         }
         return;
