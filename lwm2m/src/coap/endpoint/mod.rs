@@ -108,9 +108,11 @@ struct Assembly {
 
 #[derive(Default)]
 struct State {
-    /// Our outstanding confirmable messages, to match empty ACKs and RSTs.
-    by_mid: HashMap<PeerMid, Vec<u8>>,
-    /// Exchanges waiting for an ACK or a response, by token.
+    /// Our outstanding confirmable messages, to match ACKs (empty, or with the response
+    /// piggybacked) and RSTs: the exchange each belongs to.
+    by_mid: HashMap<PeerMid, mpsc::UnboundedSender<Incoming>>,
+    /// Exchanges waiting for a response, by token (a separate response comes with the token
+    /// only).
     exchanges: HashMap<PeerToken, mpsc::UnboundedSender<Incoming>>,
     /// Observations this endpoint holds, by token.
     observations: HashMap<PeerToken, mpsc::UnboundedSender<Reply>>,
@@ -530,27 +532,20 @@ impl Endpoint {
         let bytes = packet
             .to_bytes()
             .map_err(|e| Lwm2mError::Malformed(format!("the message could not be encoded: {e}")))?;
-        let token = packet.get_token().to_vec();
         let (tx, mut rx) = mpsc::unbounded_channel();
+        // Notifications (no response wanted): only the ACK/RST matters, matched by message ID.
+        let exchange = want_response.then(|| (peer, packet.get_token().to_vec()));
         {
             let mut state = self.lock();
-            state.by_mid.insert((peer, mid), token.clone());
-            if want_response {
-                state.exchanges.insert((peer, token.clone()), tx);
-            } else {
-                // Notifications: only the ACK/RST matters, matched by message ID.
-                state.exchanges.insert((peer, mid_key(mid)), tx);
+            if let Some(key) = &exchange {
+                state.exchanges.insert(key.clone(), tx.clone());
             }
+            state.by_mid.insert((peer, mid), tx);
         }
-        let exchange_key = if want_response {
-            (peer, token.clone())
-        } else {
-            (peer, mid_key(mid))
-        };
         let _cleanup = Cleanup {
             endpoint: self,
             mid: (peer, mid),
-            exchange: exchange_key,
+            exchange,
         };
 
         let params = &self.inner.params;
@@ -614,26 +609,20 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSock
     UdpSocket::from_std(socket.into())
 }
 
-/// Exchanges waiting only for an ACK are keyed by a pseudo-token that cannot collide with a real
-/// one (tokens are at most 8 bytes).
-fn mid_key(mid: u16) -> Vec<u8> {
-    let mut key = vec![0xff; 9];
-    key.extend_from_slice(&mid.to_be_bytes());
-    key
-}
-
 /// Removes an exchange's bookkeeping however it ends (answer, error, or the caller dropping it).
 struct Cleanup<'a> {
     endpoint: &'a Endpoint,
     mid: PeerMid,
-    exchange: PeerToken,
+    exchange: Option<PeerToken>,
 }
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let mut state = self.endpoint.lock();
         state.by_mid.remove(&self.mid);
-        state.exchanges.remove(&self.exchange);
+        if let Some(exchange) = &self.exchange {
+            state.exchanges.remove(exchange);
+        }
     }
 }
 

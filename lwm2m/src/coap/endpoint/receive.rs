@@ -86,26 +86,17 @@ async fn on_datagram(inner: &Arc<Inner>, peer: SocketAddr, bytes: &[u8]) {
 fn on_ack_or_reset(inner: &Inner, peer: SocketAddr, packet: Packet) {
     let state = lock(inner);
     let mid = packet.header.message_id;
-    let Some(token) = state.by_mid.get(&(peer, mid)) else {
+    let Some(exchange) = state.by_mid.get(&(peer, mid)) else {
         return; // A late or stray ACK: nothing waits for it.
     };
-    let reset = packet.header.get_type() == MessageType::Reset;
-    let empty = packet.header.code == MessageClass::Empty;
-    let event = if reset {
+    let event = if packet.header.get_type() == MessageType::Reset {
         Incoming::Reset
-    } else if empty {
+    } else if packet.header.code == MessageClass::Empty {
         Incoming::Ack
     } else {
         Incoming::Response(Box::new(packet))
     };
-    let key = (peer, token.clone());
-    let sender = state
-        .exchanges
-        .get(&key)
-        .or_else(|| state.exchanges.get(&(peer, mid_key(mid))));
-    if let Some(sender) = sender {
-        let _ = sender.send(event);
-    }
+    let _ = exchange.send(event);
 }
 
 async fn on_separate_response(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, kind: MessageType) {

@@ -58,12 +58,14 @@ fn event(rollout: &Rollout, device: Option<(&str, TargetState)>, reason: &str) -
 
 /// Changes the rollout's state, in memory and in the graph, and tells the subscribers.
 pub(super) async fn set_rollout_state(rollouts: &Rollouts, held: &Arc<Held>, state: RolloutState, reason: &str) {
+    // The graph first, then memory: whoever sees the new state (the API, a test, the events)
+    // finds the graph saying it too, and a crash in between leaves the old state in both.
     let snapshot = {
-        let mut r = lock(&held.rollout);
+        let mut r = lock(&held.rollout).clone();
         r.state = state;
         r.reason = reason.to_owned();
         r.ended = (!state.is_active()).then(now);
-        r.clone()
+        r
     };
     let registry = rollouts.inner.registry.clone();
     let written = {
@@ -72,6 +74,13 @@ pub(super) async fn set_rollout_state(rollouts: &Rollouts, held: &Arc<Held>, sta
     };
     if !matches!(written, Ok(Ok(()))) {
         tracing::error!(target: "seam", rollout = %snapshot.id, "the rollout's state could not be written to the graph");
+    }
+    {
+        // Only the rollout's own fields: its devices may have moved on meanwhile.
+        let mut r = lock(&held.rollout);
+        r.state = snapshot.state;
+        r.reason.clone_from(&snapshot.reason);
+        r.ended = snapshot.ended.clone();
     }
     let _ = rollouts.inner.events.send(event(&snapshot, None, reason));
 }

@@ -66,23 +66,14 @@ impl Http {
                             message: crate::remote::describe(&e),
                         })?;
                         let status = response.status().as_u16();
-                        let content_type = crate::answer::media_type_essence(
-                            response
-                                .headers()
-                                .get(reqwest::header::CONTENT_TYPE)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or(""),
-                        );
+                        let headers = response.headers();
+                        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                        let content_type = crate::answer::media_type_essence(header("content-type").unwrap_or(""));
                         // Virtuoso answers a query stopped at MaxQueryExecutionTime with what it
                         // had found so far ("anytime query"), saying so only in these headers: a
                         // partial answer is an error here, never an answer.
-                        if let Some(state) = response.headers().get("x-sql-state").and_then(|v| v.to_str().ok()) {
-                            let message = response
-                                .headers()
-                                .get("x-sql-message")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_owned();
+                        if let Some(state) = header("x-sql-state") {
+                            let message = header("x-sql-message").unwrap_or("");
                             // Concurrent writers: Virtuoso rolled this transaction back.
                             if state == "40001" || message.contains("SR172") || message.contains("deadlock") {
                                 return Err(Failure::Deadlocked(format!("X-SQL-State {state}: {message}")));
@@ -94,18 +85,9 @@ impl Http {
                                 ),
                             });
                         }
-                        let server = response
-                            .headers()
-                            .get(reqwest::header::SERVER)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_owned();
+                        let server = header("server").unwrap_or("").to_owned();
                         // Virtuoso says where it cut an answer (its ResultSetMaxRows).
-                        let cut_at = response
-                            .headers()
-                            .get("x-sparql-maxrows")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse().ok());
+                        let cut_at = header("x-sparql-maxrows").and_then(|v| v.trim().parse().ok());
                         let body = response.bytes().await.map_err(|e| Failure::Unreachable {
                             sent: true,
                             message: crate::remote::describe(&e),
