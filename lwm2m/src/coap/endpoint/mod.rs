@@ -42,6 +42,11 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Answers requests that reach an endpoint. Called once per whole request (after Block1
 /// assembly) and once per Block2 block asked for, so it must be cheap to call again for the same
 /// GET: return a shared body.
+///
+/// `handle`, and the first poll of its future, run in the endpoint's receive loop: an answer
+/// ready at once is sent from there, without a task of its own. Slow work (a store write, a
+/// verification) belongs after an await (`spawn_blocking`, a channel), where the endpoint gives
+/// the answer a task and, past `separate_after`, acknowledges the request first.
 pub trait Handler: Send + Sync + 'static {
     /// Produces the response to `request`.
     fn handle(&self, request: Request) -> BoxFuture<Response>;
