@@ -436,7 +436,6 @@ fn load(triples: usize, runs: usize) -> anyhow::Result<()> {
         .len();
     println!("generated {n} triples ({:.1} MB Turtle)", text.len() as f64 / 1e6);
     let (mut seam, mut oxigraph, mut split) = (Vec::new(), Vec::new(), Vec::new());
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     for run in 0..runs {
         // Rotate the order so that no side always runs on a warmer page cache.
         for side in [[0, 1, 2], [1, 2, 0], [2, 0, 1]][run % 3] {
@@ -462,9 +461,10 @@ fn load(triples: usize, runs: usize) -> anyhow::Result<()> {
                 let mut loader = store.bulk_loader();
                 if side == 2 {
                     // Oxigraph's loader told to split the load per core, as `seam load` does.
-                    loader = loader.with_num_threads(threads).with_max_memory_size_in_megabytes(
-                        n.div_ceil(threads).clamp(100_000, 1_000_000) * threads / 1000,
-                    );
+                    let (threads, megabytes) = seam_registry::store::bulk_load_split(n);
+                    loader = loader
+                        .with_num_threads(threads)
+                        .with_max_memory_size_in_megabytes(megabytes);
                 }
                 loader.load_from_slice(RdfFormat::Turtle, std::fs::read(&file)?.as_slice())?;
                 loader.commit()?;

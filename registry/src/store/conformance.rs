@@ -340,36 +340,34 @@ pub fn concurrent_change_sets_all_land(store: &dyn GraphStore) {
 /// says yes; the check reads the store as it was before the write.
 pub fn checked_commits_of(store: &dyn GraphStore, size: usize) {
     load(store, &[quad("before", "p", Literal::from(0), None)]);
-    {
-        let quads: Vec<Quad> = (0..size)
-            .map(|i| quad(&format!("s{size}-{i}"), "p", Literal::from(i as i64), None))
-            .collect();
-        let parts: Vec<&[Quad]> = vec![quads.as_slice()];
-        let before = ok(store.len(), "len");
-        let seen = std::sync::Mutex::new(0usize);
-        let refuse = || -> Result<bool, crate::error::StoreError> {
-            *seen.lock().unwrap_or_else(|p| p.into_inner()) = store.len()?;
-            Ok(false)
-        };
-        let wrote = ok(
-            store.commit_checked(Commit::Load { parts: &parts }, &refuse),
-            "checked commit",
-        );
-        assert!(!wrote, "a no must be answered as not written");
-        assert_eq!(ok(store.len(), "len"), before, "a no must write nothing ({size} quads)");
-        assert_eq!(
-            *seen.lock().unwrap_or_else(|p| p.into_inner()),
-            before,
-            "the check reads the store before the write"
-        );
-        let accept = || -> Result<bool, crate::error::StoreError> { Ok(true) };
-        let wrote = ok(
-            store.commit_checked(Commit::Load { parts: &parts }, &accept),
-            "checked commit",
-        );
-        assert!(wrote);
-        assert_eq!(ok(store.len(), "len"), before + size, "a yes writes all ({size} quads)");
-    }
+    let quads: Vec<Quad> = (0..size)
+        .map(|i| quad(&format!("s{size}-{i}"), "p", Literal::from(i as i64), None))
+        .collect();
+    let parts: Vec<&[Quad]> = vec![quads.as_slice()];
+    let before = ok(store.len(), "len");
+    let seen = std::sync::Mutex::new(0usize);
+    let refuse = || -> Result<bool, crate::error::StoreError> {
+        *seen.lock().unwrap_or_else(|p| p.into_inner()) = store.len()?;
+        Ok(false)
+    };
+    let wrote = ok(
+        store.commit_checked(Commit::Load { parts: &parts }, &refuse),
+        "checked commit",
+    );
+    assert!(!wrote, "a no must be answered as not written");
+    assert_eq!(ok(store.len(), "len"), before, "a no must write nothing ({size} quads)");
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|p| p.into_inner()),
+        before,
+        "the check reads the store before the write"
+    );
+    let accept = || -> Result<bool, crate::error::StoreError> { Ok(true) };
+    let wrote = ok(
+        store.commit_checked(Commit::Load { parts: &parts }, &accept),
+        "checked commit",
+    );
+    assert!(wrote);
+    assert_eq!(ok(store.len(), "len"), before + size, "a yes writes all ({size} quads)");
 }
 
 /// [`checked_commits_of`] three quads.

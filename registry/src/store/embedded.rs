@@ -439,21 +439,29 @@ fn commit_to(store: &Store, commit: Commit<'_>) -> Result<(), StoreError> {
 /// A bulk load of `parts` with its files written, not yet taken in by the store (dropping the
 /// loader deletes them).
 fn prepare_load<'a>(store: &'a Store, parts: &[&[Quad]]) -> Result<oxigraph::store::BulkLoader<'a>, StoreError> {
-    // The loader sorts and writes one batch per thread, and its default batch is a million
-    // quads: a load of a million quads was one batch on one core. Batches of an equal share of
-    // the load keep every core writing: at least 100,000 quads (smaller ones cost more files
-    // than they save), at most the default million (the loader holds a copy of each batch in
-    // flight, besides the parsed documents).
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let batch = count_quads(parts).div_ceil(threads).clamp(100_000, 1_000_000);
+    let (threads, megabytes) = bulk_load_split(count_quads(parts));
     let mut loader = store
         .bulk_loader()
         .with_num_threads(threads)
-        .with_max_memory_size_in_megabytes((batch * threads).div_ceil(1000));
+        .with_max_memory_size_in_megabytes(megabytes);
     loader
         .load_quads(parts.iter().flat_map(|p| p.iter().cloned()))
         .map_err(|e| StoreError::Storage(Box::new(e)))?;
     Ok(loader)
+}
+
+/// How a bulk load of `quads` is split: the loader's threads and its memory bound in megabytes
+/// (which sets its batch size, about a thousand quads a megabyte).
+///
+/// The loader sorts and writes one batch per thread, and its default batch is a million quads:
+/// a load of a million quads was one batch on one core. Batches of an equal share of the load
+/// keep every core writing: at least 100,000 quads (smaller ones cost more files than they
+/// save), at most the default million (the loader holds a copy of each batch in flight, besides
+/// the parsed documents).
+pub fn bulk_load_split(quads: usize) -> (usize, usize) {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let batch = quads.div_ceil(threads).clamp(100_000, 1_000_000);
+    (threads, (batch * threads).div_ceil(1000))
 }
 
 /// The quads in `parts`.

@@ -27,7 +27,7 @@ use crate::answer::QueryAnswer;
 use crate::error::{QueryError, StoreError};
 
 pub use change::{ChangeSet, Draft};
-pub use embedded::EmbeddedStore;
+pub use embedded::{bulk_load_split, EmbeddedStore};
 pub use remote::{RemoteConfig, RemoteStore};
 
 /// [`GraphStore::commit_checked`] the plain way: `check` first, then the commit if it said yes.

@@ -595,11 +595,10 @@ fn sparql_and_fast_path_agree_on_virtuoso_at_fleet_scale() {
         .load(&[parse_document("synth.ttl", fleet_turtle(spec, 42), RdfFormat::Turtle, None).unwrap()])
         .unwrap();
     let fleet = matching::load_fleet(&remote).unwrap();
-    let mut devices: Vec<&String> = fleet.devices.keys().collect();
-    devices.sort();
     let opts = MatchOptions::default();
     let (mut pairs, mut estimated) = (0, 0);
-    for device in devices.iter().skip(3).step_by(100) {
+    // The fleet's devices are in IRI order: every hundredth, spread over the fleet.
+    for device in fleet.devices.keys().skip(3).step_by(100) {
         let rows = matching::oracle::sparql_rows(&remote, device, &[]).unwrap();
         let fast = matching::oracle::fast_rows(&fleet, device, &opts);
         let differences = matching::oracle::differences(device, &rows, &fast);

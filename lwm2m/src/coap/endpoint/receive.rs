@@ -190,7 +190,7 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
     if let std::task::Poll::Ready(out) =
         std::future::poll_fn(|cx| std::task::Poll::Ready(answer.as_mut().poll(cx))).await
     {
-        finish(inner, peer, mid, confirmable, out, false).await;
+        finish(inner, peer, mid, confirmable, !idempotent, out, false).await;
         return;
     }
     let inner = inner.clone();
@@ -218,14 +218,23 @@ async fn on_request(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet) {
         } else {
             (answer.await, false)
         };
-        finish(&inner, peer, mid, confirmable, out, separate).await;
+        finish(&inner, peer, mid, confirmable, !idempotent, out, separate).await;
     });
 }
 
 /// Sends the answer `out` to the request `mid` from `peer`: piggybacked on the ACK of a
 /// confirmable request, as its own message after an empty ACK (`separate`), or as a
-/// non-confirmable response; and keeps it for the request's duplicates where one was expected.
-async fn finish(inner: &Arc<Inner>, peer: SocketAddr, mid: u16, confirmable: bool, mut out: Packet, separate: bool) {
+/// non-confirmable response; and, when `kept`, keeps it for the request's duplicates (not for a
+/// GET, which a duplicate simply asks again: `on_request`).
+async fn finish(
+    inner: &Arc<Inner>,
+    peer: SocketAddr,
+    mid: u16,
+    confirmable: bool,
+    kept: bool,
+    mut out: Packet,
+    separate: bool,
+) {
     if separate {
         out.header.set_type(MessageType::Confirmable);
         let endpoint = Endpoint { inner: inner.clone() };
@@ -255,10 +264,9 @@ async fn finish(inner: &Arc<Inner>, peer: SocketAddr, mid: u16, confirmable: boo
             }
         }
     };
-    // Kept for duplicates only where `on_request` made room for it (not for GETs).
-    {
-        let mut state = lock(inner);
-        if let Some(entry) = state.seen.get_mut(&(peer, mid)) {
+    if kept {
+        // The entry `on_request` made, unless the sweep has expired it meanwhile.
+        if let Some(entry) = lock(inner).seen.get_mut(&(peer, mid)) {
             *entry = Some(Arc::from(bytes.as_slice()));
         }
     }
