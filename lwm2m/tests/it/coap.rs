@@ -124,6 +124,44 @@ async fn retransmission_carries_transfers_through_loss_and_duplicates_are_answer
     drop(client);
 }
 
+/// Every answer arrives twice (a network that duplicates datagrams): the copy of one block's
+/// answer may reach the client after that block's exchange ended and the next block's began on
+/// the same channel; it must be dropped there, not taken for the next block's answer.
+#[tokio::test]
+async fn a_duplicated_answer_never_answers_the_next_block() {
+    let (server, client, body) = pair(fast()).await;
+    let server_addr = server.local_addr().unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let relaying = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 2048];
+        let mut client_addr = None;
+        let mut doubled = 0usize;
+        while let Ok((len, from)) = relay.recv_from(&mut buffer).await {
+            if from == server_addr {
+                let Some(to) = client_addr else { continue };
+                relay.send_to(&buffer[..len], to).await.unwrap();
+                relay.send_to(&buffer[..len], to).await.unwrap();
+                doubled += 1;
+            } else {
+                client_addr = Some(from);
+                relay.send_to(&buffer[..len], server_addr).await.unwrap();
+            }
+            if doubled >= 2 * 100_000 / 16 {
+                break;
+            }
+        }
+    });
+    for size in [16, 1024] {
+        let reply = client
+            .request_with_block_size(relay_addr, Request::new(Method::Get, "blob"), size)
+            .await
+            .unwrap();
+        assert!(reply.payload == body, "Block2 at {size}");
+    }
+    relaying.abort();
+}
+
 /// Sends raw bytes and returns what comes back within `wait`, if anything.
 async fn raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -88,6 +88,10 @@ struct Counters {
     injected_losses: AtomicU64,
 }
 
+/// What the receive loop hands to a waiting exchange, with the message ID of the exchange it was
+/// matched to (see [`Waiter`]).
+type Routed = (u16, Incoming);
+
 /// What the receive loop hands to a waiting exchange.
 enum Incoming {
     /// An empty ACK: the peer has the message; a separate response may follow.
@@ -98,8 +102,49 @@ enum Incoming {
     Response(Box<Packet>),
 }
 
-type PeerToken = (SocketAddr, Vec<u8>);
+type PeerToken = (SocketAddr, Token);
 type PeerMid = (SocketAddr, u16);
+
+/// A CoAP token (0 to 8 bytes, RFC 7252 §5.3.1) as a map key, held inline: matching a response
+/// to its exchange allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Token {
+    len: u8,
+    bytes: [u8; 8],
+}
+
+impl Token {
+    /// `token` as a key; `None` when it is longer than CoAP allows (then nothing waits for it).
+    fn of(token: &[u8]) -> Option<Self> {
+        let mut bytes = [0u8; 8];
+        bytes.get_mut(..token.len())?.copy_from_slice(token);
+        Some(Self {
+            len: token.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The token as coap-lite's packets take it.
+    fn to_vec(self) -> Vec<u8> {
+        self.bytes[..usize::from(self.len)].to_vec()
+    }
+}
+
+/// Where the receive loop delivers what comes back for a caller's exchanges, one after another:
+/// one channel for every block of a request, not one per message. Each event carries the message
+/// ID of the exchange it was matched to, so an event that was queued as its exchange ended (a
+/// duplicate ACK) is recognised and dropped by the next exchange.
+struct Waiter {
+    tx: mpsc::UnboundedSender<Routed>,
+    rx: mpsc::UnboundedReceiver<Routed>,
+}
+
+impl Waiter {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self { tx, rx }
+    }
+}
 
 /// A Block1 upload being assembled.
 struct Assembly {
@@ -115,10 +160,10 @@ struct Assembly {
 struct State {
     /// Our outstanding confirmable messages, to match ACKs (empty, or with the response
     /// piggybacked) and RSTs: the exchange each belongs to.
-    by_mid: HashMap<PeerMid, mpsc::UnboundedSender<Incoming>>,
+    by_mid: HashMap<PeerMid, mpsc::UnboundedSender<Routed>>,
     /// Exchanges waiting for a response, by token (a separate response comes with the token
-    /// only).
-    exchanges: HashMap<PeerToken, mpsc::UnboundedSender<Incoming>>,
+    /// only), with the message ID each was sent with.
+    exchanges: HashMap<PeerToken, (mpsc::UnboundedSender<Routed>, u16)>,
     /// Observations this endpoint holds, by token.
     observations: HashMap<PeerToken, mpsc::UnboundedSender<Reply>>,
     /// Received message IDs: `None` while the request is being handled, then the answer sent.
@@ -311,6 +356,7 @@ impl Endpoint {
     ) -> Result<Reply, Lwm2mError> {
         let mut szx = Block::new(0, false, block_size).szx;
         let base = request_packet(&request);
+        let mut waiter = Waiter::new();
         let body = &request.payload;
 
         // Block1: send the body block by block; the server may lower the block size.
@@ -330,7 +376,7 @@ impl Endpoint {
                     set_uint(&mut packet, CoapOption::Size1, body.len() as u32);
                 }
                 packet.payload = body[offset..end].to_vec();
-                let reply = self.exchange(peer, &mut packet).await?;
+                let reply = self.exchange(peer, &mut packet, &mut waiter).await?;
                 // 4.13 with a smaller Block1 size: the server wants smaller blocks; the upload
                 // starts again at that size (RFC 7959 §2.9.3).
                 if reply.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge) {
@@ -359,7 +405,8 @@ impl Endpoint {
         } else {
             let mut packet = base.clone();
             packet.payload = body.clone();
-            self.exchange_resuming(peer, &mut packet, request.method).await?
+            self.exchange_resuming(peer, &mut packet, request.method, &mut waiter)
+                .await?
         };
 
         // Block2: fetch the rest of a block-wise response with the same request.
@@ -371,6 +418,12 @@ impl Endpoint {
         };
         // A response block smaller than ours sets the pace from here on.
         szx = szx.min(block.szx);
+        // The first block says how large the whole body is (Size2, RFC 7959 §4): the body is
+        // joined in one allocation, not copied each time it grows.
+        if let Some(total) = uint_option(&first, CoapOption::Size2) {
+            let total = (total as usize).min(self.inner.params.max_body);
+            reply.payload.reserve(total.saturating_sub(reply.payload.len()));
+        }
         // One request for every later block: its Block2 option is set anew for each.
         let mut packet = base.clone();
         packet.clear_option(CoapOption::Observe);
@@ -381,7 +434,9 @@ impl Endpoint {
                 return Err(Lwm2mError::TooLarge(reply.payload.len()));
             }
             set_block(&mut packet, CoapOption::Block2, Block { num, more: false, szx });
-            first = self.exchange_resuming(peer, &mut packet, request.method).await?;
+            first = self
+                .exchange_resuming(peer, &mut packet, request.method, &mut waiter)
+                .await?;
             if matches!(first.header.code, MessageClass::Response(code) if code.is_error()) {
                 return Ok(Reply::from_packet(&first));
             }
@@ -409,16 +464,19 @@ impl Endpoint {
         request.observe = Some(0);
         let token = new_token();
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().observations.insert((peer, token.clone()), tx);
+        self.lock().observations.insert((peer, token), tx);
         let mut packet = request_packet(&request);
-        match self.exchange_with_token(peer, &mut packet, token.clone()).await {
+        match self
+            .exchange_with_token(peer, &mut packet, token.to_vec(), &mut Waiter::new())
+            .await
+        {
             Ok(packet) => {
                 let reply = Reply::from_packet(&packet);
                 if reply.observe.is_none() {
                     // The server does not do Observe for this resource: no notifications follow.
-                    self.lock().observations.remove(&(peer, token.clone()));
+                    self.lock().observations.remove(&(peer, token));
                 }
-                Ok((reply, token, rx))
+                Ok((reply, token.to_vec(), rx))
             }
             Err(e) => {
                 self.lock().observations.remove(&(peer, token));
@@ -439,14 +497,16 @@ impl Endpoint {
         self.cancel(peer, &token);
         request.observe = Some(1);
         let mut packet = request_packet(&request);
-        self.exchange_with_token(peer, &mut packet, token)
+        self.exchange_with_token(peer, &mut packet, token, &mut Waiter::new())
             .await
             .map(|p| Reply::from_packet(&p))
     }
 
     /// Forgets an observation; the next notification for it is answered with RST.
     pub fn cancel(&self, peer: SocketAddr, token: &[u8]) {
-        self.lock().observations.remove(&(peer, token.to_vec()));
+        if let Some(token) = Token::of(token) {
+            self.lock().observations.remove(&(peer, token));
+        }
     }
 
     /// Sends an Observe notification `response` (with its `observe` sequence number set) to
@@ -474,7 +534,9 @@ impl Endpoint {
         packet.set_token(token.to_vec());
         if confirmable {
             packet.header.set_type(MessageType::Confirmable);
-            self.transmit_con(peer, &mut packet, false).await.map(|_| ())
+            self.transmit_con(peer, &mut packet, false, &mut Waiter::new())
+                .await
+                .map(|_| ())
         } else {
             packet.header.set_type(MessageType::NonConfirmable);
             packet.header.message_id = self.next_mid();
@@ -489,6 +551,7 @@ impl Endpoint {
         peer: SocketAddr,
         packet: &mut Packet,
         method: RequestType,
+        waiter: &mut Waiter,
     ) -> Result<Packet, Lwm2mError> {
         let mut retries = if method == RequestType::Get {
             self.inner.params.get_retries
@@ -496,7 +559,7 @@ impl Endpoint {
             0
         };
         loop {
-            match self.exchange(peer, packet).await {
+            match self.exchange(peer, packet, waiter).await {
                 Err(Lwm2mError::Timeout) if retries > 0 => retries -= 1,
                 other => return other,
             }
@@ -505,8 +568,9 @@ impl Endpoint {
 
     /// One confirmable request/response exchange under a fresh token (`packet` takes it, and
     /// a message ID, so that it can be sent again as a new exchange).
-    async fn exchange(&self, peer: SocketAddr, packet: &mut Packet) -> Result<Packet, Lwm2mError> {
-        self.exchange_with_token(peer, packet, new_token()).await
+    async fn exchange(&self, peer: SocketAddr, packet: &mut Packet, waiter: &mut Waiter) -> Result<Packet, Lwm2mError> {
+        self.exchange_with_token(peer, packet, new_token().to_vec(), waiter)
+            .await
     }
 
     async fn exchange_with_token(
@@ -514,10 +578,11 @@ impl Endpoint {
         peer: SocketAddr,
         packet: &mut Packet,
         token: Vec<u8>,
+        waiter: &mut Waiter,
     ) -> Result<Packet, Lwm2mError> {
         packet.set_token(token);
         packet.header.set_type(MessageType::Confirmable);
-        match self.transmit_con(peer, packet, true).await? {
+        match self.transmit_con(peer, packet, true, waiter).await? {
             Some(response) => Ok(response),
             None => Err(Lwm2mError::Timeout),
         }
@@ -525,27 +590,37 @@ impl Endpoint {
 
     /// Sends a confirmable message and retransmits it until it is acknowledged. With
     /// `want_response`, waits on for the (piggybacked or separate) response. The message is
-    /// encoded once: a retransmission sends the same bytes.
+    /// encoded once: a retransmission sends the same bytes. What comes back arrives through
+    /// `waiter`.
     async fn transmit_con(
         &self,
         peer: SocketAddr,
         packet: &mut Packet,
         want_response: bool,
+        waiter: &mut Waiter,
     ) -> Result<Option<Packet>, Lwm2mError> {
         let mid = self.next_mid();
         packet.header.message_id = mid;
         let bytes = packet
             .to_bytes()
             .map_err(|e| Lwm2mError::Malformed(format!("the message could not be encoded: {e}")))?;
-        let (tx, mut rx) = mpsc::unbounded_channel();
         // Notifications (no response wanted): only the ACK/RST matters, matched by message ID.
-        let exchange = want_response.then(|| (peer, packet.get_token().to_vec()));
+        // A token longer than CoAP allows never left `to_bytes`.
+        let exchange = if want_response {
+            Some((
+                peer,
+                Token::of(packet.get_token())
+                    .ok_or_else(|| Lwm2mError::Malformed("token longer than 8 bytes".into()))?,
+            ))
+        } else {
+            None
+        };
         {
             let mut state = self.lock();
-            if let Some(key) = &exchange {
-                state.exchanges.insert(key.clone(), tx.clone());
+            if let Some(key) = exchange {
+                state.exchanges.insert(key, (waiter.tx.clone(), mid));
             }
-            state.by_mid.insert((peer, mid), tx);
+            state.by_mid.insert((peer, mid), waiter.tx.clone());
         }
         let _cleanup = Cleanup {
             endpoint: self,
@@ -558,17 +633,22 @@ impl Endpoint {
         let mut attempts = 0u32;
         let mut acked = false;
         send_bytes(&self.inner, peer, &bytes).await;
+        let mut deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let wait = if acked { params.response_timeout } else { timeout };
-            match tokio::time::timeout(wait, rx.recv()).await {
-                Ok(Some(Incoming::Response(response))) => return Ok(Some(*response)),
-                Ok(Some(Incoming::Ack)) => {
+            match tokio::time::timeout_at(deadline, waiter.rx.recv()).await {
+                // Meant for an exchange of this waiter that has ended.
+                Ok(Some((routed, _))) if routed != mid => {}
+                Ok(Some((_, Incoming::Response(response)))) => return Ok(Some(*response)),
+                Ok(Some((_, Incoming::Ack))) => {
                     if !want_response {
                         return Ok(None);
                     }
-                    acked = true;
+                    if !acked {
+                        acked = true;
+                        deadline = tokio::time::Instant::now() + params.response_timeout;
+                    }
                 }
-                Ok(Some(Incoming::Reset)) => return Err(Lwm2mError::Reset),
+                Ok(Some((_, Incoming::Reset))) => return Err(Lwm2mError::Reset),
                 Ok(None) => return Err(Lwm2mError::Timeout),
                 Err(_) if acked => return Err(Lwm2mError::Timeout),
                 Err(_) => {
@@ -577,6 +657,7 @@ impl Endpoint {
                     }
                     attempts += 1;
                     timeout *= 2;
+                    deadline = tokio::time::Instant::now() + timeout;
                     self.inner.counters.retransmitted.fetch_add(1, Ordering::Relaxed);
                     send_bytes(&self.inner, peer, &bytes).await;
                 }
@@ -631,8 +712,11 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-fn new_token() -> Vec<u8> {
-    fastrand::u64(..).to_be_bytes().to_vec()
+fn new_token() -> Token {
+    Token {
+        len: 8,
+        bytes: fastrand::u64(..).to_be_bytes(),
+    }
 }
 
 fn lock(inner: &Inner) -> MutexGuard<'_, State> {

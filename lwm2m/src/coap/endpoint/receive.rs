@@ -96,22 +96,23 @@ fn on_ack_or_reset(inner: &Inner, peer: SocketAddr, packet: Packet) {
     } else {
         Incoming::Response(Box::new(packet))
     };
-    let _ = exchange.send(event);
+    let _ = exchange.send((mid, event));
 }
 
 async fn on_separate_response(inner: &Arc<Inner>, peer: SocketAddr, packet: Packet, kind: MessageType) {
-    let key = (peer, packet.get_token().to_vec());
     let mid = packet.header.message_id;
-    let delivered = {
+    // A token longer than CoAP allows matches nothing.
+    let delivered = Token::of(packet.get_token()).is_some_and(|token| {
+        let key = (peer, token);
         let state = lock(inner);
-        if let Some(exchange) = state.exchanges.get(&key) {
-            exchange.send(Incoming::Response(Box::new(packet))).is_ok()
+        if let Some((exchange, sent_as)) = state.exchanges.get(&key) {
+            exchange.send((*sent_as, Incoming::Response(Box::new(packet)))).is_ok()
         } else if let Some(observer) = state.observations.get(&key) {
             observer.send(Reply::from_packet(&packet)).is_ok()
         } else {
             false
         }
-    };
+    });
     if kind == MessageType::Confirmable {
         if delivered {
             send_packet(inner, peer, &empty(MessageType::Acknowledgement, mid)).await;
@@ -238,7 +239,7 @@ async fn finish(
     if separate {
         out.header.set_type(MessageType::Confirmable);
         let endpoint = Endpoint { inner: inner.clone() };
-        if let Err(e) = endpoint.transmit_con(peer, &mut out, false).await {
+        if let Err(e) = endpoint.transmit_con(peer, &mut out, false, &mut Waiter::new()).await {
             tracing::debug!(%peer, error = %e, "separate response not acknowledged");
         }
         return;
