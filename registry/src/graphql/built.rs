@@ -61,33 +61,69 @@ impl<T: OutputType> OutputType for Built<T> {
 }
 
 /// What to write for each object of a list: for each response key (alias or name) the client
-/// selected, in its order, what the field is (`kind` of the selected field). Read once per
-/// list, not once per object. A key selected twice is one entry, its two kinds merged by
-/// `merge` (GraphQL merges the selections of a key: an object field's sub-selections add up).
-pub fn plan<'a, K>(
-    field: &SelectionField<'a>,
-    mut kind: impl FnMut(&SelectionField<'a>) -> K,
-    mut merge: impl FnMut(&mut K, K),
-) -> Vec<(Name, K)> {
-    let mut plan: Vec<(Name, K)> = Vec::new();
-    for selected in field.selection_set() {
-        let key = selected.alias().unwrap_or(selected.name());
-        let k = kind(&selected);
-        match plan.iter_mut().find(|(name, _)| name.as_str() == key) {
-            Some((_, earlier)) => merge(earlier, k),
-            None => plan.push((Name::new(key), k)),
-        }
-    }
-    plan
+/// selected, in its order, what the field is (a `K`). Read once per list, not once per object.
+pub struct Plan<K> {
+    fields: Vec<K>,
+    /// An object with the planned keys, each null: every object of the list starts as a copy of
+    /// it. Copying a map keeps the keys' hashes, where inserting each key would hash it again
+    /// (as much work, for a list of a hundred objects, as everything else the answer costs).
+    template: IndexMap<Name, Value>,
 }
 
-/// One object: each planned key with the value `value_of` gives for its kind.
-pub fn object<K>(plan: &[(Name, K)], mut value_of: impl FnMut(&K) -> Value) -> Value {
-    let mut map: IndexMap<Name, Value> = IndexMap::with_capacity(plan.len());
-    for (name, kind) in plan {
-        map.insert(name.clone(), value_of(kind));
+impl<K> Plan<K> {
+    /// Plans `field`'s selection: each selected field's `kind`. A key selected twice is one
+    /// entry, its two kinds merged by `merge` (GraphQL merges the selections of a key: an object
+    /// field's sub-selections add up).
+    pub fn of<'a>(
+        field: &SelectionField<'a>,
+        mut kind: impl FnMut(&SelectionField<'a>) -> K,
+        mut merge: impl FnMut(&mut K, K),
+    ) -> Self {
+        let mut plan = Self {
+            fields: Vec::new(),
+            template: IndexMap::new(),
+        };
+        for selected in field.selection_set() {
+            let key = selected.alias().unwrap_or(selected.name());
+            let k = kind(&selected);
+            match plan.template.get_index_of(key) {
+                Some(i) => {
+                    if let Some(earlier) = plan.fields.get_mut(i) {
+                        merge(earlier, k);
+                    }
+                }
+                None => plan.add(Name::new(key), k),
+            }
+        }
+        plan
     }
-    Value::Object(map)
+
+    /// Adds `key`, planned as `kind`, unless it is planned already.
+    pub fn add(&mut self, key: Name, kind: K) {
+        if !self.template.contains_key(&key) {
+            self.template.insert(key, Value::Null);
+            self.fields.push(kind);
+        }
+    }
+
+    /// The planned kinds, in order.
+    pub fn kinds(&self) -> impl Iterator<Item = &K> {
+        self.fields.iter()
+    }
+
+    /// The planned keys and kinds, in order.
+    pub fn into_entries(self) -> impl Iterator<Item = (Name, K)> {
+        self.template.into_keys().zip(self.fields)
+    }
+
+    /// One object: each planned key with the value `value_of` gives for its kind.
+    pub fn object(&self, mut value_of: impl FnMut(&K) -> Value) -> Value {
+        let mut map = self.template.clone();
+        for (slot, kind) in map.values_mut().zip(&self.fields) {
+            *slot = value_of(kind);
+        }
+        Value::Object(map)
+    }
 }
 
 /// A string, or null.

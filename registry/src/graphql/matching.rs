@@ -1,11 +1,12 @@
 //! Matching in the schema: the match report, compatible devices and the fleet matrix, answered
 //! from the fleet index on the blocking pool, each with a complexity cost of its own.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Object, Result, ScalarType, SelectionField, SimpleObject, Value};
 
-use super::built::{self, Built};
+use super::built::{self, Built, Plan};
 use super::scalars::Long;
 use super::{bad_input, internal};
 use crate::matching::{self, FleetIndex, MatchOptions};
@@ -85,7 +86,7 @@ pub struct RejectedModel {
 }
 
 /// Models for a device.
-#[derive(Debug, Clone, SimpleObject)]
+#[derive(Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct MatchReport {
     /// Device IRI (the board's IRI when a board type was asked about).
@@ -98,7 +99,7 @@ pub struct MatchReport {
     pub free_flash_bytes: Option<Long>,
     /// Compatible models, ranked (answered by `compatible`).
     #[graphql(skip)]
-    pub compatible_models: Vec<matching::Compatible>,
+    pub compatible_models: Compatibles,
     /// Rejected models (with `explain: true`).
     pub rejected: Option<Vec<RejectedModel>>,
 }
@@ -108,14 +109,32 @@ impl MatchReport {
     /// Compatible models, ranked.
     async fn compatible(&self, ctx: &Context<'_>) -> Built<Vec<CompatibleModel>> {
         // Built in one pass (see `built`): the list a client asks for most, and the largest.
-        let plan = built::plan(&ctx.field(), ModelField::of, ModelField::merge);
+        let plan = Plan::of(&ctx.field(), ModelField::of, ModelField::merge);
+        let Ok(mut list) = self.compatible_models.list.lock() else {
+            return Built::new(Value::Null);
+        };
+        // The last reader takes the models' strings instead of copying them, when no field is
+        // planned twice (under two aliases) and so read twice from one model.
+        let last = self
+            .compatible_models
+            .readers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1);
+        let kinds: Vec<_> = plan.kinds().map(std::mem::discriminant).collect();
+        let take = last && kinds.iter().enumerate().all(|(i, kind)| !kinds[..i].contains(kind));
         Built::new(Value::List(
-            self.compatible_models
-                .iter()
-                .map(|c| built::object(&plan, |f| f.value(c)))
-                .collect(),
+            list.iter_mut().map(|c| plan.object(|f| f.value(c, take))).collect(),
         ))
     }
+}
+
+/// A report's compatible models, for the resolutions of `compatible` that read them.
+#[derive(Debug)]
+pub struct Compatibles {
+    list: std::sync::Mutex<Vec<matching::Compatible>>,
+    /// Resolutions of `compatible` still to come, as counted in the client's selection: at
+    /// least as many as will run (a skipped one counts too, and then none is the last).
+    readers: AtomicUsize,
 }
 
 /// A field of `CompatibleModel`, as selected.
@@ -125,7 +144,7 @@ enum ModelField {
     Task,
     Accuracy,
     EstimatedLatencyMs,
-    LatencyAssumption(Vec<(async_graphql::Name, AssumptionField)>),
+    LatencyAssumption(Plan<AssumptionField>),
     RamBytes,
     FlashBytes,
     Via,
@@ -143,7 +162,7 @@ impl ModelField {
             "task" => Self::Task,
             "accuracy" => Self::Accuracy,
             "estimatedLatencyMs" => Self::EstimatedLatencyMs,
-            "latencyAssumption" => Self::LatencyAssumption(built::plan(field, AssumptionField::of, |_, _| {})),
+            "latencyAssumption" => Self::LatencyAssumption(Plan::of(field, AssumptionField::of, |_, _| {})),
             "ramBytes" => Self::RamBytes,
             "flashBytes" => Self::FlashBytes,
             "via" => Self::Via,
@@ -156,30 +175,30 @@ impl ModelField {
     /// The same key selected again: an object's sub-selections add up.
     fn merge(&mut self, again: Self) {
         if let (Self::LatencyAssumption(plan), Self::LatencyAssumption(more)) = (self, again) {
-            for (name, field) in more {
-                if !plan.iter().any(|(n, _)| *n == name) {
-                    plan.push((name, field));
-                }
+            for (name, field) in more.into_entries() {
+                plan.add(name, field);
             }
         }
     }
 
-    /// Its value for `c`, as the derived resolver gives it.
-    fn value(&self, c: &matching::Compatible) -> Value {
+    /// Its value for `c`, as the derived resolver gives it; with `take`, `c`'s strings are
+    /// moved into it (the caller's last read of `c`).
+    fn value(&self, c: &mut matching::Compatible, take: bool) -> Value {
+        let string = |s: &mut String| Value::String(if take { std::mem::take(s) } else { s.clone() });
         match self {
-            Self::Model => Value::String(c.model.clone()),
-            Self::Name => Value::String(c.name.clone()),
-            Self::Task => built::optional_string(c.task.as_deref()),
+            Self::Model => string(&mut c.model),
+            Self::Name => string(&mut c.name),
+            Self::Task => c.task.as_mut().map_or(Value::Null, string),
             Self::Accuracy => built::optional_float(c.accuracy),
             Self::EstimatedLatencyMs => built::optional_float(c.estimated_latency_ms),
             Self::LatencyAssumption(plan) => c
                 .latency_assumption
                 .as_deref()
-                .map_or(Value::Null, |a| built::object(plan, |f| f.value(a))),
+                .map_or(Value::Null, |a| plan.object(|f| f.value(a))),
             Self::RamBytes => Long(c.ram_bytes).to_value(),
             Self::FlashBytes => Long(c.flash_bytes).to_value(),
             Self::Via => Value::String(via(c.via)),
-            Self::Runtime => Value::String(c.runtime.clone()),
+            Self::Runtime => string(&mut c.runtime),
             Self::Typename => Value::String("CompatibleModel".into()),
             Self::Other => Value::Null,
         }
@@ -427,7 +446,10 @@ impl MatchingQuery {
             board: report.board,
             free_ram_bytes: report.free_ram.map(Long),
             free_flash_bytes: report.free_flash.map(Long),
-            compatible_models: report.compatible,
+            compatible_models: Compatibles {
+                list: std::sync::Mutex::new(report.compatible),
+                readers: AtomicUsize::new(ctx.field().selection_set().filter(|f| f.name() == "compatible").count()),
+            },
             rejected: report.rejected.map(|list| {
                 list.into_iter()
                     .map(|r| RejectedModel {

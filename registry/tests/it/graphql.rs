@@ -214,6 +214,44 @@ async fn the_one_pass_compatible_list_answers_as_the_executor_would() {
     }
 }
 
+/// The last read of the compatible list takes the models' strings instead of copying them: every
+/// read of it, under aliases, in a fragment, or skipped, must still see them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_read_of_the_compatible_list_sees_every_string() {
+    let registry = seeded();
+    let fields = "model name task runtime via";
+    let data = run_data(
+        &registry,
+        &format!(
+            "{{ compatibleModels(device: \"line3-acoustic-02\") {{ a: compatible {{ {fields} }} \
+             s: compatible @skip(if: true) {{ model }} b: compatible {{ {fields} }} \
+             ... on MatchReport {{ c: compatible {{ {fields} }} }} }} \
+             once: compatibleModels(device: \"line3-acoustic-02\") {{ compatible {{ {fields} }} }} }}"
+        ),
+    )
+    .await;
+    let a = entries(&data, &["compatibleModels", "a"]);
+    assert!(a.len() >= 3, "{data}");
+    for (key, list) in [
+        ("b", entries(&data, &["compatibleModels", "b"])),
+        ("c", entries(&data, &["compatibleModels", "c"])),
+        ("once", entries(&data, &["once", "compatible"])),
+    ] {
+        assert_eq!(list, a, "{key}");
+    }
+    for entry in a {
+        let async_graphql::Value::Object(map) = entry else {
+            panic!("{entry}")
+        };
+        for field in ["model", "name", "runtime", "via"] {
+            assert!(
+                matches!(&map[field], async_graphql::Value::String(s) if !s.is_empty()),
+                "{field} in {entry}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn compatible_models_is_the_match_report() {
     let registry = seeded();
