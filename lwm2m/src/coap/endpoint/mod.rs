@@ -160,10 +160,14 @@ struct Assembly {
 struct State {
     /// Our outstanding confirmable messages, to match ACKs (empty, or with the response
     /// piggybacked) and RSTs: the exchange each belongs to.
-    by_mid: HashMap<PeerMid, mpsc::UnboundedSender<Routed>>,
+    ///
+    /// Only this endpoint inserts into `by_mid` and `exchanges` (a peer's datagram only looks
+    /// up), so they hash with foldhash rather than the flood-resistant default that `seen`,
+    /// which peers fill, keeps: each block of a download costs five of these hashes.
+    by_mid: HashMap<PeerMid, mpsc::UnboundedSender<Routed>, foldhash::fast::RandomState>,
     /// Exchanges waiting for a response, by token (a separate response comes with the token
     /// only), with the message ID each was sent with.
-    exchanges: HashMap<PeerToken, (mpsc::UnboundedSender<Routed>, u16)>,
+    exchanges: HashMap<PeerToken, (mpsc::UnboundedSender<Routed>, u16), foldhash::fast::RandomState>,
     /// Observations this endpoint holds, by token.
     observations: HashMap<PeerToken, mpsc::UnboundedSender<Reply>>,
     /// Received message IDs: `None` while the request is being handled, then the answer sent.
