@@ -275,6 +275,9 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
             ..ServiceConfig::default()
         },
     };
+    if !crate::allocator::limit_arenas() {
+        tracing::debug!("the allocator's arenas are not limited here");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
