@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 mod receive;
+mod waiting;
 
 use crate::coap::block::Block;
 use crate::coap::message::{
@@ -35,6 +36,7 @@ use crate::coap::message::{
 use crate::coap::params::TransmissionParams;
 use crate::Lwm2mError;
 use receive::{receive_loop, sweep_loop};
+use waiting::{new_token, Incoming, Routed, Token, Waiter};
 
 /// A boxed future, as handlers return it.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -88,63 +90,8 @@ struct Counters {
     injected_losses: AtomicU64,
 }
 
-/// What the receive loop hands to a waiting exchange, with the message ID of the exchange it was
-/// matched to (see [`Waiter`]).
-type Routed = (u16, Incoming);
-
-/// What the receive loop hands to a waiting exchange.
-enum Incoming {
-    /// An empty ACK: the peer has the message; a separate response may follow.
-    Ack,
-    /// The peer rejected the message.
-    Reset,
-    /// A response (piggybacked or separate).
-    Response(Box<Packet>),
-}
-
 type PeerToken = (SocketAddr, Token);
 type PeerMid = (SocketAddr, u16);
-
-/// A CoAP token (0 to 8 bytes, RFC 7252 §5.3.1) as a map key, held inline: matching a response
-/// to its exchange allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Token {
-    len: u8,
-    bytes: [u8; 8],
-}
-
-impl Token {
-    /// `token` as a key; `None` when it is longer than CoAP allows (then nothing waits for it).
-    fn of(token: &[u8]) -> Option<Self> {
-        let mut bytes = [0u8; 8];
-        bytes.get_mut(..token.len())?.copy_from_slice(token);
-        Some(Self {
-            len: token.len() as u8,
-            bytes,
-        })
-    }
-
-    /// The token as coap-lite's packets take it.
-    fn to_vec(self) -> Vec<u8> {
-        self.bytes[..usize::from(self.len)].to_vec()
-    }
-}
-
-/// Where the receive loop delivers what comes back for a caller's exchanges, one after another:
-/// one channel for every block of a request, not one per message. Each event carries the message
-/// ID of the exchange it was matched to, so an event that was queued as its exchange ended (a
-/// duplicate ACK) is recognised and dropped by the next exchange.
-struct Waiter {
-    tx: mpsc::UnboundedSender<Routed>,
-    rx: mpsc::UnboundedReceiver<Routed>,
-}
-
-impl Waiter {
-    fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        Self { tx, rx }
-    }
-}
 
 /// A Block1 upload being assembled.
 struct Assembly {
@@ -713,13 +660,6 @@ impl Drop for Cleanup<'_> {
         if let Some(exchange) = &self.exchange {
             state.exchanges.remove(exchange);
         }
-    }
-}
-
-fn new_token() -> Token {
-    Token {
-        len: 8,
-        bytes: fastrand::u64(..).to_be_bytes(),
     }
 }
 
