@@ -142,12 +142,12 @@ impl Serialize for MatrixCell {
 
 /// Every compatible (device, model) pair of the fleet, using every core.
 ///
-/// A verdict reads of a device only its board, its sensors and its free memory. Each board is
-/// judged once against every model, up to the memory each model needs on each runtime
-/// ([`evaluate::MemoryNeeds`]), with the board's sensors and with the model's sensors taken as
-/// present; each device then compares those needs with its free RAM and flash, and checks its
-/// own sensors only where the board's do not suffice. The cells are those of judging every
-/// device on its own (a test holds the two together).
+/// A verdict reads of a device only its board, its sensors and its free memory. What each model
+/// needs of free memory on each runtime ([`evaluate::MemoryNeeds`]) is worked out once per kind
+/// of board (the same runtimes), and whether the board's sensors give what it needs once per
+/// board; each device then compares those needs with its free RAM and flash, and checks its own
+/// sensors only where the board's do not suffice. The cells are those of judging every device on
+/// its own (a test holds the two together, on fleets made to break the shortcuts).
 pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
     let devices: Vec<&facts::DeviceFacts> = fleet.devices.values().collect();
     let models: Vec<&facts::ModelFacts> = fleet.models.values().collect();
@@ -168,20 +168,40 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
         }
         group_of.push(at);
     }
-    // Per board and model: the needs with the board's sensors, and with the model's sensors
-    // taken as present (for devices whose own sensors may make up the difference).
-    let needs: Vec<Vec<(evaluate::MemoryNeeds, Option<evaluate::MemoryNeeds>)>> =
-        in_parallel(&boards, threads, |board| {
-            let view = DeviceView::new(fleet, board);
-            models
-                .iter()
-                .map(|m| {
-                    let with = view.memory_needs(fleet, m, opts, true);
-                    let without = (!with.sensors_ok()).then(|| view.memory_needs(fleet, m, opts, false));
-                    (with, without)
-                })
-                .collect()
-        });
+    // What a model needs of free memory depends on the board only through the runtimes that
+    // target it (and, under a latency budget, its clock and core): worked out once per kind of
+    // board, with the model's sensors taken as present. Whether a board's own sensors give what
+    // a model needs is asked per board.
+    let views: Vec<DeviceView<'_>> = boards.iter().map(|b| DeviceView::new(fleet, b)).collect();
+    let mut kind_of: Vec<usize> = Vec::with_capacity(views.len());
+    let mut kinds: Vec<usize> = Vec::new();
+    let mut kind_index: std::collections::HashMap<(Option<&str>, bool, Vec<&str>), usize> =
+        std::collections::HashMap::new();
+    for (b, view) in views.iter().enumerate() {
+        let board = opts.latency_budget_s.and(boards[b].board.as_deref());
+        let next = kinds.len();
+        let at = *kind_index
+            .entry((board, view.has_board(), view.runtime_iris()))
+            .or_insert(next);
+        if at == next {
+            kinds.push(b);
+        }
+        kind_of.push(at);
+    }
+    let needs: Vec<Vec<evaluate::MemoryNeeds>> = in_parallel(&kinds, threads, |&b| {
+        models.iter().map(|m| views[b].memory_needs(fleet, m, opts)).collect()
+    });
+    let board_numbers: Vec<usize> = (0..views.len()).collect();
+    let sensed: Vec<Vec<bool>> = in_parallel(&board_numbers, threads, |&b| {
+        models.iter().map(|m| views[b].senses(m)).collect()
+    });
+    // Per kind of board, the least free RAM and flash a device needs for each model to have a
+    // chance: most pairs fail there, reading a small array in order instead of each model's
+    // needs.
+    let floors: Vec<Vec<(u64, u64)>> = needs
+        .iter()
+        .map(|models| models.iter().map(evaluate::MemoryNeeds::floor).collect())
+        .collect();
     // The cells, a chunk of devices per thread; each thread shares its own copy of every model
     // IRI among its cells (one thread's reference counts never bounce against another's).
     let numbered: Vec<(usize, &facts::DeviceFacts)> = devices.iter().copied().enumerate().collect();
@@ -195,17 +215,21 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
             let view = DeviceView::new(fleet, device);
             let (free_ram, free_flash) = (view.free_ram(), view.free_flash());
             let iri: std::sync::Arc<str> = std::sync::Arc::from(device.iri.as_str());
-            for (m, ((with, without), model)) in needs[group_of[*n]].iter().zip(&models).enumerate() {
-                let via = if with.needs_whole_verdict() {
+            let group = group_of[*n];
+            let kind = kind_of[group];
+            for (m, &(ram, flash)) in floors[kind].iter().enumerate() {
+                if free_ram < ram || free_flash < flash {
+                    continue;
+                }
+                let (need, model) = (&needs[kind][m], models[m]);
+                let via = if need.needs_whole_verdict() {
                     view.verdict(fleet, model, opts).map(|(via, _)| via)
+                } else if sensed[group][m] || (!device.sensors.is_empty() && view.senses(model)) {
+                    // The board's sensors give what the model needs, or the device's own make
+                    // up the difference.
+                    need.via(free_ram, free_flash)
                 } else {
-                    let need = match without {
-                        None => Some(with),
-                        // The board's sensors fall short; the device's own may not.
-                        Some(without) if !device.sensors.is_empty() && view.senses(model) => Some(without),
-                        Some(_) => None,
-                    };
-                    need.and_then(|need| need.via(free_ram, free_flash))
+                    None
                 };
                 if let Some(via) = via {
                     cells.push(MatrixCell {
@@ -218,7 +242,11 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
         }
         cells
     });
-    rows.into_iter().flatten().collect()
+    let mut cells = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+    for mut part in rows {
+        cells.append(&mut part);
+    }
+    cells
 }
 
 /// `f` over `items` on up to `threads` scoped threads, results in the items' order. A panicking

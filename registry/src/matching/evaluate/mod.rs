@@ -223,17 +223,19 @@ fn int8_variant<'a>(fleet: &'a Fleet, model: &'a ModelFacts) -> Option<Variant<'
         return fleet
             .models
             .get(v)
-            .filter(|v| v.dtype.as_deref() == Some(seam_dtype(INT8).as_str()))
+            .filter(|v| v.dtype.as_deref() == Some(INT8_IRI.as_str()))
             .map(Variant::Declared);
     }
-    (model.dtype.as_deref() == Some(seam_dtype(FLOAT32).as_str())).then(|| Variant::Derived {
+    (model.dtype.as_deref() == Some(FLOAT32_IRI.as_str())).then(|| Variant::Derived {
         model,
         peak: model.peak_activation_bytes.map(|b| b.div_ceil(4)),
         weight: model.weight_bytes.map(|b| b.div_ceil(4)),
     })
 }
 
+// The data types' IRIs, made once: matching compares with them for every pair of the fleet.
 static INT8_IRI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| seam_dtype(INT8));
+static FLOAT32_IRI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| seam_dtype(FLOAT32));
 
 impl<'a> Variant<'a> {
     fn candidate(&self) -> Candidate<'a> {
@@ -246,7 +248,7 @@ impl<'a> Variant<'a> {
                 weight: *weight,
                 macs: model.macs,
                 operators: &model.operators,
-                class: OperatorClass::of(&model.operators),
+                class: std::cell::OnceCell::new(),
                 sensors: &model.sensors,
                 accuracy: model.accuracy,
             },

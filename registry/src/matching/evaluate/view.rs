@@ -11,13 +11,19 @@ pub(super) struct Candidate<'a> {
     pub(super) weight: Option<u64>,
     pub(super) macs: Option<u64>,
     pub(super) operators: &'a BTreeSet<String>,
-    /// What dominates its MACs, which decides the throughput figure its latency is estimated with.
-    pub(super) class: OperatorClass,
+    /// What dominates its MACs, which decides the throughput figure its latency is estimated with;
+    /// worked out from the operators when first asked (the fleet matrix rarely asks).
+    pub(super) class: std::cell::OnceCell<OperatorClass>,
     pub(super) sensors: &'a [SensorRequirement],
     pub(super) accuracy: Option<f64>,
 }
 
 impl<'a> Candidate<'a> {
+    /// What dominates its MACs (see the field).
+    pub(super) fn class(&self) -> OperatorClass {
+        *self.class.get_or_init(|| OperatorClass::of(self.operators))
+    }
+
     pub(super) fn of(m: &'a ModelFacts) -> Self {
         Self {
             runs: &m.iri,
@@ -26,7 +32,7 @@ impl<'a> Candidate<'a> {
             weight: m.weight_bytes,
             macs: m.macs,
             operators: &m.operators,
-            class: OperatorClass::of(&m.operators),
+            class: std::cell::OnceCell::new(),
             sensors: &m.sensors,
             accuracy: m.accuracy,
         }
@@ -255,7 +261,7 @@ impl<'a> DeviceView<'a> {
         let measured = core.and_then(|core| {
             r.throughput
                 .iter()
-                .find(|t| t.core == core && t.dtype == dtype && t.class == c.class)
+                .find(|t| t.core == core && t.dtype == dtype && t.class == c.class())
         });
         let mpc = match measured {
             Some(t) => t.macs_per_cycle,
@@ -451,37 +457,28 @@ impl<'a> DeviceView<'a> {
     }
 
     /// What `model` needs of this device's free memory, runtime by runtime: everything
-    /// [`Self::verdict`] checks except the comparison with the free RAM and flash. Without
-    /// `check_sensors`, the model's sensors are taken as present (what a device with sensors of
-    /// its own beyond its board's needs; see [`Self::senses`]). The verdict for free memory
-    /// `(ram, flash)` is [`MemoryNeeds::via`].
-    pub fn memory_needs(
-        &self,
-        fleet: &Fleet,
-        model: &ModelFacts,
-        opts: &MatchOptions,
-        check_sensors: bool,
-    ) -> MemoryNeeds {
+    /// [`Self::verdict`] checks except the comparison with the free RAM and flash, and the
+    /// sensors, which are taken as present (ask [`Self::senses`]). It reads of the device only
+    /// its runtimes (and, for a latency budget, its board's clock and core), so devices whose
+    /// boards share those share it. The verdict for free memory `(ram, flash)` of a device that
+    /// senses what the model needs is [`MemoryNeeds::via`].
+    pub fn memory_needs(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions) -> MemoryNeeds {
         let as_is = Candidate::of(model);
+        let variant = int8_variant(fleet, model);
         // A declared int8 variant that needs other sensors than its model is judged whole, on
         // every device: the shortcut checks the model's sensors only.
-        if int8_variant(fleet, model).is_some_and(|v| v.candidate().sensors != as_is.sensors) {
+        if variant.as_ref().is_some_and(|v| v.candidate().sensors != as_is.sensors) {
             return MemoryNeeds {
                 whole_verdict: true,
                 ..MemoryNeeds::default()
             };
         }
-        let sensors_ok = !check_sensors || self.senses(model);
-        let (typed, as_is_needs) = if sensors_ok {
-            self.needs(&as_is, opts)
-        } else {
-            (false, Vec::new())
-        };
+        let (typed, as_is_needs) = self.needs(&as_is, opts);
         // As in `verdict`: the int8 variant is tried only when a runtime takes the model as it is
         // but memory may not suffice.
         let mut int8 = Vec::new();
         if typed {
-            if let Some(v) = int8_variant(fleet, model) {
+            if let Some(v) = variant {
                 int8 = self.needs(&v.candidate(), opts).1;
             }
         }
@@ -489,9 +486,19 @@ impl<'a> DeviceView<'a> {
             as_is: as_is_needs,
             int8,
             typed,
-            sensors_ok,
             whole_verdict: false,
         }
+    }
+
+    /// The IRIs of the runtimes that target this device's board (its ISA, and its accelerator
+    /// where a runtime needs one), in the fleet's order.
+    pub fn runtime_iris(&self) -> Vec<&'a str> {
+        self.runtimes.iter().map(|r| r.iri.as_str()).collect()
+    }
+
+    /// Whether the device has a board the fleet describes.
+    pub fn has_board(&self) -> bool {
+        self.board.is_some()
     }
 
     /// Whether this device's sensors (its board's and its own) give what `model`'s input needs.
@@ -559,22 +566,28 @@ pub struct MemoryNeeds {
     int8: Vec<(u64, u64)>,
     /// Whether some runtime takes the model as it is, apart from memory.
     typed: bool,
-    /// Whether the sensors checked (if any) give what the model's input needs.
-    sensors_ok: bool,
     /// The shortcut does not hold for this model (its int8 variant needs other sensors): ask
     /// [`DeviceView::verdict`] instead.
     whole_verdict: bool,
 }
 
 impl MemoryNeeds {
-    /// Whether the sensors checked gave what the model needs (always, when none were checked).
-    pub fn sensors_ok(&self) -> bool {
-        self.sensors_ok || self.whole_verdict
-    }
-
     /// Whether only [`DeviceView::verdict`] can judge this model (see the field).
     pub fn needs_whole_verdict(&self) -> bool {
         self.whole_verdict
+    }
+
+    /// The least RAM and the least flash any way of running the model needs here, each on its
+    /// own: a device with less free RAM, or less free flash, gets no verdict from these needs
+    /// ([`Self::via`] is `None`). `(0, 0)` when only [`DeviceView::verdict`] can judge; `u64::MAX`
+    /// when nothing runs at all. A cheap gate in front of [`Self::via`] for the fleet matrix,
+    /// where nine pairs in ten fail.
+    pub fn floor(&self) -> (u64, u64) {
+        if self.whole_verdict {
+            return (0, 0);
+        }
+        let ways = self.as_is.iter().chain(if self.typed { &self.int8[..] } else { &[] });
+        ways.fold((u64::MAX, u64::MAX), |(ram, flash), &(r, f)| (ram.min(r), flash.min(f)))
     }
 
     /// The verdict's way for a device with this much free RAM and flash.
