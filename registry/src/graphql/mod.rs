@@ -14,6 +14,7 @@
 //! - `rows`, `scalars`: reading rows, and the `Long` scalar.
 
 mod built;
+pub mod documents;
 pub mod limits;
 mod loaders;
 mod matching;
@@ -94,7 +95,9 @@ pub fn schema(fleet: FleetIndex, rollouts: Option<crate::rollout::Rollouts>) -> 
         // GraphiQL sends to load the schema; the complexity limit bounds the cost.
         .limit_depth(16)
         .limit_complexity(20_000)
+        // The limits first: a document too long is refused before it is looked up or kept.
         .extension(limits::DocumentLimits)
+        .extension(documents::DocumentCache::new())
         .finish()
 }
 

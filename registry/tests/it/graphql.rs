@@ -508,6 +508,39 @@ async fn concurrent_registrations_of_one_name_make_one_device() {
 
 /// GraphiQL (and other tools) fetch the schema with the standard introspection query, whose
 /// type references nest seven `ofType` deep: the depth limit must let it through.
+/// One document, sent again with other variables, answers for those variables: what is kept of a
+/// document is its parse, not its answer. A document that does not parse fails every time.
+#[tokio::test]
+async fn a_document_sent_again_answers_for_its_new_variables() {
+    let r = seeded();
+    let schema = schema(seam_registry::matching::FleetIndex::new(r.clone()), None);
+    let query = "query($d: String!) { compatibleModels(device: $d) { device } }";
+    let devices = ["line3-vibration-01", "dock-camera-01", "line3-vibration-01"];
+    for d in devices {
+        let request =
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(json!({ "d": d })));
+        let request = seam_registry::graphql::prepare(request, &r, seam_registry::access::Caller::Anonymous);
+        let answer = serde_json::to_value(schema.execute(request).await).unwrap();
+        assert_eq!(answer["errors"], Value::Null, "{answer}");
+        assert!(
+            answer["data"]["compatibleModels"]["device"]
+                .as_str()
+                .unwrap()
+                .ends_with(d),
+            "{d}: {answer}"
+        );
+    }
+    for _ in 0..2 {
+        let request = seam_registry::graphql::prepare(
+            async_graphql::Request::new("{ compatibleModels(device: "),
+            &r,
+            seam_registry::access::Caller::Anonymous,
+        );
+        let answer = serde_json::to_value(schema.execute(request).await).unwrap();
+        assert!(answer["errors"][0]["message"].is_string(), "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn the_standard_introspection_query_passes_the_limits() {
     let registry = seeded();

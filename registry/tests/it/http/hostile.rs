@@ -218,6 +218,9 @@ fn alias_floods_long_documents_and_costly_queries_are_refused() {
     let aliases: String = (0..65).map(|i| format!("a{i}: __typename ")).collect();
     let body = ask(format!("{{ {aliases} }}"));
     assert!(message(&body).contains("65 aliases"), "{body}");
+    // Sent again, its parse is kept: the limit still holds.
+    let body = ask(format!("{{ {aliases} }}"));
+    assert!(message(&body).contains("65 aliases"), "sent twice: {body}");
     let aliases: String = (0..64).map(|i| format!("a{i}: __typename ")).collect();
     let body = ask(format!("{{ {aliases} }}"));
     assert!(body["errors"].is_null(), "64 aliases are allowed: {body}");
@@ -228,6 +231,13 @@ fn alias_floods_long_documents_and_costly_queries_are_refused() {
     let aliases: String = (0..8).map(|i| format!("m{i}: fleetMatrix {{ device }} ")).collect();
     let body = ask(format!("{{ {aliases} }}"));
     assert!(message(&body).contains("complex"), "{body}");
+    let body = ask(format!("{{ {aliases} }}"));
+    assert!(message(&body).contains("complex"), "sent twice: {body}");
+    // A flood of distinct documents: each parsed, none refused for it, the process unharmed.
+    for n in 0..2 * seam_registry::graphql::documents::MAX_KEPT {
+        let body = ask(format!("{{ a{n}: __typename }}"));
+        assert_eq!(body["data"][format!("a{n}")], "QueryRoot", "{body}");
+    }
     health_is_ok(&app);
 }
 
