@@ -25,7 +25,12 @@
 
 seam_cache="${XDG_CACHE_HOME:-$HOME/.cache}"
 
-# seam_apt_install comes from scripts/ensure-deps.sh, sourced first.
+# seam_apt_install comes from scripts/ensure-deps.sh, which test.sh sources first; sourced alone
+# (to set up the peers for one test by hand), this file brings it in itself.
+if ! command -v seam_apt_install >/dev/null 2>&1; then
+    # shellcheck source=scripts/ensure-deps.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/ensure-deps.sh"
+fi
 if ! command -v coap-client-notls >/dev/null 2>&1; then
     seam_apt_install libcoap3-bin "libcoap's coap-client, for the interop tests"
 fi

@@ -110,21 +110,7 @@ impl MatchReport {
     async fn compatible(&self, ctx: &Context<'_>) -> Built<Vec<CompatibleModel>> {
         // Built in one pass (see `built`): the list a client asks for most, and the largest.
         let plan = Plan::of(&ctx.field(), ModelField::of, ModelField::merge);
-        let Ok(mut list) = self.compatible_models.list.lock() else {
-            return Built::new(Value::Null);
-        };
-        // The last reader takes the models' strings instead of copying them, when no field is
-        // planned twice (under two aliases) and so read twice from one model.
-        let last = self
-            .compatible_models
-            .readers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            == Ok(1);
-        let kinds: Vec<_> = plan.kinds().map(std::mem::discriminant).collect();
-        let take = last && kinds.iter().enumerate().all(|(i, kind)| !kinds[..i].contains(kind));
-        Built::new(Value::List(
-            list.iter_mut().map(|c| plan.object(|f| f.value(c, take))).collect(),
-        ))
+        Built::new(self.compatible_models.read(&plan))
     }
 }
 
@@ -135,6 +121,33 @@ pub struct Compatibles {
     /// Resolutions of `compatible` still to come, as counted in the client's selection: at
     /// least as many as will run (a skipped one counts too, and then none is the last).
     readers: AtomicUsize,
+}
+
+impl Compatibles {
+    /// `list`, to be read by the `compatible` fields of the selection `report` (a field under
+    /// two aliases, or in a fragment, is two readers).
+    fn new(list: Vec<matching::Compatible>, report: &async_graphql::SelectionField<'_>) -> Self {
+        Self {
+            list: std::sync::Mutex::new(list),
+            readers: AtomicUsize::new(report.selection_set().filter(|f| f.name() == "compatible").count()),
+        }
+    }
+
+    /// The list as `plan` selects it. The last reader takes the models' strings instead of
+    /// copying them, when no field is planned twice (under two aliases) and so read twice from
+    /// one model.
+    fn read(&self, plan: &Plan<ModelField>) -> Value {
+        let Ok(mut list) = self.list.lock() else {
+            return Value::Null;
+        };
+        let last = self
+            .readers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1);
+        let kinds: Vec<_> = plan.kinds().map(std::mem::discriminant).collect();
+        let take = last && kinds.iter().enumerate().all(|(i, kind)| !kinds[..i].contains(kind));
+        Value::List(list.iter_mut().map(|c| plan.object(|f| f.value(c, take))).collect())
+    }
 }
 
 /// A field of `CompatibleModel`, as selected.
@@ -446,10 +459,7 @@ impl MatchingQuery {
             board: report.board,
             free_ram_bytes: report.free_ram.map(Long),
             free_flash_bytes: report.free_flash.map(Long),
-            compatible_models: Compatibles {
-                list: std::sync::Mutex::new(report.compatible),
-                readers: AtomicUsize::new(ctx.field().selection_set().filter(|f| f.name() == "compatible").count()),
-            },
+            compatible_models: Compatibles::new(report.compatible, &ctx.field()),
             rejected: report.rejected.map(|list| {
                 list.into_iter()
                     .map(|r| RejectedModel {
