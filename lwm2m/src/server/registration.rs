@@ -92,7 +92,35 @@ pub(crate) struct RegistrationTable {
 struct Tables {
     by_id: HashMap<String, Entry>,
     by_endpoint: HashMap<String, String>,
+    /// Registrations per source address, for [`MAX_ENDPOINTS_PER_PEER`] without a scan of the
+    /// whole table at every Register (a storm of n registrations was n² / 2 comparisons).
+    by_address: HashMap<SocketAddr, usize>,
     next_id: u64,
+}
+
+impl Tables {
+    fn count(&mut self, address: SocketAddr) {
+        *self.by_address.entry(address).or_default() += 1;
+    }
+
+    fn uncount(&mut self, address: SocketAddr) {
+        if let std::collections::hash_map::Entry::Occupied(mut n) = self.by_address.entry(address) {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                n.remove();
+            }
+        }
+    }
+
+    /// Removes registration `id`, and its endpoint's entry if it is still this registration's.
+    fn remove(&mut self, id: &str) -> Option<Registration> {
+        let entry = self.by_id.remove(id)?;
+        if self.by_endpoint.get(&entry.registration.endpoint).map(String::as_str) == Some(id) {
+            self.by_endpoint.remove(&entry.registration.endpoint);
+        }
+        self.uncount(entry.registration.address);
+        Some(entry.registration)
+    }
 }
 
 impl RegistrationTable {
@@ -122,14 +150,17 @@ impl RegistrationTable {
     /// replaced, or `None` when its source already holds [`MAX_ENDPOINTS_PER_PEER`] others.
     pub(crate) fn insert(&self, mut registration: Registration) -> Option<(Registration, Option<Registration>)> {
         let mut tables = self.lock();
+        // The other endpoints registered from this address: the endpoint's own registration, if
+        // it came from here too, is the one this replaces.
+        let own = tables
+            .by_endpoint
+            .get(&registration.endpoint)
+            .and_then(|id| tables.by_id.get(id))
+            .is_some_and(|e| e.registration.address == registration.address);
         let from_peer = tables
-            .by_id
-            .values()
-            .filter(|e| {
-                e.registration.address == registration.address && e.registration.endpoint != registration.endpoint
-            })
-            .take(MAX_ENDPOINTS_PER_PEER)
-            .count();
+            .by_address
+            .get(&registration.address)
+            .map_or(0, |n| n - usize::from(own));
         if from_peer >= MAX_ENDPOINTS_PER_PEER {
             return None;
         }
@@ -147,11 +178,14 @@ impl RegistrationTable {
             .zip(tables.next_id.to_le_bytes())
             .for_each(|(r, c)| *r ^= c);
         registration.id = hex::encode(random);
-        let replaced = tables
+        let replaced = match tables.by_endpoint.get(&registration.endpoint).cloned() {
+            Some(old) => tables.remove(&old),
+            None => None,
+        };
+        tables
             .by_endpoint
-            .insert(registration.endpoint.clone(), registration.id.clone())
-            .and_then(|old| tables.by_id.remove(&old))
-            .map(|e| e.registration);
+            .insert(registration.endpoint.clone(), registration.id.clone());
+        tables.count(registration.address);
         let deadline = Instant::now() + Duration::from_secs(u64::from(registration.lifetime));
         tables.by_id.insert(
             registration.id.clone(),
@@ -167,6 +201,7 @@ impl RegistrationTable {
     pub(crate) fn update(&self, id: &str, update: Update, from: SocketAddr) -> Option<Registration> {
         let mut tables = self.lock();
         let entry = tables.by_id.get_mut(id)?;
+        let moved = (entry.registration.address != from).then_some(entry.registration.address);
         let r = &mut entry.registration;
         if let Some(lifetime) = update.lifetime {
             r.lifetime = lifetime;
@@ -180,16 +215,16 @@ impl RegistrationTable {
         r.address = from;
         r.last_seen = SystemTime::now();
         entry.deadline = Instant::now() + Duration::from_secs(u64::from(r.lifetime));
-        Some(r.clone())
+        let updated = r.clone();
+        if let Some(old) = moved {
+            tables.uncount(old);
+            tables.count(from);
+        }
+        Some(updated)
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Registration> {
-        let mut tables = self.lock();
-        let entry = tables.by_id.remove(id)?;
-        if tables.by_endpoint.get(&entry.registration.endpoint) == Some(&entry.registration.id) {
-            tables.by_endpoint.remove(&entry.registration.endpoint);
-        }
-        Some(entry.registration)
+        self.lock().remove(id)
     }
 
     /// Removes and returns the registrations whose lifetime has run out.
@@ -201,16 +236,7 @@ impl RegistrationTable {
             .filter(|(_, e)| e.deadline <= now)
             .map(|(id, _)| id.clone())
             .collect();
-        let mut out = Vec::with_capacity(expired.len());
-        for id in expired {
-            if let Some(entry) = tables.by_id.remove(&id) {
-                if tables.by_endpoint.get(&entry.registration.endpoint) == Some(&id) {
-                    tables.by_endpoint.remove(&entry.registration.endpoint);
-                }
-                out.push(entry.registration);
-            }
-        }
-        out
+        expired.iter().filter_map(|id| tables.remove(id)).collect()
     }
 }
 
@@ -326,4 +352,62 @@ fn parse_objects(request: &Request) -> Result<(Vec<Link>, String), Response> {
         .map(|l| l.target.trim_end_matches('/').to_owned())
         .unwrap_or_default();
     Ok((links, root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(endpoint: &str, port: u16) -> Registration {
+        Registration {
+            id: String::new(),
+            endpoint: endpoint.to_owned(),
+            lifetime: 60,
+            version: "1.1".to_owned(),
+            binding: "U".to_owned(),
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            identity: None,
+            objects: Vec::new(),
+            root_path: String::new(),
+            registered_at: SystemTime::now(),
+            last_seen: SystemTime::now(),
+        }
+    }
+
+    /// The count per address follows every way a registration comes, moves and goes.
+    #[test]
+    fn the_count_per_address_follows_registrations() {
+        let table = RegistrationTable::default();
+        let counts = |table: &RegistrationTable| {
+            let mut c: Vec<(u16, usize)> = table.lock().by_address.iter().map(|(a, n)| (a.port(), *n)).collect();
+            c.sort_unstable();
+            c
+        };
+        let (a, _) = table.insert(registration("a", 1)).unwrap();
+        table.insert(registration("b", 1)).unwrap();
+        assert_eq!(counts(&table), [(1, 2)]);
+        // Re-registering from elsewhere moves its count.
+        let (_, replaced) = table.insert(registration("a", 2)).unwrap();
+        assert_eq!(replaced.map(|r| r.id), Some(a.id.clone()));
+        assert_eq!(counts(&table), [(1, 1), (2, 1)]);
+        // So does an Update from a new address (a NAT rebinding).
+        let b = table.get_by_endpoint("b").unwrap();
+        table.update(&b.id, Update::default(), SocketAddr::from(([127, 0, 0, 1], 3)));
+        assert_eq!(counts(&table), [(2, 1), (3, 1)]);
+        // De-register and expiry give it back.
+        assert!(table.remove(&b.id).is_some());
+        assert!(table.remove(&b.id).is_none());
+        assert_eq!(counts(&table), [(2, 1)]);
+        let gone = table.expire(Instant::now() + Duration::from_secs(61));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(counts(&table), []);
+        assert_eq!(table.len(), 0);
+        // A full address refuses another endpoint, not one of its own.
+        for i in 0..MAX_ENDPOINTS_PER_PEER {
+            assert!(table.insert(registration(&format!("e{i}"), 4)).is_some());
+        }
+        assert!(table.insert(registration("more", 4)).is_none());
+        assert!(table.insert(registration("e0", 4)).is_some());
+        assert_eq!(counts(&table), [(4, MAX_ENDPOINTS_PER_PEER)]);
+    }
 }

@@ -200,21 +200,45 @@ async fn registrations_are_bounded_and_their_ids_unguessable() {
     assert_eq!(raw.request(addr, guess).await.unwrap().code, Code::NotFound);
     assert!(server.registration("first").is_some());
     // One socket holds a few endpoints, not a flood of them.
+    let mut ids = Vec::new();
     for i in 1..seam_lwm2m::server::MAX_ENDPOINTS_PER_PEER {
         let reply = raw
             .request(addr, register(&format!("n{i}"), b"</3/0>".to_vec()))
             .await
             .unwrap();
         assert_eq!(reply.code, Code::Created, "endpoint {i}");
+        ids.push(reply.location_path.last().cloned().unwrap());
     }
     let reply = raw
         .request(addr, register("one-too-many", b"</3/0>".to_vec()))
         .await
         .unwrap();
     assert_eq!(reply.code, Code::Forbidden);
-    // Re-registering a name it holds is still fine.
-    let reply = raw.request(addr, register("first", b"</3/0>".to_vec())).await.unwrap();
+    // Re-registering a name it holds is still fine, as often as it likes.
+    for _ in 0..2 {
+        let reply = raw.request(addr, register("first", b"</3/0>".to_vec())).await.unwrap();
+        assert_eq!(reply.code, Code::Created);
+    }
+    assert_eq!(
+        raw.request(addr, register("one-too-many", b"</3/0>".to_vec()))
+            .await
+            .unwrap()
+            .code,
+        Code::Forbidden
+    );
+    // A De-register frees its place, and only one.
+    let deregister = Request::new(Method::Delete, &format!("rd/{}", ids[0]));
+    assert_eq!(raw.request(addr, deregister).await.unwrap().code, Code::Deleted);
+    let reply = raw
+        .request(addr, register("one-too-many", b"</3/0>".to_vec()))
+        .await
+        .unwrap();
     assert_eq!(reply.code, Code::Created);
+    let reply = raw
+        .request(addr, register("two-too-many", b"</3/0>".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Forbidden);
     // And another device, on its own socket, registers at once.
     let other = client(addr, "real-device", profile(&[3303]), |_| {}).await;
     other.register().await.unwrap();
