@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::coap::{Code, Request, Response};
-use crate::content::{parse_links, Link, ResourcePath};
+use crate::content::{parse_links, ResourcePath};
 
 /// LwM2M versions the server speaks. A client asking for another gets 4.12 Precondition Failed
 /// and, as the specification asks of clients, retries with an older one.
@@ -44,8 +44,10 @@ pub struct Registration {
     /// The PSK identity of the DTLS session the client registered over (`None`: plain CoAP).
     /// The server's requests to it go over that session.
     pub identity: Option<String>,
-    /// The object links of the registration payload.
-    pub objects: Vec<Link>,
+    /// The object and object-instance paths of the registration payload's links (their
+    /// attributes are read when the payload is parsed and not kept: a registration table of a
+    /// fleet holds one of these per device).
+    pub objects: Vec<ResourcePath>,
     /// The client's alternate root path (`</lwm2m>;rt="oma.lwm2m"`), empty for `/`.
     pub root_path: String,
     /// When the client registered.
@@ -62,7 +64,7 @@ impl Registration {
 
     /// The object and object-instance paths the client announced.
     pub fn object_paths(&self) -> impl Iterator<Item = ResourcePath> + '_ {
-        self.objects.iter().filter_map(|l| l.path)
+        self.objects.iter().copied()
     }
 }
 
@@ -245,7 +247,7 @@ impl RegistrationTable {
 pub(crate) struct Update {
     pub lifetime: Option<u32>,
     pub binding: Option<String>,
-    pub objects: Option<Vec<Link>>,
+    pub objects: Option<Vec<ResourcePath>>,
 }
 
 /// A Register request checked and parsed, or the response that refuses it.
@@ -327,7 +329,7 @@ fn parse_binding(request: &Request) -> Result<Option<String>, Response> {
     }
 }
 
-fn parse_objects(request: &Request) -> Result<(Vec<Link>, String), Response> {
+fn parse_objects(request: &Request) -> Result<(Vec<ResourcePath>, String), Response> {
     if let Some(cf) = request.content_format {
         if cf != crate::coap::content_format::LINK_FORMAT {
             return Err(Response::error(
@@ -351,7 +353,9 @@ fn parse_objects(request: &Request) -> Result<(Vec<Link>, String), Response> {
         .find(|l| l.attribute("rt") == Some("oma.lwm2m") && l.target != "/")
         .map(|l| l.target.trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    Ok((links, root))
+    let mut paths: Vec<ResourcePath> = links.iter().filter_map(|l| l.path).collect();
+    paths.shrink_to_fit();
+    Ok((paths, root))
 }
 
 #[cfg(test)]

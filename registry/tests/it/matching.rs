@@ -399,6 +399,25 @@ fn the_fleet_matrix_judged_by_groups_equals_judging_every_device() {
             headroom_pct: 10,
             latency_budget_s: budget,
         };
+        // The shortcut is exercised: boards that share their runtimes but not their sensors.
+        let mut kinds: std::collections::BTreeMap<Vec<String>, Vec<Vec<String>>> = Default::default();
+        for board in fleet.boards.values() {
+            let as_device = seam_registry::matching::facts::DeviceFacts {
+                board: Some(board.iri.clone()),
+                ..Default::default()
+            };
+            let runtimes = DeviceView::new(&fleet, &as_device)
+                .runtime_iris()
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            let sensors = board.sensors.iter().map(|s| s.kind.clone()).collect();
+            kinds.entry(runtimes).or_default().push(sensors);
+        }
+        assert!(
+            kinds.values().any(|boards| boards.iter().any(|s| s != &boards[0])),
+            "seed {seed}: no two boards share runtimes with other sensors"
+        );
         let mut one_by_one = Vec::new();
         for device in fleet.devices.values() {
             let view = DeviceView::new(&fleet, device);
