@@ -173,21 +173,7 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
     // board, with the model's sensors taken as present. Whether a board's own sensors give what
     // a model needs is asked per board.
     let views: Vec<DeviceView<'_>> = boards.iter().map(|b| DeviceView::new(fleet, b)).collect();
-    let mut kind_of: Vec<usize> = Vec::with_capacity(views.len());
-    let mut kinds: Vec<usize> = Vec::new();
-    let mut kind_index: std::collections::HashMap<(Option<&str>, bool, Vec<&str>), usize> =
-        std::collections::HashMap::new();
-    for (b, view) in views.iter().enumerate() {
-        let board = opts.latency_budget_s.and(boards[b].board.as_deref());
-        let next = kinds.len();
-        let at = *kind_index
-            .entry((board, view.has_board(), view.runtime_iris()))
-            .or_insert(next);
-        if at == next {
-            kinds.push(b);
-        }
-        kind_of.push(at);
-    }
+    let (kinds, kind_of) = kinds_of_board(&boards, &views, opts);
     let needs: Vec<Vec<evaluate::MemoryNeeds>> = in_parallel(&kinds, threads, |&b| {
         models.iter().map(|m| views[b].memory_needs(fleet, m, opts)).collect()
     });
@@ -247,6 +233,31 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
         cells.append(&mut part);
     }
     cells
+}
+
+/// The boards (`views` of `boards`) grouped by what memory needs read of them: their runtimes,
+/// and under a latency budget the board itself (its clock, core and throughput). Returns one
+/// board of each kind, and each board's kind.
+fn kinds_of_board(
+    boards: &[facts::DeviceFacts],
+    views: &[DeviceView<'_>],
+    opts: &MatchOptions,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut kind_of = Vec::with_capacity(views.len());
+    let mut kinds = Vec::new();
+    let mut index: std::collections::HashMap<(Option<&str>, bool, Vec<&str>), usize> = std::collections::HashMap::new();
+    for (b, (board, view)) in boards.iter().zip(views).enumerate() {
+        let itself = opts.latency_budget_s.and(board.board.as_deref());
+        let next = kinds.len();
+        let at = *index
+            .entry((itself, view.has_board(), view.runtime_iris()))
+            .or_insert(next);
+        if at == next {
+            kinds.push(b);
+        }
+        kind_of.push(at);
+    }
+    (kinds, kind_of)
 }
 
 /// `f` over `items` on up to `threads` scoped threads, results in the items' order. A panicking
