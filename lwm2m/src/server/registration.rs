@@ -152,11 +152,11 @@ impl RegistrationTable {
     /// replaced, or `None` when its source already holds [`MAX_ENDPOINTS_PER_PEER`] others.
     pub(crate) fn insert(&self, mut registration: Registration) -> Option<(Registration, Option<Registration>)> {
         let mut tables = self.lock();
+        let previous = tables.by_endpoint.get(&registration.endpoint).cloned();
         // The other endpoints registered from this address: the endpoint's own registration, if
         // it came from here too, is the one this replaces.
-        let own = tables
-            .by_endpoint
-            .get(&registration.endpoint)
+        let own = previous
+            .as_ref()
             .and_then(|id| tables.by_id.get(id))
             .is_some_and(|e| e.registration.address == registration.address);
         let from_peer = tables
@@ -180,10 +180,7 @@ impl RegistrationTable {
             .zip(tables.next_id.to_le_bytes())
             .for_each(|(r, c)| *r ^= c);
         registration.id = hex::encode(random);
-        let replaced = match tables.by_endpoint.get(&registration.endpoint).cloned() {
-            Some(old) => tables.remove(&old),
-            None => None,
-        };
+        let replaced = previous.and_then(|old| tables.remove(&old));
         tables
             .by_endpoint
             .insert(registration.endpoint.clone(), registration.id.clone());

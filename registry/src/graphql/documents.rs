@@ -48,9 +48,7 @@ impl DocumentCache {
         Self {
             kept: Arc::new(Mutex::new(Kept {
                 parsed: lru::LruCache::new(capacity),
-                seen_once: lru::LruCache::new(
-                    capacity.saturating_mul(NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN)),
-                ),
+                seen_once: lru::LruCache::new(NonZeroUsize::new(4 * MAX_KEPT).unwrap_or(NonZeroUsize::MIN)),
             })),
         }
     }

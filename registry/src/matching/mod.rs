@@ -177,10 +177,7 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
     let needs: Vec<Vec<evaluate::MemoryNeeds>> = in_parallel(&kinds, threads, |&b| {
         models.iter().map(|m| views[b].memory_needs(fleet, m, opts)).collect()
     });
-    let board_numbers: Vec<usize> = (0..views.len()).collect();
-    let sensed: Vec<Vec<bool>> = in_parallel(&board_numbers, threads, |&b| {
-        models.iter().map(|m| views[b].senses(m)).collect()
-    });
+    let sensed: Vec<Vec<bool>> = in_parallel(&views, threads, |view| models.iter().map(|m| view.senses(m)).collect());
     // Per kind of board, the least free RAM and flash a device needs for each model to have a
     // chance: most pairs fail there, reading a small array in order instead of each model's
     // needs.
@@ -236,7 +233,8 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
 }
 
 /// The boards (`views` of `boards`) grouped by what memory needs read of them: their runtimes,
-/// and under a latency budget the board itself (its clock, core and throughput). Returns one
+/// and under a latency budget the board itself (its clock, core and throughput). A device with
+/// no board described needs what one no runtime targets: nothing runs on either. Returns one
 /// board of each kind, and each board's kind.
 fn kinds_of_board(
     boards: &[facts::DeviceFacts],
@@ -245,13 +243,11 @@ fn kinds_of_board(
 ) -> (Vec<usize>, Vec<usize>) {
     let mut kind_of = Vec::with_capacity(views.len());
     let mut kinds = Vec::new();
-    let mut index: std::collections::HashMap<(Option<&str>, bool, Vec<&str>), usize> = std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<(Option<&str>, Vec<&str>), usize> = std::collections::HashMap::new();
     for (b, (board, view)) in boards.iter().zip(views).enumerate() {
         let itself = opts.latency_budget_s.and(board.board.as_deref());
         let next = kinds.len();
-        let at = *index
-            .entry((itself, view.has_board(), view.runtime_iris()))
-            .or_insert(next);
+        let at = *index.entry((itself, view.runtime_iris())).or_insert(next);
         if at == next {
             kinds.push(b);
         }

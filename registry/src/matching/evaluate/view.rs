@@ -496,11 +496,6 @@ impl<'a> DeviceView<'a> {
         self.runtimes.iter().map(|r| r.iri.as_str()).collect()
     }
 
-    /// Whether the device has a board the fleet describes.
-    pub fn has_board(&self) -> bool {
-        self.board.is_some()
-    }
-
     /// Whether this device's sensors (its board's and its own) give what `model`'s input needs.
     pub fn senses(&self, model: &ModelFacts) -> bool {
         model
