@@ -184,6 +184,10 @@ enum Cmd {
         /// Measure memory again this many seconds after the storm (250: past EXCHANGE_LIFETIME).
         #[arg(long, default_value_t = 0)]
         settle_s: u64,
+        /// Register the devices in this many equal storms, each described and settled before
+        /// the next: the growth between settled waves is the memory of one more device.
+        #[arg(long, default_value_t = 1)]
+        waves: usize,
     },
     /// Concurrent block-wise package downloads vs a raw UDP request/response loop.
     Lwm2mThroughput {
@@ -412,7 +416,8 @@ fn main() -> anyhow::Result<()> {
             devices,
             concurrency,
             settle_s,
-        } => lwm2m::register(&seam, devices, concurrency, Duration::from_secs(settle_s))?,
+            waves,
+        } => lwm2m::register(&seam, devices, concurrency, Duration::from_secs(settle_s), waves)?,
         Cmd::Lwm2mThroughput {
             downloads,
             size,
