@@ -22,7 +22,8 @@ use seam_registry::lwm2m::coap::{
 };
 use tokio::net::UdpSocket;
 
-struct Serve(Child);
+/// A `seam serve` process, killed when dropped.
+pub(crate) struct Serve(Child);
 
 impl Drop for Serve {
     fn drop(&mut self) {
@@ -43,7 +44,7 @@ fn rss(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
-fn count_described(http: &str) -> anyhow::Result<u64> {
+pub(crate) fn count_described(http: &str) -> anyhow::Result<u64> {
     let query = "PREFIX seam: <https://w3id.org/seam/ontology#>
         SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:lwm2mEndpoint ?e ; seam:board ?b ; seam:status seam:Online }";
     let body = reqwest::blocking::Client::new()
@@ -59,7 +60,7 @@ fn count_described(http: &str) -> anyhow::Result<u64> {
 }
 
 /// Starts `seam serve` on `data` and waits for its health; returns it and its pid.
-fn start_serve(seam: &Path, data: &Path, http_port: u16, coap_port: u16) -> anyhow::Result<(Serve, u32)> {
+pub(crate) fn start_serve(seam: &Path, data: &Path, http_port: u16, coap_port: u16) -> anyhow::Result<(Serve, u32)> {
     let child = Command::new(seam)
         .args(["serve", "--data"])
         .arg(data)
@@ -127,6 +128,9 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
             profile.sensors = vec![3303, 3313];
             let mut config = ClientConfig::new(&format!("bench-{i}"), server, profile);
             config.params = TransmissionParams::fast(Duration::from_millis(500));
+            // A day, as many fleets use: registrations outlive every wave and settling (the
+            // clients send no Updates), so the table holds every device when memory is read.
+            config.lifetime = 86_400;
             clients.push(Lwm2mClient::start(config).await?);
         }
         anyhow::Ok(clients)
@@ -239,11 +243,11 @@ async fn storm(clients: &[Lwm2mClient], concurrency: usize) -> (usize, Duration)
     (ok, started.elapsed())
 }
 
-fn free_tcp_port() -> anyhow::Result<u16> {
+pub(crate) fn free_tcp_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn free_udp_port() -> anyhow::Result<u16> {
+pub(crate) fn free_udp_port() -> anyhow::Result<u16> {
     Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

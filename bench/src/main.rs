@@ -5,11 +5,13 @@
 //!   generated registry, against Oxigraph's own bulk loader on the same file.
 //! - `cold-start`: time from spawning `seam serve` on a seeded store to its first `/health` 200.
 //! - `lwm2m-register`, `lwm2m-throughput`: see [`lwm2m`].
+//! - `match-under-check-ins`: matching while the fleet checks in, see [`check_ins`].
 //! - `analyze`: see [`bridge`].
 //! - `page`: the web page at fleet scale in headless Chromium, see [`page`].
 //! - `directory`: the Thing Description Directory under load, see [`directory`].
 
 mod bridge;
+mod check_ins;
 mod crash;
 mod directory;
 mod explain;
@@ -188,6 +190,28 @@ enum Cmd {
         /// the next: the growth between settled waves is the memory of one more device.
         #[arg(long, default_value_t = 1)]
         waves: usize,
+    },
+    /// `GET /match` on a generated registry while the fleet is quiet, then while simulated
+    /// LwM2M devices check in (registration Updates) at a steady rate.
+    MatchUnderCheckIns {
+        /// The seam binary to start (a release build).
+        #[arg(long)]
+        seam: PathBuf,
+        /// Generated devices in the registry.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Generated models.
+        #[arg(long, default_value_t = 1_000)]
+        models: usize,
+        /// LwM2M devices that register, then check in.
+        #[arg(long, default_value_t = 1_000)]
+        clients: usize,
+        /// Check-ins per second, all devices together.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        /// Requests timed in each phase.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
     },
     /// Concurrent block-wise package downloads vs a raw UDP request/response loop.
     Lwm2mThroughput {
@@ -411,6 +435,23 @@ fn main() -> anyhow::Result<()> {
         Cmd::ColdStart { seam, runs } => cold_start(&seam, runs.max(1))?,
         Cmd::Analyze { runs, peers } => bridge::run(runs.max(1), peers.as_deref())?,
         Cmd::SelocTflite { dir } => bridge::seloc_tflite(&dir)?,
+        Cmd::MatchUnderCheckIns {
+            seam,
+            devices,
+            models,
+            clients,
+            rate,
+            requests,
+        } => check_ins::run(
+            &seam,
+            &check_ins::Plan {
+                devices,
+                models,
+                clients,
+                rate,
+                requests: requests.max(1),
+            },
+        )?,
         Cmd::Lwm2mRegister {
             seam,
             devices,

@@ -6,6 +6,7 @@
 //!   result-size limit.
 //! - Writers are serialised from validation (or a precondition) to commit.
 
+pub(crate) mod clock;
 mod things;
 
 use std::path::Path;
@@ -95,6 +96,8 @@ pub struct Registry {
     services: Arc<[String]>,
     /// This service among several on one store (`urn:seam:instance:…`); `None`: the only one.
     instance: Option<NamedNode>,
+    /// The version of what the graph describes (see [`Registry::facts_version`]).
+    facts: Arc<clock::FactsClock>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -125,6 +128,7 @@ impl Registry {
             running: Arc::new(Evaluations::default()),
             services: Arc::from([]),
             instance: None,
+            facts: Arc::new(clock::FactsClock::default()),
         })
     }
 
@@ -187,6 +191,14 @@ impl Registry {
     /// graph (the fleet index, the board index) is valid for one version.
     pub fn version(&self) -> u64 {
         self.store.version()
+    }
+
+    /// The version of what the graph describes: moved by every write except SEAM's own writes
+    /// of a device's or a delivery's state alone ([`VOLATILE`]: a check-in, a delivery step).
+    /// What is derived from descriptions (the fleet index) is valid for one such version, and
+    /// is not read again because a device checked in.
+    pub fn facts_version(&self) -> u64 {
+        self.facts.read(self.store.version())
     }
 
     /// Number of quads.
@@ -469,7 +481,19 @@ impl Registry {
         let mut draft = Draft::new(self.store.as_ref());
         let out = change(&mut draft);
         let changes: ChangeSet = draft.finish()?;
-        self.store.apply(&changes)?;
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let before = self.store.version();
+        let applied = self.store.apply(&changes);
+        // Even a failed write may have been applied in part: accounted for as one that
+        // changed the description.
+        self.facts.wrote(
+            before,
+            self.store.version(),
+            applied.is_err() || clock::describes(&changes),
+        );
+        applied?;
         Ok(out)
     }
 

@@ -70,7 +70,10 @@ pub(crate) fn online(
     version: &str,
     sensors: &[AnnouncedSensor],
 ) {
-    t.add(device, &rdf::TYPE.into_owned(), seam("Device"));
+    // Added only when missing: a check-in's change set holds what changed, nothing else.
+    if !t.has(device, &rdf::TYPE.into_owned(), Some(&seam("Device").into())) {
+        t.add(device, &rdf::TYPE.into_owned(), seam("Device"));
+    }
     if !t.has(device, &seam("shortName"), None) {
         t.add(device, &seam("shortName"), text(endpoint));
     }

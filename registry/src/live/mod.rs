@@ -477,7 +477,8 @@ impl Lwm2mBridge {
         let Some(model) = report.model_number.as_deref().map(normalise) else {
             return Ok(None);
         };
-        let generation = self.inner.registry.version();
+        // Boards are descriptions: devices checking in leave the index current.
+        let generation = self.inner.registry.facts_version();
         {
             let boards = lock(&self.inner.boards);
             if let Some(board) = boards.1.get(&model) {

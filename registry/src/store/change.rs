@@ -164,8 +164,14 @@ impl<'a> Draft<'a> {
 
     /// Adds a quad.
     pub fn insert(&mut self, quad: Quad) {
-        self.deleted.remove(&quad);
+        let was_deleted = self.deleted.remove(&quad).is_some();
         if self.position(&quad).is_some() {
+            return;
+        }
+        // Put back after the draft deleted it (`set` to the value it has, announced sensors
+        // replaced by the same): the store keeps it, and the change set stays free of quads
+        // that change nothing, which is what tells a device's check-in from a new description.
+        if was_deleted && self.store_holds(&quad) {
             return;
         }
         let i = self.inserted.len();
@@ -217,6 +223,23 @@ impl<'a> Draft<'a> {
         }
     }
 
+    /// Whether the store itself (not the draft) holds `quad`.
+    fn store_holds(&self, quad: &Quad) -> bool {
+        let found = self.store.quads_for_pattern(QuadPattern {
+            subject: Some(&quad.subject),
+            predicate: Some(&quad.predicate),
+            object: Some(&quad.object),
+            graph: Some(&quad.graph_name),
+        });
+        match found {
+            Ok(quads) => !quads.is_empty(),
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                false
+            }
+        }
+    }
+
     fn position(&self, quad: &Quad) -> Option<usize> {
         self.by_subject
             .get(&key(&quad.subject))?
@@ -245,5 +268,60 @@ impl<'a> Draft<'a> {
         deleted.sort_by_key(|(_, order)| *order);
         let delete = deleted.into_iter().map(|(q, _)| q).collect();
         Ok(ChangeSet { delete, insert })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
+
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    fn node(local: &str) -> NamedNode {
+        NamedNode::new_unchecked(format!("https://example.org/{local}"))
+    }
+
+    fn stored(quads: &[(&str, &str, i64)]) -> EmbeddedStore {
+        let store = EmbeddedStore::in_memory().unwrap();
+        let insert = quads
+            .iter()
+            .map(|(s, p, o)| Quad::new(node(s), node(p), Literal::from(*o), GraphName::DefaultGraph))
+            .collect();
+        store
+            .apply(&ChangeSet {
+                delete: Vec::new(),
+                insert,
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn a_change_set_holds_only_what_changes() {
+        let store = stored(&[("d", "free", 5), ("d", "kind", 1), ("d", "kind", 2)]);
+        let mut draft = Draft::new(&store);
+        // Set to the value it has; a value removed and put back; an existing quad added again
+        // after its removal.
+        draft.set(&node("d"), &node("free"), Literal::from(5));
+        draft.remove_all(&node("d"), &node("kind"));
+        draft.add(&node("d"), &node("kind"), Literal::from(1));
+        draft.add(&node("d"), &node("kind"), Literal::from(2));
+        assert_eq!(draft.finish().unwrap(), ChangeSet::default());
+
+        // A new quad inserted, removed and inserted again is inserted; a value replaced is.
+        let mut draft = Draft::new(&store);
+        draft.add(&node("d"), &node("new"), Literal::from(1));
+        draft.remove_all(&node("d"), &node("new"));
+        draft.add(&node("d"), &node("new"), Literal::from(1));
+        draft.set(&node("d"), &node("free"), Literal::from(6));
+        draft.remove_all(&node("d"), &node("kind"));
+        draft.add(&node("d"), &node("kind"), Literal::from(2));
+        let changes = draft.finish().unwrap();
+        let quad = |p: &str, o: i64| Quad::new(node("d"), node(p), Literal::from(o), GraphName::DefaultGraph);
+        assert_eq!(changes.insert, vec![quad("new", 1), quad("free", 6)]);
+        let mut deleted = changes.delete.clone();
+        deleted.sort_by_key(ToString::to_string);
+        assert_eq!(deleted, vec![quad("free", 5), quad("kind", 1)]);
     }
 }

@@ -133,6 +133,54 @@ async fn a_registering_client_becomes_a_described_device_and_goes_offline() {
 }
 
 #[tokio::test]
+async fn a_device_checking_in_leaves_the_fleet_index_as_it_was() {
+    let (registry, _bridge, addr) = service().await;
+    let mut profile = DeviceProfile::new("STMicroelectronics", "disco_l475_iot1", "L475-8");
+    profile.sensors = vec![3303, 3313];
+    let mut config = ClientConfig::new("plant-a-8", addr, profile);
+    config.params = fast();
+    let client = Lwm2mClient::start(config).await.unwrap();
+    client.register().await.unwrap();
+    let online = format!("{SEAM}Online");
+    let board = format!("{CAT}st-b-l475e-iot01a");
+    let free = (DeviceProfile::new("", "", "").memory_free_kib * 1024).to_string();
+    eventually(
+        &registry,
+        &device_query("plant-a-8"),
+        &[&[&online, &board, &free, "L475-8", "accelerometer,temperature"]],
+    )
+    .await;
+    let index = seam_registry::matching::FleetIndex::new(registry.clone());
+    let read = index.fleet().unwrap();
+    let last_seen = |registry: &Registry| {
+        select(
+            registry,
+            "PREFIX seam: <https://w3id.org/seam/ontology#> SELECT ?t WHERE { ?d seam:shortName \"plant-a-8\" ; seam:lastSeen ?t }",
+        )
+    };
+    let seen = last_seen(&registry);
+    let version = registry.version();
+
+    // An Update (the same sensors announced again): written, and only as the device's state.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    client.update().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while last_seen(&registry) == seen {
+        assert!(Instant::now() < deadline, "the Update was never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(registry.version() > version, "the check-in is a write");
+    let kept = index.cached().expect("a check-in leaves the fleet index current");
+    assert!(Arc::ptr_eq(&read, &kept));
+    eventually(
+        &registry,
+        &device_query("plant-a-8"),
+        &[&[&online, &board, &free, "L475-8", "accelerometer,temperature"]],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_device_that_cannot_answer_is_flagged_and_an_unknown_board_is_flagged_with_what_it_said() {
     let (registry, _bridge, addr) = service().await;
     // A raw registration from an endpoint that answers nothing (as `coap-client` does).
