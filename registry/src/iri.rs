@@ -50,6 +50,12 @@ pub fn deployment(id: &str) -> NamedNode {
     minted("deployment", id)
 }
 
+/// Whether `iri` is a deployment's (see [`deployment`]).
+pub fn is_deployment(iri: &str) -> bool {
+    iri.strip_prefix(BASE)
+        .is_some_and(|rest| rest.starts_with("deployment/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,21 +6,22 @@
 //! boards, runtimes and models (the fleet index, about 150 ms to read again at 10,000 devices)
 //! does not change with them, yet it was read again after each such write: under a fleet of
 //! 1,000 devices updating every 20 s, a match took 200 to 300 ms instead of 3. Writes SEAM makes
-//! itself, whose change sets touch only the [`VOLATILE`] predicates, leave this version as it
-//! was; every other write moves it, and so does any change of the store SEAM cannot account
-//! for (another service on a shared remote store, a write that bypassed [`super::Registry`]).
+//! itself, whose change sets touch only the [`VOLATILE`] predicates or deployments, leave this
+//! version as it was; every other write moves it, and so does any change of the store SEAM
+//! cannot account for (another service on a shared remote store, a write that bypassed
+//! [`super::Registry`]).
 
 use std::sync::Mutex;
 
-use oxigraph::model::Quad;
+use oxigraph::model::{NamedOrBlankNode, Quad};
 
 use crate::store::ChangeSet;
 use crate::vocab::{PROV, SEAM};
 
 /// The predicates that say what state a device or a delivery is in, not what it is: written at
-/// every check-in or delivery step. Nothing derived from the description may read them (the
-/// fleet index does not; a test keeps it so).
-pub const VOLATILE: [(&str, &str); 7] = [
+/// every check-in or delivery step. Nothing derived from the description and cached may read
+/// them (the fleet index does not; a test keeps it so).
+pub const VOLATILE: [(&str, &str); 8] = [
     (SEAM, "lastSeen"),
     (SEAM, "status"),
     (SEAM, "lwm2mVersion"),
@@ -28,14 +29,23 @@ pub const VOLATILE: [(&str, &str); 7] = [
     (SEAM, "result"),
     (SEAM, "updateResult"),
     (PROV, "endedAtTime"),
+    // What a device runs: set when a delivery ends (a rollout reads it from the store itself).
+    (SEAM, "runs"),
 ];
 
-/// Whether `quad` states only a device's or a delivery's state (see [`VOLATILE`]).
+/// Whether `quad` states only a device's or a delivery's state: its predicate is one of
+/// [`VOLATILE`], or it is about a deployment (a delivery to one device: it starts, moves on and
+/// ends while a rollout runs, and nothing derived from descriptions reads it).
 pub fn is_volatile(quad: &Quad) -> bool {
     let predicate = quad.predicate.as_str();
-    VOLATILE.iter().any(|(ns, local)| {
-        predicate.len() == ns.len() + local.len() && predicate.starts_with(ns) && predicate.ends_with(local)
-    })
+    let about_a_deployment = match &quad.subject {
+        NamedOrBlankNode::NamedNode(n) => crate::iri::is_deployment(n.as_str()),
+        _ => false,
+    };
+    about_a_deployment
+        || VOLATILE.iter().any(|(ns, local)| {
+            predicate.len() == ns.len() + local.len() && predicate.starts_with(ns) && predicate.ends_with(local)
+        })
 }
 
 /// Whether applying `changes` may change what the graph describes.
@@ -110,6 +120,17 @@ mod tests {
         assert!(!is_volatile(&quad("https://example.org/lastSeen")));
         assert!(!is_volatile(&quad("https://w3id.org/seam/ontology#lastSeenBy")));
         assert!(!is_volatile(&quad("https://w3id.org/seam/ontology#freeRamBytes")));
+        // Anything about a deployment, its type included; not about another subject.
+        let about = |subject: &str| {
+            Quad::new(
+                NamedNode::new_unchecked(subject),
+                NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                NamedNode::new_unchecked("https://w3id.org/seam/ontology#Deployment"),
+                GraphName::DefaultGraph,
+            )
+        };
+        assert!(is_volatile(&about("https://w3id.org/seam/deployment/a-1-2")));
+        assert!(!is_volatile(&about("https://w3id.org/seam/device/deployment/a")));
         let check_in = ChangeSet {
             delete: vec![quad("https://w3id.org/seam/ontology#lastSeen")],
             insert: vec![quad("https://w3id.org/seam/ontology#lastSeen")],

@@ -241,7 +241,10 @@ pub(crate) fn deployment_started(
     object: u16,
 ) {
     let artifact = crate::iri::artifact(sha256);
-    t.add(&artifact, &rdf::TYPE.into_owned(), seam("Artifact"));
+    // An artifact delivered before is described already: the change set stays the delivery's.
+    if !t.has(&artifact, &rdf::TYPE.into_owned(), Some(&seam("Artifact").into())) {
+        t.add(&artifact, &rdf::TYPE.into_owned(), seam("Artifact"));
+    }
     t.set(&artifact, &seam("sha256"), text(sha256));
     t.add(deployment, &rdf::TYPE.into_owned(), seam("Deployment"));
     t.add(deployment, &prov("used"), artifact);

@@ -267,6 +267,50 @@ async fn a_200_kb_package_reaches_100_devices_through_10_percent_loss_and_the_gr
 }
 
 #[tokio::test]
+async fn deliveries_of_a_known_package_leave_the_fleet_index_as_it_was() {
+    let (registry, bridge, addr) = service().await;
+    let sha = bridge.add_package(vec![7u8; 4096]).unwrap();
+    let mut clients = Vec::new();
+    for i in 0..2 {
+        let name = format!("line-{i}");
+        let mut config = ClientConfig::new(
+            &name,
+            addr,
+            DeviceProfile::new("Arduino", "ABX00031", &format!("L-{i}")),
+        );
+        config.params = fast();
+        let client = Lwm2mClient::start(config).await.unwrap();
+        client.register().await.unwrap();
+        clients.push(client);
+    }
+    let described = "PREFIX seam: <https://w3id.org/seam/ontology#>
+        SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:lwm2mEndpoint ?e ; seam:board ?b FILTER(STRSTARTS(?e, \"line-\")) }";
+    eventually(&registry, described, &[&["2"]]).await;
+    let deliver = |device: &str| DeployRequest {
+        sha256: sha.clone(),
+        devices: vec![device.to_owned()],
+        method: DeliveryMethod::Pull,
+    };
+    // The first delivery describes the artifact; the second only delivers it.
+    assert!(bridge.deploy(&deliver("line-0")).await.iter().all(|r| r.installed));
+    let ended = |n: &str| {
+        format!(
+            "PREFIX seam: <https://w3id.org/seam/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#>
+             SELECT (COUNT(?dep) AS ?n) WHERE {{ ?dep a seam:Deployment ; prov:endedAtTime ?t }} HAVING (COUNT(?dep) = {n})"
+        )
+    };
+    eventually(&registry, &ended("1"), &[&["1"]]).await;
+    let index = seam_registry::matching::FleetIndex::new(registry.clone());
+    let read = index.fleet().unwrap();
+    let version = registry.version();
+    assert!(bridge.deploy(&deliver("line-1")).await.iter().all(|r| r.installed));
+    eventually(&registry, &ended("2"), &[&["2"]]).await;
+    assert!(registry.version() > version, "the delivery was recorded");
+    let kept = index.cached().expect("a delivery leaves the fleet index current");
+    assert!(Arc::ptr_eq(&read, &kept));
+}
+
+#[tokio::test]
 async fn a_registration_never_takes_over_a_device_it_did_not_create() {
     let (registry, _bridge, addr) = service().await;
     // A device registered by an operator (no LwM2M binding), with its own board and firmware.
