@@ -6,52 +6,13 @@
 //! boards, runtimes and models (the fleet index, about 150 ms to read again at 10,000 devices)
 //! does not change with them, yet it was read again after each such write: under a fleet of
 //! 1,000 devices updating every 20 s, a match took 200 to 300 ms instead of 3. Writes SEAM makes
-//! itself, whose change sets touch only the [`VOLATILE`] predicates or deployments, leave this
-//! version as it was; every other write moves it, and so does any change of the store SEAM
-//! cannot account for (another service on a shared remote store, a write that bypassed
-//! [`super::Registry`]).
+//! itself whose change sets touch only state (`ChangeSet::describes`: the predicates of
+//! [`crate::store::change::VOLATILE`], deployments) leave this version as it was. Every other
+//! write moves it, and so does any change of the store SEAM cannot account for: a write that
+//! bypassed [`super::Registry`], or another service's write of descriptions on a shared remote
+//! store ([`crate::store::GraphStore::described_version`]).
 
 use std::sync::Mutex;
-
-use oxigraph::model::{NamedOrBlankNode, Quad};
-
-use crate::store::ChangeSet;
-use crate::vocab::{PROV, SEAM};
-
-/// The predicates that say what state a device or a delivery is in, not what it is: written at
-/// every check-in or delivery step. Nothing derived from the description and cached may read
-/// them (the fleet index does not; a test keeps it so).
-pub const VOLATILE: [(&str, &str); 8] = [
-    (SEAM, "lastSeen"),
-    (SEAM, "status"),
-    (SEAM, "lwm2mVersion"),
-    (SEAM, "servedBy"),
-    (SEAM, "result"),
-    (SEAM, "updateResult"),
-    (PROV, "endedAtTime"),
-    // What a device runs: set when a delivery ends (a rollout reads it from the store itself).
-    (SEAM, "runs"),
-];
-
-/// Whether `quad` states only a device's or a delivery's state: its predicate is one of
-/// [`VOLATILE`], or it is about a deployment (a delivery to one device: it starts, moves on and
-/// ends while a rollout runs, and nothing derived from descriptions reads it).
-pub fn is_volatile(quad: &Quad) -> bool {
-    let predicate = quad.predicate.as_str();
-    let about_a_deployment = match &quad.subject {
-        NamedOrBlankNode::NamedNode(n) => crate::iri::is_deployment(n.as_str()),
-        _ => false,
-    };
-    about_a_deployment
-        || VOLATILE.iter().any(|(ns, local)| {
-            predicate.len() == ns.len() + local.len() && predicate.starts_with(ns) && predicate.ends_with(local)
-        })
-}
-
-/// Whether applying `changes` may change what the graph describes.
-pub fn describes(changes: &ChangeSet) -> bool {
-    !changes.delete.iter().chain(&changes.insert).all(is_volatile)
-}
 
 /// Counts the changes of what the graph describes (see the module documentation).
 #[derive(Debug, Default)]
@@ -99,49 +60,7 @@ impl FactsClock {
 
 #[cfg(test)]
 mod tests {
-    use oxigraph::model::{GraphName, Literal, NamedNode};
-
     use super::*;
-
-    fn quad(predicate: &str) -> Quad {
-        Quad::new(
-            NamedNode::new_unchecked("https://w3id.org/seam/device/a"),
-            NamedNode::new_unchecked(predicate),
-            Literal::from(1),
-            GraphName::DefaultGraph,
-        )
-    }
-
-    #[test]
-    fn only_state_predicates_are_volatile() {
-        assert!(is_volatile(&quad("https://w3id.org/seam/ontology#lastSeen")));
-        assert!(is_volatile(&quad("http://www.w3.org/ns/prov#endedAtTime")));
-        // The same local name in another namespace, or a longer one, describes.
-        assert!(!is_volatile(&quad("https://example.org/lastSeen")));
-        assert!(!is_volatile(&quad("https://w3id.org/seam/ontology#lastSeenBy")));
-        assert!(!is_volatile(&quad("https://w3id.org/seam/ontology#freeRamBytes")));
-        // Anything about a deployment, its type included; not about another subject.
-        let about = |subject: &str| {
-            Quad::new(
-                NamedNode::new_unchecked(subject),
-                NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
-                NamedNode::new_unchecked("https://w3id.org/seam/ontology#Deployment"),
-                GraphName::DefaultGraph,
-            )
-        };
-        assert!(is_volatile(&about("https://w3id.org/seam/deployment/a-1-2")));
-        assert!(!is_volatile(&about("https://w3id.org/seam/device/deployment/a")));
-        let check_in = ChangeSet {
-            delete: vec![quad("https://w3id.org/seam/ontology#lastSeen")],
-            insert: vec![quad("https://w3id.org/seam/ontology#lastSeen")],
-        };
-        assert!(!describes(&check_in));
-        let mut described = check_in.clone();
-        described
-            .insert
-            .push(quad("https://w3id.org/seam/ontology#freeFlashBytes"));
-        assert!(describes(&described));
-    }
 
     #[test]
     fn the_clock_moves_for_what_it_cannot_account_for() {

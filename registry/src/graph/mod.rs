@@ -194,11 +194,12 @@ impl Registry {
     }
 
     /// The version of what the graph describes: moved by every write except SEAM's own writes
-    /// of a device's or a delivery's state alone ([`VOLATILE`]: a check-in, a delivery step).
+    /// of a device's or a delivery's state alone ([`crate::store::change::VOLATILE`]: a check-in,
+    /// a delivery step).
     /// What is derived from descriptions (the fleet index) is valid for one such version, and
     /// is not read again because a device checked in.
     pub fn facts_version(&self) -> u64 {
-        self.facts.read(self.store.version())
+        self.facts.read(self.store.described_version())
     }
 
     /// Number of quads.
@@ -484,14 +485,14 @@ impl Registry {
         if changes.is_empty() {
             return Ok(out);
         }
-        let before = self.store.version();
+        let before = self.store.described_version();
         let applied = self.store.apply(&changes);
         // Even a failed write may have been applied in part: accounted for as one that
         // changed the description.
         self.facts.wrote(
             before,
-            self.store.version(),
-            applied.is_err() || clock::describes(&changes),
+            self.store.described_version(),
+            applied.is_err() || changes.describes(),
         );
         applied?;
         Ok(out)

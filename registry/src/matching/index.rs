@@ -82,7 +82,7 @@ mod tests {
         // Every state predicate written at once, on a device: the same index.
         registry
             .change(|t| {
-                for (ns, local) in crate::graph::clock::VOLATILE {
+                for (ns, local) in crate::store::change::VOLATILE {
                     t.set(
                         &device,
                         &NamedNode::new_unchecked(format!("{ns}{local}")),
@@ -132,7 +132,7 @@ mod tests {
         registry
             .change(|t| {
                 for subject in &subjects {
-                    for (ns, local) in crate::graph::clock::VOLATILE {
+                    for (ns, local) in crate::store::change::VOLATILE {
                         let predicate = NamedNode::new_unchecked(format!("{ns}{local}"));
                         t.set(subject, &predicate, Term::from(seam("Offline")));
                     }

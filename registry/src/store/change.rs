@@ -12,6 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 
+use crate::vocab::{PROV, SEAM};
+
 use super::{GraphStore, QuadPattern};
 use crate::error::StoreError;
 
@@ -30,6 +32,42 @@ impl ChangeSet {
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty() && self.insert.is_empty()
     }
+
+    /// Whether applying it may change what the graph describes: some quad of it is not
+    /// [`is_volatile`] (a check-in or a delivery step changes only state).
+    pub fn describes(&self) -> bool {
+        !self.delete.iter().chain(&self.insert).all(is_volatile)
+    }
+}
+
+/// The predicates that say what state a device or a delivery is in, not what it is: written at
+/// every check-in or delivery step. Nothing derived from the description and cached may read
+/// them (the fleet index does not; a test keeps it so).
+pub const VOLATILE: [(&str, &str); 8] = [
+    (SEAM, "lastSeen"),
+    (SEAM, "status"),
+    (SEAM, "lwm2mVersion"),
+    (SEAM, "servedBy"),
+    (SEAM, "result"),
+    (SEAM, "updateResult"),
+    (PROV, "endedAtTime"),
+    // What a device runs: set when a delivery ends (a rollout reads it from the store itself).
+    (SEAM, "runs"),
+];
+
+/// Whether `quad` states only a device's or a delivery's state: its predicate is one of
+/// [`VOLATILE`], or it is about a deployment (a delivery to one device: it starts, moves on and
+/// ends while a rollout runs, and nothing derived from descriptions reads it).
+pub fn is_volatile(quad: &Quad) -> bool {
+    let predicate = quad.predicate.as_str();
+    let about_a_deployment = match &quad.subject {
+        NamedOrBlankNode::NamedNode(n) => crate::iri::is_deployment(n.as_str()),
+        _ => false,
+    };
+    about_a_deployment
+        || VOLATILE.iter().any(|(ns, local)| {
+            predicate.len() == ns.len() + local.len() && predicate.starts_with(ns) && predicate.ends_with(local)
+        })
 }
 
 /// A change set being built over a store (see the module documentation). Reads that fail are
@@ -295,6 +333,46 @@ mod tests {
             })
             .unwrap();
         store
+    }
+
+    fn state_quad(predicate: &str) -> Quad {
+        Quad::new(
+            NamedNode::new_unchecked("https://w3id.org/seam/device/a"),
+            NamedNode::new_unchecked(predicate),
+            Literal::from(1),
+            GraphName::DefaultGraph,
+        )
+    }
+
+    #[test]
+    fn only_state_predicates_are_volatile() {
+        assert!(is_volatile(&state_quad("https://w3id.org/seam/ontology#lastSeen")));
+        assert!(is_volatile(&state_quad("http://www.w3.org/ns/prov#endedAtTime")));
+        // The same local name in another namespace, or a longer one, describes.
+        assert!(!is_volatile(&state_quad("https://example.org/lastSeen")));
+        assert!(!is_volatile(&state_quad("https://w3id.org/seam/ontology#lastSeenBy")));
+        assert!(!is_volatile(&state_quad("https://w3id.org/seam/ontology#freeRamBytes")));
+        // Anything about a deployment, its type included; not about another subject.
+        let about = |subject: &str| {
+            Quad::new(
+                NamedNode::new_unchecked(subject),
+                NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                NamedNode::new_unchecked("https://w3id.org/seam/ontology#Deployment"),
+                GraphName::DefaultGraph,
+            )
+        };
+        assert!(is_volatile(&about("https://w3id.org/seam/deployment/a-1-2")));
+        assert!(!is_volatile(&about("https://w3id.org/seam/device/deployment/a")));
+        let check_in = ChangeSet {
+            delete: vec![state_quad("https://w3id.org/seam/ontology#lastSeen")],
+            insert: vec![state_quad("https://w3id.org/seam/ontology#lastSeen")],
+        };
+        assert!(!check_in.describes());
+        let mut described = check_in.clone();
+        described
+            .insert
+            .push(state_quad("https://w3id.org/seam/ontology#freeFlashBytes"));
+        assert!(described.describes());
     }
 
     #[test]

@@ -88,6 +88,13 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// (the fleet index, the board index) is valid for one version.
     fn version(&self) -> u64;
 
+    /// Like [`GraphStore::version`], but moved by other writers (services sharing a remote
+    /// store) only when they may have changed what the graph describes, not by their writes of
+    /// state alone ([`ChangeSet::describes`]). Every write through this handle moves it.
+    fn described_version(&self) -> u64 {
+        self.version()
+    }
+
     /// Makes what was committed durable beyond the write-ahead log (a no-op where there is none).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

@@ -482,6 +482,54 @@ mod remote {
         std::thread::sleep(Duration::from_millis(600));
         assert_eq!(a.version(), own);
     }
+
+    /// A device checking in with one instance moves the other's version, not its description's;
+    /// a description written by one moves both of the other's.
+    #[test]
+    fn another_instances_check_ins_leave_the_description_version() {
+        let peer = peers::oxigraph();
+        let a = peer.store();
+        let b = peer.store();
+        let device = NamedNode::new_unchecked("https://w3id.org/seam/device/line-1");
+        let fact = |local: &str, value: i64| {
+            Quad::new(
+                device.clone(),
+                NamedNode::new_unchecked(format!("https://w3id.org/seam/ontology#{local}")),
+                Literal::from(value),
+                GraphName::DefaultGraph,
+            )
+        };
+        let moved = |version: &dyn Fn() -> u64, from: u64, what: &str| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while version() == from {
+                assert!(std::time::Instant::now() < deadline, "B never saw {what}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        let (seen, described) = (b.version(), b.described_version());
+        let check_in = ChangeSet {
+            delete: Vec::new(),
+            insert: vec![fact("lastSeen", 1)],
+        };
+        assert!(!check_in.describes());
+        a.apply(&check_in).unwrap();
+        moved(&|| b.version(), seen, "the check-in");
+        // Two watch periods more: the description's version stays.
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(b.described_version(), described);
+
+        let description = ChangeSet {
+            delete: Vec::new(),
+            insert: vec![fact("freeRamBytes", 2048)],
+        };
+        assert!(description.describes());
+        a.apply(&description).unwrap();
+        moved(&|| b.described_version(), described, "the description");
+        // A's own writes moved both of its versions once each.
+        let (own, own_described) = (a.version(), a.described_version());
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!((a.version(), a.described_version()), (own, own_described));
+    }
 }
 
 mod virtuoso_limits {

@@ -20,10 +20,14 @@
 //! - **The default graph.** Queries see the union of all graphs (Oxigraph server: the
 //!   `union-default-graph` parameter; Virtuoso: its own default). Virtuoso has no default graph
 //!   to write into, so SEAM's default graph is the named graph [`VIRTUOSO_DEFAULT_GRAPH`] there.
-//! - **Other writers.** Every write also replaces one marker triple ([`MARKER_GRAPH`]) with a
-//!   fresh value; a task reads the marker every `staleness` and, when another instance changed
-//!   it, moves [`GraphStore::version`], so what is derived from the graph (the fleet index) is
-//!   rebuilt within that bound.
+//! - **Other writers.** Every write also replaces a marker triple ([`MARKER_GRAPH`]) with a
+//!   fresh value: `urn:seam:lastWrite` for a write that may change what the graph describes,
+//!   `urn:seam:lastStateWrite` for a change set of state alone (a check-in, a delivery step). A
+//!   task reads the markers every `staleness` and, when another instance changed one, moves
+//!   [`GraphStore::version`] (and, for the first, [`GraphStore::described_version`]), so what is
+//!   derived from the graph (the fleet index) is rebuilt within that bound, and not because a
+//!   device checked in with another instance. (An instance that knows only the first marker
+//!   writes it for every write, and reads only it: the two mix.)
 //! - **Engines' limits.** Virtuoso cuts every answer at `ResultSetMaxRows`, saying so only in an
 //!   `X-SPARQL-MaxRows` header (an answer exactly as long as the configured cut-off counts as cut
 //!   where the header is missing): such an answer is read again page by page (`ORDER BY` inside a subquery, `LIMIT`
@@ -61,6 +65,7 @@ pub const VIRTUOSO_DEFAULT_GRAPH: &str = "urn:seam:graph:default";
 pub const MARKER_GRAPH: &str = "urn:seam:graph:writes";
 const MARKER_SUBJECT: &str = "urn:seam:store";
 const MARKER_PREDICATE: &str = "urn:seam:lastWrite";
+const MARKER_STATE_PREDICATE: &str = "urn:seam:lastStateWrite";
 /// Staging graphs of a write too large for one request are named under this prefix.
 pub const STAGING_PREFIX: &str = "urn:seam:staging:";
 
@@ -117,16 +122,33 @@ struct Inner {
     request_timeout: Duration,
     /// Bumped by every write through this handle.
     local_writes: AtomicU64,
-    /// Bumped when the marker shows another instance's write.
+    /// Bumped when a marker shows another instance's write.
     remote_writes: AtomicU64,
-    /// The marker value of this instance's last write, and the last value seen.
+    /// Bumped when the description marker shows another instance's write.
+    remote_described_writes: AtomicU64,
+    /// The marker values of this instance's last writes, and the last values seen.
     marker: Mutex<Marker>,
 }
 
 #[derive(Debug, Default)]
 struct Marker {
+    /// `urn:seam:lastWrite`: writes that may change what the graph describes.
     own: Option<String>,
     seen: Option<String>,
+    /// `urn:seam:lastStateWrite`: change sets of state alone.
+    own_state: Option<String>,
+    seen_state: Option<String>,
+}
+
+/// Which marker a write replaces (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// None: a staging step of a larger write, or SEAM's own clean-up.
+    Unmarked,
+    /// A change set of state alone.
+    State,
+    /// Anything else.
+    Description,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -192,12 +214,15 @@ impl RemoteStore {
                 request_timeout: config.request_timeout,
                 local_writes: AtomicU64::new(0),
                 remote_writes: AtomicU64::new(0),
+                remote_described_writes: AtomicU64::new(0),
                 marker: Mutex::new(Marker::default()),
             }),
         };
         store.remove_abandoned_staging();
-        let first = store.read_marker().unwrap_or(None);
-        store.lock_marker().seen = first;
+        let (first, first_state) = store.read_marker().unwrap_or((None, None));
+        let mut marker = store.lock_marker();
+        (marker.seen, marker.seen_state) = (first, first_state);
+        drop(marker);
         store.watch_marker(config.staleness);
         Ok(store)
     }
@@ -226,14 +251,21 @@ impl RemoteStore {
                 let Some(inner) = weak.upgrade() else { return };
                 let store = RemoteStore { inner };
                 match store.read_marker() {
-                    Ok(value) => {
+                    Ok((value, state)) => {
                         let mut marker = store.lock_marker();
                         if value != marker.seen {
-                            // This instance's own write moved the version already.
+                            // This instance's own write moved the versions already.
                             if value.is_some() && value != marker.own {
                                 store.inner.remote_writes.fetch_add(1, Ordering::SeqCst);
+                                store.inner.remote_described_writes.fetch_add(1, Ordering::SeqCst);
                             }
                             marker.seen = value;
+                        }
+                        if state != marker.seen_state {
+                            if state.is_some() && state != marker.own_state {
+                                store.inner.remote_writes.fetch_add(1, Ordering::SeqCst);
+                            }
+                            marker.seen_state = state;
                         }
                     }
                     Err(e) => tracing::debug!(target: "seam", error = %e, "reading the store's write marker failed"),
@@ -243,14 +275,23 @@ impl RemoteStore {
             .unwrap_or_else(|e| tracing::warn!(target: "seam", error = %e, "no watch of other instances' writes"));
     }
 
-    fn read_marker(&self) -> Result<Option<String>, StoreError> {
-        let text =
-            format!("SELECT ?v WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }}");
+    /// The two markers' values: the description's, the state's.
+    fn read_marker(&self) -> Result<(Option<String>, Option<String>), StoreError> {
+        let text = format!("SELECT ?p ?v WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> ?p ?v }} }}");
         let answer = self.select_text(&text, false, Duration::from_secs(10))?;
-        Ok(answer.into_iter().next().and_then(|row| match row.into_iter().next() {
-            Some(Some(Term::Literal(l))) => Some(l.value().to_owned()),
-            _ => None,
-        }))
+        let mut values = (None, None);
+        for row in answer {
+            let mut row = row.into_iter();
+            let (Some(Some(Term::NamedNode(p))), Some(Some(Term::Literal(v)))) = (row.next(), row.next()) else {
+                continue;
+            };
+            match p.as_str() {
+                MARKER_PREDICATE => values.0 = Some(v.value().to_owned()),
+                MARKER_STATE_PREDICATE => values.1 = Some(v.value().to_owned()),
+                _ => {}
+            }
+        }
+        Ok(values)
     }
 
     /// Drops staging graphs an interrupted write left behind more than an hour ago (their names
@@ -280,7 +321,7 @@ impl RemoteStore {
             .map(|g| format!("DROP SILENT GRAPH <{g}>"))
             .collect::<Vec<_>>()
             .join(" ;\n");
-        match self.send_update(update, false) {
+        match self.send_update(update, Mark::Unmarked) {
             Ok(()) => {
                 tracing::info!(target: "seam", graphs = stale.len(), "dropped staging graphs of interrupted writes")
             }
@@ -514,16 +555,22 @@ impl RemoteStore {
         }
     }
 
-    /// Sends update text; `marked` appends the replacement of the write marker, so that other
+    /// Sends update text; a `mark` appends the replacement of that write marker, so that other
     /// instances see the write.
-    fn send_update(&self, mut text: String, marked: bool) -> Result<(), StoreError> {
+    fn send_update(&self, mut text: String, mark: Mark) -> Result<(), StoreError> {
+        let marked = mark != Mark::Unmarked;
         let own = marked.then(|| uuid::Uuid::new_v4().to_string());
         if let Some(value) = &own {
+            let predicate = if mark == Mark::State {
+                MARKER_STATE_PREDICATE
+            } else {
+                MARKER_PREDICATE
+            };
             // spargebra ends every operation with `;`: one separator only.
             let end = text.trim_end().trim_end_matches(';').trim_end().len();
             text.truncate(end);
             text.push_str(&format!(
-                " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{MARKER_PREDICATE}> \"{value}\" }} }}"
+                " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{predicate}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{predicate}> \"{value}\" }} }}"
             ));
         }
         let result = self.inner.http.request(Exchange {
@@ -544,8 +591,13 @@ impl RemoteStore {
             self.inner.local_writes.fetch_add(1, Ordering::SeqCst);
             if result.is_ok() {
                 let mut marker = self.lock_marker();
-                marker.own = own.clone();
-                marker.seen = own;
+                if mark == Mark::State {
+                    marker.own_state = own.clone();
+                    marker.seen_state = own;
+                } else {
+                    marker.own = own.clone();
+                    marker.seen = own;
+                }
             }
         }
         result.map(drop).map_err(|f| self.write_failure(f))
@@ -554,27 +606,27 @@ impl RemoteStore {
     // --- writes -----------------------------------------------------------------------------
 
     /// Applies a write: in one request when it is small enough, else staged.
-    fn write(&self, write: text::Write) -> Result<(), StoreError> {
+    fn write(&self, write: text::Write, mark: Mark) -> Result<(), StoreError> {
         if write.is_empty() {
             return Ok(());
         }
         let default_graph = self.inner.engine.default_graph();
         let limit = self.inner.engine.max_quads_per_request;
         if write.len() <= limit {
-            return self.send_update(write.direct(default_graph.as_ref()), true);
+            return self.send_update(write.direct(default_graph.as_ref()), mark);
         }
         let staging = text::Staging::new(unix_seconds());
         let staged = (|| {
             for chunk in write.chunks(&staging, limit, default_graph.as_ref()) {
-                self.send_update(chunk, false)?;
+                self.send_update(chunk, Mark::Unmarked)?;
             }
-            self.send_update(write.finish(&staging, default_graph.as_ref()), true)
+            self.send_update(write.finish(&staging, default_graph.as_ref()), mark)
         })();
         if staged.is_err() {
             // Nothing but the staging graphs was written; they go (a failure here leaves them to
             // the next start's clean-up).
             let drop = staging.drop_all(&write);
-            if let Err(e) = self.send_update(drop, false) {
+            if let Err(e) = self.send_update(drop, Mark::Unmarked) {
                 tracing::warn!(target: "seam", error = %e, "the staging graphs of a failed write could not be dropped");
             }
         }
@@ -620,18 +672,24 @@ impl GraphStore for RemoteStore {
         }
         let default_graph = self.inner.engine.default_graph();
         let update = text::update_for_engine(update, default_graph.as_ref()).map_err(QueryError::Refused)?;
-        self.send_update(update.to_string(), true).map_err(|e| match e {
-            StoreError::Refused { message, .. } => QueryError::Evaluation(message),
-            other => QueryError::Store(other),
-        })
+        self.send_update(update.to_string(), Mark::Description)
+            .map_err(|e| match e {
+                StoreError::Refused { message, .. } => QueryError::Evaluation(message),
+                other => QueryError::Store(other),
+            })
     }
 
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.write(text::Write::of_commit(commit))
+        self.write(text::Write::of_commit(commit), Mark::Description)
     }
 
     fn apply(&self, changes: &ChangeSet) -> Result<(), StoreError> {
-        self.write(text::Write::of_changes(changes))
+        let mark = if changes.describes() {
+            Mark::Description
+        } else {
+            Mark::State
+        };
+        self.write(text::Write::of_changes(changes), mark)
     }
 
     fn quads_for_pattern(&self, pattern: QuadPattern<'_>) -> Result<Vec<Quad>, StoreError> {
@@ -657,6 +715,10 @@ impl GraphStore for RemoteStore {
 
     fn version(&self) -> u64 {
         self.inner.local_writes.load(Ordering::SeqCst) + self.inner.remote_writes.load(Ordering::SeqCst)
+    }
+
+    fn described_version(&self) -> u64 {
+        self.inner.local_writes.load(Ordering::SeqCst) + self.inner.remote_described_writes.load(Ordering::SeqCst)
     }
 }
 
