@@ -81,50 +81,69 @@ pub(crate) fn online(
     t.set(device, &seam("lwm2mVersion"), text(version));
     t.set(device, &seam("status"), seam("Online"));
     t.set(device, &seam("lastSeen"), now());
-    if !t.has(device, &seam("board"), None) && !t.has(device, &seam("flag"), Some(&seam("UnknownBoard").into())) {
-        t.add(device, &seam("flag"), seam("NotDescribed"));
+    let flag = seam("flag");
+    if !t.has(device, &seam("board"), None)
+        && !t.has(device, &flag, Some(&seam("UnknownBoard").into()))
+        && !t.has(device, &flag, Some(&seam("NotDescribed").into()))
+    {
+        t.add(device, &flag, seam("NotDescribed"));
     }
 
     // Sensors this service created from a registration live under the device's IRI; they are
-    // replaced wholesale, catalog sensors are not touched.
+    // replaced wholesale (catalog sensors are not touched), unless the registration announces
+    // exactly what is there, as every Update without a payload does.
     let prefix = format!("{}/sensor/", device.as_str());
     let has_sensor = seam("hasSensor");
-    let old: Vec<NamedNode> = t
-        .objects(device, &has_sensor)
-        .into_iter()
-        .filter_map(|o| match o {
-            Term::NamedNode(n) if n.as_str().starts_with(&prefix) => Some(n),
-            _ => None,
-        })
-        .collect();
-    for sensor in old {
+    let mut old: Vec<Quad> = Vec::new();
+    for o in t.objects(device, &has_sensor) {
+        let Term::NamedNode(sensor) = o else { continue };
+        if !sensor.as_str().starts_with(&prefix) {
+            continue;
+        }
         let subject = sensor.clone().into();
-        for quad in t.quads(crate::store::QuadPattern {
+        old.extend(t.quads(crate::store::QuadPattern {
             subject: Some(&subject),
             graph: Some(&GraphName::DefaultGraph),
             ..Default::default()
-        }) {
-            t.remove(&quad);
-        }
-        t.remove(&Quad::new(
+        }));
+        old.push(Quad::new(
             device.clone(),
             has_sensor.clone(),
             sensor,
             GraphName::DefaultGraph,
         ));
     }
+    let mut announced: Vec<Quad> = Vec::new();
     for &AnnouncedSensor { object, instance, kind } in sensors {
         let kind = kind.name();
         let sensor = NamedNode::new_unchecked(format!("{prefix}{object}-{instance}"));
-        t.add(device, &has_sensor, sensor.clone());
-        t.add(&sensor, &rdf::TYPE.into_owned(), seam("Sensor"));
-        t.add(&sensor, &seam("sensorKind"), seam(kind));
-        t.add(&sensor, &seam("ipsoObject"), Literal::from(i64::from(object)));
-        t.add(
-            &sensor,
-            &rdfs::LABEL.into_owned(),
-            text(format!("IPSO {object}/{instance} ({kind})")),
+        let mut about = |predicate: NamedNode, value: Term| {
+            announced.push(Quad::new(sensor.clone(), predicate, value, GraphName::DefaultGraph));
+        };
+        about(rdf::TYPE.into_owned(), seam("Sensor").into());
+        about(seam("sensorKind"), seam(kind).into());
+        about(seam("ipsoObject"), Literal::from(i64::from(object)).into());
+        about(
+            rdfs::LABEL.into_owned(),
+            text(format!("IPSO {object}/{instance} ({kind})")).into(),
         );
+        announced.push(Quad::new(
+            device.clone(),
+            has_sensor.clone(),
+            sensor,
+            GraphName::DefaultGraph,
+        ));
+    }
+    let same = old.len() == announced.len()
+        && old.iter().collect::<std::collections::HashSet<_>>() == announced.iter().collect();
+    if same {
+        return;
+    }
+    for quad in &old {
+        t.remove(quad);
+    }
+    for quad in announced {
+        t.insert(quad);
     }
 }
 
@@ -340,6 +359,31 @@ mod tests {
         assert!(!ask(
             &r,
             "ASK { <https://w3id.org/seam/device/node%201> seam:hasSensor ?s }"
+        ));
+    }
+
+    #[test]
+    fn an_update_announcing_the_same_sensors_writes_only_the_devices_state() {
+        let r = registry();
+        let device = device_iri("node 2");
+        r.change(|t| online(t, &device, "node 2", "1.1", &[mic()])).unwrap();
+        let (written, described) = (r.version(), r.facts_version());
+        r.change(|t| online(t, &device, "node 2", "1.1", &[mic()])).unwrap();
+        assert!(r.version() > written, "lastSeen is written");
+        assert_eq!(r.facts_version(), described);
+        // Another sensor announced: a description, the sensors replaced.
+        let accelerometer = AnnouncedSensor {
+            object: 3313,
+            instance: 0,
+            kind: SensorKind::Accelerometer,
+        };
+        r.change(|t| online(t, &device, "node 2", "1.1", &[accelerometer]))
+            .unwrap();
+        assert_ne!(r.facts_version(), described);
+        assert!(ask(
+            &r,
+            "ASK { <https://w3id.org/seam/device/node%202> seam:hasSensor [ seam:sensorKind seam:accelerometer ; seam:ipsoObject 3313 ]
+                   FILTER NOT EXISTS { <https://w3id.org/seam/device/node%202> seam:hasSensor/seam:sensorKind seam:microphone } }"
         ));
     }
 

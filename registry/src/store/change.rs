@@ -244,7 +244,22 @@ impl<'a> Draft<'a> {
 
     /// Sets `subject predicate value` in the default graph, removing the predicate's other values.
     pub fn set(&mut self, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
-        self.remove_all(subject, predicate);
+        let value = value.into();
+        let current = self.objects(subject, predicate);
+        // Already the one value: nothing to write (a check-in sets most of what it sets to
+        // what it was), and no second read to find that out.
+        if current.len() == 1 && current[0] == value {
+            return;
+        }
+        let s = NamedOrBlankNode::from(subject.clone());
+        for object in current {
+            self.remove(&Quad::new(
+                s.clone(),
+                predicate.clone(),
+                object,
+                GraphName::DefaultGraph,
+            ));
+        }
         self.add(subject, predicate, value);
     }
 
