@@ -11,12 +11,10 @@ use std::time::{Duration, Instant};
 
 use oxigraph::io::RdfFormat;
 use seam_registry::ingest::parse_document;
-use seam_registry::lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
-use seam_registry::lwm2m::coap::TransmissionParams;
 use seam_registry::synth::{fleet_turtle, FleetSpec};
 use seam_registry::Registry;
 
-use crate::lwm2m::{count_described, free_tcp_port, free_udp_port, start_serve};
+use crate::lwm2m::{count_described, free_tcp_port, free_udp_port, simulated_devices, start_serve, storm};
 use crate::{median, percentile};
 
 /// What to run: the registry's size, the devices that check in and how often, the requests.
@@ -81,19 +79,13 @@ pub fn run(seam: &Path, plan: &Plan) -> anyhow::Result<()> {
 
     let server: SocketAddr = ([127, 0, 0, 1], coap_port).into();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let clients = runtime.block_on(async {
-        let mut clients = Vec::with_capacity(plan.clients);
-        for i in 0..plan.clients {
-            let mut profile = DeviceProfile::new("STMicroelectronics", "B-L475E-IOT01A", &format!("CHECK-{i}"));
-            profile.sensors = vec![3303, 3313];
-            let mut config = ClientConfig::new(&format!("check-in-{i}"), server, profile);
-            config.params = TransmissionParams::fast(Duration::from_millis(500));
-            let client = Lwm2mClient::start(config).await?;
-            client.register().await?;
-            clients.push(client);
-        }
-        anyhow::Ok(clients)
-    })?;
+    let clients = runtime.block_on(simulated_devices(server, "check-in", plan.clients))?;
+    let (registered, _) = runtime.block_on(storm(&clients, 256));
+    anyhow::ensure!(
+        registered == clients.len(),
+        "{registered} of {} devices registered",
+        clients.len()
+    );
     // Registered and described first: a description is a change matching must see.
     let deadline = Instant::now() + Duration::from_secs(120);
     while (count_described(&http)? as usize) < plan.clients {

@@ -121,20 +121,7 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
     let waves = waves.clamp(1, devices.max(1));
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let clients = runtime.block_on(async {
-        let mut clients = Vec::with_capacity(devices);
-        for i in 0..devices {
-            let mut profile = DeviceProfile::new("STMicroelectronics", "B-L475E-IOT01A", &format!("BENCH-{i}"));
-            profile.sensors = vec![3303, 3313];
-            let mut config = ClientConfig::new(&format!("bench-{i}"), server, profile);
-            config.params = TransmissionParams::fast(Duration::from_millis(500));
-            // A day, as many fleets use: registrations outlive every wave and settling (the
-            // clients send no Updates), so the table holds every device when memory is read.
-            config.lifetime = 86_400;
-            clients.push(Lwm2mClient::start(config).await?);
-        }
-        anyhow::Ok(clients)
-    })?;
+    let clients = runtime.block_on(simulated_devices(server, "bench", devices))?;
     println!("LwM2M registration storm: {devices} devices, {concurrency} registrations in flight, {waves} wave(s)");
     let per_device = |bytes: u64, n: usize| bytes as f64 / n.max(1) as f64;
     let (mut registered, mut after, mut settled_rss) = (0usize, before, None);
@@ -223,8 +210,24 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
     Ok(())
 }
 
+/// `n` simulated devices for `server`, named `PREFIX-0`, `PREFIX-1`, …: a B-L475E-IOT01A board
+/// with a temperature sensor and an accelerometer, fast retransmissions, registering for a day
+/// (as many fleets do: a registration outlives every wave and settling of a benchmark).
+pub(crate) async fn simulated_devices(server: SocketAddr, prefix: &str, n: usize) -> anyhow::Result<Vec<Lwm2mClient>> {
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut profile = DeviceProfile::new("STMicroelectronics", "B-L475E-IOT01A", &format!("{prefix}-{i}"));
+        profile.sensors = vec![3303, 3313];
+        let mut config = ClientConfig::new(&format!("{prefix}-{i}"), server, profile);
+        config.params = TransmissionParams::fast(Duration::from_millis(500));
+        config.lifetime = 86_400;
+        clients.push(Lwm2mClient::start(config).await?);
+    }
+    Ok(clients)
+}
+
 /// Registers `clients`, at most `concurrency` at once: how many succeeded, and how long it took.
-async fn storm(clients: &[Lwm2mClient], concurrency: usize) -> (usize, Duration) {
+pub(crate) async fn storm(clients: &[Lwm2mClient], concurrency: usize) -> (usize, Duration) {
     let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients.len());

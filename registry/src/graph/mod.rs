@@ -194,10 +194,9 @@ impl Registry {
     }
 
     /// The version of what the graph describes: moved by every write except SEAM's own writes
-    /// of a device's or a delivery's state alone ([`crate::store::change::VOLATILE`]: a check-in,
-    /// a delivery step).
-    /// What is derived from descriptions (the fleet index) is valid for one such version, and
-    /// is not read again because a device checked in.
+    /// of a device's or a delivery's state alone (a check-in, a delivery step:
+    /// [`crate::store::ChangeSet::describes`]). What is derived from descriptions (the fleet
+    /// index) is valid for one such version, and is not read again because a device checked in.
     pub fn facts_version(&self) -> u64 {
         self.facts.read(self.store.described_version())
     }

@@ -12,10 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 
-use crate::vocab::{PROV, SEAM};
-
 use super::{GraphStore, QuadPattern};
 use crate::error::StoreError;
+use crate::vocab::{PROV, SEAM};
 
 /// Quads to delete, then quads to insert, applied atomically by [`GraphStore::apply`]. A quad
 /// never appears in both lists.
@@ -172,6 +171,11 @@ impl<'a> Draft<'a> {
 
     /// The objects of `subject predicate` in the default graph.
     pub fn objects(&self, subject: &NamedNode, predicate: &NamedNode) -> Vec<Term> {
+        self.values(subject, predicate).into_iter().map(|q| q.object).collect()
+    }
+
+    /// The quads `subject predicate ?` of the default graph.
+    fn values(&self, subject: &NamedNode, predicate: &NamedNode) -> Vec<Quad> {
         let subject = NamedOrBlankNode::from(subject.clone());
         self.quads(QuadPattern {
             subject: Some(&subject),
@@ -179,9 +183,6 @@ impl<'a> Draft<'a> {
             object: None,
             graph: Some(&GraphName::DefaultGraph),
         })
-        .into_iter()
-        .map(|q| q.object)
-        .collect()
     }
 
     /// The named subjects of `predicate object` in the default graph.
@@ -245,33 +246,23 @@ impl<'a> Draft<'a> {
     /// Sets `subject predicate value` in the default graph, removing the predicate's other values.
     pub fn set(&mut self, subject: &NamedNode, predicate: &NamedNode, value: impl Into<Term>) {
         let value = value.into();
-        let current = self.objects(subject, predicate);
+        let current = self.values(subject, predicate);
         // Already the one value: nothing to write (a check-in sets most of what it sets to
         // what it was), and no second read to find that out.
-        if current.len() == 1 && current[0] == value {
-            return;
+        if let [only] = current.as_slice() {
+            if only.object == value {
+                return;
+            }
         }
-        let s = NamedOrBlankNode::from(subject.clone());
-        for object in current {
-            self.remove(&Quad::new(
-                s.clone(),
-                predicate.clone(),
-                object,
-                GraphName::DefaultGraph,
-            ));
+        for quad in &current {
+            self.remove(quad);
         }
         self.add(subject, predicate, value);
     }
 
     /// Removes every value of `subject predicate` in the default graph.
     pub fn remove_all(&mut self, subject: &NamedNode, predicate: &NamedNode) {
-        let s = NamedOrBlankNode::from(subject.clone());
-        for quad in self.quads(QuadPattern {
-            subject: Some(&s),
-            predicate: Some(predicate),
-            object: None,
-            graph: Some(&GraphName::DefaultGraph),
-        }) {
+        for quad in self.values(subject, predicate) {
             self.remove(&quad);
         }
     }

@@ -40,6 +40,7 @@
 
 mod engine;
 mod http;
+mod marker;
 mod text;
 mod virtuoso;
 
@@ -55,17 +56,13 @@ use crate::error::{QueryError, StoreError};
 use http::{Exchange, Failure, Http, Response, DEADLOCK_RETRIES};
 
 pub use engine::{Engine, EngineKind};
+pub use marker::MARKER_GRAPH;
+use marker::{Mark, Markers};
 pub use text::SKOLEM_PREFIX;
 
 /// The named graph that holds SEAM's default graph on Virtuoso, which has no default graph to
 /// write into.
 pub const VIRTUOSO_DEFAULT_GRAPH: &str = "urn:seam:graph:default";
-/// The graph of the marker every write replaces, so that other instances see that the store
-/// changed.
-pub const MARKER_GRAPH: &str = "urn:seam:graph:writes";
-const MARKER_SUBJECT: &str = "urn:seam:store";
-const MARKER_PREDICATE: &str = "urn:seam:lastWrite";
-const MARKER_STATE_PREDICATE: &str = "urn:seam:lastStateWrite";
 /// Staging graphs of a write too large for one request are named under this prefix.
 pub const STAGING_PREFIX: &str = "urn:seam:staging:";
 
@@ -126,29 +123,8 @@ struct Inner {
     remote_writes: AtomicU64,
     /// Bumped when the description marker shows another instance's write.
     remote_described_writes: AtomicU64,
-    /// The marker values of this instance's last writes, and the last values seen.
-    marker: Mutex<Marker>,
-}
-
-#[derive(Debug, Default)]
-struct Marker {
-    /// `urn:seam:lastWrite`: writes that may change what the graph describes.
-    own: Option<String>,
-    seen: Option<String>,
-    /// `urn:seam:lastStateWrite`: change sets of state alone.
-    own_state: Option<String>,
-    seen_state: Option<String>,
-}
-
-/// Which marker a write replaces (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    /// None: a staging step of a larger write, or SEAM's own clean-up.
-    Unmarked,
-    /// A change set of state alone.
-    State,
-    /// Anything else.
-    Description,
+    /// The write markers' values of this instance's last writes, and the last values seen.
+    markers: Mutex<Markers>,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -215,83 +191,17 @@ impl RemoteStore {
                 local_writes: AtomicU64::new(0),
                 remote_writes: AtomicU64::new(0),
                 remote_described_writes: AtomicU64::new(0),
-                marker: Mutex::new(Marker::default()),
+                markers: Mutex::new(Markers::default()),
             }),
         };
         store.remove_abandoned_staging();
-        let (first, first_state) = store.read_marker().unwrap_or((None, None));
-        let mut marker = store.lock_marker();
-        (marker.seen, marker.seen_state) = (first, first_state);
-        drop(marker);
-        store.watch_marker(config.staleness);
+        store.watch_markers(config.staleness);
         Ok(store)
     }
 
     /// Which engine SEAM speaks to.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
-    }
-
-    fn lock_marker(&self) -> std::sync::MutexGuard<'_, Marker> {
-        self.inner
-            .marker
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The task that reads the marker every `staleness` and moves the version when another
-    /// instance wrote. It holds the store weakly: it ends with the last handle.
-    fn watch_marker(&self, staleness: Duration) {
-        let weak = Arc::downgrade(&self.inner);
-        let period = staleness.max(Duration::from_millis(50));
-        std::thread::Builder::new()
-            .name("seam-store-watch".into())
-            .spawn(move || loop {
-                std::thread::sleep(period);
-                let Some(inner) = weak.upgrade() else { return };
-                let store = RemoteStore { inner };
-                match store.read_marker() {
-                    Ok((value, state)) => {
-                        let mut marker = store.lock_marker();
-                        if value != marker.seen {
-                            // This instance's own write moved the versions already.
-                            if value.is_some() && value != marker.own {
-                                store.inner.remote_writes.fetch_add(1, Ordering::SeqCst);
-                                store.inner.remote_described_writes.fetch_add(1, Ordering::SeqCst);
-                            }
-                            marker.seen = value;
-                        }
-                        if state != marker.seen_state {
-                            if state.is_some() && state != marker.own_state {
-                                store.inner.remote_writes.fetch_add(1, Ordering::SeqCst);
-                            }
-                            marker.seen_state = state;
-                        }
-                    }
-                    Err(e) => tracing::debug!(target: "seam", error = %e, "reading the store's write marker failed"),
-                }
-            })
-            .map(drop)
-            .unwrap_or_else(|e| tracing::warn!(target: "seam", error = %e, "no watch of other instances' writes"));
-    }
-
-    /// The two markers' values: the description's, the state's.
-    fn read_marker(&self) -> Result<(Option<String>, Option<String>), StoreError> {
-        let text = format!("SELECT ?p ?v WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> ?p ?v }} }}");
-        let answer = self.select_text(&text, false, Duration::from_secs(10))?;
-        let mut values = (None, None);
-        for row in answer {
-            let mut row = row.into_iter();
-            let (Some(Some(Term::NamedNode(p))), Some(Some(Term::Literal(v)))) = (row.next(), row.next()) else {
-                continue;
-            };
-            match p.as_str() {
-                MARKER_PREDICATE => values.0 = Some(v.value().to_owned()),
-                MARKER_STATE_PREDICATE => values.1 = Some(v.value().to_owned()),
-                _ => {}
-            }
-        }
-        Ok(values)
     }
 
     /// Drops staging graphs an interrupted write left behind more than an hour ago (their names
@@ -558,21 +468,7 @@ impl RemoteStore {
     /// Sends update text; a `mark` appends the replacement of that write marker, so that other
     /// instances see the write.
     fn send_update(&self, mut text: String, mark: Mark) -> Result<(), StoreError> {
-        let marked = mark != Mark::Unmarked;
-        let own = marked.then(|| uuid::Uuid::new_v4().to_string());
-        if let Some(value) = &own {
-            let predicate = if mark == Mark::State {
-                MARKER_STATE_PREDICATE
-            } else {
-                MARKER_PREDICATE
-            };
-            // spargebra ends every operation with `;`: one separator only.
-            let end = text.trim_end().trim_end_matches(';').trim_end().len();
-            text.truncate(end);
-            text.push_str(&format!(
-                " ;\nDELETE WHERE {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{predicate}> ?v }} }} ;\nINSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_SUBJECT}> <{predicate}> \"{value}\" }} }}"
-            ));
-        }
+        let own = mark.append_to(&mut text);
         let result = self.inner.http.request(Exchange {
             url: self.inner.update_url.clone(),
             field: "update",
@@ -585,19 +481,12 @@ impl RemoteStore {
         if let Err(f) = &result {
             tracing::warn!(target: "seam", failure = ?f, "a write to the remote store failed");
         }
-        if marked {
+        if let Some(value) = own {
             // Even a failed write may have landed (an answer lost on the way back): what is
             // derived from the store is rebuilt either way.
             self.inner.local_writes.fetch_add(1, Ordering::SeqCst);
             if result.is_ok() {
-                let mut marker = self.lock_marker();
-                if mark == Mark::State {
-                    marker.own_state = own.clone();
-                    marker.seen_state = own;
-                } else {
-                    marker.own = own.clone();
-                    marker.seen = own;
-                }
+                self.marked(mark, value);
             }
         }
         result.map(drop).map_err(|f| self.write_failure(f))
