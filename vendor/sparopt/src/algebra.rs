@@ -65,6 +65,29 @@ pub enum Expression {
 }
 
 impl Expression {
+    /// SEAM patch: whether the expression holds an EXISTS.
+    pub(crate) fn has_exists(&self) -> bool {
+        match self {
+            Self::Exists(_) => true,
+            Self::NamedNode(_) | Self::Literal(_) | Self::Variable(_) | Self::Bound(_) => false,
+            Self::Or(v) | Self::And(v) | Self::Coalesce(v) | Self::FunctionCall(_, v) => {
+                v.iter().any(Self::has_exists)
+            }
+            Self::Equal(a, b)
+            | Self::SameTerm(a, b)
+            | Self::Greater(a, b)
+            | Self::GreaterOrEqual(a, b)
+            | Self::Less(a, b)
+            | Self::LessOrEqual(a, b)
+            | Self::Add(a, b)
+            | Self::Subtract(a, b)
+            | Self::Multiply(a, b)
+            | Self::Divide(a, b) => a.has_exists() || b.has_exists(),
+            Self::UnaryPlus(a) | Self::UnaryMinus(a) | Self::Not(a) => a.has_exists(),
+            Self::If(a, b, c) => a.has_exists() || b.has_exists() || c.has_exists(),
+        }
+    }
+
     pub fn or_all(args: impl IntoIterator<Item = Self>) -> Self {
         let args = args.into_iter();
         let mut all = Vec::with_capacity(args.size_hint().0);
@@ -90,7 +113,7 @@ impl Expression {
                     Self::And(vec![result])
                 }
             }
-            _ => Self::Or(order_vec(all)),
+            _ => Self::Or(order_operands(all)),
         }
     }
 
@@ -119,7 +142,7 @@ impl Expression {
                     Self::And(vec![result])
                 }
             }
-            _ => Self::And(order_vec(all)),
+            _ => Self::And(order_operands(all)),
         }
     }
 
@@ -1669,6 +1692,18 @@ fn new_var() -> Variable {
 
 fn order_pair<T: Hash>(a: T, b: T) -> (T, T) {
     if hash(&a) <= hash(&b) { (a, b) } else { (b, a) }
+}
+
+/// SEAM patch: the operands of `||` and `&&`. Either may be decided by one operand, and is
+/// evaluated left to right, stopping there: the operands that read no EXISTS come first (in hash
+/// order, as upstream orders them all), then those that do, in the order the query wrote them. So
+/// `?known || NOT EXISTS { … }` evaluates the EXISTS only where `?known` is false, and the author
+/// orders costly operands. Upstream's hash order could put the EXISTS first.
+fn order_operands(operands: Vec<Expression>) -> Vec<Expression> {
+    let (costly, plain): (Vec<_>, Vec<_>) = operands.into_iter().partition(Expression::has_exists);
+    let mut ordered = order_vec(plain);
+    ordered.extend(costly);
+    ordered
 }
 
 fn order_vec<T: Hash>(mut vec: Vec<T>) -> Vec<T> {

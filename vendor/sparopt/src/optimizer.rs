@@ -687,7 +687,7 @@ impl Optimizer {
                                 &left_types,
                             ) {
                                 // SEAM patch: the EXISTS of the expression ordered too.
-                                let expression = if has_exists(&expression) {
+                                let expression = if expression.has_exists() {
                                     let mut types = left_types.clone();
                                     types.intersect_with(infer_graph_pattern_types(
                                         &right_for_lateral,
@@ -715,7 +715,7 @@ impl Optimizer {
                 let right = Self::reorder_joins(*right, input_types);
                 let right_types = infer_graph_pattern_types(&right, input_types.clone());
                 // SEAM patch: the EXISTS of the expression ordered too.
-                let expression = if has_exists(&expression) {
+                let expression = if expression.has_exists() {
                     let mut types = left_types.clone();
                     types.intersect_with(right_types.clone());
                     Self::reorder_expression_joins(expression, &types)
@@ -811,7 +811,7 @@ impl Optimizer {
         inner: &GraphPattern,
         input_types: &VariableTypes,
     ) -> Expression {
-        if !has_exists(&expression) {
+        if !expression.has_exists() {
             return expression;
         }
         let inner_types = infer_graph_pattern_types(inner, input_types.clone());
@@ -854,33 +854,6 @@ impl Optimizer {
             Expression::Not(a) => Expression::Not(one(a)),
             Expression::If(a, b, c) => Expression::If(one(a), one(b), one(c)),
         }
-    }
-}
-
-/// SEAM patch: whether `expression` holds an EXISTS.
-fn has_exists(expression: &Expression) -> bool {
-    match expression {
-        Expression::Exists(_) => true,
-        Expression::NamedNode(_)
-        | Expression::Literal(_)
-        | Expression::Variable(_)
-        | Expression::Bound(_) => false,
-        Expression::Or(v)
-        | Expression::And(v)
-        | Expression::Coalesce(v)
-        | Expression::FunctionCall(_, v) => v.iter().any(has_exists),
-        Expression::Equal(a, b)
-        | Expression::SameTerm(a, b)
-        | Expression::Greater(a, b)
-        | Expression::GreaterOrEqual(a, b)
-        | Expression::Less(a, b)
-        | Expression::LessOrEqual(a, b)
-        | Expression::Add(a, b)
-        | Expression::Subtract(a, b)
-        | Expression::Multiply(a, b)
-        | Expression::Divide(a, b) => has_exists(a) || has_exists(b),
-        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => has_exists(a),
-        Expression::If(a, b, c) => has_exists(a) || has_exists(b) || has_exists(c),
     }
 }
 
