@@ -1,7 +1,9 @@
 //! `match-under-check-ins`: what a fleet checking in does to matching. A real `seam serve` holds a
 //! generated registry; `GET /match/{device}` is timed while the fleet is quiet, then while
 //! simulated LwM2M devices send their registration Updates at a steady rate (the "still here"
-//! every device sends within its lifetime), in the same run.
+//! every device sends within its lifetime), in the same run. With `--soak-s`, the check-ins then
+//! go on while the server's resident memory is read every ten seconds: what a check-in leaves
+//! behind (each replaces a device's `seam:lastSeen`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +16,7 @@ use seam_registry::ingest::parse_document;
 use seam_registry::synth::{fleet_turtle, FleetSpec};
 use seam_registry::Registry;
 
-use crate::lwm2m::{count_described, free_tcp_port, free_udp_port, simulated_devices, start_serve, storm};
+use crate::lwm2m::{count_described, free_tcp_port, free_udp_port, rss, simulated_devices, start_serve, storm};
 use crate::{median, percentile};
 
 /// What to run: the registry's size, the devices that check in and how often, the requests.
@@ -29,6 +31,9 @@ pub struct Plan {
     pub rate: f64,
     /// `GET /match` requests timed in each phase.
     pub requests: usize,
+    /// How long the check-ins go on after the timed phases, the server's memory read every ten
+    /// seconds (zero: not at all).
+    pub soak: Duration,
 }
 
 /// Runs the plan against the `seam` binary.
@@ -56,7 +61,7 @@ pub fn run(seam: &Path, plan: &Plan) -> anyhow::Result<()> {
     }
     let http_port = free_tcp_port()?;
     let coap_port = free_udp_port()?;
-    let (serve, _pid) = start_serve(seam, &data, http_port, coap_port)?;
+    let (serve, pid) = start_serve(seam, &data, http_port, coap_port)?;
     let http = format!("http://127.0.0.1:{http_port}");
     let agent = reqwest::blocking::Client::new();
     let time_matches = |offset: usize| -> anyhow::Result<Vec<f64>> {
@@ -118,6 +123,7 @@ pub fn run(seam: &Path, plan: &Plan) -> anyhow::Result<()> {
     let before = sent.load(Ordering::Relaxed);
     let busy = time_matches(2)?;
     let rate = (sent.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
+    let soaked = soak(pid, plan.soak, &sent)?;
     stop.store(true, Ordering::Relaxed);
     runtime.block_on(check_ins)?;
     drop(serve);
@@ -132,5 +138,37 @@ pub fn run(seam: &Path, plan: &Plan) -> anyhow::Result<()> {
         percentile(busy.clone(), 0.95) * 1e3,
         median(busy) / median(quiet)
     );
+    if let Some(soaked) = soaked {
+        println!("{soaked}");
+    }
     Ok(())
+}
+
+/// Lets the check-ins go on for `how_long`, reading the server's resident memory every ten
+/// seconds (it gives freed memory back to the system as often); `None` when not asked.
+fn soak(pid: u32, how_long: Duration, sent: &AtomicUsize) -> anyhow::Result<Option<String>> {
+    if how_long.is_zero() {
+        return Ok(None);
+    }
+    let every = Duration::from_secs(10);
+    let (first, answered) = (rss(pid)?, sent.load(Ordering::Relaxed));
+    let started = Instant::now();
+    let mut readings = vec![first];
+    while started.elapsed() < how_long {
+        std::thread::sleep(every);
+        readings.push(rss(pid)?);
+    }
+    let answered = sent.load(Ordering::Relaxed) - answered;
+    let last = readings.last().copied().unwrap_or(first);
+    let peak = readings.iter().copied().max().unwrap_or(first);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    Ok(Some(format!(
+        "soak: {answered} check-ins answered in {:.0} s; resident {:.1} MiB at the start, {:.1} MiB at the end (peak {:.1} MiB): {:+.0} bytes a check-in; every ten seconds: {}",
+        started.elapsed().as_secs_f64(),
+        mib(first),
+        mib(last),
+        mib(peak),
+        (last as f64 - first as f64) / answered.max(1) as f64,
+        readings.iter().map(|b| format!("{:.0}", mib(*b))).collect::<Vec<_>>().join(" ")
+    )))
 }

@@ -33,7 +33,7 @@ impl Drop for Serve {
 }
 
 /// Resident memory of a process, in bytes (Linux).
-fn rss(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn rss(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: u64 = status
         .lines()

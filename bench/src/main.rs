@@ -212,6 +212,10 @@ enum Cmd {
         /// Requests timed in each phase.
         #[arg(long, default_value_t = 200)]
         requests: usize,
+        /// Then keep the check-ins going this many seconds, reading the server's resident
+        /// memory every ten: what a check-in leaves behind.
+        #[arg(long, default_value_t = 0)]
+        soak_s: u64,
     },
     /// Concurrent block-wise package downloads vs a raw UDP request/response loop.
     Lwm2mThroughput {
@@ -442,6 +446,7 @@ fn main() -> anyhow::Result<()> {
             clients,
             rate,
             requests,
+            soak_s,
         } => check_ins::run(
             &seam,
             &check_ins::Plan {
@@ -450,6 +455,7 @@ fn main() -> anyhow::Result<()> {
                 clients,
                 rate,
                 requests: requests.max(1),
+                soak: Duration::from_secs(soak_s),
             },
         )?,
         Cmd::Lwm2mRegister {

@@ -11,6 +11,13 @@
 //! repeat exactly (a SPARQL update that makes blank nodes or calls `UUID()`, `RAND()`, `NOW()`),
 //! or one it failed to take, makes it copy RocksDB again. Past a size bound the replica is
 //! dropped and queries read RocksDB.
+//!
+//! Oxigraph's in-memory store never frees a removed quad: it keeps it, marked with the versions
+//! that saw it, for readers that started before the removal (and walks past it on every lookup of
+//! its subject, predicate or object). Every check-in replaces a device's `seam:lastSeen`, so a
+//! fleet checking in would grow the replica without bound (about 300 bytes a check-in). The
+//! replica counts what it was told to remove and is made again from RocksDB once that reaches
+//! half of what it held when it was made ([`dead_bound`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -45,6 +52,15 @@ struct Replica {
     /// At least as many quads as it holds: its size when made, plus every quad written to it
     /// since (counting an exact size is a scan of the store, too slow for every write).
     at_most: AtomicUsize,
+    /// Its size when it was last made.
+    made_with: AtomicUsize,
+    /// At least as many removed quads as it still holds (see the module documentation): every
+    /// quad a write removed or replaced since it was made, and [`UPDATE_REMOVES`] for each
+    /// SPARQL update repeated on it.
+    removed: AtomicUsize,
+    /// How many times it was made: at start, after a write it could not take, and to let go of
+    /// removed quads.
+    made: AtomicU64,
     /// Held by every write, from RocksDB's commit to the replica's.
     writes: Mutex<()>,
 }
@@ -168,6 +184,9 @@ impl EmbeddedStore {
             loader.commit()?;
             tracing::debug!(target: "seam", quads = len, ms = started.elapsed().as_millis() as u64, "replica in memory made");
             self.replica.at_most.store(len, Ordering::SeqCst);
+            self.replica.made_with.store(len, Ordering::SeqCst);
+            self.replica.removed.store(0, Ordering::SeqCst);
+            self.replica.made.fetch_add(1, Ordering::SeqCst);
             Ok(Some(copy))
         };
         match copy() {
@@ -178,10 +197,11 @@ impl EmbeddedStore {
         }
     }
 
-    /// Repeats a write that adds at most `added` quads on the replica (`write` is given the
-    /// replica's store); a replica that failed to take it, or may have outgrown its bound, is
-    /// made again from RocksDB (which measures it, and drops it when it is past the bound).
-    fn replicate(&self, added: usize, write: impl FnOnce(&Store) -> Result<(), StorageError>) {
+    /// Repeats a write that adds at most `added` quads and removes at most `removed` on the
+    /// replica (`write` is given the replica's store); a replica that failed to take it, or may
+    /// have outgrown its bound, is made again from RocksDB (which measures it, and drops it when
+    /// it is past the bound), and so is one that holds too many removed quads.
+    fn replicate(&self, added: usize, removed: usize, write: impl FnOnce(&Store) -> Result<(), StorageError>) {
         let replica = match self.replica.store.read() {
             Ok(r) => r.clone(),
             Err(_) => None,
@@ -198,7 +218,15 @@ impl EmbeddedStore {
             .at_most
             .fetch_add(added, Ordering::SeqCst)
             .saturating_add(added);
+        let removed = self
+            .replica
+            .removed
+            .fetch_add(removed, Ordering::SeqCst)
+            .saturating_add(removed);
         if taken.is_err() {
+            self.copy_to_replica();
+        } else if removed >= dead_bound(self.replica.made_with.load(Ordering::SeqCst)) {
+            tracing::debug!(target: "seam", removed, "the replica lets go of the quads removed from it: copying RocksDB again");
             self.copy_to_replica();
         } else if at_most > self.replica.max_quads {
             // Counted now (a scan, once per bound's worth of written quads): replaced quads
@@ -208,6 +236,12 @@ impl EmbeddedStore {
                 _ => self.copy_to_replica(),
             }
         }
+    }
+
+    /// How many times the replica was made since the store was opened (0: none kept): at start,
+    /// after a write it could not take, and to let go of the quads removed from it.
+    pub fn replica_made(&self) -> u64 {
+        self.replica.made.load(Ordering::SeqCst)
     }
 
     /// Whether a replica is kept at all.
@@ -237,7 +271,7 @@ impl EmbeddedStore {
             }
             return Err(e);
         }
-        self.replicate(added_by(commit), |replica| {
+        self.replicate(added_by(commit), removed_by(commit), |replica| {
             commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e)))
         });
         self.written();
@@ -305,7 +339,7 @@ impl GraphStore for EmbeddedStore {
             (None, _) => {}
             // What an update adds is not known before it runs: its quads count when the replica
             // is next made.
-            (Some(Some(update)), Ok(())) => self.replicate(0, |replica| {
+            (Some(Some(update)), Ok(())) => self.replicate(0, UPDATE_REMOVES, |replica| {
                 SparqlEvaluator::new()
                     .for_update(update)
                     .on_store(replica)
@@ -357,7 +391,7 @@ impl GraphStore for EmbeddedStore {
         }
         let _writes = self.write_lock();
         apply_to(&self.store, changes)?;
-        self.replicate(changes.insert.len(), |replica| {
+        self.replicate(changes.insert.len(), changes.delete.len(), |replica| {
             apply_to(replica, changes).map_err(|e| StorageError::Other(Box::new(e)))
         });
         self.written();
@@ -478,6 +512,30 @@ fn added_by(commit: Commit<'_>) -> usize {
             count_quads(seed) + graphs.iter().map(|(_, q)| q.len()).sum::<usize>()
         }
     }
+}
+
+/// How many quads `commit` may remove: a replaced graph is counted as large as its new content
+/// (what it held is not known without reading it).
+fn removed_by(commit: Commit<'_>) -> usize {
+    match commit {
+        Commit::Load { .. } => 0,
+        Commit::ReplaceGraph { parts, .. } => count_quads(parts),
+        Commit::ReplaceGraphs { graphs, .. } => graphs.iter().map(|(_, q)| q.len()).sum(),
+    }
+}
+
+/// What a SPARQL update repeated on the replica counts as having removed: Oxigraph does not say,
+/// and counting the store before and after is a scan. Integrators' updates are rare beside
+/// SEAM's own writes; at this weight, at most 256 updates in a row (more on a larger store)
+/// remake the replica.
+const UPDATE_REMOVES: usize = 64;
+
+/// How many removed quads a replica made with `quads` quads holds before it is made again: half
+/// of them, so that it holds at most half again what is live, and a copy (about 5 µs a quad) is
+/// paid once per half a store of removals; at least 16,384 (about 5 MB), so that a small store
+/// is not copied every few writes.
+fn dead_bound(quads: usize) -> usize {
+    (quads / 2).max(16_384)
 }
 
 /// Applies `changes` to `store` in one transaction.

@@ -183,6 +183,56 @@ mod replica {
     }
 
     #[test]
+    fn a_fleet_checking_in_makes_the_replica_let_go_of_what_it_removed() {
+        // Oxigraph's in-memory store keeps every quad removed from it; each check-in replaces a
+        // device's last-seen time. Past 16,384 replaced quads (the bound for a small store) the
+        // replica is made again from RocksDB, holding what RocksDB holds.
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open_with_replica(dir.path(), 1_000_000).unwrap();
+        assert_eq!(store.replica_made(), 1);
+        let seen = |device: usize, at: i64| {
+            Quad::new(
+                iri(&format!("urn:device{device}")),
+                iri("urn:lastSeen"),
+                Literal::from(at),
+                GraphName::DefaultGraph,
+            )
+        };
+        let devices = 500;
+        let first = (0..devices).map(|d| seen(d, 0)).collect();
+        store
+            .apply(&ChangeSet {
+                delete: Vec::new(),
+                insert: first,
+            })
+            .unwrap();
+        let check_in = |round: i64| ChangeSet {
+            delete: (0..devices).map(|d| seen(d, round - 1)).collect(),
+            insert: (0..devices).map(|d| seen(d, round)).collect(),
+        };
+        // 32 rounds: 16,000 replaced, under the bound.
+        for round in 1..=32 {
+            store.apply(&check_in(round)).unwrap();
+        }
+        assert_eq!(store.replica_made(), 1, "made again before the bound");
+        for round in 33..=34 {
+            store.apply(&check_in(round)).unwrap();
+        }
+        assert_eq!(store.replica_made(), 2, "not made again past the bound");
+        let held = agree(&store);
+        assert_eq!(held.len(), devices);
+        assert!(
+            held.iter()
+                .all(|q| q.ends_with("\"34\"^^<http://www.w3.org/2001/XMLSchema#integer>")),
+            "{held:?}"
+        );
+        // Written after it was made again, it takes writes as before.
+        store.apply(&check_in(35)).unwrap();
+        assert_eq!(agree(&store).len(), devices);
+        assert_eq!(store.replica_made(), 2);
+    }
+
+    #[test]
     fn past_its_bound_the_replica_gives_way_to_rocksdb() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open_with_replica(dir.path(), 10).unwrap();
