@@ -17,7 +17,10 @@
 //! its subject, predicate or object). Every check-in replaces a device's `seam:lastSeen`, so a
 //! fleet checking in would grow the replica without bound (about 300 bytes a check-in). The
 //! replica counts what it was told to remove and is made again from RocksDB once that reaches
-//! half of what it held when it was made ([`dead_bound`]).
+//! half of what it held when it was made ([`dead_bound`]). That copy is made beside the replica,
+//! on a thread of its own, from a snapshot of RocksDB: queries go on reading the replica, and
+//! writes go on too, each noted in a journal and repeated on the copy before it takes the
+//! replica's place (`remake_beside`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -63,6 +66,63 @@ struct Replica {
     made: AtomicU64,
     /// Held by every write, from RocksDB's commit to the replica's.
     writes: Mutex<()>,
+    /// The writes made while a copy is made beside the replica.
+    journal: Mutex<Journal>,
+}
+
+/// The writes made since a copy beside the replica read its snapshot of RocksDB.
+#[derive(Default)]
+enum Journal {
+    /// No copy is being made.
+    #[default]
+    Idle,
+    /// A copy is to be made: its snapshot is not taken yet, so what is written now is in it.
+    Pending,
+    /// The copy reads its snapshot; these writes came after it.
+    Open(Vec<Journaled>),
+    /// A write came that the journal cannot hold (a load, a replaced graph), or the replica was
+    /// made again meanwhile: the copy is of no use.
+    Spoiled,
+}
+
+/// A write as the journal holds it, to be repeated on the copy.
+enum Journaled {
+    Changes(ChangeSet),
+    Update(spargebra::Update),
+}
+
+/// A write as the replica repeats it.
+#[derive(Clone, Copy)]
+enum Repeat<'a> {
+    Changes(&'a ChangeSet),
+    Update(&'a spargebra::Update),
+    Commit(Commit<'a>),
+}
+
+impl Repeat<'_> {
+    /// Writes it to `store`.
+    fn on(self, store: &Store) -> Result<(), StorageError> {
+        let other = |e: StoreError| StorageError::Other(Box::new(e));
+        match self {
+            Self::Changes(changes) => apply_to(store, changes).map_err(other),
+            Self::Update(update) => SparqlEvaluator::new()
+                .for_update(update.clone())
+                .on_store(store)
+                .execute()
+                .map_err(|e| StorageError::Other(e.to_string().into())),
+            Self::Commit(commit) => commit_to(store, commit).map_err(other),
+        }
+    }
+
+    /// What the journal keeps of it; `None`: it cannot be kept (a load can be millions of
+    /// quads).
+    fn journaled(self) -> Option<Journaled> {
+        match self {
+            Self::Changes(changes) => Some(Journaled::Changes(changes.clone())),
+            Self::Update(update) => Some(Journaled::Update(update.clone())),
+            Self::Commit(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -156,6 +216,12 @@ impl EmbeddedStore {
     /// the bound or cannot be copied (queries then read RocksDB). Called with the write lock
     /// held, or before the handle is shared.
     fn copy_to_replica(&self) {
+        // A copy being made beside the replica would replace this one with nothing more.
+        if let Ok(mut journal) = self.replica.journal.lock() {
+            if matches!(*journal, Journal::Open(_)) {
+                *journal = Journal::Spoiled;
+            }
+        }
         // Readers go to RocksDB while the copy is made (it holds the same), then to the copy.
         let set = |replica: Option<Store>| {
             if let Ok(mut slot) = self.replica.store.write() {
@@ -201,7 +267,7 @@ impl EmbeddedStore {
     /// replica (`write` is given the replica's store); a replica that failed to take it, or may
     /// have outgrown its bound, is made again from RocksDB (which measures it, and drops it when
     /// it is past the bound), and so is one that holds too many removed quads.
-    fn replicate(&self, added: usize, removed: usize, write: impl FnOnce(&Store) -> Result<(), StorageError>) {
+    fn replicate(&self, added: usize, removed: usize, write: Repeat<'_>) {
         let replica = match self.replica.store.read() {
             Ok(r) => r.clone(),
             Err(_) => None,
@@ -209,7 +275,8 @@ impl EmbeddedStore {
         let Some(replica) = replica else {
             return;
         };
-        let taken = write(&replica);
+        let taken = write.on(&replica);
+        self.note(write);
         if let Err(e) = &taken {
             tracing::warn!(target: "seam", error = %e, "the replica failed to take a write: copying RocksDB again");
         }
@@ -226,8 +293,7 @@ impl EmbeddedStore {
         if taken.is_err() {
             self.copy_to_replica();
         } else if removed >= dead_bound(self.replica.made_with.load(Ordering::SeqCst)) {
-            tracing::debug!(target: "seam", removed, "the replica lets go of the quads removed from it: copying RocksDB again");
-            self.copy_to_replica();
+            self.remake_beside(removed);
         } else if at_most > self.replica.max_quads {
             // Counted now (a scan, once per bound's worth of written quads): replaced quads
             // were counted as added.
@@ -238,10 +304,134 @@ impl EmbeddedStore {
         }
     }
 
+    /// Notes `write` in the journal of a copy being made beside the replica.
+    fn note(&self, write: Repeat<'_>) {
+        let Ok(mut journal) = self.replica.journal.lock() else {
+            return;
+        };
+        if let Journal::Open(writes) = &mut *journal {
+            match write.journaled() {
+                Some(kept) => writes.push(kept),
+                None => *journal = Journal::Spoiled,
+            }
+        }
+    }
+
+    /// Starts making a copy of RocksDB beside the replica (see the module documentation), unless
+    /// one is being made. Called with the write lock held.
+    fn remake_beside(&self, removed: usize) {
+        {
+            let Ok(mut journal) = self.replica.journal.lock() else {
+                return;
+            };
+            if !matches!(*journal, Journal::Idle) {
+                return;
+            }
+            *journal = Journal::Pending;
+        }
+        tracing::debug!(target: "seam", removed, "the replica lets go of the quads removed from it: copying RocksDB beside it");
+        let this = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("replica-copy".into())
+            .spawn(move || this.copy_beside());
+        if let Err(e) = spawned {
+            tracing::warn!(target: "seam", error = %e, "no thread for a copy beside the replica: copying RocksDB in place");
+            self.set_journal(Journal::Idle);
+            self.copy_to_replica();
+        }
+    }
+
+    /// The copy beside the replica, on its own thread: a snapshot of RocksDB read into a new
+    /// in-memory store, the writes made meanwhile repeated on it, then put in the replica's
+    /// place. Should a write spoil the journal, the replica is copied in place instead.
+    fn copy_beside(&self) {
+        let started = std::time::Instant::now();
+        // The snapshot and the journal start under the write lock: every later write is noted.
+        let quads = {
+            let _writes = self.write_lock();
+            self.set_journal(Journal::Open(Vec::new()));
+            self.store.iter()
+        };
+        let copied = (|| -> Result<Store, StorageError> {
+            let copy = Store::new()?;
+            let mut loader = copy.bulk_loader();
+            loader.load_ok_quads::<StorageError, StorageError>(quads)?;
+            loader.commit()?;
+            Ok(copy)
+        })();
+        let _writes = self.write_lock();
+        let journal = self.take_journal();
+        let copy = match (copied, journal) {
+            (Ok(copy), Journal::Open(writes)) => {
+                // What the repeated writes remove stays in the copy as removed quads.
+                let mut removed = 0;
+                let repeated = writes.iter().try_for_each(|w| match w {
+                    Journaled::Changes(changes) => {
+                        removed += changes.delete.len();
+                        Repeat::Changes(changes).on(&copy)
+                    }
+                    Journaled::Update(update) => {
+                        removed += UPDATE_REMOVES;
+                        Repeat::Update(update).on(&copy)
+                    }
+                });
+                repeated.and_then(|()| copy.len().map(|n| (copy, n, removed)))
+            }
+            (Ok(_), _) => Err(StorageError::Other(
+                "a write the journal could not hold came meanwhile".into(),
+            )),
+            (Err(e), _) => Err(e),
+        };
+        let replica_kept = self.replica.store.read().is_ok_and(|r| r.is_some());
+        match copy {
+            // The replica may have been dropped meanwhile (past its bound): not brought back.
+            Ok(_) if !replica_kept => {}
+            Ok((copy, len, removed)) if len <= self.replica.max_quads => {
+                if let Ok(mut slot) = self.replica.store.write() {
+                    *slot = Some(copy);
+                }
+                self.replica.at_most.store(len, Ordering::SeqCst);
+                self.replica.made_with.store(len, Ordering::SeqCst);
+                self.replica.removed.store(removed, Ordering::SeqCst);
+                self.replica.made.fetch_add(1, Ordering::SeqCst);
+                tracing::debug!(target: "seam", quads = len, ms = started.elapsed().as_millis() as u64, "replica in memory made beside the last");
+            }
+            Ok(_) => self.copy_to_replica(),
+            // Unless the replica was made again meanwhile, the removed quads are let go of now.
+            Err(e)
+                if self.replica.removed.load(Ordering::SeqCst)
+                    >= dead_bound(self.replica.made_with.load(Ordering::SeqCst)) =>
+            {
+                tracing::debug!(target: "seam", error = %e, "the copy beside the replica is given up: copying RocksDB in place");
+                self.copy_to_replica();
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn set_journal(&self, to: Journal) {
+        if let Ok(mut journal) = self.replica.journal.lock() {
+            *journal = to;
+        }
+    }
+
+    fn take_journal(&self) -> Journal {
+        self.replica
+            .journal
+            .lock()
+            .map(|mut j| std::mem::take(&mut *j))
+            .unwrap_or(Journal::Spoiled)
+    }
+
     /// How many times the replica was made since the store was opened (0: none kept): at start,
     /// after a write it could not take, and to let go of the quads removed from it.
     pub fn replica_made(&self) -> u64 {
         self.replica.made.load(Ordering::SeqCst)
+    }
+
+    /// Whether a copy of RocksDB is being made beside the replica, to take its place.
+    pub fn replica_copy_in_progress(&self) -> bool {
+        self.replica.journal.lock().is_ok_and(|j| !matches!(*j, Journal::Idle))
     }
 
     /// Whether a replica is kept at all.
@@ -271,9 +461,7 @@ impl EmbeddedStore {
             }
             return Err(e);
         }
-        self.replicate(added_by(commit), removed_by(commit), |replica| {
-            commit_to(replica, commit).map_err(|e| StorageError::Other(Box::new(e)))
-        });
+        self.replicate(added_by(commit), removed_by(commit), Repeat::Commit(commit));
         self.written();
         Ok(())
     }
@@ -339,13 +527,7 @@ impl GraphStore for EmbeddedStore {
             (None, _) => {}
             // What an update adds is not known before it runs: its quads count when the replica
             // is next made.
-            (Some(Some(update)), Ok(())) => self.replicate(0, UPDATE_REMOVES, |replica| {
-                SparqlEvaluator::new()
-                    .for_update(update)
-                    .on_store(replica)
-                    .execute()
-                    .map_err(|e| StorageError::Other(e.to_string().into()))
-            }),
+            (Some(Some(update)), Ok(())) => self.replicate(0, UPDATE_REMOVES, Repeat::Update(&update)),
             (Some(_), _) => self.copy_to_replica(),
         }
         self.written();
@@ -391,9 +573,7 @@ impl GraphStore for EmbeddedStore {
         }
         let _writes = self.write_lock();
         apply_to(&self.store, changes)?;
-        self.replicate(changes.insert.len(), changes.delete.len(), |replica| {
-            apply_to(replica, changes).map_err(|e| StorageError::Other(Box::new(e)))
-        });
+        self.replicate(changes.insert.len(), changes.delete.len(), Repeat::Changes(changes));
         self.written();
         Ok(())
     }
