@@ -93,12 +93,9 @@ pub fn trim_periodically() {
             std::thread::sleep(TRIM_EVERY);
             let returned = trim();
             match heap() {
-                Some(Heap { in_use, kept_free }) => tracing::debug!(
-                    returned,
-                    in_use,
-                    kept_free,
-                    "asked the allocator to return free memory"
-                ),
+                Some(Heap { in_use, kept_free }) => {
+                    tracing::debug!(returned, in_use, kept_free, "asked the allocator to return free memory")
+                }
                 None => tracing::trace!(returned, "asked the allocator to return free memory"),
             }
         });
