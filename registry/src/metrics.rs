@@ -65,6 +65,36 @@ pub struct Snapshot {
     pub coap: Vec<(&'static str, seam_lwm2m::coap::EndpointStats)>,
     /// DTLS sessions held, when the server speaks DTLS.
     pub dtls_sessions: Option<usize>,
+    /// The process's resident memory, where the platform says ([`resident_bytes`]).
+    pub resident_bytes: Option<u64>,
+    /// What the allocator holds, where the binary can read it ([`HeapReading`]).
+    pub heap: Option<HeapReading>,
+}
+
+/// What the memory allocator holds: live allocations (SEAM's, RocksDB's memtables and block
+/// cache, the replica) and the free memory it keeps for reuse. Resident memory that rises while
+/// `in_use_bytes` holds still is the allocator's fragmentation, not growth.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HeapReading {
+    /// Bytes allocated and not freed.
+    pub in_use_bytes: u64,
+    /// Free bytes the allocator keeps rather than returning them to the system.
+    pub kept_free_bytes: u64,
+}
+
+/// The process's resident set size, from `/proc/self/status` (`VmRSS`); `None` elsewhere or when
+/// it cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
 }
 
 fn latency_histogram() -> Histogram {
@@ -88,6 +118,9 @@ pub struct Metrics {
     coap_duplicates: Family<Datagrams, Counter>,
     coap_malformed: Family<Datagrams, Counter>,
     dtls_sessions: Gauge,
+    resident_bytes: Gauge,
+    heap_in_use_bytes: Gauge,
+    heap_kept_free_bytes: Gauge,
     /// The endpoints' totals at the last scrape: counters move by the difference.
     coap_seen: std::sync::Mutex<std::collections::HashMap<&'static str, seam_lwm2m::coap::EndpointStats>>,
 }
@@ -179,6 +212,23 @@ impl Default for Metrics {
             "DTLS sessions held by the LwM2M server (handshakes included)",
             dtls_sessions.clone(),
         );
+        let mut gauge = |name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let resident_bytes = gauge(
+            "resident_memory_bytes",
+            "Resident memory of the process, read at the scrape (0 where the platform does not say)",
+        );
+        let heap_in_use_bytes = gauge(
+            "heap_in_use_bytes",
+            "Bytes the memory allocator has handed out and not had back: SEAM's, RocksDB's memtables and block cache, the replica (0 where not known)",
+        );
+        let heap_kept_free_bytes = gauge(
+            "heap_kept_free_bytes",
+            "Free bytes the memory allocator keeps for reuse instead of returning them to the system (0 where not known)",
+        );
         Self {
             registry,
             requests,
@@ -194,6 +244,9 @@ impl Default for Metrics {
             coap_duplicates,
             coap_malformed,
             dtls_sessions,
+            resident_bytes,
+            heap_in_use_bytes,
+            heap_kept_free_bytes,
             coap_seen: std::sync::Mutex::default(),
         }
     }
@@ -252,6 +305,11 @@ impl Metrics {
             .set(i64::try_from(now.event_streams).unwrap_or(i64::MAX));
         self.dtls_sessions
             .set(now.dtls_sessions.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)));
+        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.resident_bytes.set(now.resident_bytes.map_or(0, bytes));
+        let heap = now.heap.unwrap_or_default();
+        self.heap_in_use_bytes.set(bytes(heap.in_use_bytes));
+        self.heap_kept_free_bytes.set(bytes(heap.kept_free_bytes));
         {
             let mut seen = match self.coap_seen.lock() {
                 Ok(seen) => seen,

@@ -62,6 +62,9 @@ pub struct ServiceConfig {
     /// The metrics, when something besides the HTTP service counts into them (the LwM2M
     /// bridge); `None`: the service makes its own.
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// How `/metrics` reads what the memory allocator holds: the binary knows its allocator
+    /// (glibc's, read with `mallinfo2`); `None`: not reported.
+    pub heap: Option<fn() -> Option<crate::metrics::HeapReading>>,
 }
 
 impl Default for ServiceConfig {
@@ -78,6 +81,7 @@ impl Default for ServiceConfig {
             rollouts: None,
             directory_events: None,
             metrics: None,
+            heap: None,
         }
     }
 }
@@ -318,6 +322,9 @@ async fn serve_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Probl
     let mut snapshot = crate::metrics::Snapshot {
         store_quads: quads,
         event_streams: state.event_streams.load(std::sync::atomic::Ordering::SeqCst),
+        resident_bytes: crate::metrics::resident_bytes(),
+        // Reading the allocator takes its arenas' locks, briefly: once a scrape.
+        heap: state.config.heap.and_then(|read| read()),
         ..Default::default()
     };
     if let Some(bridge) = &state.config.lwm2m {

@@ -138,3 +138,33 @@ fn lwm2m_registrations_are_counted() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// What the heap probe the binary installs reports; fixed here, so the scrape can be checked.
+fn fixed_heap() -> Option<seam_registry::metrics::HeapReading> {
+    Some(seam_registry::metrics::HeapReading {
+        in_use_bytes: 123_456_789,
+        kept_free_bytes: 4_096,
+    })
+}
+
+#[test]
+fn the_scrape_reports_resident_memory_and_what_the_allocator_holds() {
+    let app = spawn_app(ServiceConfig {
+        heap: Some(fixed_heap),
+        ..ServiceConfig::default()
+    });
+    let text = app.client.get(app.url("/metrics")).send().unwrap().text().unwrap();
+    assert_eq!(sample(&text, "seam_heap_in_use_bytes "), Some(123_456_789.0), "{text}");
+    assert_eq!(sample(&text, "seam_heap_kept_free_bytes "), Some(4_096.0), "{text}");
+    // The test process's own resident memory: tens of megabytes, read from /proc.
+    let resident = sample(&text, "seam_resident_memory_bytes ").unwrap_or(0.0);
+    if cfg!(target_os = "linux") {
+        assert!(resident > 1_000_000.0, "{text}");
+    }
+
+    // Without a probe (another allocator, another platform) the heap is reported as 0, never a
+    // stale or made-up figure.
+    let plain = spawn_app(ServiceConfig::default());
+    let text = plain.client.get(plain.url("/metrics")).send().unwrap().text().unwrap();
+    assert_eq!(sample(&text, "seam_heap_in_use_bytes "), Some(0.0), "{text}");
+}
