@@ -21,155 +21,191 @@ impl Optimizer {
 
     /// Normalize the pattern, discarding any join ordering information
     fn normalize_pattern(pattern: GraphPattern, input_types: &VariableTypes) -> GraphPattern {
+        Self::normalize_typed(pattern, input_types).0
+    }
+
+    // SEAM patch: normalizes and returns the output's types along with it (what
+    // `infer_graph_pattern_types(&output, input_types)` gives), each node's from its children's.
+    // Each level inferred the types of its whole sub-tree again, quadratic in the depth: SEAM's
+    // matching queries are ~60 levels deep. The rules mirror `infer_graph_pattern_types` and the
+    // constructors' simplifications; debug builds check every node against the inference.
+    fn normalize_typed(
+        pattern: GraphPattern,
+        input_types: &VariableTypes,
+    ) -> (GraphPattern, VariableTypes) {
+        let (output, types) = Self::normalize_typed_node(pattern, input_types);
+        debug_assert!(
+            types == infer_graph_pattern_types(&output, input_types.clone()),
+            "types handed up differ from the inferred ones for {output:?}"
+        );
+        (output, types)
+    }
+
+    fn normalize_typed_node(
+        pattern: GraphPattern,
+        input_types: &VariableTypes,
+    ) -> (GraphPattern, VariableTypes) {
+        let inferred = |output: GraphPattern| {
+            let types = infer_graph_pattern_types(&output, input_types.clone());
+            (output, types)
+        };
         match pattern {
-            GraphPattern::QuadPattern {
-                subject,
-                predicate,
-                object,
-                graph_name,
-            } => GraphPattern::QuadPattern {
-                subject,
-                predicate,
-                object,
-                graph_name,
-            },
-            GraphPattern::Path {
-                subject,
-                path,
-                object,
-                graph_name,
-            } => GraphPattern::Path {
-                subject,
-                path,
-                object,
-                graph_name,
-            },
-            GraphPattern::Graph { graph_name } => GraphPattern::Graph { graph_name },
+            GraphPattern::QuadPattern { .. }
+            | GraphPattern::Path { .. }
+            | GraphPattern::Graph { .. }
+            | GraphPattern::Service { .. } => inferred(pattern),
+            GraphPattern::Values {
+                variables,
+                bindings,
+            } => inferred(GraphPattern::values(variables, bindings)),
             GraphPattern::Join {
                 left,
                 right,
                 algorithm,
-            } => GraphPattern::join(
-                Self::normalize_pattern(*left, input_types),
-                Self::normalize_pattern(*right, input_types),
-                algorithm,
-            ),
+            } => {
+                let (left, left_types) = Self::normalize_typed(*left, input_types);
+                let (right, right_types) = Self::normalize_typed(*right, input_types);
+                let types = if is_empty_table(&left) || is_empty_table(&right) {
+                    input_types.clone()
+                } else if left.is_empty_singleton() {
+                    right_types
+                } else if right.is_empty_singleton() {
+                    left_types
+                } else {
+                    let mut types = left_types;
+                    types.intersect_with(right_types);
+                    types
+                };
+                (GraphPattern::join(left, right, algorithm), types)
+            }
             GraphPattern::LeftJoin {
                 left,
                 right,
                 expression,
                 algorithm,
             } => {
-                let left = Self::normalize_pattern(*left, input_types);
-                let right = Self::normalize_pattern(*right, input_types);
-                let mut inner_types = infer_graph_pattern_types(&left, input_types.clone());
-                inner_types.intersect_with(infer_graph_pattern_types(&right, input_types.clone()));
-                GraphPattern::left_join(
-                    left,
-                    right,
-                    Self::normalize_expression(expression, &inner_types),
-                    algorithm,
-                )
+                let (left, left_types) = Self::normalize_typed(*left, input_types);
+                let (right, right_types) = Self::normalize_typed(*right, input_types);
+                let mut inner_types = left_types.clone();
+                inner_types.intersect_with(right_types.clone());
+                let expression = Self::normalize_expression(expression, &inner_types);
+                let output = GraphPattern::left_join(left, right, expression, algorithm);
+                let types = if matches!(output, GraphPattern::LeftJoin { .. }) {
+                    let mut types = left_types;
+                    types.intersect_with(right_types.possibly_unbound());
+                    types
+                } else {
+                    // The constructor gave back the left side.
+                    left_types
+                };
+                (output, types)
             }
             #[cfg(feature = "sep-0006")]
             GraphPattern::Lateral { left, right } => {
-                let left = Self::normalize_pattern(*left, input_types);
-                let left_types = infer_graph_pattern_types(&left, input_types.clone());
-                let right = Self::normalize_pattern(*right, &left_types);
-                GraphPattern::lateral(left, right)
+                let (left, left_types) = Self::normalize_typed(*left, input_types);
+                let (right, right_types) = Self::normalize_typed(*right, &left_types);
+                let types = if is_empty_table(&left) || is_empty_table(&right) {
+                    input_types.clone()
+                } else if right.is_empty_singleton() {
+                    left_types
+                } else {
+                    right_types
+                };
+                (GraphPattern::lateral(left, right), types)
             }
             GraphPattern::Filter { inner, expression } => {
-                let inner = Self::normalize_pattern(*inner, input_types);
-                let inner_types = infer_graph_pattern_types(&inner, input_types.clone());
+                let (inner, inner_types) = Self::normalize_typed(*inner, input_types);
                 let expression = Self::normalize_expression(expression, &inner_types);
                 let expression_type = infer_expression_type(&expression, &inner_types);
-                if expression_type == VariableType::UNDEF {
+                let output = if expression_type == VariableType::UNDEF {
                     GraphPattern::empty()
                 } else {
                     GraphPattern::filter(inner, expression)
+                };
+                if is_empty_table(&output) {
+                    inferred(output)
+                } else {
+                    (output, inner_types)
                 }
             }
-            GraphPattern::Union { inner } => GraphPattern::union_all(
+            GraphPattern::Union { inner } => inferred(GraphPattern::union_all(
                 inner
                     .into_iter()
                     .map(|e| Self::normalize_pattern(e, input_types)),
-            ),
+            )),
             GraphPattern::Extend {
                 inner,
                 variable,
                 expression,
             } => {
-                let inner = Self::normalize_pattern(*inner, input_types);
-                let inner_types = infer_graph_pattern_types(&inner, input_types.clone());
+                let (inner, mut inner_types) = Self::normalize_typed(*inner, input_types);
                 let expression = Self::normalize_expression(expression, &inner_types);
                 let expression_type = infer_expression_type(&expression, &inner_types);
                 if expression_type == VariableType::UNDEF {
                     // TODO: valid?
-                    inner
+                    (inner, inner_types)
+                } else if is_empty_table(&inner) {
+                    inferred(GraphPattern::extend(inner, variable, expression))
                 } else {
-                    GraphPattern::extend(inner, variable, expression)
+                    inner_types.intersect_variable_with(&variable, expression_type);
+                    (GraphPattern::extend(inner, variable, expression), inner_types)
                 }
             }
             GraphPattern::Minus {
                 left,
                 right,
                 algorithm,
-            } => GraphPattern::minus(
-                Self::normalize_pattern(*left, input_types),
-                Self::normalize_pattern(*right, input_types),
-                algorithm,
-            ),
-            GraphPattern::Values {
-                variables,
-                bindings,
-            } => GraphPattern::values(variables, bindings),
+            } => {
+                let (left, left_types) = Self::normalize_typed(*left, input_types);
+                let right = Self::normalize_pattern(*right, input_types);
+                (GraphPattern::minus(left, right, algorithm), left_types)
+            }
             GraphPattern::OrderBy { inner, expression } => {
-                let inner = Self::normalize_pattern(*inner, input_types);
-                let inner_types = infer_graph_pattern_types(&inner, input_types.clone());
-                GraphPattern::order_by(
-                    inner,
-                    expression
-                        .into_iter()
-                        .map(|e| match e {
-                            OrderExpression::Asc(e) => {
-                                OrderExpression::Asc(Self::normalize_expression(e, &inner_types))
-                            }
-                            OrderExpression::Desc(e) => {
-                                OrderExpression::Desc(Self::normalize_expression(e, &inner_types))
-                            }
-                        })
-                        .collect(),
-                )
+                let (inner, inner_types) = Self::normalize_typed(*inner, input_types);
+                let expression = expression
+                    .into_iter()
+                    .map(|e| match e {
+                        OrderExpression::Asc(e) => {
+                            OrderExpression::Asc(Self::normalize_expression(e, &inner_types))
+                        }
+                        OrderExpression::Desc(e) => {
+                            OrderExpression::Desc(Self::normalize_expression(e, &inner_types))
+                        }
+                    })
+                    .collect();
+                (GraphPattern::order_by(inner, expression), inner_types)
             }
-            GraphPattern::Project { inner, variables } => {
-                GraphPattern::project(Self::normalize_pattern(*inner, input_types), variables)
-            }
+            GraphPattern::Project { inner, variables } => inferred(GraphPattern::project(
+                Self::normalize_pattern(*inner, input_types),
+                variables,
+            )),
             GraphPattern::Distinct { inner } => {
-                GraphPattern::distinct(Self::normalize_pattern(*inner, input_types))
+                let (inner, inner_types) = Self::normalize_typed(*inner, input_types);
+                (GraphPattern::distinct(inner), inner_types)
             }
             GraphPattern::Reduced { inner } => {
-                GraphPattern::reduced(Self::normalize_pattern(*inner, input_types))
+                let (inner, inner_types) = Self::normalize_typed(*inner, input_types);
+                (GraphPattern::reduced(inner), inner_types)
             }
             GraphPattern::Slice {
                 inner,
                 start,
                 length,
-            } => GraphPattern::slice(Self::normalize_pattern(*inner, input_types), start, length),
+            } => {
+                let (inner, inner_types) = Self::normalize_typed(*inner, input_types);
+                (GraphPattern::slice(inner, start, length), inner_types)
+            }
             GraphPattern::Group {
                 inner,
                 variables,
                 aggregates,
             } => {
                 // TODO: min, max and sample don't care about DISTINCT
-                GraphPattern::group(
+                inferred(GraphPattern::group(
                     Self::normalize_pattern(*inner, input_types),
                     variables,
                     aggregates,
-                )
-            }
-            GraphPattern::Service { .. } => {
-                // We leave this problem to the remote SPARQL endpoint
-                pattern
+                ))
             }
         }
     }
@@ -1246,4 +1282,10 @@ fn is_named_node_pattern_bound(pattern: &NamedNodePattern, input_types: &Variabl
         NamedNodePattern::NamedNode(_) => true,
         NamedNodePattern::Variable(v) => !input_types.get(v).undef,
     }
+}
+
+// SEAM patch: whether a pattern is the empty table (`GraphPattern::is_empty` is private to the
+// algebra module).
+fn is_empty_table(pattern: &GraphPattern) -> bool {
+    matches!(pattern, GraphPattern::Values { bindings, .. } if bindings.is_empty())
 }

@@ -313,7 +313,7 @@ pub fn infer_expression_type(expression: &Expression, types: &VariableTypes) -> 
 // cloned and intersected: on SEAM's matching queries (~80 variables, ~60 levels) SipHash was a
 // quarter of the planning time. The map is never iterated where order matters (its order was
 // random per process before).
-#[derive(Default, Clone, Debug)]
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
 pub struct VariableTypes {
     inner: FxHashMap<Variable, VariableType>,
 }
@@ -379,9 +379,17 @@ impl VariableTypes {
         }
     }
 
+    /// SEAM patch: the same types, each possibly unbound (the right side of a left join).
+    pub(crate) fn possibly_unbound(mut self) -> Self {
+        for t in self.inner.values_mut() {
+            t.undef = true;
+        }
+        self
+    }
+
     // SEAM patch: takes the variable by reference and clones its name only when it is new here;
     // every pattern's variables were cloned (an allocation each) at every level of planning.
-    fn intersect_variable_with(&mut self, variable: &Variable, t: VariableType) {
+    pub(crate) fn intersect_variable_with(&mut self, variable: &Variable, t: VariableType) {
         if let Some(existing) = self.inner.get_mut(variable) {
             let t = *existing & t;
             if t != VariableType::UNDEF {
