@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use seam_registry::metrics::HeapReading;
+
 /// How often `seam serve` asks: rare enough that walking the arenas costs nothing measurable,
 /// soon enough that a storm's peak does not stay resident for long.
 pub const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -29,36 +31,26 @@ pub fn trim() -> bool {
     false
 }
 
-/// What the allocator holds: the bytes handed out and not yet freed (`in_use`, live heap,
-/// RocksDB's memtables and block cache included), and the bytes it keeps free for reuse
-/// (`kept_free`), from glibc's `mallinfo2`. Resident memory rising while `in_use` stays level is
-/// the allocator's fragmentation, not a leak. `None` elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Heap {
-    /// Bytes allocated and not freed, in arenas and in chunks mapped on their own.
-    pub in_use: u64,
-    /// Free bytes the arenas keep.
-    pub kept_free: u64,
-}
-
-/// Reads [`Heap`] from glibc; walking the arenas takes their locks, so it is read as rarely as
-/// the trim runs.
+/// What glibc's allocator holds (`mallinfo2`): the bytes handed out and not yet freed (live
+/// heap, RocksDB's memtables and block caches included) and the free bytes it keeps for reuse.
+/// Walking the arenas takes their locks, so it is read once a scrape or a trim. `None` elsewhere.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub fn heap() -> Option<Heap> {
+pub fn heap() -> Option<HeapReading> {
     // SAFETY: mallinfo2 takes no arguments and returns a plain struct by value; it only reads
     // glibc's own bookkeeping under its locks.
     let info = unsafe { libc::mallinfo2() };
     let bytes = |n: libc::size_t| u64::try_from(n).unwrap_or(u64::MAX);
-    Some(Heap {
-        in_use: bytes(info.uordblks).saturating_add(bytes(info.hblkhd)),
-        kept_free: bytes(info.fordblks),
+    Some(HeapReading {
+        // Arena chunks in use, and chunks mapped on their own.
+        in_use_bytes: bytes(info.uordblks).saturating_add(bytes(info.hblkhd)),
+        kept_free_bytes: bytes(info.fordblks),
     })
 }
 
 /// Elsewhere: not known.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn heap() -> Option<Heap> {
+pub fn heap() -> Option<HeapReading> {
     None
 }
 
@@ -92,10 +84,17 @@ pub fn trim_periodically() {
         .spawn(|| loop {
             std::thread::sleep(TRIM_EVERY);
             let returned = trim();
-            match heap() {
-                Some(Heap { in_use, kept_free }) => {
-                    tracing::debug!(returned, in_use, kept_free, "asked the allocator to return free memory")
-                }
+            // The heap is read only for a debug log that is on: reading it locks the arenas.
+            match tracing::enabled!(tracing::Level::DEBUG).then(heap).flatten() {
+                Some(HeapReading {
+                    in_use_bytes,
+                    kept_free_bytes,
+                }) => tracing::debug!(
+                    returned,
+                    in_use = in_use_bytes,
+                    kept_free = kept_free_bytes,
+                    "asked the allocator to return free memory"
+                ),
                 None => tracing::trace!(returned, "asked the allocator to return free memory"),
             }
         });

@@ -34,14 +34,7 @@ impl Drop for Serve {
 
 /// Resident memory of a process, in bytes (Linux).
 pub(crate) fn rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS in /proc/PID/status")?;
-    Ok(kb * 1024)
+    seam_registry::metrics::resident_bytes_of(pid).context("no VmRSS in /proc/PID/status")
 }
 
 pub(crate) fn count_described(http: &str) -> anyhow::Result<u64> {

@@ -331,14 +331,7 @@ pub(crate) fn rss_bytes() -> u64 {
     // SAFETY: malloc_trim takes no pointers and touches only glibc's own free lists, which it
     // locks arena by arena while it runs; it has no caller-side invariant.
     unsafe { libc::malloc_trim(0) };
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    seam_registry::metrics::resident_bytes().unwrap_or(0)
 }
 
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {

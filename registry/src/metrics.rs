@@ -82,10 +82,19 @@ pub struct HeapReading {
     pub kept_free_bytes: u64,
 }
 
-/// The process's resident set size, from `/proc/self/status` (`VmRSS`); `None` elsewhere or when
-/// it cannot be read.
+/// This process's resident set size, from `/proc/self/status` (`VmRSS`); `None` elsewhere or
+/// when it cannot be read.
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_rss("/proc/self/status")
+}
+
+/// Another process's resident set size, from `/proc/PID/status`; `None` as above.
+pub fn resident_bytes_of(pid: u32) -> Option<u64> {
+    vm_rss(&format!("/proc/{pid}/status"))
+}
+
+fn vm_rss(status: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status).ok()?;
     let kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))?

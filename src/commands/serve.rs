@@ -272,7 +272,7 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
                 ..QueryLimits::default()
             },
             max_body_bytes: args.max_body,
-            heap: Some(heap_reading),
+            heap: Some(crate::allocator::heap),
             ..ServiceConfig::default()
         },
     };
@@ -297,12 +297,4 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
     // The store closes here, before the process exits, whoever held it last.
     registry.close(app::SHUTDOWN_GRACE);
     Ok(())
-}
-
-/// What `/metrics` reports of the allocator (see [`crate::allocator::heap`]).
-fn heap_reading() -> Option<seam_registry::metrics::HeapReading> {
-    crate::allocator::heap().map(|h| seam_registry::metrics::HeapReading {
-        in_use_bytes: h.in_use,
-        kept_free_bytes: h.kept_free,
-    })
 }

@@ -56,10 +56,8 @@ pub fn infer_graph_pattern_types(
             infer_graph_pattern_types(right, infer_graph_pattern_types(left, types))
         }
         GraphPattern::LeftJoin { left, right, .. } => {
-            let mut right_types = infer_graph_pattern_types(right, types.clone()); // TODO: expression
-            for t in right_types.inner.values_mut() {
-                t.undef = true; // Right might be unset
-            }
+            // Right might be unset
+            let right_types = infer_graph_pattern_types(right, types.clone()).possibly_unbound(); // TODO: expression
             let mut output_types = infer_graph_pattern_types(left, types);
             output_types.intersect_with(right_types);
             output_types
@@ -347,14 +345,12 @@ impl VariableTypes {
         for (v, t) in other.inner {
             match self.inner.entry(v) {
                 Entry::Occupied(mut e) => {
-                    let t = *e.get() & t;
-                    if t != VariableType::UNDEF {
+                    if let Some(t) = intersected(*e.get(), t) {
                         e.insert(t);
                     }
                 }
                 Entry::Vacant(e) => {
-                    let t = VariableType::UNDEF & t;
-                    if t != VariableType::UNDEF {
+                    if let Some(t) = intersected(VariableType::UNDEF, t) {
                         e.insert(t);
                     }
                 }
@@ -391,17 +387,20 @@ impl VariableTypes {
     // every pattern's variables were cloned (an allocation each) at every level of planning.
     pub(crate) fn intersect_variable_with(&mut self, variable: &Variable, t: VariableType) {
         if let Some(existing) = self.inner.get_mut(variable) {
-            let t = *existing & t;
-            if t != VariableType::UNDEF {
+            if let Some(t) = intersected(*existing, t) {
                 *existing = t;
             }
-            return;
-        }
-        let t = VariableType::UNDEF & t;
-        if t != VariableType::UNDEF {
+        } else if let Some(t) = intersected(VariableType::UNDEF, t) {
             self.inner.insert(variable.clone(), t);
         }
     }
+}
+
+/// SEAM patch: a variable's type narrowed by `t`; `None` when the narrowing leaves nothing known
+/// (the map then keeps what it had, as upstream's insert did).
+fn intersected(existing: VariableType, t: VariableType) -> Option<VariableType> {
+    let t = existing & t;
+    (t != VariableType::UNDEF).then_some(t)
 }
 
 #[expect(clippy::struct_excessive_bools)]
