@@ -579,45 +579,52 @@ impl Optimizer {
                     let mut output = to_reorder[next_entry_id].clone();
                     let mut output_types = to_reorder_types[next_entry_id].clone();
                     // We look for an other child to join with that does not blow up the join cost
-                    while let Some(next_id) = not_yet_reordered_ids
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, v)| **v)
-                        .map(|(i, _)| i)
-                        .filter(|i| {
-                            has_common_variables(&output_types, &to_reorder_types[*i], input_types)
-                        })
-                        .min_by_key(|i| {
-                            // Estimation of the join cost
-                            if cfg!(feature = "sep-0006")
-                                && is_fit_for_for_loop_join(
-                                    &to_reorder[*i],
-                                    input_types,
+                    loop {
+                        // SEAM patch: the joined side's size is the same for every candidate;
+                        // estimated once a step, not once a candidate (each estimate walks the
+                        // side built so far and infers its types level by level).
+                        let output_size = estimate_graph_pattern_size(&output, input_types);
+                        let Some(next_id) = not_yet_reordered_ids
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, v)| **v)
+                            .map(|(i, _)| i)
+                            .filter(|i| {
+                                has_common_variables(
                                     &output_types,
-                                )
-                            {
-                                estimate_lateral_cost(
-                                    &output,
-                                    &output_types,
-                                    &to_reorder[*i],
+                                    &to_reorder_types[*i],
                                     input_types,
                                 )
-                            } else {
-                                estimate_join_cost(
-                                    &output,
-                                    &to_reorder[*i],
-                                    &JoinAlgorithm::HashBuildLeftProbeRight {
-                                        keys: join_key_variables(
+                            })
+                            .min_by_key(|i| {
+                                // Estimation of the join cost
+                                if cfg!(feature = "sep-0006")
+                                    && is_fit_for_for_loop_join(
+                                        &to_reorder[*i],
+                                        input_types,
+                                        &output_types,
+                                    )
+                                {
+                                    output_size.saturating_mul(estimate_graph_pattern_size(
+                                        &to_reorder[*i],
+                                        &output_types,
+                                    ))
+                                } else {
+                                    hash_join_cost(
+                                        output_size,
+                                        estimate_graph_pattern_size(&to_reorder[*i], input_types),
+                                        join_key_variables(
                                             &output_types,
                                             &to_reorder_types[*i],
                                             input_types,
-                                        ),
-                                    },
-                                    input_types,
-                                )
-                            }
-                        })
-                    {
+                                        )
+                                        .len(),
+                                    )
+                                }
+                            })
+                        else {
+                            break;
+                        };
                         not_yet_reordered_ids[next_id] = false; // It's now done
                         let next = to_reorder[next_id].clone();
                         #[cfg(feature = "sep-0006")]
@@ -698,17 +705,20 @@ impl Optimizer {
                 ..
             } => {
                 let left = Self::reorder_joins(*left, input_types);
-                let left_types = infer_graph_pattern_types(&left, input_types.clone());
+                // SEAM patch: the left side's size and types in one walk, once.
+                let (left_size, left_types) = estimate_and_infer(&left, input_types);
+                #[cfg(not(feature = "sep-0006"))]
+                let _ = left_size;
                 #[cfg(feature = "sep-0006")]
                 {
                     let initial_right_types =
                         infer_graph_pattern_types(&right, input_types.clone());
                     if has_common_variables(&left_types, &initial_right_types, input_types) {
-                        let lateral_cost = estimate_graph_pattern_size(&left, input_types)
+                        let lateral_cost = left_size
                             .saturating_mul(estimate_graph_pattern_size(&right, &left_types));
                         let keys =
                             join_key_variables(&left_types, &initial_right_types, input_types);
-                        let join_cost = estimate_graph_pattern_size(&left, input_types)
+                        let join_cost = left_size
                             .saturating_mul(estimate_graph_pattern_size(&right, input_types))
                             .saturating_div(
                                 1_000_usize.saturating_pow(keys.len().try_into().unwrap()),
@@ -1140,12 +1150,11 @@ fn estimate_graph_pattern_size(pattern: &GraphPattern, input_types: &VariableTyp
             }
         },
         #[cfg(feature = "sep-0006")]
-        GraphPattern::Lateral { left, right } => estimate_lateral_cost(
-            left,
-            &infer_graph_pattern_types(left, input_types.clone()),
-            right,
-            input_types,
-        ),
+        GraphPattern::Lateral { left, right } => {
+            // SEAM patch: the left side's size and types in one walk (see `estimate_and_infer`).
+            let (left_size, left_types) = estimate_and_infer(left, input_types);
+            left_size.saturating_mul(estimate_graph_pattern_size(right, &left_types))
+        }
         GraphPattern::Union { inner } => inner
             .iter()
             .map(|inner| estimate_graph_pattern_size(inner, input_types))
@@ -1174,6 +1183,92 @@ fn estimate_graph_pattern_size(pattern: &GraphPattern, input_types: &VariableTyp
     }
 }
 
+/// SEAM patch: what `estimate_graph_pattern_size` and `infer_graph_pattern_types` give for
+/// `pattern`, in one walk. Estimating a for-loop join needs its left side's types, and inferring
+/// them walks that whole side again, so along a chain of `OPTIONAL`s and `BIND`s (each a level of
+/// the tree: ~60 in SEAM's matching queries) estimating was quadratic in the chain's length, and
+/// the join ordering estimated each level's chain again. The nodes such chains are made of hand
+/// their types up from their children's, by `infer_graph_pattern_types`'s rules (debug builds
+/// check them against it); any other node is estimated and inferred as before.
+fn estimate_and_infer(pattern: &GraphPattern, input_types: &VariableTypes) -> (usize, VariableTypes) {
+    let (size, types) = estimate_and_infer_node(pattern, input_types);
+    #[cfg(debug_assertions)]
+    {
+        // Estimating a for-loop join comes back here: the calls made while checking are not
+        // checked again, or checking would double at every level.
+        thread_local!(static CHECKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !CHECKING.with(std::cell::Cell::get) {
+            CHECKING.with(|c| c.set(true));
+            let expected = (
+                estimate_graph_pattern_size(pattern, input_types),
+                infer_graph_pattern_types(pattern, input_types.clone()),
+            );
+            CHECKING.with(|c| c.set(false));
+            assert!(
+                (size, &types) == (expected.0, &expected.1),
+                "size or types handed up differ from the estimated and inferred ones for {pattern:?}"
+            );
+        }
+    }
+    (size, types)
+}
+
+fn estimate_and_infer_node(
+    pattern: &GraphPattern,
+    input_types: &VariableTypes,
+) -> (usize, VariableTypes) {
+    match pattern {
+        #[cfg(feature = "sep-0006")]
+        GraphPattern::Lateral { left, right } => {
+            let (left_size, left_types) = estimate_and_infer(left, input_types);
+            let size = left_size.saturating_mul(estimate_graph_pattern_size(right, &left_types));
+            (size, infer_graph_pattern_types(right, left_types))
+        }
+        GraphPattern::Join {
+            left,
+            right,
+            algorithm: JoinAlgorithm::HashBuildLeftProbeRight { keys },
+        } => {
+            let (left_size, mut types) = estimate_and_infer(left, input_types);
+            let (right_size, right_types) = estimate_and_infer(right, input_types);
+            types.intersect_with(right_types);
+            (hash_join_cost(left_size, right_size, keys.len()), types)
+        }
+        GraphPattern::LeftJoin {
+            left,
+            right,
+            algorithm: LeftJoinAlgorithm::HashBuildRightProbeLeft { keys },
+            ..
+        } => {
+            let (left_size, mut types) = estimate_and_infer(left, input_types);
+            let right_types = infer_graph_pattern_types(right, input_types.clone());
+            let size = max(
+                left_size,
+                left_size
+                    .saturating_mul(estimate_graph_pattern_size(right, &right_types))
+                    .saturating_div(1_000_usize.saturating_pow(keys.len().try_into().unwrap())),
+            );
+            types.intersect_with(right_types.possibly_unbound());
+            (size, types)
+        }
+        GraphPattern::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            let (size, mut types) = estimate_and_infer(inner, input_types);
+            let expression_type = infer_expression_type(expression, &types);
+            types.intersect_variable_with(variable, expression_type);
+            (size, types)
+        }
+        GraphPattern::Filter { inner, .. } => estimate_and_infer(inner, input_types),
+        _ => (
+            estimate_graph_pattern_size(pattern, input_types),
+            infer_graph_pattern_types(pattern, input_types.clone()),
+        ),
+    }
+}
+
 fn estimate_join_cost(
     left: &GraphPattern,
     right: &GraphPattern,
@@ -1181,22 +1276,19 @@ fn estimate_join_cost(
     input_types: &VariableTypes,
 ) -> usize {
     match algorithm {
-        JoinAlgorithm::HashBuildLeftProbeRight { keys } => {
-            estimate_graph_pattern_size(left, input_types)
-                .saturating_mul(estimate_graph_pattern_size(right, input_types))
-                .saturating_div(1_000_usize.saturating_pow(keys.len().try_into().unwrap()))
-        }
+        JoinAlgorithm::HashBuildLeftProbeRight { keys } => hash_join_cost(
+            estimate_graph_pattern_size(left, input_types),
+            estimate_graph_pattern_size(right, input_types),
+            keys.len(),
+        ),
     }
 }
 
-fn estimate_lateral_cost(
-    left: &GraphPattern,
-    left_types: &VariableTypes,
-    right: &GraphPattern,
-    input_types: &VariableTypes,
-) -> usize {
-    estimate_graph_pattern_size(left, input_types)
-        .saturating_mul(estimate_graph_pattern_size(right, left_types))
+/// SEAM patch: [`estimate_join_cost`] from the sides' estimated sizes.
+fn hash_join_cost(left_size: usize, right_size: usize, key_count: usize) -> usize {
+    left_size
+        .saturating_mul(right_size)
+        .saturating_div(1_000_usize.saturating_pow(key_count.try_into().unwrap()))
 }
 
 fn estimate_triple_pattern_size(
