@@ -342,3 +342,49 @@ async fn slow_handlers_answer_with_an_empty_ack_then_a_separate_response() {
     assert_eq!(buffer[4], 0x99, "with the request's token");
     assert!(buffer[..n].ends_with(b"late but here"));
 }
+
+#[tokio::test]
+async fn a_burst_of_message_ids_is_forgotten_and_its_room_given_back() {
+    let params = TransmissionParams {
+        exchange_lifetime: Duration::from_secs(2),
+        ..fast()
+    };
+    let (server, _client, _) = pair(params).await;
+    let addr = server.local_addr().unwrap();
+
+    // 20,000 non-confirmable POSTs to an unknown path, each with a message ID of its own, from
+    // one peer: each is remembered for EXCHANGE_LIFETIME (a request that is not a GET).
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sent = 20_000u16;
+    for mid in 0..sent {
+        let [high, low] = mid.to_be_bytes();
+        socket
+            .send_to(&[0x50, 0x02, high, low, 0xB1, b'x'], addr)
+            .await
+            .unwrap();
+        if mid % 500 == 0 {
+            // Paced, so the kernel's socket buffer never drops any.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.state_sizes().2 < usize::from(sent) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (held, room) = (server.state_sizes().2, server.remembered_capacity());
+    assert_eq!(held, usize::from(sent), "every message ID remembered");
+    assert!(room >= held);
+
+    // Past EXCHANGE_LIFETIME every ID is forgotten, and the sweep gives the room back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while (server.state_sizes().2 > 0 || server.remembered_capacity() > 4096) && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.state_sizes().2, 0, "every message ID forgotten");
+    assert!(
+        server.remembered_capacity() <= 4096,
+        "room for {} IDs kept after a burst of {held} (was {room})",
+        server.remembered_capacity()
+    );
+}
