@@ -7,13 +7,25 @@
 //! many: a client sending a stream of distinct documents gets them parsed, and the memory held
 //! stays within `MAX_KEPT` × `MAX_KEPT_BYTES` of text and its trees (and four times as many
 //! hashes of documents seen once).
+//!
+//! Many clients write values into the text instead (`compatibleModels(device: "…")`), so each
+//! request is a new document. Such documents share a *shape*: the text with the content of each
+//! string value blanked. Two documents of one shape differ only in those values, each of the same
+//! length, so they parse into the same tree, positions included, but for the values: a kept
+//! shape's tree is copied and given the document's own values, in the order they are written.
+//! Only plain values take part (printable ASCII, no escape, no block string): for them the text
+//! is the value, as the parser would read it. Any other document is parsed.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{
+    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::parser::{Pos, Positioned};
 use async_graphql::{ServerResult, Variables};
+use async_graphql_value::{ConstValue, Value};
 
 /// Documents kept, the least recently used given up first.
 pub const MAX_KEPT: usize = 256;
@@ -26,6 +38,9 @@ pub const MAX_KEPT_BYTES: usize = 4 * 1024;
 struct Kept {
     parsed: lru::LruCache<Box<str>, Arc<ExecutableDocument>>,
     seen_once: lru::LruCache<u64, ()>,
+    /// The same, by shape (see the module documentation).
+    shapes: lru::LruCache<Box<str>, Arc<ExecutableDocument>>,
+    shapes_seen_once: lru::LruCache<u64, ()>,
 }
 
 /// The same for the same text in every request (SipHash with fixed keys). A collision only
@@ -49,6 +64,8 @@ impl DocumentCache {
             kept: Arc::new(Mutex::new(Kept {
                 parsed: lru::LruCache::new(capacity),
                 seen_once: lru::LruCache::new(NonZeroUsize::new(4 * MAX_KEPT).unwrap_or(NonZeroUsize::MIN)),
+                shapes: lru::LruCache::new(capacity),
+                shapes_seen_once: lru::LruCache::new(NonZeroUsize::new(4 * MAX_KEPT).unwrap_or(NonZeroUsize::MIN)),
             })),
         }
     }
@@ -88,6 +105,187 @@ impl DocumentCacheExtension {
         let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.parsed.put(query.into(), document);
     }
+
+    /// A copy of the kept tree of `shape`'s documents, given `shape`'s values, if any.
+    fn of_shape(&self, shape: &Shape) -> Option<ExecutableDocument> {
+        let template = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.shapes.get(&shape.key).cloned()?
+        };
+        let mut document = (*template).clone();
+        fill(&mut document, &shape.values).then_some(document)
+    }
+
+    /// Keeps `document` as its shape's tree if the shape was seen before and its values are
+    /// where `fill` finds them; otherwise notes that the shape was seen.
+    fn keep_shape(&self, shape: &Shape, document: &ExecutableDocument) {
+        let hash = text_hash(&shape.key);
+        {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.shapes_seen_once.pop(&hash).is_none() {
+                kept.shapes_seen_once.put(hash, ());
+                return;
+            }
+        }
+        let mut template = document.clone();
+        if !fill(&mut template, &shape.values) {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.shapes.put(shape.key.clone(), Arc::new(template));
+    }
+}
+
+/// A document's shape: its text with the content of each string value blanked, and the values,
+/// in the order they are written. `None` for a document with a value that is not plain (an
+/// escape, a character outside printable ASCII, a block string) or an unterminated one: those
+/// are left to the parser.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    key: Box<str>,
+    values: Vec<String>,
+}
+
+fn shape(query: &str) -> Option<Shape> {
+    let mut key = String::with_capacity(query.len());
+    let mut values = Vec::new();
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        key.push(c);
+        match c {
+            // A comment runs to the end of its line; quotes in it are not values.
+            '#' => {
+                while let Some(&next) = chars.peek() {
+                    if next == '\n' || next == '\r' {
+                        break;
+                    }
+                    key.push(next);
+                    chars.next();
+                }
+            }
+            '"' => {
+                let mut value = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        plain @ ' '..='~' if plain != '\\' => value.push(plain),
+                        _ => return None,
+                    }
+                }
+                // `""` then `"`: a block string.
+                if value.is_empty() && chars.peek() == Some(&'"') {
+                    return None;
+                }
+                key.extend(std::iter::repeat_n('_', value.len()));
+                key.push('"');
+                values.push(value);
+            }
+            _ => {}
+        }
+    }
+    Some(Shape {
+        key: key.into(),
+        values,
+    })
+}
+
+/// Gives the string values of `document`, in the order they are written, `values`; false (and
+/// `document` unchanged) when their number differs.
+fn fill(document: &mut ExecutableDocument, values: &[String]) -> bool {
+    let mut slots = Vec::new();
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => operation_slots(operation, &mut slots),
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                operation_slots(operation, &mut slots);
+            }
+        }
+    }
+    for fragment in document.fragments.values_mut() {
+        directive_slots(&mut fragment.node.directives, &mut slots);
+        selection_slots(&mut fragment.node.selection_set, &mut slots);
+    }
+    // Positions order the values as they are written (each is where its value begins); a list's
+    // or an object's values follow in their own order.
+    slots.sort_by_key(|(pos, _)| (pos.line, pos.column));
+    let mut strings: Vec<&mut String> = Vec::with_capacity(values.len());
+    for (_, slot) in slots {
+        match slot {
+            Slot::Value(value) => value_strings(value, &mut strings),
+            Slot::Const(value) => const_strings(value, &mut strings),
+        }
+    }
+    if strings.len() != values.len() {
+        return false;
+    }
+    for (string, value) in strings.into_iter().zip(values) {
+        string.clone_from(value);
+    }
+    true
+}
+
+enum Slot<'a> {
+    Value(&'a mut Value),
+    Const(&'a mut ConstValue),
+}
+
+fn operation_slots<'a>(operation: &'a mut Positioned<OperationDefinition>, slots: &mut Vec<(Pos, Slot<'a>)>) {
+    let operation = &mut operation.node;
+    for variable in &mut operation.variable_definitions {
+        let variable = &mut variable.node;
+        if let Some(default) = &mut variable.default_value {
+            slots.push((default.pos, Slot::Const(&mut default.node)));
+        }
+        directive_slots(&mut variable.directives, slots);
+    }
+    directive_slots(&mut operation.directives, slots);
+    selection_slots(&mut operation.selection_set, slots);
+}
+
+fn directive_slots<'a>(directives: &'a mut [Positioned<Directive>], slots: &mut Vec<(Pos, Slot<'a>)>) {
+    for directive in directives {
+        for (_, value) in &mut directive.node.arguments {
+            slots.push((value.pos, Slot::Value(&mut value.node)));
+        }
+    }
+}
+
+fn selection_slots<'a>(set: &'a mut Positioned<SelectionSet>, slots: &mut Vec<(Pos, Slot<'a>)>) {
+    for item in &mut set.node.items {
+        match &mut item.node {
+            Selection::Field(field) => {
+                let field = &mut field.node;
+                for (_, value) in &mut field.arguments {
+                    slots.push((value.pos, Slot::Value(&mut value.node)));
+                }
+                directive_slots(&mut field.directives, slots);
+                selection_slots(&mut field.selection_set, slots);
+            }
+            Selection::FragmentSpread(spread) => directive_slots(&mut spread.node.directives, slots),
+            Selection::InlineFragment(fragment) => {
+                directive_slots(&mut fragment.node.directives, slots);
+                selection_slots(&mut fragment.node.selection_set, slots);
+            }
+        }
+    }
+}
+
+fn value_strings<'a>(value: &'a mut Value, strings: &mut Vec<&'a mut String>) {
+    match value {
+        Value::String(s) => strings.push(s),
+        Value::List(items) => items.iter_mut().for_each(|v| value_strings(v, strings)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| value_strings(v, strings)),
+        _ => {}
+    }
+}
+
+fn const_strings<'a>(value: &'a mut ConstValue, strings: &mut Vec<&'a mut String>) {
+    match value {
+        ConstValue::String(s) => strings.push(s),
+        ConstValue::List(items) => items.iter_mut().for_each(|v| const_strings(v, strings)),
+        ConstValue::Object(fields) => fields.values_mut().for_each(|v| const_strings(v, strings)),
+        _ => {}
+    }
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -106,10 +304,17 @@ impl Extension for DocumentCacheExtension {
         if let Some(document) = self.kept(query) {
             return Ok((*document).clone());
         }
+        let shape = shape(query);
+        if let Some(document) = shape.as_ref().and_then(|shape| self.of_shape(shape)) {
+            return Ok(document);
+        }
         // Errors are not kept: a document that does not parse costs its parse every time, as
         // it would without this.
         let document = next.run(ctx, query, variables).await?;
         self.keep(query, &document);
+        if let Some(shape) = &shape {
+            self.keep_shape(shape, &document);
+        }
         Ok(document)
     }
 }
@@ -117,6 +322,85 @@ impl Extension for DocumentCacheExtension {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(q: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(q).unwrap()
+    }
+
+    fn tree(document: &ExecutableDocument) -> serde_json::Value {
+        serde_json::to_value(document).unwrap()
+    }
+
+    #[test]
+    fn a_shape_blanks_plain_values_and_leaves_the_rest() {
+        let a = shape(r#"{ m(device: "urn:a:1") { n } } # "not a value""#).unwrap();
+        let b = shape(r#"{ m(device: "urn:b:2") { n } } # "not a value""#).unwrap();
+        assert_eq!(a.key, b.key);
+        assert_eq!(&*a.key, r#"{ m(device: "_______") { n } } # "not a value""#);
+        assert_eq!(a.values, ["urn:a:1"]);
+        assert_eq!(shape(r#"{ m(device: "") { n } }"#).unwrap().values, [""]);
+        // Another length is another shape: every later position would move.
+        assert_ne!(shape(r#"{ m(device: "urn:b:22") { n } }"#).unwrap().key, a.key);
+        // Left to the parser: escapes, characters outside printable ASCII, block strings, tabs,
+        // line breaks and unterminated values.
+        for q in [
+            r#"{ m(device: "a\"b") }"#,
+            "{ m(device: \"caf\u{e9}\") }",
+            r#"{ m(device: """x""") }"#,
+            "{ m(device: \"a\tb\") }",
+            "{ m(device: \"a\nb\") }",
+            r#"{ m(device: "open) }"#,
+        ] {
+            assert_eq!(shape(q), None, "{q}");
+        }
+    }
+
+    #[test]
+    fn a_filled_tree_is_the_tree_the_parser_gives() {
+        // Values everywhere one can be: arguments, nested lists and objects, directives,
+        // default values, fragments, several operations.
+        let text = |x: &str, y: &str, z: &str| {
+            format!(
+                r#"query A($v: String = "{x}") {{ m(device: "{y}", opts: {{ ids: ["{z}", "{x}"], k: "{y}" }}) @include(if: true) {{ ...F }} }}
+                   query B {{ n(s: "{z}") {{ ... on T @skip(if: false) {{ f(t: "{x}") }} }} }}
+                   fragment F on M {{ g(u: "{z}") }}"#
+            )
+        };
+        let first = text("aa", "bbb", "c");
+        let second = text("xy", "zzz", "q");
+        let (s1, s2) = (shape(&first).unwrap(), shape(&second).unwrap());
+        assert_eq!(s1.key, s2.key);
+        let mut filled = parse(&first);
+        assert!(fill(&mut filled, &s2.values));
+        assert_eq!(tree(&filled), tree(&parse(&second)));
+        // A count that does not match leaves the tree as it was.
+        let mut untouched = parse(&first);
+        assert!(!fill(&mut untouched, &s2.values[1..]));
+        assert_eq!(tree(&untouched), tree(&parse(&first)));
+    }
+
+    #[test]
+    fn a_shape_is_kept_the_second_time_and_answers_with_the_documents_own_values() {
+        let cache = DocumentCache::new();
+        let extension = DocumentCacheExtension {
+            kept: Arc::clone(&cache.kept),
+        };
+        let doc = |d: &str| format!(r#"{{ compatibleModels(device: "{d}") {{ device }} }}"#);
+        let (one, two, three) = (doc("device-1"), doc("device-2"), doc("device-3"));
+        let shape_of = |q: &str| shape(q).unwrap();
+        extension.keep_shape(&shape_of(&one), &parse(&one));
+        assert!(
+            extension.of_shape(&shape_of(&two)).is_none(),
+            "kept the second time it comes"
+        );
+        extension.keep_shape(&shape_of(&two), &parse(&two));
+        let answered = extension.of_shape(&shape_of(&three)).unwrap();
+        assert_eq!(tree(&answered), tree(&parse(&three)));
+        assert!(
+            extension.of_shape(&shape_of(&doc("device-10"))).is_none(),
+            "another length"
+        );
+    }
 
     #[test]
     fn keeps_at_most_its_capacity_and_forgets_the_least_recent() {

@@ -541,6 +541,67 @@ async fn a_document_sent_again_answers_for_its_new_variables() {
     }
 }
 
+/// Documents that write the device into their text share a shape: the kept tree of the shape
+/// answers each with its own device, and an error names the document's own value at the
+/// document's own position, as a fresh parse does.
+#[tokio::test]
+async fn documents_of_one_shape_answer_for_their_own_values() {
+    let r = seeded();
+    let ask = |schema: async_graphql::Schema<_, _, _>, query: String| {
+        let r = r.clone();
+        async move {
+            let request = seam_registry::graphql::prepare(
+                async_graphql::Request::new(query),
+                &r,
+                seam_registry::access::Caller::Anonymous,
+            );
+            serde_json::to_value(schema.execute(request).await).unwrap()
+        }
+    };
+    let inline = |d: &str| format!(r#"{{ compatibleModels(device: "{d}") {{ device compatible {{ model via }} }} }}"#);
+    let by_variable = |d: &str| {
+        let request = async_graphql::Request::new(
+            "query($d: String!) { compatibleModels(device: $d) { device compatible { model via } } }",
+        )
+        .variables(async_graphql::Variables::from_json(json!({ "d": d })));
+        seam_registry::graphql::prepare(request, &r, seam_registry::access::Caller::Anonymous)
+    };
+    let fresh_schema = || schema(seam_registry::matching::FleetIndex::new(r.clone()), None);
+    let schema = fresh_schema();
+    // Two lengths, two devices each, each asked three times in turn: the shape is kept the
+    // second time it comes, and answers from then on.
+    for round in 0..3 {
+        for d in [
+            "dock-camera-01",
+            "gate-camera-02",
+            "line3-vibration-01",
+            "press-vibration-03",
+        ] {
+            let answer = ask(schema.clone(), inline(d)).await;
+            assert_eq!(answer["errors"], Value::Null, "{answer}");
+            let expected = serde_json::to_value(schema.execute(by_variable(d)).await).unwrap();
+            assert_eq!(answer["data"], expected["data"], "round {round}, {d}");
+            assert!(answer["data"]["compatibleModels"]["device"]
+                .as_str()
+                .unwrap()
+                .ends_with(d));
+        }
+    }
+    // An unknown device of a kept shape's length: the same error as a schema that never saw the
+    // shape gives, its message and its location.
+    let unknown = inline("nope-camera-99");
+    let answer = ask(schema.clone(), unknown.clone()).await;
+    let fresh = ask(fresh_schema(), unknown).await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope-camera-99"),
+        "{answer}"
+    );
+    assert_eq!(answer, fresh);
+}
+
 #[tokio::test]
 async fn the_standard_introspection_query_passes_the_limits() {
     let registry = seeded();
