@@ -54,21 +54,14 @@ pub(super) async fn sweep_loop(inner: Weak<Inner>) {
         // A burst (a fleet registering at once, a wave of downloads) grows these tables, and a
         // table keeps the room it once needed: at 400 check-ins a second the remembered message
         // IDs alone held 22 MB. Once a table is mostly empty, it gives the room back.
-        if sparse(seen.len(), seen.capacity()) {
-            seen.shrink_to(2 * seen.len());
+        macro_rules! give_back_room {
+            ($($table:ident),*) => {$(
+                if sparse($table.len(), $table.capacity()) {
+                    $table.shrink_to(2 * $table.len());
+                }
+            )*};
         }
-        if sparse(seen_order.len(), seen_order.capacity()) {
-            seen_order.shrink_to(2 * seen_order.len());
-        }
-        if sparse(uploads.len(), uploads.capacity()) {
-            uploads.shrink_to(2 * uploads.len());
-        }
-        if sparse(by_mid.len(), by_mid.capacity()) {
-            by_mid.shrink_to(2 * by_mid.len());
-        }
-        if sparse(exchanges.len(), exchanges.capacity()) {
-            exchanges.shrink_to(2 * exchanges.len());
-        }
+        give_back_room!(seen, seen_order, uploads, by_mid, exchanges);
     }
 }
 
