@@ -579,52 +579,45 @@ impl Optimizer {
                     let mut output = to_reorder[next_entry_id].clone();
                     let mut output_types = to_reorder_types[next_entry_id].clone();
                     // We look for an other child to join with that does not blow up the join cost
-                    loop {
-                        // SEAM patch: the joined side's size is the same for every candidate;
-                        // estimated once a step, not once a candidate (each estimate walks the
-                        // side built so far and infers its types level by level).
-                        let output_size = estimate_graph_pattern_size(&output, input_types);
-                        let Some(next_id) = not_yet_reordered_ids
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, v)| **v)
-                            .map(|(i, _)| i)
-                            .filter(|i| {
-                                has_common_variables(
+                    while let Some(next_id) = not_yet_reordered_ids
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v)
+                        .map(|(i, _)| i)
+                        .filter(|i| {
+                            has_common_variables(&output_types, &to_reorder_types[*i], input_types)
+                        })
+                        .min_by_key(|i| {
+                            // Estimation of the join cost
+                            if cfg!(feature = "sep-0006")
+                                && is_fit_for_for_loop_join(
+                                    &to_reorder[*i],
+                                    input_types,
                                     &output_types,
-                                    &to_reorder_types[*i],
+                                )
+                            {
+                                estimate_lateral_cost(
+                                    &output,
+                                    &output_types,
+                                    &to_reorder[*i],
                                     input_types,
                                 )
-                            })
-                            .min_by_key(|i| {
-                                // Estimation of the join cost
-                                if cfg!(feature = "sep-0006")
-                                    && is_fit_for_for_loop_join(
-                                        &to_reorder[*i],
-                                        input_types,
-                                        &output_types,
-                                    )
-                                {
-                                    output_size.saturating_mul(estimate_graph_pattern_size(
-                                        &to_reorder[*i],
-                                        &output_types,
-                                    ))
-                                } else {
-                                    hash_join_cost(
-                                        output_size,
-                                        estimate_graph_pattern_size(&to_reorder[*i], input_types),
-                                        join_key_variables(
+                            } else {
+                                estimate_join_cost(
+                                    &output,
+                                    &to_reorder[*i],
+                                    &JoinAlgorithm::HashBuildLeftProbeRight {
+                                        keys: join_key_variables(
                                             &output_types,
                                             &to_reorder_types[*i],
                                             input_types,
-                                        )
-                                        .len(),
-                                    )
-                                }
-                            })
-                        else {
-                            break;
-                        };
+                                        ),
+                                    },
+                                    input_types,
+                                )
+                            }
+                        })
+                    {
                         not_yet_reordered_ids[next_id] = false; // It's now done
                         let next = to_reorder[next_id].clone();
                         #[cfg(feature = "sep-0006")]
@@ -1136,25 +1129,16 @@ fn estimate_graph_pattern_size(pattern: &GraphPattern, input_types: &VariableTyp
             algorithm,
             ..
         } => match algorithm {
-            LeftJoinAlgorithm::HashBuildRightProbeLeft { keys } => {
-                let left_size = estimate_graph_pattern_size(left, input_types);
-                max(
-                    left_size,
-                    left_size
-                        .saturating_mul(estimate_graph_pattern_size(
-                            right,
-                            &infer_graph_pattern_types(right, input_types.clone()),
-                        ))
-                        .saturating_div(1_000_usize.saturating_pow(keys.len().try_into().unwrap())),
-                )
-            }
+            LeftJoinAlgorithm::HashBuildRightProbeLeft { keys } => left_join_size(
+                estimate_graph_pattern_size(left, input_types),
+                right,
+                &infer_graph_pattern_types(right, input_types.clone()),
+                keys.len(),
+            ),
         },
         #[cfg(feature = "sep-0006")]
-        GraphPattern::Lateral { left, right } => {
-            // SEAM patch: the left side's size and types in one walk (see `estimate_and_infer`).
-            let (left_size, left_types) = estimate_and_infer(left, input_types);
-            left_size.saturating_mul(estimate_graph_pattern_size(right, &left_types))
-        }
+        // SEAM patch: its left side's size and types in one walk (see `estimate_and_infer`).
+        GraphPattern::Lateral { .. } => estimate_and_infer_node(pattern, input_types).0,
         GraphPattern::Union { inner } => inner
             .iter()
             .map(|inner| estimate_graph_pattern_size(inner, input_types))
@@ -1242,12 +1226,7 @@ fn estimate_and_infer_node(
         } => {
             let (left_size, mut types) = estimate_and_infer(left, input_types);
             let right_types = infer_graph_pattern_types(right, input_types.clone());
-            let size = max(
-                left_size,
-                left_size
-                    .saturating_mul(estimate_graph_pattern_size(right, &right_types))
-                    .saturating_div(1_000_usize.saturating_pow(keys.len().try_into().unwrap())),
-            );
+            let size = left_join_size(left_size, right, &right_types, keys.len());
             types.intersect_with(right_types.possibly_unbound());
             (size, types)
         }
@@ -1282,6 +1261,32 @@ fn estimate_join_cost(
             keys.len(),
         ),
     }
+}
+
+fn estimate_lateral_cost(
+    left: &GraphPattern,
+    left_types: &VariableTypes,
+    right: &GraphPattern,
+    input_types: &VariableTypes,
+) -> usize {
+    estimate_graph_pattern_size(left, input_types)
+        .saturating_mul(estimate_graph_pattern_size(right, left_types))
+}
+
+/// SEAM patch: a left join's estimated size from its left side's (the right side is estimated
+/// from its own types, as upstream does).
+fn left_join_size(
+    left_size: usize,
+    right: &GraphPattern,
+    right_types: &VariableTypes,
+    key_count: usize,
+) -> usize {
+    max(
+        left_size,
+        left_size
+            .saturating_mul(estimate_graph_pattern_size(right, right_types))
+            .saturating_div(1_000_usize.saturating_pow(key_count.try_into().unwrap())),
+    )
 }
 
 /// SEAM patch: [`estimate_join_cost`] from the sides' estimated sizes.
