@@ -290,15 +290,6 @@ impl Endpoint {
         }
     }
 
-    /// Room the table of remembered message IDs holds right now, in entries (at least
-    /// `state_sizes().2`): tests check that a burst's room is given back once it has expired.
-    pub fn remembered_capacity(&self) -> usize {
-        match self.inner.state.lock() {
-            Ok(s) => s.seen.capacity(),
-            Err(_) => 0,
-        }
-    }
-
     /// Sends `request` to `peer` as a confirmable message and returns the whole response:
     /// a body larger than the block size goes out block-wise (Block1), and a block-wise
     /// response is fetched to its end (Block2).

@@ -65,6 +65,18 @@ pub(super) async fn sweep_loop(inner: Weak<Inner>) {
     }
 }
 
+impl Endpoint {
+    /// Room the table of remembered message IDs holds right now, in entries (at least
+    /// `state_sizes().2`): tests check that the sweep gives a burst's room back once it has
+    /// expired.
+    pub fn remembered_capacity(&self) -> usize {
+        match self.inner.state.lock() {
+            Ok(s) => s.seen.capacity(),
+            Err(_) => 0,
+        }
+    }
+}
+
 /// Whether a table holding `len` entries in room for `capacity` should give room back: when it
 /// is at most a quarter full and has room for more than a few thousand. Shrinking rehashes every
 /// entry, so a table that merely breathes with the load keeps its room.
