@@ -3,6 +3,7 @@
 //! side of a join that binds everything it reads or that the other side never binds. Each
 //! query here is one the move would answer wrongly if the rule were looser. And the operands of
 //! `||` and `&&` that hold no EXISTS are evaluated before those that do (read from the plan).
+//! An EXISTS's answer is kept for rows that agree on every variable it reads, and only then.
 
 use oxigraph::io::RdfFormat;
 use seam_registry::answer::QueryAnswer;
@@ -179,3 +180,61 @@ fn an_operand_without_exists_is_evaluated_before_one_with() {
     );
     assert_eq!(got, ["<http://example.com/a>", "<http://example.com/c>"]);
 }
+
+/// `VALUES ?copy { 1 … n }`: the rows of a query repeated `n` times, so that an EXISTS is asked
+/// the same question again and again.
+fn copies(n: usize) -> String {
+    let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    format!("VALUES ?copy {{ {} }}", values.join(" "))
+}
+
+#[test]
+fn an_exists_answer_is_kept_only_for_rows_that_agree_on_every_variable_it_reads() {
+    let r = registry();
+    // ?limit is read by a filter inside the EXISTS only (first query), or by an EXISTS inside it
+    // only (second): an answer kept for ?s alone would be given to rows of another ?limit. The
+    // copies make the evaluator ask each question a hundred times, which keeps the memo looking.
+    let repeat = copies(100);
+    let count = |query: &str| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for row in column(&r, query) {
+            *counts.entry(row).or_default() += 1;
+        }
+        counts
+    };
+    let in_filter = count(&format!(
+        "SELECT (CONCAT(STRAFTER(STR(?s), 'com/'), STR(?limit)) AS ?row) WHERE {{
+           VALUES ?s {{ ex:a ex:c }} VALUES ?limit {{ 1 3 5 }} {repeat}
+           FILTER EXISTS {{ ?s ex:q ?o FILTER(?o > ?limit) }} }}"
+    ));
+    assert_eq!(
+        in_filter.into_iter().collect::<Vec<_>>(),
+        [("\"a1\"".into(), 100), ("\"c1\"".into(), 100), ("\"c3\"".into(), 100)]
+    );
+    let in_nested = count(&format!(
+        "SELECT (CONCAT(STRAFTER(STR(?s), 'com/'), STR(?limit)) AS ?row) WHERE {{
+           VALUES ?s {{ ex:a ex:c }} VALUES ?limit {{ 1 3 5 }} {repeat}
+           FILTER EXISTS {{ ?s ex:q ?o FILTER NOT EXISTS {{ ?s ex:r ?limit }} }} }}"
+    ));
+    let expected: Vec<(String, usize)> = ["a1", "a5", "c1", "c3", "c5"]
+        .iter()
+        .map(|row| (format!("\"{row}\""), 100))
+        .collect();
+    assert_eq!(in_nested.into_iter().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn an_exists_whose_answer_changes_from_call_to_call_is_asked_every_time() {
+    // RAND() differs at each call: were the answer kept (the EXISTS reads no variable, so every
+    // row would share it), all rows or none would pass. 1,000 draws at one half: some pass and
+    // some do not, but for a chance of 2^-999.
+    let got = column(
+        &registry(),
+        &format!(
+            "SELECT ?copy WHERE {{ {} FILTER EXISTS {{ FILTER(RAND() < 0.5) }} }}",
+            copies(1000)
+        ),
+    );
+    assert!(!got.is_empty() && got.len() < 1000, "{} rows of 1000", got.len());
+}
+

@@ -2177,7 +2177,39 @@ impl<'a, D: QueryableDataset<'a>> ExpressionEvaluatorContext<'a>
             .graph_pattern_evaluator(plan, self.encoded_variables);
         self.stat_children.push(stats);
         let eval = eval?;
-        Ok(move |tuple: &InternalTuple<D::InternalTerm>| eval(tuple.clone()).next().is_some())
+        // SEAM patch: an answer is kept under the values the row gives the pattern's variables
+        // (`exists_memo`); an error counts as an answer, as upstream's `is_some` has it, but is
+        // not kept.
+        let key = crate::exists_memo::key_variables(plan).map(|variables| {
+            variables
+                .iter()
+                .map(|v| encode_variable(self.encoded_variables, v))
+                .collect::<Vec<_>>()
+        });
+        let memo = crate::exists_memo::ExistsMemo::new();
+        Ok(move |tuple: &InternalTuple<D::InternalTerm>| {
+            let key = key.as_ref().and_then(|key| {
+                memo.key(|| key.iter().map(|i| tuple.get(*i).cloned()).collect())
+            });
+            if let Some(answer) = key.as_ref().and_then(|key| memo.get(key)) {
+                return answer;
+            }
+            match eval(tuple.clone()).next() {
+                None => {
+                    if let Some(key) = key {
+                        memo.keep(key, false);
+                    }
+                    false
+                }
+                Some(Ok(_)) => {
+                    if let Some(key) = key {
+                        memo.keep(key, true);
+                    }
+                    true
+                }
+                Some(Err(_)) => true,
+            }
+        })
     }
 
     fn internalize_named_node(

@@ -7,6 +7,7 @@
 mod dataset;
 mod error;
 mod eval;
+mod exists_memo;
 mod expression;
 pub mod limits;
 mod model;
