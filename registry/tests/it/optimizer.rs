@@ -237,4 +237,3 @@ fn an_exists_whose_answer_changes_from_call_to_call_is_asked_every_time() {
     );
     assert!(!got.is_empty() && got.len() < 1000, "{} rows of 1000", got.len());
 }
-
