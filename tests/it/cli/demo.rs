@@ -46,15 +46,21 @@ pub(super) fn run_demo(devices: u64, data: &std::path::Path, extra: &[&str]) -> 
     let out = seam(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    let count = |k: &str| report[k].as_u64().unwrap_or_else(|| panic!("{k} missing: {report}"));
-    assert_eq!(count("devices"), devices);
+    // The story (stderr) says why each device was skipped or failed: part of every message.
+    let story = stderr(&out);
+    let count = |k: &str| {
+        report[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} missing: {report}\n{story}"))
+    };
+    assert_eq!(count("devices"), devices, "{report}\n{story}");
     assert_eq!(
         count("deployed") + count("skipped") + count("failed"),
         devices,
-        "{report}"
+        "{report}\n{story}"
     );
-    assert!(count("deployed") >= devices / 2, "{report}");
-    (stderr(&out), report)
+    assert!(count("deployed") >= devices / 2, "{report}\n{story}");
+    (story, report)
 }
 
 #[test]
