@@ -2188,26 +2188,17 @@ impl<'a, D: QueryableDataset<'a>> ExpressionEvaluatorContext<'a>
         });
         let memo = crate::exists_memo::ExistsMemo::new();
         Ok(move |tuple: &InternalTuple<D::InternalTerm>| {
-            let key = key.as_ref().and_then(|key| {
-                memo.key(|| key.iter().map(|i| tuple.get(*i).cloned()).collect())
-            });
-            if let Some(answer) = key.as_ref().and_then(|key| memo.get(key)) {
-                return answer;
-            }
-            match eval(tuple.clone()).next() {
-                None => {
-                    if let Some(key) = key {
-                        memo.keep(key, false);
-                    }
-                    false
-                }
-                Some(Ok(_)) => {
-                    if let Some(key) = key {
-                        memo.keep(key, true);
-                    }
-                    true
-                }
-                Some(Err(_)) => true,
+            let compute = || match eval(tuple.clone()).next() {
+                None => Some(false),
+                Some(Ok(_)) => Some(true),
+                Some(Err(_)) => None,
+            };
+            match &key {
+                Some(key) => memo.answer(
+                    || key.iter().map(|i| tuple.get(*i).cloned()).collect(),
+                    compute,
+                ),
+                None => compute().unwrap_or(true),
             }
         })
     }

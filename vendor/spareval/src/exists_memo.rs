@@ -135,37 +135,36 @@ impl<T: Clone + Eq + Hash> ExistsMemo<T> {
         }
     }
 
-    /// The key to look up and keep the answer for a row under; `None` once the memo stopped
-    /// looking.
-    pub fn key(&self, key: impl FnOnce() -> Vec<Option<T>>) -> Option<Vec<Option<T>>> {
+    /// The answer for a row whose values are `key`: kept, or made by `compute` and kept
+    /// (`None`: an answer not to keep, an error's, which counts as `true`). When full, the memo
+    /// forgets every answer and starts over, or stops looking (see [`MAX_ENTRIES`]).
+    pub fn answer(
+        &self,
+        key: impl FnOnce() -> Vec<Option<T>>,
+        compute: impl FnOnce() -> Option<bool>,
+    ) -> bool {
         if !self.looking.get() {
-            return None;
+            return compute().unwrap_or(true);
         }
         self.asked.set(self.asked.get() + 1);
-        Some(key())
-    }
-
-    /// The answer kept under `key`.
-    pub fn get(&self, key: &[Option<T>]) -> Option<bool> {
-        let answer = self.answers.borrow().get(key).copied();
-        if answer.is_some() {
+        let key = key();
+        if let Some(answer) = self.answers.borrow().get(&key) {
             self.hits.set(self.hits.get() + 1);
+            return *answer;
         }
-        answer
-    }
-
-    /// Keeps `answer` under `key`; when full, forgets every answer and starts over, or stops
-    /// looking (see [`MAX_ENTRIES`]).
-    pub fn keep(&self, key: Vec<Option<T>>, answer: bool) {
+        let Some(answer) = compute() else {
+            return true;
+        };
         let mut answers = self.answers.borrow_mut();
         if answers.len() >= MAX_ENTRIES {
             if self.hits.get() * MIN_HIT_RATIO < self.asked.get() {
                 self.looking.set(false);
                 *answers = FxHashMap::default();
-                return;
+                return answer;
             }
             answers.clear();
         }
         answers.insert(key, answer);
+        answer
     }
 }
