@@ -326,6 +326,11 @@ impl<T> InternalTuple<T> {
     pub fn get(&self, index: usize) -> Option<&T> {
         self.inner.get(index).unwrap_or(&None).as_ref()
     }
+
+    /// SEAM patch: a tuple holding `values`, the value of variable `i` at `i`.
+    pub fn from_values(values: Vec<Option<T>>) -> Self {
+        Self { inner: values }
+    }
 }
 
 impl<T: Clone> InternalTuple<T> {
@@ -2172,33 +2177,42 @@ impl<'a, D: QueryableDataset<'a>> ExpressionEvaluatorContext<'a>
         &mut self,
         plan: &GraphPattern,
     ) -> Result<impl Fn(&InternalTuple<D::InternalTerm>) -> bool + 'a, QueryEvaluationError> {
-        let (eval, stats) = self
-            .evaluator
-            .graph_pattern_evaluator(plan, self.encoded_variables);
-        self.stat_children.push(stats);
-        let eval = eval?;
         // SEAM patch: an answer is kept under the values the row gives the pattern's variables
         // (`exists_memo`); an error counts as an answer, as upstream's `is_some` has it, but is
-        // not kept.
-        let key = crate::exists_memo::key_variables(plan).map(|variables| {
-            variables
+        // not kept. Such a pattern is evaluated on a tuple of its own variables only, those
+        // values first: the row it is asked from can be ten times wider, and every step of the
+        // pattern copies its tuple.
+        let narrow = crate::exists_memo::key_variables(plan).map(|variables| {
+            let positions = variables
                 .iter()
                 .map(|v| encode_variable(self.encoded_variables, v))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (positions, variables)
         });
+        let (eval, stats) = match &narrow {
+            Some((_, variables)) => self
+                .evaluator
+                .graph_pattern_evaluator(plan, &mut variables.clone()),
+            None => self
+                .evaluator
+                .graph_pattern_evaluator(plan, self.encoded_variables),
+        };
+        self.stat_children.push(stats);
+        let eval = eval?;
+        let positions = narrow.map(|(positions, _)| positions);
         let memo = crate::exists_memo::ExistsMemo::new();
         Ok(move |tuple: &InternalTuple<D::InternalTerm>| {
-            let compute = || match eval(tuple.clone()).next() {
+            let answer = |from: InternalTuple<D::InternalTerm>| match eval(from).next() {
                 None => Some(false),
                 Some(Ok(_)) => Some(true),
                 Some(Err(_)) => None,
             };
-            match &key {
-                Some(key) => memo.answer(
-                    || key.iter().map(|i| tuple.get(*i).cloned()).collect(),
-                    compute,
+            match &positions {
+                Some(positions) => memo.answer(
+                    positions.iter().map(|i| tuple.get(*i).cloned()).collect(),
+                    |values| answer(InternalTuple::from_values(values.to_vec())),
                 ),
-                None => compute().unwrap_or(true),
+                None => answer(tuple.clone()).unwrap_or(true),
             }
         })
     }

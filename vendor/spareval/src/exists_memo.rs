@@ -135,24 +135,23 @@ impl<T: Clone + Eq + Hash> ExistsMemo<T> {
         }
     }
 
-    /// The answer for a row whose values are `key`: kept, or made by `compute` and kept
-    /// (`None`: an answer not to keep, an error's, which counts as `true`). When full, the memo
-    /// forgets every answer and starts over, or stops looking (see [`MAX_ENTRIES`]).
+    /// The answer for a row whose values are `key`: kept, or made by `compute` from them and
+    /// kept (`None`: an answer not to keep, an error's, which counts as `true`). When full, the
+    /// memo forgets every answer and starts over, or stops looking (see [`MAX_ENTRIES`]).
     pub fn answer(
         &self,
-        key: impl FnOnce() -> Vec<Option<T>>,
-        compute: impl FnOnce() -> Option<bool>,
+        key: Vec<Option<T>>,
+        compute: impl FnOnce(&[Option<T>]) -> Option<bool>,
     ) -> bool {
         if !self.looking.get() {
-            return compute().unwrap_or(true);
+            return compute(&key).unwrap_or(true);
         }
         self.asked.set(self.asked.get() + 1);
-        let key = key();
         if let Some(answer) = self.answers.borrow().get(&key) {
             self.hits.set(self.hits.get() + 1);
             return *answer;
         }
-        let Some(answer) = compute() else {
+        let Some(answer) = compute(&key) else {
             return true;
         };
         let mut answers = self.answers.borrow_mut();
