@@ -1310,6 +1310,28 @@ impl<'a, D: QueryableDataset<'a>> SimpleEvaluator<'a, D> {
                         // We are in a ForLoopLeftJoin
                         let right =
                             GraphPattern::filter(nested_right.as_ref().clone(), expression.clone());
+                        // SEAM patch: a right side whose variables are all known is evaluated
+                        // on a tuple of its own variables, and what it binds is written into
+                        // the left row, which is moved, not copied, when it has one match.
+                        if let Some(variables) = crate::exists_memo::key_variables(&right) {
+                            let positions = variables
+                                .iter()
+                                .map(|v| encode_variable(encoded_variables, v))
+                                .collect::<Vec<_>>();
+                            let (right, right_stats) =
+                                self.graph_pattern_evaluator(&right, &mut variables.clone());
+                            stat_children.push(right_stats);
+                            let right = right?;
+                            let positions = Rc::new(positions);
+                            return Ok(Rc::new(move |from| {
+                                Box::new(NarrowForLoopLeftJoinIterator {
+                                    right_evaluator: Rc::clone(&right),
+                                    positions: Rc::clone(&positions),
+                                    left_iter: left(from),
+                                    current: None,
+                                })
+                            }));
+                        }
                         let (right, right_stats) =
                             self.graph_pattern_evaluator(&right, encoded_variables);
                         stat_children.push(right_stats);
@@ -4089,6 +4111,76 @@ impl<T: Clone> Iterator for ForLoopLeftJoinIterator<'_, T> {
             };
             self.current_right = (self.right_evaluator)(left_tuple.clone());
             self.left_tuple_to_yield = Some(left_tuple);
+        }
+    }
+}
+
+/// SEAM patch: a for-loop left join whose right side is evaluated on a tuple of its own
+/// variables (`positions[i]`: where the right side's variable `i` sits in the left row). A left
+/// row is copied for every match but its last, which takes the row itself.
+struct NarrowForLoopLeftJoinIterator<'a, T> {
+    right_evaluator: InternalTupleEvaluator<'a, T>,
+    positions: Rc<Vec<usize>>,
+    left_iter: InternalTuplesIterator<'a, T>,
+    /// The left row being joined, its right side's rows, and whether one of them was yielded.
+    current: Option<(
+        InternalTuple<T>,
+        Peekable<InternalTuplesIterator<'a, T>>,
+        bool,
+    )>,
+}
+
+#[cfg(feature = "sep-0006")]
+impl<T: Clone> NarrowForLoopLeftJoinIterator<'_, T> {
+    /// `left` with what the right side's row `right` binds.
+    fn merged(&self, mut left: InternalTuple<T>, right: &InternalTuple<T>) -> InternalTuple<T> {
+        for (i, position) in self.positions.iter().enumerate() {
+            if let Some(value) = right.get(i) {
+                left.set(*position, value.clone());
+            }
+        }
+        left
+    }
+}
+
+#[cfg(feature = "sep-0006")]
+impl<T: Clone> Iterator for NarrowForLoopLeftJoinIterator<'_, T> {
+    type Item = Result<InternalTuple<T>, QueryEvaluationError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((left, rights, matched)) = &mut self.current {
+                match rights.next() {
+                    Some(Ok(right)) => {
+                        *matched = true;
+                        if rights.peek().is_some() {
+                            let left = left.clone();
+                            return Some(Ok(self.merged(left, &right)));
+                        }
+                        // The last match takes the left row itself.
+                        let (left, _, _) = self.current.take()?;
+                        return Some(Ok(self.merged(left, &right)));
+                    }
+                    // As upstream: an error is yielded, and the left row alone if nothing
+                    // matched.
+                    Some(Err(error)) => return Some(Err(error)),
+                    None => {
+                        let (left, _, matched) = self.current.take()?;
+                        if !matched {
+                            return Some(Ok(left));
+                        }
+                    }
+                }
+            }
+            let left = match self.left_iter.next()? {
+                Ok(left) => left,
+                Err(error) => return Some(Err(error)),
+            };
+            let narrow = InternalTuple::from_values(
+                self.positions.iter().map(|p| left.get(*p).cloned()).collect(),
+            );
+            let rights = (self.right_evaluator)(narrow).peekable();
+            self.current = Some((left, rights, false));
         }
     }
 }
