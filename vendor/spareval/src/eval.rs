@@ -338,6 +338,11 @@ impl<T: Clone> InternalTuple<T> {
         self.inner.iter().cloned()
     }
 
+    /// SEAM patch: the values at `positions`, in their order (a narrow tuple's values).
+    pub fn values_at(&self, positions: &[usize]) -> Vec<Option<T>> {
+        positions.iter().map(|p| self.get(*p).cloned()).collect()
+    }
+
     pub fn set(&mut self, index: usize, value: T) {
         if self.inner.len() <= index {
             self.inner.resize(index + 1, None);
@@ -599,6 +604,29 @@ impl<'a, D: QueryableDataset<'a>> SimpleEvaluator<'a, D> {
             })),
             stats,
         )
+    }
+
+    /// SEAM patch: for a pattern whose answers are a function of the variables it mentions
+    /// (`own_variables`), an evaluator built in a variable space of those variables alone, to
+    /// run on a tuple of their values; with where each of them sits in the rows of
+    /// `encoded_variables`. `None` for any other pattern.
+    #[expect(clippy::type_complexity)]
+    fn narrow_pattern_evaluator(
+        &self,
+        pattern: &GraphPattern,
+        encoded_variables: &mut Vec<Variable>,
+    ) -> Option<(
+        Vec<usize>,
+        Result<InternalTupleEvaluator<'a, D::InternalTerm>, QueryEvaluationError>,
+        Rc<EvalNodeWithStats>,
+    )> {
+        let mut variables = crate::own_variables::own_variables(pattern)?;
+        let positions = variables
+            .iter()
+            .map(|v| encode_variable(encoded_variables, v))
+            .collect();
+        let (evaluator, stats) = self.graph_pattern_evaluator(pattern, &mut variables);
+        Some((positions, evaluator, stats))
     }
 
     pub fn graph_pattern_evaluator(
@@ -1313,13 +1341,9 @@ impl<'a, D: QueryableDataset<'a>> SimpleEvaluator<'a, D> {
                         // SEAM patch: a right side whose variables are all known is evaluated
                         // on a tuple of its own variables, and what it binds is written into
                         // the left row, which is moved, not copied, when it has one match.
-                        if let Some(variables) = crate::exists_memo::key_variables(&right) {
-                            let positions = variables
-                                .iter()
-                                .map(|v| encode_variable(encoded_variables, v))
-                                .collect::<Vec<_>>();
-                            let (right, right_stats) =
-                                self.graph_pattern_evaluator(&right, &mut variables.clone());
+                        if let Some((positions, right, right_stats)) =
+                            self.narrow_pattern_evaluator(&right, encoded_variables)
+                        {
                             stat_children.push(right_stats);
                             let right = right?;
                             let positions = Rc::new(positions);
@@ -2199,29 +2223,23 @@ impl<'a, D: QueryableDataset<'a>> ExpressionEvaluatorContext<'a>
         &mut self,
         plan: &GraphPattern,
     ) -> Result<impl Fn(&InternalTuple<D::InternalTerm>) -> bool + 'a, QueryEvaluationError> {
-        // SEAM patch: an answer is kept under the values the row gives the pattern's variables
+        // SEAM patch: a pattern whose answer is a function of its variables' values is
+        // evaluated on a tuple of those values (the row it is asked from can be ten times wider,
+        // and every step of the pattern copies its tuple), and its answer is kept under them
         // (`exists_memo`); an error counts as an answer, as upstream's `is_some` has it, but is
-        // not kept. Such a pattern is evaluated on a tuple of its own variables only, those
-        // values first: the row it is asked from can be ten times wider, and every step of the
-        // pattern copies its tuple.
-        let narrow = crate::exists_memo::key_variables(plan).map(|variables| {
-            let positions = variables
-                .iter()
-                .map(|v| encode_variable(self.encoded_variables, v))
-                .collect::<Vec<_>>();
-            (positions, variables)
-        });
-        let (eval, stats) = match &narrow {
-            Some((_, variables)) => self
-                .evaluator
-                .graph_pattern_evaluator(plan, &mut variables.clone()),
-            None => self
-                .evaluator
-                .graph_pattern_evaluator(plan, self.encoded_variables),
-        };
+        // not kept.
+        let (positions, eval, stats) =
+            match self.evaluator.narrow_pattern_evaluator(plan, self.encoded_variables) {
+                Some((positions, eval, stats)) => (Some(positions), eval, stats),
+                None => {
+                    let (eval, stats) = self
+                        .evaluator
+                        .graph_pattern_evaluator(plan, self.encoded_variables);
+                    (None, eval, stats)
+                }
+            };
         self.stat_children.push(stats);
         let eval = eval?;
-        let positions = narrow.map(|(positions, _)| positions);
         let memo = crate::exists_memo::ExistsMemo::new();
         Ok(move |tuple: &InternalTuple<D::InternalTerm>| {
             let answer = |from: InternalTuple<D::InternalTerm>| match eval(from).next() {
@@ -2231,7 +2249,7 @@ impl<'a, D: QueryableDataset<'a>> ExpressionEvaluatorContext<'a>
             };
             match &positions {
                 Some(positions) => memo.answer(
-                    positions.iter().map(|i| tuple.get(*i).cloned()).collect(),
+                    tuple.values_at(positions),
                     |values| answer(InternalTuple::from_values(values.to_vec())),
                 ),
                 None => answer(tuple.clone()).unwrap_or(true),
@@ -4176,9 +4194,7 @@ impl<T: Clone> Iterator for NarrowForLoopLeftJoinIterator<'_, T> {
                 Ok(left) => left,
                 Err(error) => return Some(Err(error)),
             };
-            let narrow = InternalTuple::from_values(
-                self.positions.iter().map(|p| left.get(*p).cloned()).collect(),
-            );
+            let narrow = InternalTuple::from_values(left.values_at(&self.positions));
             let rights = (self.right_evaluator)(narrow).peekable();
             self.current = Some((left, rights, false));
         }

@@ -7,18 +7,14 @@
 //! inputs again for every runtime the model was joined with. [`ExistsMemo`] keeps each answer
 //! under those values.
 //!
-//! Only patterns whose answer is a function of those values are remembered: no sub-select (its
-//! projection hides variables), no `SERVICE`, no function whose value changes from call to call
-//! (`RAND`, `UUID`, `STRUUID`, `BNODE`) or that SEAM does not know (custom functions). A memo that
+//! Only patterns whose answer is a function of those values are remembered
+//! ([`crate::own_variables`]). A memo that
 //! finds few of its rows again stops looking once it is full ([`MAX_ENTRIES`]): rows that repeat
 //! may come only after every distinct one has been seen (a hash join gives a board's devices
 //! together, board after board, then again for the next runtime), so no shorter trial judges it.
 //! Until then a pattern asked once per distinct row costs a hash lookup more per row.
 
-use oxrdf::Variable;
 use rustc_hash::FxHashMap;
-use sparopt::algebra::{Expression, GraphPattern};
-use spargebra::algebra::Function;
 use std::cell::{Cell, RefCell};
 use std::hash::Hash;
 
@@ -28,94 +24,8 @@ pub const MAX_ENTRIES: usize = 1 << 14;
 /// See [`MAX_ENTRIES`].
 pub const MIN_HIT_RATIO: u64 = 8;
 
-/// The variables an `EXISTS` pattern mentions, when its answer is a function of their values
-/// (see the module); `None` when it is not.
-pub fn key_variables(pattern: &GraphPattern) -> Option<Vec<Variable>> {
-    let mut variables = Vec::new();
-    if !pattern_is_pure(pattern) {
-        return None;
-    }
-    pattern.lookup_used_variables(&mut |v| {
-        if !variables.contains(v) {
-            variables.push(v.clone());
-        }
-    });
-    Some(variables)
-}
-
-fn pattern_is_pure(pattern: &GraphPattern) -> bool {
-    match pattern {
-        GraphPattern::QuadPattern { .. }
-        | GraphPattern::Path { .. }
-        | GraphPattern::Graph { .. }
-        | GraphPattern::Values { .. } => true,
-        GraphPattern::Join { left, right, .. } | GraphPattern::Minus { left, right, .. } => {
-            pattern_is_pure(left) && pattern_is_pure(right)
-        }
-        #[cfg(feature = "sep-0006")]
-        GraphPattern::Lateral { left, right } => pattern_is_pure(left) && pattern_is_pure(right),
-        GraphPattern::LeftJoin {
-            left,
-            right,
-            expression,
-            ..
-        } => pattern_is_pure(left) && pattern_is_pure(right) && expression_is_pure(expression),
-        GraphPattern::Filter { inner, expression } | GraphPattern::Extend { inner, expression, .. } => {
-            pattern_is_pure(inner) && expression_is_pure(expression)
-        }
-        GraphPattern::Union { inner } => inner.iter().all(pattern_is_pure),
-        // Sub-selects and their modifiers (a projection hides variables the walk of used
-        // variables does not see), and a remote service.
-        GraphPattern::OrderBy { .. }
-        | GraphPattern::Project { .. }
-        | GraphPattern::Distinct { .. }
-        | GraphPattern::Reduced { .. }
-        | GraphPattern::Slice { .. }
-        | GraphPattern::Group { .. }
-        | GraphPattern::Service { .. } => false,
-    }
-}
-
-fn expression_is_pure(expression: &Expression) -> bool {
-    match expression {
-        Expression::NamedNode(_)
-        | Expression::Literal(_)
-        | Expression::Variable(_)
-        | Expression::Bound(_) => true,
-        Expression::Or(v) | Expression::And(v) | Expression::Coalesce(v) => {
-            v.iter().all(expression_is_pure)
-        }
-        Expression::FunctionCall(function, v) => {
-            !matches!(
-                function,
-                Function::Rand
-                    | Function::Uuid
-                    | Function::StrUuid
-                    | Function::BNode
-                    | Function::Custom(_)
-            ) && v.iter().all(expression_is_pure)
-        }
-        Expression::Equal(a, b)
-        | Expression::SameTerm(a, b)
-        | Expression::Greater(a, b)
-        | Expression::GreaterOrEqual(a, b)
-        | Expression::Less(a, b)
-        | Expression::LessOrEqual(a, b)
-        | Expression::Add(a, b)
-        | Expression::Subtract(a, b)
-        | Expression::Multiply(a, b)
-        | Expression::Divide(a, b) => expression_is_pure(a) && expression_is_pure(b),
-        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => {
-            expression_is_pure(a)
-        }
-        Expression::Exists(p) => pattern_is_pure(p),
-        Expression::If(a, b, c) => {
-            expression_is_pure(a) && expression_is_pure(b) && expression_is_pure(c)
-        }
-    }
-}
-
-/// The answers of one `EXISTS`, kept under the values a row gives its [`key_variables`].
+/// The answers of one `EXISTS`, kept under the values a row gives its pattern's variables
+/// ([`crate::own_variables::own_variables`]).
 pub struct ExistsMemo<T> {
     answers: RefCell<FxHashMap<Vec<Option<T>>, bool>>,
     asked: Cell<u64>,

@@ -11,6 +11,7 @@ mod exists_memo;
 mod expression;
 pub mod limits;
 mod model;
+mod own_variables;
 mod service;
 mod update;
 
