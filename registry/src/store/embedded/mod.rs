@@ -22,12 +22,19 @@ use oxigraph::model::{GraphNameRef, NamedOrBlankNodeRef, Quad, QuadRef, TermRef}
 use oxigraph::sparql::{QueryEvaluationError, SparqlEvaluator};
 use oxigraph::store::{StorageError, Store};
 
+pub mod compact;
 mod replica;
 
 use self::replica::{repeatable, Repeat, Replica};
 use super::{ChangeSet, Commit, Evaluation, GraphStore, QuadPattern};
 use crate::answer::QueryAnswer;
 use crate::error::{QueryError, StoreError};
+
+/// What queries and pattern reads go to: the replica, or RocksDB (or the in-memory store).
+pub(super) enum Reader {
+    Replica(compact::Compact),
+    Disk(Store),
+}
 
 /// Oxigraph, embedded. Cheap to clone (a shared handle).
 #[derive(Clone)]
@@ -158,12 +165,27 @@ impl GraphStore for EmbeddedStore {
         // The default graph is the union of all graphs (imports live in named graphs of their
         // own), unless the query names its dataset. The union costs a de-duplication on every
         // read, so it is used only when there are named graphs.
-        let store = self.reader();
-        if prepared.dataset().is_default_dataset() && store.named_graphs().next().is_some() {
-            prepared.dataset_mut().set_default_graph_as_union();
+        let union = prepared.dataset().is_default_dataset();
+        match self.reader() {
+            Reader::Replica(replica) => {
+                let view = replica.view();
+                if union && view.has_named_graphs() {
+                    prepared.dataset_mut().set_default_graph_as_union();
+                }
+                let results = prepared
+                    .on_queryable_dataset(view)
+                    .execute()
+                    .map_err(evaluation_error)?;
+                QueryAnswer::collect(results, run.max_rows, run.max_result_bytes)
+            }
+            Reader::Disk(store) => {
+                if union && store.named_graphs().next().is_some() {
+                    prepared.dataset_mut().set_default_graph_as_union();
+                }
+                let results = prepared.on_store(&store).execute().map_err(evaluation_error)?;
+                QueryAnswer::collect(results, run.max_rows, run.max_result_bytes)
+            }
         }
-        let results = prepared.on_store(&store).execute().map_err(evaluation_error)?;
-        QueryAnswer::collect(results, run.max_rows, run.max_result_bytes)
     }
 
     fn update(&self, update: spargebra::Update, run: &Evaluation) -> Result<(), QueryError> {
@@ -241,23 +263,31 @@ impl GraphStore for EmbeddedStore {
     }
 
     fn quads_for_pattern(&self, pattern: QuadPattern<'_>) -> Result<Vec<Quad>, StoreError> {
-        self.reader()
-            .quads_for_pattern(
-                pattern.subject.map(NamedOrBlankNodeRef::from),
-                pattern.predicate.map(|p| p.as_ref()),
-                pattern.object.map(TermRef::from),
-                pattern.graph.map(GraphNameRef::from),
-            )
-            .map(|q| q.map_err(storage))
-            .collect()
+        let subject = pattern.subject.map(NamedOrBlankNodeRef::from);
+        let predicate = pattern.predicate.map(|p| p.as_ref());
+        let object = pattern.object.map(TermRef::from);
+        let graph = pattern.graph.map(GraphNameRef::from);
+        match self.reader() {
+            Reader::Replica(replica) => Ok(replica.quads_for_pattern(subject, predicate, object, graph)),
+            Reader::Disk(store) => store
+                .quads_for_pattern(subject, predicate, object, graph)
+                .map(|q| q.map_err(storage))
+                .collect(),
+        }
     }
 
     fn len(&self) -> Result<usize, StoreError> {
-        self.reader().len().map_err(storage)
+        match self.reader() {
+            Reader::Replica(replica) => Ok(replica.len()),
+            Reader::Disk(store) => store.len().map_err(storage),
+        }
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
-        self.reader().is_empty().map_err(storage)
+        match self.reader() {
+            Reader::Replica(replica) => Ok(replica.is_empty()),
+            Reader::Disk(store) => store.is_empty().map_err(storage),
+        }
     }
 
     fn version(&self) -> u64 {

@@ -1,41 +1,37 @@
 //! The replica in memory of a store on RocksDB (see the parent module): how it is made, how it
-//! takes each write after RocksDB, and how it lets go of removed quads.
+//! takes each write after RocksDB, and how it lets go of terms no quad uses.
 //!
-//! Oxigraph's in-memory store never frees a removed quad: it keeps it, marked with the versions
-//! that saw it, for readers that started before the removal (and walks past it on every lookup of
-//! its subject, predicate or object). Every check-in replaces a device's `seam:lastSeen`, so a
-//! fleet checking in would grow the replica without bound (about 300 bytes a check-in). The
-//! replica counts what it was told to remove and is made again from RocksDB once that reaches
-//! half of what it held when it was made ([`dead_bound`]). That copy is made beside the replica,
-//! on a thread of its own, from a snapshot of RocksDB: queries go on reading the replica, and
-//! writes go on too, each noted in a journal and repeated on the copy before it takes the
-//! replica's place (`remake_beside`).
+//! The replica is a [`Compact`] store: a removed quad is freed, but its terms stay in the term
+//! table, which only grows. Every check-in replaces a device's `seam:lastSeen` with a new
+//! literal, so a fleet checking in would grow the table without bound (about 100 bytes a
+//! check-in). The replica counts what it was told to remove and is made again from RocksDB once
+//! that reaches half of what it held when it was made ([`dead_bound`]). That copy is made beside
+//! the replica, on a thread of its own, from a snapshot of RocksDB: queries go on reading the
+//! replica, and writes go on too, each noted in a journal and repeated on the copy before it
+//! takes the replica's place (`remake_beside`).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use oxigraph::model::Quad;
-use oxigraph::sparql::SparqlEvaluator;
-use oxigraph::store::{StorageError, Store};
+use oxigraph::model::{NamedOrBlankNode, Quad, QuadRef};
+use oxigraph::store::StorageError;
 
-use super::{apply_to, commit_to, count_quads, EmbeddedStore};
-use crate::error::StoreError;
+use super::compact::{Compact, ReplayError, Writer};
+use super::{count_quads, EmbeddedStore, Reader};
 use crate::store::{ChangeSet, Commit};
 
 /// The in-memory copy of a RocksDB store.
 #[derive(Default)]
 pub(super) struct Replica {
     /// The copy; `None`: none is kept (an in-memory store, none asked for, or past the bound).
-    store: RwLock<Option<Store>>,
+    store: RwLock<Option<Compact>>,
     /// The most quads it keeps.
     max_quads: usize,
-    /// At least as many quads as it holds: its size when made, plus every quad written to it
-    /// since (counting an exact size is a scan of the store, too slow for every write).
-    at_most: AtomicUsize,
     /// Its size when it was last made.
     made_with: AtomicUsize,
-    /// At least as many removed quads as it still holds: every quad a write removed or replaced
-    /// since it was made, and [`UPDATE_REMOVES`] for each SPARQL update repeated on it.
+    /// How many quads were removed since it was made (each may leave terms in the table that no
+    /// quad uses): every quad a write removed or replaced, and [`UPDATE_REMOVES`] for each SPARQL
+    /// update repeated on it.
     removed: AtomicUsize,
     /// How many times it was made: at start, after a write it could not take, and to let go of
     /// removed quads.
@@ -96,32 +92,22 @@ pub(super) enum Repeat<'a> {
 }
 
 impl Repeat<'_> {
-    /// Writes it to `store`.
-    fn on(self, store: &Store) -> Result<(), StorageError> {
-        let other = |e: StoreError| StorageError::Other(Box::new(e));
+    /// The version of `replica` with it written.
+    fn on(self, replica: &Compact) -> Result<Compact, ReplayError> {
+        let mut writer = replica.writer();
         match self {
-            Self::Changes(changes) => apply_to(store, changes).map_err(other),
-            Self::Update(update) => SparqlEvaluator::new()
-                .for_update(update.clone())
-                .on_store(store)
-                .execute()
-                .map_err(|e| StorageError::Other(e.to_string().into())),
-            Self::Commit(commit) => commit_to(store, commit).map_err(other),
-        }
-    }
-
-    /// At most how many quads it adds (some may be there already). What an update adds is not
-    /// known before it runs: its quads count when the replica is next made.
-    fn added(self) -> usize {
-        match self {
-            Self::Changes(changes) => changes.insert.len(),
-            Self::Update(_) => 0,
-            Self::Commit(Commit::Load { parts }) => count_quads(parts),
-            Self::Commit(Commit::ReplaceGraph { seed, parts, .. }) => count_quads(seed) + count_quads(parts),
-            Self::Commit(Commit::ReplaceGraphs { seed, graphs }) => {
-                count_quads(seed) + graphs.iter().map(|(_, q)| q.len()).sum::<usize>()
+            Self::Changes(changes) => {
+                for q in &changes.delete {
+                    writer.remove(q.as_ref());
+                }
+                for q in &changes.insert {
+                    writer.insert(q.as_ref())?;
+                }
             }
+            Self::Update(update) => writer.update(update)?,
+            Self::Commit(commit) => commit_on(&mut writer, commit)?,
         }
+        Ok(writer.finish())
     }
 
     /// How many quads it may remove: a replaced graph counts as large as its new content (what
@@ -153,21 +139,61 @@ impl Repeat<'_> {
 /// remake the replica.
 const UPDATE_REMOVES: usize = 64;
 
-/// How many removed quads a replica made with `quads` quads holds before it is made again: half
-/// of them, so that it holds at most half again what is live, and a copy (about 5 µs a quad) is
-/// paid once per half a store of removals; at least 16,384 (about 5 MB), so that a small store
-/// is not copied every few writes.
+/// How many quads may be removed from a replica made with `quads` quads before it is made
+/// again: half of them, so that its table holds at most about half again the terms in use, and
+/// a copy (a few µs a quad) is paid once per half a store of removals; at least 16,384 (at most
+/// a couple of MB of unused terms), so that a small store is not copied every few writes.
 fn dead_bound(quads: usize) -> usize {
     (quads / 2).max(16_384)
 }
 
-/// A new in-memory store holding `quads`.
-fn copy_of(quads: impl IntoIterator<Item = Result<Quad, StorageError>>) -> Result<Store, StorageError> {
-    let copy = Store::new()?;
-    let mut loader = copy.bulk_loader();
-    loader.load_ok_quads::<StorageError, StorageError>(quads)?;
-    loader.commit()?;
-    Ok(copy)
+/// Writes `commit` on `writer`, as [`super::commit_to`] writes it to RocksDB.
+fn commit_on(writer: &mut Writer, commit: Commit<'_>) -> Result<(), ReplayError> {
+    let in_graph = |q: &Quad, graph: oxigraph::model::NamedNodeRef<'_>| {
+        Quad::new(
+            q.subject.clone(),
+            q.predicate.clone(),
+            q.object.clone(),
+            graph.into_owned(),
+        )
+    };
+    match commit {
+        Commit::Load { parts } => {
+            for q in parts.iter().flat_map(|p| p.iter()) {
+                writer.insert(q.as_ref())?;
+            }
+        }
+        Commit::ReplaceGraph { graph, seed, parts } => {
+            for q in seed.iter().flat_map(|p| p.iter()) {
+                writer.insert(q.as_ref())?;
+            }
+            writer.clear_graph(graph.as_ref().into())?;
+            for q in parts.iter().flat_map(|p| p.iter()) {
+                writer.insert(in_graph(q, graph.as_ref()).as_ref())?;
+            }
+        }
+        Commit::ReplaceGraphs { seed, graphs } => {
+            for q in seed.iter().flat_map(|p| p.iter()) {
+                writer.insert(q.as_ref())?;
+            }
+            for (graph, quads) in graphs {
+                writer.clear_graph((*graph).into())?;
+                for q in *quads {
+                    let q = QuadRef::new(&q.subject, &q.predicate, &q.object, *graph);
+                    writer.insert(q)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A compact replica holding `quads` and naming `graphs`.
+fn copy_of(
+    quads: impl IntoIterator<Item = Result<Quad, StorageError>>,
+    graphs: impl IntoIterator<Item = Result<NamedOrBlankNode, StorageError>>,
+) -> Result<Compact, StorageError> {
+    Compact::of(quads, graphs)?.map_err(|full| StorageError::Other(Box::new(full)))
 }
 
 /// Whether `update` writes the same quads wherever it runs on the same data: no blank node
@@ -198,10 +224,10 @@ impl EmbeddedStore {
     }
 
     /// The store queries and reads go to: the replica when there is one.
-    pub(super) fn reader(&self) -> Store {
-        match self.replica.store.read() {
-            Ok(replica) => replica.clone().unwrap_or_else(|| self.store.clone()),
-            Err(_) => self.store.clone(),
+    pub(super) fn reader(&self) -> Reader {
+        match self.replica.store.read().as_deref() {
+            Ok(Some(replica)) => Reader::Replica(replica.clone()),
+            _ => Reader::Disk(self.store.clone()),
         }
     }
 
@@ -229,7 +255,7 @@ impl EmbeddedStore {
             }
         }
         // Readers go to RocksDB while the copy is made (it holds the same), then to the copy.
-        let set = |replica: Option<Store>| {
+        let set = |replica: Option<Compact>| {
             if let Ok(mut slot) = self.replica.store.write() {
                 *slot = replica;
             }
@@ -239,7 +265,7 @@ impl EmbeddedStore {
             return;
         }
         let started = std::time::Instant::now();
-        let copy = || -> Result<Option<Store>, StorageError> {
+        let copy = || -> Result<Option<Compact>, StorageError> {
             let len = self.store.len()?;
             if len > self.replica.max_quads {
                 tracing::warn!(
@@ -250,7 +276,7 @@ impl EmbeddedStore {
                 );
                 return Ok(None);
             }
-            let copy = copy_of(self.store.iter())?;
+            let copy = copy_of(self.store.iter(), self.store.named_graphs())?;
             tracing::debug!(target: "seam", quads = len, ms = started.elapsed().as_millis() as u64, "replica in memory made");
             self.made(len, 0);
             Ok(Some(copy))
@@ -265,7 +291,6 @@ impl EmbeddedStore {
 
     /// Counts a replica made with `len` quads, `removed` of them removed already.
     fn made(&self, len: usize, removed: usize) {
-        self.replica.at_most.store(len, Ordering::SeqCst);
         self.replica.made_with.store(len, Ordering::SeqCst);
         self.replica.removed.store(removed, Ordering::SeqCst);
         self.replica.made.fetch_add(1, Ordering::SeqCst);
@@ -276,9 +301,9 @@ impl EmbeddedStore {
         self.replica.removed.load(Ordering::SeqCst) >= dead_bound(self.replica.made_with.load(Ordering::SeqCst))
     }
 
-    /// Repeats `write` on the replica. A replica that failed to take it, or may have outgrown
-    /// its bound, is made again from RocksDB (which measures it, and drops it when it is past
-    /// the bound); one that holds too many removed quads is made again beside itself.
+    /// Repeats `write` on the replica. A replica that failed to take it, or outgrew its bound,
+    /// is made again from RocksDB (which drops it when it is past the bound); one that holds too
+    /// many unused terms is made again beside itself.
     pub(super) fn replicate(&self, write: Repeat<'_>) {
         let replica = match self.replica.store.read() {
             Ok(r) => r.clone(),
@@ -289,25 +314,20 @@ impl EmbeddedStore {
         };
         let taken = write.on(&replica);
         self.note(write);
-        if let Err(e) = &taken {
-            tracing::warn!(target: "seam", error = %e, "the replica failed to take a write: copying RocksDB again");
-        }
-        let at_most = self
-            .replica
-            .at_most
-            .fetch_add(write.added(), Ordering::SeqCst)
-            .saturating_add(write.added());
         self.replica.removed.fetch_add(write.removed(), Ordering::SeqCst);
-        if taken.is_err() {
-            self.copy_to_replica();
-        } else if self.holds_too_many_removed() {
-            self.remake_beside();
-        } else if at_most > self.replica.max_quads {
-            // Counted now (a scan, once per bound's worth of written quads): replaced quads
-            // were counted as added.
-            match replica.len() {
-                Ok(n) if n <= self.replica.max_quads => self.replica.at_most.store(n, Ordering::SeqCst),
-                _ => self.copy_to_replica(),
+        match taken {
+            Ok(written) if written.len() <= self.replica.max_quads => {
+                if let Ok(mut slot) = self.replica.store.write() {
+                    *slot = Some(written);
+                }
+                if self.holds_too_many_removed() {
+                    self.remake_beside();
+                }
+            }
+            Ok(_) => self.copy_to_replica(),
+            Err(e) => {
+                tracing::warn!(target: "seam", error = %e, "the replica failed to take a write: copying RocksDB again");
+                self.copy_to_replica();
             }
         }
     }
@@ -356,20 +376,26 @@ impl EmbeddedStore {
     fn copy_beside(&self) {
         let started = std::time::Instant::now();
         // The snapshot and the journal start under the write lock: every later write is noted.
-        let quads = {
+        let (quads, graphs) = {
             let _writes = self.write_lock();
             self.set_journal(Journal::Open(Vec::new()));
-            self.store.iter()
+            // Each reads a snapshot of its own, both taken before any later write.
+            (self.store.iter(), self.store.named_graphs())
         };
-        let copied = copy_of(quads);
+        let copied = copy_of(quads, graphs);
         let _writes = self.write_lock();
         let journal = self.take_journal();
         let copy = match (copied, journal) {
             (Ok(copy), Journal::Open(writes)) => {
                 // What the repeated writes remove stays in the copy as removed quads.
                 let removed = writes.iter().map(|w| w.repeat().removed()).sum();
-                let repeated = writes.iter().try_for_each(|w| w.repeat().on(&copy));
-                repeated.and_then(|()| copy.len().map(|n| (copy, n, removed)))
+                let repeated = writes.iter().try_fold(copy, |copy, w| w.repeat().on(&copy));
+                repeated
+                    .map(|copy| {
+                        let n = copy.len();
+                        (copy, n, removed)
+                    })
+                    .map_err(|e| StorageError::Other(Box::new(e)))
             }
             (Ok(_), _) => Err(StorageError::Other(
                 "a write the journal could not hold came meanwhile".into(),
