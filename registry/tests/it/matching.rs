@@ -154,6 +154,46 @@ fn sparql_and_fast_path_agree_on_generated_fleets() {
     assert!(total > 100, "only {total} compatible pairs: the generator is too harsh");
 }
 
+/// The same on a store on RocksDB whose queries the compact replica in memory answers (what
+/// `seam serve` runs): its term table and indexes, not Oxigraph's stores, feed the evaluator.
+/// Check-ins written meanwhile (free memory reported, then replaced) must be seen at once.
+#[test]
+fn sparql_and_fast_path_agree_on_the_replica_in_memory() {
+    let mut total = 0;
+    for seed in [3, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            std::sync::Arc::new(seam_registry::store::EmbeddedStore::open_with_replica(dir.path(), 1_000_000).unwrap());
+        assert!(store.has_replica());
+        let r = Registry::new(store.clone()).unwrap();
+        r.seed_if_empty().unwrap();
+        let doc = parse_document("synth.ttl", small_fleet(seed), RdfFormat::Turtle, None).unwrap();
+        r.load(&[doc]).unwrap();
+        total += compare_everywhere(&r, &[], &MatchOptions::default());
+        // Every device reports its free RAM twice: the replica takes each write, and the
+        // removed figure is gone from what the rules read.
+        for reported in [1_000, 400_000] {
+            r.update(&format!(
+                "PREFIX seam: <https://w3id.org/seam/ontology#> \
+                 DELETE {{ ?d seam:freeRamBytes ?old }} INSERT {{ ?d seam:freeRamBytes {reported} }} \
+                 WHERE {{ ?d a seam:Device OPTIONAL {{ ?d seam:freeRamBytes ?old }} }}"
+            ))
+            .unwrap();
+            total += compare_everywhere(
+                &r,
+                &[("headroomPct", "25")],
+                &MatchOptions {
+                    headroom_pct: 25,
+                    latency_budget_s: None,
+                },
+            );
+        }
+        // Every write was repeated on the replica, not copied from RocksDB again.
+        assert_eq!(store.replica_made(), 1);
+    }
+    assert!(total > 50, "only {total} compatible pairs");
+}
+
 #[test]
 fn a_parameter_carrying_sparql_cannot_change_the_query() {
     let r = seeded();

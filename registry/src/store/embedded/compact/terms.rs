@@ -13,6 +13,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use hashbrown::HashTable;
 use oxigraph::model::vocab::xsd;
 use oxigraph::model::{Literal, Term, TermRef};
+use oxsdatatypes::{
+    Boolean, Date, DateTime, DayTimeDuration, Decimal, Double, Duration, Float, GDay, GMonth, GMonthDay, GYear,
+    GYearMonth, Integer, Time, YearMonthDuration,
+};
 use rustc_hash::FxBuildHasher;
 
 /// The number of the default graph in a quad's graph position; no term has it.
@@ -32,6 +36,44 @@ pub enum Held {
     Boolean(bool),
     /// A term not in the table (computed by the query, or asked for and not stored).
     Other(Arc<Term>),
+}
+
+/// `term` as Oxigraph stores it: a literal of a datatype it keeps by value (booleans, numbers,
+/// dates, times and durations; the integer types as `xsd:integer`) in its canonical form, when
+/// its text parses. RocksDB gives back `"01"^^xsd:int` as `"1"^^xsd:integer`, so the replica
+/// must keep and look up the same term for it.
+pub(super) fn as_stored(term: TermRef<'_>) -> Option<Term> {
+    let TermRef::Literal(literal) = term else {
+        return None;
+    };
+    let text = literal.value();
+    let datatype = literal.datatype().as_str();
+    let Some(local) = datatype.strip_prefix("http://www.w3.org/2001/XMLSchema#") else {
+        return None;
+    };
+    let stored: Literal = match local {
+        "boolean" => text.parse::<Boolean>().ok()?.into(),
+        "float" => text.parse::<Float>().ok()?.into(),
+        "double" => text.parse::<Double>().ok()?.into(),
+        "integer" | "byte" | "short" | "int" | "long" | "unsignedByte" | "unsignedShort" | "unsignedInt"
+        | "unsignedLong" | "positiveInteger" | "negativeInteger" | "nonPositiveInteger" | "nonNegativeInteger" => {
+            text.parse::<Integer>().ok()?.into()
+        }
+        "decimal" => text.parse::<Decimal>().ok()?.into(),
+        "dateTime" | "dateTimeStamp" => text.parse::<DateTime>().ok()?.into(),
+        "time" => text.parse::<Time>().ok()?.into(),
+        "date" => text.parse::<Date>().ok()?.into(),
+        "gYearMonth" => text.parse::<GYearMonth>().ok()?.into(),
+        "gYear" => text.parse::<GYear>().ok()?.into(),
+        "gMonthDay" => text.parse::<GMonthDay>().ok()?.into(),
+        "gDay" => text.parse::<GDay>().ok()?.into(),
+        "gMonth" => text.parse::<GMonth>().ok()?.into(),
+        "duration" => text.parse::<Duration>().ok()?.into(),
+        "yearMonthDuration" => text.parse::<YearMonthDuration>().ok()?.into(),
+        "dayTimeDuration" => text.parse::<DayTimeDuration>().ok()?.into(),
+        _ => return None,
+    };
+    (stored.as_ref() != literal).then(|| stored.into())
 }
 
 impl Held {
@@ -125,6 +167,9 @@ impl Terms {
     /// is, for that query, a term outside the table, as it was on the rows before (else the
     /// same term could be held two ways in one answer).
     pub fn number(&self, term: TermRef<'_>, within: u32) -> Option<u32> {
+        if let Some(stored) = as_stored(term) {
+            return self.number(stored.as_ref(), within);
+        }
         let hash = self.hasher.hash_one(term);
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
         table
@@ -138,6 +183,9 @@ impl Terms {
 
     /// The number of `term`, added to the table if it is not there.
     pub fn add(&self, term: TermRef<'_>) -> Result<u32, TableFull> {
+        if let Some(stored) = as_stored(term) {
+            return self.add(stored.as_ref());
+        }
         if let Some(n) = self.number(term, u32::MAX) {
             return Ok(n);
         }
@@ -194,6 +242,7 @@ impl Terms {
 
     /// How a query that reads the first `within` terms holds `term`.
     pub fn hold(&self, term: Term, within: u32) -> Held {
+        let term = as_stored(term.as_ref()).unwrap_or(term);
         if let Some(held) = Held::by_value(term.as_ref()) {
             return held;
         }
