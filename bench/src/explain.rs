@@ -8,18 +8,28 @@ use oxigraph::store::Store;
 
 use crate::median;
 
+/// What a query is evaluated on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// The RocksDB store itself.
+    RocksDb,
+    /// A copy in the compact replica `seam serve` answers from.
+    Compact,
+    /// A copy in Oxigraph's in-memory store.
+    OxigraphMemory,
+}
+
 /// Evaluates `file` on the store at `data` (`runs` times, timed) and prints Oxigraph's plan as
-/// JSON, with rows and time per node when `stats`. With `memory`, on a copy of the store in
-/// memory, as `seam serve` answers from its replica.
+/// JSON, with rows and time per node when `stats`; on RocksDB or a copy in memory (`on`).
 pub fn run(
     data: &std::path::Path,
     file: &std::path::Path,
     bind: &[String],
     stats: bool,
     runs: usize,
-    memory: bool,
+    on: On,
 ) -> anyhow::Result<()> {
-    use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+    use oxigraph::sparql::{QueryExplanation, QueryResults, SparqlEvaluator};
     let text = std::fs::read_to_string(file)?;
     let text = format!("{}{text}", seam_registry::vocab::sparql_prefixes());
     // Bound as the service binds a named query's parameters: written into the algebra as
@@ -36,26 +46,50 @@ pub fn run(
     let parsed = spargebra::SparqlParser::new().parse_query(&text)?;
     let query = seam_registry::bind::Bindings::of(one).apply(parsed)?;
     let mut store = Store::open(data)?;
-    if memory {
-        let copy = Store::new()?;
-        let mut loader = copy.bulk_loader();
-        loader.load_ok_quads::<oxigraph::store::StorageError, oxigraph::store::StorageError>(store.iter())?;
-        loader.commit()?;
-        store = copy;
-    }
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..runs {
-        let mut evaluator = SparqlEvaluator::new().for_query(query.clone()).on_store(&store);
-        if stats {
-            evaluator = evaluator.compute_statistics();
+    let mut compact = None;
+    match on {
+        On::RocksDb => {}
+        On::OxigraphMemory => {
+            let copy = Store::new()?;
+            let mut loader = copy.bulk_loader();
+            loader.load_ok_quads::<oxigraph::store::StorageError, oxigraph::store::StorageError>(store.iter())?;
+            loader.commit()?;
+            store = copy;
         }
+        On::Compact => {
+            compact = Some(
+                seam_registry::store::embedded::compact::Compact::of(store.iter(), store.named_graphs())?
+                    .map_err(|e| anyhow::anyhow!(e))?,
+            );
+        }
+    }
+    let count = |results: QueryResults<'_>| match results {
+        QueryResults::Solutions(s) => s.count(),
+        QueryResults::Boolean(_) => 1,
+        QueryResults::Graph(g) => g.count(),
+    };
+    let mut times = Vec::new();
+    let mut last: Option<(usize, QueryExplanation)> = None;
+    for _ in 0..runs {
+        let evaluator = SparqlEvaluator::new().for_query(query.clone());
         let started = Instant::now();
-        let (results, explanation) = evaluator.explain();
-        let rows = match results? {
-            QueryResults::Solutions(s) => s.count(),
-            QueryResults::Boolean(_) => 1,
-            QueryResults::Graph(g) => g.count(),
+        let (rows, explanation) = match &compact {
+            Some(compact) => {
+                let mut bound = evaluator.on_queryable_dataset(compact.view());
+                if stats {
+                    bound = bound.compute_statistics();
+                }
+                let (results, explanation) = bound.explain();
+                (count(results?), explanation)
+            }
+            None => {
+                let mut bound = evaluator.on_store(&store);
+                if stats {
+                    bound = bound.compute_statistics();
+                }
+                let (results, explanation) = bound.explain();
+                (count(results?), explanation)
+            }
         };
         times.push(started.elapsed().as_secs_f64());
         last = Some((rows, explanation));

@@ -254,9 +254,14 @@ enum Cmd {
         /// Evaluations timed (the median is printed).
         #[arg(long, default_value_t = 1)]
         runs: usize,
-        /// Evaluate on a copy of the store in memory (as `seam serve` does, from its replica).
+        /// Evaluate on a copy of the store in memory, the compact replica `seam serve` answers
+        /// from.
         #[arg(long)]
         memory: bool,
+        /// Evaluate on a copy in Oxigraph's own in-memory store instead (the replica before the
+        /// compact one), for comparing the two in one binary.
+        #[arg(long, conflicts_with = "memory")]
+        oxigraph_memory: bool,
     },
     QueryOverhead {
         /// Queries of each kind per side.
@@ -389,7 +394,17 @@ fn main() -> anyhow::Result<()> {
             stats,
             runs,
             memory,
-        } => explain::run(&data, &file, &bind, stats, runs.max(1), memory)?,
+            oxigraph_memory,
+        } => {
+            let on = if memory {
+                explain::On::Compact
+            } else if oxigraph_memory {
+                explain::On::OxigraphMemory
+            } else {
+                explain::On::RocksDb
+            };
+            explain::run(&data, &file, &bind, stats, runs.max(1), on)?
+        }
         Cmd::Generate { out, triples } => {
             let text = registry_turtle(triples);
             std::fs::write(&out, text)?;

@@ -3,15 +3,16 @@
 //! Oxigraph's own in-memory store keeps about 360 bytes a quad (each quad in several
 //! concurrent hash maps, with the versions that saw it), keeps every removed quad for readers
 //! that may still see it, and looks a subject's quads up by walking all of them. Here a quad is
-//! four 32-bit numbers in three persistent ordered sets (`quads`), and each term is kept once
-//! (`terms`): a lookup is a descent of a B-tree, a removed quad is freed with the last version
-//! that held it, and a query holds each term in 16 bytes. Writes are made on a new version
-//! (the sets share their nodes with the one before), which takes the old one's place when the
-//! write is done: a query reads one version from its start to its end (`view`).
+//! four 32-bit numbers in three sorted arrays (`quads`), and each term is kept once (`terms`): a
+//! lookup is a binary search, a removed quad is freed with the last version that held it, and a
+//! query holds each term in 16 bytes. Writes make a new version (sharing the large arrays with
+//! the one before), which takes the old one's place when the write is done: a query reads one
+//! version from its start to its end (`view`).
 
 use std::sync::Arc;
 
 use oxigraph::model::{GraphNameRef, NamedOrBlankNodeRef, Quad, QuadRef, TermRef};
+use rustc_hash::FxHashMap;
 use spareval::{DeleteInsertQuad, QueryEvaluator};
 use spargebra::algebra::GraphTarget;
 use spargebra::GraphUpdateOperation;
@@ -54,19 +55,25 @@ impl Compact {
         quads: impl IntoIterator<Item = Result<Quad, E>>,
         graphs: impl IntoIterator<Item = Result<oxigraph::model::NamedOrBlankNode, E>>,
     ) -> Result<Result<Self, TableFull>, E> {
-        let mut writer = Self::default().writer();
+        let writer = Self::default().writer();
+        let mut named = Vec::new();
         for graph in graphs {
-            let graph = graph?;
-            if let Err(full) = writer.name_graph(graph.as_ref()) {
-                return Ok(Err(full));
+            match writer.graph_number(graph?.as_ref().into()) {
+                Ok(g) => named.push(g),
+                Err(full) => return Ok(Err(full)),
             }
         }
+        let mut all = Vec::new();
         for quad in quads {
-            if let Err(full) = writer.insert(quad?.as_ref()) {
-                return Ok(Err(full));
+            match writer.add_terms(quad?.as_ref()) {
+                Ok(ids) => all.push(ids),
+                Err(full) => return Ok(Err(full)),
             }
         }
-        Ok(Ok(writer.finish()))
+        Ok(Ok(Self {
+            terms: writer.terms,
+            quads: Arc::new(Quads::of(all, named)),
+        }))
     }
 
     /// This version, for queries.
@@ -98,6 +105,7 @@ impl Compact {
         Writer {
             terms: Arc::clone(&self.terms),
             quads: (*self.quads).clone(),
+            pending: FxHashMap::default(),
         }
     }
 
@@ -159,7 +167,10 @@ impl Compact {
 /// A new version of the replica being written; [`Writer::finish`] gives it.
 pub struct Writer {
     terms: Arc<Terms>,
+    /// The version written, but for `pending`.
     quads: Quads,
+    /// Quads inserted (`true`) or removed (`false`) since `quads`, the last write of each.
+    pending: FxHashMap<Ids, bool>,
 }
 
 impl Writer {
@@ -199,30 +210,54 @@ impl Writer {
     /// Adds `quad`.
     pub fn insert(&mut self, quad: QuadRef<'_>) -> Result<(), TableFull> {
         let ids = self.add_terms(quad)?;
-        self.quads.insert(ids);
+        self.pending.insert(ids, true);
         Ok(())
     }
 
     /// Removes `quad`, if it is there.
     pub fn remove(&mut self, quad: QuadRef<'_>) {
         if let Some(ids) = self.numbers(quad) {
-            self.quads.remove(&ids);
+            self.pending.insert(ids, false);
+        }
+    }
+
+    /// `quads` with the pending writes made.
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.quads = self.quads.with(self.pending.drain());
         }
     }
 
     /// Names `graph`, with no quads if it has none.
     pub fn name_graph(&mut self, graph: NamedOrBlankNodeRef<'_>) -> Result<(), TableFull> {
         let g = self.graph_number(graph.into())?;
-        self.quads.name_graph(g);
+        self.flush();
+        self.quads = self.quads.with_graph_named(g);
         Ok(())
+    }
+
+    /// Removes every quad of graph `g` (`None`: of every named graph).
+    fn empty_graph(&mut self, g: Option<u32>) {
+        self.flush();
+        let doomed = self.quads.in_graph(g);
+        self.quads = self.quads.with(doomed.into_iter().map(|q| (q, false)));
     }
 
     /// Removes every quad of `graph`, which stays named (a named graph that was not is named).
     pub fn clear_graph(&mut self, graph: GraphNameRef<'_>) -> Result<(), TableFull> {
         let g = self.graph_number(graph)?;
-        self.quads.clear_graph(g);
-        self.quads.name_graph(g);
+        self.empty_graph(Some(g));
+        self.quads = self.quads.with_graph_named(g);
         Ok(())
+    }
+
+    /// Removes every named graph and its quads.
+    fn drop_named_graphs(&mut self) {
+        self.empty_graph(None);
+        let named: Vec<u32> = self.quads.named_graphs().collect();
+        for g in named {
+            self.quads = self.quads.with_graph_unnamed(g);
+        }
     }
 
     /// Repeats a SPARQL update that RocksDB took, operation by operation as Oxigraph runs it
@@ -260,6 +295,8 @@ impl Writer {
                     using,
                     pattern,
                 } => {
+                    // The pattern reads what the operations before wrote.
+                    self.flush();
                     let evaluator = QueryEvaluator::new();
                     let prepared = evaluator.prepare_delete_insert(
                         delete.clone(),
@@ -291,28 +328,29 @@ impl Writer {
                 GraphUpdateOperation::Clear { graph, .. } => match graph {
                     GraphTarget::NamedNode(g) => {
                         if let Some(g) = self.terms.number(g.as_ref().into(), u32::MAX) {
-                            self.quads.clear_graph(g);
+                            self.empty_graph(Some(g));
                         }
                     }
-                    GraphTarget::DefaultGraph => self.quads.clear_graph(DEFAULT_GRAPH),
-                    GraphTarget::NamedGraphs => self.quads.clear_named_graphs(),
+                    GraphTarget::DefaultGraph => self.empty_graph(Some(DEFAULT_GRAPH)),
+                    GraphTarget::NamedGraphs => self.empty_graph(None),
                     GraphTarget::AllGraphs => {
-                        self.quads.clear_named_graphs();
-                        self.quads.clear_graph(DEFAULT_GRAPH);
+                        self.empty_graph(None);
+                        self.empty_graph(Some(DEFAULT_GRAPH));
                     }
                 },
                 GraphUpdateOperation::Create { graph, .. } => self.name_graph(graph.as_ref().into())?,
                 GraphUpdateOperation::Drop { graph, .. } => match graph {
                     GraphTarget::NamedNode(g) => {
                         if let Some(g) = self.terms.number(g.as_ref().into(), u32::MAX) {
-                            self.quads.drop_graph(g);
+                            self.empty_graph(Some(g));
+                            self.quads = self.quads.with_graph_unnamed(g);
                         }
                     }
-                    GraphTarget::DefaultGraph => self.quads.clear_graph(DEFAULT_GRAPH),
-                    GraphTarget::NamedGraphs => self.quads.drop_named_graphs(),
+                    GraphTarget::DefaultGraph => self.empty_graph(Some(DEFAULT_GRAPH)),
+                    GraphTarget::NamedGraphs => self.drop_named_graphs(),
                     GraphTarget::AllGraphs => {
-                        self.quads.drop_named_graphs();
-                        self.quads.clear_graph(DEFAULT_GRAPH);
+                        self.drop_named_graphs();
+                        self.empty_graph(Some(DEFAULT_GRAPH));
                     }
                 },
             }
@@ -321,7 +359,8 @@ impl Writer {
     }
 
     /// The version written.
-    pub fn finish(self) -> Compact {
+    pub fn finish(mut self) -> Compact {
+        self.flush();
         Compact {
             terms: self.terms,
             quads: Arc::new(self.quads),

@@ -1,33 +1,85 @@
-//! The quads of the compact replica, as numbers (see `terms`), in three persistent ordered sets:
-//! by subject, by predicate and by object, each ending with the graph. A version is cheap to
-//! copy (the sets share their nodes), so a write makes a new version beside the one queries
-//! read, and a query reads the version it started on to its end.
+//! The quads of the compact replica, as numbers (see `terms`), each in three sorted arrays: by
+//! subject, by predicate and by object, each key ending with the graph. A lookup is a binary
+//! search and a walk along one array.
+//!
+//! Arrays are not written in place: queries read a version from their start to their end while
+//! writes go on. A version is a **base** (every quad as of when it was last rebuilt) and a small
+//! **delta** beside it: the quads added since (in the three orders too) and the base's quads
+//! removed since. A write copies the delta, never the base, and the base is rebuilt, merging the
+//! delta in, once the delta outgrows a share of it ([`delta_bound`]).
 
-use std::ops::Bound;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use imbl::{OrdMap, OrdSet};
+use rustc_hash::FxHashSet;
 
 use super::terms::DEFAULT_GRAPH;
 
 /// A quad as numbers: subject, predicate, object, graph (0: the default graph).
 pub type Ids = [u32; 4];
 
-/// One version of the replica's quads.
-#[derive(Clone, Default)]
-pub struct Quads {
+/// Quads in the three orders, each array sorted.
+#[derive(Default)]
+struct Sorted {
     /// `[s, p, o, g]`.
-    spog: OrdSet<Ids>,
+    spog: Vec<Ids>,
     /// `[p, o, s, g]`.
-    posg: OrdSet<Ids>,
+    posg: Vec<Ids>,
     /// `[o, s, p, g]`.
-    ospg: OrdSet<Ids>,
-    /// The named graphs, with how many quads each holds. A graph stays named with none (as in
-    /// Oxigraph: cleared, or created empty) until it is dropped.
-    graphs: OrdMap<u32, usize>,
+    ospg: Vec<Ids>,
 }
 
-/// Which set a scan reads, and so the order of its keys.
+impl Sorted {
+    /// The quads of `spog` (sorted in that order, no repeats) in the three orders.
+    fn of(spog: Vec<Ids>) -> Self {
+        let in_order = |order: Order| {
+            let mut keys: Vec<Ids> = spog.iter().map(|q| order.key(*q)).collect();
+            keys.sort_unstable();
+            keys
+        };
+        Self {
+            posg: in_order(Order::Posg),
+            ospg: in_order(Order::Ospg),
+            spog,
+        }
+    }
+
+    fn keys(&self, order: Order) -> &[Ids] {
+        match order {
+            Order::Spog => &self.spog,
+            Order::Posg => &self.posg,
+            Order::Ospg => &self.ospg,
+        }
+    }
+
+    fn contains(&self, quad: &Ids) -> bool {
+        self.spog.binary_search(quad).is_ok()
+    }
+}
+
+/// One version of the replica's quads. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Quads {
+    base: Arc<Sorted>,
+    /// Quads not in the base, added since it was built.
+    added: Arc<Sorted>,
+    /// Quads of the base removed since it was built, sorted.
+    removed: Arc<Vec<Ids>>,
+    /// The named graphs, with how many quads each holds. A graph stays named with none (as in
+    /// Oxigraph: cleared, or created empty) until it is dropped.
+    graphs: Arc<BTreeMap<u32, usize>>,
+    len: usize,
+}
+
+/// How large the delta of a base of `base` quads grows before the base is rebuilt: a
+/// thirty-second of it, at least 2,048 quads. A write copies the delta (at most ~100 KB at
+/// 64,000 quads, or a thirty-second of the base's arrays), and a rebuild, a sort of the whole
+/// store, is paid once per that many quads written.
+fn delta_bound(base: usize) -> usize {
+    (base / 32).max(2_048)
+}
+
+/// Which array a scan reads, and so the order of its keys.
 #[derive(Clone, Copy)]
 enum Order {
     Spog,
@@ -74,79 +126,133 @@ impl Graphs {
 }
 
 impl Quads {
+    /// The quads of `quads` (in any order, repeats allowed), naming `named` graphs besides
+    /// theirs.
+    pub fn of(mut quads: Vec<Ids>, named: impl IntoIterator<Item = u32>) -> Self {
+        quads.sort_unstable();
+        quads.dedup();
+        let mut graphs = BTreeMap::new();
+        for g in named {
+            if g != DEFAULT_GRAPH {
+                graphs.insert(g, 0);
+            }
+        }
+        for q in &quads {
+            if q[3] != DEFAULT_GRAPH {
+                *graphs.entry(q[3]).or_insert(0) += 1;
+            }
+        }
+        Self {
+            len: quads.len(),
+            base: Arc::new(Sorted::of(quads)),
+            added: Arc::default(),
+            removed: Arc::default(),
+            graphs: Arc::new(graphs),
+        }
+    }
+
     /// How many quads it holds.
     pub fn len(&self) -> usize {
-        self.spog.len()
+        self.len
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.spog.is_empty()
+        self.len == 0
     }
 
-    /// Adds `quad`; whether it was not there.
-    pub fn insert(&mut self, quad: Ids) -> bool {
-        if self.spog.insert(quad).is_some() {
-            return false;
+    /// This version with `changes` made: each quad present (`true`) or absent (`false`) after
+    /// it.
+    pub fn with(&self, changes: impl IntoIterator<Item = (Ids, bool)>) -> Self {
+        let mut added: Vec<Ids> = self.added.spog.clone();
+        let mut removed: Vec<Ids> = (*self.removed).clone();
+        let mut graphs = (*self.graphs).clone();
+        let mut len = self.len;
+        let (mut to_add, mut to_unadd, mut to_remove, mut to_unremove) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (quad, present) in changes {
+            let in_base = self.base.contains(&quad);
+            let was_removed = in_base && self.removed.binary_search(&quad).is_ok();
+            let was_added = !in_base && self.added.contains(&quad);
+            let held = (in_base && !was_removed) || was_added;
+            if held == present {
+                continue;
+            }
+            match (present, in_base) {
+                (true, true) => to_unremove.push(quad),
+                (true, false) => to_add.push(quad),
+                (false, true) => to_remove.push(quad),
+                (false, false) => to_unadd.push(quad),
+            }
+            if present {
+                len += 1;
+                if quad[3] != DEFAULT_GRAPH {
+                    *graphs.entry(quad[3]).or_insert(0) += 1;
+                }
+            } else {
+                len -= 1;
+                if let Some(count) = graphs.get_mut(&quad[3]) {
+                    *count = count.saturating_sub(1);
+                }
+            }
         }
-        self.posg.insert(Order::Posg.key(quad));
-        self.ospg.insert(Order::Ospg.key(quad));
-        if quad[3] != DEFAULT_GRAPH {
-            *self.graphs.entry(quad[3]).or_insert(0) += 1;
+        let changed = !(to_add.is_empty() && to_unadd.is_empty() && to_remove.is_empty() && to_unremove.is_empty());
+        let graphs = Arc::new(graphs);
+        if !changed {
+            return Self { graphs, ..self.clone() };
         }
-        true
+        merge(&mut added, to_add, &to_unadd);
+        merge(&mut removed, to_remove, &to_unremove);
+        if added.len() + removed.len() > delta_bound(self.base.spog.len()) {
+            // The base rebuilt: what it held, less what was removed, with what was added.
+            let gone: FxHashSet<Ids> = removed.into_iter().collect();
+            let mut all: Vec<Ids> = self.base.spog.iter().filter(|q| !gone.contains(*q)).copied().collect();
+            all.extend(added);
+            all.sort_unstable();
+            return Self {
+                base: Arc::new(Sorted::of(all)),
+                added: Arc::default(),
+                removed: Arc::default(),
+                graphs,
+                len,
+            };
+        }
+        Self {
+            base: Arc::clone(&self.base),
+            added: Arc::new(Sorted::of(added)),
+            removed: Arc::new(removed),
+            graphs,
+            len,
+        }
     }
 
-    /// Removes `quad`; whether it was there.
-    pub fn remove(&mut self, quad: &Ids) -> bool {
-        if self.spog.remove(quad).is_none() {
-            return false;
+    /// This version with `g` named (with no quads, if it has none yet).
+    pub fn with_graph_named(&self, g: u32) -> Self {
+        let mut quads = self.clone();
+        if g != DEFAULT_GRAPH && !self.graphs.contains_key(&g) {
+            Arc::make_mut(&mut quads.graphs).insert(g, 0);
         }
-        self.posg.remove(&Order::Posg.key(*quad));
-        self.ospg.remove(&Order::Ospg.key(*quad));
-        if let Some(count) = self.graphs.get_mut(&quad[3]) {
-            *count = count.saturating_sub(1);
-        }
-        true
+        quads
     }
 
-    /// Names graph `g` (with no quads, if it has none yet).
-    pub fn name_graph(&mut self, g: u32) {
-        if g != DEFAULT_GRAPH {
-            self.graphs.entry(g).or_insert(0);
+    /// This version without the name of `g` (whose quads must be gone).
+    pub fn with_graph_unnamed(&self, g: u32) -> Self {
+        let mut quads = self.clone();
+        Arc::make_mut(&mut quads.graphs).remove(&g);
+        quads
+    }
+
+    /// The quads of graph `g`, or of every named graph (`None`).
+    pub fn in_graph(&self, g: Option<u32>) -> Vec<Ids> {
+        if let Some(g) = g {
+            if g != DEFAULT_GRAPH && self.graphs.get(&g).is_none_or(|n| *n == 0) {
+                return Vec::new();
+            }
         }
-    }
-
-    /// Removes every quad of graph `g`, which stays named.
-    pub fn clear_graph(&mut self, g: u32) {
-        let doomed: Vec<Ids> = if g != DEFAULT_GRAPH && self.graphs.get(&g).is_none_or(|n| *n == 0) {
-            Vec::new()
-        } else {
-            self.spog.iter().filter(|q| q[3] == g).copied().collect()
-        };
-        for quad in &doomed {
-            self.remove(quad);
-        }
-    }
-
-    /// Removes every quad of every named graph; they stay named.
-    pub fn clear_named_graphs(&mut self) {
-        let doomed: Vec<Ids> = self.spog.iter().filter(|q| q[3] != DEFAULT_GRAPH).copied().collect();
-        for quad in &doomed {
-            self.remove(quad);
-        }
-    }
-
-    /// Removes graph `g` and its quads.
-    pub fn drop_graph(&mut self, g: u32) {
-        self.clear_graph(g);
-        self.graphs.remove(&g);
-    }
-
-    /// Removes every named graph and its quads.
-    pub fn drop_named_graphs(&mut self) {
-        self.clear_named_graphs();
-        self.graphs.clear();
+        let of = |q: &Ids| g.map_or(q[3] != DEFAULT_GRAPH, |g| q[3] == g);
+        Scan::new(Arc::new(self.clone()), None, None, None, Graphs::All)
+            .filter(of)
+            .collect()
     }
 
     /// The named graphs, with or without quads.
@@ -165,92 +271,61 @@ impl Quads {
     }
 }
 
-/// The quads matching a pattern, read from one version as they are asked for.
+/// `sorted` with `add` merged in and `drop` taken out (`add` and `drop` in any order).
+fn merge(sorted: &mut Vec<Ids>, mut add: Vec<Ids>, drop: &[Ids]) {
+    if !drop.is_empty() {
+        let drop: FxHashSet<&Ids> = drop.iter().collect();
+        sorted.retain(|q| !drop.contains(q));
+    }
+    if !add.is_empty() {
+        sorted.append(&mut add);
+        sorted.sort_unstable();
+        sorted.dedup();
+    }
+}
+
+/// The quads matching a pattern, read from one version as they are asked for: the base's
+/// range, less what was removed, then the delta's range.
 pub struct Scan {
     quads: Arc<Quads>,
     order: Order,
-    /// The next key to read from (inclusive, or past the last one read).
-    from: Bound<Ids>,
-    /// The end of the range (exclusive), `None`: the end of the set.
-    to: Option<Ids>,
+    /// The base's keys still to read, then the delta's.
+    base: std::ops::Range<usize>,
+    added: std::ops::Range<usize>,
     /// Fields checked on each key, beyond the range: `[s, p, o]`.
     must: [Option<u32>; 3],
     graphs: Graphs,
-    /// Keys read ahead, in reverse (the next is last).
-    buffer: Vec<Ids>,
-    done: bool,
 }
-
-/// How many keys a scan reads from the set at a time: each read finds its place in the tree
-/// again, so a scan over many quads reads them in batches.
-const BATCH: usize = 64;
 
 impl Scan {
     /// The quads of `quads` with the given subject, predicate and object (`None`: any), in
     /// `graphs`.
     pub fn new(quads: Arc<Quads>, s: Option<u32>, p: Option<u32>, o: Option<u32>, graphs: Graphs) -> Self {
-        // The set whose keys start with the most bound fields, in a row.
-        let (order, prefix): (Order, Vec<u32>) = match (s, p, o) {
-            (Some(s), Some(p), Some(o)) => (Order::Spog, vec![s, p, o]),
-            (Some(s), Some(p), None) => (Order::Spog, vec![s, p]),
-            (Some(s), None, Some(o)) => (Order::Ospg, vec![o, s]),
-            (Some(s), None, None) => (Order::Spog, vec![s]),
-            (None, Some(p), Some(o)) => (Order::Posg, vec![p, o]),
-            (None, Some(p), None) => (Order::Posg, vec![p]),
-            (None, None, Some(o)) => (Order::Ospg, vec![o]),
-            (None, None, None) => (Order::Spog, Vec::new()),
+        // The array whose keys start with the most bound fields, in a row.
+        let (order, prefix): (Order, &[u32]) = match (s, p, o) {
+            (Some(s), Some(p), Some(o)) => (Order::Spog, &[s, p, o]),
+            (Some(s), Some(p), None) => (Order::Spog, &[s, p]),
+            (Some(s), None, Some(o)) => (Order::Ospg, &[o, s]),
+            (Some(s), None, None) => (Order::Spog, &[s]),
+            (None, Some(p), Some(o)) => (Order::Posg, &[p, o]),
+            (None, Some(p), None) => (Order::Posg, &[p]),
+            (None, None, Some(o)) => (Order::Ospg, &[o]),
+            (None, None, None) => (Order::Spog, &[]),
         };
-        let mut from = [0; 4];
-        from[..prefix.len()].copy_from_slice(&prefix);
-        // The first key past the prefix: its last field one higher (numbers stay below
-        // u32::MAX, see `terms`).
-        let to = prefix.last().map(|last| {
-            let mut to = [0; 4];
-            to[..prefix.len()].copy_from_slice(&prefix);
-            to[prefix.len() - 1] = last.saturating_add(1);
-            to
-        });
+        let range = |keys: &[Ids]| {
+            let start = keys.partition_point(|k| k[..prefix.len()] < *prefix);
+            let end = start + keys[start..].partition_point(|k| k[..prefix.len()] == *prefix);
+            start..end
+        };
+        let base = range(quads.base.keys(order));
+        let added = range(quads.added.keys(order));
         Self {
             quads,
             order,
-            from: Bound::Included(from),
-            to,
+            base,
+            added,
             must: [s, p, o],
             graphs,
-            buffer: Vec::with_capacity(if prefix.len() >= 2 { 4 } else { BATCH }),
-            done: false,
-        }
-    }
-
-    /// Reads the next batch of keys into the buffer; whether it read any.
-    fn refill(&mut self) -> bool {
-        if self.done {
-            return false;
-        }
-        let set = match self.order {
-            Order::Spog => &self.quads.spog,
-            Order::Posg => &self.quads.posg,
-            Order::Ospg => &self.quads.ospg,
-        };
-        let to = self.to.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut last = None;
-        for key in set.range((self.from, to)).take(BATCH) {
-            self.buffer.push(*key);
-            last = Some(*key);
-        }
-        match last {
-            Some(last) => {
-                if self.buffer.len() < BATCH {
-                    self.done = true;
-                }
-                self.from = Bound::Excluded(last);
-                self.buffer.reverse();
-                true
-            }
-            None => {
-                self.done = true;
-                false
-            }
         }
     }
 }
@@ -260,11 +335,10 @@ impl Iterator for Scan {
 
     fn next(&mut self) -> Option<Ids> {
         loop {
-            let Some(key) = self.buffer.pop() else {
-                if self.refill() {
-                    continue;
-                }
-                return None;
+            let (key, from_base) = if let Some(i) = self.base.next() {
+                (self.quads.base.keys(self.order)[i], true)
+            } else {
+                (self.quads.added.keys(self.order)[self.added.next()?], false)
             };
             let quad = self.order.quad(key);
             let fits = self
@@ -272,9 +346,108 @@ impl Iterator for Scan {
                 .iter()
                 .zip(&quad)
                 .all(|(must, got)| must.is_none_or(|m| m == *got));
-            if fits && self.graphs.admits(quad[3]) {
-                return Some(quad);
+            if !fits || !self.graphs.admits(quad[3]) {
+                continue;
+            }
+            if from_base && !self.quads.removed.is_empty() && self.quads.removed.binary_search(&quad).is_ok() {
+                continue;
+            }
+            return Some(quad);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use super::{delta_bound, Graphs, Ids, Quads, Scan};
+
+    /// A small generator of numbers (the test must not depend on a seedless source).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 33) % u64::from(n)) as u32
+        }
+    }
+
+    /// Writes of every size, inserting and removing quads present and absent, across several
+    /// rebuilds of the base: after each, every pattern reads exactly what a plain set holds,
+    /// and the versions before are untouched.
+    #[test]
+    fn every_version_reads_what_a_plain_set_holds() {
+        let mut rng = Lcg(7);
+        let mut quad =
+            |rng: &mut Lcg| -> Ids { [1 + rng.below(40), 1 + rng.below(4), 1 + rng.below(40), rng.below(3)] };
+        let mut model: BTreeSet<Ids> = (0..300).map(|_| quad(&mut rng)).collect();
+        let mut quads = Quads::of(model.iter().copied().collect(), [5]);
+        let mut versions = vec![(quads.clone(), model.clone())];
+        let mut rebuilds = 0;
+        for round in 0..400 {
+            let size = if round % 50 == 0 {
+                2_500
+            } else {
+                1 + rng.below(8) as usize
+            };
+            let mut changes = std::collections::HashMap::new();
+            for _ in 0..size {
+                changes.insert(quad(&mut rng), rng.below(2) == 0);
+            }
+            for (q, present) in &changes {
+                if *present {
+                    model.insert(*q);
+                } else {
+                    model.remove(q);
+                }
+            }
+            let before = Arc::as_ptr(&quads.base);
+            quads = quads.with(changes);
+            if Arc::as_ptr(&quads.base) != before {
+                rebuilds += 1;
+            }
+            assert_eq!(quads.len(), model.len(), "round {round}");
+            if round % 40 == 0 {
+                versions.push((quads.clone(), model.clone()));
             }
         }
+        assert!(
+            rebuilds >= 2,
+            "the delta never outgrew its bound ({}): the rebuild is not tested",
+            delta_bound(300)
+        );
+        let version = Arc::new(quads);
+        for (version, model) in versions
+            .iter()
+            .map(|(q, m)| (Arc::new(q.clone()), m))
+            .chain([(version, &model)])
+        {
+            for mask in 0..16u32 {
+                let (s, p, o) = (
+                    (mask & 1 != 0).then_some(3),
+                    (mask & 2 != 0).then_some(2),
+                    (mask & 4 != 0).then_some(5),
+                );
+                let graphs = if mask & 8 != 0 { Graphs::Only(1) } else { Graphs::All };
+                let mut got: Vec<Ids> = Scan::new(Arc::clone(&version), s, p, o, graphs).collect();
+                got.sort_unstable();
+                let want: Vec<Ids> = model
+                    .iter()
+                    .filter(|q| {
+                        s.is_none_or(|s| q[0] == s) && p.is_none_or(|p| q[1] == p) && o.is_none_or(|o| q[2] == o)
+                    })
+                    .filter(|q| mask & 8 == 0 || q[3] == 1)
+                    .copied()
+                    .collect();
+                assert_eq!(got, want, "pattern {mask:04b}");
+            }
+        }
+        // Graph 5 was named with no quads, and stays named.
+        assert!(versions[0].0.has_graph(5));
     }
 }
