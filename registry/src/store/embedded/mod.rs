@@ -1,18 +1,19 @@
 //! The embedded store: Oxigraph on RocksDB (a data folder) or in memory. The only module of
 //! SEAM that uses `oxigraph::store`.
 //!
-//! A store on RocksDB may keep a **replica in memory**: a copy of every quad in Oxigraph's
-//! in-memory store, made when the store is opened and written after RocksDB by every write
-//! through this handle. Queries and pattern reads are answered from it: a lookup there costs a
-//! fraction of a RocksDB read, which is most of what a named matching query does (at 10,000
-//! devices × 1,000 models, `compatible-models` for one device takes about a quarter of the time).
-//! RocksDB stays what is durable; the replica is rebuilt at every start. Writes are serialised
-//! here, so that the replica takes them in the order RocksDB did; a write the replica cannot
-//! repeat exactly (a SPARQL update that makes blank nodes or calls `UUID()`, `RAND()`, `NOW()`),
-//! or one it failed to take, makes it copy RocksDB again. Past a size bound the replica is
-//! dropped and queries read RocksDB.
+//! A store on RocksDB may keep a **replica in memory**: a copy of every quad in a compact store
+//! of SEAM's own (`embedded::compact`: numbered terms, sorted arrays), made when the store is
+//! opened and written after RocksDB by every write through this handle. Queries and pattern
+//! reads are answered from it, by Oxigraph's evaluator: a lookup there costs a fraction of a
+//! RocksDB read, which is most of what a named matching query does (at 10,000 devices × 1,000
+//! models, `compatible-models` for one device takes about a quarter of the time). RocksDB stays
+//! what is durable; the replica is rebuilt at every start. Writes are serialised here, so that
+//! the replica takes them in the order RocksDB did; a write the replica cannot repeat exactly (a
+//! SPARQL update that makes blank nodes, calls `UUID()`, `RAND()`, `NOW()`, or `LOAD`s a
+//! document), or one it failed to take, makes it copy RocksDB again. Past a size bound the
+//! replica is dropped and queries read RocksDB.
 //!
-//! The replica, its journal and how it lets go of removed quads: `embedded::replica`.
+//! The replica, its journal and how it lets go of unused terms: `embedded::replica`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

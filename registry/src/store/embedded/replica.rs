@@ -197,9 +197,17 @@ fn copy_of(
 }
 
 /// Whether `update` writes the same quads wherever it runs on the same data: no blank node
-/// made (in its data or templates) and no `UUID()`, `STRUUID()`, `RAND()`, `NOW()` or `BNODE()`.
-/// Read from its text: a literal that merely contains such a word only costs a copy.
+/// made (in its data or templates), no `UUID()`, `STRUUID()`, `RAND()`, `NOW()` or `BNODE()`,
+/// and no `LOAD` (the document may differ the second time). Read from its text: a literal that
+/// merely contains such a word only costs a copy.
 pub(super) fn repeatable(update: &spargebra::Update) -> bool {
+    if update
+        .operations
+        .iter()
+        .any(|op| matches!(op, spargebra::GraphUpdateOperation::Load { .. }))
+    {
+        return false;
+    }
     let text = update.to_string().to_ascii_uppercase();
     !["_:", "UUID(", "RAND(", "NOW(", "BNODE("]
         .iter()

@@ -18,22 +18,38 @@ use super::terms::DEFAULT_GRAPH;
 /// A quad as numbers: subject, predicate, object, graph (0: the default graph).
 pub type Ids = [u32; 4];
 
+/// A quad's numbers in one order, packed in one integer (the first field in the highest bits),
+/// so that keys compare as the numbers do, field by field, in one comparison.
+type Key = u128;
+
+/// `fields` packed into a key.
+fn pack([a, b, c, d]: Ids) -> Key {
+    (u128::from(a) << 96) | (u128::from(b) << 64) | (u128::from(c) << 32) | u128::from(d)
+}
+
+/// The fields a key packs.
+fn unpack(key: Key) -> Ids {
+    // Each shift leaves the field in the low 32 bits: the truncations are the point.
+    #[expect(clippy::cast_possible_truncation)]
+    [(key >> 96) as u32, (key >> 64) as u32, (key >> 32) as u32, key as u32]
+}
+
 /// Quads in the three orders, each array sorted.
 #[derive(Default)]
 struct Sorted {
     /// `[s, p, o, g]`.
-    spog: Vec<Ids>,
+    spog: Vec<Key>,
     /// `[p, o, s, g]`.
-    posg: Vec<Ids>,
+    posg: Vec<Key>,
     /// `[o, s, p, g]`.
-    ospg: Vec<Ids>,
+    ospg: Vec<Key>,
 }
 
 impl Sorted {
     /// The quads of `spog` (sorted in that order, no repeats) in the three orders.
-    fn of(spog: Vec<Ids>) -> Self {
+    fn of(spog: Vec<Key>) -> Self {
         let in_order = |order: Order| {
-            let mut keys: Vec<Ids> = spog.iter().map(|q| order.key(*q)).collect();
+            let mut keys: Vec<Key> = spog.iter().map(|q| order.key(unpack(*q))).collect();
             keys.sort_unstable();
             keys
         };
@@ -44,7 +60,7 @@ impl Sorted {
         }
     }
 
-    fn keys(&self, order: Order) -> &[Ids] {
+    fn keys(&self, order: Order) -> &[Key] {
         match order {
             Order::Spog => &self.spog,
             Order::Posg => &self.posg,
@@ -53,7 +69,7 @@ impl Sorted {
     }
 
     fn contains(&self, quad: &Ids) -> bool {
-        self.spog.binary_search(quad).is_ok()
+        self.spog.binary_search(&pack(*quad)).is_ok()
     }
 }
 
@@ -63,8 +79,8 @@ pub struct Quads {
     base: Arc<Sorted>,
     /// Quads not in the base, added since it was built.
     added: Arc<Sorted>,
-    /// Quads of the base removed since it was built, sorted.
-    removed: Arc<Vec<Ids>>,
+    /// Quads of the base removed since it was built, sorted (`spog` keys).
+    removed: Arc<Vec<Key>>,
     /// The named graphs, with how many quads each holds. A graph stays named with none (as in
     /// Oxigraph: cleared, or created empty) until it is dropped.
     graphs: Arc<BTreeMap<u32, usize>>,
@@ -89,16 +105,17 @@ enum Order {
 
 impl Order {
     /// The key of `quad` in this order.
-    fn key(self, [s, p, o, g]: Ids) -> Ids {
-        match self {
+    fn key(self, [s, p, o, g]: Ids) -> Key {
+        pack(match self {
             Self::Spog => [s, p, o, g],
             Self::Posg => [p, o, s, g],
             Self::Ospg => [o, s, p, g],
-        }
+        })
     }
 
     /// The quad a key of this order stands for.
-    fn quad(self, key: Ids) -> Ids {
+    fn quad(self, key: Key) -> Ids {
+        let key = unpack(key);
         match self {
             Self::Spog => key,
             Self::Posg => [key[2], key[0], key[1], key[3]],
@@ -128,23 +145,26 @@ impl Graphs {
 impl Quads {
     /// The quads of `quads` (in any order, repeats allowed), naming `named` graphs besides
     /// theirs.
-    pub fn of(mut quads: Vec<Ids>, named: impl IntoIterator<Item = u32>) -> Self {
-        quads.sort_unstable();
-        quads.dedup();
+    pub fn of(quads: Vec<Ids>, named: impl IntoIterator<Item = u32>) -> Self {
+        let mut keys: Vec<Key> = quads.iter().map(|q| pack(*q)).collect();
+        drop(quads);
+        keys.sort_unstable();
+        keys.dedup();
         let mut graphs = BTreeMap::new();
         for g in named {
             if g != DEFAULT_GRAPH {
                 graphs.insert(g, 0);
             }
         }
-        for q in &quads {
-            if q[3] != DEFAULT_GRAPH {
-                *graphs.entry(q[3]).or_insert(0) += 1;
+        for q in &keys {
+            let g = unpack(*q)[3];
+            if g != DEFAULT_GRAPH {
+                *graphs.entry(g).or_insert(0) += 1;
             }
         }
         Self {
-            len: quads.len(),
-            base: Arc::new(Sorted::of(quads)),
+            len: keys.len(),
+            base: Arc::new(Sorted::of(keys)),
             added: Arc::default(),
             removed: Arc::default(),
             graphs: Arc::new(graphs),
@@ -164,25 +184,25 @@ impl Quads {
     /// This version with `changes` made: each quad present (`true`) or absent (`false`) after
     /// it.
     pub fn with(&self, changes: impl IntoIterator<Item = (Ids, bool)>) -> Self {
-        let mut added: Vec<Ids> = self.added.spog.clone();
-        let mut removed: Vec<Ids> = (*self.removed).clone();
+        let mut added: Vec<Key> = self.added.spog.clone();
+        let mut removed: Vec<Key> = (*self.removed).clone();
         let mut graphs = (*self.graphs).clone();
         let mut len = self.len;
         let (mut to_add, mut to_unadd, mut to_remove, mut to_unremove) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (quad, present) in changes {
             let in_base = self.base.contains(&quad);
-            let was_removed = in_base && self.removed.binary_search(&quad).is_ok();
+            let was_removed = in_base && self.removed.binary_search(&pack(quad)).is_ok();
             let was_added = !in_base && self.added.contains(&quad);
             let held = (in_base && !was_removed) || was_added;
             if held == present {
                 continue;
             }
             match (present, in_base) {
-                (true, true) => to_unremove.push(quad),
-                (true, false) => to_add.push(quad),
-                (false, true) => to_remove.push(quad),
-                (false, false) => to_unadd.push(quad),
+                (true, true) => to_unremove.push(pack(quad)),
+                (true, false) => to_add.push(pack(quad)),
+                (false, true) => to_remove.push(pack(quad)),
+                (false, false) => to_unadd.push(pack(quad)),
             }
             if present {
                 len += 1;
@@ -205,8 +225,8 @@ impl Quads {
         merge(&mut removed, to_remove, &to_unremove);
         if added.len() + removed.len() > delta_bound(self.base.spog.len()) {
             // The base rebuilt: what it held, less what was removed, with what was added.
-            let gone: FxHashSet<Ids> = removed.into_iter().collect();
-            let mut all: Vec<Ids> = self.base.spog.iter().filter(|q| !gone.contains(*q)).copied().collect();
+            let gone: FxHashSet<Key> = removed.into_iter().collect();
+            let mut all: Vec<Key> = self.base.spog.iter().filter(|q| !gone.contains(*q)).copied().collect();
             all.extend(added);
             all.sort_unstable();
             return Self {
@@ -272,9 +292,9 @@ impl Quads {
 }
 
 /// `sorted` with `add` merged in and `drop` taken out (`add` and `drop` in any order).
-fn merge(sorted: &mut Vec<Ids>, mut add: Vec<Ids>, drop: &[Ids]) {
+fn merge(sorted: &mut Vec<Key>, mut add: Vec<Key>, drop: &[Key]) {
     if !drop.is_empty() {
-        let drop: FxHashSet<&Ids> = drop.iter().collect();
+        let drop: FxHashSet<&Key> = drop.iter().collect();
         sorted.retain(|q| !drop.contains(q));
     }
     if !add.is_empty() {
@@ -312,9 +332,18 @@ impl Scan {
             (None, None, Some(o)) => (Order::Ospg, &[o]),
             (None, None, None) => (Order::Spog, &[]),
         };
-        let range = |keys: &[Ids]| {
-            let start = keys.partition_point(|k| k[..prefix.len()] < *prefix);
-            let end = start + keys[start..].partition_point(|k| k[..prefix.len()] == *prefix);
+        // The keys from the prefix followed by zeros, up to (not including) the prefix with its
+        // last field one higher (numbers stay below u32::MAX, see `terms`).
+        let mut from = [0; 4];
+        from[..prefix.len()].copy_from_slice(prefix);
+        let mut to = from;
+        if let Some(last) = prefix.len().checked_sub(1) {
+            to[last] = to[last].saturating_add(1);
+        }
+        let (from, to) = (pack(from), if prefix.is_empty() { Key::MAX } else { pack(to) });
+        let range = |keys: &[Key]| {
+            let start = keys.partition_point(|k| *k < from);
+            let end = start + keys[start..].partition_point(|k| *k < to);
             start..end
         };
         let base = range(quads.base.keys(order));
@@ -349,7 +378,7 @@ impl Iterator for Scan {
             if !fits || !self.graphs.admits(quad[3]) {
                 continue;
             }
-            if from_base && !self.quads.removed.is_empty() && self.quads.removed.binary_search(&quad).is_ok() {
+            if from_base && !self.quads.removed.is_empty() && self.quads.removed.binary_search(&pack(quad)).is_ok() {
                 continue;
             }
             return Some(quad);
