@@ -34,15 +34,60 @@ fn unpack(key: Key) -> Ids {
     [(key >> 96) as u32, (key >> 64) as u32, (key >> 32) as u32, key as u32]
 }
 
-/// Quads in the three orders, each array sorted.
+/// Quads in the three orders, each array sorted, with where each first field's keys start.
 #[derive(Default)]
 struct Sorted {
     /// `[s, p, o, g]`.
-    spog: Vec<Key>,
+    spog: Keys,
     /// `[p, o, s, g]`.
-    posg: Vec<Key>,
+    posg: Keys,
     /// `[o, s, p, g]`.
-    ospg: Vec<Key>,
+    ospg: Keys,
+}
+
+/// Sorted keys, and where the keys of each first field start: a lookup by subject (predicate,
+/// object) finds its range in two reads instead of a binary search of the whole array (about
+/// seventeen reads, most of them cache misses, at 75,000 quads). Costs four bytes per term
+/// number per order, about a sixth of the keys' own size.
+#[derive(Default)]
+struct Keys {
+    keys: Vec<Key>,
+    /// `starts[v]`: the first key whose first field is `v` or more (empty past `u32` positions).
+    starts: Vec<u32>,
+}
+
+impl Keys {
+    fn of(keys: Vec<Key>) -> Self {
+        let starts = match (keys.last(), u32::try_from(keys.len())) {
+            (Some(last), Ok(_)) => {
+                let top = unpack(*last)[0] as usize;
+                let mut starts = Vec::with_capacity(top + 2);
+                for (i, key) in keys.iter().enumerate() {
+                    let first = unpack(*key)[0] as usize;
+                    // Positions fit: checked above.
+                    #[expect(clippy::cast_possible_truncation)]
+                    starts.resize(first + 1, i as u32);
+                }
+                #[expect(clippy::cast_possible_truncation)]
+                starts.push(keys.len() as u32);
+                starts
+            }
+            _ => Vec::new(),
+        };
+        Self { keys, starts }
+    }
+
+    /// The positions of the keys whose first field is `first`, or of every key if `None` (or
+    /// the table is not kept).
+    fn of_first(&self, first: Option<u32>) -> std::ops::Range<usize> {
+        match first {
+            Some(first) if !self.starts.is_empty() => {
+                let at = |v: usize| self.starts.get(v).map_or(self.keys.len(), |p| *p as usize);
+                at(first as usize)..at(first as usize + 1)
+            }
+            _ => 0..self.keys.len(),
+        }
+    }
 }
 
 impl Sorted {
@@ -51,16 +96,16 @@ impl Sorted {
         let in_order = |order: Order| {
             let mut keys: Vec<Key> = spog.iter().map(|q| order.key(unpack(*q))).collect();
             keys.sort_unstable();
-            keys
+            Keys::of(keys)
         };
         Self {
             posg: in_order(Order::Posg),
             ospg: in_order(Order::Ospg),
-            spog,
+            spog: Keys::of(spog),
         }
     }
 
-    fn keys(&self, order: Order) -> &[Key] {
+    fn keys(&self, order: Order) -> &Keys {
         match order {
             Order::Spog => &self.spog,
             Order::Posg => &self.posg,
@@ -69,7 +114,8 @@ impl Sorted {
     }
 
     fn contains(&self, quad: &Ids) -> bool {
-        self.spog.binary_search(&pack(*quad)).is_ok()
+        let range = self.spog.of_first(Some(quad[0]));
+        self.spog.keys[range].binary_search(&pack(*quad)).is_ok()
     }
 }
 
@@ -184,7 +230,7 @@ impl Quads {
     /// This version with `changes` made: each quad present (`true`) or absent (`false`) after
     /// it.
     pub fn with(&self, changes: impl IntoIterator<Item = (Ids, bool)>) -> Self {
-        let mut added: Vec<Key> = self.added.spog.clone();
+        let mut added: Vec<Key> = self.added.spog.keys.clone();
         let mut removed: Vec<Key> = (*self.removed).clone();
         let mut graphs = (*self.graphs).clone();
         let mut len = self.len;
@@ -223,10 +269,17 @@ impl Quads {
         }
         merge(&mut added, to_add, &to_unadd);
         merge(&mut removed, to_remove, &to_unremove);
-        if added.len() + removed.len() > delta_bound(self.base.spog.len()) {
+        if added.len() + removed.len() > delta_bound(self.base.spog.keys.len()) {
             // The base rebuilt: what it held, less what was removed, with what was added.
             let gone: FxHashSet<Key> = removed.into_iter().collect();
-            let mut all: Vec<Key> = self.base.spog.iter().filter(|q| !gone.contains(*q)).copied().collect();
+            let mut all: Vec<Key> = self
+                .base
+                .spog
+                .keys
+                .iter()
+                .filter(|q| !gone.contains(*q))
+                .copied()
+                .collect();
             all.extend(added);
             all.sort_unstable();
             return Self {
@@ -341,10 +394,12 @@ impl Scan {
             to[last] = to[last].saturating_add(1);
         }
         let (from, to) = (pack(from), if prefix.is_empty() { Key::MAX } else { pack(to) });
-        let range = |keys: &[Key]| {
+        let range = |keys: &Keys| {
+            let within = keys.of_first(prefix.first().copied());
+            let keys = &keys.keys[within.clone()];
             let start = keys.partition_point(|k| *k < from);
             let end = start + keys[start..].partition_point(|k| *k < to);
-            start..end
+            within.start + start..within.start + end
         };
         let base = range(quads.base.keys(order));
         let added = range(quads.added.keys(order));
@@ -365,9 +420,9 @@ impl Iterator for Scan {
     fn next(&mut self) -> Option<Ids> {
         loop {
             let (key, from_base) = if let Some(i) = self.base.next() {
-                (self.quads.base.keys(self.order)[i], true)
+                (self.quads.base.keys(self.order).keys[i], true)
             } else {
-                (self.quads.added.keys(self.order)[self.added.next()?], false)
+                (self.quads.added.keys(self.order).keys[self.added.next()?], false)
             };
             let quad = self.order.quad(key);
             let fits = self
