@@ -467,8 +467,7 @@ mod tests {
     #[test]
     fn every_version_reads_what_a_plain_set_holds() {
         let mut rng = Lcg(7);
-        let mut quad =
-            |rng: &mut Lcg| -> Ids { [1 + rng.below(40), 1 + rng.below(4), 1 + rng.below(40), rng.below(3)] };
+        let quad = |rng: &mut Lcg| -> Ids { [1 + rng.below(40), 1 + rng.below(4), 1 + rng.below(40), rng.below(3)] };
         let mut model: BTreeSet<Ids> = (0..300).map(|_| quad(&mut rng)).collect();
         let mut quads = Quads::of(model.iter().copied().collect(), [5]);
         let mut versions = vec![(quads.clone(), model.clone())];

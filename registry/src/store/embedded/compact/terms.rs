@@ -48,9 +48,7 @@ pub(super) fn as_stored(term: TermRef<'_>) -> Option<Term> {
     };
     let text = literal.value();
     let datatype = literal.datatype().as_str();
-    let Some(local) = datatype.strip_prefix("http://www.w3.org/2001/XMLSchema#") else {
-        return None;
-    };
+    let local = datatype.strip_prefix("http://www.w3.org/2001/XMLSchema#")?;
     let stored: Literal = match local {
         "boolean" => text.parse::<Boolean>().ok()?.into(),
         "float" => text.parse::<Float>().ok()?.into(),
