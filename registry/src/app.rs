@@ -67,8 +67,8 @@ impl Settings {
     }
 }
 
-/// The largest store kept in a replica in memory by default: about 0.5 GB of memory at most
-/// (measured at 491 bytes a quad on a 10,000-device registry, BENCHMARKS.md). Past it, queries
+/// The largest store kept in a replica in memory by default: about 0.25 GB of memory at most
+/// (measured at 249 bytes a quad on a 10,000-device registry, BENCHMARKS.md). Past it, queries
 /// read RocksDB.
 pub const DEFAULT_REPLICA_MAX_QUADS: usize = 1_000_000;
 

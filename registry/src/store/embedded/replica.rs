@@ -379,7 +379,7 @@ impl EmbeddedStore {
     }
 
     /// The copy beside the replica, on its own thread: a snapshot of RocksDB read into a new
-    /// in-memory store, the writes made meanwhile repeated on it, then put in the replica's
+    /// compact store, the writes made meanwhile repeated on it, then put in the replica's
     /// place. Should a write spoil the journal, the replica is copied in place instead.
     fn copy_beside(&self) {
         let started = std::time::Instant::now();
