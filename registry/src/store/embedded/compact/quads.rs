@@ -370,28 +370,16 @@ pub struct Scan {
     graphs: Graphs,
 }
 
-/// How many quads of one bound field are read and filtered rather than searched (see
-/// [`Scan::new`]): about what a binary search through a large range reads, in cache misses,
-/// read instead from neighbouring keys.
-const FEW: usize = 64;
-
 impl Scan {
     /// The quads of `quads` with the given subject, predicate and object (`None`: any), in
     /// `graphs`.
     pub fn new(quads: Arc<Quads>, s: Option<u32>, p: Option<u32>, o: Option<u32>, graphs: Graphs) -> Self {
-        // The array whose keys start with the most bound fields, in a row; but where the
-        // quads of one bound field are few, those are read and filtered rather than searched:
-        // a walk along a few neighbouring keys costs less than a binary search through a
-        // predicate's tens of thousands (`?device seam:board <board>`: the board's fifty
-        // devices, not a search among every device's `seam:board`).
-        let few = |keys: &Keys, first: u32| keys.of_first(Some(first)).len() <= FEW;
+        // The array whose keys start with the most bound fields, in a row.
         let (order, prefix): (Order, &[u32]) = match (s, p, o) {
             (Some(s), Some(p), Some(o)) => (Order::Spog, &[s, p, o]),
             (Some(s), Some(p), None) => (Order::Spog, &[s, p]),
-            (Some(s), None, Some(_)) if few(&quads.base.spog, s) => (Order::Spog, &[s]),
             (Some(s), None, Some(o)) => (Order::Ospg, &[o, s]),
             (Some(s), None, None) => (Order::Spog, &[s]),
-            (None, Some(_), Some(o)) if few(&quads.base.ospg, o) => (Order::Ospg, &[o]),
             (None, Some(p), Some(o)) => (Order::Posg, &[p, o]),
             (None, Some(p), None) => (Order::Posg, &[p]),
             (None, None, Some(o)) => (Order::Ospg, &[o]),
