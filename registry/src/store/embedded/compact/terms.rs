@@ -153,7 +153,7 @@ pub(super) fn held_by_number(n: u32) -> bool {
     n & 1 == 0
 }
 
-/// The table is full (over four billion terms).
+/// The table is full (over two billion terms).
 #[derive(Debug, thiserror::Error)]
 #[error("the replica's term table is full ({MAX_TERMS} terms)")]
 pub struct TableFull;
