@@ -133,8 +133,8 @@ impl Repeat<'_> {
     }
 }
 
-/// What a SPARQL update repeated on the replica counts as having removed: Oxigraph does not say,
-/// and counting the store before and after is a scan. Integrators' updates are rare beside
+/// What a SPARQL update repeated on the replica counts as having removed (its operations are
+/// not counted one by one). Integrators' updates are rare beside
 /// SEAM's own writes; at this weight, at most 256 updates in a row (more on a larger store)
 /// remake the replica.
 const UPDATE_REMOVES: usize = 64;

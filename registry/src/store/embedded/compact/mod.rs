@@ -130,8 +130,8 @@ impl Compact {
             let graphs = match graph {
                 None => Graphs::All,
                 Some(GraphNameRef::DefaultGraph) => Graphs::Only(DEFAULT_GRAPH),
-                Some(GraphNameRef::NamedNode(g)) => Graphs::Only(number(Some(g.into()))?.unwrap_or(DEFAULT_GRAPH)),
-                Some(GraphNameRef::BlankNode(g)) => Graphs::Only(number(Some(g.into()))?.unwrap_or(DEFAULT_GRAPH)),
+                Some(GraphNameRef::NamedNode(g)) => Graphs::Only(self.terms.number(g.into(), view.within).ok_or(())?),
+                Some(GraphNameRef::BlankNode(g)) => Graphs::Only(self.terms.number(g.into(), view.within).ok_or(())?),
             };
             Ok::<_, ()>((s, p, o, graphs))
         })();

@@ -85,7 +85,7 @@ impl QueryableDataset<'static> for View {
             let graphs = match graph_name {
                 None => Graphs::All,
                 Some(None) => Graphs::Only(DEFAULT_GRAPH),
-                Some(Some(g)) => Graphs::Only(self.number(Some(g))?.unwrap_or(DEFAULT_GRAPH)),
+                Some(Some(g)) => Graphs::Only(self.terms.number_of(g, self.within).ok_or(())?),
             };
             Ok::<_, ()>((
                 self.number(subject)?,
