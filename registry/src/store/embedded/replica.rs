@@ -220,6 +220,11 @@ impl EmbeddedStore {
         self.replica.store.read().is_ok_and(|r| r.is_some())
     }
 
+    /// About how many bytes of memory the replica takes (`None`: none is kept).
+    pub fn replica_bytes(&self) -> Option<usize> {
+        self.replica.store.read().ok()?.as_ref().map(Compact::bytes)
+    }
+
     /// How many times the replica was made since the store was opened (0: none kept): at start,
     /// after a write it could not take, and to let go of the quads removed from it.
     pub fn replica_made(&self) -> u64 {

@@ -95,6 +95,12 @@ impl Compact {
         self.terms.len() as usize
     }
 
+    /// About how many bytes of memory this version and the term table take (the arrays it
+    /// shares with other versions counted once, here).
+    pub fn bytes(&self) -> usize {
+        self.terms.bytes() + self.quads.bytes()
+    }
+
     /// Whether this version holds no quad.
     pub fn is_empty(&self) -> bool {
         self.quads.is_empty()

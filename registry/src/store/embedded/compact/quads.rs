@@ -47,26 +47,35 @@ struct Sorted {
 
 /// Sorted keys, and where the keys of each first field start: a lookup by subject (predicate,
 /// object) finds its range in two reads instead of a binary search of the whole array (about
-/// seventeen reads, most of them cache misses, at 75,000 quads). Costs four bytes per term
-/// number per order, about a sixth of the keys' own size.
+/// seventeen reads, most of them cache misses, at 75,000 quads). The table has a place for each
+/// term up to the highest first field, four bytes each: it is kept only where that is at most
+/// the keys' own size (a base, where it is about a sixth of it), not for a delta of a few
+/// thousand quads that use the newest terms, whose table would be as large as a base's and be
+/// made again on every write.
 #[derive(Default)]
 struct Keys {
     keys: Vec<Key>,
-    /// `starts[v]`: the first key whose first field is `v` or more (empty past `u32` positions).
+    /// `starts[slot(v)]`: the first key whose first field is `v` or more (empty: not kept).
     starts: Vec<u32>,
+}
+
+/// The place of number `n` in a table of starts: its term's place in the term table (the low
+/// bit of a number says only how a query holds the term; no two terms share a place, and keys
+/// that did would still be told apart by the search within the range).
+fn slot(n: u32) -> usize {
+    (n >> 1) as usize
 }
 
 impl Keys {
     fn of(keys: Vec<Key>) -> Self {
         let starts = match (keys.last(), u32::try_from(keys.len())) {
-            (Some(last), Ok(_)) => {
-                let top = unpack(*last)[0] as usize;
+            (Some(last), Ok(_)) if slot(unpack(*last)[0]) <= keys.len() * 4 => {
+                let top = slot(unpack(*last)[0]);
                 let mut starts = Vec::with_capacity(top + 2);
                 for (i, key) in keys.iter().enumerate() {
-                    let first = unpack(*key)[0] as usize;
                     // Positions fit: checked above.
                     #[expect(clippy::cast_possible_truncation)]
-                    starts.resize(first + 1, i as u32);
+                    starts.resize(slot(unpack(*key)[0]) + 1, i as u32);
                 }
                 #[expect(clippy::cast_possible_truncation)]
                 starts.push(keys.len() as u32);
@@ -83,10 +92,15 @@ impl Keys {
         match first {
             Some(first) if !self.starts.is_empty() => {
                 let at = |v: usize| self.starts.get(v).map_or(self.keys.len(), |p| *p as usize);
-                at(first as usize)..at(first as usize + 1)
+                at(slot(first))..at(slot(first) + 1)
             }
             _ => 0..self.keys.len(),
         }
+    }
+
+    /// The bytes the keys and the table of starts take.
+    fn bytes(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<Key>() + self.starts.capacity() * 4
     }
 }
 
@@ -111,6 +125,10 @@ impl Sorted {
             Order::Posg => &self.posg,
             Order::Ospg => &self.ospg,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.spog.bytes() + self.posg.bytes() + self.ospg.bytes()
     }
 
     fn contains(&self, quad: &Ids) -> bool {
@@ -217,7 +235,12 @@ impl Quads {
         }
     }
 
-    /// How many quads it holds.
+    /// The bytes this version's arrays take (shared with the versions that share them).
+    pub fn bytes(&self) -> usize {
+        self.base.bytes() + self.added.bytes() + self.removed.capacity() * std::mem::size_of::<Key>()
+    }
+
+    /// How many quads this version holds.
     pub fn len(&self) -> usize {
         self.len
     }
