@@ -109,6 +109,21 @@ impl Held {
         }
     }
 
+    /// The value of a term the table holds by value (its text was found canonical when it was
+    /// added): read on every quad a scan gives with such an object, so no more than a parse.
+    fn of_value(form: &Form<'_>) -> Option<Self> {
+        let Form::Literal { value, datatype, .. } = *form else {
+            return None;
+        };
+        if datatype == xsd::INTEGER.as_str().as_bytes() {
+            Some(Self::Integer(std::str::from_utf8(value).ok()?.parse().ok()?))
+        } else if datatype == xsd::BOOLEAN.as_str().as_bytes() {
+            Some(Self::Boolean(value == b"true"))
+        } else {
+            None
+        }
+    }
+
     /// The literal a term held by value stands for.
     fn value_term(&self) -> Option<Term> {
         match self {
@@ -472,7 +487,7 @@ impl Terms {
         }
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
         form_of(&table.records, &table.places, n)
-            .and_then(|form| Held::by_value(&form))
+            .and_then(|form| Held::of_value(&form))
             .unwrap_or(Held::Stored(n))
     }
 
