@@ -37,6 +37,22 @@ pub(crate) fn rss(pid: u32) -> anyhow::Result<u64> {
     seam_registry::metrics::resident_bytes_of(pid).context("no VmRSS in /proc/PID/status")
 }
 
+/// What the server's `/metrics` says of its memory: (bytes the allocator has handed out, bytes
+/// the replica holds by its own count), each `None` where it says nothing.
+fn memory_metrics(http: &str) -> (Option<f64>, Option<f64>) {
+    let Ok(text) = reqwest::blocking::get(format!("{http}/metrics")).and_then(|r| r.text()) else {
+        return (None, None);
+    };
+    let sample = |name: &str| {
+        text.lines()
+            .find(|l| l.split(' ').next() == Some(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+    };
+    (sample("seam_heap_in_use_bytes"), sample("seam_store_memory_bytes"))
+}
+
 pub(crate) fn count_described(http: &str) -> anyhow::Result<u64> {
     let query = "PREFIX seam: <https://w3id.org/seam/ontology#>
         SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:lwm2mEndpoint ?e ; seam:board ?b ; seam:status seam:Online }";
@@ -120,6 +136,8 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
     let (mut registered, mut after, mut settled_rss) = (0usize, before, None);
     // (devices registered so far, settled RSS) after each wave.
     let mut steps: Vec<(usize, u64)> = Vec::new();
+    // (heap in use, the replica) at the last settled wave, from the server's metrics.
+    let mut counted: (Option<f64>, Option<f64>) = (None, None);
     for wave in 0..waves {
         let range = wave * devices / waves..(wave + 1) * devices / waves;
         let (ok, took) = runtime.block_on(storm(&clients[range.clone()], concurrency));
@@ -171,6 +189,24 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
                     per_device(settled.saturating_sub(at), registered - earlier)
                 );
             }
+            // What the allocator has handed out (no fragmentation in it) and the replica's own
+            // count: steadier than the resident memory, and they say where it went.
+            let now = memory_metrics(&http);
+            let mib = |v: Option<f64>| v.map_or("unknown".to_owned(), |v| format!("{:.1} MiB", v / 1048576.0));
+            println!("  heap in use {}, the replica {}", mib(now.0), mib(now.1));
+            if let Some(&(earlier, _)) = steps.last() {
+                let grown = |was: Option<f64>, is: Option<f64>| {
+                    was.zip(is).map_or("unknown".to_owned(), |(was, is)| {
+                        format!("{:.0} bytes", (is - was) / (registered - earlier).max(1) as f64)
+                    })
+                };
+                println!(
+                    "  per device of the wave: heap in use {}, the replica {}",
+                    grown(counted.0, now.0),
+                    grown(counted.1, now.1)
+                );
+            }
+            counted = now;
             steps.push((registered, settled));
         }
     }

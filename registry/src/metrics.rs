@@ -67,6 +67,9 @@ pub struct Snapshot {
     pub dtls_sessions: Option<usize>,
     /// The process's resident memory, where the platform says ([`resident_bytes`]).
     pub resident_bytes: Option<u64>,
+    /// What the store keeps in memory by its own count (the embedded store's replica), where it
+    /// keeps anything.
+    pub store_memory_bytes: Option<usize>,
     /// What the allocator holds, where the binary can read it ([`HeapReading`]).
     pub heap: Option<HeapReading>,
 }
@@ -130,6 +133,7 @@ pub struct Metrics {
     resident_bytes: Gauge,
     heap_in_use_bytes: Gauge,
     heap_kept_free_bytes: Gauge,
+    store_memory_bytes: Gauge,
     /// The endpoints' totals at the last scrape: counters move by the difference.
     coap_seen: std::sync::Mutex<std::collections::HashMap<&'static str, seam_lwm2m::coap::EndpointStats>>,
 }
@@ -238,6 +242,10 @@ impl Default for Metrics {
             "heap_kept_free_bytes",
             "Free bytes the memory allocator keeps for reuse instead of returning them to the system (0 where not known)",
         );
+        let store_memory_bytes = gauge(
+            "store_memory_bytes",
+            "What the store keeps in memory by its own count: the replica of the embedded store (0 where it keeps none)",
+        );
         Self {
             registry,
             requests,
@@ -256,6 +264,7 @@ impl Default for Metrics {
             resident_bytes,
             heap_in_use_bytes,
             heap_kept_free_bytes,
+            store_memory_bytes,
             coap_seen: std::sync::Mutex::default(),
         }
     }
@@ -319,6 +328,10 @@ impl Metrics {
         let heap = now.heap.unwrap_or_default();
         self.heap_in_use_bytes.set(bytes(heap.in_use_bytes));
         self.heap_kept_free_bytes.set(bytes(heap.kept_free_bytes));
+        self.store_memory_bytes.set(
+            now.store_memory_bytes
+                .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+        );
         {
             let mut seen = match self.coap_seen.lock() {
                 Ok(seen) => seen,

@@ -323,6 +323,7 @@ async fn serve_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Probl
         store_quads: quads,
         event_streams: state.event_streams.load(std::sync::atomic::Ordering::SeqCst),
         resident_bytes: crate::metrics::resident_bytes(),
+        store_memory_bytes: state.registry.store().memory_bytes(),
         // Reading the allocator takes its arenas' locks, briefly: once a scrape.
         heap: state.config.heap.and_then(|read| read()),
         ..Default::default()

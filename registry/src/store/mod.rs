@@ -95,6 +95,12 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
         self.version()
     }
 
+    /// What the store keeps in memory by its own count, where it keeps anything there (the
+    /// embedded store's replica); `None` elsewhere.
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// Makes what was committed durable beyond the write-ahead log (a no-op where there is none).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

@@ -305,6 +305,10 @@ impl GraphStore for EmbeddedStore {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        self.replica_bytes()
+    }
 }
 
 /// Writes `commit` to `store` in one transaction (or one bulk load).
