@@ -18,6 +18,7 @@ use spargebra::algebra::GraphTarget;
 use spargebra::GraphUpdateOperation;
 
 mod quads;
+mod records;
 mod terms;
 mod view;
 
