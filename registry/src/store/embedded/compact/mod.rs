@@ -20,6 +20,7 @@ use spargebra::GraphUpdateOperation;
 
 mod quads;
 mod records;
+mod runs;
 mod terms;
 mod view;
 

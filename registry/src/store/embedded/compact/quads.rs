@@ -6,13 +6,15 @@
 //! writes go on. A version is a **base** (every quad as of when it was last rebuilt) and a small
 //! **delta** beside it: the quads added since (in the three orders too) and the base's quads
 //! removed since. A write copies the delta, never the base, and the base is rebuilt, merging the
-//! delta in, once the delta outgrows a share of it ([`delta_bound`]).
+//! delta in, once the delta outgrows a share of it ([`delta_bound`]). The base keeps the default
+//! graph's triples in half the bytes of a key (`runs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
+use super::runs::{slot, Runs, Triple, Walk};
 use super::terms::DEFAULT_GRAPH;
 
 /// A quad as numbers: subject, predicate, object, graph (0: the default graph).
@@ -57,13 +59,6 @@ struct Keys {
     keys: Vec<Key>,
     /// `starts[slot(v)]`: the first key whose first field is `v` or more (empty: not kept).
     starts: Vec<u32>,
-}
-
-/// The place of number `n` in a table of starts: its term's place in the term table (the low
-/// bit of a number says only how a query holds the term; no two terms share a place, and keys
-/// that did would still be told apart by the search within the range).
-fn slot(n: u32) -> usize {
-    (n >> 1) as usize
 }
 
 impl Keys {
@@ -137,10 +132,95 @@ impl Sorted {
     }
 }
 
+/// The default graph's triples of a base in the three orders (`[s, p, o]`, `[p, o, s]`,
+/// `[o, s, p]`).
+struct Triples {
+    spo: Runs,
+    pos: Runs,
+    osp: Runs,
+}
+
+impl Triples {
+    fn runs(&self, order: Order) -> &Runs {
+        match order {
+            Order::Spog => &self.spo,
+            Order::Posg => &self.pos,
+            Order::Ospg => &self.osp,
+        }
+    }
+}
+
+/// Every quad of a version as of when its base was built: the default graph's triples as runs
+/// where their table of starts is not too large for them, and every other quad as keys.
+#[derive(Default)]
+struct Base {
+    triples: Option<Triples>,
+    /// The named graphs' quads, and the default graph's when `triples` is `None`.
+    rest: Sorted,
+}
+
+impl Base {
+    /// The quads of `spog` (sorted in that order, no repeats).
+    fn of(spog: Vec<Key>) -> Self {
+        let (default, named): (Vec<Key>, Vec<Key>) = spog.into_iter().partition(|k| unpack(*k)[3] == DEFAULT_GRAPH);
+        let in_order = |order: Order| {
+            let mut triples: Vec<Triple> = default.iter().map(|k| order.triple(unpack(*k))).collect();
+            triples.sort_unstable();
+            Runs::of(&triples)
+        };
+        let triples = in_order(Order::Spog).and_then(|spo| {
+            Some(Triples {
+                spo,
+                pos: in_order(Order::Posg)?,
+                osp: in_order(Order::Ospg)?,
+            })
+        });
+        let rest = if triples.is_some() {
+            named
+        } else {
+            let mut all = default;
+            all.extend(named);
+            all.sort_unstable();
+            all
+        };
+        Self {
+            triples,
+            rest: Sorted::of(rest),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.triples.as_ref().map_or(0, |t| t.spo.len()) + self.rest.spog.keys.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.triples
+            .as_ref()
+            .map_or(0, |t| t.spo.bytes() + t.pos.bytes() + t.osp.bytes())
+            + self.rest.bytes()
+    }
+
+    fn contains(&self, quad: &Ids) -> bool {
+        match &self.triples {
+            Some(triples) if quad[3] == DEFAULT_GRAPH => triples.spo.contains(Order::Spog.triple(*quad)),
+            _ => self.rest.contains(quad),
+        }
+    }
+
+    /// Every quad, as `spog` keys (in no particular order).
+    fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        let triples = self.triples.as_ref().map(|t| {
+            let mut walk = Walk::new(&t.spo, &[]);
+            std::iter::from_fn(move || walk.next(&t.spo)).map(|t| pack(Order::Spog.of_triple(t)))
+        });
+        triples.into_iter().flatten().chain(self.rest.spog.keys.iter().copied())
+    }
+}
+
 /// One version of the replica's quads. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Quads {
-    base: Arc<Sorted>,
+    base: Arc<Base>,
     /// Quads not in the base, added since it was built.
     added: Arc<Sorted>,
     /// Quads of the base removed since it was built, sorted (`spog` keys).
@@ -175,6 +255,24 @@ impl Order {
             Self::Posg => [p, o, s, g],
             Self::Ospg => [o, s, p, g],
         })
+    }
+
+    /// The triple of `quad` in this order (its graph left out).
+    fn triple(self, [s, p, o, _]: Ids) -> Triple {
+        match self {
+            Self::Spog => [s, p, o],
+            Self::Posg => [p, o, s],
+            Self::Ospg => [o, s, p],
+        }
+    }
+
+    /// The default graph's quad a triple of this order stands for.
+    fn of_triple(self, [a, b, c]: Triple) -> Ids {
+        match self {
+            Self::Spog => [a, b, c, DEFAULT_GRAPH],
+            Self::Posg => [c, a, b, DEFAULT_GRAPH],
+            Self::Ospg => [b, c, a, DEFAULT_GRAPH],
+        }
     }
 
     /// The quad a key of this order stands for.
@@ -228,7 +326,7 @@ impl Quads {
         }
         Self {
             len: keys.len(),
-            base: Arc::new(Sorted::of(keys)),
+            base: Arc::new(Base::of(keys)),
             added: Arc::default(),
             removed: Arc::default(),
             graphs: Arc::new(graphs),
@@ -292,21 +390,14 @@ impl Quads {
         }
         merge(&mut added, to_add, &to_unadd);
         merge(&mut removed, to_remove, &to_unremove);
-        if added.len() + removed.len() > delta_bound(self.base.spog.keys.len()) {
+        if added.len() + removed.len() > delta_bound(self.base.len()) {
             // The base rebuilt: what it held, less what was removed, with what was added.
             let gone: FxHashSet<Key> = removed.into_iter().collect();
-            let mut all: Vec<Key> = self
-                .base
-                .spog
-                .keys
-                .iter()
-                .filter(|q| !gone.contains(*q))
-                .copied()
-                .collect();
+            let mut all: Vec<Key> = self.base.keys().filter(|q| !gone.contains(q)).collect();
             all.extend(added);
             all.sort_unstable();
             return Self {
-                base: Arc::new(Sorted::of(all)),
+                base: Arc::new(Base::of(all)),
                 added: Arc::default(),
                 removed: Arc::default(),
                 graphs,
@@ -381,11 +472,13 @@ fn merge(sorted: &mut Vec<Key>, mut add: Vec<Key>, drop: &[Key]) {
 }
 
 /// The quads matching a pattern, read from one version as they are asked for: the base's
-/// range, less what was removed, then the delta's range.
+/// default triples and its other keys, less what was removed, then the delta's keys.
 pub struct Scan {
     quads: Arc<Quads>,
     order: Order,
-    /// The base's keys still to read, then the delta's.
+    /// The base's default triples still to read (`None`: none, or not asked for).
+    triples: Option<Walk>,
+    /// The base's other keys still to read, then the delta's.
     base: std::ops::Range<usize>,
     added: std::ops::Range<usize>,
     /// Fields checked on each key, beyond the range: `[s, p, o]`.
@@ -424,16 +517,31 @@ impl Scan {
             let end = start + keys[start..].partition_point(|k| *k < to);
             within.start + start..within.start + end
         };
-        let base = range(quads.base.keys(order));
+        let triples = match (&quads.base.triples, graphs.admits(DEFAULT_GRAPH)) {
+            (Some(triples), true) => Some(Walk::new(triples.runs(order), prefix)),
+            _ => None,
+        };
+        let base = range(quads.base.rest.keys(order));
         let added = range(quads.added.keys(order));
         Self {
             quads,
             order,
+            triples,
             base,
             added,
             must: [s, p, o],
             graphs,
         }
+    }
+
+    /// The next of the base's default triples, as a quad.
+    fn next_triple(&mut self) -> Option<Ids> {
+        let runs = self.quads.base.triples.as_ref()?.runs(self.order);
+        let triple = self.triples.as_mut()?.next(runs);
+        if triple.is_none() {
+            self.triples = None;
+        }
+        triple.map(|t| self.order.of_triple(t))
     }
 }
 
@@ -442,12 +550,17 @@ impl Iterator for Scan {
 
     fn next(&mut self) -> Option<Ids> {
         loop {
-            let (key, from_base) = if let Some(i) = self.base.next() {
-                (self.quads.base.keys(self.order).keys[i], true)
+            let (quad, from_base) = if let Some(quad) = self.next_triple() {
+                (quad, true)
+            } else if let Some(i) = self.base.next() {
+                (self.order.quad(self.quads.base.rest.keys(self.order).keys[i]), true)
             } else {
-                (self.quads.added.keys(self.order).keys[self.added.next()?], false)
+                (
+                    self.order
+                        .quad(self.quads.added.keys(self.order).keys[self.added.next()?]),
+                    false,
+                )
             };
-            let quad = self.order.quad(key);
             let fits = self
                 .must
                 .iter()
@@ -490,7 +603,16 @@ mod tests {
     #[test]
     fn every_version_reads_what_a_plain_set_holds() {
         let mut rng = Lcg(7);
-        let quad = |rng: &mut Lcg| -> Ids { [1 + rng.below(40), 1 + rng.below(4), 1 + rng.below(40), rng.below(3)] };
+        // As the term table numbers terms: each place one number, some of them odd (held by value).
+        let number = |place: u32| (place << 1) | u32::from(place.is_multiple_of(3));
+        let quad = |rng: &mut Lcg| -> Ids {
+            [
+                number(1 + rng.below(40)),
+                number(1 + rng.below(4)),
+                number(1 + rng.below(40)),
+                rng.below(3),
+            ]
+        };
         let mut model: BTreeSet<Ids> = (0..300).map(|_| quad(&mut rng)).collect();
         let mut quads = Quads::of(model.iter().copied().collect(), [5]);
         let mut versions = vec![(quads.clone(), model.clone())];
@@ -527,33 +649,60 @@ mod tests {
             "the delta never outgrew its bound ({}): the rebuild is not tested",
             delta_bound(300)
         );
+        assert!(
+            quads.base.triples.is_some(),
+            "the default graph's triples are not in runs"
+        );
         let version = Arc::new(quads);
         for (version, model) in versions
             .iter()
             .map(|(q, m)| (Arc::new(q.clone()), m))
             .chain([(version, &model)])
         {
-            for mask in 0..16u32 {
-                let (s, p, o) = (
-                    (mask & 1 != 0).then_some(3),
-                    (mask & 2 != 0).then_some(2),
-                    (mask & 4 != 0).then_some(5),
-                );
-                let graphs = if mask & 8 != 0 { Graphs::Only(1) } else { Graphs::All };
-                let mut got: Vec<Ids> = Scan::new(Arc::clone(&version), s, p, o, graphs).collect();
+            reads_as(&version, model, [number(3), number(2), number(5)]);
+        }
+        // Graph 5 was named with no quads, and stays named.
+        assert!(versions[0].0.has_graph(5));
+    }
+
+    /// Every pattern over the fields `bound` (each bound or not) and each graph reads from
+    /// `version` exactly what `model` holds.
+    fn reads_as(version: &Arc<Quads>, model: &BTreeSet<Ids>, bound: [u32; 3]) {
+        for graphs in [Graphs::All, Graphs::Only(0), Graphs::Only(1)] {
+            for mask in 0..8u32 {
+                let [s, p, o] = [0, 1, 2].map(|i| (mask & (1 << i) != 0).then_some(bound[i]));
+                let mut got: Vec<Ids> = Scan::new(Arc::clone(version), s, p, o, graphs).collect();
                 got.sort_unstable();
                 let want: Vec<Ids> = model
                     .iter()
                     .filter(|q| {
                         s.is_none_or(|s| q[0] == s) && p.is_none_or(|p| q[1] == p) && o.is_none_or(|o| q[2] == o)
                     })
-                    .filter(|q| mask & 8 == 0 || q[3] == 1)
+                    .filter(|q| graphs.admits(q[3]))
                     .copied()
                     .collect();
-                assert_eq!(got, want, "pattern {mask:04b}");
+                assert_eq!(got, want, "pattern {mask:03b} in {graphs:?}");
             }
         }
-        // Graph 5 was named with no quads, and stays named.
-        assert!(versions[0].0.has_graph(5));
+    }
+
+    /// A base whose default triples would need a table of starts larger than they are (a
+    /// subject among the newest of many terms) keeps them as keys, and reads the same.
+    #[test]
+    fn default_triples_left_as_keys_read_the_same() {
+        let model: BTreeSet<Ids> = [
+            [2_000_000, 4, 6, 0],
+            [2_000_000, 4, 10, 0],
+            [8, 4, 6, 0],
+            [8, 4, 6, 1],
+            [13, 2, 2_000_000, 1],
+        ]
+        .into_iter()
+        .collect();
+        let quads = Quads::of(model.iter().copied().collect(), []);
+        assert!(quads.base.triples.is_none());
+        reads_as(&Arc::new(quads), &model, [8, 4, 6]);
+        let small = Quads::of(vec![[8, 4, 6, 0], [8, 4, 10, 0], [8, 4, 6, 1]], []);
+        assert!(small.base.triples.is_some());
     }
 }
