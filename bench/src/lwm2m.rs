@@ -117,7 +117,62 @@ const RESTART_SETTLE: Duration = Duration::from_secs(30);
 /// Costs that do not grow with the fleet (RocksDB's block cache, bounded at 32 MiB by default;
 /// thread stacks; the catalog) cancel out of it, where they are spread over the devices in the
 /// whole-run figure.
-pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duration, waves: usize) -> anyhow::Result<()> {
+///
+/// With `baseline` (a smaller fleet), a fresh server first takes a storm of that many devices,
+/// settled as this run's last wave is, and the difference of the two settled servers, per device,
+/// is printed: one more device, between two servers that did the same things. Between waves of
+/// one server it is not only that: once the first wave's writes are flushed to RocksDB's tables,
+/// the next wave's reads fill its block cache (bounded, 32 MiB), a cost that stops growing there.
+pub fn register(
+    seam: &Path,
+    devices: usize,
+    concurrency: usize,
+    settle: Duration,
+    waves: usize,
+    baseline: Option<usize>,
+) -> anyhow::Result<()> {
+    let Some(smaller) = baseline else {
+        return storm_run(seam, devices, concurrency, settle, waves).map(drop);
+    };
+    if smaller >= devices || settle.is_zero() {
+        bail!("--baseline-devices needs fewer devices than --devices, and --settle-s");
+    }
+    println!("baseline: a server of its own, {smaller} devices in one wave");
+    let small = storm_run(seam, smaller, concurrency, settle, 1)?;
+    println!("the run itself:");
+    let large = storm_run(seam, devices, concurrency, settle, waves)?;
+    let more = (large.devices - small.devices).max(1) as f64;
+    let per = |a: Option<f64>, b: Option<f64>| {
+        a.zip(b)
+            .map_or("unknown".to_owned(), |(a, b)| format!("{:.0} bytes", (b - a) / more))
+    };
+    println!(
+        "one more device, {} against {} devices, each server settled: resident {:.0} bytes, heap in use {}, the replica {}",
+        large.devices,
+        small.devices,
+        (large.rss as f64 - small.rss as f64) / more,
+        per(small.heap, large.heap),
+        per(small.replica, large.replica)
+    );
+    Ok(())
+}
+
+/// What a server held once its last wave settled.
+struct Settled {
+    devices: usize,
+    rss: u64,
+    heap: Option<f64>,
+    replica: Option<f64>,
+}
+
+/// One server, its storms and its figures (see [`register`]).
+fn storm_run(
+    seam: &Path,
+    devices: usize,
+    concurrency: usize,
+    settle: Duration,
+    waves: usize,
+) -> anyhow::Result<Settled> {
     seam_registry::remote::install_tls_provider();
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("store");
@@ -236,7 +291,12 @@ pub fn register(seam: &Path, devices: usize, concurrency: usize, settle: Duratio
         );
     }
     drop(serve);
-    Ok(())
+    Ok(Settled {
+        devices: registered,
+        rss: settled_rss.unwrap_or(after),
+        heap: counted.0,
+        replica: counted.1,
+    })
 }
 
 /// `n` simulated devices for `server`, named `PREFIX-0`, `PREFIX-1`, …: a B-L475E-IOT01A board

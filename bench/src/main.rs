@@ -190,6 +190,10 @@ enum Cmd {
         /// the next: the growth between settled waves is the memory of one more device.
         #[arg(long, default_value_t = 1)]
         waves: usize,
+        /// First run a server of its own with this many devices (one wave, settled likewise):
+        /// one more device is then the difference of the two settled servers.
+        #[arg(long)]
+        baseline_devices: Option<usize>,
     },
     /// `GET /match` on a generated registry while the fleet is quiet, then while simulated
     /// LwM2M devices check in (registration Updates) at a steady rate.
@@ -472,7 +476,15 @@ fn main() -> anyhow::Result<()> {
             concurrency,
             settle_s,
             waves,
-        } => lwm2m::register(&seam, devices, concurrency, Duration::from_secs(settle_s), waves)?,
+            baseline_devices,
+        } => lwm2m::register(
+            &seam,
+            devices,
+            concurrency,
+            Duration::from_secs(settle_s),
+            waves,
+            baseline_devices,
+        )?,
         Cmd::Lwm2mThroughput {
             downloads,
             size,
