@@ -84,6 +84,18 @@ struct Entry {
     deadline: Instant,
 }
 
+/// A registration ID as the table keys it: the 128 random bits whose lowercase hex the ID is.
+/// A fleet's table holds one per device in each of two maps; as text it was 24 bytes and an
+/// allocation of 48 in each.
+type Key = u128;
+
+/// The key of registration ID `id`, `None` when it is not one the table can hold (32
+/// lowercase hex digits, as [`RegistrationTable::insert`] makes them): no registration has it.
+fn key_of(id: &str) -> Option<Key> {
+    let hex = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex.then(|| Key::from_str_radix(id, 16).ok()).flatten()
+}
+
 /// The live registrations, by ID and by endpoint name.
 #[derive(Default)]
 pub(crate) struct RegistrationTable {
@@ -92,8 +104,10 @@ pub(crate) struct RegistrationTable {
 
 #[derive(Default)]
 struct Tables {
-    by_id: HashMap<String, Entry>,
-    by_endpoint: HashMap<String, String>,
+    /// Boxed: the map keeps room for a quarter to a half more entries than it holds, and an
+    /// entry (the registration and its deadline) is about 250 bytes.
+    by_id: HashMap<Key, Box<Entry>>,
+    by_endpoint: HashMap<String, Key>,
     /// Registrations per source address, for [`MAX_ENDPOINTS_PER_PEER`] without a scan of the
     /// whole table at every Register (a storm of n registrations was n² / 2 comparisons).
     by_address: HashMap<SocketAddr, usize>,
@@ -115,9 +129,9 @@ impl Tables {
     }
 
     /// Removes registration `id`, and its endpoint's entry if it is still this registration's.
-    fn remove(&mut self, id: &str) -> Option<Registration> {
-        let entry = self.by_id.remove(id)?;
-        if self.by_endpoint.get(&entry.registration.endpoint).map(String::as_str) == Some(id) {
+    fn remove(&mut self, id: Key) -> Option<Registration> {
+        let entry = self.by_id.remove(&id)?;
+        if self.by_endpoint.get(&entry.registration.endpoint) == Some(&id) {
             self.by_endpoint.remove(&entry.registration.endpoint);
         }
         self.uncount(entry.registration.address);
@@ -137,7 +151,7 @@ impl RegistrationTable {
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Registration> {
-        self.lock().by_id.get(id).map(|e| e.registration.clone())
+        self.lock().by_id.get(&key_of(id)?).map(|e| e.registration.clone())
     }
 
     pub(crate) fn all(&self) -> Vec<Registration> {
@@ -152,7 +166,7 @@ impl RegistrationTable {
     /// replaced, or `None` when its source already holds [`MAX_ENDPOINTS_PER_PEER`] others.
     pub(crate) fn insert(&self, mut registration: Registration) -> Option<(Registration, Option<Registration>)> {
         let mut tables = self.lock();
-        let previous = tables.by_endpoint.get(&registration.endpoint).cloned();
+        let previous = tables.by_endpoint.get(&registration.endpoint).copied();
         // The other endpoints registered from this address: the endpoint's own registration, if
         // it came from here too, is the one this replaces.
         let own = previous
@@ -180,18 +194,17 @@ impl RegistrationTable {
             .zip(tables.next_id.to_le_bytes())
             .for_each(|(r, c)| *r ^= c);
         registration.id = hex::encode(random);
-        let replaced = previous.and_then(|old| tables.remove(&old));
-        tables
-            .by_endpoint
-            .insert(registration.endpoint.clone(), registration.id.clone());
+        let key = Key::from_be_bytes(random);
+        let replaced = previous.and_then(|old| tables.remove(old));
+        tables.by_endpoint.insert(registration.endpoint.clone(), key);
         tables.count(registration.address);
         let deadline = Instant::now() + Duration::from_secs(u64::from(registration.lifetime));
         tables.by_id.insert(
-            registration.id.clone(),
-            Entry {
+            key,
+            Box::new(Entry {
                 registration: registration.clone(),
                 deadline,
-            },
+            }),
         );
         Some((registration, replaced))
     }
@@ -199,7 +212,7 @@ impl RegistrationTable {
     /// Applies an Update; `None` for an unknown registration ID.
     pub(crate) fn update(&self, id: &str, update: Update, from: SocketAddr) -> Option<Registration> {
         let mut tables = self.lock();
-        let entry = tables.by_id.get_mut(id)?;
+        let entry = tables.by_id.get_mut(&key_of(id)?)?;
         let moved = (entry.registration.address != from).then_some(entry.registration.address);
         let r = &mut entry.registration;
         if let Some(lifetime) = update.lifetime {
@@ -223,19 +236,19 @@ impl RegistrationTable {
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Registration> {
-        self.lock().remove(id)
+        self.lock().remove(key_of(id)?)
     }
 
     /// Removes and returns the registrations whose lifetime has run out.
     pub(crate) fn expire(&self, now: Instant) -> Vec<Registration> {
         let mut tables = self.lock();
-        let expired: Vec<String> = tables
+        let expired: Vec<Key> = tables
             .by_id
             .iter()
             .filter(|(_, e)| e.deadline <= now)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
-        expired.iter().filter_map(|id| tables.remove(id)).collect()
+        expired.into_iter().filter_map(|id| tables.remove(id)).collect()
     }
 }
 
@@ -410,5 +423,34 @@ mod tests {
         assert!(table.insert(registration("more", 4)).is_none());
         assert!(table.insert(registration("e0", 4)).is_some());
         assert_eq!(counts(&table), [(4, MAX_ENDPOINTS_PER_PEER)]);
+    }
+
+    /// A registration is found by the ID it was given and by no other text: not the same
+    /// digits in capitals, with a sign, cut short or longer (the table keys the ID's bits).
+    #[test]
+    fn a_registration_is_found_by_its_own_id_only() {
+        let table = RegistrationTable::default();
+        let (r, _) = table.insert(registration("a", 1)).unwrap();
+        assert_eq!(r.id.len(), 32);
+        assert_eq!(table.get(&r.id).map(|g| g.endpoint), Some("a".to_owned()));
+        let near = [
+            r.id.to_uppercase(),
+            format!("+{}", &r.id[1..]),
+            r.id[1..].to_owned(),
+            format!("{}0", r.id),
+            String::new(),
+            "zz".repeat(16),
+        ];
+        for other in &near {
+            if *other == r.id {
+                continue;
+            }
+            assert!(table.get(other).is_none(), "{other}");
+            assert!(table.update(other, Update::default(), r.address).is_none(), "{other}");
+            assert!(table.remove(other).is_none(), "{other}");
+        }
+        assert_eq!(table.len(), 1);
+        assert!(table.remove(&r.id).is_some());
+        assert!(table.get_by_endpoint("a").is_none());
     }
 }
