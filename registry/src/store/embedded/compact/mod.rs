@@ -3,10 +3,11 @@
 //! Oxigraph's own in-memory store keeps 360–490 bytes a quad (each quad in several concurrent
 //! hash maps, with the versions that saw it), keeps every removed quad for readers that may
 //! still see it, and looks a subject's quads up by walking all of them. Here a quad is four
-//! 32-bit numbers in three sorted arrays (`quads`), and each term is kept once, as a record of
-//! bytes (`terms`, `records`): about 185 bytes a quad of resident memory in all, a lookup is two
-//! reads and a short binary search, a removed quad is freed with the last version that held it,
-//! and a query holds each term in 16 bytes. Writes make a new version (sharing the large arrays
+//! 32-bit numbers in three sorted arrays (`quads`; a default graph's triple is two of them in
+//! each, under a table of where each first field's run starts: `runs`), and each term is kept
+//! once, as a record of bytes (`terms`, `records`): a lookup is two reads and a short binary
+//! search, a removed quad is freed with the last version that held it, and a query holds each
+//! term in 16 bytes. Writes make a new version (sharing the large arrays
 //! with the one before), which takes the old one's place when the write is done: a query reads
 //! one version from its start to its end (`view`).
 
