@@ -122,7 +122,8 @@ const RESTART_SETTLE: Duration = Duration::from_secs(30);
 /// settled as this run's last wave is, and the difference of the two settled servers, per device,
 /// is printed: one more device, between two servers that did the same things. Between waves of
 /// one server it is not only that: once the first wave's writes are flushed to RocksDB's tables,
-/// the next wave's reads fill its block cache (bounded, 32 MiB), a cost that stops growing there.
+/// what reads them later (a copy of the replica made during the next wave, measured) fills
+/// RocksDB's block cache, a cost that stops at the cache's bound (32 MiB).
 pub fn register(
     seam: &Path,
     devices: usize,
@@ -141,7 +142,7 @@ pub fn register(
     let small = storm_run(seam, smaller, concurrency, settle, 1)?;
     println!("the run itself:");
     let large = storm_run(seam, devices, concurrency, settle, waves)?;
-    let more = (large.devices - small.devices).max(1) as f64;
+    let more = large.devices.saturating_sub(small.devices).max(1) as f64;
     let per = |a: Option<f64>, b: Option<f64>| {
         a.zip(b)
             .map_or("unknown".to_owned(), |(a, b)| format!("{:.0} bytes", (b - a) / more))
