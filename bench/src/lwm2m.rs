@@ -142,20 +142,24 @@ pub fn register(
     let small = storm_run(seam, smaller, concurrency, settle, 1)?;
     println!("the run itself:");
     let large = storm_run(seam, devices, concurrency, settle, waves)?;
-    let more = large.devices.saturating_sub(small.devices).max(1) as f64;
-    let per = |a: Option<f64>, b: Option<f64>| {
-        a.zip(b)
-            .map_or("unknown".to_owned(), |(a, b)| format!("{:.0} bytes", (b - a) / more))
-    };
+    let more = large.devices.saturating_sub(small.devices).max(1);
     println!(
         "one more device, {} against {} devices, each server settled: resident {:.0} bytes, heap in use {}, the replica {}",
         large.devices,
         small.devices,
-        (large.rss as f64 - small.rss as f64) / more,
-        per(small.heap, large.heap),
-        per(small.replica, large.replica)
+        (large.rss as f64 - small.rss as f64) / more as f64,
+        grown_per_device(small.heap, large.heap, more),
+        grown_per_device(small.replica, large.replica, more)
     );
     Ok(())
+}
+
+/// How much a count grew from `was` to `is` for each of `devices` more devices, as text
+/// ("unknown" where the server did not say).
+fn grown_per_device(was: Option<f64>, is: Option<f64>, devices: usize) -> String {
+    was.zip(is).map_or("unknown".to_owned(), |(was, is)| {
+        format!("{:.0} bytes", (is - was) / devices.max(1) as f64)
+    })
 }
 
 /// What a server held once its last wave settled.
@@ -251,15 +255,11 @@ fn storm_run(
             let mib = |v: Option<f64>| v.map_or("unknown".to_owned(), |v| format!("{:.1} MiB", v / 1048576.0));
             println!("  heap in use {}, the replica {}", mib(now.0), mib(now.1));
             if let Some(&(earlier, _)) = steps.last() {
-                let grown = |was: Option<f64>, is: Option<f64>| {
-                    was.zip(is).map_or("unknown".to_owned(), |(was, is)| {
-                        format!("{:.0} bytes", (is - was) / (registered - earlier).max(1) as f64)
-                    })
-                };
+                let more = registered - earlier;
                 println!(
                     "  per device of the wave: heap in use {}, the replica {}",
-                    grown(counted.0, now.0),
-                    grown(counted.1, now.1)
+                    grown_per_device(counted.0, now.0, more),
+                    grown_per_device(counted.1, now.1, more)
                 );
             }
             counted = now;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
-use super::runs::{slot, Runs, Triple, Walk};
+use super::runs::{slot, starts_of, Runs, Triple, Walk};
 use super::terms::DEFAULT_GRAPH;
 
 /// A quad as numbers: subject, predicate, object, graph (0: the default graph).
@@ -63,21 +63,7 @@ struct Keys {
 
 impl Keys {
     fn of(keys: Vec<Key>) -> Self {
-        let starts = match (keys.last(), u32::try_from(keys.len())) {
-            (Some(last), Ok(_)) if slot(unpack(*last)[0]) <= keys.len() * 4 => {
-                let top = slot(unpack(*last)[0]);
-                let mut starts = Vec::with_capacity(top + 2);
-                for (i, key) in keys.iter().enumerate() {
-                    // Positions fit: checked above.
-                    #[expect(clippy::cast_possible_truncation)]
-                    starts.resize(slot(unpack(*key)[0]) + 1, i as u32);
-                }
-                #[expect(clippy::cast_possible_truncation)]
-                starts.push(keys.len() as u32);
-                starts
-            }
-            _ => Vec::new(),
-        };
+        let starts = starts_of(&keys, |k| unpack(*k)[0]).unwrap_or_default();
         Self { keys, starts }
     }
 

@@ -26,6 +26,27 @@ fn tail(second: u32, third: u32) -> u64 {
     (u64::from(second) << 32) | u64::from(third)
 }
 
+/// The table of starts of `sorted` entries whose first field `first` gives: at `slot(v)`, the
+/// position of the first entry whose first field is `v` or more, and one more place at the end,
+/// the number of entries. `None` when it would have more than four places an entry (a few
+/// entries under the newest terms of a large table) or a position would not fit in 32 bits.
+pub(super) fn starts_of<T>(sorted: &[T], first: impl Fn(&T) -> u32) -> Option<Vec<u32>> {
+    let end = u32::try_from(sorted.len()).ok()?;
+    let top = sorted.last().map_or(0, |e| slot(first(e)));
+    if top > sorted.len().saturating_mul(4) {
+        return None;
+    }
+    let mut starts = Vec::with_capacity(top + 2);
+    for (i, entry) in sorted.iter().enumerate() {
+        // Positions fit: checked above. Places with no entry start where the next one does, so
+        // that their ranges are empty.
+        #[expect(clippy::cast_possible_truncation)]
+        starts.resize(slot(first(entry)) + 1, i as u32);
+    }
+    starts.push(end);
+    Some(starts)
+}
+
 /// Sorted triples of one order, as runs of tails under their first field.
 pub(super) struct Runs {
     /// `starts[slot(v)]`: the position of the first triple whose first field is `v` or more;
@@ -43,32 +64,19 @@ impl Runs {
     /// terms of a large table: the packed keys take them instead) or a position would not fit
     /// in 32 bits.
     pub(super) fn of(sorted: &[Triple]) -> Option<Self> {
-        let len = u32::try_from(sorted.len()).ok()?;
-        let top = sorted.last().map_or(0, |t| slot(t[0]));
-        if top > sorted.len().saturating_mul(4) {
-            return None;
-        }
-        let mut starts = Vec::with_capacity(top + 2);
-        let mut odd = vec![0_u64; top / 64 + 1];
-        let mut tails = Vec::with_capacity(sorted.len());
-        for (i, [first, second, third]) in sorted.iter().copied().enumerate() {
-            let place = slot(first);
+        let starts = starts_of(sorted, |t| t[0])?;
+        let mut odd = vec![0_u64; starts.len() / 64 + 1];
+        for (i, &[first, ..]) in sorted.iter().enumerate() {
             debug_assert!(
-                starts.len() <= place || (first & 1 == 1) == ((odd[place / 64] >> (place % 64)) & 1 == 1),
+                i == 0 || slot(sorted[i - 1][0]) != slot(first) || sorted[i - 1][0] == first,
                 "two numbers of one place"
             );
-            if starts.len() <= place {
-                // The positions fit: checked above. Places with no triple start where the next
-                // one does, so that their runs are empty.
-                #[expect(clippy::cast_possible_truncation)]
-                starts.resize(place + 1, i as u32);
-                if first & 1 == 1 {
-                    odd[place / 64] |= 1 << (place % 64);
-                }
+            if first & 1 == 1 {
+                let place = slot(first);
+                odd[place / 64] |= 1 << (place % 64);
             }
-            tails.push(tail(second, third));
         }
-        starts.push(len);
+        let tails = sorted.iter().map(|&[_, second, third]| tail(second, third)).collect();
         Some(Self { starts, odd, tails })
     }
 
