@@ -21,7 +21,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use seam_lwm2m::server::{
     Delivery, DeliveryMethod, DeliveryOutcome, DeliveryStep, Departure, Lwm2mServer, ServerEvent,
 };
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 pub use facts::Reconciled;
 pub use seam_lwm2m::server::DeviceReport;
@@ -35,8 +35,8 @@ use crate::vocab::CATALOG;
 /// version, memory free, memory total.
 /// Largest number of server events applied in one transaction.
 const BATCH: usize = 1024;
-/// Device reads in flight at once: enough to keep up with a registration storm without
-/// flooding the devices' links.
+/// Device reads in flight at once, and readers alive: enough to keep up with a registration
+/// storm without flooding the devices' links.
 const DESCRIBE_CONCURRENCY: usize = 256;
 /// How long attempts to read a device's Object 3 may take: the first is short (a device on a
 /// working link answers within CoAP's first retransmissions), later ones double up to the last.
@@ -73,11 +73,8 @@ struct Inner {
     deployments: Mutex<HashMap<u64, NamedNode>>,
     /// The rollout a delivery about to start belongs to, by (endpoint, package).
     part_of: Mutex<HashMap<(String, String), NamedNode>>,
-    describe: Semaphore,
-    /// Devices waiting to be described, newest registration last: readers take the newest
-    /// first, so that a burst of registrations that never answer cannot keep a real device
-    /// waiting behind it.
-    to_describe: Mutex<Vec<Pending>>,
+    /// Devices waiting to be described, and the readers that describe them.
+    to_describe: Mutex<DescribeLine>,
     packages_dir: Option<PathBuf>,
     /// Registrations and deliveries counted for `GET /metrics`.
     metrics: Arc<crate::metrics::Metrics>,
@@ -145,8 +142,7 @@ impl Lwm2mBridge {
                 boards: Mutex::new((None, HashMap::new())),
                 deployments: Mutex::new(HashMap::new()),
                 part_of: Mutex::new(HashMap::new()),
-                describe: Semaphore::new(DESCRIBE_CONCURRENCY),
-                to_describe: Mutex::new(Vec::new()),
+                to_describe: Mutex::new(DescribeLine::default()),
                 packages_dir,
                 metrics,
             }),
@@ -404,20 +400,37 @@ impl Lwm2mBridge {
         }
     }
 
-    /// Puts a device in line to be described and starts a reader for it (which takes the newest
-    /// in line when a permit frees, not necessarily this one).
+    /// Puts a device in line to be described, and starts a reader when fewer than
+    /// [`DESCRIBE_CONCURRENCY`] are at work. A device in line costs its name: a storm of ten
+    /// thousand registrations once parked a reader task (3.4 KB) for each device, tens of MB
+    /// freed a minute later in pages that long-lived entries, made at the same time, kept half
+    /// used.
     fn queue_describe(&self, pending: Pending) {
-        lock(&self.inner.to_describe).push(pending);
-        tokio::spawn(self.clone().describe_next());
+        let start = {
+            let mut line = lock(&self.inner.to_describe);
+            line.waiting.push(pending);
+            let start = line.readers < DESCRIBE_CONCURRENCY;
+            line.readers += usize::from(start);
+            start
+        };
+        if start {
+            tokio::spawn(self.clone().read_in_turn());
+        }
     }
 
-    async fn describe_next(self) {
-        let Ok(_permit) = self.inner.describe.acquire().await else {
-            return;
-        };
-        let Some(pending) = lock(&self.inner.to_describe).pop() else {
-            return;
-        };
+    /// One reader: describes the newest device in line, then the next, until none is left.
+    async fn read_in_turn(self) {
+        let reader = Reader(self);
+        while let Some(pending) = reader.0.next_in_line() {
+            reader.0.describe_pending(pending).await;
+        }
+    }
+
+    fn next_in_line(&self) -> Option<Pending> {
+        lock(&self.inner.to_describe).waiting.pop()
+    }
+
+    async fn describe_pending(&self, pending: Pending) {
         // A device that left (or was replaced by a newer registration of the same name, which
         // is in line itself) needs no reading.
         if self.inner.server.registration(&pending.endpoint).is_none() {
@@ -538,6 +551,43 @@ fn normalise(name: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+/// The devices waiting to be described and the readers at work on them.
+#[derive(Default)]
+struct DescribeLine {
+    /// Newest registration last: readers take the newest first, so that a burst of
+    /// registrations that never answer cannot keep a real device waiting behind it.
+    waiting: Vec<Pending>,
+    /// Readers alive, at most [`DESCRIBE_CONCURRENCY`].
+    readers: usize,
+}
+
+/// A reader's place in the count, given up when the reader ends however it ends. A device put
+/// in line after the reader found the line empty, while the count still held it, would wait
+/// for the next registration: the last reader out starts another for it.
+struct Reader(Lwm2mBridge);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let again = {
+            let mut line = lock(&self.0.inner.to_describe);
+            line.readers = line.readers.saturating_sub(1);
+            let again = !line.waiting.is_empty() && line.readers < DESCRIBE_CONCURRENCY;
+            line.readers += usize::from(again);
+            again
+        };
+        if again {
+            // Outside a runtime (the service shutting down) nothing is described any more.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(self.0.clone().read_in_turn())),
+                Err(_) => {
+                    let mut line = lock(&self.0.inner.to_describe);
+                    line.readers = line.readers.saturating_sub(1);
+                }
+            }
+        }
+    }
 }
 
 /// A device waiting to be described.

@@ -417,19 +417,32 @@ async fn after_a_flood_of_silent_registrations_a_real_device_is_described_in_sec
     let _bridge = Lwm2mBridge::start(registry.clone(), server.clone(), events, None).unwrap();
     // 400 registrations, more than the bridge reads at once, from 50 sockets that never answer.
     let mut flooders = Vec::new();
-    for s in 0..50 {
-        let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), Arc::new(Silent))
-            .await
-            .unwrap();
+    for _ in 0..50 {
+        flooders.push(
+            Endpoint::bind("127.0.0.1:0".parse().unwrap(), fast(), Arc::new(Silent))
+                .await
+                .unwrap(),
+        );
+    }
+    let tasks = tokio::runtime::Handle::current().metrics();
+    let before = tasks.num_alive_tasks();
+    for (s, endpoint) in flooders.iter().enumerate() {
         for i in 0..8 {
             let mut request = Request::new(Method::Post, "rd");
             request.query = vec![format!("ep=flood-{s}-{i}"), "lt=600".into()];
             request.payload = b"</1/0>,</3/0>".to_vec();
             assert_eq!(endpoint.request(addr, request).await.unwrap().code, Code::Created);
         }
-        flooders.push(endpoint);
     }
     assert_eq!(server.registered(), 400);
+    // Each silent device holds its reader 5 s: once all 400 are in line, what runs is the 256
+    // readers and their reads' exchanges, not a task for each device in line (656 tasks).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let during = tasks.num_alive_tasks().saturating_sub(before);
+    assert!(
+        (256..=2 * 256 + 16).contains(&during),
+        "{during} more tasks alive with 400 devices in line to be described"
+    );
     // Then a real device registers: it is read first, as soon as a reader is free.
     let started = Instant::now();
     let mut config = ClientConfig::new(
