@@ -446,12 +446,17 @@ impl MatchingQuery {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
         let key = expand(&device);
+        // What each latency figure assumes is half a dozen strings a model: made only for a
+        // selection that reads it (in a fragment, under an alias, or skipped, it counts).
+        let detail = matching::Detail {
+            latency_assumptions: ctx.look_ahead().field("compatible").field("latencyAssumption").exists(),
+        };
         // Ranking one device is a fraction of a millisecond, about what handing it to the blocking
         // pool and back costs; explaining every rejection is several, and goes there.
         let report = if explain {
-            off_the_workers(move || matching::match_device(&fleet, &key, &opts, true)).await?
+            off_the_workers(move || matching::match_device_with(&fleet, &key, &opts, true, detail)).await?
         } else {
-            matching::match_device(&fleet, &key, &opts, false)
+            matching::match_device_with(&fleet, &key, &opts, false, detail)
         }
         .ok_or_else(|| bad_input(format!("no device or board {device:?}")))?;
         Ok(MatchReport {

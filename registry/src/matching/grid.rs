@@ -202,7 +202,7 @@ pub fn grid(fleet: &Fleet, opts: &MatchOptions, rows: &GridRows, row_window: Win
                         .iter()
                         .map(|m| {
                             let mut cell = GridCell::default();
-                            count(&mut cell, view.verdict(fleet, m, opts).map(|(via, _)| via));
+                            count(&mut cell, view.fit(fleet, m, opts).map(|fit| fit.via));
                             cell
                         })
                         .collect();

@@ -16,7 +16,7 @@ pub mod oracle;
 
 use serde::{Deserialize, Serialize};
 
-pub use evaluate::{Compatible, Constraint, LatencyAssumption, MatchOptions, Outcome, Reason, Rejected, Via};
+pub use evaluate::{Compatible, Constraint, Detail, LatencyAssumption, MatchOptions, Outcome, Reason, Rejected, Via};
 pub use facts::Fleet;
 pub use index::FleetIndex;
 pub use load::load_fleet;
@@ -50,6 +50,17 @@ pub struct MatchReport {
 /// `arduino-nano-33-ble-sense`), judged on the board's datasheet figures with nothing reserved;
 /// `None` when there is neither.
 pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explain: bool) -> Option<MatchReport> {
+    match_device_with(fleet, device_key, opts, explain, Detail::default())
+}
+
+/// [`match_device`], each compatible model spelled out as far as `detail` asks.
+pub fn match_device_with(
+    fleet: &Fleet,
+    device_key: &str,
+    opts: &MatchOptions,
+    explain: bool,
+    detail: Detail,
+) -> Option<MatchReport> {
     let board_device;
     let (device, board) = match fleet.device(device_key) {
         Some(device) => (device, false),
@@ -72,9 +83,10 @@ pub fn match_device(fleet: &Fleet, device_key: &str, opts: &MatchOptions, explai
     let mut compatible = Vec::new();
     let mut rejected = Vec::new();
     for model in fleet.models.values() {
-        match view.evaluate(fleet, model, opts, explain) {
-            Outcome::Compatible(c) => compatible.push(c),
-            Outcome::Rejected(r) => rejected.push(r),
+        match view.fit(fleet, model, opts) {
+            Some(fit) => compatible.push(fit.compatible(detail)),
+            None if explain => rejected.push(view.rejected(model, opts, true)),
+            None => {}
         }
     }
     evaluate::rank(&mut compatible);
@@ -206,7 +218,7 @@ pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
                 }
                 let (need, model) = (&needs[kind][m], models[m]);
                 let via = if need.needs_whole_verdict() {
-                    view.verdict(fleet, model, opts).map(|(via, _)| via)
+                    view.fit(fleet, model, opts).map(|fit| fit.via)
                 } else if sensed[group][m] || (!device.sensors.is_empty() && view.senses(model)) {
                     // The board's sensors give what the model needs, or the device's own make
                     // up the difference.

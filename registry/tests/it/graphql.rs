@@ -214,6 +214,43 @@ async fn the_one_pass_compatible_list_answers_as_the_executor_would() {
     }
 }
 
+/// What each latency figure assumes is made only for a selection that reads it: read through a
+/// named or inline fragment, under an alias, or from an aliased list, it is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_assumptions_are_there_however_the_selection_reads_them() {
+    let registry = seeded();
+    let fragment = " fragment F on CompatibleModel { latencyAssumption { basis } }";
+    for (list, selection, key, with) in [
+        ("compatible", "...F", "latencyAssumption", fragment),
+        (
+            "compatible",
+            "... on CompatibleModel { a: latencyAssumption { basis } }",
+            "a",
+            "",
+        ),
+        ("c: compatible", "x: latencyAssumption { basis }", "x", ""),
+    ] {
+        let data = run_data(
+            &registry,
+            &format!(
+                "{{ compatibleModels(device: \"line3-acoustic-02\") {{ {list} {{ model {selection} }} }} }}{with}"
+            ),
+        )
+        .await;
+        let read = list.split(':').next().unwrap_or(list);
+        let models = entries(&data, &["compatibleModels", read]);
+        assert!(models.len() >= 3, "{data}");
+        let with_assumption = models
+            .iter()
+            .filter(|m| matches!(m, async_graphql::Value::Object(f) if matches!(f.get(key), Some(async_graphql::Value::Object(_)))))
+            .count();
+        assert!(
+            with_assumption >= 3,
+            "{selection}: {with_assumption} assumptions in {data}"
+        );
+    }
+}
+
 /// The last read of the compatible list takes the models' strings instead of copying them: every
 /// read of it, under aliases, in a fragment, or skipped, must still see them all.
 #[tokio::test(flavor = "multi_thread")]

@@ -14,8 +14,8 @@ use crate::vocab::SEAM;
 
 mod view;
 
-use view::{Candidate, Estimate};
-pub use view::{DeviceView, MemoryNeeds};
+use view::Candidate;
+pub use view::{DeviceView, Fit, MemoryNeeds};
 
 /// Knobs of a match.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +50,23 @@ impl MatchOptions {
             headroom_pct,
             latency_budget_s,
         })
+    }
+}
+
+/// What a report spells out for each compatible model beyond the verdict and its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detail {
+    /// What each latency figure assumes ([`LatencyAssumption`]): half a dozen strings a model,
+    /// which a client that does not show them need not have copied.
+    pub latency_assumptions: bool,
+}
+
+impl Default for Detail {
+    /// Everything.
+    fn default() -> Self {
+        Self {
+            latency_assumptions: true,
+        }
     }
 }
 
@@ -253,35 +270,6 @@ impl<'a> Variant<'a> {
                 accuracy: model.accuracy,
             },
         }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn compatible(
-    model: &ModelFacts,
-    c: &Candidate<'_>,
-    runtime: &RuntimeFacts,
-    ram_bytes: u64,
-    flash_bytes: u64,
-    latency: Option<Estimate<'_>>,
-    via: Via,
-) -> Compatible {
-    let latency_assumption = latency
-        .zip(c.dtype)
-        .map(|(e, dtype)| Box::new(e.assumption(runtime, dtype)));
-    let latency = latency.map(|e| e.seconds);
-    Compatible {
-        model: model.iri.clone(),
-        name: model.name.clone(),
-        task: model.task.clone(),
-        accuracy: c.accuracy,
-        estimated_latency_ms: latency.map(|s| round3(s * 1e3)),
-        latency_assumption,
-        ram_bytes,
-        flash_bytes,
-        via,
-        runtime: runtime.iri.clone(),
-        runs: c.runs.to_owned(),
     }
 }
 

@@ -71,6 +71,42 @@ impl Estimate<'_> {
     }
 }
 
+/// How a model runs on a device, read from the fleet ([`DeviceView::fit`]).
+pub struct Fit<'a> {
+    model: &'a ModelFacts,
+    candidate: Candidate<'a>,
+    runtime: &'a RuntimeFacts,
+    ram_bytes: u64,
+    flash_bytes: u64,
+    latency: Option<Estimate<'a>>,
+    /// As-is or through its int8 variant.
+    pub via: Via,
+}
+
+impl Fit<'_> {
+    /// The compatible model as a report states it, spelled out as far as `detail` asks.
+    pub fn compatible(&self, detail: Detail) -> Compatible {
+        let latency_assumption = self
+            .latency
+            .filter(|_| detail.latency_assumptions)
+            .zip(self.candidate.dtype)
+            .map(|(e, dtype)| Box::new(e.assumption(self.runtime, dtype)));
+        Compatible {
+            model: self.model.iri.clone(),
+            name: self.model.name.clone(),
+            task: self.model.task.clone(),
+            accuracy: self.candidate.accuracy,
+            estimated_latency_ms: self.latency.map(|e| round3(e.seconds * 1e3)),
+            latency_assumption,
+            ram_bytes: self.ram_bytes,
+            flash_bytes: self.flash_bytes,
+            via: self.via,
+            runtime: self.runtime.iri.clone(),
+            runs: self.candidate.runs.to_owned(),
+        }
+    }
+}
+
 /// How a candidate fits one runtime.
 struct RuntimeFit<'a> {
     runtime: &'a RuntimeFacts,
@@ -282,7 +318,7 @@ impl<'a> DeviceView<'a> {
         })
     }
 
-    fn fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
+    fn runtime_fit<'r>(&self, c: &Candidate<'_>, r: &'r RuntimeFacts, opts: &MatchOptions) -> RuntimeFit<'r> {
         let mut reasons: Vec<Reason> = self.latency_reason(c, r, opts).into_iter().collect();
         // Unknown activation or weight sizes cannot be shown to fit: they fail like a shortfall.
         let ram_required = c.peak.map(|p| ram_required(p, r.ram_overhead_bytes, opts.headroom_pct));
@@ -406,7 +442,7 @@ impl<'a> DeviceView<'a> {
     /// failed constraints, then IRI order).
     fn reasons_of(&self, c: &Candidate<'_>, opts: &MatchOptions) -> Vec<Reason> {
         let mut reasons = self.device_reasons(c);
-        let fits: Vec<RuntimeFit<'a>> = self.runtimes.iter().map(|r| self.fit(c, r, opts)).collect();
+        let fits: Vec<RuntimeFit<'a>> = self.runtimes.iter().map(|r| self.runtime_fit(c, r, opts)).collect();
         let some_fit = fits.iter().any(|f| f.reasons.is_empty());
         if !some_fit {
             if let Some(closest) = fits
@@ -425,31 +461,60 @@ impl<'a> DeviceView<'a> {
     pub fn evaluate(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions, explain: bool) -> Outcome {
         match self.verdict(fleet, model, opts) {
             Some((_, fit)) => Outcome::Compatible(fit),
-            None => Outcome::Rejected(Rejected {
-                model: model.iri.clone(),
-                name: model.name.clone(),
-                reasons: if explain { self.reasons(model, opts) } else { Vec::new() },
-            }),
+            None => Outcome::Rejected(self.rejected(model, opts, explain)),
+        }
+    }
+
+    /// `model`, rejected here; with `explain`, every reason why.
+    pub fn rejected(&self, model: &ModelFacts, opts: &MatchOptions, explain: bool) -> Rejected {
+        Rejected {
+            model: model.iri.clone(),
+            name: model.name.clone(),
+            reasons: if explain { self.reasons(model, opts) } else { Vec::new() },
         }
     }
 
     /// How `model` runs here, if it does.
     pub fn verdict(&self, fleet: &Fleet, model: &ModelFacts, opts: &MatchOptions) -> Option<(Via, Compatible)> {
+        self.fit(fleet, model, opts)
+            .map(|fit| (fit.via, fit.compatible(Detail::default())))
+    }
+
+    /// How `model` runs here, if it does, as the fleet's own facts: nothing is copied until
+    /// [`Fit::compatible`] is asked for (a device's ranking reports a tenth of the models it
+    /// judges, and the fleet matrix none).
+    pub fn fit<'m>(&self, fleet: &'m Fleet, model: &'m ModelFacts, opts: &MatchOptions) -> Option<Fit<'m>>
+    where
+        'a: 'm,
+    {
         let as_is = Candidate::of(model);
         let quick = self.quick(&as_is, opts);
-        if let Some((r, ram, flash)) = quick.best {
-            return Some((
-                Via::AsIs,
-                compatible(model, &as_is, r, ram, flash, quick.latency, Via::AsIs),
-            ));
+        if let Some((runtime, ram_bytes, flash_bytes)) = quick.best {
+            return Some(Fit {
+                model,
+                candidate: as_is,
+                runtime,
+                ram_bytes,
+                flash_bytes,
+                latency: quick.latency,
+                via: Via::AsIs,
+            });
         }
         // Fails only for lack of memory on a runtime that otherwise takes it: try int8.
         if quick.memory_only {
             if let Some(variant) = int8_variant(fleet, model) {
-                let c = variant.candidate();
-                let v = self.quick(&c, opts);
-                if let Some((r, ram, flash)) = v.best {
-                    return Some((Via::Int8, compatible(model, &c, r, ram, flash, v.latency, Via::Int8)));
+                let candidate = variant.candidate();
+                let v = self.quick(&candidate, opts);
+                if let Some((runtime, ram_bytes, flash_bytes)) = v.best {
+                    return Some(Fit {
+                        model,
+                        candidate,
+                        runtime,
+                        ram_bytes,
+                        flash_bytes,
+                        latency: v.latency,
+                        via: Via::Int8,
+                    });
                 }
             }
         }
