@@ -144,10 +144,11 @@ pub fn register(
     let large = storm_run(seam, devices, concurrency, settle, waves)?;
     let more = large.devices.saturating_sub(small.devices).max(1);
     println!(
-        "one more device, {} against {} devices, each server settled: resident {:.0} bytes, heap in use {}, the replica {}",
+        "one more device, {} against {} devices, each server settled: resident {:.0} bytes (anonymous {}), heap in use {}, the replica {}",
         large.devices,
         small.devices,
         (large.rss as f64 - small.rss as f64) / more as f64,
+        grown_per_device(small.anonymous, large.anonymous, more),
         grown_per_device(small.heap, large.heap, more),
         grown_per_device(small.replica, large.replica, more)
     );
@@ -166,6 +167,8 @@ fn grown_per_device(was: Option<f64>, is: Option<f64>, devices: usize) -> String
 struct Settled {
     devices: usize,
     rss: u64,
+    /// The part of `rss` that is the server's own memory, not its program's pages.
+    anonymous: Option<f64>,
     heap: Option<f64>,
     replica: Option<f64>,
 }
@@ -193,7 +196,7 @@ fn storm_run(
     let clients = runtime.block_on(simulated_devices(server, "bench", devices))?;
     println!("LwM2M registration storm: {devices} devices, {concurrency} registrations in flight, {waves} wave(s)");
     let per_device = |bytes: u64, n: usize| bytes as f64 / n.max(1) as f64;
-    let (mut registered, mut after, mut settled_rss) = (0usize, before, None);
+    let (mut registered, mut after, mut settled_rss, mut anonymous) = (0usize, before, None, None);
     // (devices registered so far, settled RSS) after each wave.
     let mut steps: Vec<(usize, u64)> = Vec::new();
     // (heap in use, the replica) at the last settled wave, from the server's metrics.
@@ -235,10 +238,14 @@ fn storm_run(
             std::thread::sleep(settle);
             let settled = rss(pid)?;
             settled_rss = Some(settled);
+            // The program's own pages (some 35 MiB of code and libraries, more or less of it
+            // resident as the run used it) are in the resident set too, not per device.
+            anonymous = seam_registry::metrics::anonymous_resident_bytes_of(pid).map(|b| b as f64);
             println!(
-                "  {:.0} s later (de-duplication entries expired): {:.1} MiB, {:.0} bytes per device",
+                "  {:.0} s later (de-duplication entries expired): {:.1} MiB ({} of it anonymous), {:.0} bytes per device",
                 settle.as_secs_f64(),
                 settled as f64 / 1048576.0,
+                anonymous.map_or("unknown".to_owned(), |a| format!("{:.1} MiB", a / 1048576.0)),
                 per_device(settled.saturating_sub(before), registered)
             );
             if let Some(&(earlier, at)) = steps.last() {
@@ -295,6 +302,7 @@ fn storm_run(
     Ok(Settled {
         devices: registered,
         rss: settled_rss.unwrap_or(after),
+        anonymous,
         heap: counted.0,
         replica: counted.1,
     })

@@ -93,14 +93,27 @@ pub fn resident_bytes() -> Option<u64> {
 
 /// Another process's resident set size, from `/proc/PID/status`; `None` as above.
 pub fn resident_bytes_of(pid: u32) -> Option<u64> {
-    vm_rss(&format!("/proc/{pid}/status"))
+    status_kib(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// The part of another process's resident set that is its own anonymous memory (`RssAnon`):
+/// what it allocated, without the pages of its program and libraries mapped from files, which
+/// the system shares and can drop and read again, and which vary with the code a run happened
+/// to use. `None` as above.
+pub fn anonymous_resident_bytes_of(pid: u32) -> Option<u64> {
+    status_kib(&format!("/proc/{pid}/status"), "RssAnon:")
 }
 
 fn vm_rss(status: &str) -> Option<u64> {
+    status_kib(status, "VmRSS:")
+}
+
+/// A `/proc/…/status` field given in kB, in bytes.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(status).ok()?;
     let kib: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .strip_suffix("kB")?
         .trim()
