@@ -167,9 +167,6 @@ pub struct Compatible {
     pub via: Via,
     /// The runtime it runs on.
     pub runtime: String,
-    /// What actually runs: the model itself, its declared variant, or (derived) the model.
-    #[serde(skip)]
-    pub runs: String,
 }
 
 /// What a latency estimate assumes: MACs ÷ (clock × MACs per cycle), with the figure's origin.
@@ -259,7 +256,6 @@ impl<'a> Variant<'a> {
         match self {
             Self::Declared(m) => Candidate::of(m),
             Self::Derived { model, peak, weight } => Candidate {
-                runs: &model.iri,
                 dtype: Some(INT8_IRI.as_str()),
                 peak: *peak,
                 weight: *weight,

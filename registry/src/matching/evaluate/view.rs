@@ -5,7 +5,6 @@ use super::*;
 
 /// The figures of what would run: the model itself or an int8 variant of it.
 pub(super) struct Candidate<'a> {
-    pub(super) runs: &'a str,
     pub(super) dtype: Option<&'a str>,
     pub(super) peak: Option<u64>,
     pub(super) weight: Option<u64>,
@@ -26,7 +25,6 @@ impl<'a> Candidate<'a> {
 
     pub(super) fn of(m: &'a ModelFacts) -> Self {
         Self {
-            runs: &m.iri,
             dtype: m.dtype.as_deref(),
             peak: m.peak_activation_bytes,
             weight: m.weight_bytes,
@@ -102,7 +100,6 @@ impl Fit<'_> {
             flash_bytes: self.flash_bytes,
             via: self.via,
             runtime: self.runtime.iri.clone(),
-            runs: self.candidate.runs.to_owned(),
         }
     }
 }
