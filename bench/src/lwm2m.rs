@@ -53,6 +53,17 @@ fn memory_metrics(http: &str) -> (Option<f64>, Option<f64>) {
     (sample("seam_heap_in_use_bytes"), sample("seam_store_memory_bytes"))
 }
 
+/// What the server's allocator keeps free rather than returning it (`/metrics`), when it says.
+fn kept_free(http: &str) -> Option<f64> {
+    let text = reqwest::blocking::get(format!("{http}/metrics"))
+        .and_then(|r| r.text())
+        .ok()?;
+    text.lines()
+        .find(|l| l.split(' ').next() == Some("seam_heap_kept_free_bytes"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+}
+
 pub(crate) fn count_described(http: &str) -> anyhow::Result<u64> {
     let query = "PREFIX seam: <https://w3id.org/seam/ontology#>
         SELECT (COUNT(?d) AS ?n) WHERE { ?d seam:lwm2mEndpoint ?e ; seam:board ?b ; seam:status seam:Online }";
@@ -260,7 +271,12 @@ fn storm_run(
             // count: steadier than the resident memory, and they say where it went.
             let now = memory_metrics(&http);
             let mib = |v: Option<f64>| v.map_or("unknown".to_owned(), |v| format!("{:.1} MiB", v / 1048576.0));
-            println!("  heap in use {}, the replica {}", mib(now.0), mib(now.1));
+            println!(
+                "  heap in use {}, the replica {}; kept free by the allocator {}",
+                mib(now.0),
+                mib(now.1),
+                mib(kept_free(&http))
+            );
             if let Some(&(earlier, _)) = steps.last() {
                 let more = registered - earlier;
                 println!(
