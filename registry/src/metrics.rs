@@ -371,3 +371,22 @@ impl Metrics {
         Ok(text)
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_anonymous_part_of_the_resident_set_is_read_and_within_it() {
+        let pid = std::process::id();
+        let anonymous = anonymous_resident_bytes_of(pid).unwrap_or(0);
+        let resident = resident_bytes_of(pid).unwrap_or(0);
+        assert!(anonymous > 0, "no RssAnon read for this process");
+        // Read one after the other: the process may grow by a few pages between them.
+        assert!(
+            anonymous <= resident + (1 << 20),
+            "{anonymous} anonymous of {resident} resident"
+        );
+        assert_eq!(anonymous_resident_bytes_of(u32::MAX), None, "no such process");
+    }
+}
