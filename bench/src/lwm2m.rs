@@ -37,31 +37,34 @@ pub(crate) fn rss(pid: u32) -> anyhow::Result<u64> {
     seam_registry::metrics::resident_bytes_of(pid).context("no VmRSS in /proc/PID/status")
 }
 
-/// What the server's `/metrics` says of its memory: (bytes the allocator has handed out, bytes
-/// the replica holds by its own count), each `None` where it says nothing.
-fn memory_metrics(http: &str) -> (Option<f64>, Option<f64>) {
+/// What the server's `/metrics` says of its memory, each `None` where it says nothing.
+#[derive(Default, Clone, Copy)]
+struct MemoryMetrics {
+    /// Bytes the allocator has handed out.
+    heap: Option<f64>,
+    /// Bytes the replica holds by its own count.
+    replica: Option<f64>,
+    /// Bytes the allocator keeps free rather than returning them.
+    kept_free: Option<f64>,
+}
+
+fn memory_metrics(http: &str) -> MemoryMetrics {
     let Ok(text) = reqwest::blocking::get(format!("{http}/metrics")).and_then(|r| r.text()) else {
-        return (None, None);
+        return MemoryMetrics::default();
     };
     let sample = |name: &str| {
         text.lines()
             .find(|l| l.split(' ').next() == Some(name))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
     };
-    (sample("seam_heap_in_use_bytes"), sample("seam_store_memory_bytes"))
-}
-
-/// What the server's allocator keeps free rather than returning it (`/metrics`), when it says.
-fn kept_free(http: &str) -> Option<f64> {
-    let text = reqwest::blocking::get(format!("{http}/metrics"))
-        .and_then(|r| r.text())
-        .ok()?;
-    text.lines()
-        .find(|l| l.split(' ').next() == Some("seam_heap_kept_free_bytes"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
+    // Zero is what `/metrics` says where it does not know the heap or has no replica.
+    let known = |v: Option<f64>| v.filter(|v| *v > 0.0);
+    MemoryMetrics {
+        heap: known(sample("seam_heap_in_use_bytes")),
+        replica: known(sample("seam_store_memory_bytes")),
+        kept_free: sample("seam_heap_kept_free_bytes"),
+    }
 }
 
 pub(crate) fn count_described(http: &str) -> anyhow::Result<u64> {
@@ -210,8 +213,8 @@ fn storm_run(
     let (mut registered, mut after, mut settled_rss, mut anonymous) = (0usize, before, None, None);
     // (devices registered so far, settled RSS) after each wave.
     let mut steps: Vec<(usize, u64)> = Vec::new();
-    // (heap in use, the replica) at the last settled wave, from the server's metrics.
-    let mut counted: (Option<f64>, Option<f64>) = (None, None);
+    // What the server's metrics said at the last settled wave.
+    let mut counted = MemoryMetrics::default();
     for wave in 0..waves {
         let range = wave * devices / waves..(wave + 1) * devices / waves;
         let (ok, took) = runtime.block_on(storm(&clients[range.clone()], concurrency));
@@ -273,16 +276,16 @@ fn storm_run(
             let mib = |v: Option<f64>| v.map_or("unknown".to_owned(), |v| format!("{:.1} MiB", v / 1048576.0));
             println!(
                 "  heap in use {}, the replica {}; kept free by the allocator {}",
-                mib(now.0),
-                mib(now.1),
-                mib(kept_free(&http))
+                mib(now.heap),
+                mib(now.replica),
+                mib(now.kept_free)
             );
             if let Some(&(earlier, _)) = steps.last() {
                 let more = registered - earlier;
                 println!(
                     "  per device of the wave: heap in use {}, the replica {}",
-                    grown_per_device(counted.0, now.0, more),
-                    grown_per_device(counted.1, now.1, more)
+                    grown_per_device(counted.heap, now.heap, more),
+                    grown_per_device(counted.replica, now.replica, more)
                 );
             }
             counted = now;
@@ -319,8 +322,8 @@ fn storm_run(
         devices: registered,
         rss: settled_rss.unwrap_or(after),
         anonymous,
-        heap: counted.0,
-        replica: counted.1,
+        heap: counted.heap,
+        replica: counted.replica,
     })
 }
 

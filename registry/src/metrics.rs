@@ -88,7 +88,7 @@ pub struct HeapReading {
 /// This process's resident set size, from `/proc/self/status` (`VmRSS`); `None` elsewhere or
 /// when it cannot be read.
 pub fn resident_bytes() -> Option<u64> {
-    vm_rss("/proc/self/status")
+    status_kib("/proc/self/status", "VmRSS:")
 }
 
 /// Another process's resident set size, from `/proc/PID/status`; `None` as above.
@@ -102,10 +102,6 @@ pub fn resident_bytes_of(pid: u32) -> Option<u64> {
 /// to use. `None` as above.
 pub fn anonymous_resident_bytes_of(pid: u32) -> Option<u64> {
     status_kib(&format!("/proc/{pid}/status"), "RssAnon:")
-}
-
-fn vm_rss(status: &str) -> Option<u64> {
-    status_kib(status, "VmRSS:")
 }
 
 /// A `/proc/…/status` field given in kB, in bytes.

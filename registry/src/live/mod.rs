@@ -406,15 +406,24 @@ impl Lwm2mBridge {
     /// freed a minute later in pages that long-lived entries, made at the same time, kept half
     /// used.
     fn queue_describe(&self, pending: Pending) {
+        lock(&self.inner.to_describe).waiting.push(pending);
+        self.start_reader();
+    }
+
+    /// Starts a reader when a device waits and fewer than [`DESCRIBE_CONCURRENCY`] are at work.
+    /// Outside a runtime (the service shutting down) nothing is described any more.
+    fn start_reader(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let start = {
             let mut line = lock(&self.inner.to_describe);
-            line.waiting.push(pending);
-            let start = line.readers < DESCRIBE_CONCURRENCY;
+            let start = !line.waiting.is_empty() && line.readers < DESCRIBE_CONCURRENCY;
             line.readers += usize::from(start);
             start
         };
         if start {
-            tokio::spawn(self.clone().read_in_turn());
+            drop(runtime.spawn(self.clone().read_in_turn()));
         }
     }
 
@@ -570,23 +579,11 @@ struct Reader(Lwm2mBridge);
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        let again = {
+        {
             let mut line = lock(&self.0.inner.to_describe);
             line.readers = line.readers.saturating_sub(1);
-            let again = !line.waiting.is_empty() && line.readers < DESCRIBE_CONCURRENCY;
-            line.readers += usize::from(again);
-            again
-        };
-        if again {
-            // Outside a runtime (the service shutting down) nothing is described any more.
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => drop(runtime.spawn(self.0.clone().read_in_turn())),
-                Err(_) => {
-                    let mut line = lock(&self.0.inner.to_describe);
-                    line.readers = line.readers.saturating_sub(1);
-                }
-            }
         }
+        self.0.start_reader();
     }
 }
 
