@@ -96,8 +96,8 @@ pub fn run(
         .collect();
     let mut per_model: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let expected = matching::fleet_matrix(&fleet, &opts);
-    for cell in &expected {
-        *per_model.entry(&cell.model).or_default() += 1;
+    for cell in expected.iter() {
+        *per_model.entry(cell.model).or_default() += 1;
     }
     let sparql_picks: Vec<&String> = picks.iter().take(sparql_samples).copied().collect();
     let from_rocksdb = if sparql_samples > 0 {
@@ -167,7 +167,7 @@ pub fn run(
 
     // Five times: one run on a shared machine is a sample, not a figure.
     let mut times = Vec::new();
-    let mut cells = Vec::new();
+    let mut cells = matching::FleetMatrix::default();
     for _ in 0..5 {
         drop(cells);
         let t = Instant::now();

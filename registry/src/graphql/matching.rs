@@ -584,12 +584,12 @@ impl MatchingQuery {
     ) -> Result<Vec<MatrixCell>> {
         let opts = options(latency_budget_ms, headroom_pct)?;
         let fleet = fleet(ctx.data::<FleetIndex>()?).await?;
-        Ok(off_the_workers(move || matching::fleet_matrix(&fleet, &opts))
-            .await?
-            .into_iter()
+        let matrix = off_the_workers(move || matching::fleet_matrix(&fleet, &opts)).await?;
+        Ok(matrix
+            .iter()
             .map(|c| MatrixCell {
-                device: c.device.to_string(),
-                model: c.model.to_string(),
+                device: c.device.to_owned(),
+                model: c.model.to_owned(),
                 via: via(c.via),
             })
             .collect())

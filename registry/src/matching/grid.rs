@@ -140,11 +140,11 @@ pub fn grid(fleet: &Fleet, opts: &MatchOptions, rows: &GridRows, row_window: Win
                 runtimes: fleet.runtimes.clone(),
                 models: models.iter().map(|m| (m.iri.clone(), (*m).clone())).collect(),
             };
-            for cell in super::fleet_matrix(&windowed, opts) {
-                let Some(device) = fleet.devices.get(&*cell.device) else {
+            for cell in super::fleet_matrix(&windowed, opts).iter() {
+                let Some(device) = fleet.devices.get(cell.device) else {
                     continue;
                 };
-                let Some(&column) = column_of.get(&*cell.model) else {
+                let Some(&column) = column_of.get(cell.model) else {
                     continue;
                 };
                 if let Some((_, cells)) = per_board.get_mut(&device.board.as_deref()) {

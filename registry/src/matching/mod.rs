@@ -12,6 +12,7 @@ pub(crate) mod fixture;
 pub mod grid;
 mod index;
 mod load;
+mod matrix;
 pub mod oracle;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ pub use evaluate::{Compatible, Constraint, Detail, LatencyAssumption, MatchOptio
 pub use facts::Fleet;
 pub use index::FleetIndex;
 pub use load::load_fleet;
+pub use matrix::{fleet_matrix, FleetMatrix, MatrixCell};
 
 use evaluate::DeviceView;
 
@@ -127,164 +129,4 @@ pub fn compatible_devices(fleet: &Fleet, model_iri: &str, opts: &MatchOptions) -
         }
     }
     Some(out)
-}
-
-/// One compatible pair of the fleet matrix. The IRIs are shared (`Arc<str>`): a matrix of
-/// millions of cells copies a pointer per IRI, not the IRI.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatrixCell {
-    /// Device IRI.
-    pub device: std::sync::Arc<str>,
-    /// Model IRI.
-    pub model: std::sync::Arc<str>,
-    /// How the model runs there.
-    pub via: Via,
-}
-
-impl Serialize for MatrixCell {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
-        let mut cell = serializer.serialize_struct("MatrixCell", 3)?;
-        cell.serialize_field("device", &*self.device)?;
-        cell.serialize_field("model", &*self.model)?;
-        cell.serialize_field("via", &self.via)?;
-        cell.end()
-    }
-}
-
-/// Every compatible (device, model) pair of the fleet, using every core.
-///
-/// A verdict reads of a device only its board, its sensors and its free memory. What each model
-/// needs of free memory on each runtime ([`evaluate::MemoryNeeds`]) is worked out once per kind
-/// of board (the same runtimes), and whether the board's sensors give what it needs once per
-/// board; each device then compares those needs with its free RAM and flash, and checks its own
-/// sensors only where the board's do not suffice. The cells are those of judging every device on
-/// its own (a test holds the two together, on fleets made to break the shortcuts).
-pub fn fleet_matrix(fleet: &Fleet, opts: &MatchOptions) -> Vec<MatrixCell> {
-    let devices: Vec<&facts::DeviceFacts> = fleet.devices.values().collect();
-    let models: Vec<&facts::ModelFacts> = fleet.models.values().collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-
-    // The boards, each judged as a device with no sensors of its own.
-    let mut group_of: Vec<usize> = Vec::with_capacity(devices.len());
-    let mut boards: Vec<facts::DeviceFacts> = Vec::new();
-    let mut index: std::collections::HashMap<Option<&str>, usize> = std::collections::HashMap::new();
-    for device in &devices {
-        let next = boards.len();
-        let at = *index.entry(device.board.as_deref()).or_insert(next);
-        if at == next {
-            boards.push(facts::DeviceFacts {
-                board: device.board.clone(),
-                ..facts::DeviceFacts::default()
-            });
-        }
-        group_of.push(at);
-    }
-    // What a model needs of free memory depends on the board only through the runtimes that
-    // target it (and, under a latency budget, its clock and core): worked out once per kind of
-    // board, with the model's sensors taken as present. Whether a board's own sensors give what
-    // a model needs is asked per board.
-    let views: Vec<DeviceView<'_>> = boards.iter().map(|b| DeviceView::new(fleet, b)).collect();
-    let (kinds, kind_of) = kinds_of_board(&boards, &views, opts);
-    let needs: Vec<Vec<evaluate::MemoryNeeds>> = in_parallel(&kinds, threads, |&b| {
-        models.iter().map(|m| views[b].memory_needs(fleet, m, opts)).collect()
-    });
-    let sensed: Vec<Vec<bool>> = in_parallel(&views, threads, |view| models.iter().map(|m| view.senses(m)).collect());
-    // Per kind of board, the least free RAM and flash a device needs for each model to have a
-    // chance: most pairs fail there, reading a small array in order instead of each model's
-    // needs.
-    let floors: Vec<Vec<(u64, u64)>> = needs
-        .iter()
-        .map(|models| models.iter().map(evaluate::MemoryNeeds::floor).collect())
-        .collect();
-    // The cells, a chunk of devices per thread; each thread shares its own copy of every model
-    // IRI among its cells (one thread's reference counts never bounce against another's).
-    let numbered: Vec<(usize, &facts::DeviceFacts)> = devices.iter().copied().enumerate().collect();
-    let chunk = numbered.len().div_ceil(threads).max(1);
-    let chunks: Vec<&[(usize, &facts::DeviceFacts)]> = numbered.chunks(chunk).collect();
-    let rows = in_parallel(&chunks, threads, |part| {
-        let model_iris: Vec<std::sync::Arc<str>> =
-            models.iter().map(|m| std::sync::Arc::from(m.iri.as_str())).collect();
-        let mut cells = Vec::new();
-        for (n, device) in part.iter() {
-            let view = DeviceView::new(fleet, device);
-            let (free_ram, free_flash) = (view.free_ram(), view.free_flash());
-            let iri: std::sync::Arc<str> = std::sync::Arc::from(device.iri.as_str());
-            let group = group_of[*n];
-            let kind = kind_of[group];
-            for (m, &(ram, flash)) in floors[kind].iter().enumerate() {
-                if free_ram < ram || free_flash < flash {
-                    continue;
-                }
-                let (need, model) = (&needs[kind][m], models[m]);
-                let via = if need.needs_whole_verdict() {
-                    view.fit(fleet, model, opts).map(|fit| fit.via)
-                } else if sensed[group][m] || (!device.sensors.is_empty() && view.senses(model)) {
-                    // The board's sensors give what the model needs, or the device's own make
-                    // up the difference.
-                    need.via(free_ram, free_flash)
-                } else {
-                    None
-                };
-                if let Some(via) = via {
-                    cells.push(MatrixCell {
-                        device: iri.clone(),
-                        model: model_iris[m].clone(),
-                        via,
-                    });
-                }
-            }
-        }
-        cells
-    });
-    let mut cells = Vec::with_capacity(rows.iter().map(Vec::len).sum());
-    for mut part in rows {
-        cells.append(&mut part);
-    }
-    cells
-}
-
-/// The boards (`views` of `boards`) grouped by what memory needs read of them: their runtimes,
-/// and under a latency budget the board itself (its clock, core and throughput). A device with
-/// no board described needs what one no runtime targets: nothing runs on either. Returns one
-/// board of each kind, and each board's kind.
-fn kinds_of_board(
-    boards: &[facts::DeviceFacts],
-    views: &[DeviceView<'_>],
-    opts: &MatchOptions,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut kind_of = Vec::with_capacity(views.len());
-    let mut kinds = Vec::new();
-    let mut index: std::collections::HashMap<(Option<&str>, Vec<&str>), usize> = std::collections::HashMap::new();
-    for (b, (board, view)) in boards.iter().zip(views).enumerate() {
-        let itself = opts.latency_budget_s.and(board.board.as_deref());
-        let next = kinds.len();
-        let at = *index.entry((itself, view.runtime_iris())).or_insert(next);
-        if at == next {
-            kinds.push(b);
-        }
-        kind_of.push(at);
-    }
-    (kinds, kind_of)
-}
-
-/// `f` over `items` on up to `threads` scoped threads, results in the items' order. A panicking
-/// worker is a bug in the rules; its part is recomputed on this thread rather than lost.
-fn in_parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for (handle, part) in handles.into_iter().zip(items.chunks(chunk)) {
-            match handle.join() {
-                Ok(results) => out.extend(results),
-                Err(_) => out.extend(part.iter().map(f)),
-            }
-        }
-        out
-    })
 }

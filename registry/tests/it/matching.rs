@@ -491,7 +491,7 @@ fn the_fleet_matrix_judged_by_groups_equals_judging_every_device() {
             }
         }
         let grouped: Vec<_> = matching::fleet_matrix(&fleet, &opts)
-            .into_iter()
+            .iter()
             .map(|c| (c.device.to_string(), c.model.to_string(), c.via))
             .collect();
         assert!(
@@ -523,7 +523,7 @@ fn the_fleet_matrix_judged_by_groups_equals_judging_every_device() {
             }
         }
         let grouped: Vec<_> = matching::fleet_matrix(&odd, &opts)
-            .into_iter()
+            .iter()
             .map(|c| (c.device.to_string(), c.model.to_string(), c.via))
             .collect();
         assert_eq!(grouped, one_by_one, "seed {seed}, variants without sensors");
