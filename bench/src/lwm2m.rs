@@ -115,7 +115,7 @@ pub(crate) fn start_serve(seam: &Path, data: &Path, http_port: u16, coap_port: u
 }
 
 /// How long a restarted server is left before its steady state is read: two of the service's
-/// quiet-flush periods (10 s each) and its trims, with room.
+/// quiet-flush periods (10 s each) and the allocator's decay of freed pages (10 s), with room.
 const RESTART_SETTLE: Duration = Duration::from_secs(30);
 
 /// Registers `devices` clients against a fresh `seam serve` and reports the figures. Memory is
@@ -305,8 +305,8 @@ fn storm_run(
     );
     if !settle.is_zero() {
         // Start-up writes too (every device marked offline), and reads the store: measured
-        // again once it has flushed after them and glibc was asked to give pages back, as the
-        // storm's server was.
+        // again once it has flushed after them and the allocator has given freed pages back, as
+        // the storm's server was.
         std::thread::sleep(RESTART_SETTLE);
         let quiet = rss(pid)?;
         println!(

@@ -333,20 +333,49 @@ pub(crate) fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// This process's resident memory, in bytes, after glibc has returned its free pages (so that
-/// what a structure takes shows as the difference between two readings); 0 where unknown.
-#[allow(unsafe_code)]
+/// This process's resident memory, in bytes, after the allocator has returned every free page
+/// (so that what a structure takes shows as the difference between two readings); 0 where
+/// unknown.
 pub(crate) fn rss_bytes() -> u64 {
-    // SAFETY: malloc_trim takes no pointers and touches only glibc's own free lists, which it
-    // locks arena by arena while it runs; it has no caller-side invariant.
-    unsafe { libc::malloc_trim(0) };
+    purge_freed_pages();
     seam_registry::metrics::resident_bytes().unwrap_or(0)
 }
+
+/// Asks jemalloc to return now the free pages of every arena, instead of after their decay.
+#[cfg(not(target_env = "msvc"))]
+#[allow(unsafe_code)]
+fn purge_freed_pages() {
+    // `arena.<MALLCTL_ARENAS_ALL>.purge`: a command that takes and returns nothing; jemalloc
+    // refuses it (EPERM) unless both the old and the new value are null.
+    const PURGE_ALL: &std::ffi::CStr = c"arena.4096.purge";
+    // SAFETY: the name is a NUL-terminated string that outlives the call, and every pointer
+    // passed for a value is null with a zero length, as a command without values wants.
+    let failed = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            PURGE_ALL.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if failed != 0 {
+        eprintln!("note: jemalloc did not purge its free pages (error {failed}); resident readings include them");
+    }
+}
+
+/// Elsewhere: the system allocator keeps what it keeps.
+#[cfg(target_env = "msvc")]
+fn purge_freed_pages() {}
 
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {

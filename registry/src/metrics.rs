@@ -81,7 +81,8 @@ pub struct Snapshot {
 pub struct HeapReading {
     /// Bytes allocated and not freed.
     pub in_use_bytes: u64,
-    /// Free bytes the allocator keeps rather than returning them to the system.
+    /// Resident bytes the allocator holds beyond `in_use_bytes`: freed pages it has not
+    /// returned to the system yet, pages only partly used, its own bookkeeping.
     pub kept_free_bytes: u64,
 }
 
@@ -249,7 +250,7 @@ impl Default for Metrics {
         );
         let heap_kept_free_bytes = gauge(
             "heap_kept_free_bytes",
-            "Free bytes the memory allocator keeps for reuse instead of returning them to the system (0 where not known)",
+            "Resident bytes the memory allocator holds beyond what it has handed out: freed pages not yet returned to the system, partly used pages, its own bookkeeping (0 where not known)",
         );
         let store_memory_bytes = gauge(
             "store_memory_bytes",

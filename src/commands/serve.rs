@@ -276,14 +276,11 @@ pub(crate) fn run(args: ServeArgs, given: Option<&clap::ArgMatches>) -> Result<(
             ..ServiceConfig::default()
         },
     };
-    if !crate::allocator::limit_arenas() {
-        tracing::debug!("the allocator's arenas are not limited here");
-    }
+    crate::allocator::return_freed_memory_in_background();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    crate::allocator::trim_periodically();
     let registry = runtime.block_on(async move {
         let application = Application::build(settings).await?;
         let registry = application.registry().clone();

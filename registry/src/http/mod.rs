@@ -63,7 +63,7 @@ pub struct ServiceConfig {
     /// bridge); `None`: the service makes its own.
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     /// How `/metrics` reads what the memory allocator holds: the binary knows its allocator
-    /// (glibc's, read with `mallinfo2`); `None`: not reported.
+    /// (`seam` reads jemalloc's statistics); `None`: not reported.
     pub heap: Option<fn() -> Option<crate::metrics::HeapReading>>,
 }
 

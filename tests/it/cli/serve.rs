@@ -12,6 +12,21 @@ fn serve_seeds_an_empty_store_and_cli_agrees_with_http() {
         models = http_count(&server, MODELS);
         assert!(boards >= 12, "{boards} boards");
         assert!(models >= 8, "{models} models");
+        // The allocator's own statistics reach `/metrics`: the seeded graph, RocksDB's memtables
+        // and the replica are megabytes of live heap (0 would say they are not read).
+        let metrics = reqwest::blocking::get(format!("{}/metrics", server.base))
+            .unwrap()
+            .text()
+            .unwrap();
+        let sample = |name: &str| -> Option<f64> {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let heap = sample("seam_heap_in_use_bytes ");
+        assert!(heap.is_some_and(|h| h > 1e6), "{metrics}");
+        assert!(sample("seam_heap_kept_free_bytes ").is_some(), "{metrics}");
         let endpoint = server.sparql();
         assert_eq!(
             cli_count(&["query", BOARDS, "--endpoint", &endpoint, "--format", "json"]),
