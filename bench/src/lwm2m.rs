@@ -44,7 +44,8 @@ struct MemoryMetrics {
     heap: Option<f64>,
     /// Bytes the replica holds by its own count.
     replica: Option<f64>,
-    /// Bytes the allocator keeps free rather than returning them.
+    /// Resident bytes the allocator holds beyond `heap` (freed pages not yet returned, partly
+    /// used pages, its bookkeeping).
     kept_free: Option<f64>,
 }
 
