@@ -15,17 +15,26 @@
 //! shape's tree is copied and given the document's own values, in the order they are written.
 //! Only plain values take part (printable ASCII, no escape, no block string): for them the text
 //! is the value, as the parser would read it. Any other document is parsed.
+//!
+//! Validation is kept by shape too, with the operation's name and the variables (`blind`): a
+//! document that validation cannot tell from the others of its shape by its strings is
+//! validated once for all of them. Only a document that passed is kept; a document of the shape
+//! that validation could tell apart (a string where an enum stands) is validated every time.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextValidation,
+};
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::parser::{Pos, Positioned};
-use async_graphql::{ServerResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 use async_graphql_value::{ConstValue, Value};
+
+use super::blind;
 
 /// Documents kept, the least recently used given up first.
 pub const MAX_KEPT: usize = 256;
@@ -41,6 +50,10 @@ struct Kept {
     /// The same, by shape (see the module documentation).
     shapes: lru::LruCache<Box<str>, Arc<ExecutableDocument>>,
     shapes_seen_once: lru::LruCache<u64, ()>,
+    /// Validations passed, by operation name, variables' key and shape (`validation_key`).
+    validated: lru::LruCache<Box<str>, ValidationResult>,
+    /// Validations answered from `validated`: what the tests read to see that it answers.
+    validations_kept: u64,
 }
 
 /// The same for the same text in every request (SipHash with fixed keys). A collision only
@@ -66,24 +79,98 @@ impl DocumentCache {
                 seen_once: lru::LruCache::new(NonZeroUsize::new(4 * MAX_KEPT).unwrap_or(NonZeroUsize::MIN)),
                 shapes: lru::LruCache::new(capacity),
                 shapes_seen_once: lru::LruCache::new(NonZeroUsize::new(4 * MAX_KEPT).unwrap_or(NonZeroUsize::MIN)),
+                validated: lru::LruCache::new(capacity),
+                validations_kept: 0,
             })),
         }
+    }
+
+    /// Another hold on the same documents (a test keeps one while a schema uses the other).
+    #[cfg(test)]
+    fn share(&self) -> Self {
+        Self {
+            kept: Arc::clone(&self.kept),
+        }
+    }
+
+    /// How many validations were answered by a kept one since the schema was built.
+    #[cfg(test)]
+    fn validations_kept(&self) -> u64 {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .validations_kept
     }
 }
 
 impl ExtensionFactory for DocumentCache {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentCacheExtension {
-            kept: Arc::clone(&self.kept),
-        })
+        Arc::new(DocumentCacheExtension::new(Arc::clone(&self.kept)))
     }
 }
 
+/// The extension of one request (async-graphql makes one per request).
 struct DocumentCacheExtension {
     kept: Arc<Mutex<Kept>>,
+    /// The request's operation name, as `prepare_request` saw it.
+    operation: Mutex<Option<String>>,
+    /// What `parse_query` found out for the validation that follows it.
+    validation: Mutex<Validation>,
+}
+
+/// A request's validation, as its parse left it.
+enum Validation {
+    /// Validate, keep nothing.
+    Run,
+    /// Validate, and keep a pass under this key.
+    RunAndKeep(Box<str>),
+    /// Answered already: a document of the shape passed with these results.
+    Kept(ValidationResult),
 }
 
 impl DocumentCacheExtension {
+    fn new(kept: Arc<Mutex<Kept>>) -> Self {
+        Self {
+            kept,
+            operation: Mutex::new(None),
+            validation: Mutex::new(Validation::Run),
+        }
+    }
+
+    /// Decides how `document` (of `shape`, sent with `variables`) is validated: by a kept pass
+    /// of its key, or run and kept when validation is blind to its strings.
+    fn plan_validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        shape: &Shape,
+        variables: &Variables,
+        document: &ExecutableDocument,
+    ) {
+        let operation = self
+            .operation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        let Some(variables) = blind::variables_key(document, variables) else {
+            return;
+        };
+        let key = validation_key(&operation, &variables, &shape.key);
+        let found = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.validated.get(key.as_str()).copied()
+        };
+        let plan = match found {
+            Some(result) => Validation::Kept(result),
+            None if blind::blind(document, &ctx.schema_env.registry) => Validation::RunAndKeep(key.into()),
+            None => Validation::Run,
+        };
+        *self
+            .validation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = plan;
+    }
+
     /// The kept tree of `query`, if any. A poisoned lock (a panic while another request held
     /// it) still guards a consistent cache: every operation on it is a single call.
     fn kept(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
@@ -288,8 +375,25 @@ fn const_strings<'a>(value: &'a mut ConstValue, strings: &mut Vec<&'a mut String
     }
 }
 
+/// The key a validation is kept under: the operation's name and the variables' key, each after
+/// its length (a client names its operation as it likes), then the shape.
+fn validation_key(operation: &str, variables: &str, shape: &str) -> String {
+    format!("{}:{operation}{}:{variables}{shape}", operation.len(), variables.len())
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for DocumentCacheExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = next.run(ctx, request).await?;
+        *self.operation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = request.operation_name.clone();
+        Ok(request)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -300,22 +404,54 @@ impl Extension for DocumentCacheExtension {
         if query.len() > MAX_KEPT_BYTES {
             return next.run(ctx, query, variables).await;
         }
-        // Copied outside the lock: requests on other threads only wait for a pointer.
-        if let Some(document) = self.kept(query) {
-            return Ok((*document).clone());
-        }
         let shape = shape(query);
-        if let Some(document) = shape.as_ref().and_then(|shape| self.of_shape(shape)) {
-            return Ok(document);
-        }
-        // Errors are not kept: a document that does not parse costs its parse every time, as
-        // it would without this.
-        let document = next.run(ctx, query, variables).await?;
-        self.keep(query, &document);
+        // Copied outside the lock: requests on other threads only wait for a pointer.
+        let document = if let Some(document) = self.kept(query) {
+            (*document).clone()
+        } else if let Some(document) = shape.as_ref().and_then(|shape| self.of_shape(shape)) {
+            document
+        } else {
+            // Errors are not kept: a document that does not parse costs its parse every time,
+            // as it would without this.
+            let document = next.run(ctx, query, variables).await?;
+            self.keep(query, &document);
+            if let Some(shape) = &shape {
+                self.keep_shape(shape, &document);
+            }
+            document
+        };
         if let Some(shape) = &shape {
-            self.keep_shape(shape, &document);
+            self.plan_validation(ctx, shape, variables, &document);
         }
         Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let plan = std::mem::replace(
+            &mut *self
+                .validation
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Validation::Run,
+        );
+        match plan {
+            Validation::Kept(result) => {
+                let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                kept.validations_kept += 1;
+                Ok(result)
+            }
+            Validation::RunAndKeep(key) => {
+                let result = next.run(ctx).await?;
+                let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                kept.validated.put(key, result);
+                Ok(result)
+            }
+            Validation::Run => next.run(ctx).await,
+        }
     }
 }
 
@@ -382,9 +518,7 @@ mod tests {
     #[test]
     fn a_shape_is_kept_the_second_time_and_answers_with_the_documents_own_values() {
         let cache = DocumentCache::new();
-        let extension = DocumentCacheExtension {
-            kept: Arc::clone(&cache.kept),
-        };
+        let extension = DocumentCacheExtension::new(Arc::clone(&cache.kept));
         let doc = |d: &str| format!(r#"{{ compatibleModels(device: "{d}") {{ device }} }}"#);
         let (one, two, three) = (doc("device-1"), doc("device-2"), doc("device-3"));
         let shape_of = |q: &str| shape(q).unwrap();
@@ -402,12 +536,94 @@ mod tests {
         );
     }
 
+    /// A schema over the seeded registry that keeps its documents in what this returns too.
+    fn seeded_schema() -> (super::super::SeamSchema, DocumentCache, crate::graph::Registry) {
+        let registry = crate::graph::Registry::in_memory().unwrap();
+        registry.seed_if_empty().unwrap();
+        let cache = DocumentCache::new();
+        let schema = super::super::build(crate::matching::FleetIndex::new(registry.clone()), None, cache.share());
+        (schema, cache, registry)
+    }
+
+    async fn ask(
+        schema: &super::super::SeamSchema,
+        registry: &crate::graph::Registry,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+        let request = super::super::prepare(request, registry, crate::access::Caller::Anonymous);
+        serde_json::to_value(schema.execute(request).await).unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_validation_answers_a_shape_whose_strings_it_cannot_tell_apart() {
+        let (schema, cache, registry) = seeded_schema();
+        let inline = |d: &str| format!(r#"{{ compatibleModels(device: "{d}") {{ device compatible {{ model }} }} }}"#);
+        // Two devices of one length, then two of another: each shape is validated once.
+        for (n, d) in [
+            "dock-camera-01",
+            "gate-camera-02",
+            "line3-vibration-01",
+            "press-vibration-03",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let answer = ask(&schema, &registry, &inline(d), serde_json::json!({})).await;
+            assert_eq!(answer["errors"], serde_json::Value::Null, "{answer}");
+            assert!(answer["data"]["compatibleModels"]["device"]
+                .as_str()
+                .unwrap()
+                .ends_with(d));
+            assert_eq!(cache.validations_kept(), (n % 2) as u64 + (n / 2) as u64, "after {d}");
+        }
+        // A device in a variable declared `String!`: any string validates alike.
+        let by_variable = "query($d: String!) { compatibleModels(device: $d) { device } }";
+        for d in ["dock-camera-01", "line3-vibration-01"] {
+            let answer = ask(&schema, &registry, by_variable, serde_json::json!({ "d": d })).await;
+            assert_eq!(answer["errors"], serde_json::Value::Null, "{answer}");
+        }
+        assert_eq!(cache.validations_kept(), 3);
+        // A number for it is another key, and validation refuses it.
+        let answer = ask(&schema, &registry, by_variable, serde_json::json!({ "d": 7 })).await;
+        assert!(answer["errors"][0]["message"].is_string(), "{answer}");
+        assert_eq!(cache.validations_kept(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_document_whose_strings_validation_reads_is_validated_every_time() {
+        let (schema, cache, registry) = seeded_schema();
+        // async-graphql takes a string where an enum stands: its content decides.
+        let status = |s: &str| format!(r#"{{ devices(first: 1, filter: {{ status: "{s}" }}) {{ __typename }} }}"#);
+        // Two fields of one response key must have equal arguments.
+        let twice = |a: &str, b: &str| {
+            format!(
+                r#"{{ m: compatibleModels(device: "{a}") {{ device }} m: compatibleModels(device: "{b}") {{ device }} }}"#
+            )
+        };
+        let by_variable = "query($s: DeviceStatus) { devices(first: 1, filter: { status: $s }) { __typename } }";
+        for _ in 0..2 {
+            for (valid, query, variables) in [
+                (true, status("ONLINE"), serde_json::json!({})),
+                (false, status("XNLINE"), serde_json::json!({})),
+                (true, twice("dock-camera-01", "dock-camera-01"), serde_json::json!({})),
+                (false, twice("dock-camera-01", "gate-camera-02"), serde_json::json!({})),
+                (true, by_variable.to_owned(), serde_json::json!({ "s": "ONLINE" })),
+                (false, by_variable.to_owned(), serde_json::json!({ "s": "XNLINE" })),
+            ] {
+                let answer = ask(&schema, &registry, &query, variables).await;
+                assert_eq!(answer["errors"].is_null(), valid, "{query}: {answer}");
+            }
+        }
+        // Only the exact repeats (the same text, the same variable) were answered by a kept pass.
+        assert_eq!(cache.validations_kept(), 1);
+    }
+
     #[test]
     fn keeps_at_most_its_capacity_and_forgets_the_least_recent() {
         let cache = DocumentCache::new();
-        let extension = DocumentCacheExtension {
-            kept: Arc::clone(&cache.kept),
-        };
+        let extension = DocumentCacheExtension::new(Arc::clone(&cache.kept));
         let parse = |q: &str| async_graphql::parser::parse_query(q).unwrap();
         extension.keep("{ once }", &parse("{ once }"));
         assert!(extension.kept("{ once }").is_none(), "kept the second time it comes");

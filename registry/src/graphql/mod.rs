@@ -13,6 +13,7 @@
 //! - `mutation`: the registrations; `rollouts`: rollouts (query, mutation, subscription);
 //! - `rows`, `scalars`: reading rows, and the `Long` scalar.
 
+mod blind;
 mod built;
 pub mod documents;
 pub mod limits;
@@ -84,6 +85,15 @@ fn require(ctx: &async_graphql::Context<'_>, scope: crate::access::Scope) -> asy
 /// Builds the schema over the registry `fleet` indexes (and the service's `rollouts`, when it
 /// runs them), with depth and complexity limits.
 pub fn schema(fleet: FleetIndex, rollouts: Option<crate::rollout::Rollouts>) -> SeamSchema {
+    build(fleet, rollouts, documents::DocumentCache::new())
+}
+
+/// `schema`, keeping its documents in `documents` (the tests keep a hold on it).
+fn build(
+    fleet: FleetIndex,
+    rollouts: Option<crate::rollout::Rollouts>,
+    documents: documents::DocumentCache,
+) -> SeamSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .data(fleet.registry().clone())
         .data(fleet);
@@ -97,7 +107,7 @@ pub fn schema(fleet: FleetIndex, rollouts: Option<crate::rollout::Rollouts>) -> 
         .limit_complexity(20_000)
         // The limits first: a document too long is refused before it is looked up or kept.
         .extension(limits::DocumentLimits)
-        .extension(documents::DocumentCache::new())
+        .extension(documents)
         .finish()
 }
 
