@@ -6,7 +6,9 @@
 //!   memory per registered device.
 //! - `lwm2m-throughput`: N concurrent block-wise downloads of one package from SEAM's CoAP
 //!   exchange layer, against a raw UDP request/response loop moving the same blocks with the same
-//!   concurrency, in the same run.
+//!   concurrency, in the same run; SEAM's endpoint asks on both sides, and then a device-like
+//!   client (one connected socket, one block asked at a time, as a device's CoAP stack does)
+//!   asks SEAM's endpoint.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -388,27 +390,117 @@ pub fn throughput(concurrency: &[usize], size: usize, block: usize, runs: usize)
     println!("Package throughput over loopback: {size}-byte package, {block}-byte blocks");
     for &n in concurrency {
         let mut ratios = Vec::new();
+        let mut device_ratios = Vec::new();
         let mut seam_rates = Vec::new();
+        let mut device_rates = Vec::new();
         let mut raw_rates = Vec::new();
         for _ in 0..runs {
             let seam = runtime.block_on(coap_downloads(n, size, block))?;
             let raw = runtime.block_on(raw_loop(n, size, block))?;
+            let device = runtime.block_on(device_downloads(n, size, block))?;
             seam_rates.push(seam);
             raw_rates.push(raw);
+            device_rates.push(device);
             ratios.push(seam / raw);
+            device_ratios.push(device / raw);
         }
-        let (seam, raw, ratio) = (
+        let (seam, raw, ratio, device, device_ratio) = (
             crate::median(seam_rates),
             crate::median(raw_rates),
             crate::median(ratios),
+            crate::median(device_rates),
+            crate::median(device_ratios),
         );
         println!(
-            "  {n:>5} concurrent downloads: SEAM {:.1} MiB/s, raw UDP loop {:.1} MiB/s: {ratio:.2}× (median of {runs})",
+            "  {n:>5} concurrent downloads: SEAM {:.1} MiB/s, raw UDP loop {:.1} MiB/s: {ratio:.2}× (median of {runs}); SEAM served to device-like clients {:.1} MiB/s: {device_ratio:.2}×",
             seam / 1048576.0,
-            raw / 1048576.0
+            raw / 1048576.0,
+            device / 1048576.0
         );
     }
     Ok(())
+}
+
+/// Bytes per second moved by `n` device-like clients downloading a `size`-byte body from SEAM's
+/// endpoint: each a connected socket asking for one block at a time (a confirmable GET with
+/// Block2), asking again after 500 ms without an answer, as the raw loop does. SEAM's serving
+/// side alone, with a client as lean as a device's CoAP stack.
+async fn device_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
+    use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
+    let body: Arc<[u8]> = (0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let params = TransmissionParams {
+        block_size: block,
+        ..TransmissionParams::fast(Duration::from_millis(500))
+    };
+    let server = Endpoint::bind("127.0.0.1:0".parse()?, params, Arc::new(Package(body))).await?;
+    let addr = server.local_addr()?;
+    let szx = (block.trailing_zeros().clamp(4, 10) - 4) as u32;
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        socket.connect(addr).await?;
+        sockets.push(socket);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for (client, socket) in sockets.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut buffer = vec![0u8; 2048];
+            let mut moved = 0usize;
+            let mut num = 0u32;
+            let mut mid = (client as u16).wrapping_mul(64);
+            loop {
+                mid = mid.wrapping_add(1);
+                let mut request = Packet::new();
+                request.header.set_type(MessageType::Confirmable);
+                request.header.code = MessageClass::Request(RequestType::Get);
+                request.header.message_id = mid;
+                request.set_token((client as u32).to_be_bytes().to_vec());
+                request.add_option(CoapOption::UriPath, b"pkg".to_vec());
+                let value = (num << 4) | szx;
+                let bytes = value.to_be_bytes();
+                let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+                request.add_option(CoapOption::Block2, bytes[first..].to_vec());
+                let request = request.to_bytes()?;
+                let response = 'asked: loop {
+                    socket.send(&request).await?;
+                    loop {
+                        let received =
+                            match tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buffer)).await {
+                                Ok(received) => received?,
+                                Err(_) => continue 'asked,
+                            };
+                        let response = Packet::from_bytes(&buffer[..received])?;
+                        // Else the second answer to a block asked again, which came already.
+                        if response.header.message_id == mid {
+                            break 'asked response;
+                        }
+                    }
+                };
+                if response.header.code != MessageClass::Response(ResponseType::Content) {
+                    bail!("block {num}: {:?}", response.header.code);
+                }
+                moved += response.payload.len();
+                let more = response
+                    .get_option(CoapOption::Block2)
+                    .and_then(|values| values.front())
+                    .and_then(|v| v.last())
+                    .is_some_and(|last| last & 0x08 != 0);
+                if !more {
+                    return anyhow::Ok(moved);
+                }
+                num += 1;
+            }
+        }));
+    }
+    let mut moved = 0usize;
+    for task in tasks {
+        moved += task.await??;
+    }
+    if moved != n * size {
+        bail!("moved {moved} bytes, expected {}", n * size);
+    }
+    Ok(moved as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Bytes per second moved by `n` concurrent block-wise GETs of a `size`-byte body.
