@@ -434,7 +434,11 @@ async fn device_downloads(n: usize, size: usize, block: usize) -> anyhow::Result
     };
     let server = Endpoint::bind("127.0.0.1:0".parse()?, params, Arc::new(Package(body))).await?;
     let addr = server.local_addr()?;
-    let szx = (block.trailing_zeros().clamp(4, 10) - 4) as u32;
+    if !block.is_power_of_two() || !(16..=1024).contains(&block) {
+        bail!("a CoAP block is a power of two from 16 to 1024 bytes, not {block}");
+    }
+    // SZX: the block size is 2^(SZX + 4).
+    let szx = block.trailing_zeros() - 4;
     let mut sockets = Vec::with_capacity(n);
     for _ in 0..n {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
