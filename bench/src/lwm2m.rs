@@ -593,3 +593,17 @@ async fn raw_loop(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
     responder.abort();
     Ok(rate)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The device-like client gets every byte of a body that ends inside a block, and SEAM's
+    /// endpoint on both sides does too: each fails on a byte count other than the body's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_kinds_of_client_download_the_whole_body() {
+        assert!(device_downloads(4, 5_000, 64).await.unwrap() > 0.0);
+        assert!(coap_downloads(4, 5_000, 64).await.unwrap() > 0.0);
+        assert!(device_downloads(1, 100, 48).await.is_err(), "48 is no CoAP block size");
+    }
+}
