@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use seam_registry::lwm2m::client::{ClientConfig, DeviceProfile, Lwm2mClient};
 use seam_registry::lwm2m::coap::{
-    content_format, endpoint, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response,
+    content_format, endpoint, Block, BoxFuture, Code, Endpoint, Handler, Method, NotFound, Request, Response,
     TransmissionParams,
 };
 use tokio::net::UdpSocket;
@@ -426,75 +426,35 @@ pub fn throughput(concurrency: &[usize], size: usize, block: usize, runs: usize)
 /// Block2), asking again after 500 ms without an answer, as the raw loop does. SEAM's serving
 /// side alone, with a client as lean as a device's CoAP stack.
 async fn device_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
-    use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
-    let body: Arc<[u8]> = (0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
-    let params = TransmissionParams {
-        block_size: block,
-        ..TransmissionParams::fast(Duration::from_millis(500))
-    };
-    let server = Endpoint::bind("127.0.0.1:0".parse()?, params, Arc::new(Package(body))).await?;
-    let addr = server.local_addr()?;
     if !block.is_power_of_two() || !(16..=1024).contains(&block) {
         bail!("a CoAP block is a power of two from 16 to 1024 bytes, not {block}");
     }
-    // SZX: the block size is 2^(SZX + 4).
-    let szx = block.trailing_zeros() - 4;
-    let mut sockets = Vec::with_capacity(n);
-    for _ in 0..n {
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        socket.connect(addr).await?;
-        sockets.push(socket);
-    }
+    let (_server, addr, _) = package_server(size, block).await?;
+    let sockets = connected_sockets(n, addr).await?;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for (client, socket) in sockets.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let mut buffer = vec![0u8; 2048];
             let mut moved = 0usize;
-            let mut num = 0u32;
             let mut mid = (client as u16).wrapping_mul(64);
-            loop {
+            for num in 0.. {
                 mid = mid.wrapping_add(1);
-                let mut request = Packet::new();
-                request.header.set_type(MessageType::Confirmable);
-                request.header.code = MessageClass::Request(RequestType::Get);
-                request.header.message_id = mid;
-                request.set_token((client as u32).to_be_bytes().to_vec());
-                request.add_option(CoapOption::UriPath, b"pkg".to_vec());
-                let value = (num << 4) | szx;
-                let bytes = value.to_be_bytes();
-                let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-                request.add_option(CoapOption::Block2, bytes[first..].to_vec());
-                let request = request.to_bytes()?;
-                let response = 'asked: loop {
-                    socket.send(&request).await?;
-                    loop {
-                        let received =
-                            match tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buffer)).await {
-                                Ok(received) => received?,
-                                Err(_) => continue 'asked,
-                            };
-                        let response = Packet::from_bytes(&buffer[..received])?;
-                        // Else the second answer to a block asked again, which came already.
-                        if response.header.message_id == mid {
-                            break 'asked response;
-                        }
-                    }
-                };
-                if response.header.code != MessageClass::Response(ResponseType::Content) {
+                let asked = Block::new(num, false, block);
+                let response = ask_block(&socket, block_request(client, mid, asked)?, mid, &mut buffer).await?;
+                if response.header.code != coap_lite::MessageClass::Response(Code::Content) {
                     bail!("block {num}: {:?}", response.header.code);
                 }
                 moved += response.payload.len();
-                let more = response
-                    .get_option(CoapOption::Block2)
+                let answered = response
+                    .get_option(coap_lite::CoapOption::Block2)
                     .and_then(|values| values.front())
-                    .and_then(|v| v.last())
-                    .is_some_and(|last| last & 0x08 != 0);
-                if !more {
-                    return anyhow::Ok(moved);
+                    .and_then(|value| Block::decode(value));
+                if !answered.is_some_and(|b| b.more) {
+                    break;
                 }
-                num += 1;
             }
+            anyhow::Ok(moved)
         }));
     }
     let mut moved = 0usize;
@@ -507,8 +467,41 @@ async fn device_downloads(n: usize, size: usize, block: usize) -> anyhow::Result
     Ok(moved as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Bytes per second moved by `n` concurrent block-wise GETs of a `size`-byte body.
-async fn coap_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
+/// A device's confirmable GET of block `asked` of `pkg`, as bytes.
+fn block_request(client: usize, mid: u16, asked: Block) -> anyhow::Result<Vec<u8>> {
+    use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
+    let mut request = Packet::new();
+    request.header.set_type(MessageType::Confirmable);
+    request.header.code = MessageClass::Request(Method::Get);
+    request.header.message_id = mid;
+    request.set_token((client as u32).to_be_bytes().to_vec());
+    request.add_option(CoapOption::UriPath, b"pkg".to_vec());
+    request.add_option(CoapOption::Block2, asked.encode());
+    Ok(request.to_bytes()?)
+}
+
+/// Sends `request` (message ID `mid`) until its answer comes, asking again after 500 ms.
+async fn ask_block(
+    socket: &UdpSocket,
+    request: Vec<u8>,
+    mid: u16,
+    buffer: &mut [u8],
+) -> anyhow::Result<coap_lite::Packet> {
+    loop {
+        socket.send(&request).await?;
+        while let Ok(received) = tokio::time::timeout(Duration::from_millis(500), socket.recv(buffer)).await {
+            let response = coap_lite::Packet::from_bytes(&buffer[..received?])?;
+            // Else the second answer to a block asked again, which came already.
+            if response.header.message_id == mid {
+                return Ok(response);
+            }
+        }
+    }
+}
+
+/// SEAM's endpoint serving a `size`-byte package at `pkg` in blocks of `block` bytes: the
+/// endpoint, its address, and the parameters it was bound with.
+async fn package_server(size: usize, block: usize) -> anyhow::Result<(Endpoint, SocketAddr, TransmissionParams)> {
     let body: Arc<[u8]> = (0..size).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
     let params = TransmissionParams {
         block_size: block,
@@ -516,6 +509,23 @@ async fn coap_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f
     };
     let server = Endpoint::bind("127.0.0.1:0".parse()?, params.clone(), Arc::new(Package(body))).await?;
     let addr = server.local_addr()?;
+    Ok((server, addr, params))
+}
+
+/// `n` UDP sockets on loopback, each connected to `addr`.
+async fn connected_sockets(n: usize, addr: SocketAddr) -> anyhow::Result<Vec<UdpSocket>> {
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        socket.connect(addr).await?;
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Bytes per second moved by `n` concurrent block-wise GETs of a `size`-byte body.
+async fn coap_downloads(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
+    let (_server, addr, params) = package_server(size, block).await?;
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
         clients.push(Endpoint::bind("127.0.0.1:0".parse()?, params.clone(), Arc::new(NotFound)).await?);
@@ -558,12 +568,7 @@ async fn raw_loop(n: usize, size: usize, block: usize) -> anyhow::Result<f64> {
         }
     });
     let blocks = size.div_ceil(block);
-    let mut sockets = Vec::with_capacity(n);
-    for _ in 0..n {
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        socket.connect(addr).await?;
-        sockets.push(socket);
-    }
+    let sockets = connected_sockets(n, addr).await?;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for socket in sockets {

@@ -150,7 +150,7 @@ impl DocumentCacheExtension {
             .operation
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .take()
             .unwrap_or_default();
         let Some(variables) = blind::variables_key(document, variables) else {
             return;
